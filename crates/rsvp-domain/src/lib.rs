@@ -1,0 +1,64 @@
+//! # rsvp-domain
+//!
+//! The pure rules of business network invitations: who may invite whom, what
+//! an invitation may carry, and how it moves from `pending` to one of its
+//! terminal states. No IO, no async, no framework: embed it anywhere.
+//!
+//! * Value types whose constructor is the only way in ("parse, don't
+//!   validate"): [`EmailAddress`], [`CustomData`], [`Message`], [`Roles`],
+//!   [`PersonName`], [`Phone`], [`ExternalId`], [`ExpiryDays`],
+//!   [`BusinessName`].
+//! * [`InvitationInput::validate`] checks a whole create request and reports
+//!   every invalid field at once as [`ValidationErrors`].
+//! * [`Invitation`] and its lifecycle: [`Invitation::accept`],
+//!   [`Invitation::reject`], [`Invitation::cancel`], [`Invitation::expire`],
+//!   each taking the [`Actor`] and `now`; [`Invitation::status_at`] reads a
+//!   pending invitation past its expiry as expired. The clock is never read
+//!   here: time is always passed in.
+//! * [`Connection`] and [`Event`].
+//!
+//! With the `serde` feature, the types serialize, and
+//! [`CustomData::from_json`] / `InvitationInput::parse_json` read JSON.
+//!
+//! ```
+//! use rsvp_domain::{InvitationInput, InvitationStatus};
+//!
+//! let request = InvitationInput {
+//!     email: Some("buyer@globex.test".into()),
+//!     message: Some("Let's trade.".into()),
+//!     expires_in_days: Some(30),
+//!     ..Default::default()
+//! }
+//! .validate()
+//! .expect("valid request");
+//! assert_eq!(request.expires_in.days(), 30);
+//! assert!("accepted".parse::<InvitationStatus>().unwrap().is_terminal());
+//! ```
+
+mod business;
+mod connection;
+mod custom_data;
+mod email;
+mod error;
+mod event;
+mod fields;
+mod ids;
+mod invitation;
+mod request;
+
+pub use business::{Business, User};
+pub use connection::{Connection, ordered_pair};
+pub use custom_data::{
+    CustomData, CustomNumber, CustomValue, FORBIDDEN_CUSTOM_DATA_KEY_PARTS, MAX_CUSTOM_DATA_KEY_LEN,
+    MAX_CUSTOM_DATA_KEYS, MAX_CUSTOM_DATA_STRING_LEN, RawValue,
+};
+pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
+pub use error::{FieldError, ValidationErrors};
+pub use event::{Event, EventData, EventKind};
+pub use fields::{
+    BusinessName, ExpiryDays, ExternalId, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN,
+    MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
+};
+pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId};
+pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
+pub use request::{InvitationInput, InvitationRequest};

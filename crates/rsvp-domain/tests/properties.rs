@@ -1,0 +1,132 @@
+//! Properties: terminal states never change, no transition leaves a
+//! non-pending state, parsers never panic and accept what they print.
+
+use proptest::prelude::*;
+use rsvp_domain::*;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+fn base() -> Invitation {
+    let request = InvitationInput {
+        email: Some("bob@globex.test".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    Invitation::new(
+        InvitationId::from_uuid(Uuid::from_u128(1)),
+        BusinessId::from_uuid(Uuid::from_u128(10)),
+        UserId::from_uuid(Uuid::from_u128(2)),
+        request,
+        OffsetDateTime::UNIX_EPOCH,
+    )
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        Just(Action::Accept),
+        Just(Action::Reject),
+        Just(Action::Cancel),
+        Just(Action::Expire)
+    ]
+}
+
+fn actor() -> impl Strategy<Value = Actor> {
+    prop_oneof![
+        Just(Actor::Sender {
+            user_id: UserId::from_uuid(Uuid::from_u128(2))
+        }),
+        Just(Actor::Invitee { user_id: None }),
+        Just(Actor::System),
+    ]
+}
+
+proptest! {
+    /// Any sequence of (action, actor, time) leaves at most one successful
+    /// transition, and after it the status never changes again.
+    #[test]
+    fn terminal_states_never_change(steps in prop::collection::vec((action(), actor(), 0i64..40 * 24 * 3600), 1..20)) {
+        let mut invitation = base();
+        let mut terminal: Option<InvitationStatus> = None;
+        for (action, actor, offset) in steps {
+            let at = OffsetDateTime::UNIX_EPOCH + Duration::seconds(offset);
+            match invitation.transition(action, &actor, at) {
+                Ok(next) => {
+                    prop_assert!(terminal.is_none(), "moved out of {:?}", terminal);
+                    prop_assert_eq!(invitation.status, InvitationStatus::Pending);
+                    prop_assert!(next.status.is_terminal());
+                    terminal = Some(next.status);
+                    invitation = next;
+                }
+                Err(_) => {
+                    if let Some(status) = terminal {
+                        prop_assert_eq!(invitation.status, status);
+                    }
+                }
+            }
+        }
+    }
+
+    /// From every non-pending status, every action by every actor at any time is refused.
+    #[test]
+    fn no_transition_leaves_a_non_pending_state(action in action(), actor in actor(), offset in 0i64..100 * 24 * 3600, which in 0usize..4) {
+        let at = OffsetDateTime::UNIX_EPOCH + Duration::seconds(offset);
+        let b = base();
+        let start = match which {
+            0 => b.accept(&Actor::Invitee { user_id: None }, OffsetDateTime::UNIX_EPOCH).unwrap(),
+            1 => b.reject(&Actor::Invitee { user_id: None }, OffsetDateTime::UNIX_EPOCH).unwrap(),
+            2 => b.cancel(&Actor::Sender { user_id: b.sent_by_user_id }, OffsetDateTime::UNIX_EPOCH).unwrap(),
+            _ => b.expire(b.expires_at).unwrap(),
+        };
+        prop_assert!(start.transition(action, &actor, at).is_err());
+        prop_assert!(start.status_at(at).is_terminal());
+    }
+
+    #[test]
+    fn email_parser_never_panics_and_accepts_what_it_prints(input in "\\PC{0,300}") {
+        if let Ok(email) = EmailAddress::parse(&input) {
+            let again = EmailAddress::parse(&email.to_string());
+            prop_assert_eq!(again.as_ref().ok(), Some(&email));
+            prop_assert_eq!(again.map(|e| e.as_str().to_owned()).ok(), Some(email.as_str().to_owned()));
+        }
+    }
+
+    #[test]
+    fn plausible_emails_round_trip(local in "[a-zA-Z0-9._%+-]{1,30}", domain in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
+        if let Ok(email) = EmailAddress::parse(&format!("{local}@{domain}")) {
+            prop_assert_eq!(EmailAddress::parse(email.as_str()).ok(), Some(email));
+        }
+    }
+
+    #[test]
+    fn text_parsers_never_panic_and_accept_what_they_print(input in "\\PC{0,1200}") {
+        if let Ok(m) = Message::parse(&input) { prop_assert_eq!(Message::parse(m.as_str()).ok(), Some(m)); }
+        if let Ok(n) = PersonName::parse(&input) { prop_assert_eq!(PersonName::parse(n.as_str()).ok(), Some(n)); }
+        if let Ok(x) = ExternalId::parse(&input) { prop_assert_eq!(ExternalId::parse(x.as_str()).ok(), Some(x)); }
+        if let Ok(r) = Role::parse(&input) { prop_assert_eq!(Role::parse(r.as_str()).ok(), Some(r)); }
+        if let Ok(p) = Phone::parse(&input) { prop_assert_eq!(Phone::parse(p.as_str()).ok(), Some(p)); }
+        let _ = BusinessName::parse(&input);
+    }
+
+    #[test]
+    fn expiry_parser_accepts_exactly_one_to_ninety(days in any::<i64>()) {
+        prop_assert_eq!(ExpiryDays::new(days).is_ok(), (1..=90).contains(&days));
+    }
+
+    #[test]
+    fn custom_data_parser_never_panics_and_accepts_what_it_prints(
+        entries in prop::collection::vec(("\\PC{0,260}", prop_oneof![
+            Just(RawValue::Null),
+            any::<bool>().prop_map(RawValue::Bool),
+            any::<i64>().prop_map(|n| RawValue::Number(CustomNumber::Int(n))),
+            any::<f64>().prop_map(|n| RawValue::Number(CustomNumber::Float(n))),
+            "\\PC{0,260}".prop_map(RawValue::String),
+            Just(RawValue::Array),
+        ]), 0..13)
+    ) {
+        if let Ok(data) = CustomData::parse(&RawValue::Object(entries)) {
+            prop_assert!(data.len() <= 10);
+            prop_assert_eq!(CustomData::parse(&data.to_raw()).ok(), Some(data));
+        }
+    }
+}
