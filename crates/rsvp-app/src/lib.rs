@@ -1,1 +1,43 @@
-//! placeholder
+//! # rsvp-app
+//!
+//! The use cases of rsvp and the ports they run on. It knows the domain
+//! (`rsvp-domain`) and nothing else: no database, no HTTP, no runtime.
+//!
+//! * Ports ([`ports`]): [`Store`], [`Clock`], [`IdGenerator`],
+//!   [`SecretGenerator`]. Their rustdoc is their contract; the
+//!   `rsvp-store-contract` crate checks every store adapter against it.
+//!   With the `mock` feature each has a mockall mock (`MockStore`, ...).
+//! * Use cases: [`App`] — provisioning, invite, bulk invite, get, list sent
+//!   and received, accept / reject / cancel, resend, link preview / accept /
+//!   decline, connections, events, the expiry sweep. Each state change
+//!   reaches the store as one record holding everything it writes (the
+//!   invitation, its event, its email job, the connection), so that the
+//!   store commits it as one unit of work.
+//! * Errors: [`AppError`], whose [`code`](AppError::code) is the stable code
+//!   of the HTTP API.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod error;
+mod list;
+pub mod ports;
+mod secret;
+mod service;
+
+pub use error::AppError;
+pub use list::{
+    Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
+    PageRequest, PageSize,
+};
+pub use ports::{
+    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, IdGenerator, LinkTokenRecord, NewInvitationRecord,
+    NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockClock, MockIdGenerator, MockSecretGenerator, MockStore};
+pub use secret::{Secret, SecretHash};
+pub use service::{
+    AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
+    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, Ports, ProvisionedBusiness, ProvisionedUser, Settings,
+    Viewer,
+};

@@ -35,6 +35,8 @@
 //! assert!("accepted".parse::<InvitationStatus>().unwrap().is_terminal());
 //! ```
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod business;
 mod connection;
 mod custom_data;

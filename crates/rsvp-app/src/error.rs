@@ -1,0 +1,108 @@
+//! [`AppError`]: every way a use case can refuse, with the stable codes the
+//! HTTP API uses.
+
+use rsvp_domain::{InvitationStatus, TransitionError, ValidationErrors};
+
+use crate::StoreError;
+
+/// Why a use case refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AppError {
+    /// Some fields are invalid; every one is listed.
+    #[error("invalid request: {0}")]
+    Validation(ValidationErrors),
+    /// Missing or unknown credentials.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// Nothing the caller may see has this id (or this link token).
+    #[error("not found")]
+    NotFound,
+    /// A pending invitation from this business to this email exists.
+    #[error("a pending invitation to this email already exists")]
+    AlreadyInvited,
+    /// The email's business is already connected to the caller's.
+    #[error("this email's business is already connected to yours")]
+    AlreadyConnected,
+    /// The email belongs to a member of the caller's own business.
+    #[error("you cannot invite a member of your own business")]
+    SelfInvite,
+    /// The same email appears earlier in the same bulk request.
+    #[error("this email appears earlier in the same request")]
+    DuplicateInRequest,
+    /// A user with this email exists already.
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// The invitation is not pending.
+    #[error("the invitation is {current}")]
+    InvalidTransition {
+        /// What it reads as now.
+        current: InvitationStatus,
+    },
+    /// The caller may see the invitation but not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Resent too soon.
+    #[error("resent too recently; retry in {retry_after_secs} s")]
+    Cooldown {
+        /// Seconds until a resend is allowed.
+        retry_after_secs: u64,
+    },
+    /// The store failed; details are for logs, never for clients.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl AppError {
+    /// The stable machine-readable code (the `code` of an HTTP problem).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::AlreadyInvited => "already_invited",
+            Self::AlreadyConnected => "already_connected",
+            Self::SelfInvite => "self_invite",
+            Self::DuplicateInRequest => "duplicate_in_request",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidTransition { .. } => "invalid_transition",
+            Self::Forbidden(_) => "forbidden",
+            Self::Cooldown { .. } => "resend_cooldown",
+            Self::Unavailable(_) => "unavailable",
+        }
+    }
+
+    /// A single-field validation error.
+    pub fn field(field: &str, code: &str, message: &str) -> Self {
+        Self::Validation(ValidationErrors::from(vec![rsvp_domain::FieldError::new(
+            field, code, message,
+        )]))
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyInvited => Self::AlreadyInvited,
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict { current } => Self::InvalidTransition { current },
+            StoreError::Cooldown { .. } => Self::Cooldown { retry_after_secs: 1 },
+            StoreError::Unavailable(message) => Self::Unavailable(message),
+        }
+    }
+}
+
+impl From<TransitionError> for AppError {
+    fn from(error: TransitionError) -> Self {
+        match error {
+            TransitionError::InvalidTransition { current, .. } => Self::InvalidTransition { current },
+            TransitionError::NotPermitted { .. } => Self::Forbidden(error.to_string()),
+        }
+    }
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Validation(errors)
+    }
+}

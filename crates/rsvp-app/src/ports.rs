@@ -1,0 +1,375 @@
+//! The ports: what the use cases need from the outside world. Each adapter
+//! crate implements them; `rsvp-store-contract` checks every store adapter
+//! against the sentences written here.
+
+use async_trait::async_trait;
+use rsvp_domain::{
+    ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, Invitation, InvitationId,
+    InvitationStatus, User, UserId,
+};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::list::{EventQuery, InvitationQuery, Page, PageRequest};
+use crate::{Secret, SecretHash};
+
+/// Tells the time. The only place `now` comes from.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// The current UTC time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Mints ids for new rows.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A new unique id. Production ids are UUIDv7, so that ids grow with time
+    /// (events are listed in id order).
+    fn new_id(&self) -> Uuid;
+}
+
+/// Makes and hashes secrets (API keys, link tokens).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait SecretGenerator: Send + Sync {
+    /// A new secret: at least 128 bits from a CSPRNG, URL-safe.
+    fn generate(&self) -> Secret;
+
+    /// The hash under which `secret` is stored and looked up.
+    fn hash(&self, secret: &str) -> SecretHash;
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A pending invitation from this business to this (normalized) email exists.
+    #[error("a pending invitation to this email already exists")]
+    AlreadyInvited,
+    /// A user with this (normalized) email exists.
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    /// The row to change is not there.
+    #[error("not found")]
+    NotFound,
+    /// The invitation was not in the expected state; `current` is what it
+    /// reads as now.
+    #[error("the invitation is {current}")]
+    Conflict {
+        /// The status the invitation reads as.
+        current: InvitationStatus,
+    },
+    /// A resend came too soon after the last send.
+    #[error("resent too recently")]
+    Cooldown {
+        /// When the link was last sent.
+        last_sent_at: OffsetDateTime,
+    },
+    /// The database could not be reached or failed; the message is for logs.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// An API key as stored: the hash of the secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Its id.
+    pub id: ApiKeyId,
+    /// The user it acts as.
+    pub user_id: UserId,
+    /// Hash of the secret.
+    pub hash: SecretHash,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+}
+
+/// Who is calling: one user of one business.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The caller's business.
+    pub business: Business,
+    /// The user the API key acts as.
+    pub user: User,
+}
+
+/// A link token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTokenRecord {
+    /// Hash of the token.
+    pub hash: SecretHash,
+    /// The invitation it answers.
+    pub invitation_id: InvitationId,
+    /// When it was issued.
+    pub created_at: OffsetDateTime,
+}
+
+/// State of an email job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailJobStatus {
+    /// Waiting for (another) attempt.
+    Queued,
+    /// Handed to the transport.
+    Sent,
+    /// Given up.
+    Failed,
+}
+
+/// One email to send, written to the outbox in the same transaction as the
+/// change that asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailJob {
+    /// Its id; also the stable Message-ID of the email.
+    pub id: EmailJobId,
+    /// The invitation it is about.
+    pub invitation_id: InvitationId,
+    /// The recipient.
+    pub to: EmailAddress,
+    /// The link token to put in the email. Held only until the email is sent
+    /// (then the store wipes it); only its hash lives on in the link table.
+    pub link_token: Option<Secret>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Where the job stands.
+    pub status: EmailJobStatus,
+    /// Not to be tried before this time (also the lease of a claimed job).
+    pub next_attempt_at: OffsetDateTime,
+    /// Last failure, for operators.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+}
+
+/// What came of one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmailOutcome {
+    /// The transport accepted the message.
+    Sent,
+    /// A transient failure: try again at `retry_at`.
+    Retry {
+        /// When to try again.
+        retry_at: OffsetDateTime,
+        /// What went wrong.
+        error: String,
+    },
+    /// A permanent failure, or the last attempt failed.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// Everything a new invitation writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInvitationRecord {
+    /// The pending invitation.
+    pub invitation: Invitation,
+    /// Its first link token.
+    pub link: LinkTokenRecord,
+    /// `invitation.created`.
+    pub event: Event,
+    /// Its email, unless created with `send_email: false`.
+    pub email_job: Option<EmailJob>,
+}
+
+/// A new business with its first user, created in the transaction of an
+/// acceptance by link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInvitee {
+    /// The business.
+    pub business: Business,
+    /// Its first user, with the invited email.
+    pub user: User,
+}
+
+/// A change of status, and everything it writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionRecord {
+    /// The invitation after the change (its status is the new status).
+    pub invitation: Invitation,
+    /// The status the stored row must have for the change to apply
+    /// (always `pending`).
+    pub expected: InvitationStatus,
+    /// The time of the change: unless the new status is `expired`, the row
+    /// must also not be past `expires_at` at this time.
+    pub now: OffsetDateTime,
+    /// The transition's event.
+    pub event: Event,
+    /// On acceptance: the connection to create and its `connection.created`
+    /// event, both skipped if the two businesses are already connected.
+    pub connection: Option<(Connection, Event)>,
+    /// On acceptance by link of an email without a user: the business and
+    /// user to create.
+    pub new_invitee: Option<NewInvitee>,
+}
+
+/// What a transition left behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionOutcome {
+    /// The invitation as stored after the change.
+    pub invitation: Invitation,
+    /// The connection between the two businesses: the new one, or the one
+    /// that already existed. `None` when the transition is not an acceptance.
+    pub connection: Option<Connection>,
+}
+
+/// A resend and everything it writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResendRecord {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The time of the resend.
+    pub now: OffsetDateTime,
+    /// The last send must be at or before this time (now minus the cooldown).
+    pub not_sent_after: OffsetDateTime,
+    /// The new link.
+    pub link: LinkTokenRecord,
+    /// Whether every earlier link of the invitation dies.
+    pub revoke_previous_links: bool,
+    /// `invitation.resent`.
+    pub event: Event,
+    /// The new email.
+    pub email_job: EmailJob,
+}
+
+/// The store: businesses, users, API keys, invitations, link tokens,
+/// connections, events and the email outbox.
+///
+/// Each method is one unit of work: it either does all it says or nothing.
+/// Emails are compared in their normalized (lowercased) form everywhere.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates a business, its first user and that user's API key.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::EmailTaken`] when a user with the same
+    /// normalized email exists, creating nothing.
+    async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// Adds a user, with its API key, to an existing business.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when the business does not exist
+    /// and [`StoreError::EmailTaken`] when the email is taken.
+    async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// A business by id.
+    async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError>;
+
+    /// The user and business an API key acts as, found by the key's hash.
+    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError>;
+
+    /// The user with this normalized email, if any.
+    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// Whether the two businesses are connected (in either direction).
+    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError>;
+
+    /// The invitation from `business` to `email` whose stored status is
+    /// `pending` (it may be past its expiry), if any.
+    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError>;
+
+    /// Writes a new invitation with its link token, event and email job.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::AlreadyInvited`], writing nothing, when an
+    /// invitation from the same business to the same normalized email has
+    /// the stored status `pending` — also when several such inserts race:
+    /// exactly one succeeds.
+    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError>;
+
+    /// Writes several new invitations, each independently: one item's
+    /// failure writes nothing of that item and does not affect the others.
+    /// Returns one result per item, in order, with the errors of
+    /// [`insert_invitation`](Self::insert_invitation).
+    async fn insert_invitations(
+        &self,
+        records: &[NewInvitationRecord],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+
+    /// An invitation by id, as stored.
+    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+
+    /// Invitations sent by `business`, newest first (`created_at`, then `id`,
+    /// descending), filtered, keyset paged. A page never repeats or skips a
+    /// row, whatever is inserted meanwhile.
+    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError>;
+
+    /// Invitations addressed to the normalized email of any user of
+    /// `business`, from any business, except those with the stored status
+    /// `cancelled`; ordered, filtered and paged as [`list_sent`](Self::list_sent).
+    async fn list_received(
+        &self,
+        business: BusinessId,
+        query: &InvitationQuery,
+    ) -> Result<Page<Invitation>, StoreError>;
+
+    /// Applies a transition: the stored row changes only if its status is
+    /// `record.expected` and, unless the new status is `expired`, it is not
+    /// past `expires_at` at `record.now`. With it, in one transaction: the
+    /// event, the connection and its event (skipped when the pair is already
+    /// connected), the new invitee's business and user.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] with the status the invitation
+    /// reads as at `record.now` when the condition fails, writing nothing —
+    /// so among concurrent transitions of one invitation exactly one wins;
+    /// [`StoreError::NotFound`] when there is no such invitation;
+    /// [`StoreError::EmailTaken`] when `new_invitee`'s email got a user.
+    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError>;
+
+    /// Records a resend: a new link token, optionally revoking the earlier
+    /// ones, the event and the email job; sets `last_sent_at` to `now` and
+    /// `email_delivery` to `queued`.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] when the invitation does not read
+    /// as pending at `now`, and [`StoreError::Cooldown`] when it was last sent
+    /// after `not_sent_after`, writing nothing; [`StoreError::NotFound`] when
+    /// there is no such invitation.
+    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError>;
+
+    /// The invitation a link token belongs to, unless the token was revoked.
+    /// (Whether the invitation can still be answered is for the caller to read.)
+    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError>;
+
+    /// Up to `limit` invitations whose stored status is `pending` and whose
+    /// `expires_at` is at or before `now`, oldest expiry first.
+    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Connections of `business` (either end), newest first, keyset paged.
+    async fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Result<Page<Connection>, StoreError>;
+
+    /// Events visible to `business` (as sender or as known invitee), oldest
+    /// first by id, keyset paged on the id.
+    async fn list_events(
+        &self,
+        business: BusinessId,
+        query: &EventQuery,
+    ) -> Result<Page<Event, rsvp_domain::EventId>, StoreError>;
+
+    /// Claims up to `limit` queued email jobs due at `now`, oldest first, by
+    /// moving their `next_attempt_at` to `now + lease` and counting the
+    /// attempt. A job claimed by one caller is not returned to another before
+    /// its lease ends, even when several claim at once.
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<EmailJob>, StoreError>;
+
+    /// Records the outcome of an attempt, and mirrors it on the invitation's
+    /// `email_delivery` (`sent`, `failed`; `queued` while retrying). On
+    /// success the job's link token is wiped.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such job.
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the store answers (for readiness checks).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

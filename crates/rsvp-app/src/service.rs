@@ -1,0 +1,869 @@
+//! [`App`]: every use case of rsvp, over the ports.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use rsvp_domain::{
+    Action, Actor, ApiKeyId, Business, BusinessId, BusinessName, Connection, ConnectionId, EmailAddress, EmailJobId,
+    Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest, PersonName, User, UserId,
+    ValidationErrors,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize};
+use crate::ports::{
+    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord, NewInvitee,
+    Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+};
+use crate::{AppError, Cursor, Secret};
+
+/// Most invitations in one bulk request.
+pub const MAX_BULK_INVITATIONS: usize = 1000;
+
+/// Tunables of the use cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Minimum time between two sends of one invitation's link (default 60 s).
+    pub resend_cooldown: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resend_cooldown: Duration::seconds(60),
+        }
+    }
+}
+
+/// The adapters the use cases run on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Secrets.
+    pub secrets: Arc<dyn SecretGenerator>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// Input of [`App::provision_business`] (the operator API).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewBusinessInput {
+    /// Business name.
+    pub name: Option<String>,
+    /// Its first user.
+    pub user: NewUserInput,
+}
+
+/// Input of [`App::add_user`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewUserInput {
+    /// Required, unique.
+    pub email: Option<String>,
+    /// Optional.
+    pub first_name: Option<String>,
+    /// Optional.
+    pub last_name: Option<String>,
+}
+
+/// A business, its first user, and that user's API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedBusiness {
+    /// The business.
+    pub business: Business,
+    /// Its first user.
+    pub user: User,
+    /// The user's API key, in clear, once.
+    pub api_key: Secret,
+}
+
+/// A user and its API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedUser {
+    /// The user.
+    pub user: User,
+    /// Its API key, in clear, once.
+    pub api_key: Secret,
+}
+
+/// A created invitation.
+#[derive(Debug, Clone)]
+pub struct CreatedInvitation {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The link token, returned only when no email is sent (`send_email:
+    /// false`), so the sender can share the link another way.
+    pub link_token: Option<Secret>,
+}
+
+/// One refused item of a bulk request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkFailure {
+    /// Position in the request.
+    pub index: usize,
+    /// Why.
+    pub error: AppError,
+}
+
+/// The result of a bulk request: items are independent.
+#[derive(Debug, Clone)]
+pub struct BulkOutcome {
+    /// Created invitations, in request order.
+    pub successful: Vec<CreatedInvitation>,
+    /// Refused items, in request order.
+    pub failed: Vec<BulkFailure>,
+}
+
+/// How the caller relates to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The caller's business sent it (sees `custom_data`).
+    Sender,
+    /// It is addressed to the caller's business.
+    Invitee,
+}
+
+/// An invitation as one caller sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationView {
+    /// The invitation as it reads now.
+    pub invitation: Invitation,
+    /// The caller's side.
+    pub viewer: Viewer,
+}
+
+/// What a link holder may see before answering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkPreview {
+    /// The invitation as it reads now (never show its `custom_data`).
+    pub invitation: Invitation,
+    /// The sending business.
+    pub sender: Business,
+}
+
+/// Input of [`App::accept_link`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AcceptLinkInput {
+    /// Required when the invited email has no user yet: the name of the
+    /// business to create.
+    pub business_name: Option<String>,
+    /// The new user's first name.
+    pub first_name: Option<String>,
+    /// The new user's last name.
+    pub last_name: Option<String>,
+}
+
+/// List parameters as the caller gives them (already parsed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListParams {
+    /// Filters.
+    pub filter: InvitationFilter,
+    /// Page size.
+    pub limit: PageSize,
+    /// Continue after.
+    pub after: Option<Cursor>,
+}
+
+/// Every use case of rsvp. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    ports: Ports,
+    settings: Settings,
+}
+
+fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| errors.collect(field, PersonName::parse(v)))
+}
+
+impl App {
+    /// Builds the application over its ports.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self { ports, settings }
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports in use (adapters such as the email dispatcher share them).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.ports.clock.now()
+    }
+
+    fn new_id(&self) -> uuid::Uuid {
+        self.ports.ids.new_id()
+    }
+
+    fn new_api_key(&self, user_id: UserId, now: OffsetDateTime) -> (Secret, ApiKeyRecord) {
+        let secret = Secret::new(format!("rsvp_{}", self.ports.secrets.generate().expose()));
+        let record = ApiKeyRecord {
+            id: ApiKeyId::from_uuid(self.new_id()),
+            user_id,
+            hash: self.ports.secrets.hash(secret.expose()),
+            created_at: now,
+        };
+        (secret, record)
+    }
+
+    fn validate_user(&self, input: &NewUserInput, prefix: &str, errors: &mut ValidationErrors) -> Option<ValidUser> {
+        let field = |name: &str| {
+            if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
+        let email = match &input.email {
+            Some(email) => errors.collect(&field("email"), EmailAddress::parse(email)),
+            None => {
+                errors.push(FieldError::new(field("email"), "required", "email is required"));
+                None
+            }
+        };
+        let first_name = optional_name(errors, &field("first_name"), input.first_name.as_deref());
+        let last_name = optional_name(errors, &field("last_name"), input.last_name.as_deref());
+        email.map(|email| ValidUser {
+            email,
+            first_name,
+            last_name,
+        })
+    }
+
+    fn user_from(&self, valid: ValidUser, business_id: BusinessId, now: OffsetDateTime) -> User {
+        User {
+            id: UserId::from_uuid(self.new_id()),
+            business_id,
+            email: valid.email,
+            first_name: valid.first_name,
+            last_name: valid.last_name,
+            created_at: now,
+        }
+    }
+
+    /// Creates a business with its first user and that user's API key.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`name`, `user.email`, ...),
+    /// [`AppError::EmailTaken`].
+    pub async fn provision_business(&self, input: NewBusinessInput) -> Result<ProvisionedBusiness, AppError> {
+        let mut errors = ValidationErrors::new();
+        let name = match &input.name {
+            Some(name) => errors.collect("name", BusinessName::parse(name)),
+            None => {
+                errors.push(FieldError::new("name", "required", "name is required"));
+                None
+            }
+        };
+        let user = self.validate_user(&input.user, "user", &mut errors);
+        let (Some(name), Some(user), true) = (name, user, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let business = Business {
+            id: BusinessId::from_uuid(self.new_id()),
+            name,
+            created_at: now,
+        };
+        let user = self.user_from(user, business.id, now);
+        let (api_key, key) = self.new_api_key(user.id, now);
+        self.ports.store.create_business(&business, &user, &key).await?;
+        Ok(ProvisionedBusiness {
+            business,
+            user,
+            api_key,
+        })
+    }
+
+    /// Adds a user with an API key to a business.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`], [`AppError::NotFound`] (no such business),
+    /// [`AppError::EmailTaken`].
+    pub async fn add_user(&self, business_id: BusinessId, input: NewUserInput) -> Result<ProvisionedUser, AppError> {
+        let mut errors = ValidationErrors::new();
+        let valid = self.validate_user(&input, "", &mut errors);
+        let (Some(valid), true) = (valid, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let user = self.user_from(valid, business_id, now);
+        let (api_key, key) = self.new_api_key(user.id, now);
+        self.ports.store.add_user(&user, &key).await?;
+        Ok(ProvisionedUser { user, api_key })
+    }
+
+    /// The caller an API key acts as.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] for an unknown key.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Principal, AppError> {
+        // The hash lookup compares digests of fixed length, so timing tells nothing of the key.
+        let hash = self.ports.secrets.hash(api_key);
+        self.ports
+            .store
+            .find_principal(&hash)
+            .await?
+            .ok_or(AppError::Unauthorized)
+    }
+
+    /// Checks everything about a new invitation that needs the store, and
+    /// builds what to write.
+    async fn prepare_invitation(
+        &self,
+        principal: &Principal,
+        request: InvitationRequest,
+        now: OffsetDateTime,
+    ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
+        let store = &self.ports.store;
+        let invitee = store.find_user_by_email(&request.email).await?;
+        if let Some(invitee) = &invitee {
+            if invitee.business_id == principal.business.id {
+                return Err(AppError::SelfInvite);
+            }
+            if store.are_connected(principal.business.id, invitee.business_id).await? {
+                return Err(AppError::AlreadyConnected);
+            }
+        }
+        if let Some(existing) = store.find_pending(principal.business.id, &request.email).await? {
+            if existing.is_pending_at(now) {
+                return Err(AppError::AlreadyInvited);
+            }
+            // Lazily expired: persist the expiry so the email can be invited again.
+            self.persist_expiry(&existing, now).await?;
+        }
+        let send_email = request.send_email;
+        let mut invitation = Invitation::new(
+            InvitationId::from_uuid(self.new_id()),
+            principal.business.id,
+            principal.user.id,
+            request,
+            now,
+        );
+        invitation.invitee_business_id = invitee.map(|u| u.business_id);
+        let token = self.ports.secrets.generate();
+        let link = LinkTokenRecord {
+            hash: self.ports.secrets.hash(token.expose()),
+            invitation_id: invitation.id,
+            created_at: now,
+        };
+        let event = Event::created(
+            EventId::from_uuid(self.new_id()),
+            &invitation,
+            Actor::Sender {
+                user_id: principal.user.id,
+            },
+        );
+        let (email_job, shown_token) = if send_email {
+            (Some(self.email_job(&invitation, token, now)), None)
+        } else {
+            (None, Some(token))
+        };
+        Ok((
+            NewInvitationRecord {
+                invitation,
+                link,
+                event,
+                email_job,
+            },
+            shown_token,
+        ))
+    }
+
+    fn email_job(&self, invitation: &Invitation, token: Secret, now: OffsetDateTime) -> EmailJob {
+        EmailJob {
+            id: EmailJobId::from_uuid(self.new_id()),
+            invitation_id: invitation.id,
+            to: invitation.email.clone(),
+            link_token: Some(token),
+            attempts: 0,
+            status: EmailJobStatus::Queued,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+        }
+    }
+
+    async fn persist_expiry(&self, invitation: &Invitation, now: OffsetDateTime) -> Result<bool, AppError> {
+        let Ok(expired) = invitation.expire(now) else {
+            return Ok(false);
+        };
+        let Some(event) = Event::transition(EventId::from_uuid(self.new_id()), invitation, &expired, Actor::System)
+        else {
+            return Ok(false);
+        };
+        let record = TransitionRecord {
+            invitation: expired,
+            expected: invitation.status,
+            now,
+            event,
+            connection: None,
+            new_invitee: None,
+        };
+        match self.ports.store.apply_transition(&record).await {
+            Ok(_) => Ok(true),
+            // Someone else (a sweeper, an answer) got there first: fine.
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Invites an email on behalf of the caller's business.
+    ///
+    /// # Errors
+    /// [`AppError::SelfInvite`], [`AppError::AlreadyConnected`],
+    /// [`AppError::AlreadyInvited`].
+    pub async fn invite(
+        &self,
+        principal: &Principal,
+        request: InvitationRequest,
+    ) -> Result<CreatedInvitation, AppError> {
+        let now = self.now();
+        let (record, link_token) = self.prepare_invitation(principal, request, now).await?;
+        self.ports.store.insert_invitation(&record).await?;
+        Ok(CreatedInvitation {
+            invitation: record.invitation,
+            link_token,
+        })
+    }
+
+    /// Invites many emails; each item succeeds or fails on its own. Items
+    /// that failed validation come in as `Err` and are reported as they are.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] on `invitations` when there are more than
+    /// [`MAX_BULK_INVITATIONS`] items or none; otherwise only store failures.
+    pub async fn bulk_invite(
+        &self,
+        principal: &Principal,
+        items: Vec<Result<InvitationRequest, ValidationErrors>>,
+    ) -> Result<BulkOutcome, AppError> {
+        if items.is_empty() || items.len() > MAX_BULK_INVITATIONS {
+            return Err(AppError::field(
+                "invitations",
+                "out_of_range",
+                "invitations must hold 1 to 1000 items",
+            ));
+        }
+        let now = self.now();
+        let mut failed = Vec::new();
+        let mut prepared = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let request = match item {
+                Ok(request) => request,
+                Err(errors) => {
+                    failed.push(BulkFailure {
+                        index,
+                        error: AppError::Validation(errors),
+                    });
+                    continue;
+                }
+            };
+            if !seen.insert(request.email.normalized().to_owned()) {
+                failed.push(BulkFailure {
+                    index,
+                    error: AppError::DuplicateInRequest,
+                });
+                continue;
+            }
+            match self.prepare_invitation(principal, request, now).await {
+                Ok(ready) => prepared.push((index, ready)),
+                Err(error @ AppError::Unavailable(_)) => return Err(error),
+                Err(error) => failed.push(BulkFailure { index, error }),
+            }
+        }
+        let records: Vec<NewInvitationRecord> = prepared.iter().map(|(_, (record, _))| record.clone()).collect();
+        let results = self.ports.store.insert_invitations(&records).await?;
+        let mut successful = Vec::with_capacity(records.len());
+        for ((index, (record, link_token)), result) in prepared.into_iter().zip(results) {
+            match result {
+                Ok(()) => successful.push(CreatedInvitation {
+                    invitation: record.invitation,
+                    link_token,
+                }),
+                Err(error) => failed.push(BulkFailure {
+                    index,
+                    error: error.into(),
+                }),
+            }
+        }
+        failed.sort_by_key(|f| f.index);
+        Ok(BulkOutcome { successful, failed })
+    }
+
+    /// How `principal` relates to `invitation`, if at all.
+    async fn viewer_of(&self, principal: &Principal, invitation: &Invitation) -> Result<Option<Viewer>, AppError> {
+        if invitation.business_id == principal.business.id {
+            return Ok(Some(Viewer::Sender));
+        }
+        if invitation.invitee_business_id == Some(principal.business.id) {
+            return Ok(Some(Viewer::Invitee));
+        }
+        let owner = self.ports.store.find_user_by_email(&invitation.email).await?;
+        Ok(owner
+            .filter(|u| u.business_id == principal.business.id)
+            .map(|_| Viewer::Invitee))
+    }
+
+    async fn visible_invitation(&self, principal: &Principal, id: InvitationId) -> Result<InvitationView, AppError> {
+        let invitation = self.ports.store.get_invitation(id).await?.ok_or(AppError::NotFound)?;
+        let viewer = self
+            .viewer_of(principal, &invitation)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(InvitationView { invitation, viewer })
+    }
+
+    /// One invitation the caller's business sent or received, as it reads now.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the caller's business neither sent nor
+    /// received it.
+    pub async fn get_invitation(&self, principal: &Principal, id: InvitationId) -> Result<InvitationView, AppError> {
+        let mut view = self.visible_invitation(principal, id).await?;
+        view.invitation = view.invitation.as_of(self.now());
+        Ok(view)
+    }
+
+    fn query(&self, params: ListParams) -> InvitationQuery {
+        InvitationQuery {
+            filter: params.filter,
+            limit: params.limit,
+            after: params.after,
+            now: self.now(),
+        }
+    }
+
+    /// Invitations the caller's business sent, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_sent(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
+        let query = self.query(params);
+        let page = self.ports.store.list_sent(principal.business.id, &query).await?;
+        Ok(page.map(|i| i.as_of(query.now)))
+    }
+
+    /// Invitations addressed to the caller's business's users, newest first;
+    /// cancelled ones are left out.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_received(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
+        let query = self.query(params);
+        let page = self.ports.store.list_received(principal.business.id, &query).await?;
+        Ok(page.map(|i| i.as_of(query.now)))
+    }
+
+    /// Answers (invitee: accept, reject) or cancels (sender) an invitation.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the caller can see nothing of it;
+    /// [`AppError::Forbidden`] for the wrong side;
+    /// [`AppError::InvalidTransition`] unless pending (exactly one of
+    /// concurrent callers wins).
+    pub async fn change_status(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+        action: Action,
+    ) -> Result<TransitionOutcome, AppError> {
+        let view = self.visible_invitation(principal, id).await?;
+        let actor = match view.viewer {
+            Viewer::Sender => Actor::Sender {
+                user_id: principal.user.id,
+            },
+            Viewer::Invitee => Actor::Invitee {
+                user_id: Some(principal.user.id),
+            },
+        };
+        let invitee_business = match view.viewer {
+            Viewer::Invitee => Some(principal.business.id),
+            Viewer::Sender => None,
+        };
+        self.transition(view.invitation, action, actor, invitee_business, None)
+            .await
+    }
+
+    async fn transition(
+        &self,
+        invitation: Invitation,
+        action: Action,
+        actor: Actor,
+        invitee_business: Option<BusinessId>,
+        new_invitee: Option<NewInvitee>,
+    ) -> Result<TransitionOutcome, AppError> {
+        let now = self.now();
+        let mut after = invitation.transition(action, &actor, now)?;
+        if let Some(business) = invitee_business {
+            after.invitee_business_id = Some(business);
+        }
+        let event = Event::transition(EventId::from_uuid(self.new_id()), &invitation, &after, actor).ok_or(
+            AppError::InvalidTransition {
+                current: invitation.status,
+            },
+        )?;
+        let connection = match (action, after.invitee_business_id) {
+            (Action::Accept, Some(invitee)) => {
+                let connection =
+                    Connection::from_invitation(ConnectionId::from_uuid(self.new_id()), &after, invitee, now);
+                let created = Event::connection_created(EventId::from_uuid(self.new_id()), &after, &connection, actor);
+                Some((connection, created))
+            }
+            _ => None,
+        };
+        let record = TransitionRecord {
+            invitation: after,
+            expected: invitation.status,
+            now,
+            event,
+            connection,
+            new_invitee,
+        };
+        Ok(self.ports.store.apply_transition(&record).await?)
+    }
+
+    /// Sends a new link for a pending invitation (sender only). Earlier links
+    /// keep working unless `revoke_previous_links`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Forbidden`] for the invitee,
+    /// [`AppError::InvalidTransition`] unless pending,
+    /// [`AppError::Cooldown`] within the cooldown of the last send.
+    pub async fn resend(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+        revoke_previous_links: bool,
+    ) -> Result<Invitation, AppError> {
+        let view = self.visible_invitation(principal, id).await?;
+        if view.viewer != Viewer::Sender {
+            return Err(AppError::Forbidden(
+                "only the sending business may resend an invitation".into(),
+            ));
+        }
+        let now = self.now();
+        let invitation = view.invitation;
+        let current = invitation.status_at(now);
+        if current.is_terminal() {
+            return Err(AppError::InvalidTransition { current });
+        }
+        if let Some(last) = invitation.last_sent_at {
+            self.check_cooldown(last, now)?;
+        }
+        let token = self.ports.secrets.generate();
+        let link = LinkTokenRecord {
+            hash: self.ports.secrets.hash(token.expose()),
+            invitation_id: invitation.id,
+            created_at: now,
+        };
+        let actor = Actor::Sender {
+            user_id: principal.user.id,
+        };
+        let record = ResendRecord {
+            invitation_id: invitation.id,
+            now,
+            not_sent_after: now - self.settings.resend_cooldown,
+            link,
+            revoke_previous_links,
+            event: Event::resent(EventId::from_uuid(self.new_id()), &invitation, actor, now),
+            email_job: self.email_job(&invitation, token, now),
+        };
+        match self.ports.store.record_resend(&record).await {
+            Ok(invitation) => Ok(invitation),
+            Err(StoreError::Cooldown { last_sent_at }) => Err(self.cooldown_error(last_sent_at, now)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    fn check_cooldown(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), AppError> {
+        if last_sent_at > now - self.settings.resend_cooldown {
+            Err(self.cooldown_error(last_sent_at, now))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn cooldown_error(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> AppError {
+        let wait = last_sent_at + self.settings.resend_cooldown - now;
+        let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+        let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+        AppError::Cooldown {
+            retry_after_secs: secs.max(1),
+        }
+    }
+
+    async fn invitation_by_link(&self, token: &str) -> Result<Invitation, AppError> {
+        let hash = self.ports.secrets.hash(token);
+        self.ports
+            .store
+            .find_invitation_by_link(&hash)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// What the holder of a link sees: sender's name, message, status, expiry.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token.
+    pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
+        let invitation = self.invitation_by_link(token).await?.as_of(self.now());
+        let sender = self
+            .ports
+            .store
+            .get_business(invitation.business_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(LinkPreview { invitation, sender })
+    }
+
+    /// Accepts by link. When the invited email has no user yet, creates the
+    /// invitee's business (`business_name` required) and user with it, then
+    /// connects the two businesses.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::InvalidTransition`] unless pending;
+    /// [`AppError::Validation`] for the body;
+    /// [`AppError::SelfInvite`] when the email meanwhile joined the sender.
+    pub async fn accept_link(&self, token: &str, input: AcceptLinkInput) -> Result<TransitionOutcome, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        let now = self.now();
+        let current = invitation.status_at(now);
+        if current.is_terminal() {
+            return Err(AppError::InvalidTransition { current });
+        }
+        match self.ports.store.find_user_by_email(&invitation.email).await? {
+            Some(user) if user.business_id == invitation.business_id => Err(AppError::SelfInvite),
+            Some(user) => {
+                let actor = Actor::Invitee { user_id: Some(user.id) };
+                self.transition(invitation, Action::Accept, actor, Some(user.business_id), None)
+                    .await
+            }
+            None => {
+                let mut errors = ValidationErrors::new();
+                let name = match input.business_name.as_deref().filter(|n| !n.trim().is_empty()) {
+                    Some(name) => errors.collect("business_name", BusinessName::parse(name)),
+                    None => {
+                        errors.push(FieldError::new(
+                            "business_name",
+                            "required",
+                            "business_name is required: this email has no business yet",
+                        ));
+                        None
+                    }
+                };
+                let first_name = optional_name(&mut errors, "first_name", input.first_name.as_deref());
+                let last_name = optional_name(&mut errors, "last_name", input.last_name.as_deref());
+                let (Some(name), true) = (name, errors.is_empty()) else {
+                    return Err(AppError::Validation(errors));
+                };
+                let business = Business {
+                    id: BusinessId::from_uuid(self.new_id()),
+                    name,
+                    created_at: now,
+                };
+                let user = self.user_from(
+                    ValidUser {
+                        email: invitation.email.clone(),
+                        first_name,
+                        last_name,
+                    },
+                    business.id,
+                    now,
+                );
+                let actor = Actor::Invitee { user_id: Some(user.id) };
+                let business_id = business.id;
+                self.transition(
+                    invitation,
+                    Action::Accept,
+                    actor,
+                    Some(business_id),
+                    Some(NewInvitee { business, user }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Declines by link.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::InvalidTransition`] unless pending.
+    pub async fn decline_link(&self, token: &str) -> Result<Invitation, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        let user = self.ports.store.find_user_by_email(&invitation.email).await?;
+        let actor = Actor::Invitee {
+            user_id: user.as_ref().map(|u| u.id),
+        };
+        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id);
+        Ok(self
+            .transition(invitation, Action::Reject, actor, business, None)
+            .await?
+            .invitation)
+    }
+
+    /// The caller's business's connections, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_connections(
+        &self,
+        principal: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<Connection>, AppError> {
+        Ok(self.ports.store.list_connections(principal.business.id, &page).await?)
+    }
+
+    /// The caller's business's events, oldest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_events(
+        &self,
+        principal: &Principal,
+        query: EventQuery,
+    ) -> Result<Page<Event, EventId>, AppError> {
+        Ok(self.ports.store.list_events(principal.business.id, &query).await?)
+    }
+
+    /// Persists `expired` for up to `limit` pending invitations past their
+    /// expiry, each with its `invitation.expired` event; returns how many
+    /// this call expired. Safe to run from several replicas at once: each
+    /// invitation is expired (and its event written) exactly once.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
+        let now = self.now();
+        let mut expired = 0;
+        for invitation in self.ports.store.due_for_expiry(now, limit).await? {
+            if self.persist_expiry(&invitation, now).await? {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+}
+
+struct ValidUser {
+    email: EmailAddress,
+    first_name: Option<PersonName>,
+    last_name: Option<PersonName>,
+}
