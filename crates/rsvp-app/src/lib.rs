@@ -30,11 +30,12 @@ pub use list::{
     PageRequest, PageSize,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, IdGenerator, LinkTokenRecord, NewInvitationRecord,
-    NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, IdGenerator, InvitationEmail,
+    LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError,
+    RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockClock, MockIdGenerator, MockSecretGenerator, MockStore};
+pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,

@@ -373,3 +373,159 @@ pub trait Store: Send + Sync {
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// The language of an email or page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Locale {
+    /// English (the default).
+    #[default]
+    En,
+    /// German.
+    De,
+}
+
+impl Locale {
+    /// The language tag: `en`, `de`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::De => "de",
+        }
+    }
+
+    /// The locale for a language tag such as `de`, `de-AT` or `EN_us`;
+    /// `None` for languages rsvp does not speak.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("de") {
+            Some(Self::De)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Self::En)
+        } else {
+            None
+        }
+    }
+
+    /// The first supported language of an HTTP `Accept-Language` header, by
+    /// quality (`de-DE,de;q=0.9,en;q=0.8` → German).
+    pub fn from_accept_language(header: &str) -> Option<Self> {
+        let mut candidates: Vec<(f32, Self)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let locale = Self::from_tag(pieces.next()?)?;
+                let quality = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (quality > 0.0).then_some((quality, locale))
+            })
+            .collect();
+        // Stable sort keeps the header's order among equal qualities.
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        candidates.first().map(|c| c.1)
+    }
+}
+
+/// What an invitation email must say; the renderer turns it into text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationEmail {
+    /// Language.
+    pub locale: Locale,
+    /// The sending business's name.
+    pub sender_business: String,
+    /// The sending user's display name.
+    pub sender_user: String,
+    /// The invitee's name, if the sender gave it.
+    pub invitee_name: Option<String>,
+    /// The sender's note.
+    pub message: Option<String>,
+    /// When the link stops working.
+    pub expires_at: OffsetDateTime,
+    /// `<public url>/invite/<token>`.
+    pub accept_url: String,
+    /// Whether this is a resend (a reminder) rather than the first email.
+    pub is_reminder: bool,
+}
+
+/// A rendered email body pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body (every value escaped).
+    pub html: String,
+}
+
+/// An email ready for a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    /// Stable Message-ID (without angle brackets), the same on every retry of
+    /// one job, so a retried send can be recognised as the same message.
+    pub message_id: String,
+    /// Recipient.
+    pub to: EmailAddress,
+    /// Subject and bodies.
+    pub content: RenderedEmail,
+}
+
+/// Why a render failed (a broken operator template, say).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot render email: {0}")]
+pub struct RenderError(pub String);
+
+/// Turns an [`InvitationEmail`] into subject, text and HTML.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+pub trait EmailRenderer: Send + Sync {
+    /// Renders one email.
+    ///
+    /// # Errors
+    /// [`RenderError`] when a template fails.
+    fn render(&self, email: &InvitationEmail) -> Result<RenderedEmail, RenderError>;
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    /// Worth retrying (timeouts, 5xx, connection refused, 4xx SMTP replies).
+    #[error("transient mail failure: {0}")]
+    Transient(String),
+    /// Not worth retrying (4xx HTTP answers, 5xx SMTP replies, bad address).
+    #[error("permanent mail failure: {0}")]
+    Permanent(String),
+}
+
+/// Hands emails to a transport (log file, SMTP, an HTTP provider).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one email.
+    ///
+    /// # Errors
+    /// [`MailError::Transient`] when a retry may succeed,
+    /// [`MailError::Permanent`] when it cannot.
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Locale;
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(
+            Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
+            Some(Locale::De)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr-FR,fr;q=0.9,en;q=0.5,de;q=0.4"),
+            Some(Locale::En)
+        );
+        assert_eq!(Locale::from_accept_language("en;q=0.1, de;q=0.2"), Some(Locale::De));
+        assert_eq!(Locale::from_accept_language("fr, es"), None);
+        assert_eq!(Locale::from_accept_language("de;q=0"), None);
+        assert_eq!(Locale::from_accept_language(""), None);
+    }
+}

@@ -19,11 +19,19 @@ fn id(n: u128) -> Uuid {
 }
 
 fn acme() -> Business {
-    Business { id: BusinessId::from_uuid(id(1)), name: BusinessName::parse("Acme").unwrap(), created_at: now() }
+    Business {
+        id: BusinessId::from_uuid(id(1)),
+        name: BusinessName::parse("Acme").unwrap(),
+        created_at: now(),
+    }
 }
 
 fn globex() -> Business {
-    Business { id: BusinessId::from_uuid(id(2)), name: BusinessName::parse("Globex").unwrap(), created_at: now() }
+    Business {
+        id: BusinessId::from_uuid(id(2)),
+        name: BusinessName::parse("Globex").unwrap(),
+        created_at: now(),
+    }
 }
 
 fn user(n: u128, business: &Business, email: &str) -> User {
@@ -38,19 +46,36 @@ fn user(n: u128, business: &Business, email: &str) -> User {
 }
 
 fn ann() -> Principal {
-    Principal { business: acme(), user: user(10, &acme(), "ann@acme.test") }
+    Principal {
+        business: acme(),
+        user: user(10, &acme(), "ann@acme.test"),
+    }
 }
 
 fn bob() -> Principal {
-    Principal { business: globex(), user: user(20, &globex(), "bob@globex.test") }
+    Principal {
+        business: globex(),
+        user: user(20, &globex(), "bob@globex.test"),
+    }
 }
 
 fn request(email: &str) -> InvitationRequest {
-    InvitationInput { email: Some(email.into()), ..Default::default() }.validate().unwrap()
+    InvitationInput {
+        email: Some(email.into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
 }
 
 fn pending_to_bob(created: OffsetDateTime) -> Invitation {
-    Invitation::new(InvitationId::from_uuid(id(100)), acme().id, ann().user.id, request("bob@globex.test"), created)
+    Invitation::new(
+        InvitationId::from_uuid(id(100)),
+        acme().id,
+        ann().user.id,
+        request("bob@globex.test"),
+        created,
+    )
 }
 
 /// An app over `store`, a clock fixed at [`now`], counting ids and fake secrets.
@@ -63,7 +88,8 @@ fn app_at(store: MockStore, at: OffsetDateTime) -> App {
     clock.expect_now().return_const(at);
     let counter = Arc::new(AtomicU64::new(1000));
     let mut ids = MockIdGenerator::new();
-    ids.expect_new_id().returning(move || Uuid::from_u128(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
+    ids.expect_new_id()
+        .returning(move || Uuid::from_u128(u128::from(counter.fetch_add(1, Ordering::SeqCst))));
     let mut secrets = MockSecretGenerator::new();
     let secret_counter = Arc::new(AtomicU64::new(0));
     secrets
@@ -77,7 +103,12 @@ fn app_at(store: MockStore, at: OffsetDateTime) -> App {
         SecretHash(bytes)
     });
     App::new(
-        Ports { store: Arc::new(store), clock: Arc::new(clock), ids: Arc::new(ids), secrets: Arc::new(secrets) },
+        Ports {
+            store: Arc::new(store),
+            clock: Arc::new(clock),
+            ids: Arc::new(ids),
+            secrets: Arc::new(secrets),
+        },
         Settings::default(),
     )
 }
@@ -103,12 +134,17 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
                 && record.event.invitation_id == record.invitation.id
                 && record.link.invitation_id == record.invitation.id
                 && record.email_job.as_ref().is_some_and(|job| {
-                    job.invitation_id == record.invitation.id && job.link_token.is_some() && job.to.as_str() == "bob@globex.test"
+                    job.invitation_id == record.invitation.id
+                        && job.link_token.is_some()
+                        && job.to.as_str() == "bob@globex.test"
                 })
         })
         .times(1)
         .returning(|_| Ok(()));
-    let created = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap();
+    let created = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap();
     assert_eq!(created.invitation.email_delivery, Some(EmailDelivery::Queued));
     assert!(created.link_token.is_none(), "the link is only in the email");
     assert_eq!(created.invitation.sent_by_user_id, ann().user.id);
@@ -118,7 +154,11 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
 async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
     let mut store = MockStore::new();
     empty_world(&mut store);
-    store.expect_insert_invitation().withf(|r| r.email_job.is_none()).times(1).returning(|_| Ok(()));
+    store
+        .expect_insert_invitation()
+        .withf(|r| r.email_job.is_none())
+        .times(1)
+        .returning(|_| Ok(()));
     let mut req = request("bob@globex.test");
     req.send_email = false;
     let created = app_with(store).invite(&ann(), req).await.unwrap();
@@ -129,9 +169,14 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
 #[tokio::test]
 async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
     let mut store = MockStore::new();
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(11, &acme(), "carl@acme.test"))));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(11, &acme(), "carl@acme.test"))));
     store.expect_insert_invitation().never();
-    let error = app_with(store).invite(&ann(), request("CARL@acme.test")).await.unwrap_err();
+    let error = app_with(store)
+        .invite(&ann(), request("CARL@acme.test"))
+        .await
+        .unwrap_err();
     assert_eq!(error, AppError::SelfInvite);
     assert_eq!(error.code(), "self_invite");
 }
@@ -139,10 +184,18 @@ async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
 #[tokio::test]
 async fn inviting_an_email_of_an_already_connected_business_is_refused() {
     let mut store = MockStore::new();
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
-    store.expect_are_connected().with(always(), always()).returning(|_, _| Ok(true));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    store
+        .expect_are_connected()
+        .with(always(), always())
+        .returning(|_, _| Ok(true));
     store.expect_insert_invitation().never();
-    let error = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap_err();
+    let error = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), "already_connected");
 }
 
@@ -150,9 +203,14 @@ async fn inviting_an_email_of_an_already_connected_business_is_refused() {
 async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
     let mut store = MockStore::new();
     store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_find_pending().returning(|_, _| Ok(Some(pending_to_bob(now() - Duration::days(1)))));
+    store
+        .expect_find_pending()
+        .returning(|_, _| Ok(Some(pending_to_bob(now() - Duration::days(1)))));
     store.expect_insert_invitation().never();
-    let error = app_with(store).invite(&ann(), request("Bob@Globex.test")).await.unwrap_err();
+    let error = app_with(store)
+        .invite(&ann(), request("Bob@Globex.test"))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), "already_invited");
 }
 
@@ -160,8 +218,13 @@ async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
 async fn a_lost_race_reported_by_the_store_is_already_invited() {
     let mut store = MockStore::new();
     empty_world(&mut store);
-    store.expect_insert_invitation().returning(|_| Err(StoreError::AlreadyInvited));
-    let error = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap_err();
+    store
+        .expect_insert_invitation()
+        .returning(|_| Err(StoreError::AlreadyInvited));
+    let error = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap_err();
     assert_eq!(error, AppError::AlreadyInvited);
 }
 
@@ -175,20 +238,33 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
         .expect_apply_transition()
         .withf(|r| r.invitation.status == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: None }));
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: None,
+            })
+        });
     store.expect_insert_invitation().times(1).returning(|_| Ok(()));
-    let created = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap();
+    let created = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap();
     assert_ne!(created.invitation.id, InvitationId::from_uuid(id(100)));
 }
 
 #[tokio::test]
 async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
     let mut store = MockStore::new();
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
     store.expect_insert_invitation().returning(|_| Ok(()));
-    let created = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap();
+    let created = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap();
     assert_eq!(created.invitation.invitee_business_id, Some(globex().id));
 }
 
@@ -197,22 +273,32 @@ async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
 #[tokio::test]
 async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught() {
     let mut store = MockStore::new();
-    store.expect_find_user_by_email().returning(|email| {
-        Ok((email.normalized() == "carl@acme.test").then(|| user(11, &acme(), "carl@acme.test")))
-    });
+    store
+        .expect_find_user_by_email()
+        .returning(|email| Ok((email.normalized() == "carl@acme.test").then(|| user(11, &acme(), "carl@acme.test"))));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
     store.expect_insert_invitations().times(1).returning(|records| {
         assert_eq!(records.len(), 3, "one batch for every item that passed the checks");
         Ok(records
             .iter()
-            .map(|r| if r.invitation.email.normalized() == "taken@x.test" { Err(StoreError::AlreadyInvited) } else { Ok(()) })
+            .map(|r| {
+                if r.invitation.email.normalized() == "taken@x.test" {
+                    Err(StoreError::AlreadyInvited)
+                } else {
+                    Ok(())
+                }
+            })
             .collect())
     });
     let items = vec![
         Ok(request("one@x.test")),
         Ok(request("ONE@x.test")),
-        InvitationInput { email: Some("nope".into()), ..Default::default() }.validate(),
+        InvitationInput {
+            email: Some("nope".into()),
+            ..Default::default()
+        }
+        .validate(),
         Ok(request("carl@acme.test")),
         Ok(request("taken@x.test")),
         Ok(request("two@x.test")),
@@ -223,16 +309,26 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
     let failed: Vec<(usize, &str)> = outcome.failed.iter().map(|f| (f.index, f.error.code())).collect();
     assert_eq!(
         failed,
-        [(1, "duplicate_in_request"), (2, "validation_failed"), (3, "self_invite"), (4, "already_invited")]
+        [
+            (1, "duplicate_in_request"),
+            (2, "validation_failed"),
+            (3, "self_invite"),
+            (4, "already_invited")
+        ]
     );
 }
 
 #[tokio::test]
 async fn bulk_requests_hold_one_to_a_thousand_items() {
     let app = app_with(MockStore::new());
-    assert_eq!(app.bulk_invite(&ann(), vec![]).await.unwrap_err().code(), "validation_failed");
+    assert_eq!(
+        app.bulk_invite(&ann(), vec![]).await.unwrap_err().code(),
+        "validation_failed"
+    );
     let too_many = (0..1001).map(|i| Ok(request(&format!("u{i}@x.test")))).collect();
-    let AppError::Validation(errors) = app.bulk_invite(&ann(), too_many).await.unwrap_err() else { panic!() };
+    let AppError::Validation(errors) = app.bulk_invite(&ann(), too_many).await.unwrap_err() else {
+        panic!()
+    };
     assert_eq!(errors.errors()[0].field, "invitations");
 }
 
@@ -243,23 +339,42 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
     let invitation = pending_to_bob(now());
     let mut store = MockStore::new();
     let stored = invitation.clone();
-    store.expect_get_invitation().returning(move |_| Ok(Some(stored.clone())));
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    store
+        .expect_get_invitation()
+        .returning(move |_| Ok(Some(stored.clone())));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     let app = app_with(store);
-    assert_eq!(app.get_invitation(&ann(), invitation.id).await.unwrap().viewer, Viewer::Sender);
-    assert_eq!(app.get_invitation(&bob(), invitation.id).await.unwrap().viewer, Viewer::Invitee);
+    assert_eq!(
+        app.get_invitation(&ann(), invitation.id).await.unwrap().viewer,
+        Viewer::Sender
+    );
+    assert_eq!(
+        app.get_invitation(&bob(), invitation.id).await.unwrap().viewer,
+        Viewer::Invitee
+    );
     let stranger = Principal {
-        business: Business { id: BusinessId::from_uuid(id(3)), ..globex() },
+        business: Business {
+            id: BusinessId::from_uuid(id(3)),
+            ..globex()
+        },
         user: user(30, &globex(), "eve@initech.test"),
     };
-    assert_eq!(app.get_invitation(&stranger, invitation.id).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(
+        app.get_invitation(&stranger, invitation.id).await.unwrap_err(),
+        AppError::NotFound
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_invitation_is_not_found() {
     let mut store = MockStore::new();
     store.expect_get_invitation().returning(|_| Ok(None));
-    let error = app_with(store).get_invitation(&ann(), InvitationId::from_uuid(id(9))).await.unwrap_err();
+    let error = app_with(store)
+        .get_invitation(&ann(), InvitationId::from_uuid(id(9)))
+        .await
+        .unwrap_err();
     assert_eq!(error, AppError::NotFound);
 }
 
@@ -267,8 +382,13 @@ async fn an_unknown_invitation_is_not_found() {
 async fn a_pending_invitation_past_its_expiry_reads_as_expired() {
     let invitation = pending_to_bob(now() - Duration::days(15));
     let mut store = MockStore::new();
-    store.expect_get_invitation().returning(move |_| Ok(Some(invitation.clone())));
-    let view = app_with(store).get_invitation(&ann(), InvitationId::from_uuid(id(100))).await.unwrap();
+    store
+        .expect_get_invitation()
+        .returning(move |_| Ok(Some(invitation.clone())));
+    let view = app_with(store)
+        .get_invitation(&ann(), InvitationId::from_uuid(id(100)))
+        .await
+        .unwrap();
     assert_eq!(view.invitation.status, InvitationStatus::Expired);
 }
 
@@ -279,30 +399,56 @@ async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
     store
         .expect_list_sent()
         .withf(|business, q| {
-            *business == acme().id && q.now == now() && q.filter.statuses == [InvitationStatus::Expired] && q.limit.get() == 7
+            *business == acme().id
+                && q.now == now()
+                && q.filter.statuses == [InvitationStatus::Expired]
+                && q.limit.get() == 7
         })
-        .returning(move |_, _| Ok(Page { items: vec![old.clone()], next: None }));
+        .returning(move |_, _| {
+            Ok(Page {
+                items: vec![old.clone()],
+                next: None,
+            })
+        });
     store
         .expect_list_received()
         .withf(|business, _| *business == globex().id)
-        .returning(|_, _| Ok(Page { items: vec![], next: None }));
+        .returning(|_, _| {
+            Ok(Page {
+                items: vec![],
+                next: None,
+            })
+        });
     let app = app_with(store);
     let params = ListParams {
-        filter: InvitationFilter { statuses: vec![InvitationStatus::Expired], email: None },
+        filter: InvitationFilter {
+            statuses: vec![InvitationStatus::Expired],
+            email: None,
+        },
         limit: PageSize::new(7).unwrap(),
         after: None,
     };
     let page = app.list_sent(&ann(), params).await.unwrap();
     assert_eq!(page.items[0].status, InvitationStatus::Expired);
-    assert!(app.list_received(&bob(), ListParams::default()).await.unwrap().items.is_empty());
+    assert!(
+        app.list_received(&bob(), ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------- transitions
 
 fn store_with(invitation: Invitation) -> MockStore {
     let mut store = MockStore::new();
-    store.expect_get_invitation().returning(move |_| Ok(Some(invitation.clone())));
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    store
+        .expect_get_invitation()
+        .returning(move |_| Ok(Some(invitation.clone())));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store
 }
 
@@ -323,8 +469,16 @@ async fn the_invitee_accepting_connects_the_two_businesses_in_one_record() {
                 })
         })
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: r.connection.clone().map(|c| c.0) }));
-    let outcome = app_with(store).change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept).await.unwrap();
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: r.connection.clone().map(|c| c.0),
+            })
+        });
+    let outcome = app_with(store)
+        .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept)
+        .await
+        .unwrap();
     assert!(outcome.connection.is_some());
 }
 
@@ -335,8 +489,16 @@ async fn the_invitee_rejecting_creates_no_connection() {
         .expect_apply_transition()
         .withf(|r| r.invitation.status == InvitationStatus::Rejected && r.connection.is_none())
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: None }));
-    app_with(store).change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Reject).await.unwrap();
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: None,
+            })
+        });
+    app_with(store)
+        .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Reject)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -344,41 +506,88 @@ async fn the_sender_cancels_but_may_not_accept_and_the_invitee_may_not_cancel() 
     let mut store = store_with(pending_to_bob(now()));
     store
         .expect_apply_transition()
-        .withf(|r| r.invitation.status == InvitationStatus::Cancelled && r.event.data.actor == Actor::Sender { user_id: ann().user.id })
+        .withf(|r| {
+            r.invitation.status == InvitationStatus::Cancelled
+                && r.event.data.actor == Actor::Sender { user_id: ann().user.id }
+        })
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: None }));
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: None,
+            })
+        });
     let app = app_with(store);
     let invitation = InvitationId::from_uuid(id(100));
-    assert_eq!(app.change_status(&ann(), invitation, Action::Accept).await.unwrap_err().code(), "forbidden");
-    assert_eq!(app.change_status(&bob(), invitation, Action::Cancel).await.unwrap_err().code(), "forbidden");
+    assert_eq!(
+        app.change_status(&ann(), invitation, Action::Accept)
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
+    assert_eq!(
+        app.change_status(&bob(), invitation, Action::Cancel)
+            .await
+            .unwrap_err()
+            .code(),
+        "forbidden"
+    );
     app.change_status(&ann(), invitation, Action::Cancel).await.unwrap();
 }
 
 #[tokio::test]
 async fn answering_a_terminal_invitation_is_an_invalid_transition_naming_its_status() {
-    let accepted = pending_to_bob(now()).accept(&Actor::Invitee { user_id: None }, now()).unwrap();
+    let accepted = pending_to_bob(now())
+        .accept(&Actor::Invitee { user_id: None }, now())
+        .unwrap();
     let mut store = store_with(accepted);
     store.expect_apply_transition().never();
-    let error = app_with(store).change_status(&ann(), InvitationId::from_uuid(id(100)), Action::Cancel).await.unwrap_err();
-    assert_eq!(error, AppError::InvalidTransition { current: InvitationStatus::Accepted });
+    let error = app_with(store)
+        .change_status(&ann(), InvitationId::from_uuid(id(100)), Action::Cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        AppError::InvalidTransition {
+            current: InvitationStatus::Accepted
+        }
+    );
 }
 
 #[tokio::test]
 async fn losing_a_race_in_the_store_is_an_invalid_transition() {
     let mut store = store_with(pending_to_bob(now()));
-    store.expect_apply_transition().returning(|_| Err(StoreError::Conflict { current: InvitationStatus::Cancelled }));
-    let error = app_with(store).change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept).await.unwrap_err();
-    assert_eq!(error, AppError::InvalidTransition { current: InvitationStatus::Cancelled });
+    store.expect_apply_transition().returning(|_| {
+        Err(StoreError::Conflict {
+            current: InvitationStatus::Cancelled,
+        })
+    });
+    let error = app_with(store)
+        .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        AppError::InvalidTransition {
+            current: InvitationStatus::Cancelled
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_business_that_can_see_nothing_gets_not_found_when_answering() {
     let mut store = MockStore::new();
     let invitation = pending_to_bob(now());
-    store.expect_get_invitation().returning(move |_| Ok(Some(invitation.clone())));
+    store
+        .expect_get_invitation()
+        .returning(move |_| Ok(Some(invitation.clone())));
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_apply_transition().never();
-    let error = app_with(store).change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept).await.unwrap_err();
+    let error = app_with(store)
+        .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept)
+        .await
+        .unwrap_err();
     assert_eq!(error, AppError::NotFound);
 }
 
@@ -397,14 +606,20 @@ async fn resending_writes_a_new_link_event_and_email_and_passes_the_revoke_flag(
         })
         .times(1)
         .returning(|_| Ok(pending_to_bob(now())));
-    app_with(store).resend(&ann(), InvitationId::from_uuid(id(100)), true).await.unwrap();
+    app_with(store)
+        .resend(&ann(), InvitationId::from_uuid(id(100)), true)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_second_resend_within_the_cooldown_says_when_to_retry() {
     let mut store = store_with(pending_to_bob(now() - Duration::seconds(45)));
     store.expect_record_resend().never();
-    let error = app_with(store).resend(&ann(), InvitationId::from_uuid(id(100)), false).await.unwrap_err();
+    let error = app_with(store)
+        .resend(&ann(), InvitationId::from_uuid(id(100)), false)
+        .await
+        .unwrap_err();
     assert_eq!(error, AppError::Cooldown { retry_after_secs: 15 });
     assert_eq!(error.code(), "resend_cooldown");
 }
@@ -420,9 +635,14 @@ async fn only_pending_invitations_are_resent_and_only_by_the_sender() {
     let invitation = InvitationId::from_uuid(id(100));
     assert_eq!(
         app.resend(&ann(), invitation, false).await.unwrap_err(),
-        AppError::InvalidTransition { current: InvitationStatus::Cancelled }
+        AppError::InvalidTransition {
+            current: InvitationStatus::Cancelled
+        }
     );
-    assert_eq!(app.resend(&bob(), invitation, false).await.unwrap_err().code(), "forbidden");
+    assert_eq!(
+        app.resend(&bob(), invitation, false).await.unwrap_err().code(),
+        "forbidden"
+    );
 }
 
 // ---------------------------------------------------------------- links
@@ -433,14 +653,19 @@ async fn an_unknown_or_revoked_link_is_not_found() {
     store.expect_find_invitation_by_link().returning(|_| Ok(None));
     let app = app_with(store);
     assert_eq!(app.preview_link("nope").await.unwrap_err(), AppError::NotFound);
-    assert_eq!(app.accept_link("nope", AcceptLinkInput::default()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(
+        app.accept_link("nope", AcceptLinkInput::default()).await.unwrap_err(),
+        AppError::NotFound
+    );
     assert_eq!(app.decline_link("nope").await.unwrap_err(), AppError::NotFound);
 }
 
 #[tokio::test]
 async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it() {
     let mut store = MockStore::new();
-    store.expect_find_invitation_by_link().returning(|_| Ok(Some(pending_to_bob(now()))));
+    store
+        .expect_find_invitation_by_link()
+        .returning(|_| Ok(Some(pending_to_bob(now()))));
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store
         .expect_apply_transition()
@@ -453,13 +678,22 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
             }) && r.connection.is_some()
         })
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: r.connection.clone().map(|c| c.0) }));
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: r.connection.clone().map(|c| c.0),
+            })
+        });
     let app = app_with(store);
     let AppError::Validation(errors) = app.accept_link("token", AcceptLinkInput::default()).await.unwrap_err() else {
         panic!("expected a validation error")
     };
     assert_eq!(errors.errors()[0].field, "business_name");
-    let input = AcceptLinkInput { business_name: Some("Globex".into()), first_name: Some("Bob".into()), last_name: None };
+    let input = AcceptLinkInput {
+        business_name: Some("Globex".into()),
+        first_name: Some("Bob".into()),
+        last_name: None,
+    };
     let outcome = app.accept_link("token", input).await.unwrap();
     assert_eq!(outcome.invitation.status, InvitationStatus::Accepted);
 }
@@ -467,35 +701,66 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
 #[tokio::test]
 async fn accepting_by_link_with_an_existing_user_connects_that_users_business() {
     let mut store = MockStore::new();
-    store.expect_find_invitation_by_link().returning(|_| Ok(Some(pending_to_bob(now()))));
-    store.expect_find_user_by_email().returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    store
+        .expect_find_invitation_by_link()
+        .returning(|_| Ok(Some(pending_to_bob(now()))));
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store
         .expect_apply_transition()
-        .withf(|r| r.new_invitee.is_none() && r.connection.as_ref().is_some_and(|(c, _)| c.invitee_business_id == globex().id))
+        .withf(|r| {
+            r.new_invitee.is_none()
+                && r.connection
+                    .as_ref()
+                    .is_some_and(|(c, _)| c.invitee_business_id == globex().id)
+        })
         .times(1)
-        .returning(|r| Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: r.connection.clone().map(|c| c.0) }));
-    app_with(store).accept_link("token", AcceptLinkInput::default()).await.unwrap();
+        .returning(|r| {
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: r.connection.clone().map(|c| c.0),
+            })
+        });
+    app_with(store)
+        .accept_link("token", AcceptLinkInput::default())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
     let mut store = MockStore::new();
-    store.expect_find_invitation_by_link().returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
+    store
+        .expect_find_invitation_by_link()
+        .returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
     store.expect_apply_transition().never();
     store.expect_find_user_by_email().returning(|_| Ok(None));
     let app = app_with(store);
-    let input = AcceptLinkInput { business_name: Some("Globex".into()), ..Default::default() };
+    let input = AcceptLinkInput {
+        business_name: Some("Globex".into()),
+        ..Default::default()
+    };
     assert_eq!(
         app.accept_link("token", input).await.unwrap_err(),
-        AppError::InvalidTransition { current: InvitationStatus::Expired }
+        AppError::InvalidTransition {
+            current: InvitationStatus::Expired
+        }
     );
-    assert_eq!(app.decline_link("token").await.unwrap_err(), AppError::InvalidTransition { current: InvitationStatus::Expired });
+    assert_eq!(
+        app.decline_link("token").await.unwrap_err(),
+        AppError::InvalidTransition {
+            current: InvitationStatus::Expired
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_link_preview_shows_the_sender_business() {
     let mut store = MockStore::new();
-    store.expect_find_invitation_by_link().returning(|_| Ok(Some(pending_to_bob(now()))));
+    store
+        .expect_find_invitation_by_link()
+        .returning(|_| Ok(Some(pending_to_bob(now()))));
     store.expect_get_business().returning(|_| Ok(Some(acme())));
     let preview = app_with(store).preview_link("token").await.unwrap();
     assert_eq!(preview.sender.name.as_str(), "Acme");
@@ -515,9 +780,14 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
     store.expect_due_for_expiry().returning(move |_, _| Ok(due.clone()));
     store.expect_apply_transition().times(2).returning(|r| {
         if r.invitation.id == InvitationId::from_uuid(id(101)) {
-            Err(StoreError::Conflict { current: InvitationStatus::Expired })
+            Err(StoreError::Conflict {
+                current: InvitationStatus::Expired,
+            })
         } else {
-            Ok(TransitionOutcome { invitation: r.invitation.clone(), connection: None })
+            Ok(TransitionOutcome {
+                invitation: r.invitation.clone(),
+                connection: None,
+            })
         }
     });
     assert_eq!(app_with(store).expire_due(100).await.unwrap(), 1);
@@ -527,7 +797,10 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
 async fn an_unknown_api_key_is_unauthorized() {
     let mut store = MockStore::new();
     store.expect_find_principal().returning(|_| Ok(None));
-    assert_eq!(app_with(store).authenticate("rsvp_nope").await.unwrap_err(), AppError::Unauthorized);
+    assert_eq!(
+        app_with(store).authenticate("rsvp_nope").await.unwrap_err(),
+        AppError::Unauthorized
+    );
 }
 
 #[tokio::test]
@@ -536,7 +809,13 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
     store.expect_create_business().times(1).returning(|_, _, _| Ok(()));
     let app = app_with(store);
     let AppError::Validation(errors) = app
-        .provision_business(NewBusinessInput { name: None, user: NewUserInput { email: Some("x".into()), ..Default::default() } })
+        .provision_business(NewBusinessInput {
+            name: None,
+            user: NewUserInput {
+                email: Some("x".into()),
+                ..Default::default()
+            },
+        })
         .await
         .unwrap_err()
     else {
@@ -547,7 +826,10 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
     let made = app
         .provision_business(NewBusinessInput {
             name: Some("Acme".into()),
-            user: NewUserInput { email: Some("ann@acme.test".into()), ..Default::default() },
+            user: NewUserInput {
+                email: Some("ann@acme.test".into()),
+                ..Default::default()
+            },
         })
         .await
         .unwrap();
@@ -558,8 +840,13 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
 #[tokio::test]
 async fn store_outages_surface_as_unavailable_not_as_client_errors() {
     let mut store = MockStore::new();
-    store.expect_find_user_by_email().returning(|_| Err(StoreError::Unavailable("connection refused".into())));
-    let error = app_with(store).invite(&ann(), request("bob@globex.test")).await.unwrap_err();
+    store
+        .expect_find_user_by_email()
+        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+    let error = app_with(store)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), "unavailable");
 }
 
@@ -569,7 +856,10 @@ async fn time_moves_only_through_the_clock_port() {
     let mut store = MockStore::new();
     empty_world(&mut store);
     store.expect_insert_invitation().returning(|_| Ok(()));
-    let created = app_at(store, later).invite(&ann(), request("bob@globex.test")).await.unwrap();
+    let created = app_at(store, later)
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap();
     assert_eq!(created.invitation.created_at, later);
     assert_eq!(created.invitation.expires_at, later + Duration::days(14));
 }
