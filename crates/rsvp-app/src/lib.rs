@@ -18,12 +18,14 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod dispatch;
 mod error;
 mod list;
 pub mod ports;
 mod secret;
 mod service;
 
+pub use dispatch::{DispatchReport, DispatchSettings, EmailDispatcher};
 pub use error::AppError;
 pub use list::{
     Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,

@@ -1,0 +1,102 @@
+//! The operator API (`/v1/admin`), used by the host platform to mirror its
+//! tenants into rsvp.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rsvp_app::{NewBusinessInput, NewUserInput};
+use rsvp_domain::{BusinessId, FieldError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::body::{as_object, require_json, unknown_fields};
+use crate::dto::{BusinessBody, UserBody};
+use crate::params::path_id;
+use crate::problem::Problem;
+use crate::state::{HttpState, Operator};
+
+fn string_field(object: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(path, "invalid_type", format!("{path} must be a string")));
+            None
+        }
+    }
+}
+
+fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldError>) -> NewUserInput {
+    let path = |f: &str| if prefix.is_empty() { f.to_owned() } else { format!("{prefix}.{f}") };
+    errors.extend(unknown_fields(object, &["email", "first_name", "last_name"]).into_iter().map(|e| {
+        if prefix.is_empty() { e } else { e.under(prefix) }
+    }));
+    NewUserInput {
+        email: string_field(object, "email", &path("email"), errors),
+        first_name: string_field(object, "first_name", &path("first_name"), errors),
+        last_name: string_field(object, "last_name", &path("last_name"), errors),
+    }
+}
+
+#[derive(Serialize)]
+struct ProvisionedBusinessBody {
+    business: BusinessBody,
+    user: UserBody,
+    api_key: String,
+}
+
+#[derive(Serialize)]
+struct ProvisionedUserBody {
+    user: UserBody,
+    api_key: String,
+}
+
+/// `POST /v1/admin/businesses`
+pub async fn create_business(
+    state: web::Data<HttpState>,
+    _: Operator,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["name", "user"]);
+    let name = string_field(object, "name", "name", &mut errors);
+    let user = match object.get("user") {
+        Some(Value::Object(user)) => user_input(user, "user", &mut errors),
+        None | Some(Value::Null) => NewUserInput::default(),
+        Some(_) => {
+            errors.push(FieldError::new("user", "invalid_type", "user must be an object"));
+            NewUserInput::default()
+        }
+    };
+    if !errors.is_empty() {
+        // Nothing may be written when any field is wrong, so the use case is not called.
+        return Err(Problem::invalid_fields(errors));
+    }
+    let made = state.app.provision_business(NewBusinessInput { name, user }).await?;
+    Ok(HttpResponse::Created().json(ProvisionedBusinessBody {
+        business: BusinessBody::from(&made.business),
+        user: UserBody::from(&made.user),
+        api_key: made.api_key.expose().to_owned(),
+    }))
+}
+
+/// `POST /v1/admin/businesses/{id}/users`
+pub async fn add_user(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let business: BusinessId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = Vec::new();
+    let input = user_input(object, "", &mut errors);
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let made = state.app.add_user(business, input).await?;
+    Ok(HttpResponse::Created()
+        .json(ProvisionedUserBody { user: UserBody::from(&made.user), api_key: made.api_key.expose().to_owned() }))
+}

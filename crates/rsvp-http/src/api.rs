@@ -1,0 +1,222 @@
+//! The API-key endpoints: invitations, connections, events.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use rsvp_app::{Viewer, ports::Principal};
+use rsvp_domain::{Action, FieldError, InvitationId, InvitationInput, InvitationStatus};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::body::{as_object, read_json, require_json, unknown_fields};
+use crate::dto::{ConnectionBody, EventBody, InvitationBody, ListBody};
+use crate::params::{event_params, list_params, page_params, path_id};
+use crate::problem::{ItemError, Problem};
+use crate::state::{Caller, HttpState};
+use crate::cursor;
+
+fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> InvitationBody {
+    let mut body = InvitationBody::new(&created.invitation, Viewer::Sender);
+    body.accept_url = created.link_token.as_ref().map(|t| state.config.accept_url(t.expose()));
+    body
+}
+
+/// `POST /v1/invitations`
+pub async fn create(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let request = InvitationInput::parse_json(&value).map_err(|e| Problem::invalid_fields(e.into_vec()))?;
+    let created = state.app.invite(&caller, request).await?;
+    let body = created_body(&state, &created);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/invitations/{}", created.invitation.id)))
+        .json(body))
+}
+
+#[derive(Serialize)]
+struct BulkFailureBody {
+    index: usize,
+    email: Option<String>,
+    error: ItemError,
+}
+
+#[derive(Serialize)]
+struct BulkBody {
+    successful: Vec<InvitationBody>,
+    failed: Vec<BulkFailureBody>,
+}
+
+/// `POST /v1/invitations/bulk`
+pub async fn bulk(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let value = require_json(&req, payload, state.config.bulk_body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["invitations"]);
+    let items = match object.get("invitations") {
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= rsvp_app::MAX_BULK_INVITATIONS => Some(items),
+        Some(Value::Array(_)) => {
+            errors.push(FieldError::new("invitations", "out_of_range", "invitations must hold 1 to 1000 items"));
+            None
+        }
+        None => {
+            errors.push(FieldError::new("invitations", "required", "invitations is required"));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new("invitations", "invalid_type", "invitations must be an array"));
+            None
+        }
+    };
+    let (Some(items), true) = (items, errors.is_empty()) else {
+        return Err(Problem::invalid_fields(errors));
+    };
+    let emails: Vec<Option<String>> =
+        items.iter().map(|item| item.get("email").and_then(Value::as_str).map(str::to_owned)).collect();
+    let requests = items.iter().map(InvitationInput::parse_json).collect();
+    let outcome = state.app.bulk_invite(&caller, requests).await?;
+    let body = BulkBody {
+        successful: outcome.successful.iter().map(|c| created_body(&state, c)).collect(),
+        failed: outcome
+            .failed
+            .into_iter()
+            .map(|f| BulkFailureBody { index: f.index, email: emails.get(f.index).cloned().flatten(), error: f.error.into() })
+            .collect(),
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> ListBody<InvitationBody> {
+    ListBody {
+        data: page.items.iter().map(|i| InvitationBody::new(i, viewer)).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode),
+    }
+}
+
+/// `GET /v1/invitations/sent`
+pub async fn list_sent(state: web::Data<HttpState>, Caller(caller): Caller, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let params = list_params(req.query_string())?;
+    let page = state.app.list_sent(&caller, params).await?;
+    Ok(HttpResponse::Ok().json(invitation_list(page, Viewer::Sender)))
+}
+
+/// `GET /v1/invitations/received`
+pub async fn list_received(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let params = list_params(req.query_string())?;
+    let page = state.app.list_received(&caller, params).await?;
+    Ok(HttpResponse::Ok().json(invitation_list(page, Viewer::Invitee)))
+}
+
+/// `GET /v1/invitations/{id}`
+pub async fn get(state: web::Data<HttpState>, Caller(caller): Caller, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let id: InvitationId = path_id(&id, "id")?;
+    let view = state.app.get_invitation(&caller, id).await?;
+    Ok(HttpResponse::Ok().json(InvitationBody::new(&view.invitation, view.viewer)))
+}
+
+fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer {
+    if invitation.business_id == caller.business.id { Viewer::Sender } else { Viewer::Invitee }
+}
+
+/// `PATCH /v1/invitations/{id}` with `{"status": "accepted" | "rejected" | "cancelled"}`
+pub async fn patch(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: InvitationId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["status"]);
+    let action = match object.get("status") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new("status", "required", "status is required"));
+            None
+        }
+        Some(Value::String(s)) => match s.parse::<InvitationStatus>().ok().and_then(Action::leading_to) {
+            Some(action @ (Action::Accept | Action::Reject | Action::Cancel)) => Some(action),
+            _ => {
+                errors.push(FieldError::new(
+                    "status",
+                    "invalid_value",
+                    "status must be one of accepted, rejected, cancelled",
+                ));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("status", "invalid_type", "status must be a string"));
+            None
+        }
+    };
+    let (Some(action), true) = (action, errors.is_empty()) else {
+        return Err(Problem::invalid_fields(errors));
+    };
+    let outcome = state.app.change_status(&caller, id, action).await?;
+    state.metrics.observe_transition(outcome.invitation.status.as_str());
+    Ok(HttpResponse::Ok().json(InvitationBody::new(&outcome.invitation, viewer_of(&caller, &outcome.invitation))))
+}
+
+/// `POST /v1/invitations/{id}/resend` with an optional `{"revoke_previous_links": bool}`
+pub async fn resend(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: InvitationId = path_id(&id, "id")?;
+    let mut revoke = false;
+    if let Some(value) = read_json(&req, payload, state.config.body_limit).await? {
+        let object = as_object(&value)?;
+        let mut errors = unknown_fields(object, &["revoke_previous_links"]);
+        match object.get("revoke_previous_links") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => revoke = *b,
+            Some(_) => errors.push(FieldError::new(
+                "revoke_previous_links",
+                "invalid_type",
+                "revoke_previous_links must be a boolean",
+            )),
+        }
+        if !errors.is_empty() {
+            return Err(Problem::invalid_fields(errors));
+        }
+    }
+    let invitation = state.app.resend(&caller, id, revoke).await?;
+    Ok(HttpResponse::Ok().json(InvitationBody::new(&invitation, Viewer::Sender)))
+}
+
+/// `GET /v1/connections`
+pub async fn connections(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let page = state.app.list_connections(&caller, page_params(req.query_string())?).await?;
+    Ok(HttpResponse::Ok().json(ListBody {
+        data: page.items.iter().map(|c| ConnectionBody::new(c, caller.business.id)).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode),
+    }))
+}
+
+/// `GET /v1/events`
+pub async fn events(state: web::Data<HttpState>, Caller(caller): Caller, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let page = state.app.list_events(&caller, event_params(req.query_string())?).await?;
+    Ok(HttpResponse::Ok().json(ListBody {
+        data: page.items.iter().map(EventBody::from).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode_event),
+    }))
+}

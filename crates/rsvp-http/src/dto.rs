@@ -1,0 +1,211 @@
+//! Response bodies: the wire shapes of the API, converted from domain types
+//! at the edge (domain types know nothing of HTTP).
+
+use rsvp_app::Viewer;
+use rsvp_domain::{Business, BusinessId, Connection, Event, Invitation, User};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// RFC 3339 in UTC, e.g. `2026-11-22T10:00:00Z`.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+}
+
+/// An invitation as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvitationBody {
+    /// Id.
+    pub id: String,
+    /// Sending business.
+    pub business_id: String,
+    /// Sending user.
+    pub sent_by_user_id: String,
+    /// Invited address.
+    pub email: String,
+    /// Status as it reads now.
+    pub status: &'static str,
+    /// Sender's note.
+    pub message: Option<String>,
+    /// Sender's metadata: present only for the sender's business.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_data: Option<Value>,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Invitee's first name.
+    pub first_name: Option<String>,
+    /// Invitee's last name.
+    pub last_name: Option<String>,
+    /// Invitee's phone.
+    pub phone: Option<String>,
+    /// Sender's reference.
+    pub external_id: Option<String>,
+    /// Whether the invitee shares data with the sender.
+    pub source_is_invitee: bool,
+    /// Invitee's business, once known.
+    pub invitee_business_id: Option<String>,
+    /// Expiry.
+    pub expires_at: String,
+    /// Creation.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Terminal time.
+    pub resolved_at: Option<String>,
+    /// Email fate: queued, sent, failed; null when no email was asked for.
+    pub email_delivery: Option<&'static str>,
+    /// Only in the create response, only with `send_email: false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_url: Option<String>,
+}
+
+impl InvitationBody {
+    /// The invitation as `viewer` may see it.
+    pub fn new(invitation: &Invitation, viewer: Viewer) -> Self {
+        Self {
+            id: invitation.id.to_string(),
+            business_id: invitation.business_id.to_string(),
+            sent_by_user_id: invitation.sent_by_user_id.to_string(),
+            email: invitation.email.to_string(),
+            status: invitation.status.as_str(),
+            message: invitation.message.as_ref().map(ToString::to_string),
+            custom_data: (viewer == Viewer::Sender).then(|| invitation.custom_data.to_json()),
+            roles: invitation.roles.to_strings(),
+            first_name: invitation.first_name.as_ref().map(ToString::to_string),
+            last_name: invitation.last_name.as_ref().map(ToString::to_string),
+            phone: invitation.phone.as_ref().map(ToString::to_string),
+            external_id: invitation.external_id.as_ref().map(ToString::to_string),
+            source_is_invitee: invitation.source_is_invitee,
+            invitee_business_id: invitation.invitee_business_id.map(|b| b.to_string()),
+            expires_at: rfc3339(invitation.expires_at),
+            created_at: rfc3339(invitation.created_at),
+            updated_at: rfc3339(invitation.updated_at),
+            resolved_at: invitation.resolved_at.map(rfc3339),
+            email_delivery: invitation.email_delivery.map(|d| d.as_str()),
+            accept_url: None,
+        }
+    }
+}
+
+/// A connection, seen from one of its businesses.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionBody {
+    /// Id.
+    pub id: String,
+    /// The other business, seen from the caller.
+    pub connected_business_id: String,
+    /// The business that invited.
+    pub inviter_business_id: String,
+    /// The business that accepted.
+    pub invitee_business_id: String,
+    /// The accepted invitation.
+    pub invitation_id: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Whether the invitee shares data with the inviter.
+    pub source_is_invitee: bool,
+    /// When made.
+    pub created_at: String,
+}
+
+impl ConnectionBody {
+    /// The connection as the business `seen_from` sees it.
+    pub fn new(connection: &Connection, seen_from: BusinessId) -> Self {
+        let other = connection.other_business(seen_from).unwrap_or(connection.invitee_business_id);
+        Self {
+            id: connection.id.to_string(),
+            connected_business_id: other.to_string(),
+            inviter_business_id: connection.inviter_business_id.to_string(),
+            invitee_business_id: connection.invitee_business_id.to_string(),
+            invitation_id: connection.invitation_id.to_string(),
+            roles: connection.roles.to_strings(),
+            source_is_invitee: connection.source_is_invitee,
+            created_at: rfc3339(connection.created_at),
+        }
+    }
+}
+
+/// An event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventBody {
+    /// Id.
+    pub id: String,
+    /// e.g. `invitation.accepted`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The invitation concerned.
+    pub invitation_id: String,
+    /// When.
+    pub occurred_at: String,
+    /// Details: actor, status before and after, connection.
+    pub data: Value,
+}
+
+impl From<&Event> for EventBody {
+    fn from(event: &Event) -> Self {
+        Self {
+            id: event.id.to_string(),
+            kind: event.kind.as_str(),
+            invitation_id: event.invitation_id.to_string(),
+            occurred_at: rfc3339(event.occurred_at),
+            data: serde_json::to_value(&event.data).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// A business.
+#[derive(Debug, Clone, Serialize)]
+pub struct BusinessBody {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation.
+    pub created_at: String,
+}
+
+impl From<&Business> for BusinessBody {
+    fn from(b: &Business) -> Self {
+        Self { id: b.id.to_string(), name: b.name.to_string(), created_at: rfc3339(b.created_at) }
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserBody {
+    /// Id.
+    pub id: String,
+    /// Business.
+    pub business_id: String,
+    /// Email.
+    pub email: String,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Creation.
+    pub created_at: String,
+}
+
+impl From<&User> for UserBody {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            business_id: u.business_id.to_string(),
+            email: u.email.to_string(),
+            first_name: u.first_name.as_ref().map(ToString::to_string),
+            last_name: u.last_name.as_ref().map(ToString::to_string),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListBody<T> {
+    /// The rows.
+    pub data: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,119 @@
+//! The link holder's endpoints: preview, accept, decline by token. Unknown,
+//! revoked and never-existing tokens all answer the same 404.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rsvp_app::{AcceptLinkInput, LinkPreview};
+use rsvp_domain::FieldError;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::body::{as_object, read_json, unknown_fields};
+use crate::dto::{ConnectionBody, rfc3339};
+use crate::problem::Problem;
+use crate::state::HttpState;
+
+/// What a link holder sees: never `custom_data`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkPreviewBody {
+    /// The invitation's id.
+    pub invitation_id: String,
+    /// The sending business's name.
+    pub sender_name: String,
+    /// The sending business's id.
+    pub sender_business_id: String,
+    /// The invited email.
+    pub email: String,
+    /// The sender's note.
+    pub message: Option<String>,
+    /// Status as it reads now.
+    pub status: &'static str,
+    /// Expiry.
+    pub expires_at: String,
+}
+
+impl From<&LinkPreview> for LinkPreviewBody {
+    fn from(p: &LinkPreview) -> Self {
+        Self {
+            invitation_id: p.invitation.id.to_string(),
+            sender_name: p.sender.name.to_string(),
+            sender_business_id: p.sender.id.to_string(),
+            email: p.invitation.email.to_string(),
+            message: p.invitation.message.as_ref().map(ToString::to_string),
+            status: p.invitation.status.as_str(),
+            expires_at: rfc3339(p.invitation.expires_at),
+        }
+    }
+}
+
+/// `GET /v1/invitation-links/{token}`
+pub async fn preview(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let preview = state.app.preview_link(&token).await?;
+    Ok(HttpResponse::Ok().json(LinkPreviewBody::from(&preview)))
+}
+
+#[derive(Serialize)]
+struct AnswerBody {
+    invitation_id: String,
+    status: &'static str,
+    invitee_business_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection: Option<ConnectionBody>,
+}
+
+fn text(object: &serde_json::Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(field, "invalid_type", format!("{field} must be a string")));
+            None
+        }
+    }
+}
+
+/// `POST /v1/invitation-links/{token}/accept` with an optional
+/// `{"business_name","first_name","last_name"}` (`business_name` required when
+/// the email has no business yet).
+pub async fn accept(
+    state: web::Data<HttpState>,
+    token: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let mut input = AcceptLinkInput::default();
+    if let Some(value) = read_json(&req, payload, state.config.body_limit).await? {
+        let object = as_object(&value)?;
+        let mut errors = unknown_fields(object, &["business_name", "first_name", "last_name"]);
+        input.business_name = text(object, "business_name", &mut errors);
+        input.first_name = text(object, "first_name", &mut errors);
+        input.last_name = text(object, "last_name", &mut errors);
+        if !errors.is_empty() {
+            return Err(Problem::invalid_fields(errors));
+        }
+    }
+    let outcome = state.app.accept_link(&token, input).await?;
+    state.metrics.observe_transition(outcome.invitation.status.as_str());
+    let invitee = outcome.invitation.invitee_business_id;
+    let connection = match (outcome.connection.as_ref(), invitee) {
+        (Some(c), Some(business)) => Some(ConnectionBody::new(c, business)),
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(AnswerBody {
+        invitation_id: outcome.invitation.id.to_string(),
+        status: outcome.invitation.status.as_str(),
+        invitee_business_id: invitee.map(|b| b.to_string()),
+        connection,
+    }))
+}
+
+/// `POST /v1/invitation-links/{token}/decline`
+pub async fn decline(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let invitation = state.app.decline_link(&token).await?;
+    state.metrics.observe_transition(invitation.status.as_str());
+    Ok(HttpResponse::Ok().json(AnswerBody {
+        invitation_id: invitation.id.to_string(),
+        status: invitation.status.as_str(),
+        invitee_business_id: invitation.invitee_business_id.map(|b| b.to_string()),
+        connection: None,
+    }))
+}

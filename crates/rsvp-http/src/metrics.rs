@@ -1,0 +1,124 @@
+//! Prometheus metrics, kept in-process and rendered as text at `/metrics`:
+//! requests by route, method and status; latency histograms by route; state
+//! transitions by target status.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    transitions: BTreeMap<String, u64>,
+}
+
+/// The metrics registry of one server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // A panic elsewhere while holding the lock must not take metrics down with it.
+        let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// Records one request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        self.with(|inner| {
+            *inner.requests.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+            let histogram = inner.latency.entry(route.to_owned()).or_default();
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if seconds <= *bound {
+                    histogram.counts[i] += 1;
+                }
+            }
+            histogram.count += 1;
+            histogram.sum += seconds;
+        });
+    }
+
+    /// Records one state transition into `status`.
+    pub fn observe_transition(&self, status: &str) {
+        self.with(|inner| *inner.transitions.entry(status.to_owned()).or_default() += 1);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        self.with(|inner| {
+            let mut out = String::new();
+            out.push_str("# HELP rsvp_http_requests_total HTTP requests by route, method and status.\n");
+            out.push_str("# TYPE rsvp_http_requests_total counter\n");
+            for ((route, method, status), n) in &inner.requests {
+                let _ = writeln!(
+                    out,
+                    "rsvp_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route),
+                    escape(method)
+                );
+            }
+            out.push_str("# HELP rsvp_http_request_duration_seconds HTTP request latency by route.\n");
+            out.push_str("# TYPE rsvp_http_request_duration_seconds histogram\n");
+            for (route, h) in &inner.latency {
+                let route = escape(route);
+                for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                    let _ = writeln!(
+                        out,
+                        "rsvp_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                    );
+                }
+                let _ = writeln!(out, "rsvp_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "rsvp_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+                let _ = writeln!(out, "rsvp_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            }
+            out.push_str("# HELP rsvp_invitation_transitions_total Invitation state transitions by new status.\n");
+            out.push_str("# TYPE rsvp_invitation_transitions_total counter\n");
+            for (status, n) in &inner.transitions {
+                let _ = writeln!(out, "rsvp_invitation_transitions_total{{status=\"{}\"}} {n}", escape(status));
+            }
+            out
+        })
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_latency_are_counted_per_route() {
+        let metrics = Metrics::new();
+        metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(3));
+        metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(30));
+        metrics.observe_transition("accepted");
+        let text = metrics.render();
+        assert!(text.contains("rsvp_http_requests_total{route=\"/v1/invitations\",method=\"POST\",status=\"201\"} 2"));
+        assert!(text.contains("rsvp_http_request_duration_seconds_bucket{route=\"/v1/invitations\",le=\"0.005\"} 1"));
+        assert!(text.contains("rsvp_http_request_duration_seconds_count{route=\"/v1/invitations\"} 2"));
+        assert!(text.contains("rsvp_invitation_transitions_total{status=\"accepted\"} 1"));
+    }
+}

@@ -1,0 +1,113 @@
+//! What every handler shares, and the extractors for callers.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use rsvp_app::{App, AppError, Secret, ports::Principal};
+
+use crate::metrics::Metrics;
+use crate::problem::Problem;
+
+/// Settings of the HTTP adapter.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Base of the links in emails and `accept_url`, e.g. `https://rsvp.example.com`.
+    pub public_url: String,
+    /// The operator token; `None` turns the operator API (`/v1/admin`) off.
+    pub admin_token: Option<Secret>,
+    /// Largest JSON body of a single-item request, in bytes (default 64 KiB).
+    pub body_limit: usize,
+    /// Largest JSON body of a bulk request, in bytes (default 4 MiB).
+    pub bulk_body_limit: usize,
+}
+
+impl HttpConfig {
+    /// Defaults with this public URL.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self { public_url: public_url.into(), admin_token: None, body_limit: 64 * 1024, bulk_body_limit: 4 * 1024 * 1024 }
+    }
+
+    /// The invitee's page for a link token.
+    pub fn accept_url(&self, token: &str) -> String {
+        format!("{}/invite/{token}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    /// The use cases.
+    pub app: App,
+    /// Settings.
+    pub config: HttpConfig,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+}
+
+impl HttpState {
+    /// State over `app` with `config` and a fresh metrics registry.
+    pub fn new(app: App, config: HttpConfig) -> Self {
+        Self { app, config, metrics: Arc::new(Metrics::new()) }
+    }
+}
+
+pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<HttpState>, Problem> {
+    req.app_data::<web::Data<HttpState>>()
+        .cloned()
+        .ok_or_else(|| Problem::internal("HttpState is not registered as app data"))
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// The authenticated caller of an API-key endpoint.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = state(req);
+        let key = bearer(req);
+        Box::pin(async move {
+            let state = state?;
+            let key = key.ok_or_else(Problem::unauthorized)?;
+            match state.app.authenticate(&key).await {
+                Ok(principal) => Ok(Caller(principal)),
+                Err(error @ AppError::Unavailable(_)) => Err(error.into()),
+                Err(_) => Err(Problem::unauthorized()),
+            }
+        })
+    }
+}
+
+/// The operator (host platform) calling `/v1/admin`.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+impl FromRequest for Operator {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready((|| {
+            let state = state(req)?;
+            let expected = state.config.admin_token.as_ref().ok_or_else(|| {
+                Problem::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "the operator API is turned off")
+            })?;
+            let given = bearer(req).ok_or_else(Problem::unauthorized)?;
+            // Compare digests: equal length, so the comparison time says nothing about the token.
+            let secrets = &state.app.ports().secrets;
+            if secrets.hash(&given) == secrets.hash(expected.expose()) { Ok(Operator) } else { Err(Problem::unauthorized()) }
+        })())
+    }
+}
