@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::body::{as_object, require_json, unknown_fields};
 use crate::dto::{BusinessBody, UserBody};
+use crate::openapi::{AddUserRequest, CreateBusinessRequest};
 use crate::params::path_id;
 use crate::problem::Problem;
 use crate::state::{HttpState, Operator};
@@ -18,17 +19,29 @@ fn string_field(object: &Map<String, Value>, field: &str, path: &str, errors: &m
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            errors.push(FieldError::new(path, "invalid_type", format!("{path} must be a string")));
+            errors.push(FieldError::new(
+                path,
+                "invalid_type",
+                format!("{path} must be a string"),
+            ));
             None
         }
     }
 }
 
 fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldError>) -> NewUserInput {
-    let path = |f: &str| if prefix.is_empty() { f.to_owned() } else { format!("{prefix}.{f}") };
-    errors.extend(unknown_fields(object, &["email", "first_name", "last_name"]).into_iter().map(|e| {
-        if prefix.is_empty() { e } else { e.under(prefix) }
-    }));
+    let path = |f: &str| {
+        if prefix.is_empty() {
+            f.to_owned()
+        } else {
+            format!("{prefix}.{f}")
+        }
+    };
+    errors.extend(
+        unknown_fields(object, &["email", "first_name", "last_name"])
+            .into_iter()
+            .map(|e| if prefix.is_empty() { e } else { e.under(prefix) }),
+    );
     NewUserInput {
         email: string_field(object, "email", &path("email"), errors),
         first_name: string_field(object, "first_name", &path("first_name"), errors),
@@ -36,20 +49,35 @@ fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldE
     }
 }
 
-#[derive(Serialize)]
-struct ProvisionedBusinessBody {
+/// A new business, its user and API key.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvisionedBusinessBody {
     business: BusinessBody,
     user: UserBody,
     api_key: String,
 }
 
-#[derive(Serialize)]
-struct ProvisionedUserBody {
+/// A new user and its API key.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvisionedUserBody {
     user: UserBody,
     api_key: String,
 }
 
 /// `POST /v1/admin/businesses`
+#[utoipa::path(post, path = "/v1/admin/businesses", tag = "operator", request_body = CreateBusinessRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "created; the API key is shown once", body = ProvisionedBusinessBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn create_business(
     state: web::Data<HttpState>,
     _: Operator,
@@ -81,6 +109,19 @@ pub async fn create_business(
 }
 
 /// `POST /v1/admin/businesses/{id}/users`
+#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, description = "a UUID")),
+    request_body = AddUserRequest, security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "created; the API key is shown once", body = ProvisionedUserBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn add_user(
     state: web::Data<HttpState>,
     _: Operator,
@@ -97,6 +138,8 @@ pub async fn add_user(
         return Err(Problem::invalid_fields(errors));
     }
     let made = state.app.add_user(business, input).await?;
-    Ok(HttpResponse::Created()
-        .json(ProvisionedUserBody { user: UserBody::from(&made.user), api_key: made.api_key.expose().to_owned() }))
+    Ok(HttpResponse::Created().json(ProvisionedUserBody {
+        user: UserBody::from(&made.user),
+        api_key: made.api_key.expose().to_owned(),
+    }))
 }

@@ -8,11 +8,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::body::{as_object, read_json, require_json, unknown_fields};
+use crate::cursor;
 use crate::dto::{ConnectionBody, EventBody, InvitationBody, ListBody};
+use crate::openapi::{
+    BulkRequest, ConnectionList, CreateInvitationRequest, EventList, InvitationList, ListQuery, PageQuery,
+    PatchInvitationRequest, ResendRequest,
+};
 use crate::params::{event_params, list_params, page_params, path_id};
 use crate::problem::{ItemError, Problem};
 use crate::state::{Caller, HttpState};
-use crate::cursor;
 
 fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> InvitationBody {
     let mut body = InvitationBody::new(&created.invitation, Viewer::Sender);
@@ -21,6 +25,18 @@ fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> Inv
 }
 
 /// `POST /v1/invitations`
+#[utoipa::path(post, path = "/v1/invitations", tag = "invitations", request_body = CreateInvitationRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "created", body = InvitationBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn create(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
@@ -36,20 +52,33 @@ pub async fn create(
         .json(body))
 }
 
-#[derive(Serialize)]
-struct BulkFailureBody {
+/// One refused item.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BulkFailureBody {
     index: usize,
     email: Option<String>,
     error: ItemError,
 }
 
-#[derive(Serialize)]
-struct BulkBody {
+/// The bulk answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BulkBody {
     successful: Vec<InvitationBody>,
     failed: Vec<BulkFailureBody>,
 }
 
 /// `POST /v1/invitations/bulk`
+#[utoipa::path(post, path = "/v1/invitations/bulk", tag = "invitations", request_body = BulkRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "each item succeeded or failed on its own", body = BulkBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn bulk(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
@@ -62,7 +91,11 @@ pub async fn bulk(
     let items = match object.get("invitations") {
         Some(Value::Array(items)) if !items.is_empty() && items.len() <= rsvp_app::MAX_BULK_INVITATIONS => Some(items),
         Some(Value::Array(_)) => {
-            errors.push(FieldError::new("invitations", "out_of_range", "invitations must hold 1 to 1000 items"));
+            errors.push(FieldError::new(
+                "invitations",
+                "out_of_range",
+                "invitations must hold 1 to 1000 items",
+            ));
             None
         }
         None => {
@@ -70,15 +103,21 @@ pub async fn bulk(
             None
         }
         Some(_) => {
-            errors.push(FieldError::new("invitations", "invalid_type", "invitations must be an array"));
+            errors.push(FieldError::new(
+                "invitations",
+                "invalid_type",
+                "invitations must be an array",
+            ));
             None
         }
     };
     let (Some(items), true) = (items, errors.is_empty()) else {
         return Err(Problem::invalid_fields(errors));
     };
-    let emails: Vec<Option<String>> =
-        items.iter().map(|item| item.get("email").and_then(Value::as_str).map(str::to_owned)).collect();
+    let emails: Vec<Option<String>> = items
+        .iter()
+        .map(|item| item.get("email").and_then(Value::as_str).map(str::to_owned))
+        .collect();
     let requests = items.iter().map(InvitationInput::parse_json).collect();
     let outcome = state.app.bulk_invite(&caller, requests).await?;
     let body = BulkBody {
@@ -86,7 +125,11 @@ pub async fn bulk(
         failed: outcome
             .failed
             .into_iter()
-            .map(|f| BulkFailureBody { index: f.index, email: emails.get(f.index).cloned().flatten(), error: f.error.into() })
+            .map(|f| BulkFailureBody {
+                index: f.index,
+                email: emails.get(f.index).cloned().flatten(),
+                error: f.error.into(),
+            })
             .collect(),
     };
     Ok(HttpResponse::Ok().json(body))
@@ -100,13 +143,33 @@ fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer
 }
 
 /// `GET /v1/invitations/sent`
-pub async fn list_sent(state: web::Data<HttpState>, Caller(caller): Caller, req: HttpRequest) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/v1/invitations/sent", tag = "invitations", params(ListQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "newest first", body = InvitationList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list_sent(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
     let params = list_params(req.query_string())?;
     let page = state.app.list_sent(&caller, params).await?;
     Ok(HttpResponse::Ok().json(invitation_list(page, Viewer::Sender)))
 }
 
 /// `GET /v1/invitations/received`
+#[utoipa::path(get, path = "/v1/invitations/received", tag = "invitations", params(ListQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "newest first; cancelled ones left out", body = InvitationList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn list_received(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
@@ -118,17 +181,48 @@ pub async fn list_received(
 }
 
 /// `GET /v1/invitations/{id}`
-pub async fn get(state: web::Data<HttpState>, Caller(caller): Caller, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+#[utoipa::path(get, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the invitation", body = InvitationBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn get(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
     let id: InvitationId = path_id(&id, "id")?;
     let view = state.app.get_invitation(&caller, id).await?;
     Ok(HttpResponse::Ok().json(InvitationBody::new(&view.invitation, view.viewer)))
 }
 
 fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer {
-    if invitation.business_id == caller.business.id { Viewer::Sender } else { Viewer::Invitee }
+    if invitation.business_id == caller.business.id {
+        Viewer::Sender
+    } else {
+        Viewer::Invitee
+    }
 }
 
 /// `PATCH /v1/invitations/{id}` with `{"status": "accepted" | "rejected" | "cancelled"}`
+#[utoipa::path(patch, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+    request_body = PatchInvitationRequest, security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the invitation after the change", body = InvitationBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn patch(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
@@ -166,10 +260,28 @@ pub async fn patch(
     };
     let outcome = state.app.change_status(&caller, id, action).await?;
     state.metrics.observe_transition(outcome.invitation.status.as_str());
-    Ok(HttpResponse::Ok().json(InvitationBody::new(&outcome.invitation, viewer_of(&caller, &outcome.invitation))))
+    Ok(HttpResponse::Ok().json(InvitationBody::new(
+        &outcome.invitation,
+        viewer_of(&caller, &outcome.invitation),
+    )))
 }
 
 /// `POST /v1/invitations/{id}/resend` with an optional `{"revoke_previous_links": bool}`
+#[utoipa::path(post, path = "/v1/invitations/{id}/resend", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+    request_body(content = Option<ResendRequest>), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "a new link was queued", body = InvitationBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "resent too soon", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn resend(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
@@ -200,21 +312,51 @@ pub async fn resend(
 }
 
 /// `GET /v1/connections`
+#[utoipa::path(get, path = "/v1/connections", tag = "connections", params(PageQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "newest first", body = ConnectionList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn connections(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let page = state.app.list_connections(&caller, page_params(req.query_string())?).await?;
+    let page = state
+        .app
+        .list_connections(&caller, page_params(req.query_string())?)
+        .await?;
     Ok(HttpResponse::Ok().json(ListBody {
-        data: page.items.iter().map(|c| ConnectionBody::new(c, caller.business.id)).collect(),
+        data: page
+            .items
+            .iter()
+            .map(|c| ConnectionBody::new(c, caller.business.id))
+            .collect(),
         next_cursor: page.next.as_ref().map(cursor::encode),
     }))
 }
 
 /// `GET /v1/events`
-pub async fn events(state: web::Data<HttpState>, Caller(caller): Caller, req: HttpRequest) -> Result<HttpResponse, Problem> {
-    let page = state.app.list_events(&caller, event_params(req.query_string())?).await?;
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(PageQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "oldest first", body = EventList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn events(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let page = state
+        .app
+        .list_events(&caller, event_params(req.query_string())?)
+        .await?;
     Ok(HttpResponse::Ok().json(ListBody {
         data: page.items.iter().map(EventBody::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode_event),

@@ -17,7 +17,11 @@ fn is_json_media_type(req: &HttpRequest) -> Option<bool> {
 }
 
 fn too_large(limit: usize) -> Problem {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body must be at most {limit} bytes"))
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body must be at most {limit} bytes"),
+    )
 }
 
 /// Reads a JSON body of at most `limit` bytes. An empty body is `None` (the
@@ -53,7 +57,9 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
             "the body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(&body).map(Some).map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| Problem::malformed_json(format!("the body is not valid JSON: {e}")))
 }
 
 /// [`read_json`] for endpoints whose body is required.
@@ -61,7 +67,9 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
 /// # Errors
 /// As [`read_json`], and 400 for an empty body.
 pub async fn require_json(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value, Problem> {
-    read_json(req, payload, limit).await?.ok_or_else(|| Problem::malformed_json("a JSON body is required"))
+    read_json(req, payload, limit)
+        .await?
+        .ok_or_else(|| Problem::malformed_json("a JSON body is required"))
 }
 
 /// Names the fields of `object` not in `known`, as `unknown_field` errors.
@@ -79,6 +87,10 @@ pub fn unknown_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -
 /// 422 when it is another JSON type.
 pub fn as_object(value: &Value) -> Result<&serde_json::Map<String, Value>, Problem> {
     value.as_object().ok_or_else(|| {
-        Problem::invalid_fields(vec![rsvp_domain::FieldError::new("", "invalid_type", "the body must be a JSON object")])
+        Problem::invalid_fields(vec![rsvp_domain::FieldError::new(
+            "",
+            "invalid_type",
+            "the body must be a JSON object",
+        )])
     })
 }

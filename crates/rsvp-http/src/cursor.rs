@@ -10,7 +10,11 @@ use uuid::Uuid;
 
 /// Encodes a newest-first cursor.
 pub fn encode(cursor: &Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!("c1:{}:{}", cursor.created_at.unix_timestamp_nanos(), cursor.id.simple()))
+    URL_SAFE_NO_PAD.encode(format!(
+        "c1:{}:{}",
+        cursor.created_at.unix_timestamp_nanos(),
+        cursor.id.simple()
+    ))
 }
 
 /// Decodes a newest-first cursor; `None` for anything this server did not make.
@@ -21,7 +25,10 @@ pub fn decode(text: &str) -> Option<Cursor> {
         return None;
     };
     let created_at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
-    Some(Cursor { created_at, id: Uuid::try_parse(id).ok()? })
+    Some(Cursor {
+        created_at,
+        id: Uuid::try_parse(id).ok()?,
+    })
 }
 
 /// Encodes an event cursor.
@@ -47,7 +54,14 @@ mod tests {
             id: Uuid::from_u128(42),
         };
         assert_eq!(decode(&encode(&cursor)), Some(cursor));
-        for garbage in ["", "x", "!!!", "YWJj", &URL_SAFE_NO_PAD.encode("c1:abc:def"), &encode_event(&EventId::from_uuid(Uuid::nil()))] {
+        for garbage in [
+            "",
+            "x",
+            "!!!",
+            "YWJj",
+            &URL_SAFE_NO_PAD.encode("c1:abc:def"),
+            &encode_event(&EventId::from_uuid(Uuid::nil())),
+        ] {
             assert_eq!(decode(garbage), None, "{garbage}");
         }
         let event = EventId::from_uuid(Uuid::from_u128(7));

@@ -14,7 +14,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// An invitation as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InvitationBody {
     /// Id.
     pub id: String,
@@ -25,11 +25,13 @@ pub struct InvitationBody {
     /// Invited address.
     pub email: String,
     /// Status as it reads now.
+    #[schema(value_type = String, example = "pending")]
     pub status: &'static str,
     /// Sender's note.
     pub message: Option<String>,
     /// Sender's metadata: present only for the sender's business.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub custom_data: Option<Value>,
     /// Roles.
     pub roles: Vec<String>,
@@ -46,14 +48,19 @@ pub struct InvitationBody {
     /// Invitee's business, once known.
     pub invitee_business_id: Option<String>,
     /// Expiry.
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// Creation.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Last change.
+    #[schema(format = DateTime)]
     pub updated_at: String,
     /// Terminal time.
+    #[schema(format = DateTime)]
     pub resolved_at: Option<String>,
     /// Email fate: queued, sent, failed; null when no email was asked for.
+    #[schema(value_type = Option<String>, example = "queued")]
     pub email_delivery: Option<&'static str>,
     /// Only in the create response, only with `send_email: false`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +96,7 @@ impl InvitationBody {
 }
 
 /// A connection, seen from one of its businesses.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectionBody {
     /// Id.
     pub id: String,
@@ -106,13 +113,16 @@ pub struct ConnectionBody {
     /// Whether the invitee shares data with the inviter.
     pub source_is_invitee: bool,
     /// When made.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 impl ConnectionBody {
     /// The connection as the business `seen_from` sees it.
     pub fn new(connection: &Connection, seen_from: BusinessId) -> Self {
-        let other = connection.other_business(seen_from).unwrap_or(connection.invitee_business_id);
+        let other = connection
+            .other_business(seen_from)
+            .unwrap_or(connection.invitee_business_id);
         Self {
             id: connection.id.to_string(),
             connected_business_id: other.to_string(),
@@ -127,18 +137,21 @@ impl ConnectionBody {
 }
 
 /// An event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventBody {
     /// Id.
     pub id: String,
     /// e.g. `invitation.accepted`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "invitation.accepted")]
     pub kind: &'static str,
     /// The invitation concerned.
     pub invitation_id: String,
     /// When.
+    #[schema(format = DateTime)]
     pub occurred_at: String,
     /// Details: actor, status before and after, connection.
+    #[schema(value_type = Object)]
     pub data: Value,
 }
 
@@ -155,24 +168,29 @@ impl From<&Event> for EventBody {
 }
 
 /// A business.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BusinessBody {
     /// Id.
     pub id: String,
     /// Name.
     pub name: String,
     /// Creation.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 impl From<&Business> for BusinessBody {
     fn from(b: &Business) -> Self {
-        Self { id: b.id.to_string(), name: b.name.to_string(), created_at: rfc3339(b.created_at) }
+        Self {
+            id: b.id.to_string(),
+            name: b.name.to_string(),
+            created_at: rfc3339(b.created_at),
+        }
     }
 }
 
 /// A user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserBody {
     /// Id.
     pub id: String,
@@ -185,6 +203,7 @@ pub struct UserBody {
     /// Last name.
     pub last_name: Option<String>,
     /// Creation.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

@@ -30,6 +30,7 @@ pub mod dto;
 mod links;
 pub mod metrics;
 mod middleware;
+pub mod openapi;
 mod ops;
 pub mod params;
 pub mod problem;
@@ -63,6 +64,8 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/healthz").route(web::get().to(ops::healthz)))
             .service(resource("/readyz").route(web::get().to(ops::readyz)))
             .service(resource("/metrics").route(web::get().to(ops::metrics)))
+            .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
+            .service(resource("/docs").route(web::get().to(openapi::reference_page)))
             .service(
                 web::scope("/v1")
                     .wrap(actix_web::middleware::from_fn(middleware::observe))

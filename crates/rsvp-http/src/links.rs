@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use crate::body::{as_object, read_json, unknown_fields};
 use crate::dto::{ConnectionBody, rfc3339};
+use crate::openapi::AcceptLinkRequest;
 use crate::problem::Problem;
 use crate::state::HttpState;
 
 /// What a link holder sees: never `custom_data`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LinkPreviewBody {
     /// The invitation's id.
     pub invitation_id: String,
@@ -26,8 +27,10 @@ pub struct LinkPreviewBody {
     /// The sender's note.
     pub message: Option<String>,
     /// Status as it reads now.
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// Expiry.
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -46,14 +49,22 @@ impl From<&LinkPreview> for LinkPreviewBody {
 }
 
 /// `GET /v1/invitation-links/{token}`
+#[utoipa::path(get, path = "/v1/invitation-links/{token}", tag = "links", params(("token" = String, Path)),
+    responses(
+        (status = 200, description = "what the link holder may see", body = LinkPreviewBody),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn preview(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let preview = state.app.preview_link(&token).await?;
     Ok(HttpResponse::Ok().json(LinkPreviewBody::from(&preview)))
 }
 
-#[derive(Serialize)]
-struct AnswerBody {
+/// The answer to a link.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AnswerBody {
     invitation_id: String,
+    #[schema(value_type = String)]
     status: &'static str,
     invitee_business_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +76,11 @@ fn text(object: &serde_json::Map<String, Value>, field: &str, errors: &mut Vec<F
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            errors.push(FieldError::new(field, "invalid_type", format!("{field} must be a string")));
+            errors.push(FieldError::new(
+                field,
+                "invalid_type",
+                format!("{field} must be a string"),
+            ));
             None
         }
     }
@@ -74,6 +89,18 @@ fn text(object: &serde_json::Map<String, Value>, field: &str, errors: &mut Vec<F
 /// `POST /v1/invitation-links/{token}/accept` with an optional
 /// `{"business_name","first_name","last_name"}` (`business_name` required when
 /// the email has no business yet).
+#[utoipa::path(post, path = "/v1/invitation-links/{token}/accept", tag = "links", params(("token" = String, Path)),
+    request_body(content = Option<AcceptLinkRequest>),
+    responses(
+        (status = 200, description = "accepted; the businesses are connected", body = AnswerBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn accept(
     state: web::Data<HttpState>,
     token: web::Path<String>,
@@ -107,6 +134,13 @@ pub async fn accept(
 }
 
 /// `POST /v1/invitation-links/{token}/decline`
+#[utoipa::path(post, path = "/v1/invitation-links/{token}/decline", tag = "links", params(("token" = String, Path)),
+    responses(
+        (status = 200, description = "declined", body = AnswerBody),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
 pub async fn decline(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let invitation = state.app.decline_link(&token).await?;
     state.metrics.observe_transition(invitation.status.as_str());

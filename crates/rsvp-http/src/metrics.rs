@@ -46,7 +46,10 @@ impl Metrics {
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         self.with(|inner| {
-            *inner.requests.entry((route.to_owned(), method.to_owned(), status)).or_default() += 1;
+            *inner
+                .requests
+                .entry((route.to_owned(), method.to_owned(), status))
+                .or_default() += 1;
             let histogram = inner.latency.entry(route.to_owned()).or_default();
             for (i, bound) in BUCKETS.iter().enumerate() {
                 if seconds <= *bound {
@@ -87,14 +90,30 @@ impl Metrics {
                         "rsvp_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
                     );
                 }
-                let _ = writeln!(out, "rsvp_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "rsvp_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "rsvp_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "rsvp_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "rsvp_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "rsvp_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
             }
             out.push_str("# HELP rsvp_invitation_transitions_total Invitation state transitions by new status.\n");
             out.push_str("# TYPE rsvp_invitation_transitions_total counter\n");
             for (status, n) in &inner.transitions {
-                let _ = writeln!(out, "rsvp_invitation_transitions_total{{status=\"{}\"}} {n}", escape(status));
+                let _ = writeln!(
+                    out,
+                    "rsvp_invitation_transitions_total{{status=\"{}\"}} {n}",
+                    escape(status)
+                );
             }
             out
         })

@@ -27,16 +27,26 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<HttpState>>().cloned();
-    let request_id = req.headers().get(&REQUEST_ID).and_then(acceptable_id).unwrap_or_else(|| {
-        state.as_ref().map_or_else(|| "unknown".to_owned(), |s| s.app.ports().ids.new_id().simple().to_string())
-    });
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(acceptable_id)
+        .unwrap_or_else(|| {
+            state.as_ref().map_or_else(
+                || "unknown".to_owned(),
+                |s| s.app.ports().ids.new_id().simple().to_string(),
+            )
+        });
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path);
     let mut response = next.call(req).instrument(span.clone()).await?;
     // The route is known only once the scope's router matched it; ids in the
     // path would explode the metric's cardinality, the pattern does not.
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(state) = state {

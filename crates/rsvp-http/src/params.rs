@@ -25,7 +25,11 @@ fn limit(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> PageSize {
     match value(pairs, "limit") {
         None => PageSize::default(),
         Some(raw) => raw.parse::<i64>().ok().and_then(PageSize::new).unwrap_or_else(|| {
-            errors.push(FieldError::new("limit", "out_of_range", "limit must be an integer from 1 to 200"));
+            errors.push(FieldError::new(
+                "limit",
+                "out_of_range",
+                "limit must be an integer from 1 to 200",
+            ));
             PageSize::default()
         }),
     }
@@ -35,7 +39,11 @@ fn page_cursor(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> Opti
     let raw = value(pairs, "cursor").filter(|c| !c.is_empty())?;
     let decoded = cursor::decode(raw);
     if decoded.is_none() {
-        errors.push(FieldError::new("cursor", "invalid_cursor", "cursor is not one this API returned"));
+        errors.push(FieldError::new(
+            "cursor",
+            "invalid_cursor",
+            "cursor is not one this API returned",
+        ));
     }
     decoded
 }
@@ -70,7 +78,11 @@ pub fn list_params(query: &str) -> Result<ListParams, Problem> {
     let limit = limit(&pairs, &mut errors);
     let after = page_cursor(&pairs, &mut errors);
     if errors.is_empty() {
-        Ok(ListParams { filter: InvitationFilter { statuses, email }, limit, after })
+        Ok(ListParams {
+            filter: InvitationFilter { statuses, email },
+            limit,
+            after,
+        })
     } else {
         Err(Problem::invalid_query(errors))
     }
@@ -85,7 +97,11 @@ pub fn page_params(query: &str) -> Result<rsvp_app::PageRequest, Problem> {
     let mut errors = Vec::new();
     let limit = limit(&pairs, &mut errors);
     let after = page_cursor(&pairs, &mut errors);
-    if errors.is_empty() { Ok(rsvp_app::PageRequest { limit, after }) } else { Err(Problem::invalid_query(errors)) }
+    if errors.is_empty() {
+        Ok(rsvp_app::PageRequest { limit, after })
+    } else {
+        Err(Problem::invalid_query(errors))
+    }
 }
 
 /// `?limit=&cursor=` of the event list.
@@ -101,12 +117,20 @@ pub fn event_params(query: &str) -> Result<rsvp_app::EventQuery, Problem> {
         Some(raw) => {
             let decoded = cursor::decode_event(raw);
             if decoded.is_none() {
-                errors.push(FieldError::new("cursor", "invalid_cursor", "cursor is not one this API returned"));
+                errors.push(FieldError::new(
+                    "cursor",
+                    "invalid_cursor",
+                    "cursor is not one this API returned",
+                ));
             }
             decoded
         }
     };
-    if errors.is_empty() { Ok(rsvp_app::EventQuery { limit, after }) } else { Err(Problem::invalid_query(errors)) }
+    if errors.is_empty() {
+        Ok(rsvp_app::EventQuery { limit, after })
+    } else {
+        Err(Problem::invalid_query(errors))
+    }
 }
 
 /// A UUID path segment.
@@ -115,7 +139,15 @@ pub fn event_params(query: &str) -> Result<rsvp_app::EventQuery, Problem> {
 /// 400 naming the segment.
 pub fn path_id<T: From<Uuid>>(raw: &str, name: &str) -> Result<T, Problem> {
     Uuid::try_parse(raw).map(T::from).map_err(|_| {
-        Problem::new(actix_web::http::StatusCode::BAD_REQUEST, "invalid_path", format!("{name} must be a UUID"))
-            .with_errors([FieldError::new(name, "invalid_format", format!("{name} must be a UUID"))])
+        Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_path",
+            format!("{name} must be a UUID"),
+        )
+        .with_errors([FieldError::new(
+            name,
+            "invalid_format",
+            format!("{name} must be a UUID"),
+        )])
     })
 }

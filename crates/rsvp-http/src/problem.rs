@@ -13,7 +13,7 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProblemField {
     /// Dotted path, e.g. `custom_data.key1`.
     pub field: String,
@@ -25,12 +25,16 @@ pub struct ProblemField {
 
 impl From<FieldError> for ProblemField {
     fn from(e: FieldError) -> Self {
-        Self { field: e.field, code: e.code, message: e.message }
+        Self {
+            field: e.field,
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
 /// An RFC 9457 problem: `{"type","title","status","detail","code","errors"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
@@ -47,6 +51,7 @@ pub struct Problem {
     pub errors: Vec<ProblemField>,
     /// Seconds to wait (for 429), sent as `Retry-After`.
     #[serde(skip)]
+    #[schema(ignore)]
     pub retry_after: Option<u64>,
 }
 
@@ -77,17 +82,31 @@ impl Problem {
 
     /// 400 `invalid_query` listing the bad parameters.
     pub fn invalid_query(errors: Vec<FieldError>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", "some query parameters are invalid").with_errors(errors)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "some query parameters are invalid",
+        )
+        .with_errors(errors)
     }
 
     /// 422 `validation_failed` listing every invalid field.
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "some fields are invalid").with_errors(errors)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "some fields are invalid",
+        )
+        .with_errors(errors)
     }
 
     /// 401 `unauthorized`.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required: Authorization: Bearer <key>")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required: Authorization: Bearer <key>",
+        )
     }
 
     /// 404 `not_found`.
@@ -97,13 +116,21 @@ impl Problem {
 
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed on this resource")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        )
     }
 
     /// 500 `internal`, hiding the cause (which is logged).
     pub fn internal(cause: &str) -> Self {
         tracing::error!(cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side",
+        )
     }
 }
 
@@ -157,7 +184,11 @@ impl From<AppError> for Problem {
             }
             AppError::Unavailable(cause) => {
                 tracing::error!(cause, "store unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, code, "the service is temporarily unavailable")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the service is temporarily unavailable",
+                )
             }
         }
     }
@@ -165,7 +196,7 @@ impl From<AppError> for Problem {
 
 /// The `{"code","message"}` object of a failed bulk item, with the field
 /// errors when it failed validation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ItemError {
     /// Stable code.
     pub code: String,
@@ -179,6 +210,10 @@ pub struct ItemError {
 impl From<AppError> for ItemError {
     fn from(error: AppError) -> Self {
         let problem = Problem::from(error);
-        Self { code: problem.code, message: problem.detail, errors: problem.errors }
+        Self {
+            code: problem.code,
+            message: problem.detail,
+            errors: problem.errors,
+        }
     }
 }

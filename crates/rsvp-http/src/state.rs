@@ -27,7 +27,12 @@ pub struct HttpConfig {
 impl HttpConfig {
     /// Defaults with this public URL.
     pub fn new(public_url: impl Into<String>) -> Self {
-        Self { public_url: public_url.into(), admin_token: None, body_limit: 64 * 1024, bulk_body_limit: 4 * 1024 * 1024 }
+        Self {
+            public_url: public_url.into(),
+            admin_token: None,
+            body_limit: 64 * 1024,
+            bulk_body_limit: 4 * 1024 * 1024,
+        }
     }
 
     /// The invitee's page for a link token.
@@ -50,7 +55,11 @@ pub struct HttpState {
 impl HttpState {
     /// State over `app` with `config` and a fresh metrics registry.
     pub fn new(app: App, config: HttpConfig) -> Self {
-        Self { app, config, metrics: Arc::new(Metrics::new()) }
+        Self {
+            app,
+            config,
+            metrics: Arc::new(Metrics::new()),
+        }
     }
 }
 
@@ -102,12 +111,20 @@ impl FromRequest for Operator {
         std::future::ready((|| {
             let state = state(req)?;
             let expected = state.config.admin_token.as_ref().ok_or_else(|| {
-                Problem::new(actix_web::http::StatusCode::NOT_FOUND, "not_found", "the operator API is turned off")
+                Problem::new(
+                    actix_web::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    "the operator API is turned off",
+                )
             })?;
             let given = bearer(req).ok_or_else(Problem::unauthorized)?;
             // Compare digests: equal length, so the comparison time says nothing about the token.
             let secrets = &state.app.ports().secrets;
-            if secrets.hash(&given) == secrets.hash(expected.expose()) { Ok(Operator) } else { Err(Problem::unauthorized()) }
+            if secrets.hash(&given) == secrets.hash(expected.expose()) {
+                Ok(Operator)
+            } else {
+                Err(Problem::unauthorized())
+            }
         })())
     }
 }

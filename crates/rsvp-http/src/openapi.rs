@@ -1,0 +1,299 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the
+//! body types (utoipa), served at `/openapi.json`, and a reference page at
+//! `/docs` rendered from it on the server (no JavaScript, no CDN).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use actix_web::HttpResponse;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+use crate::dto::{ConnectionBody, EventBody, InvitationBody};
+use crate::{admin, api, links, ops};
+
+/// `POST /v1/invitations` body (see the brief for every rule).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateInvitationRequest {
+    /// The invited address; trimmed, compared case-insensitively.
+    #[schema(format = Email, max_length = 254, example = "buyer@globex.test")]
+    pub email: String,
+    /// At most 1000 characters.
+    #[schema(max_length = 1000)]
+    pub message: Option<String>,
+    /// At most 10 keys of at most 255 characters; values strings (at most 255
+    /// characters), numbers or booleans; keys containing `__proto__`,
+    /// `constructor` or `prototype` are refused. Shown only to the sender.
+    pub custom_data: Option<BTreeMap<String, CustomValue>>,
+    /// At most 20 roles of 1 to 64 characters of `A-Z a-z 0-9 _ - . :`.
+    #[schema(max_items = 20)]
+    pub roles: Option<Vec<String>>,
+    /// Invitee's first name, at most 100 characters.
+    #[schema(max_length = 100)]
+    pub first_name: Option<String>,
+    /// Invitee's last name, at most 100 characters.
+    #[schema(max_length = 100)]
+    pub last_name: Option<String>,
+    /// Optional leading `+`, 7 to 15 digits; spaces, dots, dashes, parentheses allowed.
+    pub phone: Option<String>,
+    /// The sender's reference, at most 255 characters.
+    #[schema(max_length = 255)]
+    pub external_id: Option<String>,
+    /// Whether the invitee will share data with the sender (default false).
+    pub source_is_invitee: Option<bool>,
+    /// 1 to 90, default 14.
+    #[schema(minimum = 1, maximum = 90)]
+    pub expires_in_days: Option<i64>,
+    /// Default true; when false no email is sent and the response carries `accept_url` once.
+    pub send_email: Option<bool>,
+}
+
+/// A custom data value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CustomValue {
+    /// At most 255 characters.
+    String(String),
+    /// Any finite number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// `POST /v1/invitations/bulk` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkRequest {
+    /// 1 to 1000 items, each as `POST /v1/invitations`.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub invitations: Vec<CreateInvitationRequest>,
+}
+
+/// `PATCH /v1/invitations/{id}` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatchInvitationRequest {
+    /// `accepted` or `rejected` (the invitee), `cancelled` (the sender).
+    #[schema(example = "accepted")]
+    pub status: String,
+}
+
+/// `POST /v1/invitations/{id}/resend` body (optional).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResendRequest {
+    /// Kill every earlier link of the invitation (default false).
+    pub revoke_previous_links: Option<bool>,
+}
+
+/// `POST /v1/invitation-links/{token}/accept` body (optional).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptLinkRequest {
+    /// Required when the invited email has no business yet.
+    #[schema(max_length = 200)]
+    pub business_name: Option<String>,
+    /// The new user's first name.
+    #[schema(max_length = 100)]
+    pub first_name: Option<String>,
+    /// The new user's last name.
+    #[schema(max_length = 100)]
+    pub last_name: Option<String>,
+}
+
+/// A new user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddUserRequest {
+    /// Unique across all businesses.
+    #[schema(format = Email)]
+    pub email: String,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+}
+
+/// `POST /v1/admin/businesses` body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateBusinessRequest {
+    /// 1 to 200 characters.
+    #[schema(max_length = 200)]
+    pub name: String,
+    /// The first user.
+    pub user: AddUserRequest,
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    /// The rows.
+    pub data: Vec<InvitationBody>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of connections.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// The rows.
+    pub data: Vec<ConnectionBody>,
+    /// Next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// The rows.
+    pub data: Vec<EventBody>,
+    /// Next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A status answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: String,
+}
+
+/// Query of the invitation lists.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Comma-separated statuses, e.g. `pending,accepted`.
+    pub status: Option<String>,
+    /// Only invitations to this address.
+    pub email: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Query of the other lists.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug)]
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The API's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rsvp",
+        description = "Business network invitations. Errors are RFC 9457 problem documents.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        api::create, api::bulk, api::list_sent, api::list_received, api::get, api::patch, api::resend,
+        api::connections, api::events, links::preview, links::accept, links::decline,
+        admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
+        (name = "links", description = "What the holder of an invitation link can do."),
+        (name = "connections", description = "Businesses connected by accepted invitations."),
+        (name = "events", description = "Every state change, oldest first."),
+        (name = "operator", description = "Provisioning by the host platform."),
+        (name = "operations", description = "Health, readiness, metrics.")
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The document as pretty JSON (what `docs/openapi.json` holds).
+pub fn document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `GET /openapi.json`
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(document())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn schema_name(value: &Value) -> String {
+    let reference = value
+        .pointer("/content/application~1json/schema/$ref")
+        .or_else(|| value.pointer("/content/application~1problem+json/schema/$ref"));
+    reference
+        .and_then(Value::as_str)
+        .map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
+        .unwrap_or_default()
+}
+
+/// `GET /docs`: the API reference, rendered from the document.
+pub async fn reference_page() -> HttpResponse {
+    let doc: Value = serde_json::from_str(&document()).unwrap_or(Value::Null);
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>rsvp API reference</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1d232b}\
+         code{background:#f2f4f7;padding:.1rem .3rem;border-radius:4px}section{border-top:1px solid #e3e7ec;padding:.8rem 0}\
+         .m{font-weight:700;text-transform:uppercase;margin-right:.5rem}table{border-collapse:collapse}td{padding:.15rem .6rem .15rem 0;vertical-align:top}</style>\
+         </head><body><h1>rsvp API reference</h1><p>The machine-readable document is at <a href=\"/openapi.json\"><code>/openapi.json</code></a>. \
+         Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>. Errors are RFC 9457 <code>application/problem+json</code>.</p>",
+    );
+    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
+        for (path, operations) in paths {
+            for (method, operation) in operations.as_object().into_iter().flatten() {
+                let summary = operation
+                    .get("summary")
+                    .or_else(|| operation.get("description"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let _ = write!(
+                    html,
+                    "<section><p><span class=\"m\">{}</span><code>{}</code></p><p>{}</p>",
+                    escape(method),
+                    escape(path),
+                    escape(summary)
+                );
+                if let Some(body) = operation.get("requestBody") {
+                    let _ = write!(html, "<p>Body: <code>{}</code></p>", escape(&schema_name(body)));
+                }
+                html.push_str("<table>");
+                for (status, response) in operation
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let description = response.get("description").and_then(Value::as_str).unwrap_or("");
+                    let _ = write!(
+                        html,
+                        "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>",
+                        escape(status),
+                        escape(description),
+                        escape(&schema_name(response))
+                    );
+                }
+                html.push_str("</table></section>");
+            }
+        }
+    }
+    html.push_str("</body></html>");
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+}

@@ -1,0 +1,150 @@
+//! # rsvp
+//!
+//! The `rsvp` binary: the only place that knows every adapter. It reads
+//! [`settings::Settings`] once, wires the store, the mailer and the use cases
+//! together, and runs the HTTP server with its background workers.
+//!
+//! ```text
+//! rsvp serve                      HTTP API + email dispatcher + expiry sweeper (migrates first)
+//! rsvp migrate                    apply pending migrations and exit
+//! rsvp admin create-business ...  provision a tenant, print the operator API's JSON
+//! rsvp admin add-user ...         add a user to a tenant, print the operator API's JSON
+//! ```
+
+mod settings;
+mod wiring;
+mod workers;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rsvp_app::{NewBusinessInput, NewUserInput};
+use serde_json::json;
+
+use crate::settings::Settings;
+
+#[derive(Debug, Parser)]
+#[command(name = "rsvp", version, about = "Business network invitations: the service.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server and the background workers (applies migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Provision tenants from the command line (prints the operator API's JSON).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a business with its first user and print its API key.
+    CreateBusiness {
+        /// The business's name.
+        #[arg(long)]
+        name: String,
+        /// The first user's email.
+        #[arg(long)]
+        email: String,
+        /// The first user's first name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// The first user's last name.
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+    /// Add a user to a business and print its API key.
+    AddUser {
+        /// The business's id.
+        #[arg(long)]
+        business_id: String,
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// First name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Last name.
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("rsvp: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    wiring::init_logging(&settings.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rsvp: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "rsvp stopped");
+            eprintln!("rsvp: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => wiring::serve(settings).await,
+        Command::Migrate => {
+            let store = wiring::open_store(&settings).await?;
+            let applied = store.run_migrations().await.context("applying migrations")?;
+            print_json(&json!({"backend": store.backend().as_str(), "applied": applied}))
+        }
+        Command::Admin(admin) => {
+            let store = wiring::open_store(&settings).await?;
+            store.run_migrations().await.context("applying migrations")?;
+            let app = wiring::app(&settings, std::sync::Arc::new(store));
+            match admin {
+                AdminCommand::CreateBusiness { name, email, first_name, last_name } => {
+                    let made = app
+                        .provision_business(NewBusinessInput {
+                            name: Some(name),
+                            user: NewUserInput { email: Some(email), first_name, last_name },
+                        })
+                        .await
+                        .map_err(wiring::describe)?;
+                    print_json(&json!({
+                        "business": rsvp_http::dto::BusinessBody::from(&made.business),
+                        "user": rsvp_http::dto::UserBody::from(&made.user),
+                        "api_key": made.api_key.expose(),
+                    }))
+                }
+                AdminCommand::AddUser { business_id, email, first_name, last_name } => {
+                    let business = business_id.parse().context("--business-id must be a UUID")?;
+                    let made = app
+                        .add_user(business, NewUserInput { email: Some(email), first_name, last_name })
+                        .await
+                        .map_err(wiring::describe)?;
+                    print_json(&json!({
+                        "user": rsvp_http::dto::UserBody::from(&made.user),
+                        "api_key": made.api_key.expose(),
+                    }))
+                }
+            }
+        }
+    }
+}

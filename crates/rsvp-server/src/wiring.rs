@@ -1,0 +1,121 @@
+//! Building every adapter from the settings, and running the server.
+
+use std::sync::Arc;
+
+use actix_web::{App as ActixApp, HttpServer};
+use anyhow::Context as _;
+use rsvp_app::{App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings};
+use rsvp_store_diesel::{DieselStore, StoreOptions};
+use rsvp_system::{RandomSecrets, SystemClock, UuidV7Ids};
+
+use crate::settings::{MailTransport, Settings, SmtpSecurity};
+use crate::workers;
+
+/// JSON logs on stderr, filtered by `RSVP_LOG`.
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A use-case error as a sentence for the command line.
+pub fn describe(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Validation(errors) => anyhow::anyhow!("invalid input: {errors}"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// Opens (and for SQLite, creates) the database.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+    }
+    let mut options = StoreOptions::new(settings.database_url.clone());
+    options.max_connections = settings.pool_size;
+    DieselStore::connect_with(options).await.context("opening the database (RSVP_DATABASE_URL)")
+}
+
+fn ports(store: Arc<DieselStore>) -> Ports {
+    Ports { store, clock: Arc::new(SystemClock), ids: Arc::new(UuidV7Ids), secrets: Arc::new(RandomSecrets) }
+}
+
+/// The use cases over the production adapters.
+pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
+    let app_settings = AppSettings { resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)) };
+    App::new(ports(store), app_settings)
+}
+
+fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match &settings.mail {
+        MailTransport::Log => {
+            let dir = settings.data_dir.join("outbox");
+            Arc::new(rsvp_mail::LogMailer::new(dir, &settings.mail_from).context("RSVP_MAIL_TRANSPORT=log")?)
+        }
+        MailTransport::Smtp { host, port, security, username, password } => {
+            let mut config = rsvp_mail::SmtpConfig::new(host.clone(), settings.mail_from.clone());
+            config.port = *port;
+            config.tls = match security {
+                SmtpSecurity::StartTls => rsvp_mail::SmtpTls::StartTls,
+                SmtpSecurity::Tls => rsvp_mail::SmtpTls::Tls,
+                SmtpSecurity::None => rsvp_mail::SmtpTls::None,
+            };
+            config.username = username.clone();
+            config.password = password.as_ref().map(|p| p.expose().to_owned());
+            Arc::new(rsvp_mail::SmtpMailer::new(config).context("RSVP_SMTP_*")?)
+        }
+        MailTransport::Http { url, token } => {
+            let mut config = rsvp_mail::PostmarkConfig::new(token.expose(), settings.mail_from.clone());
+            config.base_url = url.clone();
+            Arc::new(rsvp_mail::HttpMailer::new(config).context("RSVP_HTTP_MAIL_*")?)
+        }
+    })
+}
+
+fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
+    Ok(match &settings.templates_dir {
+        Some(dir) => Arc::new(
+            rsvp_mail::TemplateRenderer::from_dir(dir).with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?,
+        ),
+        None => Arc::new(rsvp_mail::TemplateRenderer::new()),
+    })
+}
+
+/// `rsvp serve`: migrations, HTTP server, workers; stops cleanly on SIGTERM/SIGINT.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(&settings).await?);
+    let applied = store.run_migrations().await.context("applying migrations")?;
+    tracing::info!(backend = store.backend().as_str(), applied = applied.len(), "database ready");
+    let app = app(&settings, store.clone());
+    let mut dispatch = DispatchSettings::new(settings.public_url.clone());
+    dispatch.default_locale = settings.default_locale;
+    dispatch.max_attempts = settings.email_max_attempts;
+    let dispatcher = EmailDispatcher::new(app.ports().clone(), renderer(&settings)?, mailer(&settings)?, dispatch);
+
+    let mut http_config = rsvp_http::HttpConfig::new(settings.public_url.clone());
+    http_config.admin_token = settings.admin_token.clone();
+    let state = rsvp_http::HttpState::new(app.clone(), http_config);
+    let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
+        .bind(settings.bind)
+        .with_context(|| format!("binding RSVP_BIND={}", settings.bind))?
+        .shutdown_timeout(30)
+        .run();
+    tracing::info!(bind = %settings.bind, public_url = %settings.public_url, "rsvp listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = workers::spawn(app, dispatcher, stopped);
+    // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
+    // in-flight requests finish, then resolves.
+    let result = server.await;
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    tracing::info!("rsvp stopped");
+    result.context("HTTP server")
+}
