@@ -1,1 +1,230 @@
-//! placeholder
+//! # rsvp-store-contract
+//!
+//! The one contract test suite of rsvp's [`Store`] port, written once and run
+//! against every adapter (the in-memory store, SQLite, PostgreSQL), so that
+//! they all pass the very same assertions. The contract is the rustdoc of
+//! `rsvp_app::Store`: each of its `# Errors` sentences, and each promise of
+//! its methods (newest-first keyset paging, one pending invitation per
+//! business and normalized email, exactly one winner among concurrent
+//! transitions, the outbox lease, ...), is a case here.
+//!
+//! * [`cases`]: one `pub async fn` per rule, named as a sentence, taking a
+//!   fresh [`Harness`] (a store nobody else uses).
+//! * [`fixtures`]: builders of businesses, users, invitations and the records
+//!   the store writes, with explicit times (no case ever reads a clock).
+//! * [`store_contract_tests!`]: expands in an adapter's test file to one
+//!   `#[tokio::test]` per case, on a multi-thread runtime with 4 workers.
+//!
+//! An adapter's whole contract test file:
+//!
+//! ```text
+//! use std::sync::Arc;
+//! use rsvp_store_contract::Harness;
+//!
+//! async fn make_harness() -> Harness {
+//!     Harness::new(Arc::new(rsvp_memory::InMemoryStore::new()))
+//! }
+//!
+//! rsvp_store_contract::store_contract_tests!(make_harness);
+//! ```
+//!
+//! A database adapter makes a fresh database per call and hands a guard that
+//! drops it: `Harness::with_guard(store, temp_dir)`. The calling crate needs
+//! `tokio` (features `macros`, `rt-multi-thread`) among its dev-dependencies.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use rsvp_app::Store;
+
+pub mod cases;
+pub mod fixtures;
+
+/// One store under test, fresh for one case, with whatever must live as long
+/// as it (a temporary directory, a database to drop).
+///
+/// Dropping the harness drops the store first, then the guard.
+pub struct Harness {
+    /// The store under test.
+    pub store: Arc<dyn Store>,
+    guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Harness {
+    /// A harness over a store that needs nothing kept alive beside it.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store, guard: None }
+    }
+
+    /// A harness over a store whose backing resource `guard` is dropped with
+    /// the harness, after the store (e.g. a per-test database).
+    pub fn with_guard(store: Arc<dyn Store>, guard: impl Any + Send + Sync) -> Self {
+        Self {
+            store,
+            guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl fmt::Debug for Harness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Harness")
+            .field("has_guard", &self.guard.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Expands to one test per contract case in the calling test file.
+///
+/// `$make` is the path of an `async fn() -> Harness` that makes a fresh store;
+/// it is called once per test. Each test is
+/// `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]` and named as
+/// its case, e.g. `concurrent_transitions_of_one_invitation_have_exactly_one_winner`.
+/// The calling crate needs `tokio` with `macros` and `rt-multi-thread`.
+///
+/// ```text
+/// rsvp_store_contract::store_contract_tests!(make_harness);
+/// ```
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:path) => {
+        $crate::__store_contract_each_case!(tests $make);
+    };
+}
+
+/// The list of cases, written once: expands `__store_contract_expand!` with
+/// the given mode and every case name.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_each_case {
+    ($($mode:tt)*) => {
+        $crate::__store_contract_expand!([$($mode)*]
+            // accounts
+            a_created_business_is_found_with_its_user_and_api_key,
+            creating_a_business_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
+            adding_a_user_to_a_missing_business_is_not_found_and_creates_nothing,
+            adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
+            an_added_user_acts_for_its_business_through_its_api_key,
+            users_are_found_by_email_whatever_the_case,
+            // invitations
+            an_invitation_reads_back_exactly_as_written,
+            a_second_pending_invitation_to_the_same_email_in_any_case_is_refused_and_writes_nothing,
+            an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_one,
+            after_each_terminal_status_the_same_email_may_be_invited_again,
+            another_business_may_invite_the_same_email,
+            bulk_insert_items_are_independent_and_a_refused_one_writes_nothing,
+            duplicates_within_one_bulk_insert_let_exactly_one_win,
+            concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation,
+            // listing
+            sent_invitations_are_listed_newest_first_and_paged_without_skips_or_repeats,
+            paging_neither_skips_nor_repeats_rows_while_another_task_inserts,
+            status_filters_read_the_status_at_the_query_time,
+            the_email_filter_matches_whatever_the_case,
+            the_sent_list_never_shows_another_business_invitations,
+            the_received_list_matches_the_emails_of_every_user_of_the_business_in_any_case,
+            the_received_list_leaves_out_cancelled_invitations,
+            the_received_list_never_shows_invitations_addressed_to_another_business,
+            // transitions
+            a_transition_applies_only_to_a_pending_invitation_and_a_refused_one_writes_nothing,
+            a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_expired,
+            a_transition_of_an_unknown_invitation_is_not_found,
+            concurrent_transitions_of_one_invitation_have_exactly_one_winner,
+            accepting_connects_the_two_businesses_and_writes_connection_created,
+            a_second_acceptance_between_the_same_businesses_in_either_direction_returns_the_existing_connection,
+            rejecting_cancelling_or_expiring_creates_no_connection,
+            accepting_as_a_new_invitee_creates_its_business_and_user_in_the_same_unit,
+            accepting_as_a_new_invitee_whose_email_got_a_user_is_refused_and_writes_nothing,
+            a_transition_keeps_the_email_delivery_recorded_since_the_invitation_was_read,
+            // events
+            every_change_writes_its_event_and_events_are_listed_oldest_first_by_id,
+            events_are_keyset_paged_by_id_without_skips_or_repeats,
+            events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_one_else,
+            // links and resends
+            an_invitation_is_found_by_the_hash_of_its_link_token,
+            a_resend_keeps_earlier_links_unless_it_revokes_them,
+            a_resend_within_the_cooldown_is_refused_and_writes_nothing,
+            resending_an_invitation_that_is_not_pending_is_a_conflict_and_writes_nothing,
+            resending_an_unknown_invitation_is_not_found,
+            a_resend_queues_a_new_email_and_records_the_send,
+            // expiry
+            due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited,
+            // outbox
+            claiming_returns_due_queued_jobs_oldest_first_and_counts_the_attempt,
+            a_claimed_job_is_not_claimed_again_before_its_lease_ends,
+            concurrent_claimers_never_get_the_same_job,
+            a_sent_job_is_done_and_marks_the_invitation_sent,
+            a_retried_job_comes_back_at_its_retry_time_with_its_error,
+            a_failed_job_is_done_and_marks_the_invitation_failed,
+            finishing_an_unknown_job_is_not_found,
+            // connections and health
+            connections_are_listed_for_both_ends_newest_first_and_paged,
+            a_store_answers_ping,
+        );
+    };
+}
+
+/// Expands the case list in one mode: `tests <make>` (the tests) or `names`
+/// (the [`CASE_NAMES`] constant).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_expand {
+    ([tests $make:path] $($case:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::cases::$case($make().await).await;
+            }
+        )*
+    };
+    ([names] $($case:ident,)*) => {
+        /// The name of every case [`store_contract_tests!`] expands, in order.
+        pub const CASE_NAMES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+__store_contract_each_case!(names);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::CASE_NAMES;
+
+    /// The source of every case module: a case written there but missing from
+    /// the macro's list would silently never run.
+    const CASE_SOURCES: [&str; 8] = [
+        include_str!("cases/accounts.rs"),
+        include_str!("cases/invitations.rs"),
+        include_str!("cases/listing.rs"),
+        include_str!("cases/transitions.rs"),
+        include_str!("cases/events.rs"),
+        include_str!("cases/links.rs"),
+        include_str!("cases/outbox.rs"),
+        include_str!("cases/misc.rs"),
+    ];
+
+    #[test]
+    fn the_macro_runs_every_case_written_and_nothing_else() {
+        let written: Vec<&str> = CASE_SOURCES
+            .iter()
+            .flat_map(|source| source.lines())
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        let listed: BTreeSet<&str> = CASE_NAMES.iter().copied().collect();
+        assert_eq!(listed.len(), CASE_NAMES.len(), "a case is listed twice");
+        assert_eq!(written.iter().copied().collect::<BTreeSet<_>>(), listed);
+        assert_eq!(written.len(), listed.len(), "a case is written twice");
+    }
+
+    #[test]
+    fn case_names_are_sentences_in_snake_case() {
+        for name in CASE_NAMES {
+            assert!(name.split('_').count() >= 4, "{name} is not a sentence");
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! [`InMemoryStore`]: every table in one mutex.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rsvp_app::{
+    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery,
+    LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord, SecretHash, Store,
+    StoreError, TransitionOutcome, TransitionRecord,
+};
+use rsvp_domain::{
+    Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
+    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+};
+use time::{Duration, OffsetDateTime};
+
+/// The [`Store`] port in memory: businesses, users, API keys, invitations,
+/// link tokens, connections, events and the email outbox, in maps behind one
+/// `std::sync::Mutex`.
+///
+/// Every method takes the lock once, checks, then writes, and releases it
+/// before returning (the lock is never held across an `.await`), so each
+/// method is one atomic unit of work: it does all it says or nothing, and
+/// concurrent callers see one another's changes whole. The lock serializes
+/// every call, which is what makes "exactly one wins" hold; it is also why
+/// this store is for tests, examples and small embedded uses, not for load.
+///
+/// A transition changes only the invitation's status, `updated_at`,
+/// `resolved_at` and `invitee_business_id` (from the record); what was
+/// stored meanwhile (`email_delivery`, `last_sent_at`) is kept.
+///
+/// Nothing is persisted: dropping the store drops the data.
+///
+/// A job that ends (`Sent` or `Failed`) loses its link token: only its hash
+/// lives on, in the link table.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rsvp_app::Store;
+/// use rsvp_domain::EmailAddress;
+/// use rsvp_memory::InMemoryStore;
+///
+/// let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// runtime.block_on(async {
+///     store.ping().await.unwrap();
+///     let email = EmailAddress::parse("ann@acme.test").unwrap();
+///     assert_eq!(store.find_user_by_email(&email).await.unwrap(), None);
+/// });
+/// ```
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` on the state under the lock, as one unit of work.
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut state = self.lock()?;
+        f(&mut state)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        // A panic while the lock was held may have left a unit of work half
+        // done: refuse to go on rather than serve inconsistent data.
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the in-memory store was poisoned by a panic".to_owned()))
+    }
+}
+
+/// The tables.
+#[derive(Debug, Default)]
+struct State {
+    businesses: HashMap<BusinessId, Business>,
+    users: HashMap<UserId, User>,
+    /// Normalized email → user: emails are unique across users.
+    user_by_email: HashMap<String, UserId>,
+    api_keys: HashMap<SecretHash, ApiKeyRecord>,
+    invitations: HashMap<InvitationId, Invitation>,
+    /// (sender, normalized email) → the invitation whose stored status is pending.
+    pending: HashMap<(BusinessId, String), InvitationId>,
+    /// Live (not revoked) link tokens by hash.
+    links: HashMap<SecretHash, LinkTokenRecord>,
+    /// One connection per pair of businesses, keyed by the ordered pair.
+    connections: HashMap<(BusinessId, BusinessId), Connection>,
+    /// Events in id order.
+    events: BTreeMap<EventId, Event>,
+    email_jobs: HashMap<EmailJobId, EmailJob>,
+}
+
+fn pending_key(invitation: &Invitation) -> (BusinessId, String) {
+    (invitation.business_id, invitation.email.normalized().to_owned())
+}
+
+fn matches(filter: &InvitationFilter, invitation: &Invitation, now: OffsetDateTime) -> bool {
+    (filter.statuses.is_empty() || filter.statuses.contains(&invitation.status_at(now)))
+        && filter.email.as_ref().is_none_or(|email| *email == invitation.email)
+}
+
+/// Newest first (`created_at`, then id, descending), after the cursor, one
+/// page: the keyset rule, so rows inserted meanwhile never shift a page.
+fn newest_first_page<T: Clone>(
+    rows: impl Iterator<Item = T>,
+    key: impl Fn(&T) -> Cursor,
+    after: Option<Cursor>,
+    limit: PageSize,
+) -> Page<T> {
+    let sort_key = |row: &T| {
+        let cursor = key(row);
+        (cursor.created_at, cursor.id)
+    };
+    let mut rows: Vec<T> = rows
+        .filter(|row| after.is_none_or(|after| sort_key(row) < (after.created_at, after.id)))
+        .collect();
+    rows.sort_by_key(|row| std::cmp::Reverse(sort_key(row)));
+    rows.truncate(limit.as_usize() + 1);
+    Page::from_overfetch(rows, limit, key)
+}
+
+fn invitation_cursor(invitation: &Invitation) -> Cursor {
+    Cursor {
+        created_at: invitation.created_at,
+        id: invitation.id.as_uuid(),
+    }
+}
+
+impl State {
+    fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
+        if self.user_by_email.contains_key(user.email.normalized()) {
+            return Err(StoreError::EmailTaken);
+        }
+        self.user_by_email.insert(user.email.normalized().to_owned(), user.id);
+        self.users.insert(user.id, user.clone());
+        Ok(())
+    }
+
+    fn create_business(&mut self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.insert_user(user)?;
+        self.businesses.insert(business.id, business.clone());
+        self.api_keys.insert(key.hash, key.clone());
+        Ok(())
+    }
+
+    fn add_user(&mut self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        if !self.businesses.contains_key(&user.business_id) {
+            return Err(StoreError::NotFound);
+        }
+        self.insert_user(user)?;
+        self.api_keys.insert(key.hash, key.clone());
+        Ok(())
+    }
+
+    fn find_principal(&self, key_hash: &SecretHash) -> Option<Principal> {
+        let key = self.api_keys.get(key_hash)?;
+        let user = self.users.get(&key.user_id)?;
+        let business = self.businesses.get(&user.business_id)?;
+        Some(Principal {
+            business: business.clone(),
+            user: user.clone(),
+        })
+    }
+
+    fn find_user_by_email(&self, email: &EmailAddress) -> Option<User> {
+        let id = self.user_by_email.get(email.normalized())?;
+        self.users.get(id).cloned()
+    }
+
+    fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Option<Invitation> {
+        let id = self.pending.get(&(business, email.normalized().to_owned()))?;
+        self.invitations.get(id).cloned()
+    }
+
+    fn insert_invitation(&mut self, record: &NewInvitationRecord) -> Result<(), StoreError> {
+        let invitation = &record.invitation;
+        let key = pending_key(invitation);
+        if invitation.status == InvitationStatus::Pending {
+            if self.pending.contains_key(&key) {
+                return Err(StoreError::AlreadyInvited);
+            }
+            self.pending.insert(key, invitation.id);
+        }
+        self.invitations.insert(invitation.id, invitation.clone());
+        self.links.insert(record.link.hash, record.link.clone());
+        self.events.insert(record.event.id, record.event.clone());
+        if let Some(job) = &record.email_job {
+            self.email_jobs.insert(job.id, job.clone());
+        }
+        Ok(())
+    }
+
+    fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Page<Invitation> {
+        let rows = self
+            .invitations
+            .values()
+            .filter(|i| i.business_id == business && matches(&query.filter, i, query.now))
+            .cloned();
+        newest_first_page(rows, invitation_cursor, query.after, query.limit)
+    }
+
+    fn list_received(&self, business: BusinessId, query: &InvitationQuery) -> Page<Invitation> {
+        let emails: HashSet<&str> = self
+            .users
+            .values()
+            .filter(|u| u.business_id == business)
+            .map(|u| u.email.normalized())
+            .collect();
+        let rows = self
+            .invitations
+            .values()
+            .filter(|i| {
+                emails.contains(i.email.normalized())
+                    && i.status != InvitationStatus::Cancelled
+                    && matches(&query.filter, i, query.now)
+            })
+            .cloned();
+        newest_first_page(rows, invitation_cursor, query.after, query.limit)
+    }
+
+    fn apply_transition(&mut self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
+        let id = record.invitation.id;
+        let stored = self.invitations.get(&id).ok_or(StoreError::NotFound)?;
+        let target = record.invitation.status;
+        let applies =
+            stored.status == record.expected && (target == InvitationStatus::Expired || record.now < stored.expires_at);
+        if !applies {
+            return Err(StoreError::Conflict {
+                current: stored.status_at(record.now),
+            });
+        }
+        if let Some(new_invitee) = &record.new_invitee
+            && self.user_by_email.contains_key(new_invitee.user.email.normalized())
+        {
+            return Err(StoreError::EmailTaken);
+        }
+
+        // Every check passed: write.
+        if let Some(new_invitee) = &record.new_invitee {
+            self.insert_user(&new_invitee.user)?;
+            self.businesses
+                .insert(new_invitee.business.id, new_invitee.business.clone());
+        }
+        let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
+        if stored.status == InvitationStatus::Pending && target != InvitationStatus::Pending {
+            let key = pending_key(stored);
+            if self.pending.get(&key) == Some(&id) {
+                self.pending.remove(&key);
+            }
+        }
+        stored.status = target;
+        stored.updated_at = record.invitation.updated_at;
+        stored.resolved_at = record.invitation.resolved_at;
+        stored.invitee_business_id = record.invitation.invitee_business_id.or(stored.invitee_business_id);
+        let invitation = stored.clone();
+        self.events.insert(record.event.id, record.event.clone());
+
+        let connection = match &record.connection {
+            None => None,
+            Some((connection, created)) => {
+                let pair = ordered_pair(connection.inviter_business_id, connection.invitee_business_id);
+                match self.connections.get(&pair) {
+                    Some(existing) => Some(existing.clone()),
+                    None => {
+                        self.connections.insert(pair, connection.clone());
+                        self.events.insert(created.id, created.clone());
+                        Some(connection.clone())
+                    }
+                }
+            }
+        };
+        Ok(TransitionOutcome { invitation, connection })
+    }
+
+    fn record_resend(&mut self, record: &ResendRecord) -> Result<Invitation, StoreError> {
+        let id = record.invitation_id;
+        let stored = self.invitations.get(&id).ok_or(StoreError::NotFound)?;
+        let current = stored.status_at(record.now);
+        if current != InvitationStatus::Pending {
+            return Err(StoreError::Conflict { current });
+        }
+        if let Some(last_sent_at) = stored.last_sent_at
+            && last_sent_at > record.not_sent_after
+        {
+            return Err(StoreError::Cooldown { last_sent_at });
+        }
+
+        if record.revoke_previous_links {
+            self.links.retain(|_, link| link.invitation_id != id);
+        }
+        self.links.insert(record.link.hash, record.link.clone());
+        self.events.insert(record.event.id, record.event.clone());
+        self.email_jobs.insert(record.email_job.id, record.email_job.clone());
+        let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
+        stored.last_sent_at = Some(record.now);
+        stored.email_delivery = Some(EmailDelivery::Queued);
+        Ok(stored.clone())
+    }
+
+    fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Option<Invitation> {
+        let link = self.links.get(token_hash)?;
+        self.invitations.get(&link.invitation_id).cloned()
+    }
+
+    fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Vec<Invitation> {
+        let mut due: Vec<&Invitation> = self
+            .pending
+            .values()
+            .filter_map(|id| self.invitations.get(id))
+            .filter(|i| i.status == InvitationStatus::Pending && i.expires_at <= now)
+            .collect();
+        due.sort_by_key(|i| (i.expires_at, i.id));
+        due.into_iter().take(limit).cloned().collect()
+    }
+
+    fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Page<Connection> {
+        let rows = self.connections.values().filter(|c| c.involves(business)).cloned();
+        let cursor = |c: &Connection| Cursor {
+            created_at: c.created_at,
+            id: c.id.as_uuid(),
+        };
+        newest_first_page(rows, cursor, page.after, page.limit)
+    }
+
+    fn list_events(&self, business: BusinessId, query: &EventQuery) -> Page<Event, EventId> {
+        let start = query.after.map_or(Bound::Unbounded, Bound::Excluded);
+        let rows: Vec<Event> = self
+            .events
+            .range((start, Bound::Unbounded))
+            .map(|(_, event)| event)
+            .filter(|event| event.visible_to(business))
+            .take(query.limit.as_usize() + 1)
+            .cloned()
+            .collect();
+        Page::from_overfetch(rows, query.limit, |event| event.id)
+    }
+
+    fn claim_email_jobs(&mut self, now: OffsetDateTime, limit: usize, lease: Duration) -> Vec<EmailJob> {
+        let mut due: Vec<(OffsetDateTime, EmailJobId)> = self
+            .email_jobs
+            .values()
+            .filter(|job| job.status == EmailJobStatus::Queued && job.next_attempt_at <= now)
+            .map(|job| (job.created_at, job.id))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        let mut claimed = Vec::with_capacity(due.len());
+        for (_, id) in due {
+            if let Some(job) = self.email_jobs.get_mut(&id) {
+                job.next_attempt_at = now + lease;
+                job.attempts = job.attempts.saturating_add(1);
+                claimed.push(job.clone());
+            }
+        }
+        claimed
+    }
+
+    fn finish_email_job(&mut self, id: EmailJobId, outcome: &EmailOutcome) -> Result<(), StoreError> {
+        let job = self.email_jobs.get_mut(&id).ok_or(StoreError::NotFound)?;
+        let delivery = match outcome {
+            EmailOutcome::Sent => {
+                job.status = EmailJobStatus::Sent;
+                job.link_token = None;
+                EmailDelivery::Sent
+            }
+            EmailOutcome::Retry { retry_at, error } => {
+                job.status = EmailJobStatus::Queued;
+                job.next_attempt_at = *retry_at;
+                job.last_error = Some(error.clone());
+                EmailDelivery::Queued
+            }
+            EmailOutcome::Failed { error } => {
+                job.status = EmailJobStatus::Failed;
+                job.link_token = None;
+                job.last_error = Some(error.clone());
+                EmailDelivery::Failed
+            }
+        };
+        let invitation_id = job.invitation_id;
+        if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
+            invitation.email_delivery = Some(delivery);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for InMemoryStore {
+    async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.create_business(business, user, key))
+    }
+
+    async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.add_user(user, key))
+    }
+
+    async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError> {
+        self.with(|s| Ok(s.businesses.get(&id).cloned()))
+    }
+
+    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError> {
+        self.with(|s| Ok(s.find_principal(key_hash)))
+    }
+
+    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        self.with(|s| Ok(s.find_user_by_email(email)))
+    }
+
+    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
+        self.with(|s| Ok(s.connections.contains_key(&ordered_pair(a, b))))
+    }
+
+    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
+        self.with(|s| Ok(s.find_pending(business, email)))
+    }
+
+    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
+        self.with(|s| s.insert_invitation(record))
+    }
+
+    async fn insert_invitations(
+        &self,
+        records: &[NewInvitationRecord],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.with(|s| Ok(records.iter().map(|record| s.insert_invitation(record)).collect()))
+    }
+
+    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        self.with(|s| Ok(s.invitations.get(&id).cloned()))
+    }
+
+    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError> {
+        self.with(|s| Ok(s.list_sent(business, query)))
+    }
+
+    async fn list_received(
+        &self,
+        business: BusinessId,
+        query: &InvitationQuery,
+    ) -> Result<Page<Invitation>, StoreError> {
+        self.with(|s| Ok(s.list_received(business, query)))
+    }
+
+    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
+        self.with(|s| s.apply_transition(record))
+    }
+
+    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError> {
+        self.with(|s| s.record_resend(record))
+    }
+
+    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError> {
+        self.with(|s| Ok(s.find_invitation_by_link(token_hash)))
+    }
+
+    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
+        self.with(|s| Ok(s.due_for_expiry(now, limit)))
+    }
+
+    async fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Result<Page<Connection>, StoreError> {
+        self.with(|s| Ok(s.list_connections(business, page)))
+    }
+
+    async fn list_events(&self, business: BusinessId, query: &EventQuery) -> Result<Page<Event, EventId>, StoreError> {
+        self.with(|s| Ok(s.list_events(business, query)))
+    }
+
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<EmailJob>, StoreError> {
+        self.with(|s| Ok(s.claim_email_jobs(now, limit, lease)))
+    }
+
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.with(|s| s.finish_email_job(id, outcome))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.lock().map(drop)
+    }
+}

@@ -1,0 +1,173 @@
+//! Businesses, users and API keys: `create_business`, `add_user`,
+//! `get_business`, `find_principal`, `find_user_by_email`.
+
+use rsvp_app::{Principal, StoreError};
+use rsvp_domain::BusinessId;
+
+use crate::Harness;
+use crate::fixtures::{Member, Tenant, at, email, new_uuid, unknown_hash};
+
+/// `create_business` stores the business, its user and the key; the key's
+/// hash finds the principal; unknown ids and hashes find nothing.
+pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
+
+    let business = store.get_business(acme.id()).await.expect("get_business");
+    assert_eq!(business, Some(acme.business.clone()));
+    let principal = store
+        .find_principal(&acme.key.record.hash)
+        .await
+        .expect("find_principal")
+        .expect("the key acts as the business's first user");
+    assert_eq!(
+        principal,
+        Principal {
+            business: acme.business.clone(),
+            user: acme.user.clone(),
+        }
+    );
+    assert_eq!(
+        principal.user.email.as_str(),
+        "Ann.Lee@Acme.test",
+        "the email keeps the spelling it was given"
+    );
+
+    let unknown_business = store
+        .get_business(BusinessId::from_uuid(new_uuid()))
+        .await
+        .expect("get_business");
+    assert_eq!(unknown_business, None);
+    let unknown_key = store.find_principal(&unknown_hash()).await.expect("find_principal");
+    assert_eq!(unknown_key, None);
+}
+
+/// `create_business` MUST return `EmailTaken` when a user with the same
+/// normalized email exists, creating nothing.
+pub async fn creating_a_business_with_a_taken_email_in_any_case_is_refused_and_creates_nothing(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let copycat = Tenant::build("Copycat", "  ANN@Acme.TEST ", at(1));
+
+    let result = store
+        .create_business(&copycat.business, &copycat.user, &copycat.key.record)
+        .await;
+    assert_eq!(result, Err(StoreError::EmailTaken));
+
+    assert_eq!(store.get_business(copycat.id()).await.expect("get_business"), None);
+    assert_eq!(
+        store
+            .find_principal(&copycat.key.record.hash)
+            .await
+            .expect("find_principal"),
+        None
+    );
+    let owner = store
+        .find_user_by_email(&email("ann@acme.test"))
+        .await
+        .expect("find_user_by_email");
+    assert_eq!(owner, Some(acme.user.clone()), "the first owner keeps the email");
+    assert_eq!(owner.map(|u| u.business_id), Some(acme.id()));
+}
+
+/// `add_user` MUST return `NotFound` when the business does not exist.
+pub async fn adding_a_user_to_a_missing_business_is_not_found_and_creates_nothing(h: Harness) {
+    let store = h.store.as_ref();
+    let ghost = BusinessId::from_uuid(new_uuid());
+    let member = Member::build(ghost, "bob@ghost.test", at(0));
+
+    let result = store.add_user(&member.user, &member.key.record).await;
+    assert_eq!(result, Err(StoreError::NotFound));
+
+    let user = store
+        .find_user_by_email(&email("bob@ghost.test"))
+        .await
+        .expect("find_user_by_email");
+    assert_eq!(user, None);
+    let principal = store
+        .find_principal(&member.key.record.hash)
+        .await
+        .expect("find_principal");
+    assert_eq!(principal, None);
+}
+
+/// `add_user` MUST return `EmailTaken` when the email is taken, by a user of
+/// any business, whatever its case; nothing is written.
+pub async fn adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates_nothing(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+
+    for (business, address) in [(globex.id(), "ANN@acme.test"), (acme.id(), "Ann@Acme.Test")] {
+        let member = Member::build(business, address, at(1));
+        let result = store.add_user(&member.user, &member.key.record).await;
+        assert_eq!(result, Err(StoreError::EmailTaken), "adding {address}");
+        let principal = store
+            .find_principal(&member.key.record.hash)
+            .await
+            .expect("find_principal");
+        assert_eq!(principal, None, "the refused user's key must not act");
+    }
+    let owner = store
+        .find_user_by_email(&email("ann@acme.test"))
+        .await
+        .expect("find_user_by_email");
+    assert_eq!(owner, Some(acme.user.clone()));
+}
+
+/// A user added with `add_user` is found by its key's hash, with its
+/// business; the first user's key keeps working.
+pub async fn an_added_user_acts_for_its_business_through_its_api_key(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let _globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let carol = Member::add(store, acme.id(), "carol@acme.test", at(5)).await;
+
+    let principal = store
+        .find_principal(&carol.key.record.hash)
+        .await
+        .expect("find_principal")
+        .expect("the new key acts");
+    assert_eq!(
+        principal,
+        Principal {
+            business: acme.business.clone(),
+            user: carol.user.clone(),
+        }
+    );
+    let first = store
+        .find_principal(&acme.key.record.hash)
+        .await
+        .expect("find_principal")
+        .expect("the first key still acts");
+    assert_eq!(first.user, acme.user);
+    let found = store
+        .find_user_by_email(&email("carol@acme.test"))
+        .await
+        .expect("find_user_by_email");
+    assert_eq!(found, Some(carol.user.clone()));
+}
+
+/// `find_user_by_email` compares normalized emails and returns the user as
+/// stored.
+pub async fn users_are_found_by_email_whatever_the_case(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
+
+    for address in ["ann.lee@acme.test", "ANN.LEE@ACME.TEST", " Ann.Lee@Acme.test "] {
+        let found = store
+            .find_user_by_email(&email(address))
+            .await
+            .expect("find_user_by_email");
+        assert_eq!(found, Some(acme.user.clone()), "looking up {address:?}");
+        assert_eq!(
+            found.map(|u| u.email.as_str().to_owned()).as_deref(),
+            Some("Ann.Lee@Acme.test")
+        );
+    }
+    let nobody = store
+        .find_user_by_email(&email("ann.lee@acme.example"))
+        .await
+        .expect("find_user_by_email");
+    assert_eq!(nobody, None);
+}

@@ -1,0 +1,104 @@
+//! The expiry sweep's reader, connection lists, and the readiness ping.
+
+use rsvp_domain::Connection;
+
+use crate::Harness;
+use crate::fixtures::{Tenant, accept, all_connections, at, cancel, expire, ids, insert, invite};
+
+/// `due_for_expiry` returns up to `limit` invitations whose stored status is
+/// `pending` and whose `expires_at` is at or before `now`, oldest expiry
+/// first, from every business; answered and not-yet-due ones are left out.
+pub async fn due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let initech = Tenant::create(store, "Initech", "peter@initech.test", at(0)).await;
+    let expiring = |sender: &Tenant, address: &str, expires_at| invite(sender, address, at(0)).expiring_at(expires_at);
+
+    let a = insert(store, expiring(&acme, "a@partner.test", at(100))).await;
+    let b = insert(store, expiring(&acme, "b@partner.test", at(50))).await;
+    let _not_yet = insert(store, expiring(&acme, "c@partner.test", at(200))).await;
+    let cancelled = insert(store, expiring(&acme, "d@partner.test", at(10))).await;
+    store
+        .apply_transition(&cancel(cancelled.invitation(), at(5)))
+        .await
+        .expect("cancel");
+    let on_the_dot = insert(store, expiring(&acme, "e@partner.test", at(150))).await;
+    let other_tenant = insert(store, expiring(&initech, "f@partner.test", at(120))).await;
+
+    let due = store.due_for_expiry(at(150), 10).await.expect("due_for_expiry");
+    assert_eq!(
+        due,
+        [
+            b.invitation().clone(),
+            a.invitation().clone(),
+            other_tenant.invitation().clone(),
+            on_the_dot.invitation().clone(),
+        ]
+    );
+    let first_two = store.due_for_expiry(at(150), 2).await.expect("due_for_expiry");
+    assert_eq!(ids(&first_two), [b.id(), a.id()]);
+
+    store
+        .apply_transition(&expire(b.invitation(), at(150)))
+        .await
+        .expect("expire");
+    let due = store.due_for_expiry(at(150), 10).await.expect("due_for_expiry");
+    assert_eq!(ids(&due), [a.id(), other_tenant.id(), on_the_dot.id()]);
+    assert!(
+        store
+            .due_for_expiry(at(49), 10)
+            .await
+            .expect("due_for_expiry")
+            .is_empty()
+    );
+}
+
+/// `list_connections` shows the connections where the business is either
+/// end, newest first (`created_at`, then `id`), keyset paged; never others.
+pub async fn connections_are_listed_for_both_ends_newest_first_and_paged(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let partners = [
+        Tenant::create(store, "One", "one@one.test", at(0)).await,
+        Tenant::create(store, "Two", "two@two.test", at(0)).await,
+        Tenant::create(store, "Three", "three@three.test", at(0)).await,
+        Tenant::create(store, "Four", "four@four.test", at(0)).await,
+    ];
+    let stranger = Tenant::create(store, "Stranger", "sam@stranger.test", at(0)).await;
+
+    // (inviter, invitee, accepted at): acme on either end, a tie at 30.
+    let pairs = [
+        (&acme, &partners[0], at(10)),
+        (&partners[1], &acme, at(20)),
+        (&acme, &partners[2], at(30)),
+        (&partners[3], &acme, at(30)),
+        (&partners[0], &partners[1], at(40)),
+    ];
+    let mut connections: Vec<Connection> = Vec::new();
+    for (inviter, invitee, accepted_at) in pairs {
+        let built = insert(store, invite(inviter, &invitee.user.email.to_string(), at(0))).await;
+        let record = accept(built.invitation(), invitee.id(), accepted_at);
+        let outcome = store.apply_transition(&record).await.expect("accept");
+        connections.push(outcome.connection.expect("a connection"));
+    }
+    let newest_first = |mut rows: Vec<Connection>| {
+        rows.sort_by_key(|row| std::cmp::Reverse((row.created_at, row.id)));
+        rows
+    };
+    let of_acme = newest_first(connections[..4].to_vec());
+    let of_one = newest_first(vec![connections[0].clone(), connections[4].clone()]);
+    for size in [1, 2, 3, 50] {
+        assert_eq!(
+            all_connections(store, acme.id(), size).await,
+            of_acme,
+            "pages of {size}"
+        );
+        assert_eq!(all_connections(store, partners[0].id(), size).await, of_one);
+        assert!(all_connections(store, stranger.id(), size).await.is_empty());
+    }
+}
+
+/// `ping` answers `Ok` when the store is reachable.
+pub async fn a_store_answers_ping(h: Harness) {
+    assert_eq!(h.store.ping().await, Ok(()));
+}
