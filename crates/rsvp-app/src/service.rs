@@ -147,6 +147,9 @@ pub struct LinkPreview {
     pub invitation: Invitation,
     /// The sending business.
     pub sender: Business,
+    /// Whether the invited email already belongs to a user (then accepting
+    /// needs no `business_name`).
+    pub invitee_known: bool,
 }
 
 /// Input of [`App::accept_link`].
@@ -729,7 +732,8 @@ impl App {
             .get_business(invitation.business_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        Ok(LinkPreview { invitation, sender })
+        let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
+        Ok(LinkPreview { invitation, sender, invitee_known })
     }
 
     /// Accepts by link. When the invited email has no user yet, creates the

@@ -762,8 +762,10 @@ async fn a_link_preview_shows_the_sender_business() {
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
     store.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.expect_find_user_by_email().returning(|_| Ok(None));
     let preview = app_with(store).preview_link("token").await.unwrap();
     assert_eq!(preview.sender.name.as_str(), "Acme");
+    assert!(!preview.invitee_known, "a new invitee must name its business");
     assert_eq!(preview.invitation.status, InvitationStatus::Pending);
 }
 

@@ -32,6 +32,7 @@ pub mod metrics;
 mod middleware;
 pub mod openapi;
 mod ops;
+mod page;
 pub mod params;
 pub mod problem;
 mod state;
@@ -66,6 +67,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/metrics").route(web::get().to(ops::metrics)))
             .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
             .service(resource("/docs").route(web::get().to(openapi::reference_page)))
+            .service(resource("/invite/{token}").route(web::get().to(page::show)))
+            .service(resource("/invite/{token}/accept").route(web::post().to(page::accept)))
+            .service(resource("/invite/{token}/decline").route(web::post().to(page::decline)))
             .service(
                 web::scope("/v1")
                     .wrap(actix_web::middleware::from_fn(middleware::observe))

@@ -1,127 +1,45 @@
-//! The HTTP API end to end over the in-memory store: status codes, shapes and
-//! problem documents of every endpoint.
+//! The HTTP API end to end: status codes, shapes and problem documents of
+//! every endpoint, run on the in-memory store, on SQLite and on PostgreSQL.
 
-use std::sync::Arc;
+mod common;
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, test};
-use rsvp_app::{Ports, Settings};
-use rsvp_http::{HttpConfig, HttpState, configure};
-use rsvp_memory::{InMemoryStore, ManualClock};
-use rsvp_system::{RandomSecrets, UuidV7Ids};
+use common::{ADMIN, Api, codes};
+use rsvp_http::configure;
 use serde_json::{Value, json};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-const ADMIN: &str = "test-admin-token";
-
-struct Api {
-    clock: Arc<ManualClock>,
-    state: HttpState,
+/// Runs each test once per backend, each on a fresh store.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
+        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
+        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
+    };
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: Value,
-}
+on_every_backend!(
+    provisioning_a_business_returns_its_user_and_an_api_key_shown_once,
+    an_api_key_never_reaches_the_operator_api,
+    the_operator_api_is_off_without_an_admin_token,
+    a_missing_or_unknown_api_key_is_401_with_www_authenticate,
+    creating_an_invitation_answers_201_with_every_field_of_the_brief,
+    invalid_fields_are_422_listing_every_field_at_once,
+    framework_errors_are_problem_documents_too,
+    one_pending_invitation_per_email_self_invites_and_connections_are_refused,
+    accepting_connects_both_businesses_and_every_change_is_an_event,
+    another_tenants_invitation_is_404_everywhere,
+    lists_are_newest_first_keyset_paged_and_filtered,
+    received_lists_leave_out_cancelled_invitations,
+    a_second_resend_within_the_cooldown_is_429_with_retry_after,
+    without_email_the_accept_url_comes_once_and_accepting_by_link_creates_the_invitee,
+    bulk_items_succeed_or_fail_on_their_own,
+    operations_endpoints_answer_and_count_requests,
+    a_request_id_is_echoed_or_minted
+);
 
-impl Api {
-    fn new() -> Self {
-        let clock = Arc::new(ManualClock::new(
-            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
-        ));
-        let ports = Ports {
-            store: Arc::new(InMemoryStore::new()),
-            clock: clock.clone(),
-            ids: Arc::new(UuidV7Ids),
-            secrets: Arc::new(RandomSecrets),
-        };
-        let mut config = HttpConfig::new("https://rsvp.test");
-        config.admin_token = Some(rsvp_app::Secret::new(ADMIN));
-        config.body_limit = 16 * 1024;
-        let state = HttpState::new(rsvp_app::App::new(ports, Settings::default()), config);
-        Self { clock, state }
-    }
-
-    async fn raw(&self, request: test::TestRequest) -> Reply {
-        let service = test::init_service(App::new().configure(configure(self.state.clone()))).await;
-        let response = test::call_service(&service, request.to_request()).await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = test::read_body(response).await;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        if status.is_client_error() || status.is_server_error() {
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            assert_eq!(
-                content_type, "application/problem+json",
-                "every error is a problem document: {body}"
-            );
-            assert_eq!(body["status"], status.as_u16(), "{body}");
-            assert!(
-                body["code"].is_string() && body["type"].is_string() && body["title"].is_string(),
-                "{body}"
-            );
-        }
-        assert!(!status.is_server_error(), "no 5xx for client input: {status} {body}");
-        Reply { status, headers, body }
-    }
-
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
-        let mut request = test::TestRequest::default().method(method).uri(path);
-        if let Some(key) = key {
-            request = request.insert_header((header::AUTHORIZATION, format!("Bearer {key}")));
-        }
-        if let Some(body) = body {
-            request = request.set_json(body);
-        }
-        self.raw(request).await
-    }
-
-    async fn business(&self, name: &str, email: &str) -> (String, String) {
-        let reply = self
-            .call(
-                Method::POST,
-                "/v1/admin/businesses",
-                Some(ADMIN),
-                Some(json!({"name": name, "user": {"email": email, "first_name": "Ann", "last_name": "Lee"}})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        (
-            reply.body["business"]["id"].as_str().unwrap().to_owned(),
-            reply.body["api_key"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    async fn invite(&self, key: &str, body: Value) -> Reply {
-        self.call(Method::POST, "/v1/invitations", Some(key), Some(body)).await
-    }
-}
-
-fn codes(body: &Value) -> Vec<(String, String)> {
-    body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-#[actix_web::test]
-async fn provisioning_a_business_returns_its_user_and_an_api_key_shown_once() {
-    let api = Api::new();
+async fn provisioning_a_business_returns_its_user_and_an_api_key_shown_once(api: Api) {
     let reply = api
         .call(
             Method::POST,
@@ -159,9 +77,7 @@ async fn provisioning_a_business_returns_its_user_and_an_api_key_shown_once() {
     );
 }
 
-#[actix_web::test]
-async fn an_api_key_never_reaches_the_operator_api() {
-    let api = Api::new();
+async fn an_api_key_never_reaches_the_operator_api(api: Api) {
     let (_, key) = api.business("Acme", "ann@acme.test").await;
     let reply = api
         .call(
@@ -178,9 +94,7 @@ async fn an_api_key_never_reaches_the_operator_api() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
-#[actix_web::test]
-async fn the_operator_api_is_off_without_an_admin_token() {
-    let mut api = Api::new();
+async fn the_operator_api_is_off_without_an_admin_token(mut api: Api) {
     api.state.config.admin_token = None;
     let reply = api
         .call(
@@ -193,9 +107,7 @@ async fn the_operator_api_is_off_without_an_admin_token() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
-#[actix_web::test]
-async fn a_missing_or_unknown_api_key_is_401_with_www_authenticate() {
-    let api = Api::new();
+async fn a_missing_or_unknown_api_key_is_401_with_www_authenticate(api: Api) {
     for key in [None, Some("rsvp_not-a-key")] {
         let reply = api.call(Method::GET, "/v1/invitations/sent", key, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
@@ -203,9 +115,7 @@ async fn a_missing_or_unknown_api_key_is_401_with_www_authenticate() {
     }
 }
 
-#[actix_web::test]
-async fn creating_an_invitation_answers_201_with_every_field_of_the_brief() {
-    let api = Api::new();
+async fn creating_an_invitation_answers_201_with_every_field_of_the_brief(api: Api) {
     let (acme, key) = api.business("Acme", "ann@acme.test").await;
     let reply = api
         .invite(
@@ -248,9 +158,7 @@ async fn creating_an_invitation_answers_201_with_every_field_of_the_brief() {
     }
 }
 
-#[actix_web::test]
-async fn invalid_fields_are_422_listing_every_field_at_once() {
-    let api = Api::new();
+async fn invalid_fields_are_422_listing_every_field_at_once(api: Api) {
     let (_, key) = api.business("Acme", "ann@acme.test").await;
     let reply = api
         .invite(
@@ -280,9 +188,7 @@ async fn invalid_fields_are_422_listing_every_field_at_once() {
     assert_eq!(listed.body["data"], json!([]), "nothing was written");
 }
 
-#[actix_web::test]
-async fn framework_errors_are_problem_documents_too() {
-    let api = Api::new();
+async fn framework_errors_are_problem_documents_too(api: Api) {
     let (_, key) = api.business("Acme", "ann@acme.test").await;
     let auth = (header::AUTHORIZATION, format!("Bearer {key}"));
     let malformed = api
@@ -347,9 +253,7 @@ async fn framework_errors_are_problem_documents_too() {
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
 }
 
-#[actix_web::test]
-async fn one_pending_invitation_per_email_self_invites_and_connections_are_refused() {
-    let api = Api::new();
+async fn one_pending_invitation_per_email_self_invites_and_connections_are_refused(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let (_, globex) = api.business("Globex", "bob@globex.test").await;
     assert_eq!(
@@ -387,9 +291,7 @@ async fn one_pending_invitation_per_email_self_invites_and_connections_are_refus
     );
 }
 
-#[actix_web::test]
-async fn accepting_connects_both_businesses_and_every_change_is_an_event() {
-    let api = Api::new();
+async fn accepting_connects_both_businesses_and_every_change_is_an_event(api: Api) {
     let (acme_id, acme) = api.business("Acme", "ann@acme.test").await;
     let (globex_id, globex) = api.business("Globex", "bob@globex.test").await;
     let created = api
@@ -464,9 +366,7 @@ async fn accepting_connects_both_businesses_and_every_change_is_an_event() {
     assert!(invitee_events.body["next_cursor"].is_string());
 }
 
-#[actix_web::test]
-async fn another_tenants_invitation_is_404_everywhere() {
-    let api = Api::new();
+async fn another_tenants_invitation_is_404_everywhere(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let (_, initech) = api.business("Initech", "eve@initech.test").await;
     let created = api.invite(&acme, json!({"email": "bob@globex.test"})).await;
@@ -504,9 +404,7 @@ async fn another_tenants_invitation_is_404_everywhere() {
     }
 }
 
-#[actix_web::test]
-async fn lists_are_newest_first_keyset_paged_and_filtered() {
-    let api = Api::new();
+async fn lists_are_newest_first_keyset_paged_and_filtered(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     for i in 0..5 {
         api.clock.advance(Duration::seconds(1));
@@ -561,9 +459,7 @@ async fn lists_are_newest_first_keyset_paged_and_filtered() {
     assert_eq!(pending.body["data"], json!([]));
 }
 
-#[actix_web::test]
-async fn received_lists_leave_out_cancelled_invitations() {
-    let api = Api::new();
+async fn received_lists_leave_out_cancelled_invitations(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let (_, globex) = api.business("Globex", "bob@globex.test").await;
     let created = api.invite(&acme, json!({"email": "bob@globex.test"})).await;
@@ -587,9 +483,7 @@ async fn received_lists_leave_out_cancelled_invitations() {
     assert_eq!(received.body["data"], json!([]));
 }
 
-#[actix_web::test]
-async fn a_second_resend_within_the_cooldown_is_429_with_retry_after() {
-    let api = Api::new();
+async fn a_second_resend_within_the_cooldown_is_429_with_retry_after(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let id = api.invite(&acme, json!({"email": "bob@globex.test"})).await.body["id"]
         .as_str()
@@ -620,9 +514,7 @@ async fn a_second_resend_within_the_cooldown_is_429_with_retry_after() {
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[actix_web::test]
-async fn without_email_the_accept_url_comes_once_and_accepting_by_link_creates_the_invitee() {
-    let api = Api::new();
+async fn without_email_the_accept_url_comes_once_and_accepting_by_link_creates_the_invitee(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let created = api
         .invite(
@@ -682,9 +574,7 @@ async fn without_email_the_accept_url_comes_once_and_accepting_by_link_creates_t
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
-#[actix_web::test]
-async fn bulk_items_succeed_or_fail_on_their_own() {
-    let api = Api::new();
+async fn bulk_items_succeed_or_fail_on_their_own(api: Api) {
     let (_, acme) = api.business("Acme", "ann@acme.test").await;
     let reply = api
         .call(
@@ -739,9 +629,7 @@ async fn bulk_items_succeed_or_fail_on_their_own() {
     assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-#[actix_web::test]
-async fn operations_endpoints_answer_and_count_requests() {
-    let api = Api::new();
+async fn operations_endpoints_answer_and_count_requests(api: Api) {
     assert_eq!(
         api.call(Method::GET, "/healthz", None, None).await.status,
         StatusCode::OK
@@ -762,9 +650,7 @@ async fn operations_endpoints_answer_and_count_requests() {
     assert!(text.contains("route=\"/v1/admin/businesses\""), "{text}");
 }
 
-#[actix_web::test]
-async fn a_request_id_is_echoed_or_minted() {
-    let api = Api::new();
+async fn a_request_id_is_echoed_or_minted(api: Api) {
     let echoed = api
         .raw(
             test::TestRequest::get()

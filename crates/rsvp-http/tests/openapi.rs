@@ -21,7 +21,11 @@ fn the_committed_openapi_document_is_what_the_code_generates() {
 #[test]
 fn the_document_is_openapi_3_1_and_lists_every_endpoint() {
     let doc: Value = serde_json::from_str(&rsvp_http::openapi::document()).unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/v1/invitations", "post"),
@@ -42,7 +46,10 @@ fn the_document_is_openapi_3_1_and_lists_every_endpoint() {
         ("/readyz", "get"),
         ("/metrics", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
     }
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());

@@ -1,0 +1,154 @@
+//! The test harness shared by the HTTP tests: the API in-process over a
+//! chosen store (in-memory, SQLite file, PostgreSQL database — fresh for
+//! each test and dropped after).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{App, test};
+use rsvp_app::{Ports, Settings};
+use rsvp_http::{HttpConfig, HttpState, configure};
+use rsvp_memory::{InMemoryStore, ManualClock};
+use rsvp_store_diesel::testing::TestDatabase;
+use rsvp_system::{RandomSecrets, UuidV7Ids};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub const ADMIN: &str = "test-admin-token";
+
+pub struct Api {
+    pub clock: Arc<ManualClock>,
+    pub state: HttpState,
+    _database: Option<TestDatabase>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Api {
+    pub async fn memory() -> Self {
+        Self::over(Arc::new(InMemoryStore::new()), None)
+    }
+
+    pub async fn sqlite() -> Self {
+        let database = TestDatabase::sqlite();
+        let store = database.migrated_store().await;
+        Self::over(Arc::new(store), Some(database))
+    }
+
+    pub async fn postgres() -> Self {
+        let database = TestDatabase::postgres();
+        let store = database.migrated_store().await;
+        Self::over(Arc::new(store), Some(database))
+    }
+
+    fn over(store: Arc<dyn rsvp_app::Store>, database: Option<TestDatabase>) -> Self {
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        ));
+        let ports = Ports {
+            store,
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+            secrets: Arc::new(RandomSecrets),
+        };
+        let mut config = HttpConfig::new("https://rsvp.test");
+        config.admin_token = Some(rsvp_app::Secret::new(ADMIN));
+        config.body_limit = 16 * 1024;
+        let state = HttpState::new(rsvp_app::App::new(ports, Settings::default()), config);
+        Self {
+            clock,
+            state,
+            _database: database,
+        }
+    }
+
+    pub async fn raw(&self, request: test::TestRequest) -> Reply {
+        let service = test::init_service(App::new().configure(configure(self.state.clone()))).await;
+        let response = test::call_service(&service, request.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = test::read_body(response).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        let is_html = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"));
+        if (status.is_client_error() || status.is_server_error()) && !is_html {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert_eq!(
+                content_type, "application/problem+json",
+                "every error is a problem document: {body}"
+            );
+            assert_eq!(body["status"], status.as_u16(), "{body}");
+            assert!(
+                body["code"].is_string() && body["type"].is_string() && body["title"].is_string(),
+                "{body}"
+            );
+        }
+        assert!(!status.is_server_error(), "no 5xx for client input: {status} {body}");
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = test::TestRequest::default().method(method).uri(path);
+        if let Some(key) = key {
+            request = request.insert_header((header::AUTHORIZATION, format!("Bearer {key}")));
+        }
+        if let Some(body) = body {
+            request = request.set_json(body);
+        }
+        self.raw(request).await
+    }
+
+    pub async fn business(&self, name: &str, email: &str) -> (String, String) {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/admin/businesses",
+                Some(ADMIN),
+                Some(json!({"name": name, "user": {"email": email, "first_name": "Ann", "last_name": "Lee"}})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        (
+            reply.body["business"]["id"].as_str().unwrap().to_owned(),
+            reply.body["api_key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn invite(&self, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, "/v1/invitations", Some(key), Some(body)).await
+    }
+}
+
+pub fn codes(body: &Value) -> Vec<(String, String)> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
