@@ -60,7 +60,7 @@ async fn the_page_shows_the_sender_and_message_escaped_with_accept_and_decline_f
         "{html}"
     );
     assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        html.contains("&lt;script&gt;alert(1)"),
         "the message is escaped"
     );
     assert!(!html.contains("<script>"), "no script reaches the page");
