@@ -94,7 +94,13 @@ impl std::fmt::Debug for EmailDispatcher {
 fn message_id_domain(public_url: &str) -> &str {
     let rest = public_url.split_once("://").map_or(public_url, |(_, rest)| rest);
     let host = rest.split(['/', ':', '?', '#']).next().unwrap_or_default();
-    if host.is_empty() { "rsvp.localhost" } else { host }
+    // A Message-ID's right side must be a plain ASCII domain: an IPv6
+    // literal, an empty or an internationalized host falls back.
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        "rsvp.localhost"
+    } else {
+        host
+    }
 }
 
 impl EmailDispatcher {

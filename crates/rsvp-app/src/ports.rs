@@ -233,7 +233,9 @@ pub struct ResendRecord {
 /// connections, events and the email outbox.
 ///
 /// Each method is one unit of work: it either does all it says or nothing.
-/// Emails are compared in their normalized (lowercased) form everywhere.
+/// Emails are compared in their normalized (lowercased) form everywhere, and
+/// read back as written (`EmailAddress::as_str` keeps its original case).
+/// Times are compared inclusively: a row whose time equals `now` is due.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -303,8 +305,12 @@ pub trait Store: Send + Sync {
     ) -> Result<Page<Invitation>, StoreError>;
 
     /// Applies a transition: the stored row changes only if its status is
-    /// `record.expected` and, unless the new status is `expired`, it is not
-    /// past `expires_at` at `record.now`. With it, in one transaction: the
+    /// `record.expected` and, unless the new status is `expired`, `record.now`
+    /// is before `expires_at` (answering exactly at `expires_at` is a
+    /// conflict with `expired`). Only `status`, `updated_at`, `resolved_at`
+    /// and `invitee_business_id` are written from `record.invitation`: the
+    /// record is a copy taken at read time, and fields changed since (such as
+    /// `email_delivery`) must survive. With it, in one transaction: the
     /// event, the connection and its event (skipped when the pair is already
     /// connected), the new invitee's business and user.
     ///
@@ -319,6 +325,9 @@ pub trait Store: Send + Sync {
     /// Records a resend: a new link token, optionally revoking the earlier
     /// ones, the event and the email job; sets `last_sent_at` to `now` and
     /// `email_delivery` to `queued`.
+    ///
+    /// `updated_at` is set to `now`. A send exactly at `not_sent_after` is
+    /// allowed.
     ///
     /// # Errors
     /// MUST return [`StoreError::Conflict`] when the invitation does not read
@@ -338,17 +347,20 @@ pub trait Store: Send + Sync {
     /// Connections of `business` (either end), newest first, keyset paged.
     async fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Result<Page<Connection>, StoreError>;
 
-    /// Events visible to `business` (as sender or as known invitee), oldest
-    /// first by id, keyset paged on the id.
+    /// Events visible to `business`: those whose `business_id` is it (the
+    /// sender) or whose own `invitee_business_id` is it (the invitee, as
+    /// known when the event was written); oldest first by id, keyset paged
+    /// on the id.
     async fn list_events(
         &self,
         business: BusinessId,
         query: &EventQuery,
     ) -> Result<Page<Event, rsvp_domain::EventId>, StoreError>;
 
-    /// Claims up to `limit` queued email jobs due at `now`, oldest first, by
-    /// moving their `next_attempt_at` to `now + lease` and counting the
-    /// attempt. A job claimed by one caller is not returned to another before
+    /// Claims up to `limit` queued email jobs due at `now` (`next_attempt_at
+    /// <= now`), oldest `created_at` first, by moving their `next_attempt_at`
+    /// to `now + lease` and counting the attempt; the returned jobs show the
+    /// new lease and attempt count. A job claimed by one caller is not returned to another before
     /// its lease ends, even when several claim at once.
     async fn claim_email_jobs(
         &self,
@@ -358,8 +370,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<EmailJob>, StoreError>;
 
     /// Records the outcome of an attempt, and mirrors it on the invitation's
-    /// `email_delivery` (`sent`, `failed`; `queued` while retrying). On
-    /// success the job's link token is wiped.
+    /// `email_delivery` (`sent`, `failed`; `queued` while retrying). When the
+    /// job is done (sent or failed) its link token is wiped: only the link
+    /// table's hash remains.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when there is no such job.

@@ -137,6 +137,31 @@ async fn no_email_is_sent_for_an_invitation_that_is_no_longer_pending() {
 }
 
 #[test]
+fn message_ids_use_the_public_host_or_a_safe_fallback() {
+    let job = job(1);
+    for (url, domain) in [
+        ("https://rsvp.example.com/base", "rsvp.example.com"),
+        ("http://127.0.0.1:8080", "127.0.0.1"),
+        ("http://[::1]:8080", "rsvp.localhost"),
+        ("https://bücher.example", "rsvp.localhost"),
+    ] {
+        let ports = Ports {
+            store: Arc::new(MockStore::new()),
+            clock: Arc::new(MockClock::new()),
+            ids: Arc::new(MockIdGenerator::new()),
+            secrets: Arc::new(MockSecretGenerator::new()),
+        };
+        let dispatcher = EmailDispatcher::new(
+            ports,
+            Arc::new(MockEmailRenderer::new()),
+            Arc::new(MockMailer::new()),
+            DispatchSettings::new(url),
+        );
+        assert_eq!(dispatcher.message_id(&job), format!("{}@{domain}", job.id), "{url}");
+    }
+}
+
+#[test]
 fn backoff_doubles_is_capped_and_spreads_jobs() {
     let settings = DispatchSettings::new("https://rsvp.test");
     for attempt in 1..=12u32 {

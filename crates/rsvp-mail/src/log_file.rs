@@ -48,9 +48,12 @@ impl LogMailer {
         &self.dir
     }
 
-    /// Where the message with this id is (or would be) written.
+    /// Where the message with this id is (or would be) written:
+    /// `<dir>/<id>.eml`, where `<id>` is the Message-ID's part before `@`
+    /// (the outbox job's id, as the brief names the file).
     pub fn path_for(&self, message_id: &str) -> PathBuf {
-        self.dir.join(format!("{message_id}.eml"))
+        let id = message_id.split('@').next().unwrap_or(message_id);
+        self.dir.join(format!("{id}.eml"))
     }
 }
 

@@ -299,6 +299,7 @@ impl State {
         self.email_jobs.insert(record.email_job.id, record.email_job.clone());
         let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
         stored.last_sent_at = Some(record.now);
+        stored.updated_at = record.now;
         stored.email_delivery = Some(EmailDelivery::Queued);
         Ok(stored.clone())
     }

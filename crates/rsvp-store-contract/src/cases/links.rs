@@ -221,6 +221,7 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
     assert_eq!(returned.id, bob.id());
     assert_eq!(returned.status, InvitationStatus::Pending);
     assert_eq!(returned.last_sent_at, Some(at(100)));
+    assert_eq!(returned.updated_at, at(100), "a resend is a change");
     assert_eq!(returned.email_delivery, Some(EmailDelivery::Queued));
     let stored = store.get_invitation(bob.id()).await.expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&returned));
