@@ -1,0 +1,257 @@
+//! The connection enum over both backends, the choice of backend by URL, and
+//! the r2d2 pool with SQLite's per-connection pragmas.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::SetupError;
+
+/// One database connection: PostgreSQL or SQLite. Queries written once
+/// against this enum run on both; backend-only SQL matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub(crate) enum DbConnection {
+    /// PostgreSQL, the production store.
+    Pg(PgConnection),
+    /// SQLite, the embedded default.
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// PostgreSQL (`postgres://` or `postgresql://` URLs).
+    Postgres,
+    /// SQLite (`sqlite://path`, `sqlite:path` or a bare file path).
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres` or `sqlite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where to connect, decided from the URL's scheme (never by trying each
+/// backend in turn, which hides the real error).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A libpq connection string.
+    Postgres(String),
+    /// A file path (or a `file:` URI) for SQLite.
+    Sqlite(String),
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A PostgreSQL URL may carry a password: print only what it is.
+        match self {
+            Self::Postgres(_) => f.write_str("Postgres(<url>)"),
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+        }
+    }
+}
+
+impl Target {
+    /// Reads a database URL:
+    ///
+    /// * `postgres://...`, `postgresql://...` → PostgreSQL;
+    /// * `sqlite://path`, `sqlite:path`, `file:...` or a bare path → SQLite
+    ///   (`sqlite:///abs/path` is the absolute `/abs/path`).
+    ///
+    /// In-memory SQLite (`:memory:`) is refused: every pooled connection
+    /// would be its own empty database.
+    pub(crate) fn parse(url: &str) -> Result<Self, SetupError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(SetupError::InvalidUrl("the database URL is empty".into()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(SetupError::InvalidUrl(format!(
+                "unsupported database URL scheme '{scheme}://': use postgres://, postgresql://, sqlite:// or a file path"
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(SetupError::InvalidUrl("the SQLite database URL names no file".into()));
+        }
+        if path == ":memory:" || path.contains("mode=memory") {
+            return Err(SetupError::InvalidUrl(
+                "in-memory SQLite is not supported (each pooled connection would be its own empty database): use a file path"
+                    .into(),
+            ));
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Opens one connection of the target's backend (SQLite pragmas are set
+    /// by [`SqlitePragmas`], when the pool hands the connection out).
+    pub(crate) fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self {
+            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+            Self::Sqlite(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
+        }
+    }
+}
+
+/// Busy timeout of SQLite connections: how long a writer waits for the lock.
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// Makes a connection ready: on SQLite, WAL (readers never block the
+/// writer), a busy timeout (writers queue instead of failing with
+/// `SQLITE_BUSY`) and enforced foreign keys, on every connection.
+pub(crate) fn prepare(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Pg(_) => Ok(()),
+        DbConnection::Sqlite(conn) => conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+        )),
+    }
+}
+
+/// The r2d2 connection manager: connects by [`Target`].
+#[derive(Debug, Clone)]
+pub(crate) struct Manager {
+    target: Target,
+}
+
+impl Manager {
+    pub(crate) fn new(target: Target) -> Self {
+        Self { target }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.target.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection returned by a panicking thread may hold anything.
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Sets SQLite's pragmas on every connection the pool opens.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlitePragmas;
+
+impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        prepare(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// The pool of connections.
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// How the pool is sized.
+pub(crate) struct PoolShape {
+    pub(crate) max_size: u32,
+    pub(crate) min_idle: Option<u32>,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) test_on_check_out: bool,
+}
+
+/// Builds the pool after opening one connection directly, so that a wrong
+/// URL, a server that is down or an unwritable file fails at once with the
+/// database's own message (r2d2 alone would retry until its timeout).
+pub(crate) fn build_pool(target: &Target, shape: &PoolShape) -> Result<Pool, SetupError> {
+    let backend = target.backend();
+    // Name the file (a PostgreSQL URL is not repeated: it may hold a password).
+    let failed = |message: String| SetupError::Connect {
+        backend,
+        message: match target {
+            Target::Sqlite(path) => format!("{path}: {message}"),
+            Target::Postgres(_) => message,
+        },
+    };
+    let mut probe = target.establish().map_err(|e| failed(e.to_string()))?;
+    prepare(&mut probe).map_err(|e| failed(e.to_string()))?;
+    drop(probe);
+    r2d2::Pool::builder()
+        .max_size(shape.max_size)
+        .min_idle(shape.min_idle)
+        .connection_timeout(shape.connection_timeout)
+        .test_on_check_out(shape.test_on_check_out)
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(Manager::new(target.clone()))
+        .map_err(|e| failed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_choose_postgres() {
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?sslmode=disable"] {
+            assert_eq!(Target::parse(url).unwrap(), Target::Postgres(url.into()));
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_and_paths_choose_sqlite() {
+        let cases = [
+            ("sqlite://data/rsvp.db", "data/rsvp.db"),
+            ("sqlite:///var/lib/rsvp.db", "/var/lib/rsvp.db"),
+            ("sqlite:rsvp.db", "rsvp.db"),
+            ("./data/rsvp.sqlite", "./data/rsvp.sqlite"),
+            ("/tmp/x.db", "/tmp/x.db"),
+        ];
+        for (url, path) in cases {
+            assert_eq!(Target::parse(url).unwrap(), Target::Sqlite(path.into()), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_memory_and_empty_urls_are_refused_with_a_reason() {
+        for url in ["mysql://h/db", "", "  ", "sqlite://", ":memory:", "sqlite::memory:"] {
+            let err = Target::parse(url).unwrap_err();
+            assert!(matches!(err, SetupError::InvalidUrl(_)), "{url}: {err}");
+        }
+        let err = Target::parse("mysql://h/db").unwrap_err().to_string();
+        assert!(err.contains("mysql://"), "{err}");
+    }
+
+    #[test]
+    fn a_postgres_target_never_prints_its_url() {
+        let target = Target::parse("postgres://u:secret@h/db").unwrap();
+        assert!(!format!("{target:?}").contains("secret"));
+    }
+}

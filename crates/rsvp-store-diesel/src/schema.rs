@@ -1,0 +1,126 @@
+//! The one schema of both backends, written by hand to match
+//! `migrations/sqlite` and `migrations/postgres` (the contract suite, run on
+//! both, reads and writes every column).
+//!
+//! Only types both backends share: ids are `Text` (hyphenated lowercase
+//! UUIDs), times `BigInt` (unix nanoseconds, UTC), JSON `Text`.
+
+diesel::table! {
+    businesses (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        business_id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        user_id -> Text,
+        key_hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        business_id -> Text,
+        sent_by_user_id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        status -> Text,
+        message -> Nullable<Text>,
+        custom_data -> Text,
+        roles -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        source_is_invitee -> Bool,
+        invitee_business_id -> Nullable<Text>,
+        expires_at -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        resolved_at -> Nullable<BigInt>,
+        email_delivery -> Nullable<Text>,
+        last_sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    link_tokens (token_hash) {
+        token_hash -> Text,
+        invitation_id -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    connections (id) {
+        id -> Text,
+        business_low -> Text,
+        business_high -> Text,
+        inviter_business_id -> Text,
+        invitee_business_id -> Text,
+        invitation_id -> Text,
+        roles -> Text,
+        source_is_invitee -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        kind -> Text,
+        invitation_id -> Text,
+        business_id -> Text,
+        invitee_business_id -> Nullable<Text>,
+        occurred_at -> BigInt,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    email_jobs (id) {
+        id -> Text,
+        invitation_id -> Text,
+        to_email -> Text,
+        link_token -> Nullable<Text>,
+        attempts -> Integer,
+        status -> Text,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(users -> businesses (business_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(link_tokens -> invitations (invitation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    businesses,
+    users,
+    api_keys,
+    invitations,
+    link_tokens,
+    connections,
+    events,
+    email_jobs,
+);

@@ -1,0 +1,1578 @@
+//! [`DieselStore`]: the `rsvp_app::Store` port on diesel.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use rsvp_app::{
+    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery, NewInvitationRecord,
+    Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+};
+use rsvp_domain::{
+    Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
+    InvitationId, InvitationStatus, User, ordered_pair,
+};
+use time::OffsetDateTime;
+
+use crate::SetupError;
+use crate::connection::{Backend, DbConnection, MultiBackend, Pool, PoolShape, Target, build_pool};
+use crate::migrations;
+use crate::rows::{
+    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
+    id_text, to_nanos,
+};
+use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+
+diesel::define_sql_function! {
+    /// SQL `COALESCE` of two nullable texts (both backends have it).
+    fn coalesce(first: Nullable<Text>, second: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// How to reach the database and size the pool.
+///
+/// `StoreOptions::new(url)` gives the defaults; change the public fields
+/// after it.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// `postgres://...` / `postgresql://...` for PostgreSQL; `sqlite://path`,
+    /// `sqlite:path` or a bare file path for SQLite (created when missing;
+    /// its directory must exist).
+    pub url: String,
+    /// Most connections the pool opens (default 10). SQLite serializes
+    /// writers whatever the size; readers run in parallel (WAL).
+    pub max_connections: u32,
+    /// Connections kept open while idle (default 1; `None`: as many as
+    /// `max_connections`).
+    pub min_idle: Option<u32>,
+    /// How long a unit of work waits for a free connection before failing
+    /// with `Unavailable` (default 10 s).
+    pub connection_timeout: Duration,
+    /// Whether a connection is pinged before each use, so that a connection
+    /// the server dropped is replaced instead of failing one request
+    /// (default true; costs one round trip per unit of work).
+    pub test_on_check_out: bool,
+}
+
+impl StoreOptions {
+    /// The defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            min_idle: Some(1),
+            connection_timeout: Duration::from_secs(10),
+            test_on_check_out: true,
+        }
+    }
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("StoreOptions")
+            .field("url", &"<redacted>")
+            .field("max_connections", &self.max_connections)
+            .field("min_idle", &self.min_idle)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("test_on_check_out", &self.test_on_check_out)
+            .finish()
+    }
+}
+
+/// The store on PostgreSQL or SQLite. Cheap to clone (the pool is shared); every method
+/// is one unit of work run on tokio's blocking pool.
+#[derive(Clone)]
+pub struct DieselStore {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
+        f.debug_struct("DieselStore")
+            .field("backend", &self.backend)
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
+            .finish()
+    }
+}
+
+/// Why a unit of work stopped: a refusal of the port, or a database error.
+#[derive(Debug)]
+enum Failure {
+    Store(StoreError),
+    Db(DieselError),
+}
+
+impl From<DieselError> for Failure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl Failure {
+    fn into_store(self) -> StoreError {
+        match self {
+            Self::Store(error) => error,
+            Self::Db(error) => StoreError::Unavailable(format!("database error: {error}")),
+        }
+    }
+}
+
+type Unit<T> = Result<T, Failure>;
+
+/// Maps a unique violation of the statement to the port's `error`.
+fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
+    move |db| match db {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Failure::Store(error),
+        other => Failure::Db(other),
+    }
+}
+
+/// Runs `work` as one write transaction, and commits it unless it fails.
+///
+/// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so two writers
+/// never both hold a read lock and then deadlock upgrading it (the second
+/// waits, up to the busy timeout, instead of failing with `SQLITE_BUSY`).
+/// PostgreSQL: READ COMMITTED, explicitly; the unique indexes and the
+/// conditional updates keep the invariants under concurrency.
+fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        DbConnection::Pg(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL READ COMMITTED")?
+        }
+    }
+    finish_unit(conn, work)
+}
+
+/// Runs `work` as one read-only transaction: one snapshot for its several
+/// queries (PostgreSQL REPEATABLE READ; SQLite a deferred transaction, which
+/// in WAL mode reads one snapshot).
+fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
+        DbConnection::Pg(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    }
+    finish_unit(conn, work)
+}
+
+fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(failure) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(failure),
+            Err(rollback) => Err(Failure::Db(rollback)),
+        },
+    }
+}
+
+/// Everything one new invitation writes.
+struct NewInvitationRows {
+    invitation: InvitationRow,
+    link: LinkTokenRow,
+    event: EventRow,
+    job: Option<EmailJobRow>,
+}
+
+impl NewInvitationRows {
+    fn from_domain(record: &NewInvitationRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            invitation: InvitationRow::from_domain(&record.invitation)?,
+            link: LinkTokenRow::from_domain(&record.link)?,
+            event: EventRow::from_domain(&record.event)?,
+            job: record.email_job.as_ref().map(EmailJobRow::from_domain).transpose()?,
+        })
+    }
+
+    fn insert(&self, conn: &mut DbConnection) -> Unit<()> {
+        diesel::insert_into(invitations::table)
+            .values(&self.invitation)
+            .execute(conn)
+            .map_err(unique_is(StoreError::AlreadyInvited))?;
+        diesel::insert_into(link_tokens::table)
+            .values(&self.link)
+            .execute(conn)?;
+        diesel::insert_into(events::table).values(&self.event).execute(conn)?;
+        if let Some(job) = &self.job {
+            diesel::insert_into(email_jobs::table).values(job).execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// The stored status `pending`, written as a literal so that the planners
+/// of both backends can use the partial indexes `WHERE status = 'pending'`
+/// (a bound parameter would hide the value from them).
+fn stored_pending() -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>("invitations.status = 'pending'")
+}
+
+fn get_invitation_row(conn: &mut DbConnection, id: &str) -> Unit<Option<InvitationRow>> {
+    Ok(invitations::table
+        .find(id)
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn stored_invitation(conn: &mut DbConnection, id: &str) -> Unit<Invitation> {
+    match get_invitation_row(conn, id)? {
+        Some(row) => Ok(row.into_domain()?),
+        None => Err(StoreError::Unavailable(format!("invitation {id} vanished inside its own transaction")).into()),
+    }
+}
+
+fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -> Unit<Vec<T>> {
+    Ok(rows.into_iter().map(convert).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The limit of an over-fetching page query: one row more than the page.
+fn overfetch(limit: rsvp_app::PageSize) -> i64 {
+    i64::from(limit.get()) + 1
+}
+
+type InvitationPredicate = Box<dyn BoxableExpression<invitations::table, MultiBackend, SqlType = Bool>>;
+
+/// Whether the invitation reads as `status` at `now` (nanoseconds).
+fn reads_as(status: InvitationStatus, now: i64) -> InvitationPredicate {
+    use crate::schema::invitations::dsl as i;
+    match status {
+        InvitationStatus::Pending => Box::new(i::status.eq("pending").and(i::expires_at.gt(now))),
+        InvitationStatus::Expired => Box::new(
+            i::status
+                .eq("expired")
+                .or(i::status.eq("pending").and(i::expires_at.le(now))),
+        ),
+        other => Box::new(i::status.eq(other.as_str())),
+    }
+}
+
+/// The filters, keyset and order shared by both invitation lists.
+fn invitation_page(
+    mut query: invitations::BoxedQuery<'static, MultiBackend>,
+    filter: &InvitationFilter,
+    after: Option<Cursor>,
+    now: OffsetDateTime,
+    limit: rsvp_app::PageSize,
+) -> invitations::BoxedQuery<'static, MultiBackend> {
+    use crate::schema::invitations::dsl as i;
+    let now = bound_nanos(now);
+    let mut statuses = filter.statuses.clone();
+    statuses.sort();
+    statuses.dedup();
+    let mut wanted: Option<InvitationPredicate> = None;
+    for status in statuses {
+        let next = reads_as(status, now);
+        wanted = Some(match wanted {
+            None => next,
+            Some(previous) => Box::new(previous.or(next)),
+        });
+    }
+    if let Some(wanted) = wanted {
+        query = query.filter(wanted);
+    }
+    if let Some(email) = &filter.email {
+        query = query.filter(i::email_normalized.eq(email.normalized().to_owned()));
+    }
+    if let Some(cursor) = after {
+        // A row-value comparison: both backends read it as one index range
+        // on (created_at, id), so a deep page costs as much as the first.
+        query = query.filter(
+            sql::<Bool>("(invitations.created_at, invitations.id) < (")
+                .bind::<BigInt, _>(bound_nanos(cursor.created_at))
+                .sql(", ")
+                .bind::<Text, _>(id_text(cursor.id))
+                .sql(")"),
+        );
+    }
+    query
+        .order((i::created_at.desc(), i::id.desc()))
+        .limit(overfetch(limit))
+}
+
+fn invitation_cursor(invitation: &Invitation) -> Cursor {
+    Cursor {
+        created_at: invitation.created_at,
+        id: invitation.id.as_uuid(),
+    }
+}
+
+/// Connections at one end (`inviter` or `invitee`) of `business`, newest first.
+fn connections_at_one_end(
+    conn: &mut DbConnection,
+    business: &str,
+    as_inviter: bool,
+    page: &PageRequest,
+) -> Unit<Vec<ConnectionRow>> {
+    use crate::schema::connections::dsl as c;
+    let mut query = c::connections
+        .select(ConnectionRow::as_select())
+        .into_boxed::<MultiBackend>();
+    query = if as_inviter {
+        query.filter(c::inviter_business_id.eq(business.to_owned()))
+    } else {
+        query.filter(c::invitee_business_id.eq(business.to_owned()))
+    };
+    if let Some(cursor) = page.after {
+        query = query.filter(
+            sql::<Bool>("(connections.created_at, connections.id) < (")
+                .bind::<BigInt, _>(bound_nanos(cursor.created_at))
+                .sql(", ")
+                .bind::<Text, _>(id_text(cursor.id))
+                .sql(")"),
+        );
+    }
+    Ok(query
+        .order((c::created_at.desc(), c::id.desc()))
+        .limit(overfetch(page.limit))
+        .load(conn)?)
+}
+
+/// Events on one side (`sender` or known `invitee`) of `business`, by id.
+fn events_on_one_side(
+    conn: &mut DbConnection,
+    business: &str,
+    as_sender: bool,
+    query: &EventQuery,
+) -> Unit<Vec<EventRow>> {
+    use crate::schema::events::dsl as e;
+    let mut q = e::events.select(EventRow::as_select()).into_boxed::<MultiBackend>();
+    q = if as_sender {
+        q.filter(e::business_id.eq(business.to_owned()))
+    } else {
+        q.filter(e::invitee_business_id.eq(business.to_owned()))
+    };
+    if let Some(after) = query.after {
+        q = q.filter(e::id.gt(id_text(after.as_uuid())));
+    }
+    Ok(q.order(e::id.asc()).limit(overfetch(query.limit)).load(conn)?)
+}
+
+/// What an attempt leaves on its job.
+enum Finish {
+    Sent,
+    Retry(i64, String),
+    Failed(String),
+}
+
+fn saturating_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Claims due jobs on PostgreSQL in one statement: the rows are locked with
+/// `FOR UPDATE SKIP LOCKED`, so concurrent claimers (other replicas) skip
+/// each other's jobs instead of waiting for them or taking them twice.
+fn claim_on_postgres(conn: &mut PgConnection, now: i64, limit: i64, lease_end: i64) -> Unit<Vec<EmailJobRow>> {
+    let mut rows: Vec<EmailJobRow> = diesel::sql_query(
+        "WITH due AS ( \
+             SELECT id FROM email_jobs \
+             WHERE status = 'queued' AND next_attempt_at <= $1 \
+             ORDER BY created_at, id \
+             LIMIT $2 \
+             FOR UPDATE SKIP LOCKED) \
+         UPDATE email_jobs AS j \
+         SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
+         FROM due WHERE j.id = due.id \
+         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at",
+    )
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(lease_end)
+    .load(conn)?;
+    // RETURNING keeps no order: restore the claim's.
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(rows)
+}
+
+/// Claims due jobs on SQLite inside one immediate transaction: SQLite has
+/// one writer at a time, so no other claimer runs between the read and the
+/// update.
+fn claim_on_sqlite(conn: &mut DbConnection, now: i64, limit: i64, lease_end: i64) -> Unit<Vec<EmailJobRow>> {
+    use crate::schema::email_jobs::dsl as j;
+    write_unit(conn, |conn| {
+        let mut due: Vec<EmailJobRow> = j::email_jobs
+            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+            .filter(j::next_attempt_at.le(now))
+            .order((j::created_at.asc(), j::id.asc()))
+            .limit(limit)
+            .select(EmailJobRow::as_select())
+            .load(conn)?;
+        let ids: Vec<String> = due.iter().map(|row| row.id.clone()).collect();
+        if !ids.is_empty() {
+            diesel::update(j::email_jobs.filter(j::id.eq_any(&ids)))
+                .set((
+                    j::next_attempt_at.eq(lease_end),
+                    j::attempts.eq(j::attempts + 1),
+                    j::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        for row in &mut due {
+            row.next_attempt_at = lease_end;
+            row.attempts = row.attempts.saturating_add(1);
+            row.updated_at = now;
+        }
+        Ok(due)
+    })
+}
+
+impl DieselStore {
+    /// Connects with the default [`StoreOptions`] for `url`.
+    ///
+    /// # Errors
+    /// [`SetupError::InvalidUrl`] for a URL of no supported backend;
+    /// [`SetupError::Connect`] with the database's own message when the
+    /// first connection fails.
+    pub async fn connect(url: &str) -> Result<Self, SetupError> {
+        Self::connect_with(StoreOptions::new(url)).await
+    }
+
+    /// Connects: picks the backend by the URL's scheme, opens one connection
+    /// to fail fast with the real error, then builds the pool. Does not
+    /// migrate (see [`run_migrations`](Self::run_migrations)).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(options: StoreOptions) -> Result<Self, SetupError> {
+        let target = Target::parse(&options.url)?;
+        let backend = target.backend();
+        let shape = PoolShape {
+            max_size: options.max_connections.max(1),
+            min_idle: options.min_idle.map(|idle| idle.min(options.max_connections.max(1))),
+            connection_timeout: options.connection_timeout,
+            test_on_check_out: options.test_on_check_out,
+        };
+        let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
+            .await
+            .map_err(|e| SetupError::Connect {
+                backend,
+                message: format!("connecting failed: {e}"),
+            })??;
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn with_connection<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(|e| format!("no database connection: {e}"))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| format!("the database task failed: {e}"))?
+    }
+
+    /// Applies the migrations not yet applied, from the set of this store's
+    /// backend (embedded in the binary); returns the versions applied.
+    /// `rsvp migrate` and `rsvp serve` call it at start.
+    ///
+    /// # Errors
+    /// [`SetupError::Migration`] naming the migration and the database error.
+    pub async fn run_migrations(&self) -> Result<Vec<String>, SetupError> {
+        self.with_connection(|conn| migrations::run_pending(conn).map_err(|e| e.to_string()))
+            .await
+            .map_err(SetupError::Migration)
+    }
+
+    /// Reverts every applied migration, newest first, running each
+    /// `down.sql`: the database is left without rsvp's tables. For tests and
+    /// for operators removing rsvp; returns the versions reverted.
+    ///
+    /// # Errors
+    /// [`SetupError::Migration`] naming the migration and the database error.
+    pub async fn revert_all_migrations(&self) -> Result<Vec<String>, SetupError> {
+        self.with_connection(|conn| migrations::revert_all(conn).map_err(|e| e.to_string()))
+            .await
+            .map_err(SetupError::Migration)
+    }
+
+    /// Runs one unit of work: checkout, transaction and queries all inside
+    /// one `spawn_blocking` closure, under the caller's tracing span. A
+    /// panic inside becomes `Unavailable`, never a hung request.
+    async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(format!("{operation}: no database connection: {e}")))?;
+            work(&mut conn).map_err(Failure::into_store)
+        })
+        .await;
+        let result = joined.unwrap_or_else(|e| Err(StoreError::Unavailable(format!("{operation}: {e}"))));
+        if let Err(StoreError::Unavailable(message)) = &result {
+            tracing::warn!(operation, error = %message, "store unavailable");
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for DieselStore {
+    async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let business = BusinessRow::from_domain(business)?;
+        let user = UserRow::from_domain(user)?;
+        let key = ApiKeyRow::from_domain(key)?;
+        self.run("create_business", move |conn| {
+            write_unit(conn, |conn| {
+                diesel::insert_into(businesses::table).values(&business).execute(conn)?;
+                diesel::insert_into(users::table)
+                    .values(&user)
+                    .execute(conn)
+                    .map_err(unique_is(StoreError::EmailTaken))?;
+                diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let user = UserRow::from_domain(user)?;
+        let key = ApiKeyRow::from_domain(key)?;
+        self.run("add_user", move |conn| {
+            write_unit(conn, |conn| {
+                let business: Option<String> = businesses::table
+                    .find(&user.business_id)
+                    .select(businesses::id)
+                    .first(conn)
+                    .optional()?;
+                if business.is_none() {
+                    return Err(StoreError::NotFound.into());
+                }
+                diesel::insert_into(users::table)
+                    .values(&user)
+                    .execute(conn)
+                    .map_err(unique_is(StoreError::EmailTaken))?;
+                diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run("get_business", move |conn| {
+            let row = businesses::table
+                .find(&id)
+                .select(BusinessRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(BusinessRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError> {
+        let hash = key_hash.to_hex();
+        self.run("find_principal", move |conn| {
+            let row: Option<(UserRow, BusinessRow)> = api_keys::table
+                .inner_join(users::table.inner_join(businesses::table))
+                .filter(api_keys::key_hash.eq(&hash))
+                .select((UserRow::as_select(), BusinessRow::as_select()))
+                .first(conn)
+                .optional()?;
+            let Some((user, business)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Principal {
+                business: business.into_domain()?,
+                user: user.into_domain()?,
+            }))
+        })
+        .await
+    }
+
+    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        let normalized = email.normalized().to_owned();
+        self.run("find_user_by_email", move |conn| {
+            let row = users::table
+                .filter(users::email_normalized.eq(&normalized))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(UserRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
+        let (low, high) = ordered_pair(a, b);
+        let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
+        self.run("are_connected", move |conn| {
+            let found: Option<String> = connections::table
+                .filter(connections::business_low.eq(&low))
+                .filter(connections::business_high.eq(&high))
+                .select(connections::id)
+                .first(conn)
+                .optional()?;
+            Ok(found.is_some())
+        })
+        .await
+    }
+
+    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let normalized = email.normalized().to_owned();
+        self.run("find_pending", move |conn| {
+            let row = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
+        let rows = NewInvitationRows::from_domain(record)?;
+        self.run("insert_invitation", move |conn| {
+            write_unit(conn, |conn| rows.insert(conn))
+        })
+        .await
+    }
+
+    async fn insert_invitations(
+        &self,
+        records: &[NewInvitationRecord],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut items: Vec<(usize, Result<NewInvitationRows, StoreError>)> =
+            records.iter().map(NewInvitationRows::from_domain).enumerate().collect();
+        // Insert in the order of the pending-email key (stable: among equal
+        // emails the first item still wins), so that two concurrent batches
+        // on PostgreSQL take the unique index's locks in the same order and
+        // never deadlock; results go back in request order.
+        items.sort_by(|(_, a), (_, b)| match (a, b) {
+            (Ok(a), Ok(b)) => (&a.invitation.business_id, &a.invitation.email_normalized)
+                .cmp(&(&b.invitation.business_id, &b.invitation.email_normalized)),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Err(_)) => std::cmp::Ordering::Equal,
+        });
+        let count = records.len();
+        self.run("insert_invitations", move |conn| {
+            // One transaction for the whole batch, a savepoint per item: an
+            // item that fails is rolled back to its savepoint alone.
+            write_unit(conn, |conn| {
+                let mut results: Vec<Result<(), StoreError>> = vec![Ok(()); count];
+                for (index, item) in items {
+                    results[index] = match item {
+                        Ok(rows) => conn
+                            .transaction::<_, Failure, _>(|conn| rows.insert(conn))
+                            .map_err(Failure::into_store),
+                        Err(refused) => Err(refused),
+                    };
+                }
+                Ok(results)
+            })
+        })
+        .await
+    }
+
+    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run("get_invitation", move |conn| {
+            Ok(get_invitation_row(conn, &id)?
+                .map(InvitationRow::into_domain)
+                .transpose()?)
+        })
+        .await
+    }
+
+    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = query.clone();
+        self.run("list_sent", move |conn| {
+            let base = invitations::table
+                .filter(invitations::business_id.eq(business))
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            let items = rows_into(rows, InvitationRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+        })
+        .await
+    }
+
+    async fn list_received(
+        &self,
+        business: BusinessId,
+        query: &InvitationQuery,
+    ) -> Result<Page<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = query.clone();
+        self.run("list_received", move |conn| {
+            let emails = users::table
+                .filter(users::business_id.eq(business))
+                .select(users::email_normalized);
+            let base = invitations::table
+                .filter(invitations::email_normalized.eq_any(emails))
+                .filter(invitations::status.ne(InvitationStatus::Cancelled.as_str()))
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            let items = rows_into(rows, InvitationRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+        })
+        .await
+    }
+
+    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
+        let after = &record.invitation;
+        let id = id_text(after.id.as_uuid());
+        let expected = record.expected.as_str();
+        let new_status = after.status.as_str();
+        let expiring = after.status == InvitationStatus::Expired;
+        let now = bound_nanos(record.now);
+        let read_at = record.now;
+        let updated_at = to_nanos(after.updated_at)?;
+        let resolved_at = after.resolved_at.map(to_nanos).transpose()?;
+        let invitee_business = after.invitee_business_id.map(|b| id_text(b.as_uuid()));
+        let event = EventRow::from_domain(&record.event)?;
+        let connection = match &record.connection {
+            Some((connection, created)) => Some((
+                connection.clone(),
+                ConnectionRow::from_domain(connection)?,
+                EventRow::from_domain(created)?,
+            )),
+            None => None,
+        };
+        let new_invitee = match &record.new_invitee {
+            Some(new) => Some((
+                BusinessRow::from_domain(&new.business)?,
+                UserRow::from_domain(&new.user)?,
+            )),
+            None => None,
+        };
+        self.run("apply_transition", move |conn| {
+            write_unit(conn, |conn| {
+                use crate::schema::invitations::dsl as i;
+                if let Some((business, _)) = &new_invitee {
+                    // First, so that the invitation may point at it.
+                    diesel::insert_into(businesses::table).values(business).execute(conn)?;
+                }
+                let mut target = diesel::update(i::invitations)
+                    .filter(i::id.eq(id.clone()))
+                    .filter(i::status.eq(expected))
+                    .into_boxed();
+                if !expiring {
+                    target = target.filter(i::expires_at.gt(now));
+                }
+                let changed = target
+                    .set((
+                        i::status.eq(new_status),
+                        i::updated_at.eq(updated_at),
+                        i::resolved_at.eq(resolved_at),
+                        i::invitee_business_id.eq(coalesce(invitee_business.clone(), i::invitee_business_id)),
+                    ))
+                    .execute(conn)?;
+                if changed == 0 {
+                    return Err(match get_invitation_row(conn, &id)? {
+                        None => StoreError::NotFound,
+                        Some(row) => StoreError::Conflict {
+                            current: row.into_domain()?.status_at(read_at),
+                        },
+                    }
+                    .into());
+                }
+                if let Some((_, user)) = &new_invitee {
+                    diesel::insert_into(users::table)
+                        .values(user)
+                        .execute(conn)
+                        .map_err(unique_is(StoreError::EmailTaken))?;
+                }
+                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                let connection = match &connection {
+                    None => None,
+                    Some((domain, row, created)) => {
+                        let inserted = match &mut *conn {
+                            DbConnection::Pg(pg) => diesel::insert_into(connections::table)
+                                .values(row)
+                                .on_conflict_do_nothing()
+                                .execute(pg)?,
+                            DbConnection::Sqlite(lite) => diesel::insert_into(connections::table)
+                                .values(row)
+                                .on_conflict_do_nothing()
+                                .execute(lite)?,
+                        };
+                        if inserted == 1 {
+                            diesel::insert_into(events::table).values(created).execute(conn)?;
+                            Some(domain.clone())
+                        } else {
+                            let existing: ConnectionRow = connections::table
+                                .filter(connections::business_low.eq(&row.business_low))
+                                .filter(connections::business_high.eq(&row.business_high))
+                                .select(ConnectionRow::as_select())
+                                .first(conn)?;
+                            Some(existing.into_domain()?)
+                        }
+                    }
+                };
+                Ok(TransitionOutcome {
+                    invitation: stored_invitation(conn, &id)?,
+                    connection,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError> {
+        let id = id_text(record.invitation_id.as_uuid());
+        let read_at = record.now;
+        let now = to_nanos(record.now)?;
+        let not_sent_after_time = record.not_sent_after;
+        let not_sent_after = bound_nanos(record.not_sent_after);
+        let revoke = record.revoke_previous_links;
+        let link = LinkTokenRow::from_domain(&record.link)?;
+        let event = EventRow::from_domain(&record.event)?;
+        let job = EmailJobRow::from_domain(&record.email_job)?;
+        self.run("record_resend", move |conn| {
+            write_unit(conn, |conn| {
+                use crate::schema::invitations::dsl as i;
+                let changed = diesel::update(i::invitations)
+                    .filter(i::id.eq(&id))
+                    .filter(i::status.eq(InvitationStatus::Pending.as_str()))
+                    .filter(i::expires_at.gt(now))
+                    .filter(i::last_sent_at.is_null().or(i::last_sent_at.le(not_sent_after)))
+                    .set((
+                        i::last_sent_at.eq(now),
+                        i::email_delivery.eq("queued"),
+                        i::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                if changed == 0 {
+                    let Some(row) = get_invitation_row(conn, &id)? else {
+                        return Err(StoreError::NotFound.into());
+                    };
+                    let invitation = row.into_domain()?;
+                    let current = invitation.status_at(read_at);
+                    return Err(match invitation.last_sent_at {
+                        _ if current != InvitationStatus::Pending => StoreError::Conflict { current },
+                        Some(last_sent_at) if last_sent_at > not_sent_after_time => {
+                            StoreError::Cooldown { last_sent_at }
+                        }
+                        _ => StoreError::Unavailable(format!("the resend of invitation {id} matched no row")),
+                    }
+                    .into());
+                }
+                if revoke {
+                    diesel::update(link_tokens::table)
+                        .filter(link_tokens::invitation_id.eq(&id))
+                        .filter(link_tokens::revoked_at.is_null())
+                        .set(link_tokens::revoked_at.eq(now))
+                        .execute(conn)?;
+                }
+                diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
+                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
+                stored_invitation(conn, &id)
+            })
+        })
+        .await
+    }
+
+    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError> {
+        let hash = token_hash.to_hex();
+        self.run("find_invitation_by_link", move |conn| {
+            let row = link_tokens::table
+                .inner_join(invitations::table)
+                .filter(link_tokens::token_hash.eq(&hash))
+                .filter(link_tokens::revoked_at.is_null())
+                .select(InvitationRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
+        let now = bound_nanos(now);
+        let limit = saturating_limit(limit);
+        self.run("due_for_expiry", move |conn| {
+            let rows = invitations::table
+                .filter(stored_pending())
+                .filter(invitations::expires_at.le(now))
+                .order((invitations::expires_at.asc(), invitations::id.asc()))
+                .limit(limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            rows_into(rows, InvitationRow::into_domain)
+        })
+        .await
+    }
+
+    async fn list_connections(
+        &self,
+        business: BusinessId,
+        page: &PageRequest,
+    ) -> Result<Page<DomainConnection>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let page = *page;
+        self.run("list_connections", move |conn| {
+            // Two index range scans (one per end) merged, rather than one OR
+            // that no index serves in order.
+            let mut rows = read_unit(conn, |conn| {
+                let mut rows = connections_at_one_end(conn, &business, true, &page)?;
+                rows.extend(connections_at_one_end(conn, &business, false, &page)?);
+                Ok(rows)
+            })?;
+            rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+            rows.dedup_by(|a, b| a.id == b.id);
+            rows.truncate(page.limit.as_usize() + 1);
+            let items = rows_into(rows, ConnectionRow::into_domain)?;
+            Ok(Page::from_overfetch(items, page.limit, |c: &DomainConnection| Cursor {
+                created_at: c.created_at,
+                id: c.id.as_uuid(),
+            }))
+        })
+        .await
+    }
+
+    async fn list_events(&self, business: BusinessId, query: &EventQuery) -> Result<Page<Event, EventId>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = *query;
+        self.run("list_events", move |conn| {
+            let mut rows = read_unit(conn, |conn| {
+                let mut rows = events_on_one_side(conn, &business, true, &query)?;
+                rows.extend(events_on_one_side(conn, &business, false, &query)?);
+                Ok(rows)
+            })?;
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            rows.dedup_by(|a, b| a.id == b.id);
+            rows.truncate(query.limit.as_usize() + 1);
+            let items = rows_into(rows, EventRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, |e: &Event| e.id))
+        })
+        .await
+    }
+
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<EmailJob>, StoreError> {
+        let lease_end = to_nanos(now + lease)?;
+        let now = to_nanos(now)?;
+        let limit = saturating_limit(limit);
+        self.run("claim_email_jobs", move |conn| {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let rows = match conn {
+                DbConnection::Pg(pg) => claim_on_postgres(pg, now, limit, lease_end)?,
+                DbConnection::Sqlite(_) => claim_on_sqlite(conn, now, limit, lease_end)?,
+            };
+            rows_into(rows, EmailJobRow::into_domain)
+        })
+        .await
+    }
+
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let id = id_text(id.as_uuid());
+        let now = to_nanos(now)?;
+        let outcome = match outcome {
+            EmailOutcome::Sent => Finish::Sent,
+            EmailOutcome::Retry { retry_at, error } => Finish::Retry(to_nanos(*retry_at)?, error.clone()),
+            EmailOutcome::Failed { error } => Finish::Failed(error.clone()),
+        };
+        self.run("finish_email_job", move |conn| {
+            write_unit(conn, |conn| {
+                let Some(job) = j::email_jobs
+                    .find(&id)
+                    .select(EmailJobRow::as_select())
+                    .first(conn)
+                    .optional()?
+                else {
+                    return Err(StoreError::NotFound.into());
+                };
+                // A job that is done no longer needs its link token in clear.
+                let (status, next_attempt_at, last_error, link_token) = match outcome {
+                    Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
+                    Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
+                    Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
+                };
+                diesel::update(j::email_jobs.find(&id))
+                    .set((
+                        j::status.eq(status),
+                        j::next_attempt_at.eq(next_attempt_at),
+                        j::last_error.eq(last_error),
+                        j::link_token.eq(link_token),
+                        j::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                // The invitation shows the fate of its latest email only: an
+                // older job finishing after a resend does not overwrite it.
+                let newer = email_jobs::table
+                    .filter(j::invitation_id.eq(job.invitation_id.clone()))
+                    .filter(j::created_at.gt(job.created_at))
+                    .select(j::id);
+                diesel::update(invitations::table.find(&job.invitation_id))
+                    .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
+                    .set(invitations::email_delivery.eq(status))
+                    .execute(conn)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run("ping", |conn| Ok(conn.batch_execute("SELECT 1")?)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+    use rsvp_app::{EmailJobStatus, IdGenerator, InvitationFilter, LinkTokenRecord, PageSize, Secret};
+    use rsvp_domain::{Actor, ApiKeyId, BusinessName, ConnectionId, EmailJobId, InvitationInput, PersonName, UserId};
+    use time::Duration;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    async fn sqlite_store(database: &TestDatabase, max_connections: u32) -> DieselStore {
+        let mut options = StoreOptions::new(database.url());
+        options.max_connections = max_connections;
+        options.min_idle = Some(0);
+        let store = DieselStore::connect_with(options).await.unwrap();
+        store.run_migrations().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_a_unit_of_work_is_unavailable_and_the_store_goes_on() {
+        let database = TestDatabase::sqlite();
+        let store = sqlite_store(&database, 1).await;
+        let result: Result<(), StoreError> = store
+            .run("explode", |_| -> Unit<()> { panic!("boom inside the unit of work") })
+            .await;
+        match result {
+            Err(StoreError::Unavailable(message)) => assert!(message.contains("explode"), "{message}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        // The pool (of one) replaced the connection the panic left behind.
+        store.ping().await.unwrap();
+        assert_eq!(store.get_business(BusinessId::from_uuid(Uuid::nil())).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_write_unit_holds_the_write_lock_from_its_first_statement() {
+        let database = TestDatabase::sqlite();
+        let store = sqlite_store(&database, 2).await;
+        let pool = store.pool.clone();
+        let refused = tokio::task::spawn_blocking(move || {
+            let mut first = pool.get().unwrap();
+            let mut second = pool.get().unwrap();
+            write_unit(&mut first, |_| {
+                // No statement yet in this unit, and still no other writer may start.
+                second.batch_execute("PRAGMA busy_timeout = 0").unwrap();
+                let refused = second.batch_execute("BEGIN IMMEDIATE").unwrap_err().to_string();
+                second
+                    .batch_execute(&format!(
+                        "PRAGMA busy_timeout = {}",
+                        crate::connection::SQLITE_BUSY_TIMEOUT_MS
+                    ))
+                    .unwrap();
+                Ok(refused)
+            })
+            .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(refused.contains("locked"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_postgres_write_unit_is_read_committed_whatever_the_server_default() {
+        #[derive(QueryableByName)]
+        struct Isolation {
+            #[diesel(sql_type = Text)]
+            level: String,
+        }
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+        let store = database.migrated_store().await;
+        let pool = store.pool.clone();
+        let levels = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            conn.batch_execute("SET default_transaction_isolation = 'serializable'")
+                .unwrap();
+            let query = "SELECT current_setting('transaction_isolation') AS level";
+            let write = write_unit(&mut conn, |conn| {
+                Ok(diesel::sql_query(query).get_result::<Isolation>(conn)?)
+            })
+            .unwrap()
+            .level;
+            let read = read_unit(&mut conn, |conn| {
+                Ok(diesel::sql_query(query).get_result::<Isolation>(conn)?)
+            })
+            .unwrap()
+            .level;
+            conn.batch_execute("RESET default_transaction_isolation").unwrap();
+            (write, read)
+        })
+        .await
+        .unwrap();
+        assert_eq!(levels, ("read committed".to_owned(), "repeatable read".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_gets_wal_a_busy_timeout_and_foreign_keys() {
+        #[derive(QueryableByName)]
+        struct Pragmas {
+            #[diesel(sql_type = Text)]
+            journal_mode: String,
+            #[diesel(sql_type = BigInt)]
+            busy_timeout: i64,
+            #[diesel(sql_type = BigInt)]
+            foreign_keys: i64,
+        }
+        let database = TestDatabase::sqlite();
+        let store = sqlite_store(&database, 3).await;
+        // Hold three connections at once, so that the pool must open each.
+        let pool = store.pool.clone();
+        let seen = tokio::task::spawn_blocking(move || {
+            let mut held = Vec::new();
+            for _ in 0..3 {
+                held.push(pool.get().unwrap());
+            }
+            held.iter_mut()
+                .map(|conn| {
+                    diesel::sql_query(
+                        "SELECT (SELECT * FROM pragma_journal_mode) AS journal_mode, \
+                         (SELECT * FROM pragma_busy_timeout) AS busy_timeout, \
+                         (SELECT * FROM pragma_foreign_keys) AS foreign_keys",
+                    )
+                    .get_result::<Pragmas>(&mut **conn)
+                    .unwrap()
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen.len(), 3);
+        for pragmas in seen {
+            assert_eq!(pragmas.journal_mode, "wal");
+            assert_eq!(
+                pragmas.busy_timeout,
+                i64::from(crate::connection::SQLITE_BUSY_TIMEOUT_MS)
+            );
+            assert_eq!(pragmas.foreign_keys, 1);
+        }
+    }
+
+    fn id() -> Uuid {
+        rsvp_system::UuidV7Ids.new_id()
+    }
+
+    /// Runs every method of the port, with and without filters and cursors.
+    async fn exercise_every_query(store: &DieselStore) {
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let business = |name: &str| Business {
+            id: BusinessId::from_uuid(id()),
+            name: BusinessName::parse(name).unwrap(),
+            created_at: now,
+        };
+        let user = |business: BusinessId, email: &str| User {
+            id: UserId::from_uuid(id()),
+            business_id: business,
+            email: EmailAddress::parse(email).unwrap(),
+            first_name: Some(PersonName::parse("Test").unwrap()),
+            last_name: None,
+            created_at: now,
+        };
+        let key = |user: UserId, byte: u8| ApiKeyRecord {
+            id: ApiKeyId::from_uuid(id()),
+            user_id: user,
+            hash: SecretHash([byte; 32]),
+            created_at: now,
+        };
+        let acme = business("Acme");
+        let ann = user(acme.id, "ann@acme.test");
+        store.create_business(&acme, &ann, &key(ann.id, 1)).await.unwrap();
+        let globex = business("Globex");
+        let bob = user(globex.id, "bob@globex.test");
+        store.create_business(&globex, &bob, &key(bob.id, 2)).await.unwrap();
+        let carol = user(globex.id, "carol@globex.test");
+        store.add_user(&carol, &key(carol.id, 3)).await.unwrap();
+        store.get_business(acme.id).await.unwrap().unwrap();
+        store.find_principal(&SecretHash([1; 32])).await.unwrap().unwrap();
+        store.find_user_by_email(&bob.email).await.unwrap().unwrap();
+        assert!(!store.are_connected(acme.id, globex.id).await.unwrap());
+
+        let new_record = |email: &str, hash: u8| {
+            let request = InvitationInput {
+                email: Some(email.into()),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap();
+            let invitation = Invitation::new(InvitationId::from_uuid(id()), acme.id, ann.id, request, now);
+            NewInvitationRecord {
+                link: LinkTokenRecord {
+                    hash: SecretHash([hash; 32]),
+                    invitation_id: invitation.id,
+                    created_at: now,
+                },
+                event: Event::created(EventId::from_uuid(id()), &invitation, Actor::Sender { user_id: ann.id }),
+                email_job: Some(EmailJob {
+                    id: EmailJobId::from_uuid(id()),
+                    invitation_id: invitation.id,
+                    to: invitation.email.clone(),
+                    link_token: Some(Secret::new("token")),
+                    attempts: 0,
+                    status: EmailJobStatus::Queued,
+                    next_attempt_at: now,
+                    last_error: None,
+                    created_at: now,
+                }),
+                invitation,
+            }
+        };
+        let first = new_record("bob@globex.test", 10);
+        store.insert_invitation(&first).await.unwrap();
+        let bulk = [new_record("dan@initech.test", 11), new_record("eve@initech.test", 12)];
+        assert!(store.insert_invitations(&bulk).await.unwrap().iter().all(Result::is_ok));
+        // Enough rows, from enough businesses, for PostgreSQL's statistics
+        // to tell the indexes apart as they would in production.
+        let mut many = Vec::new();
+        for n in 0..40u8 {
+            let sender = business(&format!("Partner {n}"));
+            let member = user(sender.id, &format!("owner{n}@partner{n}.test"));
+            let mut owner_key = key(member.id, 100);
+            owner_key.hash.0[0] = n;
+            store.create_business(&sender, &member, &owner_key).await.unwrap();
+            for m in 0..5u8 {
+                let mut record = new_record(&format!("p{m}@customer{n}.test"), 0);
+                record.invitation.business_id = sender.id;
+                record.invitation.sent_by_user_id = member.id;
+                record.event.business_id = sender.id;
+                record.link.hash = SecretHash([200; 32]);
+                record.link.hash.0[0] = n;
+                record.link.hash.0[1] = m;
+                many.push(record);
+            }
+        }
+        assert!(store.insert_invitations(&many).await.unwrap().iter().all(Result::is_ok));
+        if let Some(DbConnection::Pg(pg)) = store.pool.get().ok().as_deref_mut() {
+            pg.batch_execute("ANALYZE").unwrap();
+        }
+        store.find_pending(acme.id, &bob.email).await.unwrap().unwrap();
+        store.get_invitation(first.invitation.id).await.unwrap().unwrap();
+        let query = InvitationQuery {
+            filter: InvitationFilter {
+                statuses: vec![InvitationStatus::Pending, InvitationStatus::Expired],
+                email: Some(bob.email.clone()),
+            },
+            limit: PageSize::new(1).unwrap(),
+            after: Some(Cursor {
+                created_at: now + Duration::hours(1),
+                id: Uuid::max(),
+            }),
+            now,
+        };
+        store.list_sent(acme.id, &query).await.unwrap();
+        store.list_received(globex.id, &query).await.unwrap();
+        let unfiltered = InvitationQuery {
+            filter: InvitationFilter::default(),
+            ..query
+        };
+        assert_eq!(store.list_sent(acme.id, &unfiltered).await.unwrap().items.len(), 1);
+        assert_eq!(
+            store.list_received(globex.id, &unfiltered).await.unwrap().items.len(),
+            1
+        );
+        store
+            .find_invitation_by_link(&SecretHash([10; 32]))
+            .await
+            .unwrap()
+            .unwrap();
+        store.due_for_expiry(now, 10).await.unwrap();
+        let jobs = store.claim_email_jobs(now, 10, Duration::minutes(1)).await.unwrap();
+        assert_eq!(jobs.len(), 10);
+        store
+            .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
+            .await
+            .unwrap();
+        let resend = ResendRecord {
+            invitation_id: bulk[0].invitation.id,
+            now: now + Duration::hours(1),
+            not_sent_after: now + Duration::minutes(59),
+            link: LinkTokenRecord {
+                hash: SecretHash([13; 32]),
+                invitation_id: bulk[0].invitation.id,
+                created_at: now,
+            },
+            revoke_previous_links: true,
+            event: Event::resent(
+                EventId::from_uuid(id()),
+                &bulk[0].invitation,
+                Actor::Sender { user_id: ann.id },
+                now,
+            ),
+            email_job: new_record("dan@initech.test", 14).email_job.unwrap(),
+        };
+        let mut resend = resend;
+        resend.email_job.invitation_id = bulk[0].invitation.id;
+        store.record_resend(&resend).await.unwrap();
+        let later = now + Duration::hours(2);
+        let mut accepted = first
+            .invitation
+            .accept(&Actor::Invitee { user_id: Some(bob.id) }, later)
+            .unwrap();
+        accepted.invitee_business_id = Some(globex.id);
+        let connection = DomainConnection::from_invitation(ConnectionId::from_uuid(id()), &accepted, globex.id, later);
+        let actor = Actor::Invitee { user_id: Some(bob.id) };
+        let created = Event::connection_created(EventId::from_uuid(id()), &accepted, &connection, actor);
+        let record = TransitionRecord {
+            event: Event::transition(EventId::from_uuid(id()), &first.invitation, &accepted, actor).unwrap(),
+            invitation: accepted,
+            expected: InvitationStatus::Pending,
+            now: later,
+            connection: Some((connection, created)),
+            new_invitee: None,
+        };
+        store.apply_transition(&record).await.unwrap();
+        assert!(store.are_connected(globex.id, acme.id).await.unwrap());
+        let page = PageRequest {
+            limit: PageSize::new(1).unwrap(),
+            after: Some(Cursor {
+                created_at: later + Duration::hours(1),
+                id: Uuid::max(),
+            }),
+        };
+        assert_eq!(store.list_connections(acme.id, &page).await.unwrap().items.len(), 1);
+        let events = EventQuery {
+            limit: PageSize::new(2).unwrap(),
+            after: Some(EventId::from_uuid(Uuid::nil())),
+        };
+        assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
+    }
+
+    /// Every SQL statement the store sends while `exercise_every_query`
+    /// runs, without its binds. The store must have a pool of one.
+    async fn statements_of_every_query(store: &DieselStore) -> Vec<String> {
+        let statements = Arc::new(Mutex::new(BTreeSet::new()));
+        let sink = Arc::clone(&statements);
+        let pool = store.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            pool.get()
+                .unwrap()
+                .set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if let InstrumentationEvent::StartQuery { query, .. } = event {
+                        let text = query.to_string();
+                        let sql = text.split(" -- binds: ").next().unwrap_or_default().trim().to_owned();
+                        sink.lock().unwrap().insert(sql);
+                    }
+                });
+        })
+        .await
+        .unwrap();
+        exercise_every_query(store).await;
+        let pool = store.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            pool.get()
+                .unwrap()
+                .set_instrumentation(|_: InstrumentationEvent<'_>| {})
+        })
+        .await
+        .unwrap();
+        let statements = statements.lock().unwrap();
+        let explained: Vec<String> = statements
+            .iter()
+            .filter(|sql| {
+                ["SELECT", "UPDATE", "DELETE", "WITH"]
+                    .iter()
+                    .any(|verb| sql.starts_with(verb))
+            })
+            .filter(|sql| sql.as_str() != "SELECT 1")
+            .cloned()
+            .collect();
+        assert!(explained.len() >= 20, "too few statements captured: {statements:#?}");
+        explained
+    }
+
+    #[derive(QueryableByName)]
+    struct SqlitePlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct PgPlanLine {
+        #[diesel(sql_type = Text)]
+        #[diesel(column_name = "QUERY PLAN")]
+        line: String,
+    }
+
+    /// The plan of each statement: on SQLite `EXPLAIN QUERY PLAN` (unbound
+    /// parameters read as NULL, and the plan does not depend on them); on
+    /// PostgreSQL the generic plan (the one a prepared statement gets,
+    /// whatever its parameters) with sequential scans priced out, so that
+    /// one shows only where no index can serve the query.
+    async fn plans(store: &DieselStore, statements: Vec<String>) -> Vec<(String, Vec<String>)> {
+        let pool = store.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            statements
+                .into_iter()
+                .map(|sql| {
+                    let steps = match &mut *conn {
+                        DbConnection::Sqlite(lite) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                            .load::<SqlitePlanStep>(lite)
+                            .unwrap_or_else(|e| panic!("explaining {sql}: {e}"))
+                            .into_iter()
+                            .map(|step| step.detail)
+                            .collect(),
+                        DbConnection::Pg(pg) => {
+                            let params = (1..=64).take_while(|n| sql.contains(&format!("${n}"))).count();
+                            let nulls = vec!["NULL"; params].join(", ");
+                            pg.batch_execute(&format!(
+                                "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+                                 PREPARE rsvp_plan AS {sql}"
+                            ))
+                            .unwrap_or_else(|e| panic!("preparing {sql}: {e}"));
+                            let explain = if params == 0 {
+                                "EXPLAIN EXECUTE rsvp_plan".to_owned()
+                            } else {
+                                format!("EXPLAIN EXECUTE rsvp_plan({nulls})")
+                            };
+                            let lines = diesel::sql_query(explain)
+                                .load::<PgPlanLine>(pg)
+                                .unwrap_or_else(|e| panic!("explaining {sql}: {e}"));
+                            pg.batch_execute("DEALLOCATE rsvp_plan").unwrap();
+                            lines.into_iter().map(|l| l.line.trim().to_owned()).collect()
+                        }
+                    };
+                    (sql, steps)
+                })
+                .collect()
+        })
+        .await
+        .unwrap()
+    }
+
+    const EXPECTED_INDEXES: [&str; 12] = [
+        "invitations_one_pending_per_email",
+        "invitations_sent_keyset_idx",
+        "invitations_received_keyset_idx",
+        "invitations_pending_expiry_idx",
+        "email_jobs_queued_idx",
+        "events_business_keyset_idx",
+        "events_invitee_keyset_idx",
+        "connections_inviter_keyset_idx",
+        "connections_invitee_keyset_idx",
+        "connections_one_per_pair",
+        "users_email_normalized_key",
+        "api_keys_key_hash_key",
+    ];
+
+    fn assert_every_query_uses_an_index(plans: &[(String, Vec<String>)], is_full_scan: impl Fn(&str) -> bool) {
+        for (sql, steps) in plans {
+            assert!(
+                !steps.iter().any(|step| is_full_scan(step)),
+                "full scan in the plan of\n{sql}\n{steps:#?}"
+            );
+        }
+        for index in EXPECTED_INDEXES {
+            assert!(
+                plans.iter().any(|(_, steps)| steps.iter().any(|s| s.contains(index))),
+                "no query used {index}: {plans:#?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_query_on_sqlite_is_served_by_an_index_never_a_full_scan() {
+        let database = TestDatabase::sqlite();
+        let store = sqlite_store(&database, 1).await;
+        let statements = statements_of_every_query(&store).await;
+        let plans = plans(&store, statements).await;
+        // A scan is full unless it reads, in order and up to the limit, the
+        // partial index that holds only the queued jobs (the outbox claim).
+        assert_every_query_uses_an_index(&plans, |step| {
+            step.starts_with("SCAN ")
+                && !step.starts_with("SCAN CONSTANT")
+                && !step.ends_with("USING INDEX email_jobs_queued_idx")
+        });
+    }
+
+    #[tokio::test]
+    async fn every_query_on_postgres_is_served_by_an_index_never_a_sequential_scan() {
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+        let mut options = StoreOptions::new(database.url());
+        options.max_connections = 1;
+        options.min_idle = Some(0);
+        let store = DieselStore::connect_with(options).await.unwrap();
+        store.run_migrations().await.unwrap();
+        let statements = statements_of_every_query(&store).await;
+        let plans = plans(&store, statements).await;
+        assert_every_query_uses_an_index(&plans, |step| step.contains("Seq Scan"));
+        // The sent list reads its index in order: no sort.
+        let sent = plans
+            .iter()
+            .find(|(sql, steps)| {
+                sql.contains("\"invitations\".\"business_id\" = $1") && steps.iter().any(|s| s.contains("sent_keyset"))
+            })
+            .expect("the sent list's plan");
+        assert!(
+            !sent.1.iter().any(|s| s.starts_with("Sort") || s.contains("-> Sort")),
+            "{sent:#?}"
+        );
+        drop(store);
+    }
+}
