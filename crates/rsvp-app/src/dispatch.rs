@@ -56,7 +56,10 @@ impl DispatchSettings {
         let raw = self.backoff_base * 2f64.powi(i32::try_from(exponent).unwrap_or(30));
         let capped = if raw > self.backoff_max { self.backoff_max } else { raw };
         // Spread by the job id (and attempt), deterministic so tests can predict it.
-        let mix = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(u128::from(attempt)) >> 64;
+        let mix = seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(u128::from(attempt))
+            >> 64;
         let fraction = (mix % 1000) as f64 / 1000.0;
         capped * (0.5 + fraction / 2.0)
     }
@@ -87,7 +90,9 @@ pub struct EmailDispatcher {
 
 impl std::fmt::Debug for EmailDispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmailDispatcher").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("EmailDispatcher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -96,7 +101,11 @@ fn message_id_domain(public_url: &str) -> &str {
     let host = rest.split(['/', ':', '?', '#']).next().unwrap_or_default();
     // A Message-ID's right side must be a plain ASCII domain: an IPv6
     // literal, an empty or an internationalized host falls back.
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
         "rsvp.localhost"
     } else {
         host
@@ -111,7 +120,12 @@ impl EmailDispatcher {
         mailer: Arc<dyn Mailer>,
         settings: DispatchSettings,
     ) -> Self {
-        Self { ports, renderer, mailer, settings }
+        Self {
+            ports,
+            renderer,
+            mailer,
+            settings,
+        }
     }
 
     /// The stable Message-ID of a job's email.
@@ -125,8 +139,15 @@ impl EmailDispatcher {
     /// Store failures only; a failing email is recorded, not returned.
     pub async fn run_once(&self) -> Result<DispatchReport, AppError> {
         let now = self.ports.clock.now();
-        let jobs = self.ports.store.claim_email_jobs(now, self.settings.batch_size, self.settings.lease).await?;
-        let mut report = DispatchReport { claimed: jobs.len(), ..DispatchReport::default() };
+        let jobs = self
+            .ports
+            .store
+            .claim_email_jobs(now, self.settings.batch_size, self.settings.lease)
+            .await?;
+        let mut report = DispatchReport {
+            claimed: jobs.len(),
+            ..DispatchReport::default()
+        };
         for job in jobs {
             let outcome = self.attempt(&job).await?;
             match &outcome {
@@ -135,7 +156,12 @@ impl EmailDispatcher {
                 // The reason is kept on the job (`last_error`) for operators.
                 EmailOutcome::Failed { .. } => report.failed += 1,
             }
-            match self.ports.store.finish_email_job(job.id, &outcome, self.ports.clock.now()).await {
+            match self
+                .ports
+                .store
+                .finish_email_job(job.id, &outcome, self.ports.clock.now())
+                .await
+            {
                 Ok(()) | Err(StoreError::NotFound) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -147,17 +173,25 @@ impl EmailDispatcher {
         let store = &self.ports.store;
         let now = self.ports.clock.now();
         let Some(invitation) = store.get_invitation(job.invitation_id).await? else {
-            return Ok(EmailOutcome::Failed { error: "the invitation no longer exists".into() });
+            return Ok(EmailOutcome::Failed {
+                error: "the invitation no longer exists".into(),
+            });
         };
         let status = invitation.status_at(now);
         if status != InvitationStatus::Pending {
-            return Ok(EmailOutcome::Failed { error: format!("not sent: the invitation is {status}") });
+            return Ok(EmailOutcome::Failed {
+                error: format!("not sent: the invitation is {status}"),
+            });
         }
         let Some(token) = &job.link_token else {
-            return Ok(EmailOutcome::Failed { error: "the job has no link token".into() });
+            return Ok(EmailOutcome::Failed {
+                error: "the job has no link token".into(),
+            });
         };
         let sender = store.get_business(invitation.business_id).await?;
         let sender_name = sender.map(|b| b.name.to_string()).unwrap_or_default();
+        let sender_user = store.get_user(invitation.sent_by_user_id).await?;
+        let sender_user = sender_user.map_or_else(|| sender_name.clone(), |u| u.display_name());
         let invitee_name = match (&invitation.first_name, &invitation.last_name) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
@@ -165,25 +199,37 @@ impl EmailDispatcher {
         };
         let email = InvitationEmail {
             locale: self.settings.default_locale,
-            sender_business: sender_name.clone(),
-            sender_user: sender_name,
+            sender_business: sender_name,
+            sender_user,
             invitee_name,
             message: invitation.message.as_ref().map(ToString::to_string),
             expires_at: invitation.expires_at,
-            accept_url: format!("{}/invite/{}", self.settings.public_url.trim_end_matches('/'), token.expose()),
+            accept_url: format!(
+                "{}/invite/{}",
+                self.settings.public_url.trim_end_matches('/'),
+                token.expose()
+            ),
             is_reminder: job.created_at > invitation.created_at,
         };
         let content = match self.renderer.render(&email) {
             Ok(content) => content,
-            Err(error) => return Ok(EmailOutcome::Failed { error: error.to_string() }),
+            Err(error) => {
+                return Ok(EmailOutcome::Failed {
+                    error: error.to_string(),
+                });
+            }
         };
-        let outgoing = OutgoingEmail { message_id: self.message_id(job), to: job.to.clone(), content };
+        let outgoing = OutgoingEmail {
+            message_id: self.message_id(job),
+            to: job.to.clone(),
+            content,
+        };
         Ok(match self.mailer.send(&outgoing).await {
             Ok(()) => EmailOutcome::Sent,
             Err(MailError::Permanent(error)) => EmailOutcome::Failed { error },
-            Err(MailError::Transient(error)) if job.attempts >= self.settings.max_attempts => {
-                EmailOutcome::Failed { error: format!("gave up after {} attempts: {error}", job.attempts) }
-            }
+            Err(MailError::Transient(error)) if job.attempts >= self.settings.max_attempts => EmailOutcome::Failed {
+                error: format!("gave up after {} attempts: {error}", job.attempts),
+            },
             Err(MailError::Transient(error)) => EmailOutcome::Retry {
                 retry_at: now + self.settings.backoff(job.attempts.max(1), job.id.as_uuid().as_u128()),
                 error,

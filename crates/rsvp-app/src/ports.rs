@@ -262,6 +262,9 @@ pub trait Store: Send + Sync {
     /// The user with this normalized email, if any.
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
 
+    /// A user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
     /// Whether the two businesses are connected (in either direction).
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError>;
 
@@ -370,7 +373,10 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<EmailJob>, StoreError>;
 
     /// Records the outcome of an attempt, and mirrors it on the invitation's
-    /// `email_delivery` (`sent`, `failed`; `queued` while retrying). When the
+    /// `email_delivery` (`sent`, `failed`; `queued` while retrying) only if
+    /// this job is the invitation's latest (newest `created_at`): the field
+    /// tells the fate of the latest email, so an older job finishing after a
+    /// resend does not overwrite it. When the
     /// job is done (sent or failed) its link token is wiped: only the link
     /// table's hash remains.
     ///

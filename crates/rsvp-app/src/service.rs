@@ -733,7 +733,11 @@ impl App {
             .await?
             .ok_or(AppError::NotFound)?;
         let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
-        Ok(LinkPreview { invitation, sender, invitee_known })
+        Ok(LinkPreview {
+            invitation,
+            sender,
+            invitee_known,
+        })
     }
 
     /// Accepts by link. When the invited email has no user yet, creates the

@@ -50,10 +50,29 @@ struct World {
 
 fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>) -> (EmailDispatcher, World) {
     let mut store = MockStore::new();
-    store.expect_claim_email_jobs().times(1).returning(move |_, _, _| Ok(vec![job.clone()]));
-    store.expect_get_invitation().returning(move |_| Ok(Some(invitation.clone())));
+    store
+        .expect_claim_email_jobs()
+        .times(1)
+        .returning(move |_, _, _| Ok(vec![job.clone()]));
+    store
+        .expect_get_invitation()
+        .returning(move |_| Ok(Some(invitation.clone())));
     store.expect_get_business().returning(|id| {
-        Ok(Some(Business { id, name: BusinessName::parse("Acme").unwrap(), created_at: now() }))
+        Ok(Some(Business {
+            id,
+            name: BusinessName::parse("Acme").unwrap(),
+            created_at: now(),
+        }))
+    });
+    store.expect_get_user().returning(|id| {
+        Ok(Some(User {
+            id,
+            business_id: BusinessId::from_uuid(Uuid::from_u128(1)),
+            email: EmailAddress::parse("ann@acme.test").unwrap(),
+            first_name: Some(PersonName::parse("Ann").unwrap()),
+            last_name: Some(PersonName::parse("Lee").unwrap()),
+            created_at: now(),
+        }))
     });
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let recorded = outcomes.clone();
@@ -66,7 +85,7 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
     let mut renderer = MockEmailRenderer::new();
     renderer.expect_render().returning(|email| {
         Ok(RenderedEmail {
-            subject: format!("{} invites you", email.sender_business),
+            subject: format!("{} ({}) invites you", email.sender_business, email.sender_user),
             text: email.accept_url.clone(),
             html: email.accept_url.clone(),
         })
@@ -84,8 +103,12 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
         ids: Arc::new(MockIdGenerator::new()),
         secrets: Arc::new(MockSecretGenerator::new()),
     };
-    let dispatcher =
-        EmailDispatcher::new(ports, Arc::new(renderer), Arc::new(mailer), DispatchSettings::new("https://rsvp.test/"));
+    let dispatcher = EmailDispatcher::new(
+        ports,
+        Arc::new(renderer),
+        Arc::new(mailer),
+        DispatchSettings::new("https://rsvp.test/"),
+    );
     (dispatcher, World { outcomes, sent })
 }
 
@@ -93,11 +116,19 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
 async fn a_due_email_is_rendered_sent_with_a_stable_message_id_and_recorded() {
     let (dispatcher, world) = dispatcher(invitation(), job(1), Ok(()));
     let report = dispatcher.run_once().await.unwrap();
-    assert_eq!(report, DispatchReport { claimed: 1, sent: 1, retried: 0, failed: 0 });
+    assert_eq!(
+        report,
+        DispatchReport {
+            claimed: 1,
+            sent: 1,
+            retried: 0,
+            failed: 0
+        }
+    );
     let sent = world.sent.lock().unwrap();
     assert_eq!(sent[0].message_id, "00000000-0000-0000-0000-00000000022b@rsvp.test");
     assert_eq!(sent[0].content.text, "https://rsvp.test/invite/tok123");
-    assert_eq!(sent[0].content.subject, "Acme invites you");
+    assert_eq!(sent[0].content.subject, "Acme (Ann Lee) invites you");
     assert_eq!(*world.outcomes.lock().unwrap(), [EmailOutcome::Sent]);
 }
 
@@ -106,18 +137,32 @@ async fn a_transient_failure_is_retried_later_with_backoff() {
     let (dispatcher, world) = dispatcher(invitation(), job(3), Err(MailError::Transient("451 try later".into())));
     assert_eq!(dispatcher.run_once().await.unwrap().retried, 1);
     let outcomes = world.outcomes.lock().unwrap();
-    let EmailOutcome::Retry { retry_at, error } = &outcomes[0] else { panic!("{outcomes:?}") };
+    let EmailOutcome::Retry { retry_at, error } = &outcomes[0] else {
+        panic!("{outcomes:?}")
+    };
     assert_eq!(error, "451 try later");
     // Third attempt failed: 30 s * 2^2 = 120 s, jittered into [60 s, 120 s).
     let delay = *retry_at - now();
-    assert!(delay >= Duration::seconds(60) && delay < Duration::seconds(120), "{delay}");
+    assert!(
+        delay >= Duration::seconds(60) && delay < Duration::seconds(120),
+        "{delay}"
+    );
 }
 
 #[tokio::test]
 async fn a_permanent_failure_is_given_up_at_once() {
-    let (dispatcher, world) = dispatcher(invitation(), job(1), Err(MailError::Permanent("550 no such user".into())));
+    let (dispatcher, world) = dispatcher(
+        invitation(),
+        job(1),
+        Err(MailError::Permanent("550 no such user".into())),
+    );
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
-    assert_eq!(*world.outcomes.lock().unwrap(), [EmailOutcome::Failed { error: "550 no such user".into() }]);
+    assert_eq!(
+        *world.outcomes.lock().unwrap(),
+        [EmailOutcome::Failed {
+            error: "550 no such user".into()
+        }]
+    );
 }
 
 #[tokio::test]
@@ -125,12 +170,22 @@ async fn the_last_attempt_failing_transiently_gives_up() {
     let (dispatcher, world) = dispatcher(invitation(), job(8), Err(MailError::Transient("timeout".into())));
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
     let outcomes = world.outcomes.lock().unwrap();
-    assert!(matches!(&outcomes[0], EmailOutcome::Failed { error } if error.contains("8 attempts")), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[0], EmailOutcome::Failed { error } if error.contains("8 attempts")),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]
 async fn no_email_is_sent_for_an_invitation_that_is_no_longer_pending() {
-    let cancelled = invitation().cancel(&Actor::Sender { user_id: UserId::from_uuid(Uuid::from_u128(10)) }, now()).unwrap();
+    let cancelled = invitation()
+        .cancel(
+            &Actor::Sender {
+                user_id: UserId::from_uuid(Uuid::from_u128(10)),
+            },
+            now(),
+        )
+        .unwrap();
     let (dispatcher, world) = dispatcher(cancelled, job(1), Ok(()));
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
     assert!(world.sent.lock().unwrap().is_empty());
@@ -168,10 +223,14 @@ fn backoff_doubles_is_capped_and_spreads_jobs() {
         for seed in 0..50u128 {
             let delay = settings.backoff(attempt, seed * 7919);
             let full = (Duration::seconds(30) * 2f64.powi(attempt as i32 - 1)).min(Duration::hours(1));
-            assert!(delay >= full / 2 && delay < full, "attempt {attempt}: {delay} vs {full}");
+            assert!(
+                delay >= full / 2 && delay < full,
+                "attempt {attempt}: {delay} vs {full}"
+            );
         }
     }
-    let spread: std::collections::HashSet<i64> =
-        (0..50u128).map(|seed| settings.backoff(2, seed).whole_milliseconds() as i64).collect();
+    let spread: std::collections::HashSet<i64> = (0..50u128)
+        .map(|seed| settings.backoff(2, seed).whole_milliseconds() as i64)
+        .collect();
     assert!(spread.len() > 10, "jitter spreads retries: {spread:?}");
 }

@@ -383,8 +383,14 @@ impl State {
                 EmailDelivery::Failed
             }
         };
-        let invitation_id = job.invitation_id;
-        if let Some(invitation) = self.invitations.get_mut(&invitation_id) {
+        let (invitation_id, created_at) = (job.invitation_id, job.created_at);
+        // The invitation shows the fate of its latest email only: an older
+        // job finishing after a resend does not overwrite it.
+        let superseded = self
+            .email_jobs
+            .values()
+            .any(|other| other.invitation_id == invitation_id && other.created_at > created_at);
+        if !superseded && let Some(invitation) = self.invitations.get_mut(&invitation_id) {
             invitation.email_delivery = Some(delivery);
         }
         Ok(())
@@ -411,6 +417,10 @@ impl Store for InMemoryStore {
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         self.with(|s| Ok(s.find_user_by_email(email)))
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.with(|s| Ok(s.users.get(&id).cloned()))
     }
 
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {

@@ -103,6 +103,7 @@ macro_rules! __store_contract_each_case {
     ($($mode:tt)*) => {
         $crate::__store_contract_expand!([$($mode)*]
             // accounts
+            users_are_found_by_id,
             a_created_business_is_found_with_its_user_and_api_key,
             creating_a_business_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
             adding_a_user_to_a_missing_business_is_not_found_and_creates_nothing,
@@ -158,6 +159,7 @@ macro_rules! __store_contract_each_case {
             a_sent_job_is_done_and_marks_the_invitation_sent,
             a_retried_job_comes_back_at_its_retry_time_with_its_error,
             a_failed_job_is_done_and_marks_the_invitation_failed,
+            an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,

@@ -15,7 +15,7 @@ use rsvp_app::{
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, ordered_pair,
+    InvitationId, InvitationStatus, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
 
@@ -624,6 +624,19 @@ impl Store for DieselStore {
         self.run("find_user_by_email", move |conn| {
             let row = users::table
                 .filter(users::email_normalized.eq(&normalized))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(UserRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run("get_user", move |conn| {
+            let row = users::table
+                .filter(users::id.eq(&id))
                 .select(UserRow::as_select())
                 .first(conn)
                 .optional()?;

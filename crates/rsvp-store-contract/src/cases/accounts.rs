@@ -9,6 +9,19 @@ use crate::fixtures::{Member, Tenant, at, email, new_uuid, unknown_hash};
 
 /// `create_business` stores the business, its user and the key; the key's
 /// hash finds the principal; unknown ids and hashes find nothing.
+/// `get_user` finds a user by id, and nothing for an unknown id.
+pub async fn users_are_found_by_id(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
+    let found = store.get_user(acme.user.id).await.expect("get_user");
+    assert_eq!(found, Some(acme.user.clone()));
+    let unknown = store
+        .get_user(rsvp_domain::UserId::from_uuid(new_uuid()))
+        .await
+        .expect("get_user");
+    assert_eq!(unknown, None);
+}
+
 pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;

@@ -117,6 +117,52 @@ pub async fn concurrent_claimers_never_get_the_same_job(h: Harness) {
     assert_eq!(seen, all, "every job is claimed exactly once");
 }
 
+/// The invitation shows the fate of its latest email: an older job that
+/// finishes after a resend queued a newer one does not overwrite it.
+pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
+    let first = store
+        .claim_email_jobs(at(0), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert_eq!(job_ids(&first), [bob.job().id]);
+    let resent = crate::fixtures::resend(bob.invitation(), at(100), false);
+    store.record_resend(&resent.record).await.expect("record_resend");
+    let failure = EmailOutcome::Failed {
+        error: "mailbox unavailable".to_owned(),
+    };
+    store
+        .finish_email_job(bob.job().id, &failure, at(101))
+        .await
+        .expect("finish_email_job");
+    let stored = store
+        .get_invitation(bob.id())
+        .await
+        .expect("get_invitation")
+        .expect("stored");
+    assert_eq!(
+        stored.email_delivery,
+        Some(EmailDelivery::Queued),
+        "the resend's email is still queued"
+    );
+    store
+        .claim_email_jobs(at(200), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    store
+        .finish_email_job(resent.record.email_job.id, &EmailOutcome::Sent, at(201))
+        .await
+        .expect("finish_email_job");
+    let stored = store
+        .get_invitation(bob.id())
+        .await
+        .expect("get_invitation")
+        .expect("stored");
+    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+}
+
 /// `Sent` ends the job for good and sets the invitation's `email_delivery`
 /// to `sent`.
 pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
