@@ -59,10 +59,7 @@ async fn the_page_shows_the_sender_and_message_escaped_with_accept_and_decline_f
         html.contains("Acme &amp; Söhne invites your business to connect"),
         "{html}"
     );
-    assert!(
-        html.contains("&lt;script&gt;alert(1)"),
-        "the message is escaped"
-    );
+    assert!(html.contains("&lt;script&gt;alert(1)"), "the message is escaped");
     assert!(!html.contains("<script>"), "no script reaches the page");
     assert!(html.contains(&format!("action=\"/invite/{token}/accept\"")));
     assert!(html.contains(&format!("action=\"/invite/{token}/decline\"")));

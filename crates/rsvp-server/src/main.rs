@@ -119,11 +119,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store.run_migrations().await.context("applying migrations")?;
             let app = wiring::app(&settings, std::sync::Arc::new(store));
             match admin {
-                AdminCommand::CreateBusiness { name, email, first_name, last_name } => {
+                AdminCommand::CreateBusiness {
+                    name,
+                    email,
+                    first_name,
+                    last_name,
+                } => {
                     let made = app
                         .provision_business(NewBusinessInput {
                             name: Some(name),
-                            user: NewUserInput { email: Some(email), first_name, last_name },
+                            user: NewUserInput {
+                                email: Some(email),
+                                first_name,
+                                last_name,
+                            },
                         })
                         .await
                         .map_err(wiring::describe)?;
@@ -133,10 +142,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         "api_key": made.api_key.expose(),
                     }))
                 }
-                AdminCommand::AddUser { business_id, email, first_name, last_name } => {
+                AdminCommand::AddUser {
+                    business_id,
+                    email,
+                    first_name,
+                    last_name,
+                } => {
                     let business = business_id.parse().context("--business-id must be a UUID")?;
                     let made = app
-                        .add_user(business, NewUserInput { email: Some(email), first_name, last_name })
+                        .add_user(
+                            business,
+                            NewUserInput {
+                                email: Some(email),
+                                first_name,
+                                last_name,
+                            },
+                        )
                         .await
                         .map_err(wiring::describe)?;
                     print_json(&json!({

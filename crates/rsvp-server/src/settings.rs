@@ -8,7 +8,7 @@
 //! | `RSVP_DATA_DIR` | `./data` | SQLite file and `outbox/` of the log transport |
 //! | `RSVP_DATABASE_URL` | `sqlite://<data dir>/rsvp.db` | `postgres://...` for PostgreSQL |
 //! | `RSVP_DB_POOL_SIZE` | `10` | connections in the pool (1..=256) |
-//! | `RSVP_PUBLIC_URL` | `http://<bind>` | base of links in emails |
+//! | `RSVP_PUBLIC_URL` | `http://<bound address>` | base of links in emails |
 //! | `RSVP_ADMIN_TOKEN` | unset (operator API off) | bearer token of `/v1/admin`, at least 16 characters |
 //! | `RSVP_MAIL_TRANSPORT` | `log` | `log`, `smtp` or `http` |
 //! | `RSVP_MAIL_FROM` | `rsvp <no-reply@localhost>` | sender of emails |
@@ -97,8 +97,8 @@ pub struct Settings {
     pub database_url: String,
     /// Pool size.
     pub pool_size: u32,
-    /// Base of links.
-    pub public_url: String,
+    /// Base of links; `None`: `http://<the bound address>`.
+    pub public_url: Option<String>,
     /// Operator token.
     pub admin_token: Option<Secret>,
     /// Mail transport.
@@ -125,13 +125,18 @@ impl Source<'_> {
     }
 
     fn error(name: &str, problem: impl Into<String>) -> SettingsError {
-        SettingsError { name: name.to_owned(), problem: problem.into() }
+        SettingsError {
+            name: name.to_owned(),
+            problem: problem.into(),
+        }
     }
 
     fn parse<T: std::str::FromStr>(&self, name: &str, default: T, what: &str) -> Result<T, SettingsError> {
         match self.get(name) {
             None => Ok(default),
-            Some(raw) => raw.parse().map_err(|_| Self::error(name, format!("'{raw}' is not {what}"))),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| Self::error(name, format!("'{raw}' is not {what}"))),
         }
     }
 
@@ -140,21 +145,31 @@ impl Source<'_> {
         if range.contains(&value) {
             Ok(value)
         } else {
-            Err(Self::error(name, format!("{value} is outside {}..={}", range.start(), range.end())))
+            Err(Self::error(
+                name,
+                format!("{value} is outside {}..={}", range.start(), range.end()),
+            ))
         }
     }
 
     fn required(&self, name: &str, why: &str) -> Result<String, SettingsError> {
-        self.get(name).map(str::to_owned).ok_or_else(|| Self::error(name, format!("is required {why}")))
+        self.get(name)
+            .map(str::to_owned)
+            .ok_or_else(|| Self::error(name, format!("is required {why}")))
     }
 }
 
 fn check_url(name: &str, url: &str) -> Result<String, SettingsError> {
     let trimmed = url.trim_end_matches('/');
-    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(trimmed.to_owned()),
-        _ => Err(Source::error(name, format!("'{url}' is not an http:// or https:// URL"))),
+        _ => Err(Source::error(
+            name,
+            format!("'{url}' is not an http:// or https:// URL"),
+        )),
     }
 }
 
@@ -170,9 +185,8 @@ impl Settings {
         if let Some(path) = env.get("RSVP_CONFIG_FILE").filter(|p| !p.trim().is_empty()) {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Source::error("RSVP_CONFIG_FILE", format!("cannot read {path}: {e}")))?;
-            values = parse_file(&text).map_err(|line| {
-                Source::error("RSVP_CONFIG_FILE", format!("line {line} is not KEY=VALUE"))
-            })?;
+            values = parse_file(&text)
+                .map_err(|line| Source::error("RSVP_CONFIG_FILE", format!("line {line} is not KEY=VALUE")))?;
         }
         values.extend(env);
         Self::from_map(&values)
@@ -184,21 +198,30 @@ impl Settings {
     /// The first unusable setting, named.
     pub fn from_map(map: &HashMap<String, String>) -> Result<Self, SettingsError> {
         let src = Source(map);
-        let bind: SocketAddr = src.parse("RSVP_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)), "an address such as 127.0.0.1:8080")?;
+        let bind: SocketAddr = src.parse(
+            "RSVP_BIND",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "an address such as 127.0.0.1:8080",
+        )?;
         let data_dir = PathBuf::from(src.get("RSVP_DATA_DIR").unwrap_or("./data"));
         let database_url = match src.get("RSVP_DATABASE_URL") {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") => {
+            Some(url)
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") =>
+            {
                 url.to_owned()
             }
             Some(url) => {
-                return Err(Source::error("RSVP_DATABASE_URL", format!("'{url}' must start with postgres:// or sqlite://")));
+                return Err(Source::error(
+                    "RSVP_DATABASE_URL",
+                    format!("'{url}' must start with postgres:// or sqlite://"),
+                ));
             }
             None => format!("sqlite://{}", data_dir.join("rsvp.db").display()),
         };
         let pool_size = src.number("RSVP_DB_POOL_SIZE", 10, 1..=256)?;
         let public_url = match src.get("RSVP_PUBLIC_URL") {
-            Some(url) => check_url("RSVP_PUBLIC_URL", url)?,
-            None => format!("http://{bind}"),
+            Some(url) => Some(check_url("RSVP_PUBLIC_URL", url)?),
+            None => None,
         };
         let admin_token = match src.get("RSVP_ADMIN_TOKEN") {
             Some(token) if token.chars().count() >= 16 => Some(Secret::new(token)),
@@ -215,18 +238,27 @@ impl Settings {
                     "tls" => SmtpSecurity::Tls,
                     "none" => SmtpSecurity::None,
                     other => {
-                        return Err(Source::error("RSVP_SMTP_TLS", format!("'{other}' is not starttls, tls or none")));
+                        return Err(Source::error(
+                            "RSVP_SMTP_TLS",
+                            format!("'{other}' is not starttls, tls or none"),
+                        ));
                     }
                 },
                 username: src.get("RSVP_SMTP_USERNAME").map(str::to_owned),
                 password: src.get("RSVP_SMTP_PASSWORD").map(Secret::new),
             },
             "http" => MailTransport::Http {
-                url: check_url("RSVP_HTTP_MAIL_URL", src.get("RSVP_HTTP_MAIL_URL").unwrap_or("https://api.postmarkapp.com"))?,
+                url: check_url(
+                    "RSVP_HTTP_MAIL_URL",
+                    src.get("RSVP_HTTP_MAIL_URL").unwrap_or("https://api.postmarkapp.com"),
+                )?,
                 token: Secret::new(src.required("RSVP_HTTP_MAIL_TOKEN", "when RSVP_MAIL_TRANSPORT is http")?),
             },
             other => {
-                return Err(Source::error("RSVP_MAIL_TRANSPORT", format!("'{other}' is not log, smtp or http")));
+                return Err(Source::error(
+                    "RSVP_MAIL_TRANSPORT",
+                    format!("'{other}' is not log, smtp or http"),
+                ));
             }
         };
         let default_locale = match src.get("RSVP_DEFAULT_LOCALE") {
@@ -242,7 +274,10 @@ impl Settings {
             public_url,
             admin_token,
             mail,
-            mail_from: src.get("RSVP_MAIL_FROM").unwrap_or("rsvp <no-reply@localhost>").to_owned(),
+            mail_from: src
+                .get("RSVP_MAIL_FROM")
+                .unwrap_or("rsvp <no-reply@localhost>")
+                .to_owned(),
             templates_dir: src.get("RSVP_TEMPLATES_DIR").map(PathBuf::from),
             default_locale,
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
@@ -281,7 +316,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite://./data/rsvp.db");
         assert_eq!(s.mail, MailTransport::Log);
-        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.public_url, None, "links use the bound address");
         assert!(s.admin_token.is_none());
     }
 
@@ -312,7 +347,7 @@ mod tests {
         map.insert("RSVP_BIND".into(), "127.0.0.1:9001".into());
         let s = Settings::from_map(&map).unwrap();
         assert_eq!(s.bind.port(), 9001);
-        assert_eq!(s.public_url, "https://x.test");
+        assert_eq!(s.public_url.as_deref(), Some("https://x.test"));
         assert_eq!(parse_file("oops"), Err(1));
     }
 }

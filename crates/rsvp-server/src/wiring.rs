@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use actix_web::{App as ActixApp, HttpServer};
 use anyhow::Context as _;
-use rsvp_app::{App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings};
+use rsvp_app::{
+    App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings,
+};
 use rsvp_store_diesel::{DieselStore, StoreOptions};
 use rsvp_system::{RandomSecrets, SystemClock, UuidV7Ids};
 
@@ -13,8 +15,8 @@ use crate::workers;
 
 /// JSON logs on stderr, filtered by `RSVP_LOG`.
 pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -39,16 +41,25 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
     }
     let mut options = StoreOptions::new(settings.database_url.clone());
     options.max_connections = settings.pool_size;
-    DieselStore::connect_with(options).await.context("opening the database (RSVP_DATABASE_URL)")
+    DieselStore::connect_with(options)
+        .await
+        .context("opening the database (RSVP_DATABASE_URL)")
 }
 
 fn ports(store: Arc<DieselStore>) -> Ports {
-    Ports { store, clock: Arc::new(SystemClock), ids: Arc::new(UuidV7Ids), secrets: Arc::new(RandomSecrets) }
+    Ports {
+        store,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
+        secrets: Arc::new(RandomSecrets),
+    }
 }
 
 /// The use cases over the production adapters.
 pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
-    let app_settings = AppSettings { resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)) };
+    let app_settings = AppSettings {
+        resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)),
+    };
     App::new(ports(store), app_settings)
 }
 
@@ -58,7 +69,13 @@ fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
             let dir = settings.data_dir.join("outbox");
             Arc::new(rsvp_mail::LogMailer::new(dir, &settings.mail_from).context("RSVP_MAIL_TRANSPORT=log")?)
         }
-        MailTransport::Smtp { host, port, security, username, password } => {
+        MailTransport::Smtp {
+            host,
+            port,
+            security,
+            username,
+            password,
+        } => {
             let mut config = rsvp_mail::SmtpConfig::new(host.clone(), settings.mail_from.clone());
             config.port = *port;
             config.tls = match security {
@@ -81,7 +98,8 @@ fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
 fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
     Ok(match &settings.templates_dir {
         Some(dir) => Arc::new(
-            rsvp_mail::TemplateRenderer::from_dir(dir).with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?,
+            rsvp_mail::TemplateRenderer::from_dir(dir)
+                .with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?,
         ),
         None => Arc::new(rsvp_mail::TemplateRenderer::new()),
     })
@@ -91,22 +109,31 @@ fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&settings).await?);
     let applied = store.run_migrations().await.context("applying migrations")?;
-    tracing::info!(backend = store.backend().as_str(), applied = applied.len(), "database ready");
+    tracing::info!(
+        backend = store.backend().as_str(),
+        applied = applied.len(),
+        "database ready"
+    );
     let app = app(&settings, store.clone());
-    let mut dispatch = DispatchSettings::new(settings.public_url.clone());
+    // Bind first: with RSVP_BIND on port 0 the links need the port the system chose.
+    let listener =
+        std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let mut dispatch = DispatchSettings::new(public_url.clone());
     dispatch.default_locale = settings.default_locale;
     dispatch.max_attempts = settings.email_max_attempts;
     let dispatcher = EmailDispatcher::new(app.ports().clone(), renderer(&settings)?, mailer(&settings)?, dispatch);
 
-    let mut http_config = rsvp_http::HttpConfig::new(settings.public_url.clone());
+    let mut http_config = rsvp_http::HttpConfig::new(public_url.clone());
     http_config.admin_token = settings.admin_token.clone();
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
-        .bind(settings.bind)
-        .with_context(|| format!("binding RSVP_BIND={}", settings.bind))?
+        .listen(listener)
+        .with_context(|| format!("listening on {bound}"))?
         .shutdown_timeout(30)
         .run();
-    tracing::info!(bind = %settings.bind, public_url = %settings.public_url, "rsvp listening");
+    tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = workers::spawn(app, dispatcher, stopped);
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets

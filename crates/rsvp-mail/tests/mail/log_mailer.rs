@@ -25,7 +25,10 @@ async fn the_log_mailer_writes_a_complete_multipart_message_into_a_new_directory
     );
     assert_eq!(mailer.path_for(JOB_ID), dir.join(format!("{JOB_ID}.eml")));
     // The brief names the file <id>.eml: the domain part of a Message-ID is not in the name.
-    assert_eq!(mailer.path_for(&format!("{JOB_ID}@rsvp.example.com")), dir.join(format!("{JOB_ID}.eml")));
+    assert_eq!(
+        mailer.path_for(&format!("{JOB_ID}@rsvp.example.com")),
+        dir.join(format!("{JOB_ID}.eml"))
+    );
     let eml = Eml::parse(&std::fs::read(mailer.path_for(JOB_ID)).unwrap());
     assert_eq!(eml.header("From"), Some("rsvp <no-reply@rsvp.example>"));
     assert_eq!(eml.header("To"), Some("Bob@Example.com"));

@@ -1,0 +1,286 @@
+//! The `rsvp` binary itself, spawn_app style: started on port 0 with a fresh
+//! database (SQLite file or PostgreSQL database), called over a real socket,
+//! stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rsvp_store_diesel::testing::TestDatabase;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "serve-test-operator-token";
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    logs: mpsc::Receiver<String>,
+    _database: TestDatabase,
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rsvp-serve-{}-{}", std::process::id(), uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+impl Server {
+    fn start(database: TestDatabase) -> Self {
+        let data_dir = temp_dir();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rsvp"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RSVP_BIND", "127.0.0.1:0")
+            .env("RSVP_DATA_DIR", &data_dir)
+            .env("RSVP_DATABASE_URL", database.url())
+            .env("RSVP_ADMIN_TOKEN", ADMIN)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = logs
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server logs that it listens");
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["fields"]["message"] == "rsvp listening" {
+                break entry["fields"]["bind"].as_str().unwrap().parse().unwrap();
+            }
+        };
+        Self {
+            child,
+            addr,
+            data_dir,
+            logs,
+            _database: database,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
+        if let Some(key) = key {
+            request.push_str(&format!("Authorization: Bearer {key}\r\n"));
+        }
+        if !body.is_empty() {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, payload) = raw.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(payload)
+        } else {
+            payload.to_owned()
+        };
+        (status, serde_json::from_str(&payload).unwrap_or(Value::Null))
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "a SIGTERM ends the server cleanly: {exit}");
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.logs.try_iter().collect()
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+/// Runs the README's quick start; returns the invitation email.
+fn quick_start(server: &Server) -> String {
+    let (status, acme) = server.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Acme", "user": {"email": "ann@acme.test"}})),
+    );
+    assert_eq!(status, 201, "{acme}");
+    let acme_key = acme["api_key"].as_str().unwrap();
+    let (_, globex) = server.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Globex", "user": {"email": "bob@globex.test"}})),
+    );
+    let globex_key = globex["api_key"].as_str().unwrap();
+    let (status, invitation) = server.call(
+        "POST",
+        "/v1/invitations",
+        Some(acme_key),
+        Some(json!({"email": "bob@globex.test", "roles": ["supplier"]})),
+    );
+    assert_eq!(status, 201, "{invitation}");
+    let id = invitation["id"].as_str().unwrap();
+    // The dispatcher sends only links that still work: wait for the email before answering.
+    let email = wait_for_email(server);
+    let (_, sent) = server.call("GET", "/v1/invitations/sent", Some(acme_key), None);
+    assert_eq!(sent["data"][0]["id"], id);
+    let (_, received) = server.call("GET", "/v1/invitations/received", Some(globex_key), None);
+    assert_eq!(received["data"][0]["id"], id);
+    let (status, accepted) = server.call(
+        "PATCH",
+        &format!("/v1/invitations/{id}"),
+        Some(globex_key),
+        Some(json!({"status": "accepted"})),
+    );
+    assert_eq!(
+        (status, accepted["status"].as_str()),
+        (200, Some("accepted")),
+        "{accepted}"
+    );
+    let (_, connections) = server.call("GET", "/v1/connections", Some(acme_key), None);
+    assert_eq!(connections["data"].as_array().unwrap().len(), 1);
+    // Cross-tenant: a third business sees nothing and gets 404 for the id.
+    let (_, initech) = server.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Initech", "user": {"email": "eve@initech.test"}})),
+    );
+    let initech_key = initech["api_key"].as_str().unwrap();
+    assert_eq!(
+        server
+            .call("GET", &format!("/v1/invitations/{id}"), Some(initech_key), None)
+            .0,
+        404
+    );
+    assert_eq!(
+        server.call("GET", "/v1/invitations/sent", Some("rsvp_wrong"), None).0,
+        401
+    );
+    assert_eq!(server.call("GET", "/readyz", None, None).0, 200);
+    email
+}
+
+fn wait_for_email(server: &Server) -> String {
+    let outbox = server.data_dir.join("outbox");
+    for _ in 0..200 {
+        if let Some(entry) = std::fs::read_dir(&outbox).ok().and_then(|mut d| d.next()) {
+            return std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let logs: Vec<String> = server.logs.try_iter().collect();
+    panic!("no email reached {}: {logs:#?}", outbox.display());
+}
+
+#[test]
+fn the_binary_serves_the_quick_start_on_sqlite_and_stops_on_sigterm() {
+    let server = Server::start(TestDatabase::sqlite());
+    let email = quick_start(&server);
+    assert!(
+        email.contains(&format!("http://{}/invite/", server.addr)),
+        "links use the bound address"
+    );
+    let logs = server.stop();
+    assert!(logs.iter().any(|l| l.contains("rsvp stopped")), "{logs:?}");
+}
+
+#[test]
+fn the_binary_serves_the_quick_start_on_postgresql_and_stops_on_sigterm() {
+    let server = Server::start(TestDatabase::postgres());
+    let email = quick_start(&server);
+    assert!(email.contains("Message-ID: <"), "{email}");
+    let logs = server.stop();
+    assert!(
+        logs.iter().any(|l| l.contains("\"request_id\"")),
+        "JSON logs carry the request id"
+    );
+}
+
+#[test]
+fn an_invalid_setting_stops_start_up_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rsvp"))
+        .arg("serve")
+        .env("RSVP_BIND", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("RSVP_BIND"), "{stderr}");
+}
+
+#[test]
+fn admin_commands_print_the_operator_apis_json() {
+    let database = TestDatabase::sqlite();
+    let data_dir = temp_dir();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_rsvp"))
+            .args(args)
+            .env("RSVP_DATA_DIR", &data_dir)
+            .env("RSVP_DATABASE_URL", database.url())
+            .env("RSVP_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let migrated = run(&["migrate"]);
+    assert_eq!(migrated["backend"], "sqlite");
+    let made = run(&["admin", "create-business", "--name", "Acme", "--email", "ann@acme.test"]);
+    assert!(made["api_key"].as_str().unwrap().starts_with("rsvp_"));
+    assert_eq!(made["business"]["name"], "Acme");
+    let business = made["business"]["id"].as_str().unwrap();
+    let added = run(&[
+        "admin",
+        "add-user",
+        "--business-id",
+        business,
+        "--email",
+        "carl@acme.test",
+    ]);
+    assert_eq!(added["user"]["business_id"], business);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

@@ -1,0 +1,378 @@
+// Browser end-to-end test of the invitee page.
+//
+// Starts the real `rsvp serve` (fresh temp data dir, SQLite, `log` mail
+// transport, operator API on), provisions a business over the operator API,
+// invites new emails, reads each accept link from the real .eml file in the
+// outbox, and answers the invitation in headless Chromium at desktop and
+// phone widths, in English and German. Screenshots go to
+// test-output/screenshots/. The server is stopped at the end, also on failure.
+//
+// Run it with `./scripts/browser-e2e` (installs and builds what it needs), or
+// `node e2e/invite.spec.mjs` with RSVP_BIN pointing at a built `rsvp`.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TARGET_DIR = process.env.CARGO_TARGET_DIR
+  ? path.resolve(REPO, process.env.CARGO_TARGET_DIR)
+  : path.join(REPO, 'target');
+const RSVP_BIN = process.env.RSVP_BIN || path.join(TARGET_DIR, 'debug', 'rsvp');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const OUTPUT = path.join(REPO, 'test-output');
+const SCREENSHOTS = path.join(OUTPUT, 'screenshots');
+const SERVER_LOG = path.join(OUTPUT, 'browser-e2e-server.log');
+
+// Without the background-networking flags Chromium tries to reach Google
+// services, and this machine's closed network refuses its connections.
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+const ADMIN_TOKEN = randomBytes(24).toString('hex');
+const SENDER = { name: 'Acme', user: { email: 'ann@acme.test', first_name: 'Ann', last_name: 'Lee' } };
+// A message with markup (must be shown as text) and a long unbroken URL (must
+// wrap, not widen the page on a phone).
+const MESSAGE =
+  'Hello from Acme! We would like to order through rsvp from now on. <b>not bold</b>\n' +
+  'Our catalogue: https://acme.test/catalogue/2025/spring/industrial-fasteners-and-fittings-complete-price-list.pdf';
+
+// ---------------------------------------------------------------- helpers
+
+/** Polls `probe` until it returns a truthy value; fails with `what` after `timeoutMs`, or at once when `probe` throws an error marked `fatal`. */
+async function waitFor(what, probe, { timeoutMs = 30_000, intervalMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      if (error.fatal) throw error;
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      const cause = lastError ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A TCP port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- the server
+
+let server; // { child, baseUrl, dataDir, log: string[] }
+let browser;
+let apiKey;
+
+function serverLogTail(lines = 40) {
+  return server ? server.log.join('').split('\n').slice(-lines).join('\n') : '';
+}
+
+async function startServer() {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsvp-e2e-'));
+  // Only our settings: an RSVP_* variable of the caller (a Postgres URL, an
+  // SMTP transport...) must not leak into this hermetic run.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RSVP_')));
+  Object.assign(env, {
+    RSVP_BIND: `127.0.0.1:${port}`,
+    RSVP_DATA_DIR: dataDir,
+    RSVP_PUBLIC_URL: baseUrl,
+    RSVP_ADMIN_TOKEN: ADMIN_TOKEN,
+    RSVP_LOG: 'info',
+  });
+  const child = spawn(RSVP_BIN, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  const logFile = fs.createWriteStream(SERVER_LOG);
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk) => {
+      log.push(chunk.toString());
+      logFile.write(chunk);
+    });
+  }
+  let exited = null;
+  child.on('error', (error) => {
+    exited = `could not start ${RSVP_BIN}: ${error.message}`;
+  });
+  child.on('exit', (code, signal) => {
+    exited ??= `exited with ${signal ?? `code ${code}`}`;
+    logFile.end();
+  });
+  server = { child, baseUrl, dataDir, log, exited: () => exited };
+
+  await waitFor(
+    `${baseUrl}/healthz`,
+    async () => {
+      if (exited) throw Object.assign(new Error(`rsvp serve ${exited}\n${serverLogTail()}`), { fatal: true });
+      const res = await fetch(`${baseUrl}/healthz`).catch(() => null);
+      return res?.ok;
+    },
+    { timeoutMs: 30_000 },
+  );
+}
+
+/** Stops the server: SIGTERM, then SIGKILL if it is still running after 5 s. */
+async function stopServer() {
+  if (!server) return;
+  const { child } = server;
+  if (child.exitCode === null && child.signalCode === null) {
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(timer);
+  }
+  fs.rmSync(server.dataDir, { recursive: true, force: true });
+}
+
+// Backstops: whatever happens (an uncaught error, Ctrl-C, CI's timeout), the
+// server does not outlive this process.
+process.on('exit', () => {
+  if (!server) return;
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  fs.rmSync(server.dataDir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
+}
+
+// ---------------------------------------------------------------- the API
+
+async function api(method, urlPath, { token = apiKey, body, expect } = {}) {
+  const res = await fetch(`${server.baseUrl}${urlPath}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (expect !== undefined && res.status !== expect) {
+    assert.fail(`${method} ${urlPath}: expected HTTP ${expect}, got ${res.status}: ${text}`);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+let inviteeCounter = 0;
+
+/** Invites a new email (one without a business) and returns the invitation and its link from the real email. */
+async function inviteNewEmail(label) {
+  inviteeCounter += 1;
+  const email = `${label}-${inviteeCounter}-${randomBytes(4).toString('hex')}@newcomer.test`;
+  const invitation = await api('POST', '/v1/invitations', { body: { email, message: MESSAGE }, expect: 201 });
+  assert.equal(invitation.status, 'pending', 'a new invitation is pending');
+  const link = await linkFromOutbox(email);
+  return { invitation, email, link };
+}
+
+/** Waits for the .eml addressed to `email` in `<data dir>/outbox` and returns the accept link of its plain-text part. */
+async function linkFromOutbox(email) {
+  const outbox = path.join(server.dataDir, 'outbox');
+  const eml = await waitFor(`an email to ${email} in ${outbox}`, () => {
+    if (!fs.existsSync(outbox)) return null;
+    for (const name of fs.readdirSync(outbox)) {
+      // Hidden files are the transport's half-written temporaries.
+      if (name.startsWith('.') || !name.endsWith('.eml')) continue;
+      const text = fs.readFileSync(path.join(outbox, name), 'utf8');
+      const headers = text.split(/\r?\n\r?\n/, 1)[0];
+      const to = headers.match(/^To:.*$/im)?.[0] ?? '';
+      if (to.toLowerCase().includes(email)) return text;
+    }
+    return null;
+  });
+  assert.match(eml, /multipart\/alternative/i, 'the email is multipart/alternative');
+  const plain = textPart(eml);
+  const escaped = server.baseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const found = plain.match(new RegExp(`${escaped}/invite/[A-Za-z0-9_~.-]+`));
+  assert.ok(found, `the plain-text part carries the link ${server.baseUrl}/invite/<token>; it reads:\n${plain}`);
+  return found[0];
+}
+
+/** The body of the text/plain part of a multipart message. */
+function textPart(eml) {
+  const boundary = eml.match(/boundary="?([^";\r\n]+)"?/i)?.[1];
+  assert.ok(boundary, 'the email names its MIME boundary');
+  const part = eml
+    .split(`--${boundary}`)
+    .find((p) => /^content-type:\s*text\/plain/im.test(p.split(/\r?\n\r?\n/, 1)[0]));
+  assert.ok(part, 'the email has a text/plain part');
+  const [head, ...rest] = part.split(/\r?\n\r?\n/);
+  assert.doesNotMatch(head, /content-transfer-encoding:\s*(quoted-printable|base64)/i, 'the plain-text part is readable as it is');
+  return rest.join('\n\n');
+}
+
+// ---------------------------------------------------------------- the browser
+
+async function openPage(contextOptions, url) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  const response = await page.goto(url, { waitUntil: 'load' });
+  return { context, page, response };
+}
+
+async function screenshot(page, name) {
+  const file = path.join(SCREENSHOTS, name);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** On a phone the page fits the 375 px width, and both buttons are fully on screen. */
+async function assertFitsPhone(page, what) {
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 375, `${what}: no horizontal overflow at 375 px (scrollWidth is ${width})`);
+  for (const id of ['accept', 'decline']) {
+    const button = page.locator(`#${id}`);
+    if ((await button.count()) === 0) continue;
+    const box = await button.boundingBox();
+    assert.ok(box, `${what}: #${id} is visible`);
+    assert.ok(box.x >= 0 && box.x + box.width <= 375, `${what}: #${id} lies within the 375 px width (x ${box.x}, width ${box.width})`);
+    assert.ok(box.height >= 40, `${what}: #${id} is big enough to tap (height ${box.height})`);
+  }
+}
+
+/** Clicks a submit button, expects the form post to `url` to answer 200, and waits for the outcome heading. */
+async function submit(page, button, url) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url() === url && r.request().method() === 'POST', { timeout: 10_000 }),
+    page.click(button),
+  ]);
+  if (response.status() !== 200) {
+    await page.waitForLoadState();
+    const shown = (await page.locator('body').innerText()).replace(/\s+/g, ' ').trim().slice(0, 600);
+    assert.fail(`POST ${url} (clicking ${button}) answered ${response.status()}, not 200; the page shows: ${shown}`);
+  }
+  await page.locator('#outcome').waitFor({ timeout: 10_000 });
+}
+
+async function assertText(page, selector, expected, what) {
+  const actual = (await page.locator(selector).textContent())?.trim();
+  assert.equal(actual, expected, `${what} reads ${JSON.stringify(expected)}, not ${JSON.stringify(actual)}`);
+}
+
+async function assertPendingPage(page, what) {
+  assert.equal(await page.locator('#accept').count(), 1, `${what}: has an Accept button`);
+  assert.equal(await page.locator('#decline').count(), 1, `${what}: has a Decline button`);
+  const required = await page.locator('input[name="business_name"]').getAttribute('required');
+  assert.notEqual(required, null, `${what}: business_name is required for an email without a business`);
+  const quote = await page.locator('blockquote').textContent();
+  assert.ok(quote.includes('<b>not bold</b>'), `${what}: the message is shown as text, markup escaped (got ${JSON.stringify(quote)})`);
+  assert.equal(await page.locator('blockquote b').count(), 0, `${what}: the message's markup is not rendered`);
+}
+
+// ---------------------------------------------------------------- the tests
+
+before(async () => {
+  assert.ok(fs.existsSync(RSVP_BIN), `no rsvp binary at ${RSVP_BIN}: run ./scripts/browser-e2e, which builds it, or set RSVP_BIN`);
+  assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await startServer();
+  const provisioned = await api('POST', '/v1/admin/businesses', { token: ADMIN_TOKEN, body: SENDER, expect: 201 });
+  assert.equal(provisioned.business.name, 'Acme', `provisioning returns the business: ${JSON.stringify(provisioned)}`);
+  assert.ok(provisioned.api_key, 'provisioning returns an api_key');
+  apiKey = provisioned.api_key;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await stopServer();
+});
+
+test('an invitee accepts on a phone after seeing the page at desktop width, and the businesses are connected', async () => {
+  const { invitation, link } = await inviteNewEmail('accept');
+
+  const desktop = await openPage(DESKTOP, link);
+  assert.equal(desktop.response.status(), 200, 'the invite page answers 200');
+  await assertPendingPage(desktop.page, 'desktop');
+  await assertText(desktop.page, '#accept', 'Accept', 'desktop: the Accept button');
+  await assertText(desktop.page, '#decline', 'Decline', 'desktop: the Decline button');
+  await screenshot(desktop.page, 'invite-desktop.png');
+  await desktop.context.close();
+
+  const { context, page } = await openPage(PHONE, link);
+  await assertPendingPage(page, 'phone');
+  await assertFitsPhone(page, 'invite page on a phone');
+  await screenshot(page, 'invite-phone.png');
+
+  await page.fill('input[name="business_name"]', 'Newcomer Trading GmbH');
+  await page.fill('input[name="first_name"]', 'Nina');
+  await page.fill('input[name="last_name"]', 'Neu');
+  await submit(page, '#accept', `${link}/accept`);
+  await assertText(page, '#outcome', 'Invitation accepted', 'after Accept: the confirmation heading');
+  assert.ok((await page.locator('.card').textContent()).includes('Acme'), 'the confirmation names the sender');
+  await assertFitsPhone(page, 'accepted page on a phone');
+  await screenshot(page, 'accepted-phone.png');
+  await context.close();
+
+  const answered = await api('GET', `/v1/invitations/${invitation.id}`, { expect: 200 });
+  assert.equal(answered.status, 'accepted', 'the API shows the invitation accepted');
+  const connections = await api('GET', '/v1/connections', { expect: 200 });
+  assert.equal(connections.data.length, 1, `one connection after the accept: ${JSON.stringify(connections)}`);
+});
+
+test('an invitee declines on a phone and the invitation is rejected', async () => {
+  const { invitation, link } = await inviteNewEmail('decline');
+  const connectionsBefore = (await api('GET', '/v1/connections', { expect: 200 })).data.length;
+
+  const { context, page } = await openPage(PHONE, link);
+  await assertPendingPage(page, 'phone');
+  // Declining needs no business name: the required field belongs to the Accept form only.
+  await submit(page, '#decline', `${link}/decline`);
+  await assertText(page, '#outcome', 'Invitation declined', 'after Decline: the confirmation heading');
+  await assertFitsPhone(page, 'declined page on a phone');
+  await screenshot(page, 'declined-phone.png');
+  await context.close();
+
+  const answered = await api('GET', `/v1/invitations/${invitation.id}`, { expect: 200 });
+  assert.equal(answered.status, 'rejected', 'the API shows the invitation rejected');
+  const connections = await api('GET', '/v1/connections', { expect: 200 });
+  assert.equal(connections.data.length, connectionsBefore, `a decline connects nobody: ${JSON.stringify(connections)}`);
+});
+
+test('a German-speaking invitee sees the page in German on a phone', async () => {
+  const { link } = await inviteNewEmail('german');
+
+  const { context, page, response } = await openPage({ ...PHONE, locale: 'de-DE' }, link);
+  assert.equal(response.status(), 200, 'the German invite page answers 200');
+  const lang = await page.locator('html').getAttribute('lang');
+  assert.equal(lang, 'de', `with Accept-Language de the page is German: <html lang="${lang}">`);
+  await assertText(page, '#accept', 'Annehmen', 'German: the Accept button');
+  await assertText(page, '#decline', 'Ablehnen', 'German: the Decline button');
+  await assertFitsPhone(page, 'German invite page on a phone');
+  await screenshot(page, 'invite-de-phone.png');
+  await context.close();
+});
