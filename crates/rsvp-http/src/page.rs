@@ -190,6 +190,23 @@ fn outcome_of(status: InvitationStatus) -> Option<Outcome> {
     }
 }
 
+/// A field error in words for the invitee (the API's messages are for developers).
+fn form_error(locale: Locale, field: &str, code: &str) -> String {
+    let limit = if field == "business_name" { 200 } else { 100 };
+    match (locale, code) {
+        (Locale::En, "required") if field == "business_name" => "Please enter your business's name.".to_owned(),
+        (Locale::De, "required") if field == "business_name" => {
+            "Bitte geben Sie den Namen Ihres Unternehmens ein.".to_owned()
+        }
+        (Locale::En, "too_long") => format!("Please use at most {limit} characters."),
+        (Locale::De, "too_long") => format!("Bitte verwenden Sie höchstens {limit} Zeichen."),
+        (Locale::En, "invalid_characters") => "Please remove the special characters.".to_owned(),
+        (Locale::De, "invalid_characters") => "Bitte entfernen Sie die Sonderzeichen.".to_owned(),
+        (Locale::En, _) => "Please check this field.".to_owned(),
+        (Locale::De, _) => "Bitte prüfen Sie dieses Feld.".to_owned(),
+    }
+}
+
 #[derive(Default)]
 struct FormState {
     business_name: String,
@@ -302,7 +319,14 @@ pub async fn accept(
                     business_name: input.business_name.unwrap_or_default(),
                     first_name: input.first_name.unwrap_or_default(),
                     last_name: input.last_name.unwrap_or_default(),
-                    errors: errors.into_vec().into_iter().map(|e| (e.field, e.message)).collect(),
+                    errors: errors
+                        .into_vec()
+                        .into_iter()
+                        .map(|e| {
+                            let text = form_error(locale, &e.field, &e.code);
+                            (e.field, text)
+                        })
+                        .collect(),
                 };
                 pending_page(locale, &token, &preview, &form, StatusCode::UNPROCESSABLE_ENTITY)
             }

@@ -96,6 +96,22 @@ async fn the_page_speaks_german_when_the_browser_prefers_it() {
         reply.text
     );
     assert!(reply.text.contains("Name Ihres Unternehmens"));
+    let long_name = "x".repeat(201);
+    let refused = api
+        .raw(
+            test::TestRequest::post()
+                .uri(&format!("/invite/{token}/accept"))
+                .insert_header((header::ACCEPT_LANGUAGE, "de"))
+                .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                .set_payload(format!("business_name={long_name}")),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text.contains("Bitte verwenden Sie höchstens 200 Zeichen."),
+        "{}",
+        refused.text
+    );
 }
 
 #[actix_web::test]
@@ -109,6 +125,11 @@ async fn accepting_by_form_creates_the_business_and_connects_it() {
     .await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing.text.contains("role=\"alert\""), "the form says what is missing");
+    assert!(
+        missing.text.contains("Please enter your business&#x27;s name."),
+        "{}",
+        missing.text
+    );
     assert!(missing.text.contains("value=\"Bob\""), "and keeps what was typed");
     let accepted = post_form(
         &api,
