@@ -265,6 +265,22 @@ pub trait Store: Send + Sync {
     /// A user by id.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
+    /// The users owning any of these normalized emails, in any order (one
+    /// query for a whole bulk request).
+    async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError>;
+
+    /// Which of `others` are connected to `business`, in any order.
+    async fn connected_among(&self, business: BusinessId, others: &[BusinessId])
+    -> Result<Vec<BusinessId>, StoreError>;
+
+    /// The invitations from `business` to any of these normalized emails
+    /// whose stored status is `pending`, in any order.
+    async fn find_pending_for_emails(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError>;
+
     /// Whether the two businesses are connected (in either direction).
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError>;
 

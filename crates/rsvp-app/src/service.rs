@@ -1,6 +1,6 @@
 //! [`App`]: every use case of rsvp, over the ports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rsvp_domain::{
@@ -334,15 +334,49 @@ impl App {
     ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
         let store = &self.ports.store;
         let invitee = store.find_user_by_email(&request.email).await?;
+        let connected = match &invitee {
+            Some(user) if user.business_id != principal.business.id => {
+                store.are_connected(principal.business.id, user.business_id).await?
+            }
+            _ => false,
+        };
+        let pending = store.find_pending(principal.business.id, &request.email).await?;
+        self.build_invitation(
+            principal,
+            request,
+            Lookups {
+                invitee,
+                connected,
+                pending,
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Applies the rules that need the store's answers (`lookups`), and
+    /// builds what to write.
+    async fn build_invitation(
+        &self,
+        principal: &Principal,
+        request: InvitationRequest,
+        lookups: Lookups,
+        now: OffsetDateTime,
+    ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
+        let Lookups {
+            invitee,
+            connected,
+            pending,
+        } = lookups;
         if let Some(invitee) = &invitee {
             if invitee.business_id == principal.business.id {
                 return Err(AppError::SelfInvite);
             }
-            if store.are_connected(principal.business.id, invitee.business_id).await? {
+            if connected {
                 return Err(AppError::AlreadyConnected);
             }
         }
-        if let Some(existing) = store.find_pending(principal.business.id, &request.email).await? {
+        if let Some(existing) = pending {
             if existing.is_pending_at(now) {
                 return Err(AppError::AlreadyInvited);
             }
@@ -464,27 +498,60 @@ impl App {
         }
         let now = self.now();
         let mut failed = Vec::new();
-        let mut prepared = Vec::new();
+        let mut valid = Vec::new();
         let mut seen = HashSet::new();
         for (index, item) in items.into_iter().enumerate() {
-            let request = match item {
-                Ok(request) => request,
-                Err(errors) => {
+            match item {
+                Err(errors) => failed.push(BulkFailure {
+                    index,
+                    error: AppError::Validation(errors),
+                }),
+                Ok(request) if !seen.insert(request.email.normalized().to_owned()) => {
                     failed.push(BulkFailure {
                         index,
-                        error: AppError::Validation(errors),
+                        error: AppError::DuplicateInRequest,
                     });
-                    continue;
                 }
-            };
-            if !seen.insert(request.email.normalized().to_owned()) {
-                failed.push(BulkFailure {
-                    index,
-                    error: AppError::DuplicateInRequest,
-                });
-                continue;
+                Ok(request) => valid.push((index, request)),
             }
-            match self.prepare_invitation(principal, request, now).await {
+        }
+        // Three reads for the whole batch, not three per item.
+        let store = &self.ports.store;
+        let emails: Vec<EmailAddress> = valid.iter().map(|(_, r)| r.email.clone()).collect();
+        let users: HashMap<String, User> = store
+            .find_users_by_emails(&emails)
+            .await?
+            .into_iter()
+            .map(|u| (u.email.normalized().to_owned(), u))
+            .collect();
+        let mut others: Vec<BusinessId> = users
+            .values()
+            .map(|u| u.business_id)
+            .filter(|b| *b != principal.business.id)
+            .collect();
+        others.sort();
+        others.dedup();
+        let connected: HashSet<BusinessId> = store
+            .connected_among(principal.business.id, &others)
+            .await?
+            .into_iter()
+            .collect();
+        let mut pending: HashMap<String, Invitation> = store
+            .find_pending_for_emails(principal.business.id, &emails)
+            .await?
+            .into_iter()
+            .map(|i| (i.email.normalized().to_owned(), i))
+            .collect();
+        let mut prepared = Vec::new();
+        for (index, request) in valid {
+            let key = request.email.normalized().to_owned();
+            let invitee = users.get(&key).cloned();
+            let lookups = Lookups {
+                connected: invitee.as_ref().is_some_and(|u| connected.contains(&u.business_id)),
+                invitee,
+                pending: pending.remove(&key),
+            };
+            match self.build_invitation(principal, request, lookups, now).await {
                 Ok(ready) => prepared.push((index, ready)),
                 Err(error @ AppError::Unavailable(_)) => return Err(error),
                 Err(error) => failed.push(BulkFailure { index, error }),
@@ -868,6 +935,16 @@ impl App {
         }
         Ok(expired)
     }
+}
+
+/// What the store said about a new invitation's email.
+struct Lookups {
+    /// The user owning the email, if any.
+    invitee: Option<User>,
+    /// Whether that user's business is connected to the sender's.
+    connected: bool,
+    /// The sender's invitation to the email whose stored status is pending.
+    pending: Option<Invitation>,
 }
 
 struct ValidUser {

@@ -172,6 +172,7 @@ async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
     store
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(11, &acme(), "carl@acme.test"))));
+    store.expect_find_pending().returning(|_, _| Ok(None));
     store.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("CARL@acme.test"))
@@ -191,6 +192,7 @@ async fn inviting_an_email_of_an_already_connected_business_is_refused() {
         .expect_are_connected()
         .with(always(), always())
         .returning(|_, _| Ok(true));
+    store.expect_find_pending().returning(|_, _| Ok(None));
     store.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
@@ -273,13 +275,27 @@ async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
 #[tokio::test]
 async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught() {
     let mut store = MockStore::new();
+    // One batched read each for the whole request: never one per item.
+    store.expect_find_user_by_email().never();
+    store.expect_are_connected().never();
+    store.expect_find_pending().never();
+    store.expect_find_users_by_emails().times(1).returning(|emails| {
+        assert_eq!(emails.len(), 4, "validated, deduplicated items only");
+        Ok(vec![
+            user(11, &acme(), "carl@acme.test"),
+            user(30, &globex(), "connected@globex.test"),
+        ])
+    });
+    store.expect_connected_among().times(1).returning(|_, others| {
+        assert_eq!(others, [globex().id], "own business left out");
+        Ok(vec![globex().id])
+    });
     store
-        .expect_find_user_by_email()
-        .returning(|email| Ok((email.normalized() == "carl@acme.test").then(|| user(11, &acme(), "carl@acme.test"))));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+        .expect_find_pending_for_emails()
+        .times(1)
+        .returning(|_, _| Ok(vec![]));
     store.expect_insert_invitations().times(1).returning(|records| {
-        assert_eq!(records.len(), 3, "one batch for every item that passed the checks");
+        assert_eq!(records.len(), 2, "one batch for every item that passed the checks");
         Ok(records
             .iter()
             .map(|r| {
@@ -301,11 +317,11 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
         .validate(),
         Ok(request("carl@acme.test")),
         Ok(request("taken@x.test")),
-        Ok(request("two@x.test")),
+        Ok(request("connected@globex.test")),
     ];
     let outcome = app_with(store).bulk_invite(&ann(), items).await.unwrap();
     let ok: Vec<&str> = outcome.successful.iter().map(|c| c.invitation.email.as_str()).collect();
-    assert_eq!(ok, ["one@x.test", "two@x.test"]);
+    assert_eq!(ok, ["one@x.test"]);
     let failed: Vec<(usize, &str)> = outcome.failed.iter().map(|f| (f.index, f.error.code())).collect();
     assert_eq!(
         failed,
@@ -313,7 +329,8 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
             (1, "duplicate_in_request"),
             (2, "validation_failed"),
             (3, "self_invite"),
-            (4, "already_invited")
+            (4, "already_invited"),
+            (5, "already_connected")
         ]
     );
 }

@@ -423,6 +423,32 @@ impl Store for InMemoryStore {
         self.with(|s| Ok(s.users.get(&id).cloned()))
     }
 
+    async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
+        self.with(|s| Ok(emails.iter().filter_map(|e| s.find_user_by_email(e)).collect()))
+    }
+
+    async fn connected_among(
+        &self,
+        business: BusinessId,
+        others: &[BusinessId],
+    ) -> Result<Vec<BusinessId>, StoreError> {
+        self.with(|s| {
+            Ok(others
+                .iter()
+                .copied()
+                .filter(|o| s.connections.contains_key(&ordered_pair(business, *o)))
+                .collect())
+        })
+    }
+
+    async fn find_pending_for_emails(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.with(|s| Ok(emails.iter().filter_map(|e| s.find_pending(business, e)).collect()))
+    }
+
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
         self.with(|s| Ok(s.connections.contains_key(&ordered_pair(a, b))))
     }

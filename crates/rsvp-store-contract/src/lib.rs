@@ -164,6 +164,7 @@ macro_rules! __store_contract_each_case {
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
+            batch_lookups_answer_for_a_whole_bulk_request,
         );
     };
 }

@@ -645,6 +645,86 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run("find_users_by_emails", move |conn| {
+            let rows = users::table
+                .filter(users::email_normalized.eq_any(&normalized))
+                .select(UserRow::as_select())
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(UserRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn connected_among(
+        &self,
+        business: BusinessId,
+        others: &[BusinessId],
+    ) -> Result<Vec<BusinessId>, StoreError> {
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let me = id_text(business.as_uuid());
+        let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+        let rows: Vec<(String, String)> = self
+            .run("connected_among", move |conn| {
+                // Pairs are stored (smaller id, larger id): the caller is on either side.
+                Ok(connections::table
+                    .filter(
+                        connections::business_low
+                            .eq(&me)
+                            .and(connections::business_high.eq_any(&others))
+                            .or(connections::business_high
+                                .eq(&me)
+                                .and(connections::business_low.eq_any(&others))),
+                    )
+                    .select((connections::business_low, connections::business_high))
+                    .load(conn)?)
+            })
+            .await?;
+        let me = id_text(business.as_uuid());
+        rows.into_iter()
+            .map(|(low, high)| {
+                let other = if low == me { high } else { low };
+                uuid::Uuid::try_parse(&other)
+                    .map(BusinessId::from_uuid)
+                    .map_err(|e| StoreError::Unavailable(format!("a stored business id is not a UUID: {e}")))
+            })
+            .collect()
+    }
+
+    async fn find_pending_for_emails(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        let business = id_text(business.as_uuid());
+        self.run("find_pending_for_emails", move |conn| {
+            let rows = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq_any(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(InvitationRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
         let (low, high) = ordered_pair(a, b);
         let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));

@@ -102,3 +102,81 @@ pub async fn connections_are_listed_for_both_ends_newest_first_and_paged(h: Harn
 pub async fn a_store_answers_ping(h: Harness) {
     assert_eq!(h.store.ping().await, Ok(()));
 }
+
+/// The batch lookups of a bulk request answer, in one call each, what the
+/// single lookups answer one by one.
+pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
+    use crate::fixtures::{email, invited};
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let initech = Tenant::create(store, "Initech", "eve@initech.test", at(0)).await;
+    let to_bob = insert(store, invite(&acme, "bob@globex.test", at(0)).to_member_of(globex.id())).await;
+    store
+        .apply_transition(&accept(to_bob.invitation(), globex.id(), at(1)))
+        .await
+        .expect("accept");
+    let to_carol = invited(store, &acme, "carol@x.test", at(2)).await;
+    let to_dave = invited(store, &acme, "dave@x.test", at(2)).await;
+    store
+        .apply_transition(&cancel(to_dave.invitation(), at(3)))
+        .await
+        .expect("cancel");
+    invited(store, &globex, "frank@x.test", at(2)).await;
+
+    let mut users: Vec<String> = store
+        .find_users_by_emails(&[
+            email("BOB@globex.test"),
+            email("eve@initech.test"),
+            email("nobody@x.test"),
+        ])
+        .await
+        .expect("find_users_by_emails")
+        .into_iter()
+        .map(|u| u.email.normalized().to_owned())
+        .collect();
+    users.sort();
+    assert_eq!(users, ["bob@globex.test", "eve@initech.test"]);
+    assert!(
+        store
+            .find_users_by_emails(&[])
+            .await
+            .expect("find_users_by_emails")
+            .is_empty()
+    );
+
+    let connected = store
+        .connected_among(acme.id(), &[globex.id(), initech.id()])
+        .await
+        .expect("connected_among");
+    assert_eq!(connected, [globex.id()]);
+    let connected = store
+        .connected_among(globex.id(), &[acme.id(), initech.id()])
+        .await
+        .expect("connected_among");
+    assert_eq!(connected, [acme.id()], "either side of the pair");
+    assert!(
+        store
+            .connected_among(acme.id(), &[])
+            .await
+            .expect("connected_among")
+            .is_empty()
+    );
+
+    let pending = store
+        .find_pending_for_emails(
+            acme.id(),
+            &[email("CAROL@x.test"), email("dave@x.test"), email("frank@x.test")],
+        )
+        .await
+        .expect("find_pending_for_emails");
+    let ids: Vec<_> = pending.iter().map(|i| i.id).collect();
+    assert_eq!(ids, [to_carol.id()], "only the sender's stored-pending invitations");
+    assert!(
+        store
+            .find_pending_for_emails(acme.id(), &[])
+            .await
+            .expect("find_pending_for_emails")
+            .is_empty()
+    );
+}
