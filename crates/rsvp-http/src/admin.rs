@@ -70,7 +70,8 @@ pub struct ProvisionedUserBody {
     responses(
         (status = 201, description = "created; the API key is shown once", body = ProvisionedBusinessBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
@@ -109,12 +110,13 @@ pub async fn create_business(
 }
 
 /// `POST /v1/admin/businesses/{id}/users`
-#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, description = "a UUID")),
+#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
     request_body = AddUserRequest, security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the API key is shown once", body = ProvisionedUserBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),

@@ -28,9 +28,11 @@ fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> Inv
 #[utoipa::path(post, path = "/v1/invitations", tag = "invitations", request_body = CreateInvitationRequest,
     security(("api_key" = [])),
     responses(
-        (status = 201, description = "created", body = InvitationBody),
+        (status = 201, description = "created", body = InvitationBody,
+            headers(("Location" = String, description = "the new invitation's URL path"))),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -56,6 +58,7 @@ pub async fn create(
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct BulkFailureBody {
     index: usize,
+    #[schema(required = true)]
     email: Option<String>,
     error: ItemError,
 }
@@ -73,7 +76,8 @@ pub struct BulkBody {
     responses(
         (status = 200, description = "each item succeeded or failed on its own", body = BulkBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -148,7 +152,8 @@ fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer
     responses(
         (status = 200, description = "newest first", body = InvitationList),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn list_sent(
@@ -167,7 +172,8 @@ pub async fn list_sent(
     responses(
         (status = 200, description = "newest first; cancelled ones left out", body = InvitationList),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn list_received(
@@ -181,12 +187,13 @@ pub async fn list_received(
 }
 
 /// `GET /v1/invitations/{id}`
-#[utoipa::path(get, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+#[utoipa::path(get, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation", body = InvitationBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
@@ -209,12 +216,13 @@ fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer
 }
 
 /// `PATCH /v1/invitations/{id}` with `{"status": "accepted" | "rejected" | "cancelled"}`
-#[utoipa::path(patch, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+#[utoipa::path(patch, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
     request_body = PatchInvitationRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation after the change", body = InvitationBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
@@ -267,19 +275,21 @@ pub async fn patch(
 }
 
 /// `POST /v1/invitations/{id}/resend` with an optional `{"revoke_previous_links": bool}`
-#[utoipa::path(post, path = "/v1/invitations/{id}/resend", tag = "invitations", params(("id" = String, Path, description = "a UUID")),
+#[utoipa::path(post, path = "/v1/invitations/{id}/resend", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
     request_body(content = Option<ResendRequest>), security(("api_key" = [])),
     responses(
         (status = 200, description = "a new link was queued", body = InvitationBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "resent too soon", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "resent too soon", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until a resend is allowed"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn resend(
@@ -317,7 +327,8 @@ pub async fn resend(
     responses(
         (status = 200, description = "newest first", body = ConnectionList),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn connections(
@@ -345,7 +356,8 @@ pub async fn connections(
     responses(
         (status = 200, description = "oldest first", body = EventList),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn events(

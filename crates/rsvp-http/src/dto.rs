@@ -8,6 +8,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::openapi::{EmailDeliveryName, EventType, InvitationStatusName};
+
 /// RFC 3339 in UTC, e.g. `2026-11-22T10:00:00Z`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
@@ -25,9 +27,10 @@ pub struct InvitationBody {
     /// Invited address.
     pub email: String,
     /// Status as it reads now.
-    #[schema(value_type = String, example = "pending")]
+    #[schema(value_type = InvitationStatusName, example = "pending")]
     pub status: &'static str,
     /// Sender's note.
+    #[schema(required = true)]
     pub message: Option<String>,
     /// Sender's metadata: present only for the sender's business.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,16 +39,21 @@ pub struct InvitationBody {
     /// Roles.
     pub roles: Vec<String>,
     /// Invitee's first name.
+    #[schema(required = true)]
     pub first_name: Option<String>,
     /// Invitee's last name.
+    #[schema(required = true)]
     pub last_name: Option<String>,
     /// Invitee's phone.
+    #[schema(required = true)]
     pub phone: Option<String>,
     /// Sender's reference.
+    #[schema(required = true)]
     pub external_id: Option<String>,
     /// Whether the invitee shares data with the sender.
     pub source_is_invitee: bool,
     /// Invitee's business, once known.
+    #[schema(required = true)]
     pub invitee_business_id: Option<String>,
     /// Expiry.
     #[schema(format = DateTime)]
@@ -57,10 +65,10 @@ pub struct InvitationBody {
     #[schema(format = DateTime)]
     pub updated_at: String,
     /// Terminal time.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub resolved_at: Option<String>,
     /// Email fate: queued, sent, failed; null when no email was asked for.
-    #[schema(value_type = Option<String>, example = "queued")]
+    #[schema(value_type = Option<EmailDeliveryName>, required = true, example = "queued")]
     pub email_delivery: Option<&'static str>,
     /// Only in the create response, only with `send_email: false`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,7 +151,7 @@ pub struct EventBody {
     pub id: String,
     /// e.g. `invitation.accepted`.
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "invitation.accepted")]
+    #[schema(value_type = EventType, example = "invitation.accepted")]
     pub kind: &'static str,
     /// The invitation concerned.
     pub invitation_id: String,
@@ -199,8 +207,10 @@ pub struct UserBody {
     /// Email.
     pub email: String,
     /// First name.
+    #[schema(required = true)]
     pub first_name: Option<String>,
     /// Last name.
+    #[schema(required = true)]
     pub last_name: Option<String>,
     /// Creation.
     #[schema(format = DateTime)]

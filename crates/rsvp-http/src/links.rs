@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::body::{as_object, read_json, unknown_fields};
 use crate::dto::{ConnectionBody, rfc3339};
-use crate::openapi::AcceptLinkRequest;
+use crate::openapi::{AcceptLinkRequest, InvitationStatusName};
 use crate::problem::Problem;
 use crate::state::HttpState;
 
@@ -25,9 +25,10 @@ pub struct LinkPreviewBody {
     /// The invited email.
     pub email: String,
     /// The sender's note.
+    #[schema(required = true)]
     pub message: Option<String>,
     /// Status as it reads now.
-    #[schema(value_type = String)]
+    #[schema(value_type = InvitationStatusName)]
     pub status: &'static str,
     /// Expiry.
     #[schema(format = DateTime)]
@@ -64,8 +65,9 @@ pub async fn preview(state: web::Data<HttpState>, token: web::Path<String>) -> R
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AnswerBody {
     invitation_id: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = InvitationStatusName)]
     status: &'static str,
+    #[schema(required = true)]
     invitee_business_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     connection: Option<ConnectionBody>,

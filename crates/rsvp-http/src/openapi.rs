@@ -2,20 +2,30 @@
 //! body types (utoipa), served at `/openapi.json`, and a reference page at
 //! `/docs` rendered from it on the server (no JavaScript, no CDN).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use actix_web::HttpResponse;
+use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::openapi::{RefOr, Required};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
 use crate::{admin, api, links, ops};
 
+// The request bodies below only describe the wire (the handlers parse JSON
+// themselves); `deny_unknown_fields` is there for the document's
+// `additionalProperties: false`, as every handler refuses unknown fields (422).
+
 /// `POST /v1/invitations` body (see the brief for every rule).
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
     /// The invited address; trimmed, compared case-insensitively.
     #[schema(format = Email, max_length = 254, example = "buyer@globex.test")]
@@ -64,6 +74,7 @@ pub enum CustomValue {
 
 /// `POST /v1/invitations/bulk` body.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BulkRequest {
     /// 1 to 1000 items, each as `POST /v1/invitations`.
     #[schema(min_items = 1, max_items = 1000)]
@@ -72,14 +83,16 @@ pub struct BulkRequest {
 
 /// `PATCH /v1/invitations/{id}` body.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchInvitationRequest {
     /// `accepted` or `rejected` (the invitee), `cancelled` (the sender).
-    #[schema(example = "accepted")]
+    #[schema(value_type = StatusChange, example = "accepted")]
     pub status: String,
 }
 
 /// `POST /v1/invitations/{id}/resend` body (optional).
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResendRequest {
     /// Kill every earlier link of the invitation (default false).
     pub revoke_previous_links: Option<bool>,
@@ -87,6 +100,7 @@ pub struct ResendRequest {
 
 /// `POST /v1/invitation-links/{token}/accept` body (optional).
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptLinkRequest {
     /// Required when the invited email has no business yet.
     #[schema(max_length = 200)]
@@ -101,6 +115,7 @@ pub struct AcceptLinkRequest {
 
 /// A new user.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddUserRequest {
     /// Unique across all businesses.
     #[schema(format = Email)]
@@ -113,9 +128,10 @@ pub struct AddUserRequest {
 
 /// `POST /v1/admin/businesses` body.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBusinessRequest {
     /// 1 to 200 characters.
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The first user.
     pub user: AddUserRequest,
@@ -127,6 +143,7 @@ pub struct InvitationList {
     /// The rows.
     pub data: Vec<InvitationBody>,
     /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -136,6 +153,7 @@ pub struct ConnectionList {
     /// The rows.
     pub data: Vec<ConnectionBody>,
     /// Next page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -145,6 +163,7 @@ pub struct EventList {
     /// The rows.
     pub data: Vec<EventBody>,
     /// Next page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -181,6 +200,72 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// A string schema of the given values.
+fn string_enum<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .into()
+}
+
+/// Schemas of the wire names of domain enums, listed from the domain types
+/// themselves so that the document cannot drift from what the server sends.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $description:literal, $values:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $ty;
+
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                string_enum($description, $values)
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Schema `InvitationStatus`: an invitation's status as it reads now.
+    InvitationStatusName,
+    "InvitationStatus",
+    "An invitation's status as it reads now (a pending invitation past `expires_at` reads `expired`).",
+    InvitationStatus::ALL.map(InvitationStatus::as_str)
+);
+
+wire_enum!(
+    /// Schema `StatusChange`: the statuses `PATCH /v1/invitations/{id}` can ask for.
+    StatusChange,
+    "StatusChange",
+    "`accepted` or `rejected` (the invitee), `cancelled` (the sender).",
+    InvitationStatus::ALL
+        .into_iter()
+        .filter(|s| matches!(Action::leading_to(*s), Some(Action::Accept | Action::Reject | Action::Cancel)))
+        .map(InvitationStatus::as_str)
+);
+
+wire_enum!(
+    /// Schema `EmailDelivery`: what became of an invitation's email.
+    EmailDeliveryName,
+    "EmailDelivery",
+    "What became of the invitation's email.",
+    [EmailDelivery::Queued, EmailDelivery::Sent, EmailDelivery::Failed].map(EmailDelivery::as_str)
+);
+
+wire_enum!(
+    /// Schema `EventType`: the kinds of events.
+    EventType,
+    "EventType",
+    "What happened.",
+    EventKind::ALL.map(EventKind::as_str)
+);
+
 #[derive(Debug)]
 struct SecuritySchemes;
 
@@ -189,6 +274,44 @@ impl Modify for SecuritySchemes {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Optional request bodies (`request_body(content = Option<T>)`) come out of
+/// utoipa as `oneOf: [null, T]`; a JSON `null` body is refused (422, the body
+/// must be an object), so the document says what is true: omit the body or
+/// send a `T`.
+#[derive(Debug)]
+struct OptionalBodies;
+
+impl OptionalBodies {
+    fn fix(operation: &mut Operation) {
+        let Some(body) = operation.request_body.as_mut() else {
+            return;
+        };
+        if matches!(body.required, Some(Required::True)) {
+            return;
+        }
+        for content in body.content.values_mut() {
+            let Some(RefOr::T(Schema::OneOf(one_of))) = content.schema.as_ref() else {
+                continue;
+            };
+            let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+            let mut others = one_of.items.iter().filter(|s| !is_null(s));
+            if let (Some(only), None) = (others.next(), others.next()) {
+                content.schema = Some(only.clone());
+            }
+        }
+    }
+}
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.post, &mut item.put, &mut item.patch].into_iter().flatten() {
+                Self::fix(operation);
+            }
+        }
     }
 }
 
@@ -205,7 +328,7 @@ impl Modify for SecuritySchemes {
         api::connections, api::events, links::preview, links::accept, links::decline,
         admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &OptionalBodies),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),
@@ -296,4 +419,63 @@ pub async fn reference_page() -> HttpResponse {
     }
     html.push_str("</body></html>");
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        serde_json::from_str(&document()).unwrap()
+    }
+
+    #[test]
+    fn optional_bodies_may_be_left_out_but_are_never_null() {
+        let doc = doc();
+        for pointer in [
+            "/paths/~1v1~1invitations~1{id}~1resend/post/requestBody",
+            "/paths/~1v1~1invitation-links~1{token}~1accept/post/requestBody",
+        ] {
+            let body = doc.pointer(pointer).unwrap();
+            assert_ne!(body.get("required"), Some(&Value::Bool(true)), "{pointer}");
+            let schema = body.pointer("/content/application~1json/schema").unwrap();
+            assert!(schema.get("$ref").is_some(), "{pointer}: {schema}");
+        }
+    }
+
+    #[test]
+    fn wire_enums_list_what_the_server_sends_and_accepts() {
+        let doc = doc();
+        let values = |name: &str| doc["components"]["schemas"][name]["enum"].clone();
+        assert_eq!(
+            values("InvitationStatus"),
+            serde_json::json!(["pending", "accepted", "rejected", "cancelled", "expired"])
+        );
+        assert_eq!(
+            values("StatusChange"),
+            serde_json::json!(["accepted", "rejected", "cancelled"])
+        );
+        assert_eq!(values("EmailDelivery"), serde_json::json!(["queued", "sent", "failed"]));
+        assert_eq!(values("EventType").as_array().map(Vec::len), Some(EventKind::ALL.len()));
+    }
+
+    #[test]
+    fn request_bodies_refuse_unknown_fields_as_the_handlers_do() {
+        let doc = doc();
+        for name in [
+            "CreateInvitationRequest",
+            "BulkRequest",
+            "PatchInvitationRequest",
+            "ResendRequest",
+            "AcceptLinkRequest",
+            "AddUserRequest",
+            "CreateBusinessRequest",
+        ] {
+            assert_eq!(
+                doc["components"]["schemas"][name]["additionalProperties"],
+                Value::Bool(false),
+                "{name}"
+            );
+        }
+    }
 }

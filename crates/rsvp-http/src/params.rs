@@ -1,5 +1,9 @@
 //! Query string and path parsing: every bad value is a 400 problem naming it.
 
+// `Problem` is the RFC 9457 document itself, flat by design (144 bytes); the
+// size of an error on a request's error path costs nothing worth boxing for.
+#![allow(clippy::result_large_err, reason = "Problem is the flat RFC 9457 document")]
+
 use rsvp_app::{Cursor, InvitationFilter, ListParams, PageSize};
 use rsvp_domain::{EmailAddress, EventId, FieldError, InvitationStatus};
 use uuid::Uuid;

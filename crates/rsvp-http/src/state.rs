@@ -1,5 +1,9 @@
 //! What every handler shares, and the extractors for callers.
 
+// `Problem` is the RFC 9457 document itself, flat by design (144 bytes); the
+// size of an error on a request's error path costs nothing worth boxing for.
+#![allow(clippy::result_large_err, reason = "Problem is the flat RFC 9457 document")]
+
 use std::sync::Arc;
 
 use actix_web::dev::Payload;

@@ -120,7 +120,16 @@ impl Server {
         let exit = self.child.wait().unwrap();
         assert!(exit.success(), "a SIGTERM ends the server cleanly: {exit}");
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        self.logs.try_iter().collect()
+        let logs: Vec<String> = self.logs.try_iter().collect();
+        logs
+    }
+}
+
+impl Drop for Server {
+    // A failing test must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
