@@ -37,6 +37,7 @@ pub mod params;
 pub mod problem;
 mod state;
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 pub use metrics::Metrics;
@@ -47,13 +48,16 @@ async fn not_found() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found())
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, Problem> {
-    Err(Problem::method_not_allowed())
-}
-
-/// A resource whose other methods answer 405 as a problem.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A resource whose other methods answer 405 as a problem, with the `Allow`
+/// header RFC 9110 asks for (`allow` lists the resource's methods).
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut response = actix_web::ResponseError::error_response(&Problem::method_not_allowed());
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    }))
 }
 
 /// Registers every route, the state, and a problem-document 404 for unknown
@@ -62,34 +66,36 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let data = web::Data::new(state);
         cfg.app_data(data.clone())
-            .service(resource("/healthz").route(web::get().to(ops::healthz)))
-            .service(resource("/readyz").route(web::get().to(ops::readyz)))
-            .service(resource("/metrics").route(web::get().to(ops::metrics)))
-            .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
-            .service(resource("/docs").route(web::get().to(openapi::reference_page)))
-            .service(resource("/invite/{token}").route(web::get().to(page::show)))
-            .service(resource("/invite/{token}/accept").route(web::post().to(page::accept)))
-            .service(resource("/invite/{token}/decline").route(web::post().to(page::decline)))
+            .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
+            .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
+            .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
+            .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
+            .service(resource("/docs", "GET").route(web::get().to(openapi::reference_page)))
+            .service(resource("/invite/{token}", "GET").route(web::get().to(page::show)))
+            .service(resource("/invite/{token}/accept", "POST").route(web::post().to(page::accept)))
+            .service(resource("/invite/{token}/decline", "POST").route(web::post().to(page::decline)))
             .service(
                 web::scope("/v1")
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
-                    .service(resource("/invitations").route(web::post().to(api::create)))
-                    .service(resource("/invitations/bulk").route(web::post().to(api::bulk)))
-                    .service(resource("/invitations/sent").route(web::get().to(api::list_sent)))
-                    .service(resource("/invitations/received").route(web::get().to(api::list_received)))
+                    .service(resource("/invitations", "POST").route(web::post().to(api::create)))
+                    .service(resource("/invitations/bulk", "POST").route(web::post().to(api::bulk)))
+                    .service(resource("/invitations/sent", "GET").route(web::get().to(api::list_sent)))
+                    .service(resource("/invitations/received", "GET").route(web::get().to(api::list_received)))
                     .service(
-                        resource("/invitations/{id}")
+                        resource("/invitations/{id}", "GET, PATCH")
                             .route(web::get().to(api::get))
                             .route(web::patch().to(api::patch)),
                     )
-                    .service(resource("/invitations/{id}/resend").route(web::post().to(api::resend)))
-                    .service(resource("/invitation-links/{token}").route(web::get().to(links::preview)))
-                    .service(resource("/invitation-links/{token}/accept").route(web::post().to(links::accept)))
-                    .service(resource("/invitation-links/{token}/decline").route(web::post().to(links::decline)))
-                    .service(resource("/connections").route(web::get().to(api::connections)))
-                    .service(resource("/events").route(web::get().to(api::events)))
-                    .service(resource("/admin/businesses").route(web::post().to(admin::create_business)))
-                    .service(resource("/admin/businesses/{id}/users").route(web::post().to(admin::add_user)))
+                    .service(resource("/invitations/{id}/resend", "POST").route(web::post().to(api::resend)))
+                    .service(resource("/invitation-links/{token}", "GET").route(web::get().to(links::preview)))
+                    .service(resource("/invitation-links/{token}/accept", "POST").route(web::post().to(links::accept)))
+                    .service(
+                        resource("/invitation-links/{token}/decline", "POST").route(web::post().to(links::decline)),
+                    )
+                    .service(resource("/connections", "GET").route(web::get().to(api::connections)))
+                    .service(resource("/events", "GET").route(web::get().to(api::events)))
+                    .service(resource("/admin/businesses", "POST").route(web::post().to(admin::create_business)))
+                    .service(resource("/admin/businesses/{id}/users", "POST").route(web::post().to(admin::add_user)))
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found));

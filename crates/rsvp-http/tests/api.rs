@@ -224,6 +224,7 @@ async fn framework_errors_are_problem_documents_too(api: Api) {
     assert_eq!(root_unknown.status, StatusCode::NOT_FOUND);
     let method = api.call(Method::DELETE, "/v1/invitations", Some(&key), None).await;
     assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(method.headers.get(header::ALLOW).unwrap(), "POST");
     let path = api
         .call(Method::GET, "/v1/invitations/not-a-uuid", Some(&key), None)
         .await;
