@@ -405,6 +405,10 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// How many email jobs are queued (due now or waiting for a retry), for
+    /// the outbox depth metric.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }

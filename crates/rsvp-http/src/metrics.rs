@@ -66,10 +66,16 @@ impl Metrics {
         self.with(|inner| *inner.transitions.entry(status.to_owned()).or_default() += 1);
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition (format 0.0.4), with the outbox depth
+    /// when the store told it.
+    pub fn render(&self, outbox_depth: Option<u64>) -> String {
         self.with(|inner| {
             let mut out = String::new();
+            if let Some(depth) = outbox_depth {
+                out.push_str("# HELP rsvp_email_outbox_depth Email jobs queued (due or waiting for a retry).\n");
+                out.push_str("# TYPE rsvp_email_outbox_depth gauge\n");
+                let _ = writeln!(out, "rsvp_email_outbox_depth {depth}");
+            }
             out.push_str("# HELP rsvp_http_requests_total HTTP requests by route, method and status.\n");
             out.push_str("# TYPE rsvp_http_requests_total counter\n");
             for ((route, method, status), n) in &inner.requests {
@@ -134,7 +140,9 @@ mod tests {
         metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(3));
         metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(30));
         metrics.observe_transition("accepted");
-        let text = metrics.render();
+        let text = metrics.render(Some(7));
+        assert!(text.contains("rsvp_email_outbox_depth 7"));
+        assert!(!metrics.render(None).contains("outbox_depth"));
         assert!(text.contains("rsvp_http_requests_total{route=\"/v1/invitations\",method=\"POST\",status=\"201\"} 2"));
         assert!(text.contains("rsvp_http_request_duration_seconds_bucket{route=\"/v1/invitations\",le=\"0.005\"} 1"));
         assert!(text.contains("rsvp_http_request_duration_seconds_count{route=\"/v1/invitations\"} 2"));

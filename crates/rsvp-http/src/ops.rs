@@ -35,7 +35,15 @@ pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    // A store that does not answer must not take the other metrics down.
+    let depth = match state.app.ports().store.outbox_depth().await {
+        Ok(depth) => Some(depth),
+        Err(error) => {
+            tracing::warn!(%error, "outbox depth unavailable");
+            None
+        }
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render(depth))
 }

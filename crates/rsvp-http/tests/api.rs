@@ -394,6 +394,25 @@ async fn another_tenants_invitation_is_404_everywhere(api: Api) {
         )
         .await;
     assert_eq!(resend.status, StatusCode::NOT_FOUND);
+    for (method, path) in [
+        (Method::POST, "/v1/admin/businesses".to_owned()),
+        (
+            Method::POST,
+            format!(
+                "/v1/admin/businesses/{}/users",
+                created.body["business_id"].as_str().unwrap()
+            ),
+        ),
+    ] {
+        let reply = api
+            .call(method, &path, Some(&initech), Some(json!({"email": "x@initech.test"})))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "an API key never reaches the operator API: {path}"
+        );
+    }
     for path in [
         "/v1/invitations/sent",
         "/v1/invitations/received",
@@ -648,6 +667,7 @@ async fn operations_endpoints_answer_and_count_requests(api: Api) {
         text.contains("rsvp_http_requests_total{route=\"/v1/invitations/sent\",method=\"GET\",status=\"200\"} 1"),
         "{text}"
     );
+    assert!(text.contains("rsvp_email_outbox_depth 0"), "{text}");
     assert!(text.contains("route=\"/v1/admin/businesses\""), "{text}");
 }
 

@@ -526,6 +526,15 @@ impl Store for InMemoryStore {
         self.with(|s| s.finish_email_job(id, outcome))
     }
 
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.with(|s| {
+            Ok(s.email_jobs
+                .values()
+                .filter(|j| j.status == EmailJobStatus::Queued)
+                .count() as u64)
+        })
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.lock().map(drop)
     }

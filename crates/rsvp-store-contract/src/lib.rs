@@ -161,6 +161,7 @@ macro_rules! __store_contract_each_case {
             a_failed_job_is_done_and_marks_the_invitation_failed,
             an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
+            the_outbox_depth_counts_queued_jobs,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,

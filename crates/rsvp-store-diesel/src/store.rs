@@ -1159,6 +1159,17 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.run("outbox_depth", |conn| {
+            let queued: i64 = email_jobs::table
+                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                .count()
+                .get_result(conn)?;
+            Ok(u64::try_from(queued).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.run("ping", |conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }

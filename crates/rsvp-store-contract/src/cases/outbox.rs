@@ -163,6 +163,44 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
     assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
 }
 
+/// The outbox depth counts queued jobs, due or waiting for a retry, and
+/// not the finished ones.
+pub async fn the_outbox_depth_counts_queued_jobs(h: Harness) {
+    let store = h.store.as_ref();
+    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 0);
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let first = invited(store, &acme, "a@x.test", at(0)).await;
+    let second = invited(store, &acme, "b@x.test", at(0)).await;
+    invited(store, &acme, "c@x.test", at(0)).await;
+    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 3);
+    store
+        .claim_email_jobs(at(0), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert_eq!(
+        store.outbox_depth().await.expect("outbox_depth"),
+        3,
+        "claimed jobs are still queued"
+    );
+    store
+        .finish_email_job(first.job().id, &EmailOutcome::Sent, at(1))
+        .await
+        .expect("finish_email_job");
+    let retry = EmailOutcome::Retry {
+        retry_at: at(100),
+        error: "451".to_owned(),
+    };
+    store
+        .finish_email_job(second.job().id, &retry, at(1))
+        .await
+        .expect("finish_email_job");
+    assert_eq!(
+        store.outbox_depth().await.expect("outbox_depth"),
+        2,
+        "sent is gone, the retry still counts"
+    );
+}
+
 /// `Sent` ends the job for good and sets the invitation's `email_delivery`
 /// to `sent`.
 pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
