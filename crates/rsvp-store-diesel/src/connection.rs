@@ -2,7 +2,8 @@
 //! the r2d2 pool with SQLite's per-connection pragmas.
 
 use std::fmt;
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
@@ -137,33 +138,104 @@ pub(crate) fn prepare(conn: &mut DbConnection) -> diesel::QueryResult<()> {
     }
 }
 
-/// The r2d2 connection manager: connects by [`Target`].
+/// A pooled connection, with what the pool knows of its health. Derefs to
+/// the [`DbConnection`].
+pub(crate) struct Tracked {
+    conn: DbConnection,
+    /// When the server last answered on it: opened, pinged, or given back
+    /// by a unit of work that did not lose it.
+    answered_at: Instant,
+    /// A unit of work lost the connection (the server closed it, or it
+    /// could not be written to): the pool drops it when it comes back.
+    lost: bool,
+}
+
+impl Tracked {
+    fn new(conn: DbConnection) -> Self {
+        Self {
+            conn,
+            answered_at: Instant::now(),
+            lost: false,
+        }
+    }
+
+    /// Marks the connection as lost if `error` says it is.
+    pub(crate) fn note(&mut self, error: &diesel::result::Error) {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if matches!(
+            error,
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            )
+        ) {
+            self.lost = true;
+        }
+    }
+}
+
+impl Deref for Tracked {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Tracked {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// The r2d2 connection manager: connects by [`Target`], and checks a
+/// connection before handing it out only when it has been idle for
+/// `check_after_idle` (as HikariCP's `aliveBypassWindowMs`): a connection in
+/// steady use saves the ping's round trip on every unit of work, and one
+/// that fails during a unit is dropped at once ([`Tracked::note`]) rather
+/// than handed out again.
 #[derive(Debug, Clone)]
 pub(crate) struct Manager {
     target: Target,
+    check_after_idle: Duration,
 }
 
 impl Manager {
-    pub(crate) fn new(target: Target) -> Self {
-        Self { target }
+    pub(crate) fn new(target: Target, check_after_idle: Duration) -> Self {
+        Self {
+            target,
+            check_after_idle,
+        }
     }
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Tracked;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        self.target.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<Tracked, Self::Error> {
+        self.target
+            .establish()
+            .map(Tracked::new)
+            .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Tracked) -> Result<(), Self::Error> {
+        if conn.answered_at.elapsed() < self.check_after_idle {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(diesel::r2d2::Error::QueryError)?;
+        conn.answered_at = Instant::now();
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, conn: &mut Tracked) -> bool {
         // A connection returned by a panicking thread may hold anything.
-        std::thread::panicking() || conn.is_broken()
+        if std::thread::panicking() || conn.lost || conn.conn.is_broken() {
+            return true;
+        }
+        conn.answered_at = Instant::now();
+        false
     }
 }
 
@@ -171,8 +243,8 @@ impl r2d2::ManageConnection for Manager {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqlitePragmas;
 
-impl r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+impl r2d2::CustomizeConnection<Tracked, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut Tracked) -> Result<(), diesel::r2d2::Error> {
         prepare(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -186,6 +258,7 @@ pub(crate) struct PoolShape {
     pub(crate) min_idle: Option<u32>,
     pub(crate) connection_timeout: Duration,
     pub(crate) test_on_check_out: bool,
+    pub(crate) check_after_idle: Duration,
 }
 
 /// Builds the pool after opening one connection directly, so that a wrong
@@ -210,7 +283,7 @@ pub(crate) fn build_pool(target: &Target, shape: &PoolShape) -> Result<Pool, Set
         .connection_timeout(shape.connection_timeout)
         .test_on_check_out(shape.test_on_check_out)
         .connection_customizer(Box::new(SqlitePragmas))
-        .build(Manager::new(target.clone()))
+        .build(Manager::new(target.clone(), shape.check_after_idle))
         .map_err(|e| failed(e.to_string()))
 }
 

@@ -51,7 +51,10 @@
 //!   the row is read again to report `Conflict` with what it reads as. Each
 //!   write is one transaction: the invitation with its link, event and email
 //!   job; a transition with its event, connection and new invitee. On
-//!   PostgreSQL transactions are READ COMMITTED and lean on those indexes
+//!   PostgreSQL the two hottest writes are one statement each, so one round
+//!   trip: a new invitation (its four INSERTs as data-modifying CTEs) and the
+//!   outcome of an email job (`one_statement.rs`). Otherwise on
+//!   PostgreSQL, transactions are READ COMMITTED and lean on those indexes
 //!   and conditional updates; on SQLite every write unit starts with `BEGIN
 //!   IMMEDIATE`, taking the single writer lock up front (no deadlock
 //!   upgrading a read lock), and every connection gets WAL, a 5 s
@@ -63,7 +66,10 @@
 //!   (received, a semi-join on the business's users' emails); connections
 //!   and events read two index ranges (one per end) and merge them. Filters
 //!   on the stored status `pending`/`queued` are SQL literals so that the
-//!   planners use the partial indexes. The outbox claim reads the queued
+//!   planners use the partial indexes; the sent list filtered on `pending`
+//!   reads its own partial keyset index (tagged so that point lookups never
+//!   take it) with `expires_at + 0 > now`, out of reach of the misleading
+//!   expiry index. The outbox claim reads the queued
 //!   jobs oldest first from a partial index and is one statement on
 //!   PostgreSQL (`FOR UPDATE SKIP LOCKED` in a CTE, then `next_attempt_at =
 //!   now + lease, attempts + 1`), so replicas never take the same job; on
@@ -77,6 +83,15 @@
 //!   entered inside; a panic there becomes `StoreError::Unavailable`.
 //!   Database errors other than the port's refusals become `Unavailable`
 //!   with a message; no diesel type leaves the crate.
+//! * **Few round trips.** Statements diesel may cache are prepared once per
+//!   connection and reused (INSERTs bind `None` as NULL instead of
+//!   `DEFAULT`, which would make diesel parse and plan them every time);
+//!   queries holding an SQL literal (the `pending` filters, keyset cursors)
+//!   are planned for their values at each call, on purpose. The pool pings a connection before handing
+//!   it out only when it has been idle for
+//!   [`StoreOptions::check_after_idle`] (1 s), and drops at once a
+//!   connection a unit of work found closed. `rsvp-bench` measures it all
+//!   (docs/BENCHMARKS.md).
 //!
 //! With the `testing` feature, [`testing`] makes a fresh database per test:
 //! a SQLite file, or a PostgreSQL database on the server it finds or starts.
@@ -85,6 +100,7 @@
 
 mod connection;
 mod migrations;
+mod one_statement;
 mod rows;
 mod schema;
 mod store;

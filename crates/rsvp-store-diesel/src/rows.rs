@@ -3,6 +3,14 @@
 //! Rows never leave the crate. Reading a row parses it again through the
 //! domain's constructors, so a row the domain would refuse reads as an error
 //! (`Unavailable`, naming the column), never as a half-valid value.
+//!
+//! Insertable rows write `None` as a bound NULL
+//! (`treat_none_as_default_value = false`), not as the `DEFAULT` keyword:
+//! no column has a default other than NULL, and the INSERT's text then never
+//! depends on the values, so diesel prepares it once per connection and
+//! reuses it (an INSERT with `DEFAULT` is parsed and planned every time:
+//! about a quarter of the cost of a create on PostgreSQL, see
+//! docs/BENCHMARKS.md).
 
 use diesel::prelude::*;
 use rsvp_app::{ApiKeyRecord, EmailJob, EmailJobStatus, LinkTokenRecord, StoreError};
@@ -109,7 +117,7 @@ impl BusinessRow {
 
 /// `users`.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub(crate) id: String,
     pub(crate) business_id: String,
@@ -168,7 +176,7 @@ impl ApiKeyRow {
 
 /// `invitations`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = invitations)]
+#[diesel(table_name = invitations, treat_none_as_default_value = false)]
 pub(crate) struct InvitationRow {
     pub(crate) id: String,
     pub(crate) business_id: String,
@@ -263,7 +271,7 @@ impl InvitationRow {
 
 /// `link_tokens`.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = link_tokens)]
+#[diesel(table_name = link_tokens, treat_none_as_default_value = false)]
 pub(crate) struct LinkTokenRow {
     pub(crate) token_hash: String,
     pub(crate) invitation_id: String,
@@ -328,7 +336,7 @@ impl ConnectionRow {
 
 /// `events`.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub(crate) struct EventRow {
     pub(crate) id: String,
     pub(crate) kind: String,
@@ -389,7 +397,7 @@ fn parse_job_status(text: &str) -> Result<EmailJobStatus, StoreError> {
 
 /// `email_jobs`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, QueryableByName)]
-#[diesel(table_name = email_jobs)]
+#[diesel(table_name = email_jobs, treat_none_as_default_value = false)]
 pub(crate) struct EmailJobRow {
     pub(crate) id: String,
     pub(crate) invitation_id: String,

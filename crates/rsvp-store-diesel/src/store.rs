@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use crate::SetupError;
 use crate::connection::{Backend, DbConnection, MultiBackend, Pool, PoolShape, Target, build_pool};
 use crate::migrations;
+use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
     id_text, to_nanos,
@@ -53,10 +54,18 @@ pub struct StoreOptions {
     /// How long a unit of work waits for a free connection before failing
     /// with `Unavailable` (default 10 s).
     pub connection_timeout: Duration,
-    /// Whether a connection is pinged before each use, so that a connection
-    /// the server dropped is replaced instead of failing one request
-    /// (default true; costs one round trip per unit of work).
+    /// Whether a connection is pinged before use, so that a connection the
+    /// server dropped while it sat in the pool is replaced instead of
+    /// failing a request (default true). Only connections idle for
+    /// [`check_after_idle`](Self::check_after_idle) are pinged; a connection
+    /// that fails during a unit of work is dropped, whatever this says.
     pub test_on_check_out: bool,
+    /// How long a connection may sit unused and still be handed out without
+    /// a ping (default 1 s; zero pings before every unit of work). A ping is
+    /// one round trip: under load, nearly every unit of work skips it. The
+    /// price: a connection the server drops within this window of its last
+    /// use fails the one unit of work that next takes it.
+    pub check_after_idle: Duration,
 }
 
 impl StoreOptions {
@@ -68,6 +77,7 @@ impl StoreOptions {
             min_idle: Some(1),
             connection_timeout: Duration::from_secs(10),
             test_on_check_out: true,
+            check_after_idle: Duration::from_secs(1),
         }
     }
 }
@@ -81,6 +91,7 @@ impl fmt::Debug for StoreOptions {
             .field("min_idle", &self.min_idle)
             .field("connection_timeout", &self.connection_timeout)
             .field("test_on_check_out", &self.test_on_check_out)
+            .field("check_after_idle", &self.check_after_idle)
             .finish()
     }
 }
@@ -204,7 +215,19 @@ impl NewInvitationRows {
         })
     }
 
+    /// Inserts the rows: on PostgreSQL one statement (atomic by itself, see
+    /// [`InsertNewInvitation`]), on SQLite four, to be run inside a write
+    /// unit.
     fn insert(&self, conn: &mut DbConnection) -> Unit<()> {
+        if let DbConnection::Pg(pg) = conn {
+            let statement = InsertNewInvitation {
+                invitation: &self.invitation,
+                link: &self.link,
+                event: &self.event,
+                job: self.job.as_ref(),
+            };
+            return Ok(statement.execute_on(pg)??);
+        }
         diesel::insert_into(invitations::table)
             .values(&self.invitation)
             .execute(conn)
@@ -225,6 +248,18 @@ impl NewInvitationRows {
 /// (a bound parameter would hide the value from them).
 fn stored_pending() -> diesel::expression::SqlLiteral<Bool> {
     sql::<Bool>("invitations.status = 'pending'")
+}
+
+/// [`stored_pending`] for lists, with the tautology that
+/// `invitations_sent_pending_keyset_idx` carries in its predicate
+/// (`source_is_invitee` is a NOT NULL boolean): only a query that states it
+/// may read that index. Point lookups (`find_pending`) do not, so a planner
+/// without statistics yet (a fresh database) can never pick the keyset
+/// index, scanning a sender's pending rows in time order, over the unique
+/// `(business_id, email_normalized)` one; measured: `App::invite` fell from
+/// ~700 to ~250 creates/s before the tag (docs/BENCHMARKS.md).
+fn listed_pending() -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>("invitations.status = 'pending' AND invitations.source_is_invitee IN (TRUE, FALSE)")
 }
 
 fn get_invitation_row(conn: &mut DbConnection, id: &str) -> Unit<Option<InvitationRow>> {
@@ -254,10 +289,21 @@ fn overfetch(limit: rsvp_app::PageSize) -> i64 {
 type InvitationPredicate = Box<dyn BoxableExpression<invitations::table, MultiBackend, SqlType = Bool>>;
 
 /// Whether the invitation reads as `status` at `now` (nanoseconds).
+///
+/// `pending` is the literal [`listed_pending`], so that the sent list
+/// filtered on it reads `invitations_sent_pending_keyset_idx` (only the
+/// pending rows, in keyset order), and its `expires_at > now` is written
+/// `expires_at + 0 > now`: an expression no index serves and no statistic
+/// estimates. Written plainly, the planners see an index range on
+/// `invitations_pending_expiry_idx` and, taking the two conditions as
+/// independent (pending rows are in fact almost all unexpired), expect a
+/// few hundred rows where there are all the pending ones: PostgreSQL then
+/// reads and sorts every pending row of the table for each page (15-25 ms
+/// at 1M rows instead of 0.2 ms; docs/BENCHMARKS.md).
 fn reads_as(status: InvitationStatus, now: i64) -> InvitationPredicate {
     use crate::schema::invitations::dsl as i;
     match status {
-        InvitationStatus::Pending => Box::new(i::status.eq("pending").and(i::expires_at.gt(now))),
+        InvitationStatus::Pending => Box::new(listed_pending().and((i::expires_at + 0_i64).gt(now))),
         InvitationStatus::Expired => Box::new(
             i::status
                 .eq("expired")
@@ -462,6 +508,7 @@ impl DieselStore {
             min_idle: options.min_idle.map(|idle| idle.min(options.max_connections.max(1))),
             connection_timeout: options.connection_timeout,
             test_on_check_out: options.test_on_check_out,
+            check_after_idle: options.check_after_idle,
         };
         let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
             .await
@@ -531,7 +578,12 @@ impl DieselStore {
             let mut conn = pool
                 .get()
                 .map_err(|e| StoreError::Unavailable(format!("{operation}: no database connection: {e}")))?;
-            work(&mut conn).map_err(Failure::into_store)
+            let result = work(&mut conn);
+            if let Err(Failure::Db(error)) = &result {
+                // A connection the server dropped goes, instead of failing the next unit too.
+                conn.note(error);
+            }
+            result.map_err(Failure::into_store)
         })
         .await;
         let result = joined.unwrap_or_else(|e| Err(StoreError::Unavailable(format!("{operation}: {e}"))));
@@ -758,8 +810,10 @@ impl Store for DieselStore {
 
     async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
         let rows = NewInvitationRows::from_domain(record)?;
-        self.run("insert_invitation", move |conn| {
-            write_unit(conn, |conn| rows.insert(conn))
+        self.run("insert_invitation", move |conn| match conn {
+            // One statement: no transaction needed.
+            DbConnection::Pg(_) => rows.insert(conn),
+            DbConnection::Sqlite(_) => write_unit(conn, |conn| rows.insert(conn)),
         })
         .await
     }
@@ -1119,6 +1173,26 @@ impl Store for DieselStore {
             EmailOutcome::Failed { error } => Finish::Failed(error.clone()),
         };
         self.run("finish_email_job", move |conn| {
+            if let DbConnection::Pg(pg) = conn {
+                let (status, retry_at, error, keep_link_token) = match &outcome {
+                    Finish::Sent => ("sent", None, None, false),
+                    Finish::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
+                    Finish::Failed(error) => ("failed", None, Some(error.as_str()), false),
+                };
+                let statement = FinishEmailJob {
+                    id: &id,
+                    status,
+                    retry_at,
+                    error,
+                    keep_link_token,
+                    now,
+                };
+                return if statement.execute_on(pg)? {
+                    Ok(())
+                } else {
+                    Err(StoreError::NotFound.into())
+                };
+            }
             write_unit(conn, |conn| {
                 let Some(job) = j::email_jobs
                     .find(&id)
@@ -1274,6 +1348,65 @@ mod tests {
         assert_eq!(levels, ("read committed".to_owned(), "repeatable read".to_owned()));
     }
 
+    /// Opens a one-connection store, uses its connection, has the server
+    /// end that connection, then runs two units of work: their outcomes.
+    async fn units_after_the_server_drops_the_connection(
+        check_after_idle: std::time::Duration,
+    ) -> (
+        Result<Option<Business>, StoreError>,
+        Result<Option<Business>, StoreError>,
+    ) {
+        #[derive(QueryableByName)]
+        struct Backend {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        #[derive(QueryableByName)]
+        struct Terminated {
+            #[diesel(sql_type = Bool)]
+            done: bool,
+        }
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+        let mut options = StoreOptions::new(database.url());
+        options.max_connections = 1;
+        options.check_after_idle = check_after_idle;
+        let store = DieselStore::connect_with(options).await.unwrap();
+        store.run_migrations().await.unwrap();
+        let pool = store.pool.clone();
+        let url = database.url().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                .get_result::<Backend>(&mut **pool.get().unwrap())
+                .unwrap()
+                .pid;
+            let mut admin = PgConnection::establish(&url).unwrap();
+            // Waits (up to 10 s) until the backend is gone.
+            let ended = diesel::sql_query(format!("SELECT pg_terminate_backend({pid}, 10000) AS done"))
+                .get_result::<Terminated>(&mut admin)
+                .unwrap();
+            assert!(ended.done);
+        })
+        .await
+        .unwrap();
+        let unknown = BusinessId::from_uuid(Uuid::nil());
+        let first = store.get_business(unknown).await;
+        let second = store.get_business(unknown).await;
+        (first, second)
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_by_the_server_right_after_use_fails_one_unit_and_is_replaced() {
+        let (first, second) = units_after_the_server_drops_the_connection(std::time::Duration::from_secs(3600)).await;
+        assert!(matches!(first, Err(StoreError::Unavailable(_))), "{first:?}");
+        assert_eq!(second, Ok(None), "the lost connection must not be handed out again");
+    }
+
+    #[tokio::test]
+    async fn a_connection_dropped_by_the_server_while_idle_is_replaced_before_any_unit_fails() {
+        let (first, second) = units_after_the_server_drops_the_connection(std::time::Duration::ZERO).await;
+        assert_eq!((first, second), (Ok(None), Ok(None)));
+    }
+
     #[tokio::test]
     async fn every_sqlite_connection_gets_wal_a_busy_timeout_and_foreign_keys() {
         #[derive(QueryableByName)]
@@ -1301,7 +1434,7 @@ mod tests {
                          (SELECT * FROM pragma_busy_timeout) AS busy_timeout, \
                          (SELECT * FROM pragma_foreign_keys) AS foreign_keys",
                     )
-                    .get_result::<Pragmas>(&mut **conn)
+                    .get_result::<Pragmas>(&mut ***conn)
                     .unwrap()
                 })
                 .collect::<Vec<_>>()
@@ -1412,7 +1545,7 @@ mod tests {
             }
         }
         assert!(store.insert_invitations(&many).await.unwrap().iter().all(Result::is_ok));
-        if let Some(DbConnection::Pg(pg)) = store.pool.get().ok().as_deref_mut() {
+        if let Some(DbConnection::Pg(pg)) = store.pool.get().ok().as_deref_mut().map(|c| &mut **c) {
             pg.batch_execute("ANALYZE").unwrap();
         }
         store.find_pending(acme.id, &bob.email).await.unwrap().unwrap();
@@ -1431,6 +1564,14 @@ mod tests {
         };
         store.list_sent(acme.id, &query).await.unwrap();
         store.list_received(globex.id, &query).await.unwrap();
+        let outstanding = InvitationQuery {
+            filter: InvitationFilter {
+                statuses: vec![InvitationStatus::Pending],
+                email: None,
+            },
+            ..query.clone()
+        };
+        store.list_sent(acme.id, &outstanding).await.unwrap();
         let unfiltered = InvitationQuery {
             filter: InvitationFilter::default(),
             ..query
@@ -1575,7 +1716,7 @@ mod tests {
             statements
                 .into_iter()
                 .map(|sql| {
-                    let steps = match &mut *conn {
+                    let steps = match &mut **conn {
                         DbConnection::Sqlite(lite) => diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
                             .load::<SqlitePlanStep>(lite)
                             .unwrap_or_else(|e| panic!("explaining {sql}: {e}"))
@@ -1610,9 +1751,10 @@ mod tests {
         .unwrap()
     }
 
-    const EXPECTED_INDEXES: [&str; 12] = [
+    const EXPECTED_INDEXES: [&str; 13] = [
         "invitations_one_pending_per_email",
         "invitations_sent_keyset_idx",
+        "invitations_sent_pending_keyset_idx",
         "invitations_received_keyset_idx",
         "invitations_pending_expiry_idx",
         "email_jobs_queued_idx",

@@ -1,0 +1,32 @@
+-- One rsvp invitation create as Store::insert_invitation sent it to
+-- PostgreSQL BEFORE it became one statement (create_invitation.sql): one
+-- READ COMMITTED transaction with the INSERTs of the invitation, its link
+-- token, its `invitation.created` event and its email job, six round trips.
+-- Kept for the before/after figures of docs/BENCHMARKS.md
+-- (`rsvp-bench pgbench --script crates/rsvp-bench/pgbench/create_invitation_transaction.sql`).
+-- Column lists and DEFAULTs are those diesel sent (captured with
+-- log_statement = 'all') for the benchmark's request: email, message, first
+-- and last name. (In the
+-- event's JSON, `:` before `null` is split off with `||`: pgbench would read
+-- `:null` as a variable, even inside a string.)
+--
+-- Variables, given with --define by `rsvp-bench pgbench`:
+--   business_id, user_id  the sender (rows that exist: foreign keys)
+--   now                   unix nanoseconds at the start of the run
+-- Per transaction, random numbers keep every key unique: ids are
+-- '01990000-0000-7000-' followed by 18 digits (37 characters, about the 36
+-- of rsvp's UUIDs), the email is distinct, the token hash 64 characters.
+--
+-- Run by hand (after `rsvp migrate` and creating the business and user):
+--   pgbench -n -c 16 -j 2 -M prepared -t 1250 -f create_invitation_transaction.sql \
+--     -D business_id=... -D user_id=... -D now=1750000000000000000 postgres://.../db
+
+\set r random(100000000000000000, 999999999999999999)
+\set t :now + random(0, 600000000000)
+\set expires :t + 1209600000000000
+BEGIN ISOLATION LEVEL READ COMMITTED;
+INSERT INTO "invitations" ("id", "business_id", "sent_by_user_id", "email", "email_normalized", "status", "message", "custom_data", "roles", "first_name", "last_name", "phone", "external_id", "source_is_invitee", "invitee_business_id", "expires_at", "created_at", "updated_at", "resolved_at", "email_delivery", "last_sent_at") VALUES ('01990000-0000-7000-' || :r, :business_id, :user_id, 'invitee' || :r || '@company.example', 'invitee' || :r || '@company.example', 'pending', 'We would like to add you to our supplier network on rsvp.', '{}', '[]', 'Bob', 'Builder', DEFAULT, DEFAULT, false, DEFAULT, :expires, :t, :t, DEFAULT, 'queued', :t);
+INSERT INTO "link_tokens" ("token_hash", "invitation_id", "created_at", "revoked_at") VALUES ('0123456789abcdef0123456789abcdef0123456789abcd' || :r, '01990000-0000-7000-' || :r, :t, DEFAULT);
+INSERT INTO "events" ("id", "kind", "invitation_id", "business_id", "invitee_business_id", "occurred_at", "data") VALUES ('01990000-0000-7001-' || :r, 'invitation.created', '01990000-0000-7000-' || :r, :business_id, DEFAULT, :t, '{"actor":{"type":"sender","user_id":"' || :user_id || '"},"status_before":' || 'null,"status_after":"pending","connection_id":' || 'null}');
+INSERT INTO "email_jobs" ("id", "invitation_id", "to_email", "link_token", "attempts", "status", "next_attempt_at", "last_error", "created_at", "updated_at") VALUES ('01990000-0000-7002-' || :r, '01990000-0000-7000-' || :r, 'invitee' || :r || '@company.example', 'tok_0123456789abcdefghijklmnop' || :r, 0, 'queued', :t, DEFAULT, :t, :t);
+COMMIT;

@@ -1,0 +1,1 @@
+DROP INDEX invitations_sent_pending_keyset_idx;
