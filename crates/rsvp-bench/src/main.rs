@@ -416,55 +416,55 @@ async fn run_all(server: &str, args: &AllArgs) -> anyhow::Result<()> {
     .await?;
 
     println!("\n== summary ==");
-    println!("  {:<58} {:>14}", "figure", "value");
+    println!("  {:<62} {:>14}", "figure", "value");
     for report in &creates {
         println!(
-            "  {:<58} {:>14}",
+            "  {:<62} {:>14}",
             format!("creates/s, 16 tasks, {}", report.path),
             format!("{:.0}", report.per_second())
         );
         println!(
-            "  {:<58} {:>14}",
+            "  {:<62} {:>14}",
             format!("  p50 / p99 latency, {}", report.path),
             format!("{} / {} ms", ms(report.latency.p50), ms(report.latency.p99))
         );
     }
     println!(
-        "  {:<58} {:>14}",
+        "  {:<62} {:>14}",
         format!("pgbench tps, same SQL, 16 clients ({})", comparison.protocol),
         format!("{:.0}", comparison.pgbench_tps())
     );
     println!(
-        "  {:<58} {:>14}",
+        "  {:<62} {:>14}",
         "rsvp creates/s in the same rounds (Store::insert_invitation)",
         format!("{:.0}", comparison.rsvp_per_second())
     );
     println!(
-        "  {:<58} {:>14}",
+        "  {:<62} {:>14}",
         "ratio rsvp / pgbench (target >= 0.80)",
         format!("{:.2}", comparison.ratio())
     );
     println!(
-        "  {:<58} {:>14}",
+        "  {:<62} {:>14}",
         format!("seeding {} invitations", thousands(list.rows as u64)),
         format!("{:.1} s", list.seeding.as_secs_f64())
     );
     for shape in &list.shapes {
         println!(
-            "  {:<58} {:>14}",
+            "  {:<62} {:>14}",
             format!("list {}", shape.shape),
             format!("{} / {} ms", ms(shape.latency.p50), ms(shape.latency.p99))
         );
     }
     for drain in &drains {
         println!(
-            "  {:<58} {:>14}",
+            "  {:<62} {:>14}",
             format!("drain emails/s, {} dispatcher(s)", drain.dispatchers),
             format!("{:.0}", drain.per_second())
         );
     }
     println!(
-        "  {:<58} {:>14}",
+        "  {:<62} {:>14}",
         "run time of `all`",
         format!("{:.0} s", started.elapsed().as_secs_f64())
     );
