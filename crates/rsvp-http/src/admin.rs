@@ -7,27 +7,12 @@ use rsvp_domain::{BusinessId, FieldError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::body::{as_object, require_json, unknown_fields};
+use crate::body::{as_object, optional_string, require_json, unknown_fields};
 use crate::dto::{BusinessBody, UserBody};
 use crate::openapi::{AddUserRequest, CreateBusinessRequest};
 use crate::params::path_id;
 use crate::problem::Problem;
 use crate::state::{HttpState, Operator};
-
-fn string_field(object: &Map<String, Value>, field: &str, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(
-                path,
-                "invalid_type",
-                format!("{path} must be a string"),
-            ));
-            None
-        }
-    }
-}
 
 fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldError>) -> NewUserInput {
     let path = |f: &str| {
@@ -43,9 +28,9 @@ fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldE
             .map(|e| if prefix.is_empty() { e } else { e.under(prefix) }),
     );
     NewUserInput {
-        email: string_field(object, "email", &path("email"), errors),
-        first_name: string_field(object, "first_name", &path("first_name"), errors),
-        last_name: string_field(object, "last_name", &path("last_name"), errors),
+        email: optional_string(object, "email", &path("email"), errors),
+        first_name: optional_string(object, "first_name", &path("first_name"), errors),
+        last_name: optional_string(object, "last_name", &path("last_name"), errors),
     }
 }
 
@@ -88,7 +73,7 @@ pub async fn create_business(
     let value = require_json(&req, payload, state.config.body_limit).await?;
     let object = as_object(&value)?;
     let mut errors = unknown_fields(object, &["name", "user"]);
-    let name = string_field(object, "name", "name", &mut errors);
+    let name = optional_string(object, "name", "name", &mut errors);
     let user = match object.get("user") {
         Some(Value::Object(user)) => user_input(user, "user", &mut errors),
         None | Some(Value::Null) => NewUserInput::default(),

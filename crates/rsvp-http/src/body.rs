@@ -85,6 +85,28 @@ pub fn unknown_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -
         .collect()
 }
 
+/// The string at `object[field]`, if present and not null; a value of
+/// another JSON type is recorded as `invalid_type` under `path`.
+pub fn optional_string(
+    object: &serde_json::Map<String, Value>,
+    field: &str,
+    path: &str,
+    errors: &mut Vec<rsvp_domain::FieldError>,
+) -> Option<String> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(rsvp_domain::FieldError::new(
+                path,
+                "invalid_type",
+                format!("{path} must be a string"),
+            ));
+            None
+        }
+    }
+}
+
 /// The body as an object.
 ///
 /// # Errors

@@ -3,11 +3,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{AcceptLinkInput, LinkPreview};
-use rsvp_domain::FieldError;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::body::{as_object, read_json, unknown_fields};
+use crate::body::{as_object, optional_string, read_json, unknown_fields};
 use crate::dto::{ConnectionBody, rfc3339};
 use crate::openapi::{AcceptLinkRequest, InvitationStatusName};
 use crate::problem::Problem;
@@ -73,21 +71,6 @@ pub struct AnswerBody {
     connection: Option<ConnectionBody>,
 }
 
-fn text(object: &serde_json::Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_type",
-                format!("{field} must be a string"),
-            ));
-            None
-        }
-    }
-}
-
 /// `POST /v1/invitation-links/{token}/accept` with an optional
 /// `{"business_name","first_name","last_name"}` (`business_name` required when
 /// the email has no business yet).
@@ -113,9 +96,9 @@ pub async fn accept(
     if let Some(value) = read_json(&req, payload, state.config.body_limit).await? {
         let object = as_object(&value)?;
         let mut errors = unknown_fields(object, &["business_name", "first_name", "last_name"]);
-        input.business_name = text(object, "business_name", &mut errors);
-        input.first_name = text(object, "first_name", &mut errors);
-        input.last_name = text(object, "last_name", &mut errors);
+        input.business_name = optional_string(object, "business_name", "business_name", &mut errors);
+        input.first_name = optional_string(object, "first_name", "first_name", &mut errors);
+        input.last_name = optional_string(object, "last_name", "last_name", &mut errors);
         if !errors.is_empty() {
             return Err(Problem::invalid_fields(errors));
         }
