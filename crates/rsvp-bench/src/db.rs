@@ -136,12 +136,24 @@ pub fn drop_stale(maintenance_url: &str) -> anyhow::Result<Vec<String>> {
         else {
             continue;
         };
-        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if pid != std::process::id() && !is_running(pid) {
             drop_database(maintenance_url, &datname);
             dropped.push(datname);
         }
     }
     Ok(dropped)
+}
+
+/// Whether process `pid` runs (a zombie, killed but not yet reaped, does not).
+fn is_running(pid: u32) -> bool {
+    // /proc/<pid>/stat: "pid (name) state ...".
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
 }
 
 /// `url` with its database name replaced by `name`.
@@ -172,6 +184,12 @@ pub fn check_server_url(url: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_runs_and_a_pid_without_a_process_does_not() {
+        assert!(is_running(std::process::id()));
+        assert!(!is_running(u32::MAX));
+    }
 
     #[test]
     fn the_database_name_replaces_the_maintenance_one_and_keeps_the_options() {
