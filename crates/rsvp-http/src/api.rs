@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::body::{as_object, read_json, require_json, unknown_fields};
 use crate::cursor;
-use crate::dto::{ConnectionBody, EventBody, InvitationBody, ListBody};
+use crate::dto::{ConnectionBody, EventBody, InvitationBody};
 use crate::openapi::{
     BulkRequest, ConnectionList, CreateInvitationRequest, EventList, InvitationList, ListQuery, PageQuery,
     PatchInvitationRequest, ResendRequest,
@@ -139,8 +139,8 @@ pub async fn bulk(
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> ListBody<InvitationBody> {
-    ListBody {
+fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> InvitationList {
+    InvitationList {
         data: page.items.iter().map(|i| InvitationBody::new(i, viewer)).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode),
     }
@@ -340,7 +340,7 @@ pub async fn connections(
         .app
         .list_connections(&caller, page_params(req.query_string())?)
         .await?;
-    Ok(HttpResponse::Ok().json(ListBody {
+    Ok(HttpResponse::Ok().json(ConnectionList {
         data: page
             .items
             .iter()
@@ -369,7 +369,7 @@ pub async fn events(
         .app
         .list_events(&caller, event_params(req.query_string())?)
         .await?;
-    Ok(HttpResponse::Ok().json(ListBody {
+    Ok(HttpResponse::Ok().json(EventList {
         data: page.items.iter().map(EventBody::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode_event),
     }))

@@ -229,12 +229,3 @@ impl From<&User> for UserBody {
         }
     }
 }
-
-/// A page of a list.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListBody<T> {
-    /// The rows.
-    pub data: Vec<T>,
-    /// Pass as `cursor` for the next page; null on the last.
-    pub next_cursor: Option<String>,
-}
