@@ -1,6 +1,7 @@
 //! The operator API (`/v1/admin`), used by the host platform to mirror its
 //! tenants into rsvp.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{NewBusinessInput, NewUserInput};
 use rsvp_domain::{BusinessId, FieldError};
@@ -87,11 +88,13 @@ pub async fn create_business(
         return Err(Problem::invalid_fields(errors));
     }
     let made = state.app.provision_business(NewBusinessInput { name, user }).await?;
-    Ok(HttpResponse::Created().json(ProvisionedBusinessBody {
-        business: BusinessBody::from(&made.business),
-        user: UserBody::from(&made.user),
-        api_key: made.api_key.expose().to_owned(),
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProvisionedBusinessBody {
+            business: BusinessBody::from(&made.business),
+            user: UserBody::from(&made.user),
+            api_key: made.api_key.expose().to_owned(),
+        }))
 }
 
 /// `POST /v1/admin/businesses/{id}/users`
@@ -125,8 +128,10 @@ pub async fn add_user(
         return Err(Problem::invalid_fields(errors));
     }
     let made = state.app.add_user(business, input).await?;
-    Ok(HttpResponse::Created().json(ProvisionedUserBody {
-        user: UserBody::from(&made.user),
-        api_key: made.api_key.expose().to_owned(),
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProvisionedUserBody {
+            user: UserBody::from(&made.user),
+            api_key: made.api_key.expose().to_owned(),
+        }))
 }

@@ -49,7 +49,9 @@ pub async fn create(
     let request = InvitationInput::parse_json(&value).map_err(|e| Problem::invalid_fields(e.into_vec()))?;
     let created = state.app.invite(&caller, request).await?;
     let body = created_body(&state, &created);
+    // The answer may carry `accept_url`, a credential.
     Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::LOCATION, format!("/v1/invitations/{}", created.invitation.id)))
         .json(body))
 }
@@ -136,7 +138,10 @@ pub async fn bulk(
             })
             .collect(),
     };
-    Ok(HttpResponse::Ok().json(body))
+    // Items may carry `accept_url`, a credential.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
 }
 
 fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> InvitationList {
@@ -370,7 +375,11 @@ pub async fn events(
         .list_events(&caller, event_params(req.query_string())?)
         .await?;
     Ok(HttpResponse::Ok().json(EventList {
-        data: page.items.iter().map(EventBody::from).collect(),
+        data: page
+            .items
+            .iter()
+            .map(|e| EventBody::new(e, caller.business.id))
+            .collect(),
         next_cursor: page.next.as_ref().map(cursor::encode_event),
     }))
 }

@@ -2,7 +2,7 @@
 //! at the edge (domain types know nothing of HTTP).
 
 use rsvp_app::Viewer;
-use rsvp_domain::{Business, BusinessId, Connection, Event, Invitation, User};
+use rsvp_domain::{Actor, Business, BusinessId, Connection, Event, EventKind, Invitation, InvitationStatus, User};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -52,7 +52,9 @@ pub struct InvitationBody {
     pub external_id: Option<String>,
     /// Whether the invitee shares data with the sender.
     pub source_is_invitee: bool,
-    /// Invitee's business, once known.
+    /// Invitee's business. The sender's side sees it only once the invitation
+    /// is accepted (before that it is null), or any tenant could learn which
+    /// business an email belongs to by inviting it.
     #[schema(required = true)]
     pub invitee_business_id: Option<String>,
     /// Expiry.
@@ -92,7 +94,10 @@ impl InvitationBody {
             phone: invitation.phone.as_ref().map(ToString::to_string),
             external_id: invitation.external_id.as_ref().map(ToString::to_string),
             source_is_invitee: invitation.source_is_invitee,
-            invitee_business_id: invitation.invitee_business_id.map(|b| b.to_string()),
+            invitee_business_id: invitation
+                .invitee_business_id
+                .filter(|_| viewer == Viewer::Invitee || invitation.status == InvitationStatus::Accepted)
+                .map(|b| b.to_string()),
             expires_at: rfc3339(invitation.expires_at),
             created_at: rfc3339(invitation.created_at),
             updated_at: rfc3339(invitation.updated_at),
@@ -163,14 +168,25 @@ pub struct EventBody {
     pub data: Value,
 }
 
-impl From<&Event> for EventBody {
-    fn from(event: &Event) -> Self {
+impl EventBody {
+    /// The event as the business `seen_from` sees it. The sender's side does
+    /// not learn who the invitee is (the acting invitee user) before the
+    /// invitation is accepted, as with `InvitationBody::invitee_business_id`.
+    pub fn new(event: &Event, seen_from: BusinessId) -> Self {
+        let mut data = event.data.clone();
+        let reveals_invitee = matches!(event.kind, EventKind::InvitationAccepted | EventKind::ConnectionCreated);
+        if let Actor::Invitee { user_id } = &mut data.actor
+            && seen_from == event.business_id
+            && !reveals_invitee
+        {
+            *user_id = None;
+        }
         Self {
             id: event.id.to_string(),
             kind: event.kind.as_str(),
             invitation_id: event.invitation_id.to_string(),
             occurred_at: rfc3339(event.occurred_at),
-            data: serde_json::to_value(&event.data).unwrap_or(Value::Null),
+            data: serde_json::to_value(&data).unwrap_or(Value::Null),
         }
     }
 }

@@ -60,20 +60,45 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     }))
 }
 
+/// `resource` with the request id, access log, metrics and common headers of
+/// [`middleware::observe`] (the `/v1` and `/invite` scopes get it whole).
+fn observed(
+    resource: actix_web::Resource,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    resource.wrap(actix_web::middleware::from_fn(middleware::observe))
+}
+
 /// Registers every route, the state, and a problem-document 404 for unknown
 /// routes (it becomes the `App`'s default service).
 pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let data = web::Data::new(state);
         cfg.app_data(data.clone())
-            .service(resource("/healthz", "GET").route(web::get().to(ops::healthz)))
-            .service(resource("/readyz", "GET").route(web::get().to(ops::readyz)))
-            .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
-            .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
-            .service(resource("/docs", "GET").route(web::get().to(openapi::reference_page)))
-            .service(resource("/invite/{token}", "GET").route(web::get().to(page::show)))
-            .service(resource("/invite/{token}/accept", "POST").route(web::post().to(page::accept)))
-            .service(resource("/invite/{token}/decline", "POST").route(web::post().to(page::decline)))
+            .service(observed(resource("/healthz", "GET").route(web::get().to(ops::healthz))))
+            .service(observed(resource("/readyz", "GET").route(web::get().to(ops::readyz))))
+            .service(observed(resource("/metrics", "GET").route(web::get().to(ops::metrics))))
+            .service(observed(
+                resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)),
+            ))
+            .service(observed(
+                resource("/docs", "GET").route(web::get().to(openapi::reference_page)),
+            ))
+            .service(
+                web::scope("/invite")
+                    .wrap(actix_web::middleware::from_fn(middleware::observe))
+                    .service(resource("/{token}", "GET").route(web::get().to(page::show)))
+                    .service(resource("/{token}/accept", "POST").route(web::post().to(page::accept)))
+                    .service(resource("/{token}/decline", "POST").route(web::post().to(page::decline)))
+                    .default_service(web::to(not_found)),
+            )
             .service(
                 web::scope("/v1")
                     .wrap(actix_web::middleware::from_fn(middleware::observe))

@@ -1,12 +1,12 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::openapi::Status;
 use crate::problem::Problem;
-use crate::state::HttpState;
+use crate::state::{HttpState, bearer, token_matches};
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = Status)))]
@@ -31,10 +31,22 @@ pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem
     }
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: Prometheus text; `Authorization: Bearer <RSVP_METRICS_TOKEN>`
+/// when that is set.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 400, description = "more than one Authorization header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "a metrics token is set and was not given", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`")))
+    ))]
+pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = bearer(&req)?.ok_or_else(Problem::unauthorized)?;
+        if !token_matches(&state, &given, expected) {
+            return Err(Problem::unauthorized());
+        }
+    }
     // A store that does not answer must not take the other metrics down.
     let depth = match state.app.ports().store.outbox_depth().await {
         Ok(depth) => Some(depth),
@@ -43,7 +55,7 @@ pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
             None
         }
     };
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(depth))
+        .body(state.metrics.render(depth)))
 }

@@ -272,19 +272,73 @@ pub async fn show(state: web::Data<crate::HttpState>, token: web::Path<String>, 
     }
 }
 
-async fn read_form(mut payload: web::Payload) -> Option<Vec<(String, String)>> {
+/// Why a form body was not read: the page says so and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormRefusal {
+    /// Over [`FORM_LIMIT`]: 413.
+    TooLarge,
+    /// Not UTF-8 `application/x-www-form-urlencoded`, or a broken stream: 422.
+    Unreadable,
+}
+
+impl FormRefusal {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unreadable => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    fn text(self, locale: Locale) -> &'static str {
+        match (locale, self) {
+            (Locale::En, Self::TooLarge) => "What you typed is too long to be read. Please shorten it and try again.",
+            (Locale::De, Self::TooLarge) => {
+                "Ihre Eingabe ist zu lang, um gelesen zu werden. Bitte kürzen Sie sie und versuchen Sie es erneut."
+            }
+            (Locale::En, Self::Unreadable) => "What you sent could not be read. Please try again.",
+            (Locale::De, Self::Unreadable) => {
+                "Ihre Eingabe konnte nicht gelesen werden. Bitte versuchen Sie es erneut."
+            }
+        }
+    }
+}
+
+/// Reads the accept form. A body that is too large or cannot be read is
+/// refused whole: accepting with the typed fields silently dropped would
+/// record something the invitee did not say.
+async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<(String, String)>, FormRefusal> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > FORM_LIMIT) {
+        return Err(FormRefusal::TooLarge);
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.ok()?;
+        let chunk = chunk.map_err(|_| FormRefusal::Unreadable)?;
         if body.len() + chunk.len() > FORM_LIMIT {
-            return None;
+            return Err(FormRefusal::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    let text = std::str::from_utf8(&body).ok()?;
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let form_media_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !form_media_type {
+        return Err(FormRefusal::Unreadable);
+    }
+    let text = std::str::from_utf8(&body).map_err(|_| FormRefusal::Unreadable)?;
     web::Query::<Vec<(String, String)>>::from_query(text)
-        .ok()
         .map(|q| q.into_inner())
+        .map_err(|_| FormRefusal::Unreadable)
 }
 
 /// `POST /invite/{token}/accept` (a form post)
@@ -295,7 +349,10 @@ pub async fn accept(
     payload: web::Payload,
 ) -> HttpResponse {
     let locale = locale(&req);
-    let fields = read_form(payload).await.unwrap_or_default();
+    let fields = match read_form(&req, payload).await {
+        Ok(fields) => fields,
+        Err(refusal) => return refused_form_page(&state, locale, &token, refusal).await,
+    };
     let field = |name: &str| fields.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let input = AcceptLinkInput {
         business_name: field("business_name"),
@@ -333,6 +390,28 @@ pub async fn accept(
             Err(error) => page_for_error(&state, locale, &token, error).await,
         },
         Err(error) => page_for_error(&state, locale, &token, error).await,
+    }
+}
+
+/// The page again, unchanged, saying why the form was not read.
+async fn refused_form_page(
+    state: &crate::HttpState,
+    locale: Locale,
+    token: &str,
+    refusal: FormRefusal,
+) -> HttpResponse {
+    match state.app.preview_link(token).await {
+        Ok(preview) if preview.invitation.status == InvitationStatus::Pending => {
+            let mut form = FormState::default();
+            form.errors.insert("form".to_owned(), refusal.text(locale).to_owned());
+            pending_page(locale, token, &preview, &form, refusal.status())
+        }
+        Ok(preview) => outcome_page(
+            locale,
+            outcome_of(preview.invitation.status).unwrap_or(Outcome::Unknown),
+            preview.sender.name.as_str(),
+        ),
+        Err(error) => page_for_error(state, locale, token, error).await,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Largest JSON body of a bulk request, in bytes (default 4 MiB).
     pub bulk_body_limit: usize,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl HttpConfig {
@@ -36,6 +38,7 @@ impl HttpConfig {
             admin_token: None,
             body_limit: 64 * 1024,
             bulk_body_limit: 4 * 1024 * 1024,
+            metrics_token: None,
         }
     }
 
@@ -73,11 +76,44 @@ pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<HttpState>, Problem> 
         .ok_or_else(|| Problem::internal("HttpState is not registered as app data"))
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
+/// The one `Authorization` header, if any.
+///
+/// # Errors
+/// 400 `duplicate_authorization` when there are several.
+pub(crate) fn single_authorization(headers: &header::HeaderMap) -> Result<Option<&header::HeaderValue>, Problem> {
+    let mut values = headers.get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "duplicate_authorization",
+            "send one Authorization header, not several",
+        ));
+    }
+    Ok(first)
+}
+
+/// The bearer token of `Authorization`, if any.
+///
+/// # Errors
+/// 400 when the request has more than one `Authorization` header: which one
+/// a proxy, a cache and rsvp each read would differ, so none is read.
+pub(crate) fn bearer(req: &HttpRequest) -> Result<Option<String>, Problem> {
+    let Some(value) = single_authorization(req.headers())? else {
+        return Ok(None);
+    };
+    let Some((scheme, token)) = value.to_str().ok().and_then(|v| v.trim().split_once(' ')) else {
+        return Ok(None);
+    };
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    Ok((scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned()))
+}
+
+/// Whether `given` is the configured `expected` token. Digests are compared:
+/// equal length, so the comparison time says nothing about the token.
+pub(crate) fn token_matches(state: &HttpState, given: &str, expected: &Secret) -> bool {
+    let secrets = &state.app.ports().secrets;
+    secrets.hash(given) == secrets.hash(expected.expose())
 }
 
 /// The authenticated caller of an API-key endpoint.
@@ -93,7 +129,7 @@ impl FromRequest for Caller {
         let key = bearer(req);
         Box::pin(async move {
             let state = state?;
-            let key = key.ok_or_else(Problem::unauthorized)?;
+            let key = key?.ok_or_else(Problem::unauthorized)?;
             match state.app.authenticate(&key).await {
                 Ok(principal) => Ok(Caller(principal)),
                 Err(error @ AppError::Unavailable(_)) => Err(error.into()),
@@ -121,10 +157,8 @@ impl FromRequest for Operator {
                     "the operator API is turned off",
                 )
             })?;
-            let given = bearer(req).ok_or_else(Problem::unauthorized)?;
-            // Compare digests: equal length, so the comparison time says nothing about the token.
-            let secrets = &state.app.ports().secrets;
-            if secrets.hash(&given) == secrets.hash(expected.expose()) {
+            let given = bearer(req)?.ok_or_else(Problem::unauthorized)?;
+            if token_matches(&state, &given, expected) {
                 Ok(Operator)
             } else {
                 Err(Problem::unauthorized())

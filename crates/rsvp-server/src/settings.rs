@@ -10,6 +10,7 @@
 //! | `RSVP_DB_POOL_SIZE` | `10` | connections in the pool (1..=256) |
 //! | `RSVP_PUBLIC_URL` | `http://<bound address>` | base of links in emails |
 //! | `RSVP_ADMIN_TOKEN` | unset (operator API off) | bearer token of `/v1/admin`, at least 16 characters |
+//! | `RSVP_METRICS_TOKEN` | unset (`/metrics` open) | bearer token `/metrics` requires, at least 16 characters |
 //! | `RSVP_MAIL_TRANSPORT` | `log` | `log`, `smtp` or `http` |
 //! | `RSVP_MAIL_FROM` | `rsvp <no-reply@localhost>` | sender of emails |
 //! | `RSVP_SMTP_HOST` | required for `smtp` | SMTP server |
@@ -101,6 +102,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Operator token.
     pub admin_token: Option<Secret>,
+    /// Token guarding `/metrics`.
+    pub metrics_token: Option<Secret>,
     /// Mail transport.
     pub mail: MailTransport,
     /// Sender of emails.
@@ -228,6 +231,11 @@ impl Settings {
             Some(_) => return Err(Source::error("RSVP_ADMIN_TOKEN", "must be at least 16 characters")),
             None => None,
         };
+        let metrics_token = match src.get("RSVP_METRICS_TOKEN") {
+            Some(token) if token.chars().count() >= 16 => Some(Secret::new(token)),
+            Some(_) => return Err(Source::error("RSVP_METRICS_TOKEN", "must be at least 16 characters")),
+            None => None,
+        };
         let mail = match src.get("RSVP_MAIL_TRANSPORT").unwrap_or("log") {
             "log" => MailTransport::Log,
             "smtp" => MailTransport::Smtp {
@@ -273,6 +281,7 @@ impl Settings {
             pool_size,
             public_url,
             admin_token,
+            metrics_token,
             mail,
             mail_from: src
                 .get("RSVP_MAIL_FROM")
@@ -329,6 +338,7 @@ mod tests {
             (vec![("RSVP_MAIL_TRANSPORT", "smtp")], "RSVP_SMTP_HOST"),
             (vec![("RSVP_MAIL_TRANSPORT", "http")], "RSVP_HTTP_MAIL_TOKEN"),
             (vec![("RSVP_ADMIN_TOKEN", "short")], "RSVP_ADMIN_TOKEN"),
+            (vec![("RSVP_METRICS_TOKEN", "short")], "RSVP_METRICS_TOKEN"),
             (vec![("RSVP_PUBLIC_URL", "ftp://x")], "RSVP_PUBLIC_URL"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),

@@ -127,6 +127,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let mut http_config = rsvp_http::HttpConfig::new(public_url.clone());
     http_config.admin_token = settings.admin_token.clone();
+    http_config.metrics_token = settings.metrics_token.clone();
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
         .listen(listener)

@@ -37,6 +37,10 @@ fn uuid_like() -> u128 {
 
 impl Server {
     fn start(database: TestDatabase) -> Self {
+        Self::start_with(database, &[])
+    }
+
+    fn start_with(database: TestDatabase, settings: &[(&str, &str)]) -> Self {
         let data_dir = temp_dir();
         let mut child = Command::new(env!("CARGO_BIN_EXE_rsvp"))
             .arg("serve")
@@ -46,6 +50,7 @@ impl Server {
             .env("RSVP_DATA_DIR", &data_dir)
             .env("RSVP_DATABASE_URL", database.url())
             .env("RSVP_ADMIN_TOKEN", ADMIN)
+            .envs(settings.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -80,9 +85,19 @@ impl Server {
     }
 
     fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        self.send(method, path, key, "application/json", &body)
+    }
+
+    /// A form post, as the invitee page's browser sends it.
+    fn post_form(&self, path: &str, form: &str) -> u16 {
+        self.send("POST", path, None, "application/x-www-form-urlencoded", form)
+            .0
+    }
+
+    fn send(&self, method: &str, path: &str, key: Option<&str>, content_type: &str, body: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.addr
@@ -92,12 +107,12 @@ impl Server {
         }
         if !body.is_empty() {
             request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }
         request.push_str("\r\n");
-        request.push_str(&body);
+        request.push_str(body);
         stream.write_all(request.as_bytes()).unwrap();
         let mut raw = String::new();
         stream.read_to_string(&mut raw).unwrap();
@@ -292,4 +307,184 @@ fn admin_commands_print_the_operator_apis_json() {
     ]);
     assert_eq!(added["user"]["business_id"], business);
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// Every `<public url>/invite/<token>` link in `text` (an email or an answer).
+fn link_tokens(text: &str) -> Vec<String> {
+    text.split("/invite/")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|token| token.len() >= 20)
+        .fold(Vec::new(), |mut tokens, token| {
+            if !tokens.contains(&token) {
+                tokens.push(token);
+            }
+            tokens
+        })
+}
+
+fn all_emails(server: &Server) -> String {
+    std::fs::read_dir(server.data_dir.join("outbox"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the outbox holds `count` emails.
+fn wait_for_emails(server: &Server, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let outbox = server.data_dir.join("outbox");
+    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) < count {
+        assert!(std::time::Instant::now() < deadline, "{count} emails did not arrive");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The whole life of two invitations with logs at `debug`: every line the
+/// server wrote is searched for every secret it handed out or was given.
+fn no_secret_reaches_the_logs(server: Server) {
+    let mut secrets = vec![ADMIN.to_owned(), "metrics-token-kept-secret".to_owned()];
+    let (status, acme) = server.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Acme", "user": {"email": "ann@acme.test"}})),
+    );
+    assert_eq!(status, 201, "{acme}");
+    let acme_key = acme["api_key"].as_str().unwrap().to_owned();
+    let (_, globex) = server.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Globex", "user": {"email": "bob@globex.test"}})),
+    );
+    let globex_key = globex["api_key"].as_str().unwrap().to_owned();
+    let business = acme["business"]["id"].as_str().unwrap();
+    let (_, added) = server.call(
+        "POST",
+        &format!("/v1/admin/businesses/{business}/users"),
+        Some(ADMIN),
+        Some(json!({"email": "bea@acme.test"})),
+    );
+    secrets.extend([
+        acme_key.clone(),
+        globex_key,
+        added["api_key"].as_str().unwrap().to_owned(),
+    ]);
+
+    // An emailed invitation, resent (a second link), answered by the page.
+    let (status, emailed) = server.call(
+        "POST",
+        "/v1/invitations",
+        Some(&acme_key),
+        Some(json!({"email": "bob@globex.test"})),
+    );
+    assert_eq!(status, 201, "{emailed}");
+    wait_for_emails(&server, 1);
+    let id = emailed["id"].as_str().unwrap();
+    let (status, resent) = server.call("POST", &format!("/v1/invitations/{id}/resend"), Some(&acme_key), None);
+    assert_eq!(status, 200, "{resent}");
+    wait_for_emails(&server, 2);
+    let emailed_tokens = link_tokens(&all_emails(&server));
+    assert_eq!(emailed_tokens.len(), 2, "two emails, one link each");
+    let first = &emailed_tokens[0];
+    assert_eq!(
+        server
+            .call("GET", &format!("/v1/invitation-links/{first}"), None, None)
+            .0,
+        200
+    );
+    assert_eq!(server.send("GET", &format!("/invite/{first}"), None, "", "").0, 200);
+    assert_eq!(server.post_form(&format!("/invite/{first}/accept"), ""), 200);
+
+    // A shared link (no email), answered through the JSON API.
+    let (_, shared) = server.call(
+        "POST",
+        "/v1/invitations",
+        Some(&acme_key),
+        Some(json!({"email": "carl@initech.test", "send_email": false})),
+    );
+    let shared_tokens = link_tokens(shared["accept_url"].as_str().unwrap());
+    let token = &shared_tokens[0];
+    assert_eq!(
+        server
+            .call("GET", &format!("/v1/invitation-links/{token}"), None, None)
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .call("POST", &format!("/v1/invitation-links/{token}/decline"), None, None)
+            .0,
+        200
+    );
+    // Refusals log too: answered links, mistyped paths, wrong keys.
+    assert_eq!(server.call("GET", &format!("/invite/{token}/typo"), None, None).0, 404);
+    assert_eq!(
+        server
+            .call("POST", &format!("/v1/invitation-links/{token}/accept"), None, None)
+            .0,
+        409
+    );
+    assert_eq!(
+        server
+            .call("GET", "/v1/invitations/sent", Some("rsvp_guessed-key"), None)
+            .0,
+        401
+    );
+    assert_eq!(
+        server
+            .call("GET", "/metrics", Some("metrics-token-kept-secret"), None)
+            .0,
+        200
+    );
+    secrets.extend(emailed_tokens);
+    secrets.extend(shared_tokens);
+    secrets.push("rsvp_guessed-key".to_owned());
+
+    let logs = server.stop();
+    assert!(
+        logs.iter().filter(|l| l.contains("\"DEBUG\"")).count() > 0,
+        "the logs are at debug level"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("/invite/{token}")),
+        "the page's requests are logged under their template"
+    );
+    for secret in &secrets {
+        let leaks: Vec<&String> = logs.iter().filter(|line| line.contains(secret.as_str())).collect();
+        assert!(leaks.is_empty(), "a secret reached the logs: {leaks:#?}");
+    }
+}
+
+#[test]
+fn no_token_key_or_admin_token_reaches_the_debug_logs_on_sqlite() {
+    no_secret_reaches_the_logs(Server::start_with(
+        TestDatabase::sqlite(),
+        &[
+            ("RSVP_LOG", "debug"),
+            ("RSVP_RESEND_COOLDOWN_SECS", "0"),
+            ("RSVP_METRICS_TOKEN", "metrics-token-kept-secret"),
+        ],
+    ));
+}
+
+#[test]
+fn no_token_key_or_admin_token_reaches_the_debug_logs_on_postgresql() {
+    no_secret_reaches_the_logs(Server::start_with(
+        TestDatabase::postgres(),
+        &[
+            ("RSVP_LOG", "debug"),
+            ("RSVP_RESEND_COOLDOWN_SECS", "0"),
+            ("RSVP_METRICS_TOKEN", "metrics-token-kept-secret"),
+        ],
+    ));
 }
