@@ -12,7 +12,7 @@ use super::eml::Eml;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
 const INSTALL_HINT: &str =
-    "the SMTP tests need python3 with aiosmtpd: install it with `pip install aiosmtpd` (python3 >= 3.8)";
+    "the SMTP tests need python3 with aiosmtpd: run them through ./scripts/test, which makes a venv with it, or set RSVP_TEST_PYTHON to a python that has it";
 
 /// One message the server accepted.
 #[derive(Debug)]
@@ -50,14 +50,16 @@ impl SmtpServer {
         let logs = TempDir::new("smtp-log");
         let stderr_path = logs.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let mut child = Command::new("python3")
+        // `./scripts/test` makes a venv with aiosmtpd and names its python here.
+        let python = std::env::var("RSVP_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let mut child = Command::new(&python)
             .arg(SCRIPT)
             .arg(out.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {INSTALL_HINT}"));
+            .unwrap_or_else(|e| panic!("cannot run {python} ({e}): {INSTALL_HINT}"));
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
 
