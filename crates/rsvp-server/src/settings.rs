@@ -14,7 +14,7 @@
 //! | `RSVP_MAIL_TRANSPORT` | `log` | `log`, `smtp` or `http` |
 //! | `RSVP_MAIL_FROM` | `rsvp <no-reply@localhost>` | sender of emails |
 //! | `RSVP_SMTP_HOST` | required for `smtp` | SMTP server |
-//! | `RSVP_SMTP_PORT` | `587` | SMTP port |
+//! | `RSVP_SMTP_PORT` | `587`; `465` with `RSVP_SMTP_TLS=tls`, `25` with `none` | SMTP port |
 //! | `RSVP_SMTP_TLS` | `starttls` | `starttls`, `tls` or `none` |
 //! | `RSVP_SMTP_USERNAME`, `RSVP_SMTP_PASSWORD` | unset | SMTP credentials |
 //! | `RSVP_HTTP_MAIL_URL` | `https://api.postmarkapp.com` | the provider's API base |
@@ -23,7 +23,7 @@
 //! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
-//! | `RSVP_LOG` | `info` | log filter (`tracing` env-filter syntax) |
+//! | `RSVP_LOG` (or `RUST_LOG`) | `info` | log filter (`tracing` env-filter syntax); `RSVP_LOG` wins |
 
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +31,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use rsvp_app::{Locale, Secret};
+use rsvp_mail::SmtpTls;
 
 /// A setting that cannot be used; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,17 +50,6 @@ impl fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
-/// SMTP security.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Plain connection upgraded with STARTTLS.
-    StartTls,
-    /// TLS from the first byte.
-    Tls,
-    /// No encryption (local relays, tests).
-    None,
-}
-
 /// The mail transport and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailTransport {
@@ -72,7 +62,7 @@ pub enum MailTransport {
         /// Port.
         port: u16,
         /// Security.
-        security: SmtpSecurity,
+        security: SmtpTls,
         /// User name.
         username: Option<String>,
         /// Password.
@@ -162,7 +152,28 @@ impl Source<'_> {
     }
 }
 
+/// `RSVP_LOG`, else `RUST_LOG`, else `info`; a filter that does not parse
+/// stops start-up rather than silently logging something else.
+fn log_filter(src: &Source<'_>) -> Result<String, SettingsError> {
+    let (name, filter) = match (src.get("RSVP_LOG"), src.get("RUST_LOG")) {
+        (Some(filter), _) => ("RSVP_LOG", filter),
+        (None, Some(filter)) => ("RUST_LOG", filter),
+        (None, None) => return Ok("info".to_owned()),
+    };
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| filter.to_owned())
+        .map_err(|e| Source::error(name, format!("'{filter}' is not a log filter: {e}")))
+}
+
 fn check_url(name: &str, url: &str) -> Result<String, SettingsError> {
+    // Links are built by appending paths: a query or fragment would end up
+    // in the middle of every link.
+    if url.contains(['?', '#']) {
+        return Err(Source::error(
+            name,
+            format!("'{url}' must not have a query or fragment"),
+        ));
+    }
     let trimmed = url.trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("https://")
@@ -192,6 +203,10 @@ impl Settings {
                 .map_err(|line| Source::error("RSVP_CONFIG_FILE", format!("line {line} is not KEY=VALUE")))?;
         }
         values.extend(env);
+        // The variable every Rust operator tries first; RSVP_LOG wins over it.
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            values.insert("RUST_LOG".to_owned(), filter);
+        }
         Self::from_map(&values)
     }
 
@@ -236,22 +251,18 @@ impl Settings {
             Some(_) => return Err(Source::error("RSVP_METRICS_TOKEN", "must be at least 16 characters")),
             None => None,
         };
+        let security: SmtpTls = match src.get("RSVP_SMTP_TLS") {
+            None => SmtpTls::default(),
+            Some(mode) => mode
+                .parse()
+                .map_err(|_| Source::error("RSVP_SMTP_TLS", format!("'{mode}' is not starttls, tls or none")))?,
+        };
         let mail = match src.get("RSVP_MAIL_TRANSPORT").unwrap_or("log") {
             "log" => MailTransport::Log,
             "smtp" => MailTransport::Smtp {
                 host: src.required("RSVP_SMTP_HOST", "when RSVP_MAIL_TRANSPORT is smtp")?,
-                port: src.parse("RSVP_SMTP_PORT", 587, "a port number")?,
-                security: match src.get("RSVP_SMTP_TLS").unwrap_or("starttls") {
-                    "starttls" => SmtpSecurity::StartTls,
-                    "tls" => SmtpSecurity::Tls,
-                    "none" => SmtpSecurity::None,
-                    other => {
-                        return Err(Source::error(
-                            "RSVP_SMTP_TLS",
-                            format!("'{other}' is not starttls, tls or none"),
-                        ));
-                    }
-                },
+                security,
+                port: src.parse("RSVP_SMTP_PORT", security.default_port(), "a port number")?,
                 username: src.get("RSVP_SMTP_USERNAME").map(str::to_owned),
                 password: src.get("RSVP_SMTP_PASSWORD").map(Secret::new),
             },
@@ -291,7 +302,7 @@ impl Settings {
             default_locale,
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
-            log_filter: src.get("RSVP_LOG").unwrap_or("info").to_owned(),
+            log_filter: log_filter(&src)?,
         })
     }
 }
@@ -340,6 +351,11 @@ mod tests {
             (vec![("RSVP_ADMIN_TOKEN", "short")], "RSVP_ADMIN_TOKEN"),
             (vec![("RSVP_METRICS_TOKEN", "short")], "RSVP_METRICS_TOKEN"),
             (vec![("RSVP_PUBLIC_URL", "ftp://x")], "RSVP_PUBLIC_URL"),
+            (vec![("RSVP_PUBLIC_URL", "https://x.test/?a=b")], "RSVP_PUBLIC_URL"),
+            (vec![("RSVP_PUBLIC_URL", "https://x.test/#top")], "RSVP_PUBLIC_URL"),
+            (vec![("RSVP_LOG", "info,[")], "RSVP_LOG"),
+            (vec![("RUST_LOG", "info,[")], "RUST_LOG"),
+            (vec![("RSVP_SMTP_TLS", "ssl")], "RSVP_SMTP_TLS"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),
         ] {
@@ -347,6 +363,36 @@ mod tests {
             assert_eq!(error.name, name, "{error}");
             assert!(error.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn the_smtp_port_defaults_to_the_usual_port_of_the_tls_mode() {
+        let port = |tls: &str| match settings(&[
+            ("RSVP_MAIL_TRANSPORT", "smtp"),
+            ("RSVP_SMTP_HOST", "mail.test"),
+            ("RSVP_SMTP_TLS", tls),
+        ])
+        .unwrap()
+        .mail
+        {
+            MailTransport::Smtp { port, .. } => port,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(port("tls"), 465);
+        assert_eq!(port("starttls"), 587);
+        assert_eq!(port("none"), 25);
+    }
+
+    #[test]
+    fn rust_log_is_honoured_and_rsvp_log_wins_over_it() {
+        assert_eq!(settings(&[]).unwrap().log_filter, "info");
+        assert_eq!(settings(&[("RUST_LOG", "debug")]).unwrap().log_filter, "debug");
+        assert_eq!(
+            settings(&[("RUST_LOG", "debug"), ("RSVP_LOG", "warn")])
+                .unwrap()
+                .log_filter,
+            "warn"
+        );
     }
 
     #[test]

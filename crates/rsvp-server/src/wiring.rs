@@ -10,7 +10,7 @@ use rsvp_app::{
 use rsvp_store_diesel::{DieselStore, StoreOptions};
 use rsvp_system::{RandomSecrets, SystemClock, UuidV7Ids};
 
-use crate::settings::{MailTransport, Settings, SmtpSecurity};
+use crate::settings::{MailTransport, Settings};
 use crate::workers;
 
 /// JSON logs on stderr, filtered by `RSVP_LOG`.
@@ -78,11 +78,7 @@ fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
         } => {
             let mut config = rsvp_mail::SmtpConfig::new(host.clone(), settings.mail_from.clone());
             config.port = *port;
-            config.tls = match security {
-                SmtpSecurity::StartTls => rsvp_mail::SmtpTls::StartTls,
-                SmtpSecurity::Tls => rsvp_mail::SmtpTls::Tls,
-                SmtpSecurity::None => rsvp_mail::SmtpTls::None,
-            };
+            config.tls = *security;
             config.username = username.clone();
             config.password = password.as_ref().map(|p| p.expose().to_owned());
             Arc::new(rsvp_mail::SmtpMailer::new(config).context("RSVP_SMTP_*")?)

@@ -11,8 +11,7 @@ use super::TempDir;
 use super::eml::Eml;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
-const INSTALL_HINT: &str =
-    "the SMTP tests need python3 with aiosmtpd: run them through ./scripts/test, which makes a venv with it, or set RSVP_TEST_PYTHON to a python that has it";
+const INSTALL_HINT: &str = "the SMTP tests need python3 with aiosmtpd: run them through ./scripts/test, which makes a venv with it, or set RSVP_TEST_PYTHON to a python that has it";
 
 /// One message the server accepted.
 #[derive(Debug)]
