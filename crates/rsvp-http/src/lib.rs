@@ -35,6 +35,7 @@ mod ops;
 mod page;
 pub mod params;
 pub mod problem;
+pub mod reference;
 mod state;
 
 use actix_web::http::header;

@@ -4,12 +4,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use actix_web::HttpResponse;
 use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -351,79 +349,17 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(document())
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn schema_name(value: &Value) -> String {
-    let reference = value
-        .pointer("/content/application~1json/schema/$ref")
-        .or_else(|| value.pointer("/content/application~1problem+json/schema/$ref"));
-    reference
-        .and_then(Value::as_str)
-        .map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
-        .unwrap_or_default()
-}
-
 /// `GET /docs`: the API reference, rendered from the document.
 pub async fn reference_page() -> HttpResponse {
-    let doc: Value = serde_json::from_str(&document()).unwrap_or(Value::Null);
-    let mut html = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>rsvp API reference</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#1d232b}\
-         code{background:#f2f4f7;padding:.1rem .3rem;border-radius:4px}section{border-top:1px solid #e3e7ec;padding:.8rem 0}\
-         .m{font-weight:700;text-transform:uppercase;margin-right:.5rem}table{border-collapse:collapse}td{padding:.15rem .6rem .15rem 0;vertical-align:top}</style>\
-         </head><body><h1>rsvp API reference</h1><p>The machine-readable document is at <a href=\"/openapi.json\"><code>/openapi.json</code></a>. \
-         Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>. Errors are RFC 9457 <code>application/problem+json</code>.</p>",
-    );
-    if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
-        for (path, operations) in paths {
-            for (method, operation) in operations.as_object().into_iter().flatten() {
-                let summary = operation
-                    .get("summary")
-                    .or_else(|| operation.get("description"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let _ = write!(
-                    html,
-                    "<section><p><span class=\"m\">{}</span><code>{}</code></p><p>{}</p>",
-                    escape(method),
-                    escape(path),
-                    escape(summary)
-                );
-                if let Some(body) = operation.get("requestBody") {
-                    let _ = write!(html, "<p>Body: <code>{}</code></p>", escape(&schema_name(body)));
-                }
-                html.push_str("<table>");
-                for (status, response) in operation
-                    .get("responses")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                {
-                    let description = response.get("description").and_then(Value::as_str).unwrap_or("");
-                    let _ = write!(
-                        html,
-                        "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>",
-                        escape(status),
-                        escape(description),
-                        escape(&schema_name(response))
-                    );
-                }
-                html.push_str("</table></section>");
-            }
-        }
-    }
-    html.push_str("</body></html>");
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(crate::reference::render(&document()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn doc() -> Value {
         serde_json::from_str(&document()).unwrap()

@@ -54,3 +54,34 @@ fn the_document_is_openapi_3_1_and_lists_every_endpoint() {
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
 }
+
+#[test]
+fn the_reference_page_shows_every_operation_with_its_fields_and_an_example() {
+    let text = rsvp_http::openapi::document();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let html = rsvp_http::reference::render(&text);
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            // minijinja's HTML escaping also escapes `/`.
+            let shown = path.replace('/', "&#x2f;");
+            assert!(
+                html.contains(&format!(
+                    "<span class=\"m {method}\">{method}</span><code>{shown}</code>"
+                )),
+                "{method} {path} is missing"
+            );
+        }
+    }
+    let create = &doc["components"]["schemas"]["CreateInvitationRequest"]["properties"];
+    for field in create.as_object().unwrap().keys() {
+        assert!(
+            html.contains(&format!("<code>{field}</code>")),
+            "field {field} is missing"
+        );
+    }
+    assert!(html.contains("&quot;email&quot;:"), "request examples are shown");
+    assert!(html.contains("&quot;next_cursor&quot;:"), "response examples are shown");
+    assert!(!html.contains('`'), "Markdown code spans are rendered, not shown");
+    assert!(!html.contains("<script"), "no JavaScript");
+}
