@@ -25,6 +25,7 @@
 mod admin;
 mod api;
 pub mod body;
+pub mod client_addr;
 pub mod cursor;
 pub mod dto;
 mod links;
@@ -36,10 +37,12 @@ mod page;
 pub mod params;
 pub mod problem;
 mod state;
+pub mod throttle;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
+pub use client_addr::TrustedProxies;
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use state::{Caller, HttpConfig, HttpState, Operator};
@@ -71,11 +74,20 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/metrics", "GET").route(web::get().to(ops::metrics)))
             .service(resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)))
             .service(resource("/docs", "GET").route(web::get().to(openapi::reference_page)))
-            .service(resource("/invite/{token}", "GET").route(web::get().to(page::show)))
-            .service(resource("/invite/{token}/accept", "POST").route(web::post().to(page::accept)))
-            .service(resource("/invite/{token}/decline", "POST").route(web::post().to(page::decline)))
+            .service(
+                // Every route here checks a link token: failures are throttled.
+                web::scope("/invite")
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
+                    .service(resource("/{token}", "GET").route(web::get().to(page::show)))
+                    .service(resource("/{token}/accept", "POST").route(web::post().to(page::accept)))
+                    .service(resource("/{token}/decline", "POST").route(web::post().to(page::decline))),
+            )
             .service(
                 web::scope("/v1")
+                    // Every route here checks an API key, the operator token or a
+                    // link token: failures are throttled (inside `observe`, so a
+                    // 429 is logged and counted like any answer).
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(resource("/invitations", "POST").route(web::post().to(api::create)))
                     .service(resource("/invitations/bulk", "POST").route(web::post().to(api::bulk)))

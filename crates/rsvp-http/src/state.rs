@@ -12,8 +12,10 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use rsvp_app::{App, AppError, Secret, ports::Principal};
 
+use crate::client_addr::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+use crate::throttle::FailedAttempts;
 
 /// Settings of the HTTP adapter.
 #[derive(Debug, Clone)]
@@ -26,6 +28,11 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Largest JSON body of a bulk request, in bytes (default 4 MiB).
     pub bulk_body_limit: usize,
+    /// Failed authentications and link lookups allowed per client address
+    /// and minute before it gets 429 (default 60; `0` turns throttling off).
+    pub failed_attempts_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (default none).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl HttpConfig {
@@ -36,6 +43,8 @@ impl HttpConfig {
             admin_token: None,
             body_limit: 64 * 1024,
             bulk_body_limit: 4 * 1024 * 1024,
+            failed_attempts_per_minute: 60,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
@@ -54,15 +63,22 @@ pub struct HttpState {
     pub config: HttpConfig,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// Failed attempts per client address (this replica's).
+    pub throttle: Arc<FailedAttempts>,
 }
 
 impl HttpState {
     /// State over `app` with `config` and a fresh metrics registry.
     pub fn new(app: App, config: HttpConfig) -> Self {
+        let throttle = Arc::new(FailedAttempts::new(
+            config.failed_attempts_per_minute,
+            app.ports().clock.clone(),
+        ));
         Self {
             app,
             config,
             metrics: Arc::new(Metrics::new()),
+            throttle,
         }
     }
 }
