@@ -609,23 +609,23 @@ impl App {
                 Err(error) => failed.push(BulkFailure { index, error }),
             }
         }
-        if prepared.iter().any(|(_, (record, _))| record.email_job.is_some()) {
-            if let Some((mut remaining, refusal)) = self.email_allowance(principal.business.id, now).await? {
-                prepared.retain(|(index, (record, _))| {
-                    if record.email_job.is_none() {
-                        return true;
-                    }
-                    if remaining == 0 {
-                        failed.push(BulkFailure {
-                            index: *index,
-                            error: refusal.clone(),
-                        });
-                        return false;
-                    }
-                    remaining -= 1;
-                    true
-                });
-            }
+        let sends_email = prepared.iter().any(|(_, (record, _))| record.email_job.is_some());
+        if sends_email && let Some((mut remaining, refusal)) = self.email_allowance(principal.business.id, now).await? {
+            // Request order decides which items fit under the cap.
+            prepared.retain(|(index, (record, _))| {
+                if record.email_job.is_none() {
+                    return true;
+                }
+                if remaining == 0 {
+                    failed.push(BulkFailure {
+                        index: *index,
+                        error: refusal.clone(),
+                    });
+                    return false;
+                }
+                remaining -= 1;
+                true
+            });
         }
         let records: Vec<NewInvitationRecord> = prepared.iter().map(|(_, (record, _))| record.clone()).collect();
         let results = self.ports.store.insert_invitations(&records).await?;

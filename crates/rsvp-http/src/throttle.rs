@@ -8,12 +8,12 @@
 //!
 //! Failures are metered per client address (see [`crate::client_addr`]) by
 //! a keyed GCRA limiter (`governor`): a burst of `limit` failures, then one
-//! more every `60 / limit` seconds. The failure that goes past the limit is
-//! answered 429 instead of its 401/404, and from then until the limiter
-//! allows a failure again *every* request of that address to those
-//! endpoints is refused with 429 before its key or token is checked — also
-//! one that carries a good key — so that guessing cannot go on, and a right
-//! guess cannot be told from a wrong one. The 429 carries `Retry-After` and
+//! more every `60 / limit` seconds. Once an address has spent its budget,
+//! *every* request of it to those endpoints is refused with 429 until the
+//! limiter allows a failure again, before its key or token is checked —
+//! also one that carries a good key — so that no guess past the limit is
+//! ever checked. (A request already running when the budget was spent that
+//! fails too is answered 429 instead of its 401/404.) The 429 carries `Retry-After` and
 //! the `RateLimit-Policy` / `RateLimit` fields of
 //! draft-ietf-httpapi-ratelimit-headers-10 (`"failed";q=60;w=60`,
 //! `"failed";r=0;t=<seconds>`); the API answers a problem document with the
@@ -35,7 +35,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use governor::clock::Clock as GovernorClock;
-use governor::middleware::NoOpMiddleware;
+use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
@@ -65,7 +65,7 @@ impl GovernorClock for AppClock {
     }
 }
 
-type Limiter = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, AppClock, NoOpMiddleware<Duration>>;
+type Limiter = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, AppClock, StateInformationMiddleware>;
 
 struct Blocked {
     /// Address → the time (on [`AppClock`]) until which it is refused.
@@ -98,8 +98,8 @@ impl FailedAttempts {
     /// on `clock`.
     pub fn new(per_minute: u32, clock: Arc<dyn rsvp_app::Clock>) -> Self {
         let clock = AppClock(clock);
-        let limiter =
-            NonZeroU32::new(per_minute).map(|n| RateLimiter::hashmap_with_clock(Quota::per_minute(n), clock.clone()));
+        let limiter = NonZeroU32::new(per_minute)
+            .map(|n| RateLimiter::hashmap_with_clock(Quota::per_minute(n), clock.clone()).with_middleware());
         let last_sweep = clock.now();
         Self {
             per_minute,
@@ -138,8 +138,12 @@ impl FailedAttempts {
         }
     }
 
-    /// Counts a failed attempt of `ip`; when it goes past the limit, blocks
-    /// the address and answers the seconds until it may try again.
+    /// Counts a failed attempt of `ip`. The failure that spends the last of
+    /// the budget blocks the address until one more failure is allowed (one
+    /// emission interval, `60 / limit` s, at most: a fraction of a second
+    /// more than governor's exact time, which the snapshot does not tell);
+    /// a failure past the budget (requests that were already running when
+    /// it was spent) also answers the seconds to wait, for its 429.
     pub fn failed(&self, ip: IpAddr) -> Option<u64> {
         let limiter = self.limiter.as_ref()?;
         let now = self.clock.now();
@@ -152,10 +156,20 @@ impl FailedAttempts {
             blocked.until.retain(|_, until| *until > now);
             blocked.last_sweep = now;
         }
-        let not_until = verdict.err()?;
-        let wait = not_until.wait_time_from(now);
-        blocked.until.insert(ip, now + wait);
-        Some(whole_seconds_up(wait))
+        match verdict {
+            Ok(snapshot) => {
+                if snapshot.remaining_burst_capacity() == 0 {
+                    let wait = snapshot.quota().replenish_interval();
+                    blocked.until.insert(ip, now + wait);
+                }
+                None
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(now);
+                blocked.until.insert(ip, now + wait);
+                Some(whole_seconds_up(wait))
+            }
+        }
     }
 
     /// `RateLimit-Policy`: the quota `q` over the window `w` (seconds).
@@ -252,20 +266,25 @@ mod tests {
     }
 
     #[test]
-    fn failures_past_the_limit_block_the_address_until_the_budget_refills() {
+    fn the_failure_that_spends_the_budget_blocks_the_address_until_one_more_is_allowed() {
         let (clock, meter) = meter(60);
         let attacker: IpAddr = "203.0.113.9".parse().unwrap();
         let other: IpAddr = "198.51.100.1".parse().unwrap();
-        for n in 1..=60 {
+        for n in 1..=59 {
             assert_eq!(meter.failed(attacker), None, "failure {n} is within the limit");
             assert_eq!(meter.refused(attacker), None);
         }
+        assert_eq!(meter.failed(attacker), None, "the 60th is answered as it is");
+        assert_eq!(
+            meter.refused(attacker),
+            Some(1),
+            "then the address waits: one a second refills"
+        );
         assert_eq!(
             meter.failed(attacker),
             Some(1),
-            "the 61st goes past: one a second refills"
+            "one already running when it was spent is past it"
         );
-        assert_eq!(meter.refused(attacker), Some(1));
         assert_eq!(meter.refused(other), None, "per address");
         assert_eq!(meter.failed(other), None);
         clock.advance(time::Duration::seconds(1));
@@ -275,11 +294,12 @@ mod tests {
             "one second later one more try is allowed"
         );
         assert_eq!(meter.failed(attacker), None);
-        assert_eq!(meter.failed(attacker), Some(1), "and only one");
-        clock.advance(time::Duration::minutes(1));
-        for _ in 1..=60 {
-            assert_eq!(meter.failed(attacker), None, "a quiet minute refills the whole burst");
+        assert_eq!(meter.refused(attacker), Some(1), "and only one");
+        clock.advance(time::Duration::minutes(2));
+        for _ in 1..=59 {
+            assert_eq!(meter.failed(attacker), None, "quiet minutes refill the whole burst");
         }
+        assert_eq!(meter.refused(attacker), None);
     }
 
     #[test]
