@@ -32,9 +32,10 @@ pub use list::{
     PageRequest, PageSize,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, IdGenerator, InvitationEmail,
-    LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError,
-    RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued, IdGenerator,
+    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail,
+    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome,
+    TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore};

@@ -156,6 +156,16 @@ pub enum EmailOutcome {
     },
 }
 
+/// The email jobs one business queued within a window (see
+/// [`Store::emails_queued_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmailsQueued {
+    /// How many.
+    pub count: u64,
+    /// When the oldest of them was queued (`None` when there are none).
+    pub oldest: Option<OffsetDateTime>,
+}
+
 /// Everything a new invitation writes, in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInvitationRecord {
@@ -404,6 +414,21 @@ pub trait Store: Send + Sync {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// The email jobs queued for the invitations of `business` at or after
+    /// `since` (by the job's `created_at`, whatever its status now): how many,
+    /// and when the oldest of them was queued. Read for the per-business email
+    /// cap, so it is counted in the store and holds across replicas.
+    ///
+    /// MUST count only jobs of invitations sent by `business`, and only those
+    /// with `created_at >= since`; a resend's job counts like a create's, and
+    /// an invitation created without an email (`send_email: false`) queued no
+    /// job and counts nothing.
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError>;
 
     /// How many email jobs are queued (due now or waiting for a retry), for
     /// the outbox depth metric.

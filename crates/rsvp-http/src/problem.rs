@@ -179,7 +179,7 @@ impl From<AppError> for Problem {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
             AppError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, code, reason),
-            AppError::Cooldown { retry_after_secs } => {
+            AppError::Cooldown { retry_after_secs } | AppError::QuotaExceeded { retry_after_secs } => {
                 let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, code, error.to_string());
                 problem.retry_after = Some(retry_after_secs);
                 problem

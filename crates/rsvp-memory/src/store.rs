@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery,
-    LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord, SecretHash, Store,
-    StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter,
+    InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord,
+    SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
@@ -524,6 +524,27 @@ impl Store for InMemoryStore {
         _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         self.with(|s| s.finish_email_job(id, outcome))
+    }
+
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError> {
+        self.with(|s| {
+            let mut queued = EmailsQueued::default();
+            let ours = s.email_jobs.values().filter(|job| {
+                job.created_at >= since
+                    && s.invitations
+                        .get(&job.invitation_id)
+                        .is_some_and(|i| i.business_id == business)
+            });
+            for job in ours {
+                queued.count += 1;
+                queued.oldest = Some(queued.oldest.map_or(job.created_at, |o| o.min(job.created_at)));
+            }
+            Ok(queued)
+        })
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {

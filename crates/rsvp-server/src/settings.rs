@@ -23,6 +23,9 @@
 //! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
+//! | `RSVP_EMAILS_PER_HOUR` | `10000` | emails (creates and resends) one business may queue in any hour; `0` turns the cap off |
+//! | `RSVP_FAILED_ATTEMPTS_PER_MINUTE` | `60` | failed authentications and link lookups per client address and minute before 429; `0` turns throttling off |
+//! | `RSVP_TRUSTED_PROXIES` | empty | comma-separated IPs and CIDR blocks of proxies whose `X-Forwarded-For` names the client |
 //! | `RSVP_LOG` (or `RUST_LOG`) | `info` | log filter (`tracing` env-filter syntax); `RSVP_LOG` wins |
 
 use std::collections::HashMap;
@@ -31,6 +34,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use rsvp_app::{Locale, Secret};
+use rsvp_http::TrustedProxies;
 use rsvp_mail::SmtpTls;
 
 /// A setting that cannot be used; the message names it.
@@ -106,6 +110,12 @@ pub struct Settings {
     pub resend_cooldown_secs: u32,
     /// Email attempts.
     pub email_max_attempts: u32,
+    /// Emails one business may queue an hour (`0`: no cap).
+    pub emails_per_hour: u32,
+    /// Failed attempts per client address and minute (`0`: no throttling).
+    pub failed_attempts_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
     /// Log filter.
     pub log_filter: String,
 }
@@ -302,6 +312,14 @@ impl Settings {
             default_locale,
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
+            emails_per_hour: src.number("RSVP_EMAILS_PER_HOUR", 10_000, 0..=100_000_000)?,
+            failed_attempts_per_minute: src.number("RSVP_FAILED_ATTEMPTS_PER_MINUTE", 60, 0..=1_000_000)?,
+            trusted_proxies: match src.get("RSVP_TRUSTED_PROXIES") {
+                None => TrustedProxies::default(),
+                Some(list) => list.parse().map_err(|e: rsvp_http::client_addr::InvalidProxy| {
+                    Source::error("RSVP_TRUSTED_PROXIES", e.to_string())
+                })?,
+            },
             log_filter: log_filter(&src)?,
         })
     }
@@ -338,6 +356,29 @@ mod tests {
         assert_eq!(s.mail, MailTransport::Log);
         assert_eq!(s.public_url, None, "links use the bound address");
         assert!(s.admin_token.is_none());
+        assert_eq!(s.emails_per_hour, 10_000);
+        assert_eq!(s.failed_attempts_per_minute, 60);
+        assert!(
+            s.trusted_proxies.is_empty(),
+            "no proxy is trusted: the peer is the client"
+        );
+    }
+
+    #[test]
+    fn throttling_and_the_email_cap_are_read_and_zero_turns_them_off() {
+        let s = settings(&[
+            ("RSVP_EMAILS_PER_HOUR", "0"),
+            ("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "0"),
+            ("RSVP_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7"),
+        ])
+        .unwrap();
+        assert_eq!(s.emails_per_hour, 0);
+        assert_eq!(s.failed_attempts_per_minute, 0);
+        assert!(s.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(s.trusted_proxies.contains("192.168.1.7".parse().unwrap()));
+        assert!(!s.trusted_proxies.contains("192.168.1.8".parse().unwrap()));
+        let error = settings(&[("RSVP_TRUSTED_PROXIES", "10.0.0.1, proxy.internal")]).unwrap_err();
+        assert!(error.to_string().contains("proxy.internal"), "{error}");
     }
 
     #[test]
@@ -358,6 +399,16 @@ mod tests {
             (vec![("RSVP_SMTP_TLS", "ssl")], "RSVP_SMTP_TLS"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),
+            (vec![("RSVP_EMAILS_PER_HOUR", "-1")], "RSVP_EMAILS_PER_HOUR"),
+            (
+                vec![("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "many")],
+                "RSVP_FAILED_ATTEMPTS_PER_MINUTE",
+            ),
+            (vec![("RSVP_TRUSTED_PROXIES", "10.0.0.0/33")], "RSVP_TRUSTED_PROXIES"),
+            (
+                vec![("RSVP_TRUSTED_PROXIES", "10.0.0.1, proxy.internal")],
+                "RSVP_TRUSTED_PROXIES",
+            ),
         ] {
             let error = settings(&pairs).unwrap_err();
             assert_eq!(error.name, name, "{error}");

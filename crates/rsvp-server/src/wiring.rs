@@ -59,6 +59,7 @@ fn ports(store: Arc<DieselStore>) -> Ports {
 pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
     let app_settings = AppSettings {
         resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)),
+        emails_per_hour: settings.emails_per_hour,
     };
     App::new(ports(store), app_settings)
 }
@@ -124,6 +125,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut http_config = rsvp_http::HttpConfig::new(public_url.clone());
     http_config.admin_token = settings.admin_token.clone();
     http_config.metrics_token = settings.metrics_token.clone();
+    http_config.failed_attempts_per_minute = settings.failed_attempts_per_minute;
+    http_config.trusted_proxies = settings.trusted_proxies.clone();
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
         .listen(listener)

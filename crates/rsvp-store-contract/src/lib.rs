@@ -162,6 +162,9 @@ macro_rules! __store_contract_each_case {
             an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
             the_outbox_depth_counts_queued_jobs,
+            // email cap
+            emails_queued_since_counts_only_that_business_jobs_within_the_window,
+            emails_queued_since_counts_resends_and_not_invitations_created_without_email,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
@@ -199,7 +202,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 8] = [
+    const CASE_SOURCES: [&str; 9] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -207,6 +210,7 @@ mod tests {
         include_str!("cases/events.rs"),
         include_str!("cases/links.rs"),
         include_str!("cases/outbox.rs"),
+        include_str!("cases/quota.rs"),
         include_str!("cases/misc.rs"),
     ];
 

@@ -107,6 +107,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        business_id -> Text,
     }
 }
 

@@ -10,8 +10,9 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery, NewInvitationRecord,
-    Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter, InvitationQuery,
+    NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome,
+    TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
@@ -25,7 +26,7 @@ use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
-    id_text, to_nanos,
+    from_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
 
@@ -211,7 +212,11 @@ impl NewInvitationRows {
             invitation: InvitationRow::from_domain(&record.invitation)?,
             link: LinkTokenRow::from_domain(&record.link)?,
             event: EventRow::from_domain(&record.event)?,
-            job: record.email_job.as_ref().map(EmailJobRow::from_domain).transpose()?,
+            job: record
+                .email_job
+                .as_ref()
+                .map(|job| EmailJobRow::from_domain(job, record.invitation.business_id))
+                .transpose()?,
         })
     }
 
@@ -440,7 +445,7 @@ fn claim_on_postgres(conn: &mut PgConnection, now: i64, limit: i64, lease_end: i
          SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
          FROM due WHERE j.id = due.id \
          RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at",
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id",
     )
     .bind::<BigInt, _>(now)
     .bind::<BigInt, _>(limit)
@@ -1014,7 +1019,8 @@ impl Store for DieselStore {
         let revoke = record.revoke_previous_links;
         let link = LinkTokenRow::from_domain(&record.link)?;
         let event = EventRow::from_domain(&record.event)?;
-        let job = EmailJobRow::from_domain(&record.email_job)?;
+        // The resent event names the sending business, whose cap the job counts against.
+        let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
         self.run("record_resend", move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
@@ -1228,6 +1234,28 @@ impl Store for DieselStore {
                     .set(invitations::email_delivery.eq(status))
                     .execute(conn)?;
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError> {
+        let business = id_text(business.as_uuid());
+        let since = bound_nanos(since);
+        self.run("emails_queued_since", move |conn| {
+            // One range of email_jobs_business_created_idx.
+            let (count, oldest): (i64, Option<i64>) = email_jobs::table
+                .filter(email_jobs::business_id.eq(&business))
+                .filter(email_jobs::created_at.ge(since))
+                .select((diesel::dsl::count_star(), diesel::dsl::min(email_jobs::created_at)))
+                .get_result(conn)?;
+            Ok(EmailsQueued {
+                count: u64::try_from(count).unwrap_or(0),
+                oldest: oldest.map(|n| from_nanos("email_jobs.created_at", n)).transpose()?,
             })
         })
         .await
@@ -1614,6 +1642,8 @@ mod tests {
         let mut resend = resend;
         resend.email_job.invitation_id = bulk[0].invitation.id;
         store.record_resend(&resend).await.unwrap();
+        let queued = store.emails_queued_since(acme.id, now).await.unwrap();
+        assert!(queued.count >= 2, "{queued:?}");
         let later = now + Duration::hours(2);
         let mut accepted = first
             .invitation
@@ -1751,13 +1781,14 @@ mod tests {
         .unwrap()
     }
 
-    const EXPECTED_INDEXES: [&str; 13] = [
+    const EXPECTED_INDEXES: [&str; 14] = [
         "invitations_one_pending_per_email",
         "invitations_sent_keyset_idx",
         "invitations_sent_pending_keyset_idx",
         "invitations_received_keyset_idx",
         "invitations_pending_expiry_idx",
         "email_jobs_queued_idx",
+        "email_jobs_business_created_idx",
         "events_business_keyset_idx",
         "events_invitee_keyset_idx",
         "connections_inviter_keyset_idx",
