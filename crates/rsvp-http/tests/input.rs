@@ -55,8 +55,14 @@ async fn a_json_body_with_a_key_twice_is_400_malformed_json_on_every_json_endpoi
 
     let create = [
         (r#"{"email":"a@x.test","email":"b@x.test"}"#, "email"),
-        (r#"{"email":"a@x.test","custom_data":{"tier":"gold","tier":"free"}}"#, "tier"),
-        (r#"{"email":"a@x.test","roles":["viewer"],"message":"hi","roles":["admin"]}"#, "roles"),
+        (
+            r#"{"email":"a@x.test","custom_data":{"tier":"gold","tier":"free"}}"#,
+            "tier",
+        ),
+        (
+            r#"{"email":"a@x.test","roles":["viewer"],"message":"hi","roles":["admin"]}"#,
+            "roles",
+        ),
     ];
     for (body, key) in create {
         let reply = send_raw(&api, Method::POST, "/v1/invitations", Some(&acme), body).await;
@@ -150,7 +156,12 @@ async fn a_json_body_with_a_key_twice_is_400_malformed_json_on_every_json_endpoi
             Some(json!({"name": "Evil", "user": {"email": "x@evil.test"}})),
         )
         .await;
-    assert_eq!(taken.status, StatusCode::CREATED, "the refused ones wrote nothing: {}", taken.body);
+    assert_eq!(
+        taken.status,
+        StatusCode::CREATED,
+        "the refused ones wrote nothing: {}",
+        taken.body
+    );
 }
 
 async fn one_mailbox_written_two_ways_is_one_address(api: Api) {
@@ -176,7 +187,12 @@ async fn one_mailbox_written_two_ways_is_one_address(api: Api) {
             None,
         )
         .await;
-    assert_eq!(filtered.body["data"].as_array().map(Vec::len), Some(1), "{}", filtered.body);
+    assert_eq!(
+        filtered.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        filtered.body
+    );
 
     // A user is found by either spelling of their address.
     let (_, buecher) = api.business("Bücher", "jürgen@xn--bcher-kva.test").await;
@@ -191,7 +207,12 @@ async fn one_mailbox_written_two_ways_is_one_address(api: Api) {
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
     assert_eq!(taken.body["code"], "email_taken");
     let self_invite = api.invite(&buecher, json!({"email": "Jürgen@BÜCHER.test"})).await;
-    assert_eq!(self_invite.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", self_invite.body);
+    assert_eq!(
+        self_invite.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        self_invite.body
+    );
     assert_eq!(self_invite.body["code"], "self_invite");
     let to_member = api.invite(&acme, json!({"email": "jürgen@bücher.test"})).await;
     assert_eq!(to_member.status, StatusCode::CREATED, "{}", to_member.body);
@@ -312,7 +333,12 @@ async fn format_controls_in_names_roles_and_external_ids_are_422_invalid_charact
             Some(json!({"business_name": "Globex", "first_name": "Nia"})),
         )
         .await;
-    assert_eq!(accepted.status, StatusCode::OK, "the refusal used nothing up: {}", accepted.body);
+    assert_eq!(
+        accepted.status,
+        StatusCode::OK,
+        "the refusal used nothing up: {}",
+        accepted.body
+    );
 
     let evil = api
         .call(

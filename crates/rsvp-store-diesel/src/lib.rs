@@ -99,6 +99,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod connection;
+mod fixups;
 mod migrations;
 mod one_statement;
 mod rows;
