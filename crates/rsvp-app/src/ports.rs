@@ -243,8 +243,9 @@ pub struct ResendRecord {
 /// connections, events and the email outbox.
 ///
 /// Each method is one unit of work: it either does all it says or nothing.
-/// Emails are compared in their normalized (lowercased) form everywhere, and
-/// read back as written (`EmailAddress::as_str` keeps its original case).
+/// Emails are compared in their normalized form (`EmailAddress::normalized`:
+/// IDNA ASCII domain, NFC lowercased local part) everywhere, and
+/// read back as written (`EmailAddress::as_str` keeps the spelling given).
 /// Times are compared inclusively: a row whose time equals `now` is due.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]

@@ -111,6 +111,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Data fix-ups queued by a migration, run in Rust after the SQL ones
+    /// (`fixups.rs`); a row is deleted when its fix-up is done.
+    pending_fixups (name) {
+        name -> Text,
+    }
+}
+
 diesel::joinable!(users -> businesses (business_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(link_tokens -> invitations (invitation_id));

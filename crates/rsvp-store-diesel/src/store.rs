@@ -545,7 +545,8 @@ impl DieselStore {
     }
 
     /// Applies the migrations not yet applied, from the set of this store's
-    /// backend (embedded in the binary); returns the versions applied.
+    /// backend (embedded in the binary), then the data fix-ups they queued;
+    /// returns the versions applied.
     /// `rsvp migrate` and `rsvp serve` call it at start.
     ///
     /// # Errors
