@@ -25,7 +25,9 @@ pub mod ports;
 mod secret;
 mod service;
 
-pub use dispatch::{DispatchReport, DispatchSettings, EmailDispatcher};
+pub use dispatch::{
+    AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
+};
 pub use error::AppError;
 pub use list::{
     Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
@@ -34,10 +36,10 @@ pub use list::{
 pub use ports::{
     ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, IdGenerator, InvitationEmail,
     LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError,
-    RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore};
+pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,

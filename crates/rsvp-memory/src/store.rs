@@ -526,6 +526,34 @@ impl Store for InMemoryStore {
         self.with(|s| s.finish_email_job(id, outcome))
     }
 
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut released = 0;
+            for claimed in jobs {
+                // Still ours: queued with the very lease our claim set.
+                if let Some(job) = s.email_jobs.get_mut(&claimed.id)
+                    && job.status == EmailJobStatus::Queued
+                    && job.next_attempt_at == claimed.next_attempt_at
+                {
+                    job.next_attempt_at = now;
+                    job.attempts = job.attempts.saturating_sub(1);
+                    released += 1;
+                }
+            }
+            Ok(released)
+        })
+    }
+
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.with(|s| {
+            Ok(s.email_jobs
+                .values()
+                .filter(|j| j.status == EmailJobStatus::Queued)
+                .map(|j| j.created_at)
+                .min())
+        })
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.with(|s| {
             Ok(s.email_jobs

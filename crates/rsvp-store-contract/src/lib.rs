@@ -162,6 +162,9 @@ macro_rules! __store_contract_each_case {
             an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
             the_outbox_depth_counts_queued_jobs,
+            a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
+            a_release_leaves_jobs_finished_or_claimed_again_since,
+            the_oldest_queued_email_is_the_oldest_job_still_queued,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
