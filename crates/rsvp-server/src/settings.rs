@@ -8,6 +8,7 @@
 //! | `RSVP_DATA_DIR` | `./data` | SQLite file and `outbox/` of the log transport |
 //! | `RSVP_DATABASE_URL` | `sqlite://<data dir>/rsvp.db` | `postgres://...` for PostgreSQL |
 //! | `RSVP_DB_POOL_SIZE` | `10` | connections in the pool (1..=256) |
+//! | `RSVP_DB_CHECKOUT_TIMEOUT_MS` | `1000` | how long a request waits for a database connection before answering 503 (100..=60000) |
 //! | `RSVP_PUBLIC_URL` | `http://<bound address>` | base of links in emails |
 //! | `RSVP_ADMIN_TOKEN` | unset (operator API off) | bearer token of `/v1/admin`, at least 16 characters |
 //! | `RSVP_MAIL_TRANSPORT` | `log` | `log`, `smtp` or `http` |
@@ -22,6 +23,8 @@
 //! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
+//! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
+//! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=300); an email's lease is this plus 15 s |
 //! | `RSVP_LOG` | `info` | log filter (`tracing` env-filter syntax) |
 
 use std::collections::HashMap;
@@ -97,6 +100,8 @@ pub struct Settings {
     pub database_url: String,
     /// Pool size.
     pub pool_size: u32,
+    /// How long a unit of work waits for a connection, in milliseconds.
+    pub db_checkout_timeout_ms: u32,
     /// Base of links; `None`: `http://<the bound address>`.
     pub public_url: Option<String>,
     /// Operator token.
@@ -113,6 +118,10 @@ pub struct Settings {
     pub resend_cooldown_secs: u32,
     /// Email attempts.
     pub email_max_attempts: u32,
+    /// Emails sent at once.
+    pub email_concurrency: u32,
+    /// Longest one send may take, in seconds.
+    pub email_send_timeout_secs: u32,
     /// Log filter.
     pub log_filter: String,
 }
@@ -219,6 +228,7 @@ impl Settings {
             None => format!("sqlite://{}", data_dir.join("rsvp.db").display()),
         };
         let pool_size = src.number("RSVP_DB_POOL_SIZE", 10, 1..=256)?;
+        let db_checkout_timeout_ms = src.number("RSVP_DB_CHECKOUT_TIMEOUT_MS", 1000, 100..=60_000)?;
         let public_url = match src.get("RSVP_PUBLIC_URL") {
             Some(url) => Some(check_url("RSVP_PUBLIC_URL", url)?),
             None => None,
@@ -271,6 +281,7 @@ impl Settings {
             data_dir,
             database_url,
             pool_size,
+            db_checkout_timeout_ms,
             public_url,
             admin_token,
             mail,
@@ -282,6 +293,8 @@ impl Settings {
             default_locale,
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
+            email_concurrency: src.number("RSVP_EMAIL_CONCURRENCY", 16, 1..=256)?,
+            email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=300)?,
             log_filter: src.get("RSVP_LOG").unwrap_or("info").to_owned(),
         })
     }
@@ -318,6 +331,35 @@ mod tests {
         assert_eq!(s.mail, MailTransport::Log);
         assert_eq!(s.public_url, None, "links use the bound address");
         assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn faults_are_bounded_by_default_and_the_bounds_can_be_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.db_checkout_timeout_ms, 1000,
+            "a lost database answers 503 within a second"
+        );
+        assert_eq!(s.email_concurrency, 16);
+        assert_eq!(s.email_send_timeout_secs, 30);
+        let s = settings(&[
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "250"),
+            ("RSVP_EMAIL_CONCURRENCY", "4"),
+            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "10"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.db_checkout_timeout_ms, s.email_concurrency, s.email_send_timeout_secs),
+            (250, 4, 10)
+        );
+        for (name, value) in [
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "0"),
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "soon"),
+            ("RSVP_EMAIL_CONCURRENCY", "0"),
+            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "3600"),
+        ] {
+            assert_eq!(settings(&[(name, value)]).unwrap_err().name, name, "{name}={value}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use rsvp_app::{
     App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings,
 };
 use rsvp_store_diesel::{DieselStore, StoreOptions};
-use rsvp_system::{RandomSecrets, SystemClock, UuidV7Ids};
+use rsvp_system::{RandomSecrets, SystemClock, TokioTimer, UuidV7Ids};
 
 use crate::settings::{MailTransport, Settings, SmtpSecurity};
 use crate::workers;
@@ -41,6 +41,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
     }
     let mut options = StoreOptions::new(settings.database_url.clone());
     options.max_connections = settings.pool_size;
+    options.connection_timeout = std::time::Duration::from_millis(u64::from(settings.db_checkout_timeout_ms));
     DieselStore::connect_with(options)
         .await
         .context("opening the database (RSVP_DATABASE_URL)")
@@ -105,6 +106,25 @@ fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
     })
 }
 
+/// The dispatcher's settings: a lease of the send timeout plus 15 s, so that
+/// the emails of a replica that dies are sent by another within a minute
+/// (docs/DECISIONS.md, "Faults").
+pub fn dispatch_settings(settings: &Settings, public_url: String) -> DispatchSettings {
+    let mut dispatch = DispatchSettings::new(public_url);
+    dispatch.default_locale = settings.default_locale;
+    dispatch.max_attempts = settings.email_max_attempts;
+    dispatch.concurrency = usize::try_from(settings.email_concurrency).unwrap_or(16);
+    dispatch.send_timeout = time::Duration::seconds(i64::from(settings.email_send_timeout_secs));
+    dispatch.lease = dispatch.send_timeout + time::Duration::seconds(15);
+    dispatch.transport = match settings.mail {
+        MailTransport::Log => "log",
+        MailTransport::Smtp { .. } => "smtp",
+        MailTransport::Http { .. } => "http",
+    }
+    .to_owned();
+    dispatch
+}
+
 /// `rsvp serve`: migrations, HTTP server, workers; stops cleanly on SIGTERM/SIGINT.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&settings).await?);
@@ -120,14 +140,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let mut dispatch = DispatchSettings::new(public_url.clone());
-    dispatch.default_locale = settings.default_locale;
-    dispatch.max_attempts = settings.email_max_attempts;
-    let dispatcher = EmailDispatcher::new(app.ports().clone(), renderer(&settings)?, mailer(&settings)?, dispatch);
-
     let mut http_config = rsvp_http::HttpConfig::new(public_url.clone());
     http_config.admin_token = settings.admin_token.clone();
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
+    let dispatcher = EmailDispatcher::new(
+        app.ports().clone(),
+        renderer(&settings)?,
+        mailer(&settings)?,
+        dispatch_settings(&settings, public_url.clone()),
+    )
+    .with_timer(Arc::new(TokioTimer))
+    .with_observer(state.metrics.clone());
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
         .listen(listener)
         .with_context(|| format!("listening on {bound}"))?

@@ -36,6 +36,7 @@ pub fn spawn(app: App, dispatcher: EmailDispatcher, stop: watch::Receiver<bool>)
                         sent = report.sent,
                         retried = report.retried,
                         failed = report.failed,
+                        released = report.released,
                         "email round"
                     );
                     true
