@@ -4,7 +4,7 @@
 //! (`rsvp-domain`) and nothing else: no database, no HTTP, no runtime.
 //!
 //! * Ports ([`ports`]): [`Store`], [`Clock`], [`IdGenerator`],
-//!   [`SecretGenerator`]. Their rustdoc is their contract; the
+//!   [`SecretGenerator`], [`Timer`]. Their rustdoc is their contract; the
 //!   `rsvp-store-contract` crate checks every store adapter against it.
 //!   With the `mock` feature each has a mockall mock (`MockStore`, ...).
 //! * Use cases: [`App`] — provisioning, invite, bulk invite, get, list sent

@@ -24,7 +24,7 @@
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
 //! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
-//! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=300); an email's lease is this plus 15 s |
+//! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=45); an email's lease is this plus 15 s, so a dead replica's emails are retried within a minute |
 //! | `RSVP_LOG` | `info` | log filter (`tracing` env-filter syntax) |
 
 use std::collections::HashMap;
@@ -294,7 +294,7 @@ impl Settings {
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
             email_concurrency: src.number("RSVP_EMAIL_CONCURRENCY", 16, 1..=256)?,
-            email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=300)?,
+            email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=45)?,
             log_filter: src.get("RSVP_LOG").unwrap_or("info").to_owned(),
         })
     }
@@ -356,7 +356,7 @@ mod tests {
             ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "0"),
             ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "soon"),
             ("RSVP_EMAIL_CONCURRENCY", "0"),
-            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "3600"),
+            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "46"),
         ] {
             assert_eq!(settings(&[(name, value)]).unwrap_err().name, name, "{name}={value}");
         }

@@ -169,3 +169,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("rsvp stopped");
     result.context("HTTP server")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn a_dead_replicas_emails_come_back_within_a_minute_and_a_lease_outlasts_a_send() {
+        for timeout in ["1", "30", "45"] {
+            let map = HashMap::from([("RSVP_EMAIL_SEND_TIMEOUT_SECS".to_owned(), timeout.to_owned())]);
+            let dispatch = dispatch_settings(&Settings::from_map(&map).unwrap(), "https://x.test".into());
+            let lease = dispatch.effective_lease();
+            assert!(lease > dispatch.send_timeout, "{timeout}: {lease}");
+            assert!(lease <= time::Duration::seconds(60), "{timeout}: {lease}");
+        }
+        let dispatch = dispatch_settings(&Settings::from_map(&HashMap::new()).unwrap(), "https://x.test".into());
+        assert_eq!((dispatch.concurrency, dispatch.transport.as_str()), (16, "log"));
+    }
+}
