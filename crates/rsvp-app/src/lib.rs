@@ -22,6 +22,7 @@ mod dispatch;
 mod error;
 mod list;
 pub mod ports;
+mod retention;
 mod secret;
 mod service;
 

@@ -418,6 +418,13 @@ pub trait Store: Send + Sync {
     /// age metric.
     async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError>;
 
+    /// Deletes up to `limit` finished email jobs (sent or failed) that
+    /// finished (their outcome was recorded) before `finished_before`,
+    /// oldest first; queued jobs are never deleted. Returns how many were
+    /// deleted. Callers on several replicas may prune at once: a store MAY
+    /// let only one of them work at a time (the others get 0).
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+
     /// How many email jobs are queued (due now or waiting for a retry), for
     /// the outbox depth metric.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;

@@ -25,6 +25,7 @@
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
 //! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
 //! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=45); an email's lease is this plus 15 s, so a dead replica's emails are retried within a minute |
+//! | `RSVP_EMAIL_RETENTION_DAYS` | `30` | days a sent or failed email job is kept before it is deleted (1..=3650) |
 //! | `RSVP_LOG` | `info` | log filter (`tracing` env-filter syntax) |
 
 use std::collections::HashMap;
@@ -122,6 +123,8 @@ pub struct Settings {
     pub email_concurrency: u32,
     /// Longest one send may take, in seconds.
     pub email_send_timeout_secs: u32,
+    /// Days a finished email job is kept.
+    pub email_retention_days: u32,
     /// Log filter.
     pub log_filter: String,
 }
@@ -295,6 +298,7 @@ impl Settings {
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
             email_concurrency: src.number("RSVP_EMAIL_CONCURRENCY", 16, 1..=256)?,
             email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=45)?,
+            email_retention_days: src.number("RSVP_EMAIL_RETENTION_DAYS", 30, 1..=3650)?,
             log_filter: src.get("RSVP_LOG").unwrap_or("info").to_owned(),
         })
     }
@@ -342,6 +346,11 @@ mod tests {
         );
         assert_eq!(s.email_concurrency, 16);
         assert_eq!(s.email_send_timeout_secs, 30);
+        assert_eq!(s.email_retention_days, 30);
+        assert_eq!(
+            settings(&[("RSVP_EMAIL_RETENTION_DAYS", "0")]).unwrap_err().name,
+            "RSVP_EMAIL_RETENTION_DAYS"
+        );
         let s = settings(&[
             ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "250"),
             ("RSVP_EMAIL_CONCURRENCY", "4"),

@@ -158,7 +158,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .run();
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = workers::spawn(app, dispatcher, stopped);
+    let retention = time::Duration::days(i64::from(settings.email_retention_days));
+    let workers = workers::spawn(app, dispatcher, retention, stopped);
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;

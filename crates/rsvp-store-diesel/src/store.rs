@@ -117,8 +117,12 @@ pub struct DieselStore {
     storage_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
+/// The PostgreSQL advisory lock taken by the email pruner, so that one
+/// replica prunes at a time ("rsvp" in ASCII, then 1).
+const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
+
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 9] = [
+const WRITE_OPERATIONS: [&str; 10] = [
     "create_business",
     "add_user",
     "insert_invitation",
@@ -128,6 +132,7 @@ const WRITE_OPERATIONS: [&str; 9] = [
     "claim_email_jobs",
     "finish_email_job",
     "release_email_jobs",
+    "prune_email_jobs",
 ];
 
 /// Whether a SQLite error says the storage cannot take writes.
@@ -1305,6 +1310,41 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let before = to_nanos(finished_before)?;
+        let limit = saturating_limit(limit);
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.run("prune_email_jobs", move |conn| {
+            write_unit(conn, |conn| {
+                // One replica prunes at a time; the others find the lock taken and skip.
+                if let DbConnection::Pg(pg) = conn {
+                    let ours: bool =
+                        diesel::select(sql::<Bool>(&format!("pg_try_advisory_xact_lock({PRUNE_LOCK_KEY})")))
+                            .get_result(pg)?;
+                    if !ours {
+                        return Ok(0);
+                    }
+                }
+                let ids: Vec<String> = j::email_jobs
+                    .filter(sql::<Bool>("email_jobs.status <> 'queued'"))
+                    .filter(j::updated_at.lt(before))
+                    .order(j::updated_at.asc())
+                    .limit(limit)
+                    .select(j::id)
+                    .load(conn)?;
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let deleted = diesel::delete(j::email_jobs.filter(j::id.eq_any(&ids))).execute(conn)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.run("outbox_depth", |conn| {
             let queued: i64 = email_jobs::table
@@ -1890,6 +1930,7 @@ mod tests {
             after: Some(EventId::from_uuid(Uuid::nil())),
         };
         assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
+        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 1);
     }
 
     /// Every SQL statement the store sends while `exercise_every_query`

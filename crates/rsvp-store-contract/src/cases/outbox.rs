@@ -442,3 +442,54 @@ pub async fn the_oldest_queued_email_is_the_oldest_job_still_queued(h: Harness) 
         Some(at(7))
     );
 }
+
+/// Finished jobs (sent or failed) that finished before the cut-off are
+/// deleted, oldest first, at most `limit` per call; queued jobs (due,
+/// claimed or waiting for a retry) never are, and the invitations keep
+/// their `email_delivery`.
+pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let sent_early = invited(store, &acme, "a@x.test", at(0)).await;
+    let failed = invited(store, &acme, "b@x.test", at(0)).await;
+    let sent_late = invited(store, &acme, "c@x.test", at(0)).await;
+    let retrying = invited(store, &acme, "d@x.test", at(0)).await;
+    let _queued = invited(store, &acme, "e@x.test", at(0)).await;
+    store.claim_email_jobs(at(0), 4, LEASE).await.expect("claim_email_jobs");
+    let finish = |job: EmailJobId, outcome: EmailOutcome, now| async move {
+        store
+            .finish_email_job(job, &outcome, now)
+            .await
+            .expect("finish_email_job");
+    };
+    finish(sent_early.job().id, EmailOutcome::Sent, at(10)).await;
+    let gave_up = EmailOutcome::Failed {
+        error: "550".to_owned(),
+    };
+    finish(failed.job().id, gave_up, at(20)).await;
+    finish(sent_late.job().id, EmailOutcome::Sent, at(1000)).await;
+    let retry = EmailOutcome::Retry {
+        retry_at: at(5000),
+        error: "451".to_owned(),
+    };
+    finish(retrying.job().id, retry, at(30)).await;
+
+    let prune = |before, limit| async move { store.prune_email_jobs(before, limit).await.expect("prune_email_jobs") };
+    assert_eq!(prune(at(500), 1).await, 1, "one batch of one");
+    assert_eq!(prune(at(500), 10).await, 1, "the other one finished before the cut-off");
+    assert_eq!(prune(at(500), 10).await, 0, "nothing else finished before it");
+    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2, "queued jobs stay");
+    let stored = store
+        .get_invitation(sent_early.id())
+        .await
+        .expect("get_invitation")
+        .expect("the invitation stays");
+    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(prune(at(100_000), 10).await, 1, "the late one, and never a queued job");
+    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2);
+    let due = store
+        .claim_email_jobs(at(100_000), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert_eq!(due.len(), 2, "the retrying and the queued job are still there");
+}
