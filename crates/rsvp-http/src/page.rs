@@ -261,6 +261,8 @@ async fn page_for_error(state: &crate::HttpState, locale: Locale, token: &str, e
             tracing::error!(error = %other, "invite page failed");
             let mut page = outcome_page(locale, Outcome::Unknown, "");
             *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, crate::problem::UNAVAILABLE_RETRY_AFTER_SECS.into());
             page
         }
     }

@@ -165,6 +165,10 @@ macro_rules! __store_contract_each_case {
             // email cap
             emails_queued_since_counts_only_that_business_jobs_within_the_window,
             emails_queued_since_counts_resends_and_not_invitations_created_without_email,
+            a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
+            a_release_leaves_jobs_finished_or_claimed_again_since,
+            the_oldest_queued_email_is_the_oldest_job_still_queued,
+            finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,

@@ -120,13 +120,24 @@ impl Raw {
     }
 }
 
+/// The version of the migration that queues the fix-up
+/// (`2025-06-02-000001_input_means_one_thing`); later migrations may follow it.
+fn fixup_version(applied: &[String]) -> String {
+    applied
+        .iter()
+        .find(|v| v.starts_with("20250602000001"))
+        .unwrap_or_else(|| panic!("the fix-up migration is applied: {applied:?}"))
+        .clone()
+}
+
 async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDatabase) {
     let store = DieselStore::connect(database.url()).await.unwrap();
     let applied = store.run_migrations().await.unwrap();
-    let newest = applied.last().unwrap().clone();
+    // The migration that queues the fix-up (2025-06-02-000001_input_means_one_thing).
+    let newest = fixup_version(&applied);
     let mut raw = Raw::open(database.url());
-    // Back to the schema the previous version left (the newest migration's
-    // down.sql, unrecorded), then its rows.
+    // Back to the schema before the fix-up migration (its down.sql,
+    // unrecorded), then the rows an older version wrote.
     raw.execute(&format!(
         "DROP TABLE pending_fixups; DELETE FROM __diesel_schema_migrations WHERE version = '{newest}';"
     ));
@@ -236,7 +247,7 @@ async fn postgres_an_old_database_is_renormalized_by_the_migrations() {
 async fn every_batch_is_fixed(database: &TestDatabase) {
     let store = DieselStore::connect(database.url()).await.unwrap();
     let applied = store.run_migrations().await.unwrap();
-    let newest = applied.last().unwrap().clone();
+    let newest = fixup_version(&applied);
     let mut raw = Raw::open(database.url());
     raw.execute(&format!(
         "DROP TABLE pending_fixups; DELETE FROM __diesel_schema_migrations WHERE version = '{newest}';"
