@@ -98,6 +98,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod backup;
 mod connection;
 mod migrations;
 mod one_statement;
@@ -107,6 +108,7 @@ mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use backup::BackupError;
 pub use connection::Backend;
 pub use store::{DieselStore, StoreOptions};
 
