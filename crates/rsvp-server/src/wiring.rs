@@ -47,6 +47,19 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
         .context("opening the database (RSVP_DATABASE_URL)")
 }
 
+/// Opens the database without creating one: `rsvp backup` of a mistyped
+/// data directory must fail, not copy a new empty database.
+pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<DieselStore> {
+    let url = settings.database_url.as_str();
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        anyhow::ensure!(
+            std::path::Path::new(path).is_file(),
+            "no SQLite database at {path} (check RSVP_DATA_DIR or RSVP_DATABASE_URL)"
+        );
+    }
+    open_store(settings).await
+}
+
 fn ports(store: Arc<DieselStore>) -> Ports {
     Ports {
         store,

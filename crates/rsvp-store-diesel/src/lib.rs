@@ -101,6 +101,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod backup;
 mod connection;
 mod fixups;
 mod migrations;
@@ -111,6 +112,7 @@ mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use backup::BackupError;
 pub use connection::Backend;
 pub use store::{DieselStore, StoreOptions};
 

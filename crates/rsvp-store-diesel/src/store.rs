@@ -586,7 +586,7 @@ impl DieselStore {
         self.backend
     }
 
-    async fn with_connection<T: Send + 'static>(
+    pub(crate) async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
