@@ -13,6 +13,7 @@
 //! rsvp admin add-user ...         add a user to a tenant, print the operator API's JSON
 //! ```
 
+mod catalog;
 mod probe;
 mod settings;
 mod wiring;
@@ -30,6 +31,8 @@ use crate::settings::Settings;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    settings: catalog::SettingArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +52,12 @@ enum Command {
         /// Seconds to wait for the answer.
         #[arg(long, default_value_t = 5)]
         timeout: u64,
+    },
+    /// Print every setting with its variable, default and meaning.
+    Settings {
+        /// Print them as a commented `.env` file instead of a Markdown table.
+        #[arg(long)]
+        env_example: bool,
     },
     /// Provision tenants from the command line (prints the operator API's JSON).
     #[command(subcommand)]
@@ -91,7 +100,18 @@ enum AdminCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::from_env() {
+    if let Command::Settings { env_example } = cli.command {
+        print!(
+            "{}",
+            if env_example {
+                catalog::env_example()
+            } else {
+                catalog::markdown()
+            }
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(&cli.settings) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("rsvp: {error}");
@@ -147,7 +167,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             )
         }
         // Answered in main, without a runtime.
-        Command::Healthcheck { .. } => Ok(()),
+        Command::Healthcheck { .. } | Command::Settings { .. } => Ok(()),
         Command::Admin(admin) => {
             let store = wiring::open_store(&settings).await?;
             store.run_migrations().await.context("applying migrations")?;

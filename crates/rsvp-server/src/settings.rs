@@ -1,36 +1,9 @@
 //! [`Settings`]: every configuration value, read once at start-up from the
 //! environment (and an optional file), validated, passed down. No globals.
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `RSVP_CONFIG_FILE` | unset | a file of `KEY=VALUE` lines; the environment wins over it |
-//! | `RSVP_BIND` | `127.0.0.1:8080` | address to listen on |
-//! | `RSVP_DATA_DIR` | `./data` | SQLite file and `outbox/` of the log transport |
-//! | `RSVP_DATABASE_URL` | `sqlite://<data dir>/rsvp.db` | `postgres://...` for PostgreSQL |
-//! | `RSVP_DB_POOL_SIZE` | `10` | connections in the pool (1..=256) |
-//! | `RSVP_DB_CHECKOUT_TIMEOUT_MS` | `1000` | how long a request waits for a database connection before answering 503 (100..=60000) |
-//! | `RSVP_PUBLIC_URL` | `http://<bound address>` | base of links in emails |
-//! | `RSVP_ADMIN_TOKEN` | unset (operator API off) | bearer token of `/v1/admin`, at least 16 characters |
-//! | `RSVP_METRICS_TOKEN` | unset (`/metrics` open) | bearer token `/metrics` requires, at least 16 characters |
-//! | `RSVP_MAIL_TRANSPORT` | `log` | `log`, `smtp` or `http` |
-//! | `RSVP_MAIL_FROM` | `rsvp <no-reply@localhost>` | sender of emails |
-//! | `RSVP_SMTP_HOST` | required for `smtp` | SMTP server |
-//! | `RSVP_SMTP_PORT` | `587`; `465` with `RSVP_SMTP_TLS=tls`, `25` with `none` | SMTP port |
-//! | `RSVP_SMTP_TLS` | `starttls` | `starttls`, `tls` or `none` |
-//! | `RSVP_SMTP_USERNAME`, `RSVP_SMTP_PASSWORD` | unset | SMTP credentials |
-//! | `RSVP_HTTP_MAIL_URL` | `https://api.postmarkapp.com` | the provider's API base |
-//! | `RSVP_HTTP_MAIL_TOKEN` | required for `http` | the provider's server token |
-//! | `RSVP_TEMPLATES_DIR` | unset | directory of email templates overriding the built-in ones |
-//! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
-//! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
-//! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
-//! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
-//! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=45); an email's lease is this plus 15 s, so a dead replica's emails are retried within a minute |
-//! | `RSVP_EMAIL_RETENTION_DAYS` | `30` | days a sent or failed email job is kept before it is deleted (1..=3650) |
-//! | `RSVP_EMAILS_PER_HOUR` | `10000` | emails (creates and resends) one business may queue in any hour; `0` turns the cap off |
-//! | `RSVP_FAILED_ATTEMPTS_PER_MINUTE` | `60` | failed authentications and link lookups per client address and minute before 429; `0` turns throttling off |
-//! | `RSVP_TRUSTED_PROXIES` | empty | comma-separated IPs and CIDR blocks of proxies whose `X-Forwarded-For` names the client |
-//! | `RSVP_LOG` (or `RUST_LOG`) | `info` | log filter (`tracing` env-filter syntax); `RSVP_LOG` wins |
+//! The settings themselves (variable, default, meaning) are declared once
+//! in [`crate::catalog`], which also makes the flags, `--help`, `rsvp
+//! settings`, `.env.example` and the reference in docs/OPERATIONS.md.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -40,6 +13,7 @@ use std::path::PathBuf;
 use rsvp_app::{Locale, Secret};
 use rsvp_http::TrustedProxies;
 use rsvp_mail::SmtpTls;
+use rsvp_store_diesel::DatabaseUrl;
 
 /// A setting that cannot be used; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +66,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Data directory.
     pub data_dir: PathBuf,
-    /// Database URL.
+    /// Database URL, as given.
     pub database_url: String,
+    /// The same, read: which backend, which SQLite file.
+    pub database: DatabaseUrl,
     /// Pool size.
     pub pool_size: u32,
     /// How long a unit of work waits for a connection, in milliseconds.
@@ -187,44 +163,47 @@ fn log_filter(src: &Source<'_>) -> Result<String, SettingsError> {
         .map_err(|e| Source::error(name, format!("'{filter}' is not a log filter: {e}")))
 }
 
-fn check_url(name: &str, url: &str) -> Result<String, SettingsError> {
+/// An absolute `http(s)` URL with a host and no query, fragment or
+/// credentials, read by `url::Url` (WHATWG), returned without a trailing `/`.
+fn check_url(name: &str, text: &str) -> Result<String, SettingsError> {
+    let invalid = |why: &str| Source::error(name, format!("'{text}' {why}"));
+    let url = url::Url::parse(text).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("is not an http:// or https:// URL"));
+    }
     // Links are built by appending paths: a query or fragment would end up
     // in the middle of every link.
-    if url.contains(['?', '#']) {
-        return Err(Source::error(
-            name,
-            format!("'{url}' must not have a query or fragment"),
-        ));
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
     }
-    let trimmed = url.trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(trimmed.to_owned()),
-        _ => Err(Source::error(
-            name,
-            format!("'{url}' is not an http:// or https:// URL"),
-        )),
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry credentials"));
     }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 impl Settings {
-    /// Reads settings from `RSVP_CONFIG_FILE` (if set) overlaid by the
-    /// process environment.
+    /// Reads the settings given as flags or environment variables (by
+    /// clap, in `args`) over those of `RSVP_CONFIG_FILE`, refusing any
+    /// `RSVP_*` name that is not a setting, in the environment or the file.
     ///
     /// # Errors
     /// The first unusable setting, named.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        let env: HashMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("RSVP_")).collect();
+    pub fn load(args: &crate::catalog::SettingArgs) -> Result<Self, SettingsError> {
+        let environment: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        crate::catalog::check_names(environment.iter().map(String::as_str))?;
+        let given = args.given();
         let mut values = HashMap::new();
-        if let Some(path) = env.get("RSVP_CONFIG_FILE").filter(|p| !p.trim().is_empty()) {
+        if let Some(path) = given.get("RSVP_CONFIG_FILE").filter(|p| !p.trim().is_empty()) {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Source::error("RSVP_CONFIG_FILE", format!("cannot read {path}: {e}")))?;
             values = parse_file(&text)
                 .map_err(|line| Source::error("RSVP_CONFIG_FILE", format!("line {line} is not KEY=VALUE")))?;
+            crate::catalog::check_names(values.keys().map(String::as_str))?;
         }
-        values.extend(env);
+        values.extend(given);
         // The variable every Rust operator tries first; RSVP_LOG wins over it.
         if let Ok(filter) = std::env::var("RUST_LOG") {
             values.insert("RUST_LOG".to_owned(), filter);
@@ -244,20 +223,13 @@ impl Settings {
             "an address such as 127.0.0.1:8080",
         )?;
         let data_dir = PathBuf::from(src.get("RSVP_DATA_DIR").unwrap_or("./data"));
-        let database_url = match src.get("RSVP_DATABASE_URL") {
-            Some(url)
-                if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") =>
-            {
-                url.to_owned()
-            }
-            Some(url) => {
-                return Err(Source::error(
-                    "RSVP_DATABASE_URL",
-                    format!("'{url}' must start with postgres:// or sqlite://"),
-                ));
-            }
-            None => format!("sqlite://{}", data_dir.join("rsvp.db").display()),
-        };
+        // The store's own parser: one reading of a database URL everywhere.
+        let database_url = src.get("RSVP_DATABASE_URL").map_or_else(
+            || format!("sqlite://{}", data_dir.join("rsvp.db").display()),
+            str::to_owned,
+        );
+        let database =
+            DatabaseUrl::parse(&database_url).map_err(|e| Source::error("RSVP_DATABASE_URL", e.to_string()))?;
         let pool_size = src.number("RSVP_DB_POOL_SIZE", 10, 1..=256)?;
         let db_checkout_timeout_ms = src.number("RSVP_DB_CHECKOUT_TIMEOUT_MS", 1000, 100..=60_000)?;
         let public_url = match src.get("RSVP_PUBLIC_URL") {
@@ -312,6 +284,7 @@ impl Settings {
             bind,
             data_dir,
             database_url,
+            database,
             pool_size,
             db_checkout_timeout_ms,
             public_url,

@@ -35,7 +35,7 @@ pub fn describe(error: AppError) -> anyhow::Error {
 
 /// Opens (and for SQLite, creates) the database.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
-    if settings.database_url.starts_with("sqlite:") {
+    if settings.database.sqlite_path().is_some() {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
     }
@@ -50,11 +50,11 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
 /// Opens the database without creating one: `rsvp backup` of a mistyped
 /// data directory must fail, not copy a new empty database.
 pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<DieselStore> {
-    let url = settings.database_url.as_str();
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = settings.database.sqlite_path() {
         anyhow::ensure!(
-            std::path::Path::new(path).is_file(),
-            "no SQLite database at {path} (check RSVP_DATA_DIR or RSVP_DATABASE_URL)"
+            path.is_file(),
+            "no SQLite database at {} (check RSVP_DATA_DIR or RSVP_DATABASE_URL)",
+            path.display()
         );
     }
     open_store(settings).await

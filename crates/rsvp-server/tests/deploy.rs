@@ -1,6 +1,6 @@
 //! deploy/ and the settings cannot drift apart: every `RSVP_*` variable a
-//! file under deploy/ names is a real setting (the table of
-//! `src/settings.rs`'s module doc), and compose and Kubernetes set every
+//! file under deploy/ names is a real setting (one `rsvp settings` lists),
+//! and compose and Kubernetes set every
 //! setting production needs.
 
 use std::collections::BTreeSet;
@@ -10,12 +10,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The settings: the variables in the first column of the table in the
-/// module doc of settings.rs (`//! | `RSVP_X` | default | meaning |`).
-fn known_settings(settings_rs: &str) -> BTreeSet<String> {
-    settings_rs
+/// The settings: the variables in the first column of the Markdown table
+/// `rsvp settings` prints (`| `RSVP_X` | default | meaning |`).
+fn known_settings(reference: &str) -> BTreeSet<String> {
+    reference
         .lines()
-        .filter_map(|line| line.strip_prefix("//! |"))
+        .filter_map(|line| line.strip_prefix('|'))
         .filter_map(|row| row.split('|').next())
         .flat_map(|first_column| {
             first_column
@@ -144,9 +144,13 @@ fn deploy_files() -> Vec<(String, String)> {
 }
 
 fn settings() -> BTreeSet<String> {
-    let path = repo().join("crates/rsvp-server/src/settings.rs");
-    let known = known_settings(&std::fs::read_to_string(&path).unwrap());
-    // A table that moved or changed shape must fail here, not let every name through.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rsvp"))
+        .arg("settings")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let known = known_settings(&String::from_utf8_lossy(&output.stdout));
+    // A reference that changed shape must fail here, not let every name through.
     for name in [
         "RSVP_BIND",
         "RSVP_DATABASE_URL",
@@ -156,8 +160,7 @@ fn settings() -> BTreeSet<String> {
     ] {
         assert!(
             known.contains(name),
-            "{name} is missing from the table of {}: {known:?}",
-            path.display()
+            "{name} is missing from `rsvp settings`: {known:?}"
         );
     }
     known
@@ -232,8 +235,8 @@ fn the_image_listens_on_every_interface_as_a_user_and_probes_readyz() {
 #[test]
 fn the_checker_catches_a_misspelt_variable_and_an_unset_required_one() {
     let known = known_settings(
-        "//! | variable | default | meaning |\n//! |---|---|---|\n//! | `RSVP_DATABASE_URL` | x | y |\n\
-         //! | `RSVP_SMTP_USERNAME`, `RSVP_SMTP_PASSWORD` | unset | z |\n//! see `RSVP_NOT_A_ROW`\n",
+        "| variable | default | meaning |\n|---|---|---|\n| `RSVP_DATABASE_URL` | x | y |\n\
+         | `RSVP_SMTP_USERNAME`, `RSVP_SMTP_PASSWORD` | unset | z |\nsee `RSVP_NOT_A_ROW`\n",
     );
     assert_eq!(
         known.into_iter().collect::<Vec<_>>(),

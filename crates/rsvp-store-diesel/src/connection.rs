@@ -49,14 +49,14 @@ impl fmt::Display for Backend {
 /// Where to connect, decided from the URL's scheme (never by trying each
 /// backend in turn, which hides the real error).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Target {
+pub enum DatabaseUrl {
     /// A libpq connection string.
     Postgres(String),
     /// A file path (or a `file:` URI) for SQLite.
     Sqlite(String),
 }
 
-impl fmt::Debug for Target {
+impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A PostgreSQL URL may carry a password: print only what it is.
         match self {
@@ -66,7 +66,7 @@ impl fmt::Debug for Target {
     }
 }
 
-impl Target {
+impl DatabaseUrl {
     /// Reads a database URL:
     ///
     /// * `postgres://...`, `postgresql://...` → PostgreSQL;
@@ -75,7 +75,9 @@ impl Target {
     ///
     /// In-memory SQLite (`:memory:`) is refused: every pooled connection
     /// would be its own empty database.
-    pub(crate) fn parse(url: &str) -> Result<Self, SetupError> {
+    /// # Errors
+    /// [`SetupError::InvalidUrl`] naming what is wrong.
+    pub fn parse(url: &str) -> Result<Self, SetupError> {
         let url = url.trim();
         if url.is_empty() {
             return Err(SetupError::InvalidUrl("the database URL is empty".into()));
@@ -106,7 +108,16 @@ impl Target {
         Ok(Self::Sqlite(path.to_owned()))
     }
 
-    pub(crate) fn backend(&self) -> Backend {
+    /// The SQLite file, for a SQLite URL.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Sqlite(path) => Some(std::path::Path::new(path)),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// The backend the URL selects.
+    pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres(_) => Backend::Postgres,
             Self::Sqlite(_) => Backend::Sqlite,
@@ -202,7 +213,7 @@ impl DerefMut for Tracked {
     }
 }
 
-/// The r2d2 connection manager: connects by [`Target`], and checks a
+/// The r2d2 connection manager: connects by [`DatabaseUrl`], and checks a
 /// connection before handing it out only when it has been idle for
 /// `check_after_idle` (as HikariCP's `aliveBypassWindowMs`): a connection in
 /// steady use saves the ping's round trip on every unit of work, and one
@@ -210,12 +221,12 @@ impl DerefMut for Tracked {
 /// than handed out again.
 #[derive(Debug, Clone)]
 pub(crate) struct Manager {
-    target: Target,
+    target: DatabaseUrl,
     check_after_idle: Duration,
 }
 
 impl Manager {
-    pub(crate) fn new(target: Target, check_after_idle: Duration) -> Self {
+    pub(crate) fn new(target: DatabaseUrl, check_after_idle: Duration) -> Self {
         Self {
             target,
             check_after_idle,
@@ -278,14 +289,14 @@ pub(crate) struct PoolShape {
 /// Builds the pool after opening one connection directly, so that a wrong
 /// URL, a server that is down or an unwritable file fails at once with the
 /// database's own message (r2d2 alone would retry until its timeout).
-pub(crate) fn build_pool(target: &Target, shape: &PoolShape) -> Result<Pool, SetupError> {
+pub(crate) fn build_pool(target: &DatabaseUrl, shape: &PoolShape) -> Result<Pool, SetupError> {
     let backend = target.backend();
     // Name the file (a PostgreSQL URL is not repeated: it may hold a password).
     let failed = |message: String| SetupError::Connect {
         backend,
         message: match target {
-            Target::Sqlite(path) => format!("{path}: {message}"),
-            Target::Postgres(_) => message,
+            DatabaseUrl::Sqlite(path) => format!("{path}: {message}"),
+            DatabaseUrl::Postgres(_) => message,
         },
     };
     let mut probe = target.establish().map_err(|e| failed(e.to_string()))?;
@@ -308,7 +319,7 @@ mod tests {
     #[test]
     fn postgres_urls_choose_postgres() {
         for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db?sslmode=disable"] {
-            assert_eq!(Target::parse(url).unwrap(), Target::Postgres(url.into()));
+            assert_eq!(DatabaseUrl::parse(url).unwrap(), DatabaseUrl::Postgres(url.into()));
         }
     }
 
@@ -322,17 +333,21 @@ mod tests {
             ("/tmp/x.db", "/tmp/x.db"),
         ];
         for (url, path) in cases {
-            assert_eq!(Target::parse(url).unwrap(), Target::Sqlite(path.into()), "{url}");
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap(),
+                DatabaseUrl::Sqlite(path.into()),
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn other_schemes_memory_and_empty_urls_are_refused_with_a_reason() {
         for url in ["mysql://h/db", "", "  ", "sqlite://", ":memory:", "sqlite::memory:"] {
-            let err = Target::parse(url).unwrap_err();
+            let err = DatabaseUrl::parse(url).unwrap_err();
             assert!(matches!(err, SetupError::InvalidUrl(_)), "{url}: {err}");
         }
-        let err = Target::parse("mysql://h/db").unwrap_err().to_string();
+        let err = DatabaseUrl::parse("mysql://h/db").unwrap_err().to_string();
         assert!(err.contains("mysql://"), "{err}");
     }
 
@@ -354,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_postgres_target_never_prints_its_url() {
-        let target = Target::parse("postgres://u:secret@h/db").unwrap();
+        let target = DatabaseUrl::parse("postgres://u:secret@h/db").unwrap();
         assert!(!format!("{target:?}").contains("secret"));
     }
 }

@@ -113,7 +113,7 @@ mod store;
 pub mod testing;
 
 pub use backup::BackupError;
-pub use connection::Backend;
+pub use connection::{Backend, DatabaseUrl};
 pub use store::{DieselStore, StoreOptions};
 
 /// Why a store could not be set up (connected or migrated).

@@ -21,7 +21,7 @@ use rsvp_domain::{
 use time::OffsetDateTime;
 
 use crate::SetupError;
-use crate::connection::{Backend, DbConnection, MultiBackend, Pool, PoolShape, Target, build_pool};
+use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
@@ -558,7 +558,7 @@ impl DieselStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub async fn connect_with(options: StoreOptions) -> Result<Self, SetupError> {
-        let target = Target::parse(&options.url)?;
+        let target = DatabaseUrl::parse(&options.url)?;
         let backend = target.backend();
         let shape = PoolShape {
             max_size: options.max_connections.max(1),
