@@ -111,6 +111,7 @@ mod schema;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod writer;
 
 pub use backup::BackupError;
 pub use connection::{Backend, DatabaseUrl};

@@ -29,6 +29,7 @@ use crate::rows::{
     from_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::writer::Writer;
 
 diesel::define_sql_function! {
     /// SQL `COALESCE` of two nullable texts (both backends have it).
@@ -116,6 +117,8 @@ pub struct DieselStore {
     /// SQLite: the last write unit failed on storage (full disk, read-only
     /// file, I/O error) and none has succeeded since; readiness fails.
     storage_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// SQLite: the one connection every write goes through (see `writer`).
+    writer: Option<Writer>,
 }
 
 /// The PostgreSQL advisory lock taken by the email pruner, so that one
@@ -135,6 +138,80 @@ const WRITE_OPERATIONS: [&str; 10] = [
     "release_email_jobs",
     "prune_email_jobs",
 ];
+
+/// The port methods that only read. On SQLite they use the pool's read
+/// connections; every other operation (a method added later included) goes
+/// to the one writer, which is always correct, never a lock storm.
+const READ_OPERATIONS: [&str; 19] = [
+    "are_connected",
+    "due_for_expiry",
+    "emails_queued_since",
+    "find_invitation_by_link",
+    "find_pending",
+    "find_pending_for_emails",
+    "find_principal",
+    "find_user_by_email",
+    "find_users_by_emails",
+    "get_business",
+    "get_invitation",
+    "get_user",
+    "list_connections",
+    "list_events",
+    "list_received",
+    "list_sent",
+    "outbox_depth",
+    "oldest_queued_email",
+    "ping",
+];
+
+/// A unit of work queued to the SQLite writer, with where to send its
+/// outcome (and whether it failed on storage).
+struct QueuedUnit<T, F> {
+    operation: &'static str,
+    work: F,
+    span: tracing::Span,
+    reply: tokio::sync::oneshot::Sender<(Result<T, StoreError>, bool)>,
+}
+
+impl<T, F> crate::writer::Unit for QueuedUnit<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> (bool, crate::writer::Completion) {
+        let this = *self;
+        let result = {
+            let _entered = this.span.enter();
+            (this.work)(conn)
+        };
+        let failed = result.is_err();
+        let storage = matches!(&result, Err(Failure::Db(error)) if is_storage_failure(error));
+        let result = result.map_err(Failure::into_store);
+        let (operation, reply) = (this.operation, this.reply);
+        let completion = move |commit: Option<&DieselError>| {
+            let outcome = match (result, commit) {
+                // Its own refusal stands: it wrote nothing either way.
+                (Err(error), _) => (Err(error), storage),
+                (Ok(value), None) => (Ok(value), false),
+                (Ok(_), Some(error)) => (
+                    Err(StoreError::Unavailable(format!(
+                        "{operation}: the commit failed: {error}"
+                    ))),
+                    is_storage_failure(error),
+                ),
+            };
+            let _ = reply.send(outcome);
+        };
+        (failed, Box::new(completion))
+    }
+
+    fn abandon(self: Box<Self>, error: &DieselError) {
+        let _ = self.reply.send((
+            Err(StoreError::Unavailable(format!("{}: {error}", self.operation))),
+            is_storage_failure(error),
+        ));
+    }
+}
 
 /// Whether a SQLite error says the storage cannot take writes.
 fn is_storage_failure(error: &DieselError) -> bool {
@@ -211,6 +288,11 @@ fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
 /// PostgreSQL: READ COMMITTED, explicitly; the unique indexes and the
 /// conditional updates keep the invariants under concurrency.
 fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    if in_transaction(conn) {
+        // Inside the SQLite writer's group: a savepoint of its transaction.
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        return finish_unit(conn, work);
+    }
     match conn {
         DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
         DbConnection::Pg(inner) => {
@@ -224,6 +306,10 @@ fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -
 /// queries (PostgreSQL REPEATABLE READ; SQLite a deferred transaction, which
 /// in WAL mode reads one snapshot).
 fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    if in_transaction(conn) {
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        return finish_unit(conn, work);
+    }
     match conn {
         DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
         DbConnection::Pg(inner) => {
@@ -231,6 +317,18 @@ fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) ->
         }
     }
     finish_unit(conn, work)
+}
+
+/// Whether `conn` is inside a transaction already (the SQLite writer runs
+/// each unit inside its group's transaction).
+fn in_transaction(conn: &mut DbConnection) -> bool {
+    let depth = match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()
+        }
+        DbConnection::Pg(inner) => AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
+    };
+    matches!(depth, Ok(Some(_)))
 }
 
 fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
@@ -540,6 +638,17 @@ fn claim_on_sqlite(conn: &mut DbConnection, now: i64, limit: i64, lease_end: i64
     })
 }
 
+/// Opens SQLite's writer connection (with the pool's pragmas) and its thread.
+fn start_writer(target: &DatabaseUrl) -> Result<Writer, SetupError> {
+    let failed = |message: String| SetupError::Connect {
+        backend: Backend::Sqlite,
+        message,
+    };
+    let mut conn = target.establish().map_err(|e| failed(e.to_string()))?;
+    crate::connection::prepare(&mut conn).map_err(|e| failed(e.to_string()))?;
+    Writer::start(conn).map_err(|e| failed(format!("cannot start the writer thread: {e}")))
+}
+
 impl DieselStore {
     /// Connects with the default [`StoreOptions`] for `url`.
     ///
@@ -567,17 +676,30 @@ impl DieselStore {
             test_on_check_out: options.test_on_check_out,
             check_after_idle: options.check_after_idle,
         };
+        let writer_target = target.clone();
         let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
             .await
             .map_err(|e| SetupError::Connect {
                 backend,
                 message: format!("connecting failed: {e}"),
             })??;
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                tokio::task::spawn_blocking(move || start_writer(&writer_target))
+                    .await
+                    .map_err(|e| SetupError::Connect {
+                        backend,
+                        message: format!("starting the SQLite writer failed: {e}"),
+                    })??,
+            ),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             ping_timeout: options.ping_timeout,
             storage_failure: std::sync::Arc::default(),
+            writer,
         })
     }
 
@@ -634,6 +756,64 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
     {
+        let (result, storage) = match &self.writer {
+            Some(writer) if !READ_OPERATIONS.contains(&operation) => Self::queue(writer, operation, work).await,
+            _ => self.on_pool(operation, work).await,
+        };
+        if self.backend == Backend::Sqlite && WRITE_OPERATIONS.contains(&operation) {
+            let mut failure = self
+                .storage_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &result {
+                Err(StoreError::Unavailable(message)) if storage => *failure = Some(message.clone()),
+                Ok(_) => *failure = None,
+                Err(_) => {}
+            }
+        }
+        if let Err(StoreError::Unavailable(message)) = &result {
+            tracing::warn!(operation, error = %message, "store unavailable");
+        }
+        result
+    }
+
+    /// A unit for SQLite's writer: queued, answered after its group commits.
+    async fn queue<T, F>(writer: &Writer, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let unit = QueuedUnit {
+            operation,
+            work,
+            span: tracing::Span::current(),
+            reply,
+        };
+        if !writer.submit(Box::new(unit)) {
+            return (
+                Err(StoreError::Unavailable(format!(
+                    "{operation}: the SQLite writer stopped"
+                ))),
+                false,
+            );
+        }
+        answer.await.unwrap_or_else(|_| {
+            (
+                Err(StoreError::Unavailable(format!(
+                    "{operation}: the SQLite writer dropped the unit"
+                ))),
+                false,
+            )
+        })
+    }
+
+    /// A unit on a pooled connection, inside one `spawn_blocking`.
+    async fn on_pool<T, F>(&self, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
@@ -654,26 +834,11 @@ impl DieselStore {
             result.map_err(Failure::into_store).map_err(|e| (e, storage))
         })
         .await;
-        let (result, storage) = match joined {
+        match joined {
             Ok(Ok(value)) => (Ok(value), false),
             Ok(Err((error, storage))) => (Err(error), storage),
             Err(panic) => (Err(StoreError::Unavailable(format!("{operation}: {panic}"))), false),
-        };
-        if self.backend == Backend::Sqlite && WRITE_OPERATIONS.contains(&operation) {
-            let mut failure = self
-                .storage_failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &result {
-                Err(StoreError::Unavailable(message)) if storage => *failure = Some(message.clone()),
-                Ok(_) => *failure = None,
-                Err(_) => {}
-            }
         }
-        if let Err(StoreError::Unavailable(message)) = &result {
-            tracing::warn!(operation, error = %message, "store unavailable");
-        }
-        result
     }
 }
 
@@ -1485,6 +1650,50 @@ impl Store for DieselStore {
     }
 }
 
+/// Work run on the SQLite writer's connection as it is (tests only).
+#[cfg(test)]
+struct RawUnit {
+    work: Box<dyn FnOnce(&mut DbConnection) + Send>,
+    done: tokio::sync::oneshot::Sender<()>,
+}
+
+#[cfg(test)]
+impl crate::writer::Unit for RawUnit {
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> (bool, crate::writer::Completion) {
+        let this = *self;
+        (this.work)(conn);
+        let done = this.done;
+        (false, Box::new(move |_| drop(done.send(()))))
+    }
+
+    fn abandon(self: Box<Self>, _: &DieselError) {}
+}
+
+#[cfg(test)]
+impl DieselStore {
+    /// Runs `work` on every connection the store holds: the pool's (tests
+    /// use a pool of one) and, on SQLite, the writer's.
+    async fn on_every_connection<W>(&self, work: W)
+    where
+        W: Fn(&mut DbConnection) + Clone + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let on_pool = work.clone();
+        tokio::task::spawn_blocking(move || on_pool(&mut pool.get().unwrap()))
+            .await
+            .unwrap();
+        if let Some(writer) = &self.writer {
+            let (done, finished) = tokio::sync::oneshot::channel();
+            let unit = RawUnit {
+                work: Box::new(move |conn| work(conn)),
+                done,
+            };
+            assert!(writer.submit(Box::new(unit)));
+            finished.await.unwrap();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -1559,18 +1768,14 @@ mod tests {
     /// Caps (or uncaps) the SQLite file of a one-connection store at its
     /// current size: a write that needs a new page fails as on a full disk.
     async fn cap_file(store: &DieselStore, capped: bool) {
-        let pool = store.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().unwrap();
-            let pragma = if capped {
-                "PRAGMA max_page_count = 1"
-            } else {
-                "PRAGMA max_page_count = 1000000"
-            };
-            conn.batch_execute(pragma).unwrap();
-        })
-        .await
-        .unwrap();
+        let pragma = if capped {
+            "PRAGMA max_page_count = 1"
+        } else {
+            "PRAGMA max_page_count = 1000000"
+        };
+        store
+            .on_every_connection(move |conn: &mut DbConnection| conn.batch_execute(pragma).unwrap())
+            .await;
     }
 
     #[tokio::test]
@@ -1969,29 +2174,24 @@ mod tests {
     async fn statements_of_every_query(store: &DieselStore) -> Vec<String> {
         let statements = Arc::new(Mutex::new(BTreeSet::new()));
         let sink = Arc::clone(&statements);
-        let pool = store.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            pool.get()
-                .unwrap()
-                .set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        store
+            .on_every_connection(move |conn: &mut DbConnection| {
+                let sink = Arc::clone(&sink);
+                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
                     if let InstrumentationEvent::StartQuery { query, .. } = event {
                         let text = query.to_string();
                         let sql = text.split(" -- binds: ").next().unwrap_or_default().trim().to_owned();
                         sink.lock().unwrap().insert(sql);
                     }
                 });
-        })
-        .await
-        .unwrap();
+            })
+            .await;
         exercise_every_query(store).await;
-        let pool = store.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            pool.get()
-                .unwrap()
-                .set_instrumentation(|_: InstrumentationEvent<'_>| {})
-        })
-        .await
-        .unwrap();
+        store
+            .on_every_connection(|conn: &mut DbConnection| {
+                conn.set_instrumentation(|_: InstrumentationEvent<'_>| {});
+            })
+            .await;
         let statements = statements.lock().unwrap();
         let explained: Vec<String> = statements
             .iter()
