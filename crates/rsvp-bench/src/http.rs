@@ -561,6 +561,8 @@ struct WrkMedians {
     p99: Option<Duration>,
     max: Option<Duration>,
     errors: u64,
+    /// Requests/s of each round, in order.
+    per_round: Vec<Option<f64>>,
 }
 
 fn wrk_medians(reports: &[Option<&WrkReport>]) -> WrkMedians {
@@ -571,7 +573,13 @@ fn wrk_medians(reports: &[Option<&WrkReport>]) -> WrkMedians {
         p99: median_duration(reports, |r| r.map(|r| r.p99)),
         max: median_duration(reports, |r| r.map(|r| r.max)),
         errors: reports.iter().flatten().map(|r| r.errors()).sum(),
+        per_round: reports.iter().map(|r| r.map(|r| r.requests_per_second)).collect(),
     }
+}
+
+/// Each round's rate: `2,169 / 2,274 / 269` (a median can hide a bad round).
+fn per_round(values: &[Option<f64>]) -> String {
+    values.iter().map(|v| rate(*v)).collect::<Vec<_>>().join(" / ")
 }
 
 impl HttpReport {
@@ -591,6 +599,7 @@ impl HttpReport {
                 );
                 let _ = writeln!(out, "|---|---|---|---|");
                 for (name, medians, pgbench) in &workloads {
+                    let pgbench = &median_of(pgbench, |tps| *tps);
                     let ratio = match (medians.rate, pgbench) {
                         (Some(rsvp), Some(pg)) => format!("{:.2}", rsvp / pg),
                         _ => "—".to_owned(),
@@ -622,32 +631,37 @@ impl HttpReport {
                     "| peak RSS of rsvp (VmHWM, max of rounds) | {peak_rss:.1} MB | — | — |"
                 );
                 let _ = writeln!(out);
-                let _ = writeln!(out, "| rsvp workload | requests/s | p50 | p90 | p99 | max | errors |");
-                let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-                for (name, medians, _) in &workloads {
+                let _ = writeln!(
+                    out,
+                    "| workload | rsvp requests/s per round | p50 | p90 | p99 | max | errors | pgbench tps per round |"
+                );
+                let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+                for (name, medians, pgbench) in &workloads {
                     let _ = writeln!(
                         out,
-                        "| {name} | {} | {} | {} | {} | {} | {} |",
-                        rate(medians.rate),
+                        "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+                        per_round(&medians.per_round),
                         opt_latency(medians.p50),
                         opt_latency(medians.p90),
                         opt_latency(medians.p99),
                         opt_latency(medians.max),
-                        medians.errors
+                        medians.errors,
+                        per_round(pgbench)
                     );
                 }
             }
             Backend::Sqlite => {
                 let _ = writeln!(
                     out,
-                    "| load (median of {rounds}) | creates/s | p50 | p90 | p99 | max | errors |"
+                    "| load (median of {rounds}) | creates/s | per round | p50 | p90 | p99 | max | errors |"
                 );
-                let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+                let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
                 for (name, medians, _) in &workloads {
                     let _ = writeln!(
                         out,
-                        "| {name} | {} | {} | {} | {} | {} | {} |",
+                        "| {name} | {} | {} | {} | {} | {} | {} | {} |",
                         rate(medians.rate),
+                        per_round(&medians.per_round),
                         opt_latency(medians.p50),
                         opt_latency(medians.p90),
                         opt_latency(medians.p99),
@@ -657,15 +671,15 @@ impl HttpReport {
                 }
                 let _ = writeln!(
                     out,
-                    "| peak RSS of rsvp (VmHWM, max of rounds) | {peak_rss:.1} MB | | | | | |"
+                    "| peak RSS of rsvp (VmHWM, max of rounds) | {peak_rss:.1} MB | | | | | | |"
                 );
             }
         }
         out
     }
 
-    /// Each workload: its name, rsvp's medians, pgbench's median tps.
-    fn workloads(&self) -> Vec<(String, WrkMedians, Option<f64>)> {
+    /// Each workload: its name, rsvp's medians, pgbench's tps per round.
+    fn workloads(&self) -> Vec<(String, WrkMedians, Vec<Option<f64>>)> {
         let mut rows = Vec::new();
         for &connections in &self.settings.create_connections {
             let name = match self.settings.backend {
@@ -674,12 +688,16 @@ impl HttpReport {
                 Backend::Sqlite => format!("{connections} connections"),
             };
             let reports: Vec<Option<&WrkReport>> = self.rsvp.iter().map(|r| r.creates_at(connections)).collect();
-            let pgbench = median_of(&self.pgbench, |p| p.creates_at(connections).map(|r| r.tps));
+            let pgbench = self
+                .pgbench
+                .iter()
+                .map(|p| p.creates_at(connections).map(|r| r.tps))
+                .collect();
             rows.push((name, wrk_medians(&reports), pgbench));
         }
         if self.settings.backend == Backend::Postgres {
             let reports: Vec<Option<&WrkReport>> = self.rsvp.iter().map(|r| r.list.as_ref()).collect();
-            let pgbench = median_of(&self.pgbench, |p| p.list.as_ref().map(|r| r.tps));
+            let pgbench = self.pgbench.iter().map(|p| p.list.as_ref().map(|r| r.tps)).collect();
             let statistics = match self.rsvp.iter().filter(|r| r.list_statistics == Some(true)).count() {
                 0 => "no statistics".to_owned(),
                 n => format!("statistics by autovacuum in {n} of {} rounds", self.rsvp.len()),
@@ -802,10 +820,17 @@ mod tests {
             lines[5],
             "| peak RSS of rsvp (VmHWM, max of rounds) | 41.1 MB | — | — |"
         );
-        assert!(
-            table.contains("| create, c=16 | 1,200 | 7.00 ms | 15.0 ms | 30.0 ms | 60.0 ms | 0 |"),
-            "{table}"
+        assert_eq!(
+            lines[9],
+            "| create, c=16 | 1,000 / 1,400 / 1,200 | 7.00 ms | 15.0 ms | 30.0 ms | 60.0 ms | 0 | 4,000 / 3,000 / 3,500 |"
         );
+        // Each round's rate is shown: a median can hide one bad round.
+        assert!(
+            lines[10].contains("| 1,500 / 1,800 / 1,700 | 5.00 ms |"),
+            "{}",
+            lines[10]
+        );
+        assert!(lines[10].ends_with("| 20,000 / 18,000 / 19,000 |"), "{}", lines[10]);
     }
 
     #[test]
@@ -826,19 +851,19 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "| load (median of 1) | creates/s | p50 | p90 | p99 | max | errors |"
+            "| load (median of 1) | creates/s | per round | p50 | p90 | p99 | max | errors |"
         );
         assert_eq!(
             lines[2],
-            "| 1 connection | 600 | 1.00 ms | 2.00 ms | 4.00 ms | 8.00 ms | 0 |"
+            "| 1 connection | 600 | 600 | 1.00 ms | 2.00 ms | 4.00 ms | 8.00 ms | 0 |"
         );
         assert_eq!(
             lines[3],
-            "| 16 connections | 900 | 150 ms | 300 ms | 600 ms | 1.20 s | 3 |"
+            "| 16 connections | 900 | 900 | 150 ms | 300 ms | 600 ms | 1.20 s | 3 |"
         );
         assert_eq!(
             lines[4],
-            "| peak RSS of rsvp (VmHWM, max of rounds) | 20.0 MB | | | | | |"
+            "| peak RSS of rsvp (VmHWM, max of rounds) | 20.0 MB | | | | | | |"
         );
         assert!(!table.contains("pgbench"));
     }
