@@ -1,14 +1,18 @@
 //! [`EmailDispatcher`]: drains the email outbox — claims due jobs, renders,
-//! sends, records the outcome, retries transient failures with exponential
-//! backoff and jitter, gives up after a configured number of attempts.
+//! sends them with bounded concurrency (each send under its own timeout),
+//! records the outcome, retries transient failures with exponential backoff
+//! and jitter, gives up after a configured number of attempts, and gives
+//! back at once the jobs it claimed but could not handle.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use rsvp_domain::InvitationStatus;
-use time::Duration;
+use futures_util::future::{self, Either};
+use futures_util::stream::{self, StreamExt};
+use rsvp_domain::{EmailJobId, InvitationStatus};
+use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
-    EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, OutgoingEmail, StoreError,
+    EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, OutgoingEmail, StoreError, Timer,
 };
 use crate::{AppError, Ports};
 
@@ -21,8 +25,10 @@ pub struct DispatchSettings {
     pub default_locale: Locale,
     /// Jobs claimed per round.
     pub batch_size: usize,
-    /// How long a claimed job is reserved for this dispatcher (a crashed
-    /// dispatcher's jobs come back after it).
+    /// How long a claimed job is reserved for this dispatcher: a crashed
+    /// dispatcher's jobs come back after it. Kept at least `send_timeout +
+    /// 5 s`; a job whose remaining lease is shorter than `send_timeout` is
+    /// given back unsent rather than sent late.
     pub lease: Duration,
     /// Attempts before giving up (the first send counts).
     pub max_attempts: u32,
@@ -30,21 +36,43 @@ pub struct DispatchSettings {
     pub backoff_base: Duration,
     /// Longest delay between attempts.
     pub backoff_max: Duration,
+    /// Sends in flight at once within a round.
+    pub concurrency: usize,
+    /// Longest one send may take before it counts as a transient failure
+    /// (`timeout`); enforced when the dispatcher has a [`Timer`]
+    /// ([`EmailDispatcher::with_timer`]).
+    pub send_timeout: Duration,
+    /// The transport's name in logs and metrics (`log`, `smtp`, `http`).
+    pub transport: String,
 }
 
+/// What a dispatcher needs left of a job's lease after its send, to record
+/// the outcome before another dispatcher may claim the job.
+const RECORD_MARGIN: Duration = Duration::seconds(5);
+
 impl DispatchSettings {
-    /// Defaults: English, 50 per round, 5-minute lease, 8 attempts, backoff
-    /// from 30 s doubling up to 1 h.
+    /// Defaults: English, 50 per round, 16 sends at once, 30 s per send, a
+    /// 45 s lease (the send timeout and a margin), 8 attempts, backoff from
+    /// 30 s doubling up to 1 h.
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
             public_url: public_url.into(),
             default_locale: Locale::En,
             batch_size: 50,
-            lease: Duration::minutes(5),
+            lease: Duration::seconds(45),
             max_attempts: 8,
             backoff_base: Duration::seconds(30),
             backoff_max: Duration::hours(1),
+            concurrency: 16,
+            send_timeout: Duration::seconds(30),
+            transport: "mail".to_owned(),
         }
+    }
+
+    /// The lease a claim takes: `lease`, but never less than the send
+    /// timeout and the margin to record the outcome.
+    pub fn effective_lease(&self) -> Duration {
+        self.lease.max(self.send_timeout + RECORD_MARGIN)
     }
 
     /// The delay after failed attempt number `attempt` (1-based) of the job
@@ -76,24 +104,127 @@ pub struct DispatchReport {
     pub retried: usize,
     /// Given up (permanent failure, last attempt, or nothing left to send).
     pub failed: usize,
+    /// Given back unsent (the store failed before the send, or too little
+    /// of the lease was left): due again at once.
+    pub released: usize,
+}
+
+/// What came of one attempt, as told to a [`DispatchObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    /// The transport accepted the email.
+    Sent,
+    /// Failed transiently; another attempt is scheduled.
+    Retried,
+    /// Given up.
+    Failed,
+}
+
+impl AttemptOutcome {
+    /// `sent`, `retried` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retried => "retried",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Why an attempt did not send: the class of the failure, for metrics and
+/// alerts (the message itself goes to the log and the job's `last_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// The send took longer than the send timeout.
+    Timeout,
+    /// The transport failed in a way worth retrying.
+    Transient,
+    /// The transport refused for good.
+    Permanent,
+    /// The template failed.
+    Render,
+    /// The invitation was answered, cancelled, expired or removed first.
+    NotPending,
+    /// The job had no link token to send.
+    NoToken,
+}
+
+impl FailureReason {
+    /// `timeout`, `transient`, `permanent`, `render`, `not_pending`, `no_token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Render => "render",
+            Self::NotPending => "not_pending",
+            Self::NoToken => "no_token",
+        }
+    }
+}
+
+/// Told of every attempt the dispatcher makes, e.g. to count them in
+/// metrics. Called on the dispatcher's task: keep it quick.
+pub trait DispatchObserver: Send + Sync {
+    /// One attempt of `transport` ended with `outcome`; `reason` is set
+    /// unless it was sent.
+    fn attempted(&self, transport: &str, outcome: AttemptOutcome, reason: Option<FailureReason>);
+}
+
+/// Work a failed round left for the next: outcomes the store did not take,
+/// claimed jobs it did not take back.
+#[derive(Debug, Default)]
+struct Backlog {
+    unrecorded: Vec<(EmailJobId, EmailOutcome)>,
+    unreleased: Vec<EmailJob>,
 }
 
 /// Drains the outbox. Run one per process; several processes may run at
 /// once (claims never hand one job to two dispatchers).
+///
+/// A round: first what the last round could not write (outcomes, releases),
+/// then a claim of up to `batch_size` due jobs, sent at most `concurrency`
+/// at a time, each under `send_timeout`, so a hung provider call delays no
+/// other job. A job the round claimed but could not handle because the
+/// store failed is released (due again at once, the attempt uncounted); if
+/// even that fails, the dispatcher keeps it and the outcomes it could not
+/// record, and writes them before its next claim. A crashed dispatcher's
+/// jobs come back when their lease ends.
 #[derive(Clone)]
 pub struct EmailDispatcher {
     ports: Ports,
     renderer: Arc<dyn EmailRenderer>,
     mailer: Arc<dyn Mailer>,
     settings: DispatchSettings,
+    timer: Option<Arc<dyn Timer>>,
+    observer: Option<Arc<dyn DispatchObserver>>,
+    backlog: Arc<Mutex<Backlog>>,
 }
 
 impl std::fmt::Debug for EmailDispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmailDispatcher")
             .field("settings", &self.settings)
+            .field("has_timer", &self.timer.is_some())
+            .field("has_observer", &self.observer.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// What became of one claimed job within a round.
+enum Handled {
+    /// Attempted and recorded (or the job is gone).
+    Done(AttemptOutcome),
+    /// Not attempted: to give back.
+    Unsent(EmailJob, Option<StoreError>),
+    /// Attempted, but the store did not take the outcome.
+    Unrecorded(EmailJobId, EmailOutcome, AttemptOutcome, StoreError),
+}
+
+/// An email ready to send, or why there is none.
+enum Prepared {
+    Ready(OutgoingEmail),
+    Closed(String, FailureReason),
 }
 
 fn message_id_domain(public_url: &str) -> &str {
@@ -112,8 +243,32 @@ fn message_id_domain(public_url: &str) -> &str {
     }
 }
 
+/// The transport's message with the recipient's address cut to its domain:
+/// logs never hold a full address.
+fn redact(message: &str, to: &str) -> String {
+    let domain = to.rsplit_once('@').map_or("", |(_, domain)| domain);
+    // ASCII lowercasing keeps every byte where it was, so indexes carry over.
+    let lower = message.to_ascii_lowercase();
+    let needle = to.to_ascii_lowercase();
+    if needle.is_empty() || !lower.contains(&needle) {
+        return message.to_owned();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = 0;
+    for (at, _) in lower.match_indices(&needle) {
+        out.push_str(&message[rest..at]);
+        out.push_str("…@");
+        out.push_str(domain);
+        rest = at + needle.len();
+    }
+    out.push_str(&message[rest..]);
+    out
+}
+
 impl EmailDispatcher {
-    /// A dispatcher over the same ports as the [`App`](crate::App).
+    /// A dispatcher over the same ports as the [`App`](crate::App). Without
+    /// [`with_timer`](Self::with_timer), a send is bounded only by the
+    /// transport's own timeouts.
     pub fn new(
         ports: Ports,
         renderer: Arc<dyn EmailRenderer>,
@@ -125,7 +280,29 @@ impl EmailDispatcher {
             renderer,
             mailer,
             settings,
+            timer: None,
+            observer: None,
+            backlog: Arc::new(Mutex::new(Backlog::default())),
         }
+    }
+
+    /// Bounds every send by `settings.send_timeout`, waiting with `timer`.
+    #[must_use]
+    pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = Some(timer);
+        self
+    }
+
+    /// Tells `observer` of every attempt.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn DispatchObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DispatchSettings {
+        &self.settings
     }
 
     /// The stable Message-ID of a job's email.
@@ -133,60 +310,249 @@ impl EmailDispatcher {
         format!("{}@{}", job.id, message_id_domain(&self.settings.public_url))
     }
 
-    /// Claims up to `batch_size` due jobs and handles each.
+    fn backlog(&self) -> std::sync::MutexGuard<'_, Backlog> {
+        self.backlog.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes what an earlier round could not: its outcomes, then its
+    /// releases. Stops at the first store failure, keeping the rest.
+    async fn settle_backlog(&self) -> Result<(), StoreError> {
+        let (unrecorded, unreleased) = {
+            let mut backlog = self.backlog();
+            (
+                std::mem::take(&mut backlog.unrecorded),
+                std::mem::take(&mut backlog.unreleased),
+            )
+        };
+        let mut pending = unrecorded.into_iter();
+        while let Some((id, outcome)) = pending.next() {
+            match self
+                .ports
+                .store
+                .finish_email_job(id, &outcome, self.ports.clock.now())
+                .await
+            {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(error) => {
+                    let mut backlog = self.backlog();
+                    backlog.unrecorded.push((id, outcome));
+                    backlog.unrecorded.extend(pending);
+                    backlog.unreleased.extend(unreleased);
+                    return Err(error);
+                }
+            }
+        }
+        if !unreleased.is_empty()
+            && let Err(error) = self
+                .ports
+                .store
+                .release_email_jobs(&unreleased, self.ports.clock.now())
+                .await
+        {
+            self.backlog().unreleased.extend(unreleased);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Settles the last round's backlog, claims up to `batch_size` due jobs
+    /// and handles them, `concurrency` at a time.
     ///
     /// # Errors
-    /// Store failures only; a failing email is recorded, not returned.
+    /// Store failures only (after giving back what it could); a failing
+    /// email is recorded, not returned.
     pub async fn run_once(&self) -> Result<DispatchReport, AppError> {
+        self.settle_backlog().await?;
         let now = self.ports.clock.now();
         let jobs = self
             .ports
             .store
-            .claim_email_jobs(now, self.settings.batch_size, self.settings.lease)
+            .claim_email_jobs(now, self.settings.batch_size, self.settings.effective_lease())
             .await?;
         let mut report = DispatchReport {
             claimed: jobs.len(),
             ..DispatchReport::default()
         };
-        for job in jobs {
-            let outcome = self.attempt(&job).await?;
-            match &outcome {
-                EmailOutcome::Sent => report.sent += 1,
-                EmailOutcome::Retry { .. } => report.retried += 1,
-                // The reason is kept on the job (`last_error`) for operators.
-                EmailOutcome::Failed { .. } => report.failed += 1,
+        let handled: Vec<Handled> = stream::iter(jobs)
+            .map(|job| self.handle(job))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut first_error: Option<StoreError> = None;
+        let mut unsent = Vec::new();
+        let mut unrecorded = Vec::new();
+        for result in handled {
+            let outcome = match result {
+                Handled::Done(outcome) => outcome,
+                Handled::Unsent(job, error) => {
+                    unsent.push(job);
+                    if let Some(error) = error {
+                        first_error.get_or_insert(error);
+                    }
+                    continue;
+                }
+                Handled::Unrecorded(id, outcome, kind, error) => {
+                    unrecorded.push((id, outcome));
+                    first_error.get_or_insert(error);
+                    kind
+                }
+            };
+            match outcome {
+                AttemptOutcome::Sent => report.sent += 1,
+                AttemptOutcome::Retried => report.retried += 1,
+                AttemptOutcome::Failed => report.failed += 1,
             }
+        }
+        if !unsent.is_empty() {
             match self
                 .ports
                 .store
-                .finish_email_job(job.id, &outcome, self.ports.clock.now())
+                .release_email_jobs(&unsent, self.ports.clock.now())
                 .await
             {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(other) => return Err(other.into()),
+                Ok(_) => report.released = unsent.len(),
+                Err(error) => {
+                    self.backlog().unreleased.extend(unsent);
+                    first_error.get_or_insert(error);
+                }
             }
         }
-        Ok(report)
+        self.backlog().unrecorded.extend(unrecorded);
+        match first_error {
+            Some(error) => Err(error.into()),
+            None => Ok(report),
+        }
     }
 
-    async fn attempt(&self, job: &EmailJob) -> Result<EmailOutcome, AppError> {
+    /// One claimed job: prepared, sent (unless too little of its lease is
+    /// left), its outcome recorded.
+    async fn handle(&self, job: EmailJob) -> Handled {
+        // Sending now could outlive the lease: give it back to be claimed afresh.
+        if self.ports.clock.now() + self.settings.send_timeout > job.next_attempt_at {
+            return Handled::Unsent(job, None);
+        }
+        let prepared = match self.prepare(&job).await {
+            Ok(prepared) => prepared,
+            Err(error) => return Handled::Unsent(job, Some(error)),
+        };
+        let (outcome, kind, reason) = match prepared {
+            Prepared::Closed(error, reason) => (EmailOutcome::Failed { error }, AttemptOutcome::Failed, Some(reason)),
+            Prepared::Ready(email) => {
+                let result = self.send(&email).await;
+                // The backoff counts from the failure, not from the claim: a
+                // send that timed out is not retried the moment it ends.
+                let failed_at = self.ports.clock.now();
+                match result {
+                    Ok(()) => (EmailOutcome::Sent, AttemptOutcome::Sent, None),
+                    Err((error, reason)) if reason == FailureReason::Permanent => {
+                        (EmailOutcome::Failed { error }, AttemptOutcome::Failed, Some(reason))
+                    }
+                    Err((error, reason)) if job.attempts >= self.settings.max_attempts => (
+                        EmailOutcome::Failed {
+                            error: format!("gave up after {} attempts: {error}", job.attempts),
+                        },
+                        AttemptOutcome::Failed,
+                        Some(reason),
+                    ),
+                    Err((error, reason)) => (
+                        EmailOutcome::Retry {
+                            retry_at: failed_at
+                                + self.settings.backoff(job.attempts.max(1), job.id.as_uuid().as_u128()),
+                            error,
+                        },
+                        AttemptOutcome::Retried,
+                        Some(reason),
+                    ),
+                }
+            }
+        };
+        self.tell(&job, &outcome, kind, reason);
+        match self
+            .ports
+            .store
+            .finish_email_job(job.id, &outcome, self.ports.clock.now())
+            .await
+        {
+            Ok(()) | Err(StoreError::NotFound) => Handled::Done(kind),
+            Err(error) => Handled::Unrecorded(job.id, outcome, kind, error),
+        }
+    }
+
+    /// Logs a failed attempt at WARN (ids, attempt, transport, reason; the
+    /// recipient only by domain, never the token) and tells the observer.
+    fn tell(&self, job: &EmailJob, outcome: &EmailOutcome, kind: AttemptOutcome, reason: Option<FailureReason>) {
+        let transport = self.settings.transport.as_str();
+        if let (Some(reason), EmailOutcome::Retry { error, .. } | EmailOutcome::Failed { error }) = (reason, outcome) {
+            let to = job.to.as_str();
+            let retry_at = match outcome {
+                EmailOutcome::Retry { retry_at, .. } => Some(retry_at.unix_timestamp()),
+                _ => None,
+            };
+            tracing::warn!(
+                job_id = %job.id,
+                invitation_id = %job.invitation_id,
+                attempt = job.attempts,
+                transport,
+                reason = reason.as_str(),
+                outcome = kind.as_str(),
+                recipient_domain = to.rsplit_once('@').map_or("", |(_, domain)| domain),
+                retry_at,
+                error = %redact(error, to),
+                "email attempt failed"
+            );
+        }
+        if let Some(observer) = &self.observer {
+            observer.attempted(transport, kind, reason);
+        }
+    }
+
+    /// Sends under the send timeout (when there is a timer).
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), (String, FailureReason)> {
+        let send = self.mailer.send(email);
+        let result = match &self.timer {
+            None => send.await,
+            Some(timer) => {
+                let limit = self.settings.send_timeout.unsigned_abs();
+                match future::select(send, timer.sleep(limit)).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(((), _)) => {
+                        return Err((
+                            format!("no answer from the transport within {} s", limit.as_secs_f64()),
+                            FailureReason::Timeout,
+                        ));
+                    }
+                }
+            }
+        };
+        result.map_err(|error| match error {
+            MailError::Transient(error) => (error, FailureReason::Transient),
+            MailError::Permanent(error) => (error, FailureReason::Permanent),
+        })
+    }
+
+    /// Reads what the email needs and renders it; `Closed` when there is
+    /// nothing to send any more.
+    async fn prepare(&self, job: &EmailJob) -> Result<Prepared, StoreError> {
         let store = &self.ports.store;
-        let now = self.ports.clock.now();
+        let now: OffsetDateTime = self.ports.clock.now();
         let Some(invitation) = store.get_invitation(job.invitation_id).await? else {
-            return Ok(EmailOutcome::Failed {
-                error: "the invitation no longer exists".into(),
-            });
+            return Ok(Prepared::Closed(
+                "the invitation no longer exists".into(),
+                FailureReason::NotPending,
+            ));
         };
         let status = invitation.status_at(now);
         if status != InvitationStatus::Pending {
-            return Ok(EmailOutcome::Failed {
-                error: format!("not sent: the invitation is {status}"),
-            });
+            return Ok(Prepared::Closed(
+                format!("not sent: the invitation is {status}"),
+                FailureReason::NotPending,
+            ));
         }
         let Some(token) = &job.link_token else {
-            return Ok(EmailOutcome::Failed {
-                error: "the job has no link token".into(),
-            });
+            return Ok(Prepared::Closed(
+                "the job has no link token".into(),
+                FailureReason::NoToken,
+            ));
         };
         let sender = store.get_business(invitation.business_id).await?;
         let sender_name = sender.map(|b| b.name.to_string()).unwrap_or_default();
@@ -211,29 +577,27 @@ impl EmailDispatcher {
             ),
             is_reminder: job.created_at > invitation.created_at,
         };
-        let content = match self.renderer.render(&email) {
-            Ok(content) => content,
-            Err(error) => {
-                return Ok(EmailOutcome::Failed {
-                    error: error.to_string(),
-                });
-            }
-        };
-        let outgoing = OutgoingEmail {
-            message_id: self.message_id(job),
-            to: job.to.clone(),
-            content,
-        };
-        Ok(match self.mailer.send(&outgoing).await {
-            Ok(()) => EmailOutcome::Sent,
-            Err(MailError::Permanent(error)) => EmailOutcome::Failed { error },
-            Err(MailError::Transient(error)) if job.attempts >= self.settings.max_attempts => EmailOutcome::Failed {
-                error: format!("gave up after {} attempts: {error}", job.attempts),
-            },
-            Err(MailError::Transient(error)) => EmailOutcome::Retry {
-                retry_at: now + self.settings.backoff(job.attempts.max(1), job.id.as_uuid().as_u128()),
-                error,
-            },
+        Ok(match self.renderer.render(&email) {
+            Ok(content) => Prepared::Ready(OutgoingEmail {
+                message_id: self.message_id(job),
+                to: job.to.clone(),
+                content,
+            }),
+            Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_logged_transport_message_names_the_recipient_only_by_domain() {
+        assert_eq!(
+            redact("550 <Bob@Globex.test>: no such user", "bob@globex.test"),
+            "550 <…@globex.test>: no such user"
+        );
+        assert_eq!(redact("451 try later", "bob@globex.test"), "451 try later");
     }
 }

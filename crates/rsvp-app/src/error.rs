@@ -47,6 +47,13 @@ pub enum AppError {
         /// Seconds until a resend is allowed.
         retry_after_secs: u64,
     },
+    /// The business reached its cap of emails an hour
+    /// ([`Settings::emails_per_hour`](crate::Settings::emails_per_hour)).
+    #[error("this business reached its cap of emails an hour; retry in {retry_after_secs} s")]
+    QuotaExceeded {
+        /// Seconds until the oldest email in the window leaves it.
+        retry_after_secs: u64,
+    },
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -67,6 +74,7 @@ impl AppError {
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::Forbidden(_) => "forbidden",
             Self::Cooldown { .. } => "resend_cooldown",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::Unavailable(_) => "unavailable",
         }
     }

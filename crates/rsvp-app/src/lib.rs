@@ -4,7 +4,7 @@
 //! (`rsvp-domain`) and nothing else: no database, no HTTP, no runtime.
 //!
 //! * Ports ([`ports`]): [`Store`], [`Clock`], [`IdGenerator`],
-//!   [`SecretGenerator`]. Their rustdoc is their contract; the
+//!   [`SecretGenerator`], [`Timer`]. Their rustdoc is their contract; the
 //!   `rsvp-store-contract` crate checks every store adapter against it.
 //!   With the `mock` feature each has a mockall mock (`MockStore`, ...).
 //! * Use cases: [`App`] — provisioning, invite, bulk invite, get, list sent
@@ -22,22 +22,26 @@ mod dispatch;
 mod error;
 mod list;
 pub mod ports;
+mod retention;
 mod secret;
 mod service;
 
-pub use dispatch::{DispatchReport, DispatchSettings, EmailDispatcher};
+pub use dispatch::{
+    AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
+};
 pub use error::AppError;
 pub use list::{
     Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
     PageRequest, PageSize,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, IdGenerator, InvitationEmail,
-    LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError,
-    RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued, IdGenerator,
+    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail,
+    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
+    TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore};
+pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,

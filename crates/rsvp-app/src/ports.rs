@@ -156,6 +156,16 @@ pub enum EmailOutcome {
     },
 }
 
+/// The email jobs one business queued within a window (see
+/// [`Store::emails_queued_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmailsQueued {
+    /// How many.
+    pub count: u64,
+    /// When the oldest of them was queued (`None` when there are none).
+    pub oldest: Option<OffsetDateTime>,
+}
+
 /// Everything a new invitation writes, in one transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewInvitationRecord {
@@ -233,8 +243,9 @@ pub struct ResendRecord {
 /// connections, events and the email outbox.
 ///
 /// Each method is one unit of work: it either does all it says or nothing.
-/// Emails are compared in their normalized (lowercased) form everywhere, and
-/// read back as written (`EmailAddress::as_str` keeps its original case).
+/// Emails are compared in their normalized form (`EmailAddress::normalized`:
+/// IDNA ASCII domain, NFC lowercased local part) everywhere, and
+/// read back as written (`EmailAddress::as_str` keeps the spelling given).
 /// Times are compared inclusively: a row whose time equals `now` is due.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
@@ -405,6 +416,41 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
 
+    /// The email jobs queued for the invitations of `business` at or after
+    /// `since` (by the job's `created_at`, whatever its status now): how many,
+    /// and when the oldest of them was queued. Read for the per-business email
+    /// cap, so it is counted in the store and holds across replicas.
+    ///
+    /// MUST count only jobs of invitations sent by `business`, and only those
+    /// with `created_at >= since`; a resend's job counts like a create's, and
+    /// an invitation created without an email (`send_email: false`) queued no
+    /// job and counts nothing.
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError>;
+
+    /// Gives claimed jobs back unsent: each job whose stored row is still
+    /// `queued` with the lease this claim set (`job.next_attempt_at` as
+    /// returned by [`claim_email_jobs`](Self::claim_email_jobs)) becomes due
+    /// at `now` again and its attempt is uncounted. A job since finished, or
+    /// claimed again by another caller after the lease ended, MUST be left
+    /// untouched. Returns how many were released.
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The `created_at` of the oldest queued email job (due or waiting for a
+    /// retry), `None` when nothing is queued: for the "oldest queued email"
+    /// age metric.
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Deletes up to `limit` finished email jobs (sent or failed) that
+    /// finished (their outcome was recorded) before `finished_before`,
+    /// oldest first; queued jobs are never deleted. Returns how many were
+    /// deleted. Callers on several replicas may prune at once: a store MAY
+    /// let only one of them work at a time (the others get 0).
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+
     /// How many email jobs are queued (due now or waiting for a retry), for
     /// the outbox depth metric.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
@@ -523,6 +569,15 @@ pub trait EmailRenderer: Send + Sync {
     /// # Errors
     /// [`RenderError`] when a template fails.
     fn render(&self, email: &InvitationEmail) -> Result<RenderedEmail, RenderError>;
+}
+
+/// Waits: the only place a delay comes from (the dispatcher's per-send
+/// timeout), so that `rsvp-app` needs no runtime.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait Timer: Send + Sync {
+    /// Resolves after `duration`.
+    async fn sleep(&self, duration: std::time::Duration);
 }
 
 /// Why a send failed.

@@ -25,15 +25,23 @@ pub const MAX_BULK_INVITATIONS: usize = 1000;
 pub struct Settings {
     /// Minimum time between two sends of one invitation's link (default 60 s).
     pub resend_cooldown: Duration,
+    /// Most emails one business may queue in any hour, creates and resends
+    /// together (default 10,000; `0` turns the cap off). Counted in the store,
+    /// so it holds across replicas.
+    pub emails_per_hour: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             resend_cooldown: Duration::seconds(60),
+            emails_per_hour: 10_000,
         }
     }
 }
+
+/// The window of [`Settings::emails_per_hour`].
+const EMAIL_CAP_WINDOW: Duration = Duration::HOUR;
 
 /// The adapters the use cases run on.
 #[derive(Clone)]
@@ -435,6 +443,42 @@ impl App {
         }
     }
 
+    /// How many more emails `business` may queue at `now` (`None`: no cap),
+    /// and the error to refuse one more with.
+    async fn email_allowance(
+        &self,
+        business: BusinessId,
+        now: OffsetDateTime,
+    ) -> Result<Option<(u64, AppError)>, AppError> {
+        let cap = u64::from(self.settings.emails_per_hour);
+        if cap == 0 {
+            return Ok(None);
+        }
+        let queued = self
+            .ports
+            .store
+            .emails_queued_since(business, now - EMAIL_CAP_WINDOW)
+            .await?;
+        // The oldest email leaves the window (which includes its start) just
+        // after `oldest + 1 h`: one second more than the whole seconds left.
+        let wait = queued
+            .oldest
+            .map_or(Duration::ZERO, |oldest| oldest + EMAIL_CAP_WINDOW - now);
+        let retry_after_secs = u64::try_from(wait.whole_seconds()).unwrap_or(0) + 1;
+        Ok(Some((
+            cap.saturating_sub(queued.count),
+            AppError::QuotaExceeded { retry_after_secs },
+        )))
+    }
+
+    /// Refuses one more email from `business` when its cap is reached.
+    async fn check_email_cap(&self, business: BusinessId, now: OffsetDateTime) -> Result<(), AppError> {
+        match self.email_allowance(business, now).await? {
+            Some((0, refusal)) => Err(refusal),
+            _ => Ok(()),
+        }
+    }
+
     async fn persist_expiry(&self, invitation: &Invitation, now: OffsetDateTime) -> Result<bool, AppError> {
         let Ok(expired) = invitation.expire(now) else {
             return Ok(false);
@@ -463,7 +507,8 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::SelfInvite`], [`AppError::AlreadyConnected`],
-    /// [`AppError::AlreadyInvited`].
+    /// [`AppError::AlreadyInvited`]; [`AppError::QuotaExceeded`] when the
+    /// invitation would send an email past the business's hourly cap.
     pub async fn invite(
         &self,
         principal: &Principal,
@@ -471,6 +516,9 @@ impl App {
     ) -> Result<CreatedInvitation, AppError> {
         let now = self.now();
         let (record, link_token) = self.prepare_invitation(principal, request, now).await?;
+        if record.email_job.is_some() {
+            self.check_email_cap(principal.business.id, now).await?;
+        }
         self.ports.store.insert_invitation(&record).await?;
         Ok(CreatedInvitation {
             invitation: record.invitation,
@@ -480,6 +528,10 @@ impl App {
 
     /// Invites many emails; each item succeeds or fails on its own. Items
     /// that failed validation come in as `Err` and are reported as they are.
+    ///
+    /// Items that would send an email past the business's hourly cap fail
+    /// with [`AppError::QuotaExceeded`]; the earlier ones (in request order)
+    /// that fit under it go through.
     ///
     /// # Errors
     /// [`AppError::Validation`] on `invitations` when there are more than
@@ -556,6 +608,24 @@ impl App {
                 Err(error @ AppError::Unavailable(_)) => return Err(error),
                 Err(error) => failed.push(BulkFailure { index, error }),
             }
+        }
+        let sends_email = prepared.iter().any(|(_, (record, _))| record.email_job.is_some());
+        if sends_email && let Some((mut remaining, refusal)) = self.email_allowance(principal.business.id, now).await? {
+            // Request order decides which items fit under the cap.
+            prepared.retain(|(index, (record, _))| {
+                if record.email_job.is_none() {
+                    return true;
+                }
+                if remaining == 0 {
+                    failed.push(BulkFailure {
+                        index: *index,
+                        error: refusal.clone(),
+                    });
+                    return false;
+                }
+                remaining -= 1;
+                true
+            });
         }
         let records: Vec<NewInvitationRecord> = prepared.iter().map(|(_, (record, _))| record.clone()).collect();
         let results = self.ports.store.insert_invitations(&records).await?;
@@ -714,7 +784,8 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`], [`AppError::Forbidden`] for the invitee,
     /// [`AppError::InvalidTransition`] unless pending,
-    /// [`AppError::Cooldown`] within the cooldown of the last send.
+    /// [`AppError::Cooldown`] within the cooldown of the last send,
+    /// [`AppError::QuotaExceeded`] past the business's hourly email cap.
     pub async fn resend(
         &self,
         principal: &Principal,
@@ -736,6 +807,7 @@ impl App {
         if let Some(last) = invitation.last_sent_at {
             self.check_cooldown(last, now)?;
         }
+        self.check_email_cap(principal.business.id, now).await?;
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
             hash: self.ports.secrets.hash(token.expose()),

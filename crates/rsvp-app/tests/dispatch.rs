@@ -37,7 +37,8 @@ fn job(attempts: u32) -> EmailJob {
         link_token: Some(Secret::new("tok123")),
         attempts,
         status: EmailJobStatus::Queued,
-        next_attempt_at: now(),
+        // As claimed: the lease runs from the claim.
+        next_attempt_at: now() + Duration::seconds(45),
         last_error: None,
         created_at: now(),
     }
@@ -122,7 +123,8 @@ async fn a_due_email_is_rendered_sent_with_a_stable_message_id_and_recorded() {
             claimed: 1,
             sent: 1,
             retried: 0,
-            failed: 0
+            failed: 0,
+            released: 0,
         }
     );
     let sent = world.sent.lock().unwrap();

@@ -86,6 +86,11 @@ fn app_with(store: MockStore) -> App {
 fn app_at(store: MockStore, at: OffsetDateTime) -> App {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(at);
+    app_on(store, Arc::new(clock), Settings::default())
+}
+
+/// An app over `store` and `clock` with `settings`, counting ids and fake secrets.
+fn app_on(store: MockStore, clock: Arc<dyn Clock>, settings: Settings) -> App {
     let counter = Arc::new(AtomicU64::new(1000));
     let mut ids = MockIdGenerator::new();
     ids.expect_new_id()
@@ -105,12 +110,19 @@ fn app_at(store: MockStore, at: OffsetDateTime) -> App {
     App::new(
         Ports {
             store: Arc::new(store),
-            clock: Arc::new(clock),
+            clock,
             ids: Arc::new(ids),
             secrets: Arc::new(secrets),
         },
-        Settings::default(),
+        settings,
     )
+}
+
+/// A business far below its email cap.
+fn under_the_cap(store: &mut MockStore) {
+    store
+        .expect_emails_queued_since()
+        .returning(|_, _| Ok(EmailsQueued::default()));
 }
 
 /// A store in which nobody owns any email, nothing is connected, nothing is pending.
@@ -118,6 +130,7 @@ fn empty_world(store: &mut MockStore) {
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
+    under_the_cap(store);
 }
 
 // ---------------------------------------------------------------- invite
@@ -247,6 +260,7 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
             })
         });
     store.expect_insert_invitation().times(1).returning(|_| Ok(()));
+    under_the_cap(&mut store);
     let created = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -263,6 +277,7 @@ async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
     store.expect_insert_invitation().returning(|_| Ok(()));
+    under_the_cap(&mut store);
     let created = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -294,6 +309,10 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
         .expect_find_pending_for_emails()
         .times(1)
         .returning(|_, _| Ok(vec![]));
+    store
+        .expect_emails_queued_since()
+        .times(1)
+        .returning(|_, _| Ok(EmailsQueued::default()));
     store.expect_insert_invitations().times(1).returning(|records| {
         assert_eq!(records.len(), 2, "one batch for every item that passed the checks");
         Ok(records
@@ -466,6 +485,7 @@ fn store_with(invitation: Invitation) -> MockStore {
     store
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
+    under_the_cap(&mut store);
     store
 }
 
@@ -881,4 +901,196 @@ async fn time_moves_only_through_the_clock_port() {
         .unwrap();
     assert_eq!(created.invitation.created_at, later);
     assert_eq!(created.invitation.expires_at, later + Duration::days(14));
+}
+
+// ---------------------------------------------------------------- email cap
+
+/// A clock the test moves.
+fn movable_clock(start: OffsetDateTime) -> (Arc<std::sync::Mutex<OffsetDateTime>>, Arc<dyn Clock>) {
+    let time = Arc::new(std::sync::Mutex::new(start));
+    let read = Arc::clone(&time);
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(move || *read.lock().unwrap());
+    (time, Arc::new(clock))
+}
+
+fn capped(emails_per_hour: u32) -> Settings {
+    Settings {
+        emails_per_hour,
+        ..Settings::default()
+    }
+}
+
+/// A store in an empty world that remembers when each email was queued and
+/// counts them as the store contract says (at or after `since`).
+fn counting_outbox(store: &mut MockStore) -> Arc<std::sync::Mutex<Vec<OffsetDateTime>>> {
+    let queued = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (count, insert, insert_many, resend) = (queued.clone(), queued.clone(), queued.clone(), queued.clone());
+    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.expect_are_connected().returning(|_, _| Ok(false));
+    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_find_users_by_emails().returning(|_| Ok(vec![]));
+    store.expect_connected_among().returning(|_, _| Ok(vec![]));
+    store.expect_find_pending_for_emails().returning(|_, _| Ok(vec![]));
+    store.expect_emails_queued_since().returning(move |business, since| {
+        assert_eq!(business, acme().id);
+        let times = count.lock().unwrap();
+        let within: Vec<OffsetDateTime> = times.iter().copied().filter(|t| *t >= since).collect();
+        Ok(EmailsQueued {
+            count: within.len() as u64,
+            oldest: within.iter().copied().min(),
+        })
+    });
+    store.expect_insert_invitation().returning(move |record| {
+        if let Some(job) = &record.email_job {
+            insert.lock().unwrap().push(job.created_at);
+        }
+        Ok(())
+    });
+    store.expect_insert_invitations().returning(move |records| {
+        let mut times = insert_many.lock().unwrap();
+        times.extend(
+            records
+                .iter()
+                .filter_map(|r| r.email_job.as_ref().map(|j| j.created_at)),
+        );
+        Ok(records.iter().map(|_| Ok(())).collect())
+    });
+    store.expect_record_resend().returning(move |record| {
+        resend.lock().unwrap().push(record.email_job.created_at);
+        Ok(pending_to_bob(record.now))
+    });
+    queued
+}
+
+#[tokio::test]
+async fn past_the_hourly_email_cap_a_create_is_quota_exceeded_until_the_window_slides() {
+    let mut store = MockStore::new();
+    counting_outbox(&mut store);
+    let (time, clock) = movable_clock(now());
+    let app = app_on(store, clock, capped(3));
+    let set = |t: OffsetDateTime| *time.lock().unwrap() = t;
+    for (minute, email) in [(0, "a@x.test"), (10, "b@x.test"), (20, "c@x.test")] {
+        set(now() + Duration::minutes(minute));
+        app.invite(&ann(), request(email)).await.unwrap();
+    }
+
+    set(now() + Duration::minutes(30));
+    let error = app.invite(&ann(), request("d@x.test")).await.unwrap_err();
+    assert_eq!(
+        error,
+        AppError::QuotaExceeded {
+            retry_after_secs: 30 * 60 + 1
+        },
+        "the first email leaves the window just after 1 h"
+    );
+    assert_eq!(error.code(), "quota_exceeded");
+
+    set(now() + Duration::hours(1));
+    assert_eq!(
+        app.invite(&ann(), request("d@x.test")).await.unwrap_err(),
+        AppError::QuotaExceeded { retry_after_secs: 1 },
+        "an email exactly one hour old still counts"
+    );
+    set(now() + Duration::hours(1) + Duration::seconds(1));
+    app.invite(&ann(), request("d@x.test")).await.unwrap();
+    assert_eq!(
+        app.invite(&ann(), request("e@x.test")).await.unwrap_err(),
+        AppError::QuotaExceeded {
+            retry_after_secs: 10 * 60
+        },
+        "the window slid by one email only"
+    );
+}
+
+#[tokio::test]
+async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
+    let mut store = MockStore::new();
+    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.expect_are_connected().returning(|_, _| Ok(false));
+    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_insert_invitation().times(2).returning(|_| Ok(()));
+    store.expect_emails_queued_since().never();
+    let (_, clock) = movable_clock(now());
+    let capped_app = app_on(store, clock, capped(1));
+    let silent = InvitationInput {
+        email: Some("quiet@x.test".into()),
+        send_email: Some(false),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    capped_app.invite(&ann(), silent.clone()).await.unwrap();
+    capped_app.invite(&ann(), silent).await.unwrap();
+
+    let mut store = MockStore::new();
+    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.expect_are_connected().returning(|_, _| Ok(false));
+    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_insert_invitation().times(1).returning(|_| Ok(()));
+    store.expect_emails_queued_since().never();
+    let (_, clock) = movable_clock(now());
+    app_on(store, clock, capped(0))
+        .invite(&ann(), request("bob@globex.test"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_bulk_past_the_cap_sends_the_items_that_fit_in_order_and_fails_the_rest_with_quota_exceeded() {
+    let mut store = MockStore::new();
+    let queued = counting_outbox(&mut store);
+    queued.lock().unwrap().push(now() - Duration::minutes(15));
+    let (_, clock) = movable_clock(now());
+    let app = app_on(store, clock, capped(3));
+    let silent = InvitationInput {
+        email: Some("quiet@x.test".into()),
+        send_email: Some(false),
+        ..Default::default()
+    }
+    .validate();
+    let items = vec![
+        Ok(request("a@x.test")),
+        silent,
+        Ok(request("b@x.test")),
+        Ok(request("c@x.test")),
+        Ok(request("d@x.test")),
+    ];
+    let outcome = app.bulk_invite(&ann(), items).await.unwrap();
+    let ok: Vec<&str> = outcome.successful.iter().map(|c| c.invitation.email.as_str()).collect();
+    assert_eq!(
+        ok,
+        ["a@x.test", "quiet@x.test", "b@x.test"],
+        "two emails fit; no email is free"
+    );
+    let failed: Vec<(usize, AppError)> = outcome.failed.into_iter().map(|f| (f.index, f.error)).collect();
+    let refusal = AppError::QuotaExceeded {
+        retry_after_secs: 45 * 60 + 1,
+    };
+    assert_eq!(failed, [(3, refusal.clone()), (4, refusal)]);
+    assert_eq!(queued.lock().unwrap().len(), 3, "the cap is reached, not passed");
+}
+
+#[tokio::test]
+async fn a_resend_counts_against_the_cap_and_past_it_is_quota_exceeded() {
+    let mut store = MockStore::new();
+    let queued = counting_outbox(&mut store);
+    store
+        .expect_get_invitation()
+        .returning(|_| Ok(Some(pending_to_bob(now() - Duration::hours(2)))));
+    let (time, clock) = movable_clock(now());
+    let app = app_on(store, clock, capped(2));
+    let bob_invitation = InvitationId::from_uuid(id(100));
+    app.invite(&ann(), request("a@x.test")).await.unwrap();
+    app.resend(&ann(), bob_invitation, false).await.unwrap();
+    assert_eq!(queued.lock().unwrap().len(), 2, "the resend's email counted");
+    *time.lock().unwrap() = now() + Duration::minutes(5);
+    let error = app.resend(&ann(), bob_invitation, false).await.unwrap_err();
+    assert_eq!(
+        error,
+        AppError::QuotaExceeded {
+            retry_after_secs: 55 * 60 + 1
+        }
+    );
+    assert_eq!(queued.lock().unwrap().len(), 2, "a refused resend queues nothing");
 }

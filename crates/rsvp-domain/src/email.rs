@@ -3,7 +3,10 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+
 use crate::FieldError;
+use crate::unicode::{is_mark, nfc};
 
 /// Longest address accepted, in characters (RFC 5321's path limit minus the
 /// angle brackets).
@@ -14,8 +17,11 @@ const MAX_LABEL_LEN: usize = 63;
 /// A syntactically valid email address.
 ///
 /// Parsing trims surrounding whitespace. Two addresses are equal when their
-/// [normalized](EmailAddress::normalized) forms are equal: the whole address is
-/// compared case-insensitively, as the product brief asks.
+/// [normalized](EmailAddress::normalized) forms are equal: one mailbox
+/// written two ways is one address. The domain is compared in its IDNA ASCII
+/// form (UTS 46 ToASCII: `Bücher.test`, `bu\u{308}cher.test` and
+/// `xn--bcher-kva.test` are one domain), the local part in NFC and
+/// lowercased. The spelling given is kept for display ([`as_str`](Self::as_str)).
 ///
 /// ```
 /// use rsvp_domain::EmailAddress;
@@ -25,6 +31,11 @@ const MAX_LABEL_LEN: usize = 63;
 /// assert_eq!(a.normalized(), "ann.lee@acme.test");
 /// assert_eq!(a, EmailAddress::parse("ann.lee@acme.test").unwrap());
 /// assert!(EmailAddress::parse("ann@").is_err());
+///
+/// let idn = EmailAddress::parse("Jürgen@Bücher.test").unwrap();
+/// assert_eq!(idn.as_str(), "Jürgen@Bücher.test");
+/// assert_eq!(idn.normalized(), "jürgen@xn--bcher-kva.test");
+/// assert_eq!(idn, EmailAddress::parse("jürgen@xn--bcher-kva.test").unwrap());
 /// ```
 #[derive(Debug, Clone)]
 pub struct EmailAddress {
@@ -43,7 +54,8 @@ pub enum EmailError {
     MissingAt,
     /// The part before `@` is empty, too long or has a character not allowed.
     InvalidLocalPart,
-    /// The part after `@` is not a domain name with at least two labels.
+    /// The part after `@` is not a domain name with at least two labels, or
+    /// not a valid internationalized one (UTS 46).
     InvalidDomain,
 }
 
@@ -97,15 +109,17 @@ impl EmailAddress {
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(EmailError::MissingAt);
         };
-        if !valid_local_part(local) {
-            return Err(EmailError::InvalidLocalPart);
-        }
-        if !valid_domain(domain) {
-            return Err(EmailError::InvalidDomain);
+        let local = normalized_local_part(local).ok_or(EmailError::InvalidLocalPart)?;
+        let domain = ascii_domain(domain).ok_or(EmailError::InvalidDomain)?;
+        let normalized = format!("{local}@{domain}");
+        // The normalized form must itself be an address this parser accepts
+        // (punycode can lengthen a domain), so normalizing is idempotent.
+        if normalized.chars().count() > MAX_EMAIL_LEN {
+            return Err(EmailError::TooLong);
         }
         Ok(Self {
             original: trimmed.to_owned(),
-            normalized: trimmed.to_lowercase(),
+            normalized,
         })
     }
 
@@ -114,15 +128,31 @@ impl EmailAddress {
         &self.original
     }
 
-    /// The lowercased address: the form used for every comparison and lookup.
+    /// The form used for every comparison and lookup: the local part in NFC
+    /// and lowercased, `@`, the domain in IDNA ASCII form (lowercase).
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
 
-    /// The lowercased domain part (after the `@`).
+    /// The domain part (after the `@`) in its IDNA ASCII form, lowercase.
     pub fn domain(&self) -> &str {
         self.normalized.rsplit('@').next().unwrap_or_default()
     }
+}
+
+/// The local part in NFC and lowercased, when it is valid: 1 to 64
+/// characters (both as given in NFC and as compared), RFC 5322 "atext" plus
+/// dots, no leading, trailing or doubled dot. Quoted local parts are
+/// deliberately refused; non-ASCII letters are allowed (RFC 6531), with
+/// their combining marks (a decomposed `u\u{308}` is the `ü` it composes to).
+fn normalized_local_part(local: &str) -> Option<String> {
+    let composed = nfc(local);
+    if !valid_local_part(&composed) {
+        return None;
+    }
+    // Lowercasing can decompose (`İ` becomes `i` + U+0307): compose again.
+    let normalized = nfc(&composed.to_lowercase()).into_owned();
+    valid_local_part(&normalized).then_some(normalized)
 }
 
 fn valid_local_part(local: &str) -> bool {
@@ -130,25 +160,48 @@ fn valid_local_part(local: &str) -> bool {
     if len == 0 || len > MAX_LOCAL_LEN || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
         return false;
     }
-    // RFC 5322 "atext" plus dots; quoted local parts are deliberately refused,
-    // and non-ASCII letters are allowed (RFC 6531).
-    local
-        .chars()
-        .all(|c| c.is_alphanumeric() || c == '.' || "!#$%&'*+-/=?^_`{|}~".contains(c))
+    !local.starts_with(is_mark)
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || is_mark(c) || c == '.' || "!#$%&'*+-/=?^_`{|}~".contains(c))
 }
 
-fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
+/// The domain in IDNA ASCII form (UTS 46 ToASCII, nontransitional, STD3
+/// rules, DNS lengths checked, no hyphen first or last in a label), when it
+/// is a domain name of at least two labels whose top-level label is not all
+/// digits (so `ann@10.0.0.1` is refused).
+fn ascii_domain(domain: &str) -> Option<String> {
+    // Letters, digits, marks, hyphens and dots only, before UTS 46 maps
+    // anything: symbols, spaces, format controls and the ideographic full
+    // stop (which UTS 46 would read as a dot) are refused as written.
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || is_mark(c) || c == '-' || c == '.')
+    {
+        return None;
+    }
+    let ascii = Uts46::new()
+        .to_ascii(
+            domain.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Verify,
+        )
+        .ok()?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let valid = labels.len() >= 2
         && labels.iter().all(|label| {
-            let len = label.chars().count();
-            (1..=MAX_LABEL_LEN).contains(&len)
+            (1..=MAX_LABEL_LEN).contains(&label.len())
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
-        // A top-level domain is never all digits: refuses `ann@10.0.0.1`.
-        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()))
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+    valid.then(|| ascii.into_owned())
 }
 
 impl PartialEq for EmailAddress {
@@ -204,6 +257,7 @@ mod tests {
         assert_eq!(a.as_str(), "Bob@Example.COM");
         assert_eq!(a, EmailAddress::parse("bob@example.com").unwrap());
         assert_eq!(a.domain(), "example.com");
+        assert_eq!(a.normalized(), "bob@example.com");
     }
 
     #[test]
@@ -232,5 +286,53 @@ mod tests {
     fn plus_addressing_and_international_letters_are_accepted() {
         assert!(EmailAddress::parse("ann+invites@acme.test").is_ok());
         assert!(EmailAddress::parse("jürgen@müller.de").is_ok());
+        assert!(EmailAddress::parse("δοκιμή@παράδειγμα.δοκιμή").is_ok());
+        assert!(EmailAddress::parse("用户@例子.广告").is_ok());
+    }
+
+    #[test]
+    fn one_mailbox_written_in_unicode_punycode_any_case_or_decomposed_is_one_address() {
+        let spellings = [
+            "user@bücher.test",
+            "user@xn--bcher-kva.test",
+            "USER@BÜCHER.test",
+            "user@XN--BCHER-KVA.TEST",
+            "user@bu\u{0308}cher.test",
+        ];
+        for spelling in spellings {
+            let email = EmailAddress::parse(spelling).unwrap_or_else(|e| panic!("{spelling}: {e}"));
+            assert_eq!(email.normalized(), "user@xn--bcher-kva.test", "{spelling}");
+            assert_eq!(email.as_str(), spelling, "the spelling given is kept");
+            assert_eq!(email.domain(), "xn--bcher-kva.test");
+        }
+        let composed = EmailAddress::parse("Jürgen@x.test").unwrap();
+        let decomposed = EmailAddress::parse("Ju\u{0308}rgen@x.test").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.normalized(), "jürgen@x.test");
+        assert_eq!(decomposed.as_str(), "Ju\u{0308}rgen@x.test");
+    }
+
+    #[test]
+    fn garbage_international_addresses_are_refused() {
+        for garbage in [
+            "user@xn--zz.test",                // punycode that decodes to nothing valid
+            "user@b\u{00FC}\u{200B}cher.test", // a hidden zero width space
+            "us\u{202E}er@acme.test",          // a bidi override in the local part
+            "user@acme\u{3002}test",           // an ideographic full stop is not a dot here
+            "user@\u{0308}acme.test",          // a label starting with a combining mark
+            "\u{0308}user@acme.test",          // so is a local part
+            "user@a\u{05D0}.test",             // a label mixing directions (UTS 46 bidi rule)
+            "user@☃.test",                     // a symbol
+            "user@acme.123",
+            "user@-bücher.test",
+        ] {
+            assert!(EmailAddress::parse(garbage).is_err(), "{garbage:?}");
+        }
+        let label = format!("{}.test", "ü".repeat(60));
+        assert_eq!(
+            EmailAddress::parse(&format!("a@{label}")),
+            Err(EmailError::InvalidDomain),
+            "60 letters whose punycode label is over 63 octets"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use time::Duration;
 
 use crate::FieldError;
+use crate::unicode::{is_bidi_override, is_format_control};
 
 /// Longest invitation message, in characters.
 pub const MAX_MESSAGE_LEN: usize = 1000;
@@ -25,8 +26,49 @@ fn has_control_chars(s: &str, allow_newlines: bool) -> bool {
         .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
 }
 
-/// Trims, then checks length (in characters) and control characters.
-fn bounded_text(input: &str, max: usize, allow_newlines: bool, what: &str) -> Result<String, FieldError> {
+/// Which invisible characters a text refuses, besides control characters.
+#[derive(Clone, Copy)]
+enum Invisible {
+    /// Every format control (category Cf): names and identifiers, where a
+    /// hidden character makes two values that look alike differ.
+    Format,
+    /// Only the bidi embeddings, overrides and isolates: prose, where the
+    /// marks U+200E/U+200F and joiners have legitimate uses.
+    BidiOverrides,
+}
+
+impl Invisible {
+    fn refuses(self, c: char) -> bool {
+        match self {
+            Self::Format => is_format_control(c),
+            Self::BidiOverrides => is_bidi_override(c),
+        }
+    }
+}
+
+/// The `invalid_characters` error for the first refused character of `text`.
+fn refused_character(text: &str, invisible: Invisible, what: &str) -> Option<FieldError> {
+    let c = text.chars().find(|c| invisible.refuses(*c))?;
+    let kind = match invisible {
+        Invisible::Format => "invisible format or bidirectional control characters",
+        Invisible::BidiOverrides => "bidirectional override, embedding or isolate characters",
+    };
+    Some(FieldError::new(
+        "",
+        "invalid_characters",
+        format!("{what} must not contain {kind} (found U+{:04X})", u32::from(c)),
+    ))
+}
+
+/// Trims, then checks length (in characters), control characters and the
+/// invisible characters `invisible` refuses.
+fn bounded_text(
+    input: &str,
+    max: usize,
+    allow_newlines: bool,
+    invisible: Invisible,
+    what: &str,
+) -> Result<String, FieldError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new("", "required", format!("{what} must not be empty")));
@@ -45,11 +87,14 @@ fn bounded_text(input: &str, max: usize, allow_newlines: bool, what: &str) -> Re
             format!("{what} must not contain control characters"),
         ));
     }
+    if let Some(error) = refused_character(trimmed, invisible, what) {
+        return Err(error);
+    }
     Ok(trimmed.to_owned())
 }
 
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $newlines:expr, $what:expr) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $newlines:expr, $invisible:expr, $what:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -61,9 +106,10 @@ macro_rules! text_type {
             ///
             /// # Errors
             /// `required` when empty after trimming, `too_long`, or
-            /// `invalid_characters` for control characters.
+            /// `invalid_characters` for control characters and refused
+            /// invisible characters (see the type's documentation).
             pub fn parse(input: &str) -> Result<Self, FieldError> {
-                bounded_text(input, $max, $newlines, $what).map(Self)
+                bounded_text(input, $max, $newlines, $invisible, $what).map(Self)
             }
 
             /// The text.
@@ -90,42 +136,51 @@ macro_rules! text_type {
 
 text_type!(
     /// The sender's personal note, at most 1000 characters; newlines allowed.
+    /// Bidi embeddings, overrides and isolates (U+202A..U+202E,
+    /// U+2066..U+2069) are refused; other format characters (marks, joiners)
+    /// are prose's own.
     ///
     /// ```
     /// use rsvp_domain::Message;
     /// assert_eq!(Message::parse(" Hello!\nJoin us. ").unwrap().as_str(), "Hello!\nJoin us.");
     /// assert_eq!(Message::parse(&"x".repeat(1001)).unwrap_err().code, "too_long");
+    /// assert_eq!(Message::parse("pay to \u{202E}lanigiro").unwrap_err().code, "invalid_characters");
     /// ```
-    Message, MAX_MESSAGE_LEN, true, "message"
+    Message, MAX_MESSAGE_LEN, true, Invisible::BidiOverrides, "message"
 );
 text_type!(
-    /// A person's first or last name, at most 100 characters.
+    /// A person's first or last name, at most 100 characters, without
+    /// control or format characters (category Cf).
     ///
     /// ```
     /// use rsvp_domain::PersonName;
     /// assert_eq!(PersonName::parse("  Ann ").unwrap().as_str(), "Ann");
     /// assert_eq!(PersonName::parse("").unwrap_err().code, "required");
+    /// assert_eq!(PersonName::parse("Ann\u{200B}").unwrap_err().code, "invalid_characters");
     /// ```
-    PersonName, MAX_NAME_LEN, false, "name"
+    PersonName, MAX_NAME_LEN, false, Invisible::Format, "name"
 );
 text_type!(
-    /// A business's display name, at most 200 characters.
+    /// A business's display name, at most 200 characters, without control or
+    /// format characters (category Cf).
     ///
     /// ```
     /// use rsvp_domain::BusinessName;
     /// assert_eq!(BusinessName::parse("Acme GmbH").unwrap().as_str(), "Acme GmbH");
+    /// assert_eq!(BusinessName::parse("Acme\u{202E}gnp.exe").unwrap_err().code, "invalid_characters");
     /// ```
-    BusinessName, MAX_BUSINESS_NAME_LEN, false, "business name"
+    BusinessName, MAX_BUSINESS_NAME_LEN, false, Invisible::Format, "business name"
 );
 text_type!(
-    /// The sender's own reference for an invitation, at most 255 characters.
+    /// The sender's own reference for an invitation, at most 255 characters,
+    /// without control or format characters (category Cf).
     ///
     /// ```
     /// use rsvp_domain::ExternalId;
     /// assert!(ExternalId::parse("crm-4711").is_ok());
     /// assert!(ExternalId::parse(&"x".repeat(256)).is_err());
     /// ```
-    ExternalId, MAX_EXTERNAL_ID_LEN, false, "external_id"
+    ExternalId, MAX_EXTERNAL_ID_LEN, false, Invisible::Format, "external_id"
 );
 
 /// One role granted with the invitation: 1 to 64 characters of ASCII letters,
@@ -145,10 +200,14 @@ impl Role {
     /// Checks one role name (not trimmed: a role is an identifier).
     ///
     /// # Errors
-    /// `required`, `too_long` or `invalid_format`.
+    /// `required`, `too_long`, `invalid_characters` (a format character,
+    /// category Cf) or `invalid_format`.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         if input.is_empty() {
             return Err(FieldError::new("", "required", "a role must not be empty"));
+        }
+        if let Some(error) = refused_character(input, Invisible::Format, "a role") {
+            return Err(error);
         }
         if input.chars().count() > MAX_ROLE_LEN {
             return Err(FieldError::new(
@@ -382,6 +441,54 @@ mod tests {
     fn names_refuse_control_characters() {
         assert_eq!(PersonName::parse("Ann\u{0}").unwrap_err().code, "invalid_characters");
         assert_eq!(PersonName::parse("Ann\nLee").unwrap_err().code, "invalid_characters");
+    }
+
+    #[test]
+    fn names_roles_and_external_ids_refuse_every_format_control() {
+        for hidden in [
+            '\u{200B}', '\u{200E}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{00AD}',
+        ] {
+            let text = format!("Acme{hidden}gnp.exe");
+            for error in [
+                PersonName::parse(&text).unwrap_err(),
+                BusinessName::parse(&text).unwrap_err(),
+                ExternalId::parse(&text).unwrap_err(),
+                Role::parse(&format!("orders{hidden}")).unwrap_err(),
+            ] {
+                assert_eq!(error.code, "invalid_characters", "U+{:04X}", u32::from(hidden));
+                assert!(
+                    error.message.contains(&format!("U+{:04X}", u32::from(hidden))),
+                    "{}",
+                    error.message
+                );
+            }
+        }
+        // A leading byte order mark is not whitespace: it is not trimmed away but refused.
+        assert_eq!(
+            BusinessName::parse("\u{FEFF}Acme").unwrap_err().code,
+            "invalid_characters"
+        );
+        assert!(BusinessName::parse("Café Zürich — 東京").is_ok());
+    }
+
+    #[test]
+    fn a_message_refuses_bidi_overrides_but_keeps_marks_and_joiners() {
+        for reorder in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            assert_eq!(
+                Message::parse(&format!("see {reorder}fdp.exe")).unwrap_err().code,
+                "invalid_characters"
+            );
+        }
+        for allowed in [
+            "\u{05E9}\u{05DC}\u{05D5}\u{05DD}\u{200F} (hi)",
+            "left\u{200E}",
+            "👩\u{200D}💻",
+            "soft\u{00AD}hyphen",
+        ] {
+            assert!(Message::parse(allowed).is_ok(), "{allowed:?}");
+        }
     }
 
     #[test]

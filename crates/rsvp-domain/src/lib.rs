@@ -47,6 +47,7 @@ mod fields;
 mod ids;
 mod invitation;
 mod request;
+mod unicode;
 
 pub use business::{Business, User};
 pub use connection::{Connection, ordered_pair};
@@ -64,3 +65,4 @@ pub use fields::{
 pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId};
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
 pub use request::{InvitationInput, InvitationRequest};
+pub use unicode::{is_bidi_override, is_format_control};

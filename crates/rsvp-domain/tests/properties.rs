@@ -130,3 +130,106 @@ proptest! {
         }
     }
 }
+
+/// An address of letters whose upper case is one letter that lowercases
+/// back, so a case variant of it is the same address: (local, label, tld).
+fn idn_address() -> impl Strategy<Value = (String, String, String)> {
+    (
+        "[a-z0-9äöüéèñçåøł][a-z0-9äöüéèñçåøł+_-]{0,15}",
+        "[a-z0-9äöüéèñçåøł]{1,12}",
+        "[a-z]{2,6}",
+    )
+}
+
+fn nfd(text: &str) -> String {
+    icu_normalizer::DecomposingNormalizerBorrowed::new_nfd()
+        .normalize(text)
+        .into_owned()
+}
+
+fn flip_case(text: &str, mask: &[bool]) -> String {
+    text.chars()
+        .zip(mask.iter().cycle())
+        .map(|(c, upper)| {
+            if *upper {
+                c.to_uppercase().collect::<String>()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    // A few hundred cases each: seconds in a debug build.
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any string at all, control characters and lone marks included.
+    #[test]
+    fn email_parser_never_panics_on_any_string(input in any::<String>()) {
+        if let Ok(email) = EmailAddress::parse(&input) {
+            prop_assert!(email.normalized().is_ascii() || email.domain().is_ascii());
+        }
+    }
+
+    /// The normalized form is an address whose normalized form is itself.
+    #[test]
+    fn normalizing_an_email_is_idempotent(
+        input in "\\PC{0,80}@\\PC{0,40}",
+        unicode in "[\\p{L}\\p{M}\\p{N}İΣß.+_-]{1,20}@[\\p{L}\\p{M}\\p{N}-]{1,20}\\.[\\p{L}]{2,6}",
+        (local, label, tld) in idn_address(),
+    ) {
+        for candidate in [input, unicode, format!("{local}@{label}.{tld}")] {
+            if let Ok(email) = EmailAddress::parse(&candidate) {
+                let again = EmailAddress::parse(email.normalized());
+                prop_assert_eq!(again.as_ref().map(EmailAddress::normalized).ok(), Some(email.normalized()), "{:?}", candidate);
+                prop_assert!(email.domain().is_ascii());
+            }
+        }
+    }
+
+    /// Upper/lower case, NFC/NFD and Unicode/punycode spellings of one
+    /// address are one address.
+    #[test]
+    fn case_nfc_and_idna_variants_of_one_address_are_equal(
+        (local, label, tld) in idn_address(),
+        mask in prop::collection::vec(any::<bool>(), 1..8),
+    ) {
+        let address = format!("{local}@{label}.{tld}");
+        let email = EmailAddress::parse(&address);
+        prop_assert!(email.is_ok(), "{:?}: {:?}", address, email);
+        let Ok(email) = email else { unreachable!() };
+        let punycode = idna::domain_to_ascii(&format!("{label}.{tld}")).unwrap_or_default();
+        for variant in [
+            address.to_uppercase(),
+            flip_case(&address, &mask),
+            nfd(&address),
+            nfd(&flip_case(&address, &mask)),
+            format!("{local}@{punycode}"),
+            format!("{}@{}", nfd(&local).to_uppercase(), punycode.to_uppercase()),
+        ] {
+            let other = EmailAddress::parse(&variant);
+            prop_assert_eq!(other.as_ref().map(EmailAddress::normalized).ok(), Some(email.normalized()), "{:?}", variant);
+            prop_assert_eq!(other.map(|e| e.as_str().to_owned()).ok(), Some(variant.clone()), "the spelling is kept");
+        }
+    }
+
+    /// Names, roles and external ids never hold a format control; a message
+    /// never holds a bidi override.
+    #[test]
+    fn accepted_text_never_holds_a_refused_invisible_character(
+        before in "\\PC{0,20}",
+        hidden in prop::sample::select(vec!['\u{00AD}', '\u{061C}', '\u{200B}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2060}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{E0041}']),
+        after in "\\PC{0,20}",
+    ) {
+        let text = format!("{before}{hidden}{after}");
+        prop_assert!(PersonName::parse(&text).is_err());
+        prop_assert!(BusinessName::parse(&text).is_err());
+        prop_assert!(ExternalId::parse(&text).is_err());
+        prop_assert!(Role::parse(&text).is_err());
+        if let Ok(message) = Message::parse(&text) {
+            prop_assert!(!message.as_str().chars().any(is_bidi_override));
+            prop_assert!(!is_bidi_override(hidden));
+        }
+    }
+}

@@ -37,6 +37,8 @@ fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> Inv
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`quota_exceeded`: the business reached its cap of emails an hour (`RSVP_EMAILS_PER_HOUR`)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "seconds until another email fits under the cap"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn create(
@@ -76,7 +78,7 @@ pub struct BulkBody {
 #[utoipa::path(post, path = "/v1/invitations/bulk", tag = "invitations", request_body = BulkRequest,
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "each item succeeded or failed on its own", body = BulkBody),
+        (status = 200, description = "each item succeeded or failed on its own; an item that would send an email past the business's hourly cap fails with `quota_exceeded`, the earlier ones that fit go through", body = BulkBody),
         (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
@@ -293,7 +295,7 @@ pub async fn patch(
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "resent too soon", body = Problem, content_type = "application/problem+json",
+        (status = 429, description = "`resend_cooldown`: resent too soon; `quota_exceeded`: the business reached its cap of emails an hour", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "seconds until a resend is allowed"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]

@@ -45,6 +45,8 @@ pub fn decode_event(text: &str) -> Option<EventId> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -67,5 +69,40 @@ mod tests {
         let event = EventId::from_uuid(Uuid::from_u128(7));
         assert_eq!(decode_event(&encode_event(&event)), Some(event));
         assert_eq!(decode_event(&encode(&cursor)), None);
+    }
+
+    /// Every instant `time` represents (years -9999..=9999), to the nanosecond.
+    fn instant() -> impl Strategy<Value = OffsetDateTime> {
+        let first = OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT).unix_timestamp_nanos();
+        let last = OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX).unix_timestamp_nanos();
+        (first..=last).prop_map(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// Any text — arbitrary, base64url-alphabet, or the base64url of
+        /// arbitrary `c1:`/`e1:` text — decodes to a cursor or to `None`.
+        #[test]
+        fn decoding_any_text_never_panics(
+            any_text in any::<String>(),
+            alphabet in "[A-Za-z0-9_=-]{0,96}",
+            inner in "(c1|e1|c2)?:?-?[0-9]{0,40}:?[0-9a-fA-F-]{0,40}:?",
+        ) {
+            for text in [any_text, alphabet, URL_SAFE_NO_PAD.encode(&inner)] {
+                let _ = decode(&text);
+                let _ = decode_event(&text);
+            }
+        }
+
+        /// A cursor this server made decodes to itself, whatever its time and id.
+        #[test]
+        fn decode_of_encode_is_the_cursor(created_at in instant(), id in any::<u128>()) {
+            let cursor = Cursor { created_at, id: Uuid::from_u128(id) };
+            prop_assert_eq!(decode(&encode(&cursor)), Some(cursor));
+            let event = EventId::from_uuid(Uuid::from_u128(id));
+            prop_assert_eq!(decode_event(&encode_event(&event)), Some(event));
+            prop_assert_eq!(decode_event(&encode(&cursor)), None, "the kinds never mix");
+        }
     }
 }

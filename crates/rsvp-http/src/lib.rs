@@ -25,6 +25,7 @@
 mod admin;
 mod api;
 pub mod body;
+pub mod client_addr;
 pub mod cursor;
 pub mod dto;
 mod links;
@@ -37,10 +38,12 @@ pub mod params;
 pub mod problem;
 pub mod reference;
 mod state;
+pub mod throttle;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
+pub use client_addr::TrustedProxies;
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use state::{Caller, HttpConfig, HttpState, Operator};
@@ -85,7 +88,13 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(data.clone())
             .service(observed(resource("/healthz", "GET").route(web::get().to(ops::healthz))))
             .service(observed(resource("/readyz", "GET").route(web::get().to(ops::readyz))))
-            .service(observed(resource("/metrics", "GET").route(web::get().to(ops::metrics))))
+            // A wrong metrics token is a failed authentication like any other.
+            .service(
+                resource("/metrics", "GET")
+                    .route(web::get().to(ops::metrics))
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
+                    .wrap(actix_web::middleware::from_fn(middleware::observe)),
+            )
             .service(observed(
                 resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)),
             ))
@@ -93,7 +102,10 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/docs", "GET").route(web::get().to(openapi::reference_page)),
             ))
             .service(
+                // Every route here checks a link token: failures are throttled
+                // (inside `observe`, so a 429 is logged and counted like any answer).
                 web::scope("/invite")
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(resource("/{token}", "GET").route(web::get().to(page::show)))
                     .service(resource("/{token}/accept", "POST").route(web::post().to(page::accept)))
@@ -102,6 +114,10 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(
                 web::scope("/v1")
+                    // Every route here checks an API key, the operator token or a
+                    // link token: failures are throttled (inside `observe`, so a
+                    // 429 is logged and counted like any answer).
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(resource("/invitations", "POST").route(web::post().to(api::create)))
                     .service(resource("/invitations/bulk", "POST").route(web::post().to(api::bulk)))

@@ -1,11 +1,15 @@
 //! Prometheus metrics, kept in-process and rendered as text at `/metrics`:
 //! requests by route, method and status; latency histograms by route; state
-//! transitions by target status.
+//! transitions by target status; email attempts by transport, outcome and
+//! reason (as the [`DispatchObserver`] of the email dispatcher); the outbox
+//! depth and the age of its oldest queued email.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use rsvp_app::{AttemptOutcome, DispatchObserver, FailureReason};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -22,6 +26,18 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
     transitions: BTreeMap<String, u64>,
+    /// (transport, outcome, reason or "") → attempts.
+    emails: BTreeMap<(String, &'static str, &'static str), u64>,
+}
+
+/// The outbox gauges, read from the store at scrape time (`None`: the store
+/// did not answer, the gauge is left out).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutboxGauges {
+    /// Email jobs queued.
+    pub depth: Option<u64>,
+    /// Seconds since the oldest queued email job was created (0 when none).
+    pub oldest_queued_age_seconds: Option<f64>,
 }
 
 /// The metrics registry of one server.
@@ -66,15 +82,62 @@ impl Metrics {
         self.with(|inner| *inner.transitions.entry(status.to_owned()).or_default() += 1);
     }
 
-    /// The Prometheus text exposition (format 0.0.4), with the outbox depth
-    /// when the store told it.
-    pub fn render(&self, outbox_depth: Option<u64>) -> String {
+    /// Records one email attempt.
+    pub fn observe_email(&self, transport: &str, outcome: AttemptOutcome, reason: Option<FailureReason>) {
+        self.with(|inner| {
+            *inner
+                .emails
+                .entry((
+                    transport.to_owned(),
+                    outcome.as_str(),
+                    reason.map_or("", FailureReason::as_str),
+                ))
+                .or_default() += 1;
+        });
+    }
+
+    /// The Prometheus text exposition (format 0.0.4), with the outbox gauges
+    /// the store told.
+    pub fn render(&self, outbox: &OutboxGauges) -> String {
         self.with(|inner| {
             let mut out = String::new();
-            if let Some(depth) = outbox_depth {
+            if let Some(depth) = outbox.depth {
                 out.push_str("# HELP rsvp_email_outbox_depth Email jobs queued (due or waiting for a retry).\n");
                 out.push_str("# TYPE rsvp_email_outbox_depth gauge\n");
                 let _ = writeln!(out, "rsvp_email_outbox_depth {depth}");
+            }
+            if let Some(age) = outbox.oldest_queued_age_seconds {
+                out.push_str(
+                    "# HELP rsvp_email_oldest_queued_age_seconds Seconds since the oldest queued email job was created.\n",
+                );
+                out.push_str("# TYPE rsvp_email_oldest_queued_age_seconds gauge\n");
+                let _ = writeln!(out, "rsvp_email_oldest_queued_age_seconds {age}");
+            }
+            for (outcome, name, help, with_reason) in [
+                ("sent", "rsvp_emails_sent_total", "Emails the transport accepted, by transport.", false),
+                (
+                    "retried",
+                    "rsvp_emails_retried_total",
+                    "Email attempts that failed and will be retried, by transport and reason.",
+                    true,
+                ),
+                (
+                    "failed",
+                    "rsvp_emails_failed_total",
+                    "Emails given up, by transport and reason.",
+                    true,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} counter");
+                for ((transport, _, reason), n) in inner.emails.iter().filter(|((_, o, _), _)| *o == outcome) {
+                    let transport = escape(transport);
+                    if with_reason {
+                        let _ = writeln!(out, "{name}{{transport=\"{transport}\",reason=\"{reason}\"}} {n}");
+                    } else {
+                        let _ = writeln!(out, "{name}{{transport=\"{transport}\"}} {n}");
+                    }
+                }
             }
             out.push_str("# HELP rsvp_http_requests_total HTTP requests by route, method and status.\n");
             out.push_str("# TYPE rsvp_http_requests_total counter\n");
@@ -126,6 +189,13 @@ impl Metrics {
     }
 }
 
+/// The email dispatcher's attempts, counted.
+impl DispatchObserver for Metrics {
+    fn attempted(&self, transport: &str, outcome: AttemptOutcome, reason: Option<FailureReason>) {
+        self.observe_email(transport, outcome, reason);
+    }
+}
+
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -140,12 +210,33 @@ mod tests {
         metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(3));
         metrics.observe_request("/v1/invitations", "POST", 201, Duration::from_millis(30));
         metrics.observe_transition("accepted");
-        let text = metrics.render(Some(7));
+        let text = metrics.render(&OutboxGauges {
+            depth: Some(7),
+            oldest_queued_age_seconds: Some(12.5),
+        });
         assert!(text.contains("rsvp_email_outbox_depth 7"));
-        assert!(!metrics.render(None).contains("outbox_depth"));
+        assert!(text.contains("rsvp_email_oldest_queued_age_seconds 12.5"));
+        let without_store = metrics.render(&OutboxGauges::default());
+        assert!(!without_store.contains("outbox_depth"));
+        assert!(!without_store.contains("oldest_queued"));
         assert!(text.contains("rsvp_http_requests_total{route=\"/v1/invitations\",method=\"POST\",status=\"201\"} 2"));
         assert!(text.contains("rsvp_http_request_duration_seconds_bucket{route=\"/v1/invitations\",le=\"0.005\"} 1"));
         assert!(text.contains("rsvp_http_request_duration_seconds_count{route=\"/v1/invitations\"} 2"));
         assert!(text.contains("rsvp_invitation_transitions_total{status=\"accepted\"} 1"));
+    }
+
+    #[test]
+    fn email_attempts_are_counted_by_transport_outcome_and_reason() {
+        let metrics = Metrics::new();
+        let observer: &dyn DispatchObserver = &metrics;
+        observer.attempted("smtp", AttemptOutcome::Sent, None);
+        observer.attempted("smtp", AttemptOutcome::Sent, None);
+        observer.attempted("smtp", AttemptOutcome::Retried, Some(FailureReason::Timeout));
+        observer.attempted("http", AttemptOutcome::Failed, Some(FailureReason::Permanent));
+        let text = metrics.render(&OutboxGauges::default());
+        assert!(text.contains("rsvp_emails_sent_total{transport=\"smtp\"} 2"), "{text}");
+        assert!(text.contains("rsvp_emails_retried_total{transport=\"smtp\",reason=\"timeout\"} 1"));
+        assert!(text.contains("rsvp_emails_failed_total{transport=\"http\",reason=\"permanent\"} 1"));
+        assert!(text.contains("# TYPE rsvp_emails_failed_total counter"));
     }
 }

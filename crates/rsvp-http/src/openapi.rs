@@ -279,6 +279,101 @@ impl Modify for SecuritySchemes {
 /// utoipa as `oneOf: [null, T]`; a JSON `null` body is refused (422, the body
 /// must be an object), so the document says what is true: omit the body or
 /// send a `T`.
+/// Adds the 429 of the failed-attempt throttle (`crate::throttle`) to every
+/// operation under `/v1` (each checks an API key, the operator token or a
+/// link token), merged into a 429 the operation documents already.
+#[derive(Debug)]
+struct Throttled;
+
+impl Throttled {
+    const DESCRIPTION: &'static str = "`too_many_requests`: too many failed authentications or unknown link tokens from \
+        this client address (`RSVP_FAILED_ATTEMPTS_PER_MINUTE`); every request of it is refused until Retry-After";
+
+    fn header(schema: Type, description: &str) -> utoipa::openapi::header::Header {
+        let integer = schema == Type::Integer;
+        let mut object = ObjectBuilder::new().schema_type(schema);
+        if integer {
+            object = object.minimum(Some(0));
+        }
+        utoipa::openapi::header::HeaderBuilder::new()
+            .schema(object)
+            .description(Some(description))
+            .build()
+    }
+
+    fn add(operation: &mut Operation) {
+        let headers = [
+            (
+                "Retry-After",
+                Self::header(Type::Integer, "seconds until the address may try again"),
+            ),
+            (
+                "RateLimit-Policy",
+                Self::header(
+                    Type::String,
+                    "draft-ietf-httpapi-ratelimit-headers: `\"failed\";q=<failures allowed>;w=60`",
+                ),
+            ),
+            (
+                "RateLimit",
+                Self::header(
+                    Type::String,
+                    "draft-ietf-httpapi-ratelimit-headers: `\"failed\";r=0;t=<seconds until the address may try again>`",
+                ),
+            ),
+        ];
+        let entry = operation
+            .responses
+            .responses
+            .entry("429".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    utoipa::openapi::ResponseBuilder::new()
+                        .content(
+                            crate::problem::PROBLEM_JSON,
+                            utoipa::openapi::content::Content::new(Some(RefOr::Ref(
+                                utoipa::openapi::Ref::from_schema_name("Problem"),
+                            ))),
+                        )
+                        .build(),
+                )
+            });
+        let RefOr::T(response) = entry else {
+            return;
+        };
+        response.description = if response.description.is_empty() {
+            Self::DESCRIPTION.to_owned()
+        } else {
+            format!("{}; {}", response.description, Self::DESCRIPTION)
+        };
+        for (name, header) in headers {
+            response.headers.entry(name.to_owned()).or_insert(header);
+        }
+    }
+}
+
+impl Modify for Throttled {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::add(operation);
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct OptionalBodies;
 
@@ -326,7 +421,7 @@ impl Modify for OptionalBodies {
         api::connections, api::events, links::preview, links::accept, links::decline,
         admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
     ),
-    modifiers(&SecuritySchemes, &OptionalBodies),
+    modifiers(&SecuritySchemes, &OptionalBodies, &Throttled),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),

@@ -1,9 +1,9 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use crate::metrics::OutboxGauges;
 use crate::openapi::Status;
 use crate::problem::Problem;
 use crate::state::{HttpState, bearer, token_matches};
@@ -14,7 +14,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the store answers.
+/// `GET /readyz`: the store answers (within about a second) and, on SQLite,
+/// its last write did not fail on storage. A 503 carries `Retry-After`.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "ready", body = Status), (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem> {
@@ -22,10 +23,9 @@ pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem
         Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "not ready");
-            Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            Err(Problem::unavailable(
                 "not_ready",
-                "the database does not answer",
+                "the database does not answer or cannot be written",
             ))
         }
     }
@@ -48,14 +48,30 @@ pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<Ht
         }
     }
     // A store that does not answer must not take the other metrics down.
-    let depth = match state.app.ports().store.outbox_depth().await {
+    let ports = state.app.ports();
+    let depth = match ports.store.outbox_depth().await {
         Ok(depth) => Some(depth),
         Err(error) => {
             tracing::warn!(%error, "outbox depth unavailable");
             None
         }
     };
+    let oldest_age = match depth {
+        Some(0) => Some(0.0),
+        Some(_) => match ports.store.oldest_queued_email().await {
+            Ok(oldest) => Some(oldest.map_or(0.0, |at| (ports.clock.now() - at).as_seconds_f64().max(0.0))),
+            Err(error) => {
+                tracing::warn!(%error, "oldest queued email unavailable");
+                None
+            }
+        },
+        None => None,
+    };
+    let outbox = OutboxGauges {
+        depth,
+        oldest_queued_age_seconds: oldest_age,
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(depth)))
+        .body(state.metrics.render(&outbox)))
 }

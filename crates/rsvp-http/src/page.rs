@@ -83,6 +83,8 @@ enum Outcome {
     AlreadyAnswered(InvitationStatus),
     AcceptedNow,
     DeclinedNow,
+    /// Too many failed attempts from the visitor's address (see `throttle`).
+    Throttled,
 }
 
 fn outcome_texts(locale: Locale, outcome: Outcome, sender: &str) -> (BTreeMap<&'static str, String>, &'static str) {
@@ -101,6 +103,9 @@ fn outcome_texts(locale: Locale, outcome: Outcome, sender: &str) -> (BTreeMap<&'
         (Locale::De, Outcome::AcceptedNow) => ("Einladung angenommen".into(), format!("Ihr Unternehmen ist jetzt mit {sender} verbunden."), "✓"),
         (Locale::En, Outcome::DeclinedNow) => ("Invitation declined".into(), format!("We have let {sender} know. You can close this page."), "–"),
         (Locale::De, Outcome::DeclinedNow) => ("Einladung abgelehnt".into(), format!("Wir haben {sender} informiert. Sie können diese Seite schließen."), "–"),
+        // `sender` carries the wait in seconds here.
+        (Locale::En, Outcome::Throttled) => ("Too many attempts".into(), format!("Too many invalid links were opened from your network. Please try again in {sender} seconds."), "…"),
+        (Locale::De, Outcome::Throttled) => ("Zu viele Versuche".into(), format!("Aus Ihrem Netzwerk wurden zu viele ungültige Links geöffnet. Bitte versuchen Sie es in {sender} Sekunden erneut."), "…"),
     };
     let mut texts = BTreeMap::new();
     texts.insert("heading", heading);
@@ -172,6 +177,7 @@ fn outcome_page(locale: Locale, outcome: Outcome, sender: &str) -> HttpResponse 
         Outcome::Expired | Outcome::Cancelled => StatusCode::GONE,
         Outcome::AlreadyAnswered(_) => StatusCode::CONFLICT,
         Outcome::AcceptedNow | Outcome::DeclinedNow => StatusCode::OK,
+        Outcome::Throttled => StatusCode::TOO_MANY_REQUESTS,
     };
     html(
         status,
@@ -255,6 +261,8 @@ async fn page_for_error(state: &crate::HttpState, locale: Locale, token: &str, e
             tracing::error!(error = %other, "invite page failed");
             let mut page = outcome_page(locale, Outcome::Unknown, "");
             *page.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, crate::problem::UNAVAILABLE_RETRY_AFTER_SECS.into());
             page
         }
     }
@@ -431,4 +439,10 @@ pub async fn decline(state: web::Data<crate::HttpState>, token: web::Path<String
         }
         Err(error) => page_for_error(&state, locale, &token, error).await,
     }
+}
+
+/// The 429 page of a visitor whose address made too many failed attempts
+/// (`throttle` adds `Retry-After` and the `RateLimit` fields).
+pub(crate) fn too_many_requests(req: &HttpRequest, retry_after_secs: u64) -> HttpResponse {
+    outcome_page(locale(req), Outcome::Throttled, &retry_after_secs.to_string())
 }

@@ -12,6 +12,11 @@ use serde::Serialize;
 /// Content type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `Retry-After` of a 503: the pool gives up on the database after about a
+/// second, so a client waiting this long asks a recovered or still-failing
+/// server, never one still busy with its last attempt.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// One invalid field of a problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ProblemField {
@@ -49,7 +54,7 @@ pub struct Problem {
     pub code: String,
     /// Every invalid field (empty when the problem is not about fields).
     pub errors: Vec<ProblemField>,
-    /// Seconds to wait (for 429), sent as `Retry-After`.
+    /// Seconds to wait (429, 503), sent as `Retry-After`.
     #[serde(skip)]
     #[schema(ignore)]
     pub retry_after: Option<u64>,
@@ -123,6 +128,14 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After` ([`UNAVAILABLE_RETRY_AFTER_SECS`]): the
+    /// database does not answer; the client may try again shortly.
+    pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {
+        let mut problem = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
+        problem.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+        problem
+    }
+
     /// 500 `internal`, hiding the cause (which is logged).
     pub fn internal(cause: &str) -> Self {
         tracing::error!(cause, "internal error");
@@ -179,18 +192,14 @@ impl From<AppError> for Problem {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
             AppError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, code, reason),
-            AppError::Cooldown { retry_after_secs } => {
+            AppError::Cooldown { retry_after_secs } | AppError::QuotaExceeded { retry_after_secs } => {
                 let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, code, error.to_string());
                 problem.retry_after = Some(retry_after_secs);
                 problem
             }
             AppError::Unavailable(cause) => {
                 tracing::error!(cause, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    code,
-                    "the service is temporarily unavailable",
-                )
+                Self::unavailable(code, "the service is temporarily unavailable")
             }
         }
     }

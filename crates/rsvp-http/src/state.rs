@@ -12,8 +12,10 @@ use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use rsvp_app::{App, AppError, Secret, ports::Principal};
 
+use crate::client_addr::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::problem::Problem;
+use crate::throttle::FailedAttempts;
 
 /// Settings of the HTTP adapter.
 #[derive(Debug, Clone)]
@@ -28,6 +30,11 @@ pub struct HttpConfig {
     pub bulk_body_limit: usize,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<Secret>,
+    /// Failed authentications and link lookups allowed per client address
+    /// and minute before it gets 429 (default 60; `0` turns throttling off).
+    pub failed_attempts_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (default none).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl HttpConfig {
@@ -39,6 +46,8 @@ impl HttpConfig {
             body_limit: 64 * 1024,
             bulk_body_limit: 4 * 1024 * 1024,
             metrics_token: None,
+            failed_attempts_per_minute: 60,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
@@ -57,15 +66,22 @@ pub struct HttpState {
     pub config: HttpConfig,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// Failed attempts per client address (this replica's).
+    pub throttle: Arc<FailedAttempts>,
 }
 
 impl HttpState {
     /// State over `app` with `config` and a fresh metrics registry.
     pub fn new(app: App, config: HttpConfig) -> Self {
+        let throttle = Arc::new(FailedAttempts::new(
+            config.failed_attempts_per_minute,
+            app.ports().clock.clone(),
+        ));
         Self {
             app,
             config,
             metrics: Arc::new(Metrics::new()),
+            throttle,
         }
     }
 }

@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery,
-    LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord, SecretHash, Store,
-    StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter,
+    InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord,
+    SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
@@ -94,6 +94,8 @@ struct State {
     /// Events in id order.
     events: BTreeMap<EventId, Event>,
     email_jobs: HashMap<EmailJobId, EmailJob>,
+    /// When each finished job finished (for retention).
+    email_jobs_finished_at: HashMap<EmailJobId, OffsetDateTime>,
 }
 
 fn pending_key(invitation: &Invitation) -> (BusinessId, String) {
@@ -362,8 +364,14 @@ impl State {
         claimed
     }
 
-    fn finish_email_job(&mut self, id: EmailJobId, outcome: &EmailOutcome) -> Result<(), StoreError> {
+    fn finish_email_job(
+        &mut self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let job = self.email_jobs.get_mut(&id).ok_or(StoreError::NotFound)?;
+        self.email_jobs_finished_at.insert(id, now);
         let delivery = match outcome {
             EmailOutcome::Sent => {
                 job.status = EmailJobStatus::Sent;
@@ -521,9 +529,79 @@ impl Store for InMemoryStore {
         &self,
         id: EmailJobId,
         outcome: &EmailOutcome,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.with(|s| s.finish_email_job(id, outcome))
+        self.with(|s| s.finish_email_job(id, outcome, now))
+    }
+
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut released = 0;
+            for claimed in jobs {
+                // Still ours: queued with the very lease our claim set.
+                if let Some(job) = s.email_jobs.get_mut(&claimed.id)
+                    && job.status == EmailJobStatus::Queued
+                    && job.next_attempt_at == claimed.next_attempt_at
+                {
+                    job.next_attempt_at = now;
+                    job.attempts = job.attempts.saturating_sub(1);
+                    released += 1;
+                }
+            }
+            Ok(released)
+        })
+    }
+
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.with(|s| {
+            Ok(s.email_jobs
+                .values()
+                .filter(|j| j.status == EmailJobStatus::Queued)
+                .map(|j| j.created_at)
+                .min())
+        })
+    }
+
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut done: Vec<(OffsetDateTime, EmailJobId)> = s
+                .email_jobs
+                .values()
+                .filter(|job| job.status != EmailJobStatus::Queued)
+                .filter_map(|job| {
+                    let at = *s.email_jobs_finished_at.get(&job.id)?;
+                    (at < finished_before).then_some((at, job.id))
+                })
+                .collect();
+            done.sort();
+            done.truncate(limit);
+            for (_, id) in &done {
+                s.email_jobs.remove(id);
+                s.email_jobs_finished_at.remove(id);
+            }
+            Ok(done.len() as u64)
+        })
+    }
+
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError> {
+        self.with(|s| {
+            let mut queued = EmailsQueued::default();
+            let ours = s.email_jobs.values().filter(|job| {
+                job.created_at >= since
+                    && s.invitations
+                        .get(&job.invitation_id)
+                        .is_some_and(|i| i.business_id == business)
+            });
+            for job in ours {
+                queued.count += 1;
+                queued.oldest = Some(queued.oldest.map_or(job.created_at, |o| o.min(job.created_at)));
+            }
+            Ok(queued)
+        })
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {

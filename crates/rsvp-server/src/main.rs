@@ -7,10 +7,13 @@
 //! ```text
 //! rsvp serve                      HTTP API + email dispatcher + expiry sweeper (migrates first)
 //! rsvp migrate                    apply pending migrations and exit
+//! rsvp backup <file>              online, consistent copy of the SQLite database
+//! rsvp healthcheck                exit 0 when the local server's /readyz answers 200
 //! rsvp admin create-business ...  provision a tenant, print the operator API's JSON
 //! rsvp admin add-user ...         add a user to a tenant, print the operator API's JSON
 //! ```
 
+mod probe;
 mod settings;
 mod wiring;
 mod workers;
@@ -35,6 +38,18 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to write; it must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Exit 0 when the server listening on RSVP_BIND answers 200 on /readyz
+    /// (for container health checks; no curl needed).
+    Healthcheck {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Provision tenants from the command line (prints the operator API's JSON).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -83,6 +98,16 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Command::Healthcheck { timeout } = cli.command {
+        let addr = probe::target(settings.bind);
+        return match probe::check(addr, "/readyz", std::time::Duration::from_secs(timeout)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(problem) => {
+                eprintln!("rsvp: not ready: {problem}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     wiring::init_logging(&settings.log_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -114,6 +139,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let applied = store.run_migrations().await.context("applying migrations")?;
             print_json(&json!({"backend": store.backend().as_str(), "applied": applied}))
         }
+        Command::Backup { file } => {
+            let store = wiring::open_existing_store(&settings).await?;
+            let bytes = store.backup_to(&file).await?;
+            print_json(
+                &json!({"backend": store.backend().as_str(), "file": file.display().to_string(), "bytes": bytes}),
+            )
+        }
+        // Answered in main, without a runtime.
+        Command::Healthcheck { .. } => Ok(()),
         Command::Admin(admin) => {
             let store = wiring::open_store(&settings).await?;
             store.run_migrations().await.context("applying migrations")?;

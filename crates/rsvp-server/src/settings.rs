@@ -8,6 +8,7 @@
 //! | `RSVP_DATA_DIR` | `./data` | SQLite file and `outbox/` of the log transport |
 //! | `RSVP_DATABASE_URL` | `sqlite://<data dir>/rsvp.db` | `postgres://...` for PostgreSQL |
 //! | `RSVP_DB_POOL_SIZE` | `10` | connections in the pool (1..=256) |
+//! | `RSVP_DB_CHECKOUT_TIMEOUT_MS` | `1000` | how long a request waits for a database connection before answering 503 (100..=60000) |
 //! | `RSVP_PUBLIC_URL` | `http://<bound address>` | base of links in emails |
 //! | `RSVP_ADMIN_TOKEN` | unset (operator API off) | bearer token of `/v1/admin`, at least 16 characters |
 //! | `RSVP_METRICS_TOKEN` | unset (`/metrics` open) | bearer token `/metrics` requires, at least 16 characters |
@@ -23,6 +24,12 @@
 //! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
+//! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
+//! | `RSVP_EMAIL_SEND_TIMEOUT_SECS` | `30` | longest one send may take before it is retried (1..=45); an email's lease is this plus 15 s, so a dead replica's emails are retried within a minute |
+//! | `RSVP_EMAIL_RETENTION_DAYS` | `30` | days a sent or failed email job is kept before it is deleted (1..=3650) |
+//! | `RSVP_EMAILS_PER_HOUR` | `10000` | emails (creates and resends) one business may queue in any hour; `0` turns the cap off |
+//! | `RSVP_FAILED_ATTEMPTS_PER_MINUTE` | `60` | failed authentications and link lookups per client address and minute before 429; `0` turns throttling off |
+//! | `RSVP_TRUSTED_PROXIES` | empty | comma-separated IPs and CIDR blocks of proxies whose `X-Forwarded-For` names the client |
 //! | `RSVP_LOG` (or `RUST_LOG`) | `info` | log filter (`tracing` env-filter syntax); `RSVP_LOG` wins |
 
 use std::collections::HashMap;
@@ -31,6 +38,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use rsvp_app::{Locale, Secret};
+use rsvp_http::TrustedProxies;
 use rsvp_mail::SmtpTls;
 
 /// A setting that cannot be used; the message names it.
@@ -88,6 +96,8 @@ pub struct Settings {
     pub database_url: String,
     /// Pool size.
     pub pool_size: u32,
+    /// How long a unit of work waits for a connection, in milliseconds.
+    pub db_checkout_timeout_ms: u32,
     /// Base of links; `None`: `http://<the bound address>`.
     pub public_url: Option<String>,
     /// Operator token.
@@ -106,6 +116,18 @@ pub struct Settings {
     pub resend_cooldown_secs: u32,
     /// Email attempts.
     pub email_max_attempts: u32,
+    /// Emails one business may queue an hour (`0`: no cap).
+    pub emails_per_hour: u32,
+    /// Failed attempts per client address and minute (`0`: no throttling).
+    pub failed_attempts_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Emails sent at once.
+    pub email_concurrency: u32,
+    /// Longest one send may take, in seconds.
+    pub email_send_timeout_secs: u32,
+    /// Days a finished email job is kept.
+    pub email_retention_days: u32,
     /// Log filter.
     pub log_filter: String,
 }
@@ -237,6 +259,7 @@ impl Settings {
             None => format!("sqlite://{}", data_dir.join("rsvp.db").display()),
         };
         let pool_size = src.number("RSVP_DB_POOL_SIZE", 10, 1..=256)?;
+        let db_checkout_timeout_ms = src.number("RSVP_DB_CHECKOUT_TIMEOUT_MS", 1000, 100..=60_000)?;
         let public_url = match src.get("RSVP_PUBLIC_URL") {
             Some(url) => Some(check_url("RSVP_PUBLIC_URL", url)?),
             None => None,
@@ -290,6 +313,7 @@ impl Settings {
             data_dir,
             database_url,
             pool_size,
+            db_checkout_timeout_ms,
             public_url,
             admin_token,
             metrics_token,
@@ -302,6 +326,17 @@ impl Settings {
             default_locale,
             resend_cooldown_secs: src.number("RSVP_RESEND_COOLDOWN_SECS", 60, 0..=86_400)?,
             email_max_attempts: src.number("RSVP_EMAIL_MAX_ATTEMPTS", 8, 1..=100)?,
+            email_concurrency: src.number("RSVP_EMAIL_CONCURRENCY", 16, 1..=256)?,
+            email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=45)?,
+            email_retention_days: src.number("RSVP_EMAIL_RETENTION_DAYS", 30, 1..=3650)?,
+            emails_per_hour: src.number("RSVP_EMAILS_PER_HOUR", 10_000, 0..=100_000_000)?,
+            failed_attempts_per_minute: src.number("RSVP_FAILED_ATTEMPTS_PER_MINUTE", 60, 0..=1_000_000)?,
+            trusted_proxies: match src.get("RSVP_TRUSTED_PROXIES") {
+                None => TrustedProxies::default(),
+                Some(list) => list.parse().map_err(|e: rsvp_http::client_addr::InvalidProxy| {
+                    Source::error("RSVP_TRUSTED_PROXIES", e.to_string())
+                })?,
+            },
             log_filter: log_filter(&src)?,
         })
     }
@@ -338,6 +373,63 @@ mod tests {
         assert_eq!(s.mail, MailTransport::Log);
         assert_eq!(s.public_url, None, "links use the bound address");
         assert!(s.admin_token.is_none());
+        assert_eq!(s.emails_per_hour, 10_000);
+        assert_eq!(s.failed_attempts_per_minute, 60);
+        assert!(
+            s.trusted_proxies.is_empty(),
+            "no proxy is trusted: the peer is the client"
+        );
+    }
+
+    #[test]
+    fn throttling_and_the_email_cap_are_read_and_zero_turns_them_off() {
+        let s = settings(&[
+            ("RSVP_EMAILS_PER_HOUR", "0"),
+            ("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "0"),
+            ("RSVP_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7"),
+        ])
+        .unwrap();
+        assert_eq!(s.emails_per_hour, 0);
+        assert_eq!(s.failed_attempts_per_minute, 0);
+        assert!(s.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(s.trusted_proxies.contains("192.168.1.7".parse().unwrap()));
+        assert!(!s.trusted_proxies.contains("192.168.1.8".parse().unwrap()));
+        let error = settings(&[("RSVP_TRUSTED_PROXIES", "10.0.0.1, proxy.internal")]).unwrap_err();
+        assert!(error.to_string().contains("proxy.internal"), "{error}");
+    }
+
+    #[test]
+    fn faults_are_bounded_by_default_and_the_bounds_can_be_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.db_checkout_timeout_ms, 1000,
+            "a lost database answers 503 within a second"
+        );
+        assert_eq!(s.email_concurrency, 16);
+        assert_eq!(s.email_send_timeout_secs, 30);
+        assert_eq!(s.email_retention_days, 30);
+        assert_eq!(
+            settings(&[("RSVP_EMAIL_RETENTION_DAYS", "0")]).unwrap_err().name,
+            "RSVP_EMAIL_RETENTION_DAYS"
+        );
+        let s = settings(&[
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "250"),
+            ("RSVP_EMAIL_CONCURRENCY", "4"),
+            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "10"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.db_checkout_timeout_ms, s.email_concurrency, s.email_send_timeout_secs),
+            (250, 4, 10)
+        );
+        for (name, value) in [
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "0"),
+            ("RSVP_DB_CHECKOUT_TIMEOUT_MS", "soon"),
+            ("RSVP_EMAIL_CONCURRENCY", "0"),
+            ("RSVP_EMAIL_SEND_TIMEOUT_SECS", "46"),
+        ] {
+            assert_eq!(settings(&[(name, value)]).unwrap_err().name, name, "{name}={value}");
+        }
     }
 
     #[test]
@@ -358,6 +450,16 @@ mod tests {
             (vec![("RSVP_SMTP_TLS", "ssl")], "RSVP_SMTP_TLS"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),
+            (vec![("RSVP_EMAILS_PER_HOUR", "-1")], "RSVP_EMAILS_PER_HOUR"),
+            (
+                vec![("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "many")],
+                "RSVP_FAILED_ATTEMPTS_PER_MINUTE",
+            ),
+            (vec![("RSVP_TRUSTED_PROXIES", "10.0.0.0/33")], "RSVP_TRUSTED_PROXIES"),
+            (
+                vec![("RSVP_TRUSTED_PROXIES", "10.0.0.1, proxy.internal")],
+                "RSVP_TRUSTED_PROXIES",
+            ),
         ] {
             let error = settings(&pairs).unwrap_err();
             assert_eq!(error.name, name, "{error}");

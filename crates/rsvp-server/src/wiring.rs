@@ -8,7 +8,7 @@ use rsvp_app::{
     App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings,
 };
 use rsvp_store_diesel::{DieselStore, StoreOptions};
-use rsvp_system::{RandomSecrets, SystemClock, UuidV7Ids};
+use rsvp_system::{RandomSecrets, SystemClock, TokioTimer, UuidV7Ids};
 
 use crate::settings::{MailTransport, Settings};
 use crate::workers;
@@ -41,9 +41,23 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<DieselStore> {
     }
     let mut options = StoreOptions::new(settings.database_url.clone());
     options.max_connections = settings.pool_size;
+    options.connection_timeout = std::time::Duration::from_millis(u64::from(settings.db_checkout_timeout_ms));
     DieselStore::connect_with(options)
         .await
         .context("opening the database (RSVP_DATABASE_URL)")
+}
+
+/// Opens the database without creating one: `rsvp backup` of a mistyped
+/// data directory must fail, not copy a new empty database.
+pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<DieselStore> {
+    let url = settings.database_url.as_str();
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        anyhow::ensure!(
+            std::path::Path::new(path).is_file(),
+            "no SQLite database at {path} (check RSVP_DATA_DIR or RSVP_DATABASE_URL)"
+        );
+    }
+    open_store(settings).await
 }
 
 fn ports(store: Arc<DieselStore>) -> Ports {
@@ -59,6 +73,7 @@ fn ports(store: Arc<DieselStore>) -> Ports {
 pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
     let app_settings = AppSettings {
         resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)),
+        emails_per_hour: settings.emails_per_hour,
     };
     App::new(ports(store), app_settings)
 }
@@ -101,6 +116,25 @@ fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
     })
 }
 
+/// The dispatcher's settings: a lease of the send timeout plus 15 s, so that
+/// the emails of a replica that dies are sent by another within a minute
+/// (docs/DECISIONS.md, "Faults").
+pub fn dispatch_settings(settings: &Settings, public_url: String) -> DispatchSettings {
+    let mut dispatch = DispatchSettings::new(public_url);
+    dispatch.default_locale = settings.default_locale;
+    dispatch.max_attempts = settings.email_max_attempts;
+    dispatch.concurrency = usize::try_from(settings.email_concurrency).unwrap_or(16);
+    dispatch.send_timeout = time::Duration::seconds(i64::from(settings.email_send_timeout_secs));
+    dispatch.lease = dispatch.send_timeout + time::Duration::seconds(15);
+    dispatch.transport = match settings.mail {
+        MailTransport::Log => "log",
+        MailTransport::Smtp { .. } => "smtp",
+        MailTransport::Http { .. } => "http",
+    }
+    .to_owned();
+    dispatch
+}
+
 /// `rsvp serve`: migrations, HTTP server, workers; stops cleanly on SIGTERM/SIGINT.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&settings).await?);
@@ -116,15 +150,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;
     let bound = listener.local_addr().context("reading the bound address")?;
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
-    let mut dispatch = DispatchSettings::new(public_url.clone());
-    dispatch.default_locale = settings.default_locale;
-    dispatch.max_attempts = settings.email_max_attempts;
-    let dispatcher = EmailDispatcher::new(app.ports().clone(), renderer(&settings)?, mailer(&settings)?, dispatch);
-
     let mut http_config = rsvp_http::HttpConfig::new(public_url.clone());
     http_config.admin_token = settings.admin_token.clone();
     http_config.metrics_token = settings.metrics_token.clone();
+    http_config.failed_attempts_per_minute = settings.failed_attempts_per_minute;
+    http_config.trusted_proxies = settings.trusted_proxies.clone();
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
+    let dispatcher = EmailDispatcher::new(
+        app.ports().clone(),
+        renderer(&settings)?,
+        mailer(&settings)?,
+        dispatch_settings(&settings, public_url.clone()),
+    )
+    .with_timer(Arc::new(TokioTimer))
+    .with_observer(state.metrics.clone());
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
         .listen(listener)
         .with_context(|| format!("listening on {bound}"))?
@@ -132,7 +171,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .run();
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = workers::spawn(app, dispatcher, stopped);
+    let retention = time::Duration::days(i64::from(settings.email_retention_days));
+    let workers = workers::spawn(app, dispatcher, retention, stopped);
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;
@@ -142,4 +182,24 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!("rsvp stopped");
     result.context("HTTP server")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn a_dead_replicas_emails_come_back_within_a_minute_and_a_lease_outlasts_a_send() {
+        for timeout in ["1", "30", "45"] {
+            let map = HashMap::from([("RSVP_EMAIL_SEND_TIMEOUT_SECS".to_owned(), timeout.to_owned())]);
+            let dispatch = dispatch_settings(&Settings::from_map(&map).unwrap(), "https://x.test".into());
+            let lease = dispatch.effective_lease();
+            assert!(lease > dispatch.send_timeout, "{timeout}: {lease}");
+            assert!(lease <= time::Duration::seconds(60), "{timeout}: {lease}");
+        }
+        let dispatch = dispatch_settings(&Settings::from_map(&HashMap::new()).unwrap(), "https://x.test".into());
+        assert_eq!((dispatch.concurrency, dispatch.transport.as_str()), (16, "log"));
+    }
 }

@@ -1,6 +1,7 @@
-//! Background workers: the email dispatcher and the expiry sweeper. Both are
-//! safe with several replicas (the store's claims and conditional updates
-//! make each job and each expiry happen once).
+//! Background workers: the email dispatcher, the expiry sweeper and the
+//! pruner of old email jobs. All are safe with several replicas (the
+//! store's claims and conditional updates make each job and each expiry
+//! happen once; one replica prunes at a time).
 
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ const DISPATCH_IDLE: Duration = Duration::from_millis(500);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Invitations expired per sweep round.
 const SWEEP_BATCH: usize = 500;
+/// How often the pruner deletes old finished email jobs.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Email jobs deleted per statement: short transactions, one after another.
+const PRUNE_BATCH: usize = 1000;
 
 /// Waits `period` unless told to stop first; `true` means stop.
 async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
@@ -23,9 +28,15 @@ async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
     }
 }
 
-/// Starts both workers; they finish their current round and return when
-/// `stop` turns true.
-pub fn spawn(app: App, dispatcher: EmailDispatcher, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+/// Starts the workers (dispatcher, sweeper, pruner of email jobs finished
+/// more than `email_retention` ago); they finish their current round and
+/// return when `stop` turns true.
+pub fn spawn(
+    app: App,
+    dispatcher: EmailDispatcher,
+    email_retention: time::Duration,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     let mut dispatch_stop = stop.clone();
     let dispatch = tokio::spawn(async move {
         loop {
@@ -36,6 +47,7 @@ pub fn spawn(app: App, dispatcher: EmailDispatcher, stop: watch::Receiver<bool>)
                         sent = report.sent,
                         retried = report.retried,
                         failed = report.failed,
+                        released = report.released,
                         "email round"
                     );
                     true
@@ -47,6 +59,35 @@ pub fn spawn(app: App, dispatcher: EmailDispatcher, stop: watch::Receiver<bool>)
                 }
             };
             if *dispatch_stop.borrow() || (!busy && rest(&mut dispatch_stop, DISPATCH_IDLE).await) {
+                break;
+            }
+        }
+    });
+    let mut prune_stop = stop.clone();
+    let pruner = app.clone();
+    let prune = tokio::spawn(async move {
+        loop {
+            let mut pruned = 0u64;
+            // Batch after batch while full ones come back; one replica at a
+            // time on PostgreSQL (the store's advisory lock).
+            loop {
+                match pruner.prune_finished_emails(email_retention, PRUNE_BATCH).await {
+                    Ok(n) => {
+                        pruned += n;
+                        if n < PRUNE_BATCH as u64 || *prune_stop.borrow() {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "email retention failed");
+                        break;
+                    }
+                }
+            }
+            if pruned > 0 {
+                tracing::info!(pruned, "old email jobs deleted");
+            }
+            if rest(&mut prune_stop, PRUNE_EVERY).await {
                 break;
             }
         }
@@ -64,5 +105,5 @@ pub fn spawn(app: App, dispatcher: EmailDispatcher, stop: watch::Receiver<bool>)
             }
         }
     });
-    vec![dispatch, sweep]
+    vec![dispatch, sweep, prune]
 }

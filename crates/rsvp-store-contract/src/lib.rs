@@ -162,6 +162,13 @@ macro_rules! __store_contract_each_case {
             an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
             the_outbox_depth_counts_queued_jobs,
+            // email cap
+            emails_queued_since_counts_only_that_business_jobs_within_the_window,
+            emails_queued_since_counts_resends_and_not_invitations_created_without_email,
+            a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
+            a_release_leaves_jobs_finished_or_claimed_again_since,
+            the_oldest_queued_email_is_the_oldest_job_still_queued,
+            finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
@@ -199,7 +206,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 8] = [
+    const CASE_SOURCES: [&str; 9] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -207,6 +214,7 @@ mod tests {
         include_str!("cases/events.rs"),
         include_str!("cases/links.rs"),
         include_str!("cases/outbox.rs"),
+        include_str!("cases/quota.rs"),
         include_str!("cases/misc.rs"),
     ];
 

@@ -117,10 +117,24 @@ impl Target {
     /// by [`SqlitePragmas`], when the pool hands the connection out).
     pub(crate) fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match self {
-            Self::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
+            Self::Postgres(url) => PgConnection::establish(&with_connect_timeout(url)).map(DbConnection::Pg),
             Self::Sqlite(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
         }
     }
+}
+
+/// libpq's `connect_timeout` added to a PostgreSQL URL without one, in
+/// seconds (libpq's minimum): opening a connection to a server that does
+/// not answer gives up instead of holding a pool thread forever.
+pub(crate) const PG_CONNECT_TIMEOUT_SECS: u32 = 2;
+
+/// `url` with `connect_timeout` set, unless it sets one already.
+pub(crate) fn with_connect_timeout(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.contains("connect_timeout=") {
+        return url.into();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={PG_CONNECT_TIMEOUT_SECS}").into()
 }
 
 /// Busy timeout of SQLite connections: how long a writer waits for the lock.
@@ -320,6 +334,22 @@ mod tests {
         }
         let err = Target::parse("mysql://h/db").unwrap_err().to_string();
         assert!(err.contains("mysql://"), "{err}");
+    }
+
+    #[test]
+    fn a_postgres_url_without_a_connect_timeout_gets_one() {
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db"),
+            "postgres://u@h/db?connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?sslmode=disable"),
+            "postgres://u@h/db?sslmode=disable&connect_timeout=2"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@h/db?connect_timeout=9"),
+            "postgres://u@h/db?connect_timeout=9"
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@
 //!   (same folder names, checked by a test), are embedded in the binary, and
 //!   the set is picked by the connection's variant, explicitly:
 //!   [`DieselStore::run_migrations`], [`DieselStore::revert_all_migrations`].
+//!   What SQL cannot compute (IDNA, Unicode categories) a migration queues
+//!   in `pending_fixups`, and `run_migrations` does it in Rust right after,
+//!   in batches, idempotently (`fixups.rs`).
 //! * **Invariants kept by the database, race-proof.** A partial unique index
 //!   on `(business_id, email_normalized) WHERE status = 'pending'` makes a
 //!   second pending invitation fail as `AlreadyInvited`; a unique index on
@@ -98,7 +101,9 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod backup;
 mod connection;
+mod fixups;
 mod migrations;
 mod one_statement;
 mod rows;
@@ -107,6 +112,7 @@ mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use backup::BackupError;
 pub use connection::Backend;
 pub use store::{DieselStore, StoreOptions};
 

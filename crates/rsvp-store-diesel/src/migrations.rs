@@ -1,24 +1,39 @@
 //! The embedded migrations: one set per backend, picked by the connection's
 //! variant (SQLite would silently accept PostgreSQL's SQL, so the set is
-//! never left to chance).
+//! never left to chance), followed by the data fix-ups they queue that SQL
+//! cannot do (`fixups.rs`).
 
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::connection::DbConnection;
+use crate::fixups;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 type HarnessResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Applies the pending migrations of the connection's backend; returns the
-/// versions applied.
+/// Applies the pending migrations of the connection's backend, then runs the
+/// data fix-ups still queued (also those an earlier, interrupted start left);
+/// returns the versions applied.
 pub(crate) fn run_pending(conn: &mut DbConnection) -> HarnessResult<Vec<String>> {
-    let versions = match conn {
-        DbConnection::Pg(conn) => conn.run_pending_migrations(POSTGRES)?,
-        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE)?,
+    let versions: Vec<String> = match conn {
+        DbConnection::Pg(conn) => conn
+            .run_pending_migrations(POSTGRES)?
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        DbConnection::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE)?
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     };
-    Ok(versions.into_iter().map(|v| v.to_string()).collect())
+    let fixed = fixups::run_pending(conn).map_err(|e| format!("data fix-up after the migrations: {e}"))?;
+    if !fixed.is_empty() {
+        tracing::info!(fixups = ?fixed, "data fix-ups done");
+    }
+    Ok(versions)
 }
 
 /// Reverts every applied migration, newest first (running each `down.sql`);

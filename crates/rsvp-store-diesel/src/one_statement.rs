@@ -135,7 +135,7 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
         if let Some(j) = self.job {
             out.push_sql(
                 ") INSERT INTO email_jobs (id, invitation_id, to_email, link_token, attempts, status, \
-                 next_attempt_at, last_error, created_at, updated_at) VALUES (",
+                 next_attempt_at, last_error, created_at, updated_at, business_id) VALUES (",
             );
             binds!(out,
                 Text => &j.id,
@@ -148,6 +148,7 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
                 Nullable<Text> => &j.last_error,
                 BigInt => &j.created_at,
                 BigInt => &j.updated_at,
+                Text => &j.business_id,
             );
             out.push_sql(")");
         }

@@ -15,8 +15,8 @@
 use diesel::prelude::*;
 use rsvp_app::{ApiKeyRecord, EmailJob, EmailJobStatus, LinkTokenRecord, StoreError};
 use rsvp_domain::{
-    Business, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event, EventData, ExternalId,
-    Invitation, InvitationStatus, Message, PersonName, Phone, Roles, User, ordered_pair,
+    Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event, EventData,
+    ExternalId, Invitation, InvitationStatus, Message, PersonName, Phone, Roles, User, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -409,10 +409,12 @@ pub(crate) struct EmailJobRow {
     pub(crate) last_error: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+    /// The sending business (of the job's invitation), for the email cap.
+    pub(crate) business_id: String,
 }
 
 impl EmailJobRow {
-    pub(crate) fn from_domain(job: &EmailJob) -> Result<Self, StoreError> {
+    pub(crate) fn from_domain(job: &EmailJob, business: BusinessId) -> Result<Self, StoreError> {
         Ok(Self {
             id: id_text(job.id.as_uuid()),
             invitation_id: id_text(job.invitation_id.as_uuid()),
@@ -424,6 +426,7 @@ impl EmailJobRow {
             last_error: job.last_error.clone(),
             created_at: to_nanos(job.created_at)?,
             updated_at: to_nanos(job.created_at)?,
+            business_id: id_text(business.as_uuid()),
         })
     }
 

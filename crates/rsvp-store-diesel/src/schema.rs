@@ -107,6 +107,15 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        business_id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Data fix-ups queued by a migration, run in Rust after the SQL ones
+    /// (`fixups.rs`); a row is deleted when its fix-up is done.
+    pending_fixups (name) {
+        name -> Text,
     }
 }
 

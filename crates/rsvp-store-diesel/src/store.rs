@@ -10,8 +10,9 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EventQuery, InvitationFilter, InvitationQuery, NewInvitationRecord,
-    Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter, InvitationQuery,
+    NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome,
+    TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
@@ -25,7 +26,7 @@ use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
-    id_text, to_nanos,
+    from_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
 
@@ -51,9 +52,16 @@ pub struct StoreOptions {
     /// Connections kept open while idle (default 1; `None`: as many as
     /// `max_connections`).
     pub min_idle: Option<u32>,
-    /// How long a unit of work waits for a free connection before failing
-    /// with `Unavailable` (default 10 s).
+    /// How long a unit of work waits for a connection (a free one, or a new
+    /// one when the pool has none) before failing with `Unavailable`
+    /// (default 1 s): with the database unreachable, requests fail fast
+    /// (503) instead of queueing. New PostgreSQL connections also give up
+    /// after libpq's `connect_timeout` (added to the URL as 2 s, libpq's
+    /// minimum, when the URL does not set it).
     pub connection_timeout: Duration,
+    /// The whole budget of [`Store::ping`] (the readiness check): checkout
+    /// and query (default 1 s).
+    pub ping_timeout: Duration,
     /// Whether a connection is pinged before use, so that a connection the
     /// server dropped while it sat in the pool is replaced instead of
     /// failing a request (default true). Only connections idle for
@@ -75,7 +83,8 @@ impl StoreOptions {
             url: url.into(),
             max_connections: 10,
             min_idle: Some(1),
-            connection_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(1),
+            ping_timeout: Duration::from_secs(1),
             test_on_check_out: true,
             check_after_idle: Duration::from_secs(1),
         }
@@ -90,6 +99,7 @@ impl fmt::Debug for StoreOptions {
             .field("max_connections", &self.max_connections)
             .field("min_idle", &self.min_idle)
             .field("connection_timeout", &self.connection_timeout)
+            .field("ping_timeout", &self.ping_timeout)
             .field("test_on_check_out", &self.test_on_check_out)
             .field("check_after_idle", &self.check_after_idle)
             .finish()
@@ -102,7 +112,47 @@ impl fmt::Debug for StoreOptions {
 pub struct DieselStore {
     pool: Pool,
     backend: Backend,
+    ping_timeout: Duration,
+    /// SQLite: the last write unit failed on storage (full disk, read-only
+    /// file, I/O error) and none has succeeded since; readiness fails.
+    storage_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
+
+/// The PostgreSQL advisory lock taken by the email pruner, so that one
+/// replica prunes at a time ("rsvp" in ASCII, then 1).
+const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
+
+/// The port methods that write: their success proves the storage writable.
+const WRITE_OPERATIONS: [&str; 10] = [
+    "create_business",
+    "add_user",
+    "insert_invitation",
+    "insert_invitations",
+    "apply_transition",
+    "record_resend",
+    "claim_email_jobs",
+    "finish_email_job",
+    "release_email_jobs",
+    "prune_email_jobs",
+];
+
+/// Whether a SQLite error says the storage cannot take writes.
+fn is_storage_failure(error: &DieselError) -> bool {
+    let message = error.to_string().to_ascii_lowercase();
+    [
+        "disk is full",
+        "readonly database",
+        "disk i/o error",
+        "unable to open database",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// A small committed write that needs a new page (SQLite readiness, after a
+/// storage failure): creates and drops a table.
+const SQLITE_WRITE_PROBE: &str = "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS rsvp_write_probe (x INTEGER); \
+     DROP TABLE rsvp_write_probe; COMMIT;";
 
 impl fmt::Debug for DieselStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -192,6 +242,9 @@ fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) 
         }
         Err(failure) => match Manager::rollback_transaction(conn) {
             Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(failure),
+            // SQLite rolls back by itself on some errors (a full disk): the
+            // failed ROLLBACK must not hide the error that caused it.
+            Err(_) if matches!(failure, Failure::Db(_)) => Err(failure),
             Err(rollback) => Err(Failure::Db(rollback)),
         },
     }
@@ -211,7 +264,11 @@ impl NewInvitationRows {
             invitation: InvitationRow::from_domain(&record.invitation)?,
             link: LinkTokenRow::from_domain(&record.link)?,
             event: EventRow::from_domain(&record.event)?,
-            job: record.email_job.as_ref().map(EmailJobRow::from_domain).transpose()?,
+            job: record
+                .email_job
+                .as_ref()
+                .map(|job| EmailJobRow::from_domain(job, record.invitation.business_id))
+                .transpose()?,
         })
     }
 
@@ -440,7 +497,7 @@ fn claim_on_postgres(conn: &mut PgConnection, now: i64, limit: i64, lease_end: i
          SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
          FROM due WHERE j.id = due.id \
          RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at",
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id",
     )
     .bind::<BigInt, _>(now)
     .bind::<BigInt, _>(limit)
@@ -516,7 +573,12 @@ impl DieselStore {
                 backend,
                 message: format!("connecting failed: {e}"),
             })??;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            ping_timeout: options.ping_timeout,
+            storage_failure: std::sync::Arc::default(),
+        })
     }
 
     /// The backend in use.
@@ -524,7 +586,7 @@ impl DieselStore {
         self.backend
     }
 
-    async fn with_connection<T: Send + 'static>(
+    pub(crate) async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
@@ -540,7 +602,8 @@ impl DieselStore {
     }
 
     /// Applies the migrations not yet applied, from the set of this store's
-    /// backend (embedded in the binary); returns the versions applied.
+    /// backend (embedded in the binary), then the data fix-ups they queued;
+    /// returns the versions applied.
     /// `rsvp migrate` and `rsvp serve` call it at start.
     ///
     /// # Errors
@@ -575,18 +638,38 @@ impl DieselStore {
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool
-                .get()
-                .map_err(|e| StoreError::Unavailable(format!("{operation}: no database connection: {e}")))?;
+            let mut conn = pool.get().map_err(|e| {
+                (
+                    StoreError::Unavailable(format!("{operation}: no database connection: {e}")),
+                    false,
+                )
+            })?;
             let result = work(&mut conn);
+            let mut storage = false;
             if let Err(Failure::Db(error)) = &result {
                 // A connection the server dropped goes, instead of failing the next unit too.
                 conn.note(error);
+                storage = is_storage_failure(error);
             }
-            result.map_err(Failure::into_store)
+            result.map_err(Failure::into_store).map_err(|e| (e, storage))
         })
         .await;
-        let result = joined.unwrap_or_else(|e| Err(StoreError::Unavailable(format!("{operation}: {e}"))));
+        let (result, storage) = match joined {
+            Ok(Ok(value)) => (Ok(value), false),
+            Ok(Err((error, storage))) => (Err(error), storage),
+            Err(panic) => (Err(StoreError::Unavailable(format!("{operation}: {panic}"))), false),
+        };
+        if self.backend == Backend::Sqlite && WRITE_OPERATIONS.contains(&operation) {
+            let mut failure = self
+                .storage_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &result {
+                Err(StoreError::Unavailable(message)) if storage => *failure = Some(message.clone()),
+                Ok(_) => *failure = None,
+                Err(_) => {}
+            }
+        }
         if let Err(StoreError::Unavailable(message)) = &result {
             tracing::warn!(operation, error = %message, "store unavailable");
         }
@@ -1014,7 +1097,8 @@ impl Store for DieselStore {
         let revoke = record.revoke_previous_links;
         let link = LinkTokenRow::from_domain(&record.link)?;
         let event = EventRow::from_domain(&record.event)?;
-        let job = EmailJobRow::from_domain(&record.email_job)?;
+        // The resent event names the sending business, whose cap the job counts against.
+        let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
         self.run("record_resend", move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
@@ -1233,6 +1317,63 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError> {
+        let business = id_text(business.as_uuid());
+        let since = bound_nanos(since);
+        self.run("emails_queued_since", move |conn| {
+            // One range of email_jobs_business_created_idx.
+            let (count, oldest): (i64, Option<i64>) = email_jobs::table
+                .filter(email_jobs::business_id.eq(&business))
+                .filter(email_jobs::created_at.ge(since))
+                .select((diesel::dsl::count_star(), diesel::dsl::min(email_jobs::created_at)))
+                .get_result(conn)?;
+            Ok(EmailsQueued {
+                count: u64::try_from(count).unwrap_or(0),
+                oldest: oldest.map(|n| from_nanos("email_jobs.created_at", n)).transpose()?,
+            })
+        })
+        .await
+    }
+
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let before = to_nanos(finished_before)?;
+        let limit = saturating_limit(limit);
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.run("prune_email_jobs", move |conn| {
+            write_unit(conn, |conn| {
+                // One replica prunes at a time; the others find the lock taken and skip.
+                if let DbConnection::Pg(pg) = conn {
+                    let ours: bool =
+                        diesel::select(sql::<Bool>(&format!("pg_try_advisory_xact_lock({PRUNE_LOCK_KEY})")))
+                            .get_result(pg)?;
+                    if !ours {
+                        return Ok(0);
+                    }
+                }
+                let ids: Vec<String> = j::email_jobs
+                    .filter(sql::<Bool>("email_jobs.status <> 'queued'"))
+                    .filter(j::updated_at.lt(before))
+                    .order(j::updated_at.asc())
+                    .limit(limit)
+                    .select(j::id)
+                    .load(conn)?;
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let deleted = diesel::delete(j::email_jobs.filter(j::id.eq_any(&ids))).execute(conn)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.run("outbox_depth", |conn| {
             let queued: i64 = email_jobs::table
@@ -1244,8 +1385,103 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let claims = jobs
+            .iter()
+            .map(|job| Ok((id_text(job.id.as_uuid()), to_nanos(job.next_attempt_at)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let now = to_nanos(now)?;
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        self.run("release_email_jobs", move |conn| {
+            write_unit(conn, |conn| {
+                let mut released = 0u64;
+                for (id, lease_end) in &claims {
+                    // Still ours: queued, with the very lease our claim set.
+                    let changed = diesel::update(
+                        j::email_jobs
+                            .filter(j::id.eq(id))
+                            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                            .filter(j::next_attempt_at.eq(*lease_end)),
+                    )
+                    .set((
+                        j::next_attempt_at.eq(now),
+                        j::attempts.eq(j::attempts - 1),
+                        j::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                    released += u64::try_from(changed).unwrap_or(0);
+                }
+                Ok(released)
+            })
+        })
+        .await
+    }
+
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let oldest: Option<i64> = self
+            .run("oldest_queued_email", |conn| {
+                Ok(j::email_jobs
+                    .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                    .select(diesel::dsl::min(j::created_at))
+                    .get_result(conn)?)
+            })
+            .await?;
+        oldest
+            .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
+            .transpose()
+    }
+
+    /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
+    /// included). On SQLite, also fails while the last write failed on
+    /// storage (full disk, read-only file, I/O error), retrying a small write
+    /// itself so that it recovers without traffic.
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run("ping", |conn| Ok(conn.batch_execute("SELECT 1")?)).await
+        let pool = self.pool.clone();
+        let budget = self.ping_timeout;
+        let storage_failure = self.storage_failure.clone();
+        let span = tracing::Span::current();
+        let probe = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool
+                .get_timeout(budget)
+                .map_err(|e| StoreError::Unavailable(format!("ping: no database connection: {e}")))?;
+            let failed_write = storage_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let result = match (failed_write, &mut **conn) {
+                (Some(last), DbConnection::Sqlite(sqlite)) => match sqlite.batch_execute(SQLITE_WRITE_PROBE) {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        let _ = sqlite.batch_execute("ROLLBACK");
+                        Err(StoreError::Unavailable(format!(
+                            "the database cannot be written: {error} (last write: {last})"
+                        )))
+                    }
+                },
+                (_, conn) => conn
+                    .batch_execute("SELECT 1")
+                    .map_err(|e| StoreError::Unavailable(format!("ping: {e}"))),
+            };
+            if result.is_ok() {
+                *storage_failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            }
+            result
+        });
+        match tokio::time::timeout(budget, probe).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(StoreError::Unavailable(format!("ping: {panic}"))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "ping: no answer within {} ms",
+                budget.as_millis()
+            ))),
+        }
     }
 }
 
@@ -1286,6 +1522,81 @@ mod tests {
         // The pool (of one) replaced the connection the panic left behind.
         store.ping().await.unwrap();
         assert_eq!(store.get_business(BusinessId::from_uuid(Uuid::nil())).await, Ok(None));
+    }
+
+    /// Creates businesses until one fails; the error.
+    async fn write_until_refused(store: &DieselStore) -> StoreError {
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        for n in 0..10_000u32 {
+            let business = Business {
+                id: BusinessId::from_uuid(id()),
+                name: BusinessName::parse(&format!("Business number {n} with a long name to fill pages")).unwrap(),
+                created_at: now,
+            };
+            let user = User {
+                id: UserId::from_uuid(id()),
+                business_id: business.id,
+                email: EmailAddress::parse(&format!("user{n}@filling.test")).unwrap(),
+                first_name: None,
+                last_name: None,
+                created_at: now,
+            };
+            let mut hash = [0u8; 32];
+            hash[..4].copy_from_slice(&n.to_be_bytes());
+            let key = ApiKeyRecord {
+                id: ApiKeyId::from_uuid(id()),
+                user_id: user.id,
+                hash: SecretHash(hash),
+                created_at: now,
+            };
+            if let Err(error) = store.create_business(&business, &user, &key).await {
+                return error;
+            }
+        }
+        panic!("10,000 writes and no refusal");
+    }
+
+    /// Caps (or uncaps) the SQLite file of a one-connection store at its
+    /// current size: a write that needs a new page fails as on a full disk.
+    async fn cap_file(store: &DieselStore, capped: bool) {
+        let pool = store.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            let pragma = if capped {
+                "PRAGMA max_page_count = 1"
+            } else {
+                "PRAGMA max_page_count = 1000000"
+            };
+            conn.batch_execute(pragma).unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_store_whose_disk_is_full_is_not_ready_until_a_write_succeeds_again() {
+        let database = TestDatabase::sqlite();
+        let store = sqlite_store(&database, 1).await;
+        store.ping().await.expect("ready at first");
+        cap_file(&store, true).await;
+        let refused = write_until_refused(&store).await;
+        assert!(
+            matches!(&refused, StoreError::Unavailable(message) if message.contains("full")),
+            "{refused:?}"
+        );
+        let not_ready = store.ping().await;
+        assert!(
+            matches!(&not_ready, Err(StoreError::Unavailable(message)) if message.contains("cannot be written")),
+            "{not_ready:?}"
+        );
+        // Reads still work: only readiness reports the failed writes.
+        assert_eq!(store.get_business(BusinessId::from_uuid(Uuid::nil())).await, Ok(None));
+        cap_file(&store, false).await;
+        store
+            .ping()
+            .await
+            .expect("ready again once a write succeeds, without traffic");
+        store.ping().await.expect("and stays ready");
     }
 
     #[tokio::test]
@@ -1593,6 +1904,8 @@ mod tests {
             .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
             .await
             .unwrap();
+        assert_eq!(store.release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
+        store.oldest_queued_email().await.unwrap().unwrap();
         let resend = ResendRecord {
             invitation_id: bulk[0].invitation.id,
             now: now + Duration::hours(1),
@@ -1614,6 +1927,8 @@ mod tests {
         let mut resend = resend;
         resend.email_job.invitation_id = bulk[0].invitation.id;
         store.record_resend(&resend).await.unwrap();
+        let queued = store.emails_queued_since(acme.id, now).await.unwrap();
+        assert!(queued.count >= 2, "{queued:?}");
         let later = now + Duration::hours(2);
         let mut accepted = first
             .invitation
@@ -1646,6 +1961,7 @@ mod tests {
             after: Some(EventId::from_uuid(Uuid::nil())),
         };
         assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
+        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 1);
     }
 
     /// Every SQL statement the store sends while `exercise_every_query`
@@ -1751,13 +2067,14 @@ mod tests {
         .unwrap()
     }
 
-    const EXPECTED_INDEXES: [&str; 13] = [
+    const EXPECTED_INDEXES: [&str; 14] = [
         "invitations_one_pending_per_email",
         "invitations_sent_keyset_idx",
         "invitations_sent_pending_keyset_idx",
         "invitations_received_keyset_idx",
         "invitations_pending_expiry_idx",
         "email_jobs_queued_idx",
+        "email_jobs_business_created_idx",
         "events_business_keyset_idx",
         "events_invitee_keyset_idx",
         "connections_inviter_keyset_idx",

@@ -6,10 +6,11 @@
 //! * [`UuidV7Ids`]: time-ordered UUIDv7 ids, so ids grow with time.
 //! * [`RandomSecrets`]: 256-bit secrets from the operating system's CSPRNG,
 //!   base64url without padding (43 characters), hashed with SHA-256.
+//! * [`TokioTimer`]: waits on tokio's timer (the dispatcher's send timeout).
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-use rsvp_app::{Clock, IdGenerator, Secret, SecretGenerator, SecretHash};
+use rsvp_app::{Clock, IdGenerator, Secret, SecretGenerator, SecretHash, Timer};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,6 +22,17 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+}
+
+/// Waits on tokio's timer; needs a tokio runtime with the time driver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioTimer;
+
+#[async_trait::async_trait]
+impl Timer for TokioTimer {
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
     }
 }
 

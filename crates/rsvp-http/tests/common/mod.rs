@@ -47,7 +47,31 @@ impl Api {
         Self::over(Arc::new(store), Some(database))
     }
 
+    /// In memory, with the HTTP config and the use cases' settings adjusted.
+    pub async fn memory_with(adjust: impl FnOnce(&mut HttpConfig, &mut Settings)) -> Self {
+        Self::over_with(Arc::new(InMemoryStore::new()), None, adjust)
+    }
+
+    /// On a fresh SQLite file or PostgreSQL database, adjusted as [`Api::memory_with`].
+    pub async fn database_with(postgres: bool, adjust: impl FnOnce(&mut HttpConfig, &mut Settings)) -> Self {
+        let database = if postgres {
+            TestDatabase::postgres()
+        } else {
+            TestDatabase::sqlite()
+        };
+        let store = database.migrated_store().await;
+        Self::over_with(Arc::new(store), Some(database), adjust)
+    }
+
     fn over(store: Arc<dyn rsvp_app::Store>, database: Option<TestDatabase>) -> Self {
+        Self::over_with(store, database, |_, _| {})
+    }
+
+    fn over_with(
+        store: Arc<dyn rsvp_app::Store>,
+        database: Option<TestDatabase>,
+        adjust: impl FnOnce(&mut HttpConfig, &mut Settings),
+    ) -> Self {
         let clock = Arc::new(ManualClock::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         ));
@@ -60,7 +84,9 @@ impl Api {
         let mut config = HttpConfig::new("https://rsvp.test");
         config.admin_token = Some(rsvp_app::Secret::new(ADMIN));
         config.body_limit = 16 * 1024;
-        let state = HttpState::new(rsvp_app::App::new(ports, Settings::default()), config);
+        let mut settings = Settings::default();
+        adjust(&mut config, &mut settings);
+        let state = HttpState::new(rsvp_app::App::new(ports, settings), config);
         Self {
             clock,
             state,

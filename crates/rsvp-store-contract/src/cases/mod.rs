@@ -18,6 +18,7 @@ mod links;
 mod listing;
 mod misc;
 mod outbox;
+mod quota;
 mod transitions;
 
 pub use accounts::*;
@@ -27,4 +28,5 @@ pub use links::*;
 pub use listing::*;
 pub use misc::*;
 pub use outbox::*;
+pub use quota::*;
 pub use transitions::*;
