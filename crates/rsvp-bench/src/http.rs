@@ -71,6 +71,8 @@ pub struct HttpSettings {
     pub bulk_clients: usize,
     /// The server's log filter (`RSVP_LOG`).
     pub log: String,
+    /// More settings for the server (`RSVP_...`), applied last.
+    pub env: Vec<(String, String)>,
 }
 
 /// One round of rsvp.
@@ -267,9 +269,10 @@ impl Bench<'_> {
         };
         let binary = self.settings.rsvp.clone();
         let database_url = database.as_ref().map(|d| d.url().to_owned());
-        let log = self.settings.log.clone();
+        let (log, env) = (self.settings.log.clone(), self.settings.env.clone());
         let process =
-            tokio::task::spawn_blocking(move || RsvpProcess::start(&binary, database_url.as_deref(), &log)).await??;
+            tokio::task::spawn_blocking(move || RsvpProcess::start(&binary, database_url.as_deref(), &log, &env))
+                .await??;
         let result = self.rsvp_workloads(&process, database.as_ref(), round_number).await;
         let stopped = tokio::task::spawn_blocking(move || {
             drop(process);
@@ -757,6 +760,7 @@ mod tests {
             list_connections: 16,
             bulk_clients: 2,
             log: "info".to_owned(),
+            env: Vec::new(),
         }
     }
 

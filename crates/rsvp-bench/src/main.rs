@@ -115,6 +115,11 @@ struct HttpArgs {
     /// The server's log filter (`RSVP_LOG`; its default `info` logs every request).
     #[arg(long, default_value = "info")]
     log: String,
+    /// A setting for the server, `RSVP_KEY=VALUE` (repeatable), applied
+    /// after the benchmark's own (e.g. `RSVP_EMAILS_PER_HOUR=10000` turns
+    /// the email cap back on, `RSVP_DB_POOL_SIZE=16`).
+    #[arg(long = "env", value_parser = server::parse_env)]
+    env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -333,6 +338,7 @@ async fn run_http(server: &str, args: HttpArgs) -> anyhow::Result<()> {
         list_connections: args.list_connections,
         bulk_clients: args.bulk_clients,
         log: args.log,
+        env: args.env,
     };
     println!(
         "\n== http: {} on {:?}, {} round(s) of {} s per measurement, wrk -t{} --latency ==",
@@ -341,6 +347,13 @@ async fn run_http(server: &str, args: HttpArgs) -> anyhow::Result<()> {
         settings.rounds,
         settings.seconds,
         settings.threads
+    );
+    let extra: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "server: defaults, RSVP_LOG={}, RSVP_EMAILS_PER_HOUR=0 (the cap off){}{}",
+        settings.log,
+        if extra.is_empty() { "" } else { ", then " },
+        extra.join(" ")
     );
     let report = http::run(server, &settings).await?;
     println!("\n== http: summary ==\n");

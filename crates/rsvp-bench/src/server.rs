@@ -55,11 +55,19 @@ pub struct RsvpProcess {
 impl RsvpProcess {
     /// Starts `binary serve` on `database_url` (`None`: the zero-config
     /// SQLite file in the data directory) with `RSVP_BIND=127.0.0.1:0`, the
-    /// operator API on ([`ADMIN_TOKEN`]), the log mail transport and the
-    /// log filter `log`; every other `RSVP_*` variable (and `RUST_LOG`) of
-    /// this environment removed. Blocks until the server logs the address
-    /// it listens on.
-    pub fn start(binary: &Path, database_url: Option<&str>, log: &str) -> anyhow::Result<Self> {
+    /// operator API on ([`ADMIN_TOKEN`]), the log mail transport, the log
+    /// filter `log` and the per-business email cap off
+    /// (`RSVP_EMAILS_PER_HOUR=0`: one business creates more than its
+    /// default 10,000 an hour in a few seconds here), then `env` (which
+    /// may override any of these); every other `RSVP_*` variable (and
+    /// `RUST_LOG`) of this environment removed. Blocks until the server
+    /// logs the address it listens on.
+    pub fn start(
+        binary: &Path,
+        database_url: Option<&str>,
+        log: &str,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -83,10 +91,12 @@ impl RsvpProcess {
             .env("RSVP_DATA_DIR", dir.join("data"))
             .env("RSVP_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RSVP_MAIL_TRANSPORT", "log")
-            .env("RSVP_LOG", log);
+            .env("RSVP_LOG", log)
+            .env("RSVP_EMAILS_PER_HOUR", "0");
         if let Some(url) = database_url {
             command.env("RSVP_DATABASE_URL", url);
         }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
         // The log goes to a file: a pipe nobody reads fast enough would
         // stall the server (it logs every request at `info`).
         let child = command
@@ -191,6 +201,17 @@ pub fn listening_address(line: &str) -> Option<SocketAddr> {
     fields.get("bind")?.as_str()?.parse().ok()
 }
 
+/// A `KEY=VALUE` of `--env`: the key an `RSVP_` setting.
+pub fn parse_env(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))?;
+    if !key.starts_with("RSVP_") || key.len() == "RSVP_".len() {
+        return Err(format!("{key:?} is not an rsvp setting (RSVP_...)"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
 /// `VmHWM` of a /proc/<pid>/status text, in KiB.
 pub fn vm_hwm_kib(status: &str) -> Option<u64> {
     let rest = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
@@ -218,6 +239,25 @@ mod tests {
         assert_eq!(listening_address(&ready), None);
         assert_eq!(listening_address("rsvp listening on 127.0.0.1:1"), None);
         assert_eq!(listening_address(""), None);
+    }
+
+    #[test]
+    fn env_settings_are_rsvp_keys_with_a_value_that_may_hold_equals_signs() {
+        assert_eq!(
+            parse_env("RSVP_DB_POOL_SIZE=16"),
+            Ok(("RSVP_DB_POOL_SIZE".to_owned(), "16".to_owned()))
+        );
+        assert_eq!(
+            parse_env("RSVP_LOG=info,rsvp=debug"),
+            Ok(("RSVP_LOG".to_owned(), "info,rsvp=debug".to_owned()))
+        );
+        assert_eq!(
+            parse_env("RSVP_PUBLIC_URL="),
+            Ok(("RSVP_PUBLIC_URL".to_owned(), String::new()))
+        );
+        assert!(parse_env("RSVP_DB_POOL_SIZE").is_err());
+        assert!(parse_env("PATH=/bin").is_err());
+        assert!(parse_env("RSVP_=1").is_err());
     }
 
     #[test]
