@@ -185,7 +185,13 @@ pub fn stop_all_live() {
         .map(|mut live| std::mem::take(&mut *live))
         .unwrap_or_default();
     for (pid, dir) in live {
-        let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        // Ctrl-C in a terminal reaches the server too (same process group):
+        // it may be gone already.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .stderr(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!("stopped rsvp (pid {pid})");
     }
