@@ -8,7 +8,17 @@
 //! cargo run --release -p rsvp-bench -- pgbench   # the same inserts in pgbench; rsvp ÷ pgbench
 //! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 4 dispatchers
 //! cargo run --release -p rsvp-bench -- all       # everything, then a summary table
+//!
+//! cargo build --release --workspace               # the `http` benchmark runs target/release/rsvp
+//! target/release/rsvp-bench http                  # over HTTP (wrk) vs the pgbench limit, 3 rounds
+//! target/release/rsvp-bench http --backend sqlite # creates over HTTP on the zero-config SQLite
 //! ```
+//!
+//! `http` starts the release `rsvp` binary next to `rsvp-bench` (or
+//! `--rsvp PATH`) on a fresh database per round, loads it with wrk (Debian
+//! package `wrk`; installed with `apt-get install -y wrk` when missing and
+//! running as root) and alternates with pgbench running the limit scripts
+//! of `crates/rsvp-bench/limit/` on the same server.
 //!
 //! See docs/BENCHMARKS.md for what each measures and the figures.
 
@@ -16,10 +26,14 @@ mod creates;
 mod db;
 mod drain;
 mod fixture;
+mod http;
+mod limit;
 mod list;
 mod pgbench;
 mod postmark;
+mod server;
 mod stats;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -63,6 +77,49 @@ enum Command {
     Drain(DrainArgs),
     /// Everything above, then a summary table.
     All(AllArgs),
+    /// The release `rsvp` binary over HTTP (wrk) against the pgbench limit
+    /// scripts, alternating rounds; or creates on the SQLite default.
+    Http(HttpArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+struct HttpArgs {
+    /// The database rsvp runs on: `postgres` (a fresh database per round on
+    /// `--server`, compared with pgbench) or `sqlite` (the zero-config
+    /// default, creates only).
+    #[arg(long, value_enum, default_value = "postgres")]
+    backend: http::Backend,
+    /// The `rsvp` binary (default: the `rsvp` next to this executable; build
+    /// it with `cargo build --release --workspace`).
+    #[arg(long)]
+    rsvp: Option<PathBuf>,
+    /// Seconds of each measurement (wrk `-d`, pgbench `-T`, the concurrent bulk run).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Rounds, each pgbench then rsvp; the figures are the medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// wrk threads and pgbench jobs.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Connections of the creates runs, one run each (default: 16,64 on
+    /// PostgreSQL, 1,16 on SQLite).
+    #[arg(long, value_delimiter = ',')]
+    connections: Option<Vec<usize>>,
+    /// Connections of the list run.
+    #[arg(long, default_value_t = 16)]
+    list_connections: usize,
+    /// Concurrent clients sending bulks of 1,000 (0: skip that run).
+    #[arg(long, default_value_t = 2)]
+    bulk_clients: usize,
+    /// The server's log filter (`RSVP_LOG`; its default `info` logs every request).
+    #[arg(long, default_value = "info")]
+    log: String,
+    /// A setting for the server, `RSVP_KEY=VALUE` (repeatable), applied
+    /// after the benchmark's own (e.g. `RSVP_EMAILS_PER_HOUR=10000` turns
+    /// the email cap back on, `RSVP_DB_POOL_SIZE=16`).
+    #[arg(long = "env", value_parser = server::parse_env)]
+    env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -220,7 +277,8 @@ fn main() -> anyhow::Result<()> {
             result = run(cli) => result,
             interrupted = tokio::signal::ctrl_c() => {
                 interrupted?;
-                eprintln!("interrupted: dropping the benchmark databases");
+                eprintln!("interrupted: stopping rsvp, dropping the benchmark databases");
+                server::stop_all_live();
                 db::drop_all_live();
                 std::process::exit(130);
             }
@@ -230,13 +288,16 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let server = cli.server;
-    let stale = tokio::task::spawn_blocking({
-        let server = server.clone();
-        move || db::drop_stale(&server)
-    })
-    .await??;
-    for name in stale {
-        eprintln!("dropped {name}, left behind by a killed run");
+    let on_sqlite = matches!(&cli.command, Command::Http(args) if args.backend == http::Backend::Sqlite);
+    if !on_sqlite {
+        let stale = tokio::task::spawn_blocking({
+            let server = server.clone();
+            move || db::drop_stale(&server)
+        })
+        .await??;
+        for name in stale {
+            eprintln!("dropped {name}, left behind by a killed run");
+        }
     }
     print_machine();
     match cli.command {
@@ -253,7 +314,51 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             run_drain(&server, &args).await?;
         }
         Command::All(args) => run_all(&server, &args).await?,
+        Command::Http(args) => run_http(&server, args).await?,
     }
+    Ok(())
+}
+
+async fn run_http(server: &str, args: HttpArgs) -> anyhow::Result<()> {
+    let rsvp = match args.rsvp {
+        Some(path) => path,
+        None => server::default_binary()?,
+    };
+    let create_connections = args.connections.unwrap_or_else(|| match args.backend {
+        http::Backend::Postgres => vec![16, 64],
+        http::Backend::Sqlite => vec![1, 16],
+    });
+    let settings = http::HttpSettings {
+        backend: args.backend,
+        rsvp,
+        seconds: args.seconds,
+        rounds: args.rounds,
+        threads: args.threads,
+        create_connections,
+        list_connections: args.list_connections,
+        bulk_clients: args.bulk_clients,
+        log: args.log,
+        env: args.env,
+    };
+    println!(
+        "\n== http: {} on {:?}, {} round(s) of {} s per measurement, wrk -t{} --latency ==",
+        settings.rsvp.display(),
+        settings.backend,
+        settings.rounds,
+        settings.seconds,
+        settings.threads
+    );
+    let extra: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "server: defaults, RSVP_LOG={}, RSVP_EMAILS_PER_HOUR=0 (the cap off){}{}",
+        settings.log,
+        if extra.is_empty() { "" } else { ", then " },
+        extra.join(" ")
+    );
+    let report = http::run(server, &settings).await?;
+    println!("\n== http: summary ==\n");
+    print!("{}", report.table());
+    print_machine();
     Ok(())
 }
 
