@@ -1663,7 +1663,12 @@ impl crate::writer::Unit for RawUnit {
         let this = *self;
         (this.work)(conn);
         let done = this.done;
-        (false, Box::new(move |_| drop(done.send(()))))
+        (
+            false,
+            Box::new(move |_| {
+                let _ = done.send(());
+            }),
+        )
     }
 
     fn abandon(self: Box<Self>, _: &DieselError) {}
