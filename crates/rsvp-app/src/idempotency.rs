@@ -245,10 +245,7 @@ impl App {
     /// [`AppError::Unavailable`] when the store fails.
     pub async fn prune_idempotency_records(&self, batch: usize) -> Result<u64, AppError> {
         let ports = self.ports();
-        Ok(ports
-            .store
-            .prune_idempotency_records(ports.clock.now(), batch)
-            .await?)
+        Ok(ports.store.prune_idempotency_records(ports.clock.now(), batch).await?)
     }
 }
 

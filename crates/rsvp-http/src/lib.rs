@@ -19,6 +19,9 @@
 //! RFC 9457 `application/problem+json` document ([`Problem`]); no client
 //! input produces a 5xx. Bodies are read by [`body::read_json`] rather than
 //! actix's `Json` extractor so that each of those cases is ours to answer.
+//!
+//! Every POST and PATCH under `/v1` honours an `Idempotency-Key` header
+//! ([`idempotency`]): a retry with the same key replays the first answer.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -28,6 +31,7 @@ pub mod body;
 pub mod client_addr;
 pub mod cursor;
 pub mod dto;
+pub mod idempotency;
 mod links;
 pub mod metrics;
 mod middleware;
@@ -114,6 +118,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(
                 web::scope("/v1")
+                    // POST and PATCH honour `Idempotency-Key` (inside the throttle:
+                    // a blocked address is refused before any look-up).
+                    .wrap(actix_web::middleware::from_fn(idempotency::guard))
                     // Every route here checks an API key, the operator token or a
                     // link token: failures are throttled (inside `observe`, so a
                     // 429 is logged and counted like any answer).

@@ -7,9 +7,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use rsvp_app::{
     ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, IdempotencyBegin,
-    IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, RequestFingerprint,
-    StoredResponse, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord,
-    SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+    IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, LinkTokenRecord,
+    NewInvitationRecord, Page, PageRequest, PageSize, Principal, RequestFingerprint, ResendRecord, SecretHash, Store,
+    StoreError, StoredResponse, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
@@ -676,14 +676,12 @@ impl Store for InMemoryStore {
         attempt: Uuid,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        self.with(|s| {
-            match s.idempotency.get_mut(&(*scope, key.clone())) {
-                Some(record) if record.held_by(attempt) => {
-                    record.response = Some(response.clone());
-                    Ok(true)
-                }
-                _ => Ok(false),
+        self.with(|s| match s.idempotency.get_mut(&(*scope, key.clone())) {
+            Some(record) if record.held_by(attempt) => {
+                record.response = Some(response.clone());
+                Ok(true)
             }
+            _ => Ok(false),
         })
     }
 

@@ -14,9 +14,7 @@
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use rsvp_app::{
-    IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoreError, StoredResponse,
-};
+use rsvp_app::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoreError, StoredResponse};
 use uuid::Uuid;
 
 use crate::connection::DbConnection;

@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::SetupError;
-use crate::idempotency;
 use crate::connection::{Backend, DbConnection, MultiBackend, Pool, PoolShape, Target, build_pool};
+use crate::idempotency;
 use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
@@ -2038,17 +2038,32 @@ mod tests {
         let first = claim("k1", 1, now);
         assert_eq!(begin(first.clone()).await, rsvp_app::IdempotencyBegin::Started);
         let (scope, key, attempt) = (first.scope, first.key.clone(), first.attempt);
-        assert!(store.complete_idempotent(&scope, &key, attempt, &response).await.unwrap());
-        assert!(matches!(begin(claim("k1", 1, now)).await, rsvp_app::IdempotencyBegin::Replay(_)));
+        assert!(
+            store
+                .complete_idempotent(&scope, &key, attempt, &response)
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            begin(claim("k1", 1, now)).await,
+            rsvp_app::IdempotencyBegin::Replay(_)
+        ));
         let running = claim("k2", 1, now);
         assert_eq!(begin(running.clone()).await, rsvp_app::IdempotencyBegin::Started);
         let later = now + Duration::minutes(2);
-        assert_eq!(begin(claim("k2", 1, later)).await, rsvp_app::IdempotencyBegin::Started, "taken over");
+        assert_eq!(
+            begin(claim("k2", 1, later)).await,
+            rsvp_app::IdempotencyBegin::Started,
+            "taken over"
+        );
         let abandoned = claim("k3", 1, now);
         assert_eq!(begin(abandoned.clone()).await, rsvp_app::IdempotencyBegin::Started);
         let (scope, key, attempt) = (abandoned.scope, abandoned.key.clone(), abandoned.attempt);
         assert!(store.abandon_idempotent(&scope, &key, attempt).await.unwrap());
-        let pruned = store.prune_idempotency_records(now + Duration::days(2), 100).await.unwrap();
+        let pruned = store
+            .prune_idempotency_records(now + Duration::days(2), 100)
+            .await
+            .unwrap();
         assert_eq!(pruned, 2);
     }
 

@@ -110,7 +110,10 @@ pub async fn a_key_reused_for_another_request_is_a_mismatch_and_writes_nothing(h
         IdempotencyBegin::Mismatch,
         "in progress"
     );
-    assert!(complete(store, &first, &response(1)).await, "the first attempt still holds it");
+    assert!(
+        complete(store, &first, &response(1)).await,
+        "the first attempt still holds it"
+    );
     assert_eq!(
         begin(store, &claim(1, "k", 8, at(2))).await,
         IdempotencyBegin::Mismatch,
@@ -150,7 +153,10 @@ pub async fn a_request_in_progress_is_taken_over_only_after_the_takeover_time(h:
         IdempotencyBegin::InProgress,
         "the takeover restarted the clock"
     );
-    assert!(!complete(store, &first, &response(1)).await, "the first attempt lost it");
+    assert!(
+        !complete(store, &first, &response(1)).await,
+        "the first attempt lost it"
+    );
     assert!(!abandon(store, &first).await, "the first attempt lost it");
     assert!(complete(store, &second, &response(2)).await);
     assert_eq!(
@@ -171,7 +177,10 @@ pub async fn abandoning_forgets_the_request_so_that_the_key_starts_afresh(h: Har
         ..first.clone()
     };
     assert!(!abandon(store, &stranger).await, "not the holder");
-    assert_eq!(begin(store, &claim(1, "k", 7, at(1))).await, IdempotencyBegin::InProgress);
+    assert_eq!(
+        begin(store, &claim(1, "k", 7, at(1))).await,
+        IdempotencyBegin::InProgress
+    );
     assert!(abandon(store, &first).await);
     assert!(!abandon(store, &first).await, "gone already");
     assert!(!complete(store, &first, &response(1)).await, "gone: nothing stored");
@@ -192,7 +201,11 @@ pub async fn a_record_completes_once_and_only_by_the_attempt_holding_it(h: Harne
     let store = h.store.as_ref();
     let nobody = claim(1, "never-begun", 7, at(0));
     assert!(!complete(store, &nobody, &response(9)).await);
-    assert_eq!(begin(store, &nobody).await, IdempotencyBegin::Started, "nothing was stored");
+    assert_eq!(
+        begin(store, &nobody).await,
+        IdempotencyBegin::Started,
+        "nothing was stored"
+    );
 
     let first = claim(1, "k", 7, at(0));
     assert_eq!(begin(store, &first).await, IdempotencyBegin::Started);
@@ -234,7 +247,10 @@ pub async fn an_expired_record_starts_afresh_whatever_it_held(h: Harness) {
     );
     let expired_running = claim(1, "running", 7, at(0) + KEPT);
     assert_eq!(begin(store, &expired_running).await, IdempotencyBegin::Started);
-    assert!(!complete(store, &running, &response(3)).await, "the old attempt lost it");
+    assert!(
+        !complete(store, &running, &response(3)).await,
+        "the old attempt lost it"
+    );
 }
 
 /// Keys are per scope: the same key in two scopes, or two keys in one
@@ -334,7 +350,10 @@ pub async fn concurrent_begins_of_one_key_have_exactly_one_start(h: Harness) {
     }
     assert_eq!(started.len(), 1, "exactly one of {RACERS} concurrent begins must start");
     let store = h.store.as_ref();
-    assert!(complete(store, &started[0], &response(1)).await, "the winner holds the record");
+    assert!(
+        complete(store, &started[0], &response(1)).await,
+        "the winner holds the record"
+    );
     assert_eq!(
         begin(store, &claim(1, "race", 7, at(1))).await,
         IdempotencyBegin::Replay(response(1))
@@ -367,6 +386,10 @@ pub async fn concurrent_takeovers_of_a_stale_record_have_exactly_one_winner(h: H
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one of {RACERS} concurrent takeovers must win");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of {RACERS} concurrent takeovers must win"
+    );
     assert!(!abandon(h.store.as_ref(), &stale).await, "the stale attempt lost it");
 }
