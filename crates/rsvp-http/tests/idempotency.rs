@@ -40,6 +40,20 @@ on_every_backend!(
     sixteen_concurrent_identical_creates_with_one_key_create_one_invitation_and_agree,
 );
 
+mod sqlite_replicas {
+    #[actix_web::test]
+    async fn a_key_holds_across_replicas_and_restarts() {
+        super::a_key_holds_across_replicas_and_restarts(super::Api::sqlite().await).await
+    }
+}
+
+mod postgres_replicas {
+    #[actix_web::test]
+    async fn a_key_holds_across_replicas_and_restarts() {
+        super::a_key_holds_across_replicas_and_restarts(super::Api::postgres().await).await
+    }
+}
+
 async fn send(
     api: &Api,
     method: Method,
@@ -611,4 +625,34 @@ async fn sixteen_concurrent_identical_creates_with_one_key_create_one_invitation
     )
     .await;
     assert_replayed(fresh[0], &after);
+}
+
+/// Two replicas over one database (a restart is a new replica): the answer
+/// stored by one is replayed by the other, and a key in progress on one is
+/// in progress on the other.
+async fn a_key_holds_across_replicas_and_restarts(api: Api) {
+    let (_, acme) = api.business("Acme", "ann@acme.test").await;
+    let other = api.another_replica().await.expect("a database-backed API");
+    let body = json!({"email": "bob@globex.test"});
+    let first = send(
+        &api,
+        Method::POST,
+        "/v1/invitations",
+        Some(&acme),
+        Some("k"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let replay = send(
+        &other,
+        Method::POST,
+        "/v1/invitations",
+        Some(&acme),
+        Some("k"),
+        Some(body),
+    )
+    .await;
+    assert_replayed(&first, &replay);
+    assert_eq!(sent_count(&other, &acme).await, 1);
 }
