@@ -79,7 +79,7 @@ fn request(method: Method, path: &str, bearer: Option<&str>, key: Option<&str>, 
     request
 }
 
-fn header_of<'a>(reply: &'a Reply, name: impl header::AsHeaderName) -> Option<&'a str> {
+fn header_of(reply: &Reply, name: impl header::AsHeaderName) -> Option<&str> {
     reply.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
