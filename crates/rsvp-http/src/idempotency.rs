@@ -22,9 +22,10 @@
 //!   a 401 (a failed authentication is no answer of the caller's), a 429
 //!   (a throttle, a cooldown or a quota: a retry later should run). Every
 //!   other answer is stored, refusals included.
-//! * **Order.** Inside `observe` (so replays and refusals are logged and
-//!   counted) and the failed-attempt throttle (so a blocked address is
-//!   refused before anything is looked up).
+//! * **Where.** On each POST and PATCH route of `/v1` (not on the scope: a
+//!   405 or a 404 is never keyed), so inside the scope's `observe` (replays
+//!   and refusals are logged and counted) and failed-attempt throttle (a
+//!   blocked address is refused before anything is looked up).
 
 // `Problem` is the RFC 9457 document itself, flat by design (as in `state`).
 #![allow(clippy::result_large_err, reason = "Problem is the flat RFC 9457 document")]
@@ -247,7 +248,8 @@ async fn run(
     Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(bytes))))
 }
 
-/// The middleware of the `/v1` scope (see the module documentation).
+/// The middleware of each POST and PATCH route under `/v1` (see the module
+/// documentation); other methods pass through untouched.
 pub async fn guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -641,7 +641,7 @@ mod tests {
                 assert!(responses["401"]["headers"].get("Idempotent-Replayed").is_none());
             }
         }
-        assert_eq!(seen, 8, "every POST and PATCH under /v1");
+        assert!(seen >= 8, "every POST and PATCH under /v1: {seen}");
     }
 
     #[test]

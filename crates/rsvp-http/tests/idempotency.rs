@@ -40,6 +40,33 @@ on_every_backend!(
     sixteen_concurrent_identical_creates_with_one_key_create_one_invitation_and_agree,
 );
 
+/// Every POST and PATCH the document lists under `/v1` checks the key (a
+/// malformed one is refused before anything else), and no other method or
+/// route does (a 405 stays a 405).
+#[actix_web::test]
+async fn every_documented_post_and_patch_under_v1_honours_the_key_and_nothing_else_does() {
+    let api = Api::memory_with(|config, _| config.failed_attempts_per_minute = 0).await;
+    let doc: Value = serde_json::from_str(&rsvp_http::openapi::document()).unwrap();
+    let mut keyed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{token}", "tok");
+        for method in [Method::POST, Method::PATCH, Method::GET, Method::PUT, Method::DELETE] {
+            let documented = item.get(method.as_str().to_ascii_lowercase()).is_some();
+            let expected = documented && (method == Method::POST || method == Method::PATCH);
+            let reply = send(&api, method.clone(), &concrete, None, Some("not valid"), None).await;
+            let refused = reply.body["code"] == "invalid_idempotency_key";
+            assert_eq!(refused, expected, "{method} {path}: {}", reply.text);
+            keyed += usize::from(expected);
+        }
+    }
+    assert!(keyed >= 8, "the POST and PATCH operations under /v1: {keyed}");
+}
+
 mod sqlite_replicas {
     #[actix_web::test]
     async fn a_key_holds_across_replicas_and_restarts() {
@@ -488,11 +515,12 @@ fn v1_app_with(
         InitError = (),
     >,
 > {
-    App::new().app_data(web::Data::new(state)).service(
-        web::scope("/v1")
-            .wrap(actix_web::middleware::from_fn(rsvp_http::idempotency::guard))
-            .route("/test/work", route),
-    )
+    App::new()
+        .app_data(web::Data::new(state))
+        .service(web::scope("/v1").route(
+            "/test/work",
+            route.wrap(actix_web::middleware::from_fn(rsvp_http::idempotency::guard)),
+        ))
 }
 
 async fn a_server_error_is_not_stored_so_the_retry_runs_again(api: Api) {
