@@ -13,6 +13,10 @@
 //!   reaches the store as one record holding everything it writes (the
 //!   invitation, its event, its email job, the connection), so that the
 //!   store commits it as one unit of work.
+//! * Idempotent requests: [`App::begin_idempotent`], then
+//!   [`App::complete_idempotent`] or [`App::abandon_idempotent`]; records
+//!   kept [`IDEMPOTENCY_RETENTION`] and pruned by
+//!   [`App::prune_idempotency_records`].
 //! * Errors: [`AppError`], whose [`code`](AppError::code) is the stable code
 //!   of the HTTP API.
 
@@ -20,6 +24,7 @@
 
 mod dispatch;
 mod error;
+mod idempotency;
 mod list;
 pub mod ports;
 mod retention;
@@ -30,6 +35,10 @@ pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
 pub use error::AppError;
+pub use idempotency::{
+    IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
+    IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
+};
 pub use list::{
     Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
     PageRequest, PageSize,

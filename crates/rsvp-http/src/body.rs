@@ -180,7 +180,7 @@ fn is_json_media_type(req: &HttpRequest) -> Option<bool> {
     Some(essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")))
 }
 
-fn too_large(limit: usize) -> Problem {
+pub(crate) fn too_large(limit: usize) -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",

@@ -19,6 +19,9 @@
 //! RFC 9457 `application/problem+json` document ([`Problem`]); no client
 //! input produces a 5xx. Bodies are read by [`body::read_json`] rather than
 //! actix's `Json` extractor so that each of those cases is ours to answer.
+//!
+//! Every POST and PATCH under `/v1` honours an `Idempotency-Key` header
+//! ([`idempotency`]): a retry with the same key replays the first answer.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -28,6 +31,7 @@ pub mod body;
 pub mod client_addr;
 pub mod cursor;
 pub mod dto;
+pub mod idempotency;
 mod links;
 pub mod metrics;
 mod middleware;
@@ -80,6 +84,15 @@ fn observed(
     resource.wrap(actix_web::middleware::from_fn(middleware::observe))
 }
 
+/// A POST or PATCH route under `/v1`: it honours `Idempotency-Key`
+/// ([`idempotency::guard`]). On the route, not the scope, so that it runs
+/// only when the route's method matched: a 405 or 404 is never keyed. It
+/// runs inside the scope's `observe` and throttle (a blocked address is
+/// refused before any look-up).
+fn keyed(route: actix_web::Route) -> actix_web::Route {
+    route.wrap(actix_web::middleware::from_fn(idempotency::guard))
+}
+
 /// Registers every route, the state, and a problem-document 404 for unknown
 /// routes (it becomes the `App`'s default service).
 pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -119,25 +132,31 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     // 429 is logged and counted like any answer).
                     .wrap(actix_web::middleware::from_fn(throttle::guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
-                    .service(resource("/invitations", "POST").route(web::post().to(api::create)))
-                    .service(resource("/invitations/bulk", "POST").route(web::post().to(api::bulk)))
+                    .service(resource("/invitations", "POST").route(keyed(web::post().to(api::create))))
+                    .service(resource("/invitations/bulk", "POST").route(keyed(web::post().to(api::bulk))))
                     .service(resource("/invitations/sent", "GET").route(web::get().to(api::list_sent)))
                     .service(resource("/invitations/received", "GET").route(web::get().to(api::list_received)))
                     .service(
                         resource("/invitations/{id}", "GET, PATCH")
                             .route(web::get().to(api::get))
-                            .route(web::patch().to(api::patch)),
+                            .route(keyed(web::patch().to(api::patch))),
                     )
-                    .service(resource("/invitations/{id}/resend", "POST").route(web::post().to(api::resend)))
+                    .service(resource("/invitations/{id}/resend", "POST").route(keyed(web::post().to(api::resend))))
                     .service(resource("/invitation-links/{token}", "GET").route(web::get().to(links::preview)))
-                    .service(resource("/invitation-links/{token}/accept", "POST").route(web::post().to(links::accept)))
                     .service(
-                        resource("/invitation-links/{token}/decline", "POST").route(web::post().to(links::decline)),
+                        resource("/invitation-links/{token}/accept", "POST")
+                            .route(keyed(web::post().to(links::accept))),
+                    )
+                    .service(
+                        resource("/invitation-links/{token}/decline", "POST")
+                            .route(keyed(web::post().to(links::decline))),
                     )
                     .service(resource("/connections", "GET").route(web::get().to(api::connections)))
                     .service(resource("/events", "GET").route(web::get().to(api::events)))
-                    .service(resource("/admin/businesses", "POST").route(web::post().to(admin::create_business)))
-                    .service(resource("/admin/businesses/{id}/users", "POST").route(web::post().to(admin::add_user)))
+                    .service(resource("/admin/businesses", "POST").route(keyed(web::post().to(admin::create_business))))
+                    .service(
+                        resource("/admin/businesses/{id}/users", "POST").route(keyed(web::post().to(admin::add_user))),
+                    )
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found));

@@ -374,6 +374,138 @@ impl Modify for Throttled {
     }
 }
 
+/// Documents `Idempotency-Key` ([`crate::idempotency`]) on every POST and
+/// PATCH under `/v1`: the optional header parameter, the `Idempotent-Replayed`
+/// header on every answer that can be replayed, and the 400, 409 and 422 the
+/// middleware answers, merged into those the operation documents already.
+#[derive(Debug)]
+struct Idempotent;
+
+impl Idempotent {
+    const KEY: &'static str = "Idempotency-Key";
+    const REPLAYED: &'static str = "Idempotent-Replayed";
+
+    fn parameter() -> utoipa::openapi::path::Parameter {
+        utoipa::openapi::path::ParameterBuilder::new()
+            .name(Self::KEY)
+            .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Makes a retry safe: within 24 hours, the same key (per credential) with the same method, path, \
+                 query and body replays the first answer (status, `Location`, `Content-Type`, `Retry-After`, \
+                 `Cache-Control`, body byte for byte) with `Idempotent-Replayed: true`, instead of running again. \
+                 The same key with another request is 422 `idempotency_key_reused`; while the first still runs, \
+                 409 `idempotency_in_progress`. Server errors (5xx), 401 and 429 answers are not stored. \
+                 1 to 255 visible ASCII characters, e.g. a UUID.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$")),
+            ))
+            .build()
+    }
+
+    fn replayed_header() -> utoipa::openapi::header::Header {
+        utoipa::openapi::header::HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["true"])),
+            )
+            .description(Some(
+                "`true` when this answer is the stored answer of an earlier request with the same `Idempotency-Key`",
+            ))
+            .build()
+    }
+
+    /// Merges a problem answer into `status` (`description` appended).
+    fn merge(operation: &mut Operation, status: &str, description: &str, retry_after: bool) {
+        let entry = operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    utoipa::openapi::ResponseBuilder::new()
+                        .content(
+                            crate::problem::PROBLEM_JSON,
+                            utoipa::openapi::content::Content::new(Some(RefOr::Ref(
+                                utoipa::openapi::Ref::from_schema_name("Problem"),
+                            ))),
+                        )
+                        .build(),
+                )
+            });
+        let RefOr::T(response) = entry else {
+            return;
+        };
+        response.description = if response.description.is_empty() {
+            description.to_owned()
+        } else {
+            format!("{}; {description}", response.description)
+        };
+        if retry_after {
+            response.headers.entry("Retry-After".to_owned()).or_insert_with(|| {
+                utoipa::openapi::header::HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+                    .description(Some("seconds to wait before retrying"))
+                    .build()
+            });
+        }
+    }
+
+    fn add(operation: &mut Operation) {
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(Self::parameter());
+        Self::merge(
+            operation,
+            "400",
+            "`invalid_idempotency_key`: the Idempotency-Key header is malformed or sent twice",
+            false,
+        );
+        Self::merge(
+            operation,
+            "409",
+            "`idempotency_in_progress`: a request with this Idempotency-Key is still running",
+            true,
+        );
+        Self::merge(
+            operation,
+            "422",
+            "`idempotency_key_reused`: this Idempotency-Key was used for another request in the last 24 hours",
+            false,
+        );
+        // Every answer that may be stored may come back as a replay.
+        for (status, response) in &mut operation.responses.responses {
+            let stored = status.starts_with('2') || (status.starts_with('4') && status != "401" && status != "429");
+            if let (true, RefOr::T(response)) = (stored, response) {
+                response
+                    .headers
+                    .entry(Self::REPLAYED.to_owned())
+                    .or_insert_with(Self::replayed_header);
+            }
+        }
+    }
+}
+
+impl Modify for Idempotent {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
+                Self::add(operation);
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct OptionalBodies;
 
@@ -421,7 +553,7 @@ impl Modify for OptionalBodies {
         api::connections, api::events, links::preview, links::accept, links::decline,
         admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
     ),
-    modifiers(&SecuritySchemes, &OptionalBodies, &Throttled),
+    modifiers(&SecuritySchemes, &OptionalBodies, &Throttled, &Idempotent),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),
@@ -472,6 +604,44 @@ mod tests {
             let schema = body.pointer("/content/application~1json/schema").unwrap();
             assert!(schema.get("$ref").is_some(), "{pointer}: {schema}");
         }
+    }
+
+    #[test]
+    fn every_post_and_patch_under_v1_documents_the_idempotency_key_and_its_answers() {
+        let doc = doc();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let keyed = operation["parameters"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"));
+                let expected = path.starts_with("/v1/") && (method == "post" || method == "patch");
+                assert_eq!(keyed, expected, "{method} {path}");
+                if !expected {
+                    continue;
+                }
+                seen += 1;
+                let responses = &operation["responses"];
+                for (status, code) in [
+                    ("400", "invalid_idempotency_key"),
+                    ("409", "idempotency_in_progress"),
+                    ("422", "idempotency_key_reused"),
+                ] {
+                    let description = responses[status]["description"].as_str().unwrap_or_default();
+                    assert!(description.contains(code), "{method} {path} {status}: {description}");
+                }
+                let success = responses
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(status, _)| status.starts_with('2'))
+                    .unwrap()
+                    .1;
+                assert!(success["headers"]["Idempotent-Replayed"].is_object(), "{method} {path}");
+                assert!(responses["401"]["headers"].get("Idempotent-Replayed").is_none());
+            }
+        }
+        assert!(seen >= 8, "every POST and PATCH under /v1: {seen}");
     }
 
     #[test]

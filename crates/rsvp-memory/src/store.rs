@@ -6,15 +6,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter,
-    InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord,
-    SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, IdempotencyBegin,
+    IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, LinkTokenRecord,
+    NewInvitationRecord, Page, PageRequest, PageSize, Principal, RequestFingerprint, ResendRecord, SecretHash, Store,
+    StoreError, StoredResponse, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
     InvitationId, InvitationStatus, User, UserId, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
 /// The [`Store`] port in memory: businesses, users, API keys, invitations,
 /// link tokens, connections, events and the email outbox, in maps behind one
@@ -30,6 +32,9 @@ use time::{Duration, OffsetDateTime};
 /// A transition changes only the invitation's status, `updated_at`,
 /// `resolved_at` and `invitee_business_id` (from the record); what was
 /// stored meanwhile (`email_delivery`, `last_sent_at`) is kept.
+///
+/// Idempotency records are a map keyed by (scope, key); a begin looks up
+/// and writes under the one lock, so racing begins have one winner.
 ///
 /// Nothing is persisted: dropping the store drops the data.
 ///
@@ -96,6 +101,34 @@ struct State {
     email_jobs: HashMap<EmailJobId, EmailJob>,
     /// When each finished job finished (for retention).
     email_jobs_finished_at: HashMap<EmailJobId, OffsetDateTime>,
+    /// Idempotency records by (scope, key).
+    idempotency: HashMap<(IdempotencyScope, IdempotencyKey), IdempotencyRecord>,
+}
+
+/// One idempotency record: in progress (`response` is `None`) or completed.
+#[derive(Debug)]
+struct IdempotencyRecord {
+    fingerprint: RequestFingerprint,
+    attempt: Uuid,
+    started_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    response: Option<StoredResponse>,
+}
+
+impl IdempotencyRecord {
+    fn of(claim: &IdempotencyClaim) -> Self {
+        Self {
+            fingerprint: claim.fingerprint,
+            attempt: claim.attempt,
+            started_at: claim.now,
+            expires_at: claim.expires_at,
+            response: None,
+        }
+    }
+
+    fn held_by(&self, attempt: Uuid) -> bool {
+        self.response.is_none() && self.attempt == attempt
+    }
 }
 
 fn pending_key(invitation: &Invitation) -> (BusinessId, String) {
@@ -610,6 +643,79 @@ impl Store for InMemoryStore {
                 .values()
                 .filter(|j| j.status == EmailJobStatus::Queued)
                 .count() as u64)
+        })
+    }
+
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
+        self.with(|s| {
+            let slot = (claim.scope, claim.key.clone());
+            let Some(record) = s.idempotency.get(&slot) else {
+                s.idempotency.insert(slot, IdempotencyRecord::of(claim));
+                return Ok(IdempotencyBegin::Started);
+            };
+            let outcome = if record.expires_at <= claim.now {
+                IdempotencyBegin::Started
+            } else if record.fingerprint != claim.fingerprint {
+                return Ok(IdempotencyBegin::Mismatch);
+            } else if let Some(response) = &record.response {
+                return Ok(IdempotencyBegin::Replay(response.clone()));
+            } else if record.started_at <= claim.stale_before {
+                IdempotencyBegin::Started
+            } else {
+                return Ok(IdempotencyBegin::InProgress);
+            };
+            s.idempotency.insert(slot, IdempotencyRecord::of(claim));
+            Ok(outcome)
+        })
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| match s.idempotency.get_mut(&(*scope, key.clone())) {
+            Some(record) if record.held_by(attempt) => {
+                record.response = Some(response.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        })
+    }
+
+    async fn abandon_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+    ) -> Result<bool, StoreError> {
+        self.with(|s| {
+            let slot = (*scope, key.clone());
+            if s.idempotency.get(&slot).is_some_and(|r| r.held_by(attempt)) {
+                s.idempotency.remove(&slot);
+                Ok(true)
+            } else {
+                Ok(false)
+            }
+        })
+    }
+
+    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut expired: Vec<(OffsetDateTime, Uuid, (IdempotencyScope, IdempotencyKey))> = s
+                .idempotency
+                .iter()
+                .filter(|(_, r)| r.expires_at <= expired_by)
+                .map(|(slot, r)| (r.expires_at, r.attempt, slot.clone()))
+                .collect();
+            expired.sort_by_key(|a| (a.0, a.1));
+            expired.truncate(limit);
+            for (_, _, slot) in &expired {
+                s.idempotency.remove(slot);
+            }
+            Ok(expired.len() as u64)
         })
     }
 

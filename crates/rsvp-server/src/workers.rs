@@ -1,7 +1,8 @@
-//! Background workers: the email dispatcher, the expiry sweeper and the
-//! pruner of old email jobs. All are safe with several replicas (the
-//! store's claims and conditional updates make each job and each expiry
-//! happen once; one replica prunes at a time).
+//! Background workers: the email dispatcher, the expiry sweeper, the
+//! pruner of old email jobs and the pruner of idempotency records past
+//! their 24 hours. All are safe with several replicas (the store's claims
+//! and conditional updates make each job and each expiry happen once; one
+//! replica prunes at a time).
 
 use std::time::Duration;
 
@@ -19,6 +20,12 @@ const SWEEP_BATCH: usize = 500;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Email jobs deleted per statement: short transactions, one after another.
 const PRUNE_BATCH: usize = 1000;
+/// How often idempotency records past their retention are deleted: a key
+/// is honoured until it expires whether or not it is deleted (a begin treats
+/// an expired record as absent), so this only bounds the table's size.
+const IDEMPOTENCY_PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Idempotency records deleted per statement.
+const IDEMPOTENCY_PRUNE_BATCH: usize = 1000;
 
 /// Waits `period` unless told to stop first; `true` means stop.
 async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
@@ -29,8 +36,8 @@ async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
 }
 
 /// Starts the workers (dispatcher, sweeper, pruner of email jobs finished
-/// more than `email_retention` ago); they finish their current round and
-/// return when `stop` turns true.
+/// more than `email_retention` ago, pruner of expired idempotency records);
+/// they finish their current round and return when `stop` turns true.
 pub fn spawn(
     app: App,
     dispatcher: EmailDispatcher,
@@ -92,6 +99,33 @@ pub fn spawn(
             }
         }
     });
+    let mut keys_stop = stop.clone();
+    let keys_pruner = app.clone();
+    let keys = tokio::spawn(async move {
+        loop {
+            let mut pruned = 0u64;
+            loop {
+                match keys_pruner.prune_idempotency_records(IDEMPOTENCY_PRUNE_BATCH).await {
+                    Ok(n) => {
+                        pruned += n;
+                        if n < IDEMPOTENCY_PRUNE_BATCH as u64 || *keys_stop.borrow() {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "idempotency key retention failed");
+                        break;
+                    }
+                }
+            }
+            if pruned > 0 {
+                tracing::info!(pruned, "expired idempotency keys deleted");
+            }
+            if rest(&mut keys_stop, IDEMPOTENCY_PRUNE_EVERY).await {
+                break;
+            }
+        }
+    });
     let mut sweep_stop = stop;
     let sweep = tokio::spawn(async move {
         loop {
@@ -105,5 +139,5 @@ pub fn spawn(
             }
         }
     });
-    vec![dispatch, sweep, prune]
+    vec![dispatch, sweep, prune, keys]
 }

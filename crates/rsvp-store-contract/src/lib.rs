@@ -6,7 +6,8 @@
 //! `rsvp_app::Store`: each of its `# Errors` sentences, and each promise of
 //! its methods (newest-first keyset paging, one pending invitation per
 //! business and normalized email, exactly one winner among concurrent
-//! transitions, the outbox lease, ...), is a case here.
+//! transitions, the outbox lease, one start among racing idempotent
+//! begins, ...), is a case here.
 //!
 //! * [`cases`]: one `pub async fn` per rule, named as a sentence, taking a
 //!   fresh [`Harness`] (a store nobody else uses).
@@ -173,6 +174,17 @@ macro_rules! __store_contract_each_case {
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
             batch_lookups_answer_for_a_whole_bulk_request,
+            // idempotency records
+            a_first_begin_starts_and_the_completed_response_is_replayed_exactly,
+            a_key_reused_for_another_request_is_a_mismatch_and_writes_nothing,
+            a_request_in_progress_is_taken_over_only_after_the_takeover_time,
+            abandoning_forgets_the_request_so_that_the_key_starts_afresh,
+            a_record_completes_once_and_only_by_the_attempt_holding_it,
+            an_expired_record_starts_afresh_whatever_it_held,
+            idempotency_keys_are_independent_across_scopes,
+            expired_idempotency_records_are_pruned_earliest_first_in_batches_and_live_ones_never,
+            concurrent_begins_of_one_key_have_exactly_one_start,
+            concurrent_takeovers_of_a_stale_record_have_exactly_one_winner,
         );
     };
 }
@@ -206,7 +218,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 9] = [
+    const CASE_SOURCES: [&str; 10] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -216,6 +228,7 @@ mod tests {
         include_str!("cases/outbox.rs"),
         include_str!("cases/quota.rs"),
         include_str!("cases/misc.rs"),
+        include_str!("cases/idempotency.rs"),
     ];
 
     #[test]

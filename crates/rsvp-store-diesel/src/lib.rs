@@ -104,6 +104,7 @@
 mod backup;
 mod connection;
 mod fixups;
+mod idempotency;
 mod migrations;
 mod one_statement;
 mod rows;

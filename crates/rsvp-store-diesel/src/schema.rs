@@ -3,7 +3,8 @@
 //! both, reads and writes every column).
 //!
 //! Only types both backends share: ids are `Text` (hyphenated lowercase
-//! UUIDs), times `BigInt` (unix nanoseconds, UTC), JSON `Text`.
+//! UUIDs), times `BigInt` (unix nanoseconds, UTC), JSON `Text`, bytes
+//! `Binary` (BLOB, BYTEA).
 
 diesel::table! {
     businesses (id) {
@@ -116,6 +117,22 @@ diesel::table! {
     /// (`fixups.rs`); a row is deleted when its fix-up is done.
     pending_fixups (name) {
         name -> Text,
+    }
+}
+
+diesel::table! {
+    /// `Idempotency-Key` records: one per (scope, key).
+    idempotency_records (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        attempt_id -> Text,
+        status -> Text,
+        started_at -> BigInt,
+        expires_at -> BigInt,
+        response_status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
     }
 }
 

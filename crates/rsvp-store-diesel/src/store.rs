@@ -10,18 +10,20 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter, InvitationQuery,
-    NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome,
-    TransitionRecord,
+    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, IdempotencyBegin, IdempotencyClaim,
+    IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest,
+    Principal, ResendRecord, SecretHash, Store, StoreError, StoredResponse, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
     InvitationId, InvitationStatus, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
+use crate::idempotency;
 use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
@@ -125,8 +127,11 @@ pub struct DieselStore {
 /// replica prunes at a time ("rsvp" in ASCII, then 1).
 const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 
+/// The PostgreSQL advisory lock taken by the pruner of idempotency records.
+const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
+
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 10] = [
+const WRITE_OPERATIONS: [&str; 14] = [
     "create_business",
     "add_user",
     "insert_invitation",
@@ -137,6 +142,10 @@ const WRITE_OPERATIONS: [&str; 10] = [
     "finish_email_job",
     "release_email_jobs",
     "prune_email_jobs",
+    "begin_idempotent",
+    "complete_idempotent",
+    "abandon_idempotent",
+    "prune_idempotency_records",
 ];
 
 /// The port methods that only read. On SQLite they use the pool's read
@@ -244,7 +253,7 @@ impl fmt::Debug for DieselStore {
 
 /// Why a unit of work stopped: a refusal of the port, or a database error.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     Store(StoreError),
     Db(DieselError),
 }
@@ -270,7 +279,7 @@ impl Failure {
     }
 }
 
-type Unit<T> = Result<T, Failure>;
+pub(crate) type Unit<T> = Result<T, Failure>;
 
 /// Maps a unique violation of the statement to the port's `error`.
 fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
@@ -1604,6 +1613,54 @@ impl Store for DieselStore {
     /// included). On SQLite, also fails while the last write failed on
     /// storage (full disk, read-only file, I/O error), retrying a small write
     /// itself so that it recovers without traffic.
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
+        let claim = idempotency::ClaimRows::new(claim)?;
+        self.run("begin_idempotent", move |conn| {
+            write_unit(conn, |conn| idempotency::begin(conn, &claim))
+        })
+        .await
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        let slot = idempotency::Slot::new(scope, key, attempt);
+        let response = idempotency::CompletedRow::new(response)?;
+        self.run("complete_idempotent", move |conn| {
+            idempotency::complete(conn, &slot, &response)
+        })
+        .await
+    }
+
+    async fn abandon_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+    ) -> Result<bool, StoreError> {
+        let slot = idempotency::Slot::new(scope, key, attempt);
+        self.run("abandon_idempotent", move |conn| idempotency::abandon(conn, &slot))
+            .await
+    }
+
+    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let expired_by = bound_nanos(expired_by);
+        let limit = saturating_limit(limit);
+        if limit == 0 {
+            return Ok(0);
+        }
+        // One replica prunes at a time; the others find the lock taken and skip.
+        let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
+        self.run("prune_idempotency_records", move |conn| {
+            write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let pool = self.pool.clone();
         let budget = self.ping_timeout;
@@ -2172,6 +2229,52 @@ mod tests {
         };
         assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
         assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 1);
+
+        let claim = |key: &str, fingerprint: u8, at: OffsetDateTime| rsvp_app::IdempotencyClaim {
+            scope: rsvp_app::IdempotencyScope(SecretHash([9; 32])),
+            key: rsvp_app::IdempotencyKey::parse(key).unwrap(),
+            fingerprint: rsvp_app::RequestFingerprint(SecretHash([fingerprint; 32])),
+            attempt: id(),
+            now: at,
+            expires_at: at + Duration::hours(24),
+            stale_before: at - Duration::seconds(60),
+        };
+        let response = rsvp_app::StoredResponse {
+            status: 201,
+            headers: vec![("location".into(), "/v1/x".into())],
+            body: b"{}".to_vec(),
+        };
+        let begin = |claim| async move { store.begin_idempotent(&claim).await.unwrap() };
+        let first = claim("k1", 1, now);
+        assert_eq!(begin(first.clone()).await, rsvp_app::IdempotencyBegin::Started);
+        let (scope, key, attempt) = (first.scope, first.key.clone(), first.attempt);
+        assert!(
+            store
+                .complete_idempotent(&scope, &key, attempt, &response)
+                .await
+                .unwrap()
+        );
+        assert!(matches!(
+            begin(claim("k1", 1, now)).await,
+            rsvp_app::IdempotencyBegin::Replay(_)
+        ));
+        let running = claim("k2", 1, now);
+        assert_eq!(begin(running.clone()).await, rsvp_app::IdempotencyBegin::Started);
+        let later = now + Duration::minutes(2);
+        assert_eq!(
+            begin(claim("k2", 1, later)).await,
+            rsvp_app::IdempotencyBegin::Started,
+            "taken over"
+        );
+        let abandoned = claim("k3", 1, now);
+        assert_eq!(begin(abandoned.clone()).await, rsvp_app::IdempotencyBegin::Started);
+        let (scope, key, attempt) = (abandoned.scope, abandoned.key.clone(), abandoned.attempt);
+        assert!(store.abandon_idempotent(&scope, &key, attempt).await.unwrap());
+        let pruned = store
+            .prune_idempotency_records(now + Duration::days(2), 100)
+            .await
+            .unwrap();
+        assert_eq!(pruned, 2);
     }
 
     /// Every SQL statement the store sends while `exercise_every_query`

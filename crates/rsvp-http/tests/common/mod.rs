@@ -63,6 +63,23 @@ impl Api {
         Self::over_with(Arc::new(store), Some(database), adjust)
     }
 
+    /// Another replica over the same database (a new store and pool, the
+    /// same clock): what one replica stored, the other reads. `None` in memory.
+    pub async fn another_replica(&self) -> Option<Self> {
+        let url = self._database.as_ref()?.url().to_owned();
+        let store = rsvp_store_diesel::DieselStore::connect(&url).await.unwrap();
+        let ports = Ports {
+            store: Arc::new(store),
+            ..self.state.app.ports().clone()
+        };
+        let app = rsvp_app::App::new(ports, self.state.app.settings().clone());
+        Some(Self {
+            clock: self.clock.clone(),
+            state: HttpState::new(app, self.state.config.clone()),
+            _database: None,
+        })
+    }
+
     fn over(store: Arc<dyn rsvp_app::Store>, database: Option<TestDatabase>) -> Self {
         Self::over_with(store, database, |_, _| {})
     }

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod events;
+mod idempotency;
 mod invitations;
 mod links;
 mod listing;
@@ -23,6 +24,7 @@ mod transitions;
 
 pub use accounts::*;
 pub use events::*;
+pub use idempotency::*;
 pub use invitations::*;
 pub use links::*;
 pub use listing::*;
