@@ -14,6 +14,7 @@
 mod accounts;
 mod events;
 mod invitations;
+mod lifecycle;
 mod links;
 mod listing;
 mod misc;
@@ -24,6 +25,7 @@ mod transitions;
 pub use accounts::*;
 pub use events::*;
 pub use invitations::*;
+pub use lifecycle::*;
 pub use links::*;
 pub use listing::*;
 pub use misc::*;
