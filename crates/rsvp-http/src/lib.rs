@@ -22,12 +22,13 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod admin;
+pub mod admin;
 mod api;
 pub mod body;
 pub mod client_addr;
 pub mod cursor;
 pub mod dto;
+pub mod lifecycle;
 mod links;
 pub mod metrics;
 mod middleware;
@@ -136,8 +137,32 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .service(resource("/connections", "GET").route(web::get().to(api::connections)))
                     .service(resource("/events", "GET").route(web::get().to(api::events)))
-                    .service(resource("/admin/businesses", "POST").route(web::post().to(admin::create_business)))
-                    .service(resource("/admin/businesses/{id}/users", "POST").route(web::post().to(admin::add_user)))
+                    .service(resource("/me", "GET").route(web::get().to(lifecycle::me)))
+                    .service(
+                        resource("/admin/businesses", "GET, POST")
+                            .route(web::get().to(lifecycle::list_businesses))
+                            .route(web::post().to(admin::create_business)),
+                    )
+                    .service(
+                        resource("/admin/businesses/{id}", "GET, PATCH")
+                            .route(web::get().to(lifecycle::get_business))
+                            .route(web::patch().to(lifecycle::update_business)),
+                    )
+                    .service(
+                        resource("/admin/businesses/{id}/users", "GET, POST")
+                            .route(web::get().to(lifecycle::list_users))
+                            .route(web::post().to(admin::add_user)),
+                    )
+                    .service(resource("/admin/users/{id}", "PATCH").route(web::patch().to(lifecycle::update_user)))
+                    .service(
+                        resource("/admin/users/{id}/api-keys", "GET, POST")
+                            .route(web::get().to(lifecycle::list_api_keys))
+                            .route(web::post().to(lifecycle::create_api_key)),
+                    )
+                    .service(
+                        resource("/admin/api-keys/{id}", "DELETE").route(web::delete().to(lifecycle::revoke_api_key)),
+                    )
+                    .service(resource("/admin/erasures", "POST").route(web::post().to(lifecycle::erase)))
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found));
