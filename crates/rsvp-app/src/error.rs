@@ -54,6 +54,17 @@ pub enum AppError {
         /// Seconds until the oldest email in the window leaves it.
         retry_after_secs: u64,
     },
+    /// The caller's business is suspended by the operator (its API keys are
+    /// refused).
+    #[error("this business is suspended")]
+    BusinessSuspended,
+    /// The invitation's sending business is suspended: its links answer
+    /// nothing.
+    #[error("the business that sent this invitation is suspended")]
+    SenderSuspended,
+    /// The user is deactivated (no key can be made for it).
+    #[error("this user is deactivated")]
+    UserDeactivated,
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -75,6 +86,8 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::Cooldown { .. } => "resend_cooldown",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::BusinessSuspended | Self::SenderSuspended => "business_suspended",
+            Self::UserDeactivated => "user_deactivated",
             Self::Unavailable(_) => "unavailable",
         }
     }

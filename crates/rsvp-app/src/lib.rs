@@ -22,6 +22,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
 mod dispatch;
 mod error;
 mod idempotency;
@@ -31,6 +32,9 @@ mod retention;
 mod secret;
 mod service;
 
+pub use admin::{
+    BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
+};
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
@@ -40,14 +44,14 @@ pub use idempotency::{
     IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
 };
 pub use list::{
-    Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
-    PageRequest, PageSize,
+    BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE, Page, PageRequest, PageSize,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued, IdGenerator,
-    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail,
-    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
-    TransitionRecord,
+    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued,
+    ErasedInvitation, ErasureCounts, ErasureRecord, IdGenerator, InvitationEmail, LinkTokenRecord, Locale, MailError,
+    Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord,
+    SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};

@@ -86,6 +86,18 @@ pub struct PageRequest {
     pub after: Option<Cursor>,
 }
 
+/// One page request of the operator's business list (newest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessQuery {
+    /// Only businesses whose folded name contains this (already folded with
+    /// [`rsvp_domain::fold_for_search`]; `None` or empty: all).
+    pub name: Option<String>,
+    /// How many.
+    pub limit: PageSize,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+}
+
 /// One page request of the oldest-first event list.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EventQuery {

@@ -4,14 +4,14 @@
 
 use async_trait::async_trait;
 use rsvp_domain::{
-    ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, Invitation, InvitationId,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, Invitation, InvitationId,
     InvitationStatus, User, UserId,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::idempotency::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoredResponse};
-use crate::list::{EventQuery, InvitationQuery, Page, PageRequest};
+use crate::list::{BusinessQuery, EventQuery, InvitationQuery, Page, PageRequest};
 use crate::{Secret, SecretHash};
 
 /// Tells the time. The only place `now` comes from.
@@ -69,17 +69,13 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// An API key as stored: the hash of the secret, never the secret.
+/// An API key as stored: the key and the hash of its secret, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRecord {
-    /// Its id.
-    pub id: ApiKeyId,
-    /// The user it acts as.
-    pub user_id: UserId,
+    /// The key (its id, user, name, prefix, times).
+    pub key: ApiKey,
     /// Hash of the secret.
     pub hash: SecretHash,
-    /// When it was made.
-    pub created_at: OffsetDateTime,
 }
 
 /// Who is calling: one user of one business.
@@ -89,6 +85,58 @@ pub struct Principal {
     pub business: Business,
     /// The user the API key acts as.
     pub user: User,
+}
+
+/// What an API key's hash leads to: the key, its user and the user's
+/// business, as stored (whether they may act is for the caller to decide:
+/// [`rsvp_domain::check_access`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    /// The key.
+    pub key: ApiKey,
+    /// Its user and business.
+    pub principal: Principal,
+}
+
+/// One invitation to erase (see [`Store::erase_invitations`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErasedInvitation {
+    /// The stored status read before the erasure was decided: the erasure
+    /// applies only if the row still has it.
+    pub expected: InvitationStatus,
+    /// The invitation after the erasure ([`Invitation::erased`]).
+    pub invitation: Invitation,
+    /// Its `invitation.erased` event.
+    pub event: Event,
+}
+
+impl ErasedInvitation {
+    /// Whether the erasure resolves the invitation (it was pending).
+    pub fn resolves(&self) -> bool {
+        self.expected == InvitationStatus::Pending && self.invitation.status != InvitationStatus::Pending
+    }
+}
+
+/// The erasure of one person's data from invitations (GDPR art. 17).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErasureRecord {
+    /// The erased address (compared normalized).
+    pub email: EmailAddress,
+    /// The time of the erasure.
+    pub now: OffsetDateTime,
+    /// The invitations to that address, as read.
+    pub invitations: Vec<ErasedInvitation>,
+}
+
+/// What one [`Store::erase_invitations`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErasureCounts {
+    /// Invitations whose personal data was replaced.
+    pub invitations: u64,
+    /// Of those, how many were pending and got cancelled (or expired).
+    pub resolved: u64,
+    /// Queued emails dropped.
+    pub emails_dropped: u64,
 }
 
 /// A link token as stored.
@@ -268,8 +316,80 @@ pub trait Store: Send + Sync {
     /// A business by id.
     async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError>;
 
-    /// The user and business an API key acts as, found by the key's hash.
-    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError>;
+    /// The key whose secret has this hash, with its user and business, in
+    /// whatever state they are (expired, deactivated, suspended: the caller
+    /// decides). A revoked key is found by nothing: it MUST be `None` as soon
+    /// as [`revoke_api_key`](Self::revoke_api_key) returned, on every
+    /// connection (nothing may cache it).
+    async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError>;
+
+    /// Adds an API key to an existing user (a user may hold several).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when the user does not exist,
+    /// writing nothing.
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// The keys of `user`, newest first (`created_at`, then id, descending);
+    /// empty for an unknown user.
+    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Revokes a key for good: its row is deleted, so its hash finds nothing.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such key (also
+    /// when it was revoked already), changing nothing.
+    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError>;
+
+    /// Records a use of a key at `now`: `last_used_at` becomes `now` only if
+    /// it is unset or at or before `not_used_since` (so a busy key is written
+    /// once a minute, not per request). MUST never move `last_used_at`
+    /// backwards, and MUST do nothing for an unknown key.
+    async fn record_api_key_use(
+        &self,
+        id: ApiKeyId,
+        now: OffsetDateTime,
+        not_used_since: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Businesses, newest first (`created_at`, then id, descending), keyset
+    /// paged; with `query.name`, only those whose name, trimmed and
+    /// lowercased ([`rsvp_domain::fold_for_search`]), contains it (`%` and
+    /// `_` in it are plain characters, not wildcards).
+    async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError>;
+
+    /// Writes a business's `name` and `suspended_at` (nothing else).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such business.
+    async fn update_business(&self, business: &Business) -> Result<(), StoreError>;
+
+    /// The users of `business`, newest first, keyset paged; empty for an
+    /// unknown business.
+    async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError>;
+
+    /// Writes a user's `first_name`, `last_name` and `deactivated_at`
+    /// (nothing else: the email and the business stay).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such user.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// Every invitation to this normalized email, from any business, in any
+    /// stored status, in any order (the input of an erasure).
+    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Erases a person's data from invitations, in one transaction. For each
+    /// item whose stored row still has the normalized `record.email` and the
+    /// status `expected` (others are skipped: they changed since they were
+    /// read, and the caller reads again): writes the item's `email`,
+    /// `first_name`, `last_name`, `phone`, `message`, `custom_data`,
+    /// `status`, `updated_at` and `resolved_at`; revokes every link token of
+    /// the invitation; deletes its queued email jobs (their link tokens and
+    /// the address with them) and replaces the address and error of its
+    /// finished ones with the placeholder and nothing; writes the event.
+    /// Returns what it did; an empty record does nothing.
+    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError>;
 
     /// The user with this normalized email, if any.
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;

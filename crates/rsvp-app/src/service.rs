@@ -4,16 +4,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use rsvp_domain::{
-    Action, Actor, ApiKeyId, Business, BusinessId, BusinessName, Connection, ConnectionId, EmailAddress, EmailJobId,
-    Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest, PersonName, User, UserId,
-    ValidationErrors,
+    AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
+    ConnectionId, EmailAddress, EmailJobId, Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest,
+    LAST_USED_GRANULARITY, PersonName, User, UserId, ValidationErrors, check_access,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize};
 use crate::ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord, NewInvitee,
-    Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord,
+    NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
 
@@ -91,6 +91,8 @@ pub struct ProvisionedBusiness {
     pub user: User,
     /// The user's API key, in clear, once.
     pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
 }
 
 /// A user and its API key (shown once).
@@ -100,6 +102,8 @@ pub struct ProvisionedUser {
     pub user: User,
     /// Its API key, in clear, once.
     pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
 }
 
 /// A created invitation.
@@ -190,7 +194,7 @@ pub struct App {
     settings: Settings,
 }
 
-fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
+pub(crate) fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
     value
         .filter(|v| !v.trim().is_empty())
         .and_then(|v| errors.collect(field, PersonName::parse(v)))
@@ -212,23 +216,41 @@ impl App {
         &self.ports
     }
 
-    fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         self.ports.clock.now()
     }
 
-    fn new_id(&self) -> uuid::Uuid {
+    pub(crate) fn new_id(&self) -> uuid::Uuid {
         self.ports.ids.new_id()
     }
 
-    fn new_api_key(&self, user_id: UserId, now: OffsetDateTime) -> (Secret, ApiKeyRecord) {
+    /// A new key for `user_id`: its secret (shown once) and what is stored.
+    pub(crate) fn new_api_key(
+        &self,
+        user_id: UserId,
+        name: ApiKeyName,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> (Secret, ApiKeyRecord) {
         let secret = Secret::new(format!("rsvp_{}", self.ports.secrets.generate().expose()));
         let record = ApiKeyRecord {
-            id: ApiKeyId::from_uuid(self.new_id()),
-            user_id,
+            key: ApiKey {
+                id: ApiKeyId::from_uuid(self.new_id()),
+                user_id,
+                name,
+                prefix: ApiKey::prefix_of(secret.expose()),
+                created_at: now,
+                expires_at,
+                last_used_at: None,
+            },
             hash: self.ports.secrets.hash(secret.expose()),
-            created_at: now,
         };
         (secret, record)
+    }
+
+    fn default_api_key(&self, user_id: UserId, now: OffsetDateTime) -> Result<(Secret, ApiKeyRecord), AppError> {
+        let name = ApiKeyName::parse(ApiKeyName::DEFAULT).map_err(|e| AppError::Unavailable(e.message))?;
+        Ok(self.new_api_key(user_id, name, None, now))
     }
 
     fn validate_user(&self, input: &NewUserInput, prefix: &str, errors: &mut ValidationErrors) -> Option<ValidUser> {
@@ -263,6 +285,7 @@ impl App {
             first_name: valid.first_name,
             last_name: valid.last_name,
             created_at: now,
+            deactivated_at: None,
         }
     }
 
@@ -289,14 +312,16 @@ impl App {
             id: BusinessId::from_uuid(self.new_id()),
             name,
             created_at: now,
+            suspended_at: None,
         };
         let user = self.user_from(user, business.id, now);
-        let (api_key, key) = self.new_api_key(user.id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
         self.ports.store.create_business(&business, &user, &key).await?;
         Ok(ProvisionedBusiness {
             business,
             user,
             api_key,
+            api_key_id: key.key.id,
         })
     }
 
@@ -313,23 +338,52 @@ impl App {
         };
         let now = self.now();
         let user = self.user_from(valid, business_id, now);
-        let (api_key, key) = self.new_api_key(user.id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
         self.ports.store.add_user(&user, &key).await?;
-        Ok(ProvisionedUser { user, api_key })
+        Ok(ProvisionedUser {
+            user,
+            api_key,
+            api_key_id: key.key.id,
+        })
     }
 
-    /// The caller an API key acts as.
+    /// The caller an API key acts as. Read from the store on every call (no
+    /// cache), so a revoked key, a deactivated user or a suspended business
+    /// is refused at once on every replica. A use is recorded in
+    /// `last_used_at` at most once a minute per key.
     ///
     /// # Errors
-    /// [`AppError::Unauthorized`] for an unknown key.
+    /// [`AppError::Unauthorized`] for an unknown, revoked or expired key and
+    /// for a deactivated user; [`AppError::BusinessSuspended`] for a
+    /// suspended business.
     pub async fn authenticate(&self, api_key: &str) -> Result<Principal, AppError> {
         // The hash lookup compares digests of fixed length, so timing tells nothing of the key.
         let hash = self.ports.secrets.hash(api_key);
-        self.ports
+        let credential = self
+            .ports
             .store
-            .find_principal(&hash)
+            .find_credential(&hash)
             .await?
-            .ok_or(AppError::Unauthorized)
+            .ok_or(AppError::Unauthorized)?;
+        let now = self.now();
+        let Credential { key, principal } = credential;
+        match check_access(&key, &principal.user, &principal.business, now) {
+            Ok(()) => {}
+            Err(AccessDenied::KeyExpired | AccessDenied::UserDeactivated) => return Err(AppError::Unauthorized),
+            Err(AccessDenied::BusinessSuspended) => return Err(AppError::BusinessSuspended),
+        }
+        if key.use_is_worth_recording(now) {
+            let recorded = self
+                .ports
+                .store
+                .record_api_key_use(key.id, now, now - LAST_USED_GRANULARITY)
+                .await;
+            // Bookkeeping only: a failed write must not refuse a valid key.
+            if let Err(error) = recorded {
+                tracing::warn!(api_key_id = %key.id, error = %error, "could not record an API key's use");
+            }
+        }
+        Ok(principal)
     }
 
     /// Checks everything about a new invitation that needs the store, and
@@ -859,18 +913,29 @@ impl App {
             .ok_or(AppError::NotFound)
     }
 
-    /// What the holder of a link sees: sender's name, message, status, expiry.
-    ///
-    /// # Errors
-    /// [`AppError::NotFound`] for an unknown or revoked token.
-    pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
-        let invitation = self.invitation_by_link(token).await?.as_of(self.now());
+    /// The sending business of `invitation`, unless it is suspended (its
+    /// links then answer nothing).
+    async fn active_sender(&self, invitation: &Invitation) -> Result<Business, AppError> {
         let sender = self
             .ports
             .store
             .get_business(invitation.business_id)
             .await?
             .ok_or(AppError::NotFound)?;
+        if sender.is_suspended() {
+            return Err(AppError::SenderSuspended);
+        }
+        Ok(sender)
+    }
+
+    /// What the holder of a link sees: sender's name, message, status, expiry.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
+    pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
+        let invitation = self.invitation_by_link(token).await?.as_of(self.now());
+        let sender = self.active_sender(&invitation).await?;
         let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
         Ok(LinkPreview {
             invitation,
@@ -887,9 +952,11 @@ impl App {
     /// [`AppError::NotFound`] for an unknown or revoked token;
     /// [`AppError::InvalidTransition`] unless pending;
     /// [`AppError::Validation`] for the body;
-    /// [`AppError::SelfInvite`] when the email meanwhile joined the sender.
+    /// [`AppError::SelfInvite`] when the email meanwhile joined the sender;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
     pub async fn accept_link(&self, token: &str, input: AcceptLinkInput) -> Result<TransitionOutcome, AppError> {
         let invitation = self.invitation_by_link(token).await?;
+        self.active_sender(&invitation).await?;
         let now = self.now();
         let current = invitation.status_at(now);
         if current.is_terminal() {
@@ -924,6 +991,7 @@ impl App {
                     id: BusinessId::from_uuid(self.new_id()),
                     name,
                     created_at: now,
+                    suspended_at: None,
                 };
                 let user = self.user_from(
                     ValidUser {
@@ -952,9 +1020,11 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::NotFound`] for an unknown or revoked token;
-    /// [`AppError::InvalidTransition`] unless pending.
+    /// [`AppError::InvalidTransition`] unless pending;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
     pub async fn decline_link(&self, token: &str) -> Result<Invitation, AppError> {
         let invitation = self.invitation_by_link(token).await?;
+        self.active_sender(&invitation).await?;
         let user = self.ports.store.find_user_by_email(&invitation.email).await?;
         let actor = Actor::Invitee {
             user_id: user.as_ref().map(|u| u.id),

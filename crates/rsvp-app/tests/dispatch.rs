@@ -63,6 +63,7 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
             id,
             name: BusinessName::parse("Acme").unwrap(),
             created_at: now(),
+            suspended_at: None,
         }))
     });
     store.expect_get_user().returning(|id| {
@@ -73,6 +74,7 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
             first_name: Some(PersonName::parse("Ann").unwrap()),
             last_name: Some(PersonName::parse("Lee").unwrap()),
             created_at: now(),
+            deactivated_at: None,
         }))
     });
     let outcomes = Arc::new(Mutex::new(Vec::new()));

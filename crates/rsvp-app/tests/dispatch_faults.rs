@@ -173,6 +173,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
             id,
             name: BusinessName::parse("Acme").unwrap(),
             created_at: t0(),
+            suspended_at: None,
         }))
     });
     store.expect_get_user().returning(|_| Ok(None));

@@ -23,6 +23,7 @@ fn acme() -> Business {
         id: BusinessId::from_uuid(id(1)),
         name: BusinessName::parse("Acme").unwrap(),
         created_at: now(),
+        suspended_at: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn globex() -> Business {
         id: BusinessId::from_uuid(id(2)),
         name: BusinessName::parse("Globex").unwrap(),
         created_at: now(),
+        suspended_at: None,
     }
 }
 
@@ -42,6 +44,7 @@ fn user(n: u128, business: &Business, email: &str) -> User {
         first_name: None,
         last_name: None,
         created_at: now(),
+        deactivated_at: None,
     }
 }
 
@@ -700,6 +703,7 @@ async fn an_unknown_or_revoked_link_is_not_found() {
 #[tokio::test]
 async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it() {
     let mut store = MockStore::new();
+    store.expect_get_business().returning(|_| Ok(Some(acme())));
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
@@ -738,6 +742,7 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
 #[tokio::test]
 async fn accepting_by_link_with_an_existing_user_connects_that_users_business() {
     let mut store = MockStore::new();
+    store.expect_get_business().returning(|_| Ok(Some(acme())));
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
@@ -768,6 +773,7 @@ async fn accepting_by_link_with_an_existing_user_connects_that_users_business() 
 #[tokio::test]
 async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
     let mut store = MockStore::new();
+    store.expect_get_business().returning(|_| Ok(Some(acme())));
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
@@ -835,7 +841,7 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
 #[tokio::test]
 async fn an_unknown_api_key_is_unauthorized() {
     let mut store = MockStore::new();
-    store.expect_find_principal().returning(|_| Ok(None));
+    store.expect_find_credential().returning(|_| Ok(None));
     assert_eq!(
         app_with(store).authenticate("rsvp_nope").await.unwrap_err(),
         AppError::Unauthorized
@@ -1093,4 +1099,95 @@ async fn a_resend_counts_against_the_cap_and_past_it_is_quota_exceeded() {
         }
     );
     assert_eq!(queued.lock().unwrap().len(), 2, "a refused resend queues nothing");
+}
+
+#[tokio::test]
+async fn a_suspended_senders_link_can_be_neither_seen_nor_answered() {
+    let invitation = pending_to_bob(now());
+    let mut store = MockStore::new();
+    store
+        .expect_find_invitation_by_link()
+        .returning(move |_| Ok(Some(invitation.clone())));
+    store
+        .expect_get_business()
+        .returning(|_| Ok(Some(acme().with_suspension(true, now()))));
+    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.expect_apply_transition().never();
+    let app = app_with(store);
+    assert_eq!(app.preview_link("token").await.unwrap_err(), AppError::SenderSuspended);
+    assert_eq!(
+        app.accept_link("token", AcceptLinkInput::default()).await.unwrap_err(),
+        AppError::SenderSuspended
+    );
+    assert_eq!(app.decline_link("token").await.unwrap_err(), AppError::SenderSuspended);
+}
+
+fn credential(expires_at: Option<OffsetDateTime>, last_used_at: Option<OffsetDateTime>) -> Credential {
+    Credential {
+        key: ApiKey {
+            id: ApiKeyId::from_uuid(id(99)),
+            user_id: ann().user.id,
+            name: ApiKeyName::parse("ci").unwrap(),
+            prefix: "rsvp_abcdefgh".to_owned(),
+            created_at: now() - Duration::days(1),
+            expires_at,
+            last_used_at,
+        },
+        principal: ann(),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_key_or_a_deactivated_user_is_unauthorized_and_a_suspended_business_is_refused_as_such() {
+    let cases: [(Credential, AppError); 3] = [
+        (credential(Some(now()), None), AppError::Unauthorized),
+        (
+            Credential {
+                principal: Principal {
+                    user: ann().user.with_deactivation(true, now()),
+                    ..ann()
+                },
+                ..credential(None, None)
+            },
+            AppError::Unauthorized,
+        ),
+        (
+            Credential {
+                principal: Principal {
+                    business: acme().with_suspension(true, now()),
+                    ..ann()
+                },
+                ..credential(None, None)
+            },
+            AppError::BusinessSuspended,
+        ),
+    ];
+    for (found, refusal) in cases {
+        let mut store = MockStore::new();
+        store
+            .expect_find_credential()
+            .returning(move |_| Ok(Some(found.clone())));
+        store.expect_record_api_key_use().never();
+        assert_eq!(app_with(store).authenticate("rsvp_key").await.unwrap_err(), refusal);
+    }
+}
+
+#[tokio::test]
+async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
+    for (last_used_at, recorded) in [
+        (None, true),
+        (Some(now() - Duration::seconds(30)), false),
+        (Some(now() - Duration::minutes(2)), true),
+    ] {
+        let mut store = MockStore::new();
+        store
+            .expect_find_credential()
+            .returning(move |_| Ok(Some(credential(None, last_used_at))));
+        store
+            .expect_record_api_key_use()
+            .withf(|_, at, since| *at == now() && *since == now() - Duration::minutes(1))
+            .times(usize::from(recorded))
+            .returning(|_, _, _| Ok(()));
+        assert_eq!(app_with(store).authenticate("rsvp_key").await.unwrap(), ann());
+    }
 }

@@ -246,6 +246,14 @@ impl Client {
         self.get("/v1/events", &page.query()).await
     }
 
+    /// `GET /v1/me`: the user the API key acts as, and its business.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `unauthorized`, `business_suspended`.
+    pub async fn me(&self) -> Result<Me, Error> {
+        self.get("/v1/me", &[]).await
+    }
+
     // ---- links (no credentials) ----
 
     /// `GET /v1/invitation-links/{token}`: what the link holder may see.
@@ -297,6 +305,40 @@ impl Client {
     pub async fn add_user(&self, business_id: &str, user: &NewUser) -> Result<ProvisionedUser, Error> {
         self.post(&format!("/v1/admin/businesses/{}/users", segment(business_id)), user)
             .await
+    }
+}
+
+impl Client {
+    /// `POST /v1/admin/users/{id}/api-keys`: another named key for a user.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `not_found`, `validation_failed`.
+    pub async fn create_api_key(&self, user_id: &str, key: &NewApiKey) -> Result<CreatedApiKey, Error> {
+        self.post(&format!("/v1/admin/users/{}/api-keys", segment(user_id)), key)
+            .await
+    }
+
+    /// `GET /v1/admin/users/{id}/api-keys`: a user's keys, without secrets.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `not_found`.
+    pub async fn list_api_keys(&self, user_id: &str) -> Result<Page<ApiKey>, Error> {
+        self.get(&format!("/v1/admin/users/{}/api-keys", segment(user_id)), &[])
+            .await
+    }
+
+    /// `DELETE /v1/admin/api-keys/{id}`: the key is refused from now on, on every replica.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `not_found`.
+    pub async fn revoke_api_key(&self, key_id: &str) -> Result<(), Error> {
+        self.send::<(), ()>(
+            Method::DELETE,
+            &format!("/v1/admin/api-keys/{}", segment(key_id)),
+            &[],
+            None,
+        )
+        .await
     }
 }
 

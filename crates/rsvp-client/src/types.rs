@@ -365,6 +365,12 @@ pub struct Business {
     pub name: String,
     /// When it was made.
     pub created_at: String,
+    /// Whether the operator suspended it (its keys are refused).
+    #[serde(default)]
+    pub suspended: bool,
+    /// Since when.
+    #[serde(default)]
+    pub suspended_at: Option<String>,
 }
 
 /// A user.
@@ -382,6 +388,12 @@ pub struct User {
     pub last_name: Option<String>,
     /// When it was made.
     pub created_at: String,
+    /// Whether the operator deactivated it (its keys are refused).
+    #[serde(default)]
+    pub deactivated: bool,
+    /// Since when.
+    #[serde(default)]
+    pub deactivated_at: Option<String>,
 }
 
 /// A provisioned tenant: the API key is shown only here.
@@ -393,6 +405,8 @@ pub struct ProvisionedBusiness {
     pub user: User,
     /// That user's API key.
     pub api_key: String,
+    /// The key's id (to revoke it).
+    pub api_key_id: String,
 }
 
 /// A provisioned user: the API key is shown only here.
@@ -402,4 +416,52 @@ pub struct ProvisionedUser {
     pub user: User,
     /// Its API key.
     pub api_key: String,
+    /// The key's id (to revoke it).
+    pub api_key_id: String,
+}
+
+/// The caller of an API key: `GET /v1/me`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    /// The user the key acts as.
+    pub user: User,
+    /// Its business.
+    pub business: Business,
+}
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    /// When it was made.
+    pub created_at: String,
+    /// When it stops working; `None`: never.
+    pub expires_at: Option<String>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<String>,
+}
+
+/// A new API key: the secret is shown only here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    /// The key as listed.
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret.
+    pub api_key: String,
+}
+
+/// A new named API key of a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NewApiKey {
+    /// A label.
+    pub name: String,
+    /// When it stops working (RFC 3339); `None`: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }

@@ -113,6 +113,29 @@ async fn every_operation_round_trips(server: &Server) {
         .await
         .unwrap();
     let as_acme = operator.with_token(&acme.api_key);
+    assert_eq!(as_acme.me().await.unwrap().business.id, acme.business.id);
+    let second = operator
+        .create_api_key(
+            &acme.user.id,
+            &rsvp_client::NewApiKey {
+                name: "ci".into(),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        operator.with_token(&second.api_key).me().await.unwrap().user.id,
+        acme.user.id
+    );
+    let keys = operator.list_api_keys(&acme.user.id).await.unwrap();
+    assert!(
+        keys.data.iter().any(|k| k.id == second.key.id && k.name == "ci"),
+        "{keys:?}"
+    );
+    operator.revoke_api_key(&second.key.id).await.unwrap();
+    let revoked = operator.with_token(&second.api_key).me().await.unwrap_err();
+    assert_eq!(revoked.code(), Some("unauthorized"));
     let as_globex = operator.with_token(&globex.api_key);
 
     // Create, and the API's refusals as typed errors.
@@ -327,6 +350,15 @@ fn the_response_types_have_the_fields_of_the_openapi_schemas() {
             serde_json::to_value(rsvp_client::Business::default()).unwrap(),
         ),
         ("UserBody", serde_json::to_value(rsvp_client::User::default()).unwrap()),
+        ("MeBody", serde_json::to_value(rsvp_client::Me::default()).unwrap()),
+        (
+            "ApiKeyBody",
+            serde_json::to_value(rsvp_client::ApiKey::default()).unwrap(),
+        ),
+        (
+            "CreatedApiKeyBody",
+            serde_json::to_value(rsvp_client::CreatedApiKey::default()).unwrap(),
+        ),
         (
             "ProvisionedUserBody",
             serde_json::to_value(rsvp_client::ProvisionedUser::default()).unwrap(),

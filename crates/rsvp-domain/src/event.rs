@@ -27,11 +27,14 @@ pub enum EventKind {
     InvitationResent,
     /// `connection.created`
     ConnectionCreated,
+    /// `invitation.erased`: the invitee's personal data was erased (GDPR
+    /// art. 17); a pending invitation was cancelled with it.
+    InvitationErased,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::InvitationCreated,
         Self::InvitationAccepted,
         Self::InvitationRejected,
@@ -39,6 +42,7 @@ impl EventKind {
         Self::InvitationExpired,
         Self::InvitationResent,
         Self::ConnectionCreated,
+        Self::InvitationErased,
     ];
 
     /// The wire name, e.g. `invitation.accepted`.
@@ -51,6 +55,7 @@ impl EventKind {
             Self::InvitationExpired => "invitation.expired",
             Self::InvitationResent => "invitation.resent",
             Self::ConnectionCreated => "connection.created",
+            Self::InvitationErased => "invitation.erased",
         }
     }
 
@@ -159,6 +164,20 @@ impl Event {
             Some(before.status),
             None,
         ))
+    }
+
+    /// `invitation.erased` for the erasure of `before` into `after` (see
+    /// [`Invitation::erased`]), by the operator.
+    pub fn erased(id: EventId, before: &Invitation, after: &Invitation) -> Self {
+        Self::about(
+            id,
+            EventKind::InvitationErased,
+            after,
+            after.updated_at,
+            Actor::Operator,
+            Some(before.status),
+            None,
+        )
     }
 
     /// `connection.created` for `connection`, made from `invitation`.

@@ -18,6 +18,8 @@ pub const MAX_ROLE_LEN: usize = 64;
 pub const MAX_NAME_LEN: usize = 100;
 /// Longest business name, in characters.
 pub const MAX_BUSINESS_NAME_LEN: usize = 200;
+/// Longest API key name, in characters.
+pub const MAX_API_KEY_NAME_LEN: usize = 100;
 /// Longest external id, in characters.
 pub const MAX_EXTERNAL_ID_LEN: usize = 255;
 
@@ -170,6 +172,17 @@ text_type!(
     /// assert_eq!(BusinessName::parse("Acme\u{202E}gnp.exe").unwrap_err().code, "invalid_characters");
     /// ```
     BusinessName, MAX_BUSINESS_NAME_LEN, false, Invisible::Format, "business name"
+);
+text_type!(
+    /// An API key's label, at most 100 characters, without control or
+    /// format characters (category Cf).
+    ///
+    /// ```
+    /// use rsvp_domain::ApiKeyName;
+    /// assert_eq!(ApiKeyName::parse(" ci deploy ").unwrap().as_str(), "ci deploy");
+    /// assert_eq!(ApiKeyName::parse("").unwrap_err().code, "required");
+    /// ```
+    ApiKeyName, MAX_API_KEY_NAME_LEN, false, Invisible::Format, "an API key name"
 );
 text_type!(
     /// The sender's own reference for an invitation, at most 255 characters,

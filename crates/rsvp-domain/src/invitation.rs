@@ -150,6 +150,8 @@ pub enum Actor {
     },
     /// rsvp itself (the expiry sweep).
     System,
+    /// The operator of the service (an erasure of a person's data).
+    Operator,
 }
 
 impl Actor {
@@ -158,7 +160,7 @@ impl Actor {
         match self {
             Self::Sender { user_id } => Some(*user_id),
             Self::Invitee { user_id } => *user_id,
-            Self::System => None,
+            Self::System | Self::Operator => None,
         }
     }
 }
@@ -205,7 +207,7 @@ impl Action {
         matches!(
             (self, actor),
             (Self::Accept | Self::Reject, Actor::Invitee { .. })
-                | (Self::Cancel, Actor::Sender { .. })
+                | (Self::Cancel, Actor::Sender { .. } | Actor::Operator)
                 | (Self::Expire, Actor::System)
         )
     }
@@ -469,5 +471,40 @@ impl Invitation {
         next.updated_at = now;
         next.resolved_at = Some(if action == Action::Expire { self.expires_at } else { now });
         Ok(next)
+    }
+
+    /// The invitation after the erasure of its invitee's personal data (GDPR
+    /// art. 17) at `now`: the email becomes `placeholder`; names, phone,
+    /// message and custom data are gone. A pending invitation is cancelled by
+    /// the operator (through [`transition`](Self::transition), like every
+    /// status change); one stored as pending but past its expiry is expired.
+    /// Terminal invitations keep their status.
+    pub fn erased(&self, placeholder: EmailAddress, now: OffsetDateTime) -> Self {
+        let moved = match self.status_at(now) {
+            InvitationStatus::Pending => self.transition(Action::Cancel, &Actor::Operator, now).ok(),
+            InvitationStatus::Expired if self.status == InvitationStatus::Pending => {
+                self.transition(Action::Expire, &Actor::System, now).ok()
+            }
+            _ => None,
+        };
+        let mut next = moved.unwrap_or_else(|| self.clone());
+        next.email = placeholder;
+        next.first_name = None;
+        next.last_name = None;
+        next.phone = None;
+        next.message = None;
+        next.custom_data = CustomData::empty();
+        next.updated_at = now;
+        next
+    }
+
+    /// The placeholder address an erased invitation gets:
+    /// `erased-<id>@erased.invalid` (`.invalid` is reserved: it never
+    /// reaches anyone, RFC 2606).
+    ///
+    /// # Errors
+    /// Never in practice: the address is always valid.
+    pub fn erased_email(id: InvitationId) -> Result<EmailAddress, crate::EmailError> {
+        EmailAddress::parse(&format!("erased-{}@erased.invalid", id.as_uuid().simple()))
     }
 }

@@ -37,6 +37,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod api_key;
 mod business;
 mod connection;
 mod custom_data;
@@ -49,7 +50,8 @@ mod invitation;
 mod request;
 mod unicode;
 
-pub use business::{Business, User};
+pub use api_key::{API_KEY_PREFIX_LEN, AccessDenied, ApiKey, LAST_USED_GRANULARITY, check_access};
+pub use business::{Business, User, fold_for_search};
 pub use connection::{Connection, ordered_pair};
 pub use custom_data::{
     CustomData, CustomNumber, CustomValue, FORBIDDEN_CUSTOM_DATA_KEY_PARTS, MAX_CUSTOM_DATA_KEY_LEN,
@@ -59,8 +61,8 @@ pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error::{FieldError, ValidationErrors};
 pub use event::{Event, EventData, EventKind};
 pub use fields::{
-    BusinessName, ExpiryDays, ExternalId, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN,
-    MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
+    ApiKeyName, BusinessName, ExpiryDays, ExternalId, MAX_API_KEY_NAME_LEN, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN,
+    MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
 };
 pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId};
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};

@@ -40,14 +40,62 @@ fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldE
 pub struct ProvisionedBusinessBody {
     business: BusinessBody,
     user: UserBody,
+    /// The key's secret, shown once.
     api_key: String,
+    /// The key's id (to list or revoke it).
+    api_key_id: String,
+}
+
+// Hand-written so that a debug print never shows the secret.
+impl std::fmt::Debug for ProvisionedBusinessBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProvisionedBusinessBody")
+            .field("business", &self.business)
+            .field("user", &self.user)
+            .field("api_key_id", &self.api_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&rsvp_app::ProvisionedBusiness> for ProvisionedBusinessBody {
+    fn from(made: &rsvp_app::ProvisionedBusiness) -> Self {
+        Self {
+            business: BusinessBody::from(&made.business),
+            user: UserBody::from(&made.user),
+            api_key: made.api_key.expose().to_owned(),
+            api_key_id: made.api_key_id.to_string(),
+        }
+    }
 }
 
 /// A new user and its API key.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ProvisionedUserBody {
     user: UserBody,
+    /// The key's secret, shown once.
     api_key: String,
+    /// The key's id (to list or revoke it).
+    api_key_id: String,
+}
+
+// Hand-written so that a debug print never shows the secret.
+impl std::fmt::Debug for ProvisionedUserBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProvisionedUserBody")
+            .field("user", &self.user)
+            .field("api_key_id", &self.api_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&rsvp_app::ProvisionedUser> for ProvisionedUserBody {
+    fn from(made: &rsvp_app::ProvisionedUser) -> Self {
+        Self {
+            user: UserBody::from(&made.user),
+            api_key: made.api_key.expose().to_owned(),
+            api_key_id: made.api_key_id.to_string(),
+        }
+    }
 }
 
 /// `POST /v1/admin/businesses`
@@ -90,11 +138,7 @@ pub async fn create_business(
     let made = state.app.provision_business(NewBusinessInput { name, user }).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ProvisionedBusinessBody {
-            business: BusinessBody::from(&made.business),
-            user: UserBody::from(&made.user),
-            api_key: made.api_key.expose().to_owned(),
-        }))
+        .json(ProvisionedBusinessBody::from(&made)))
 }
 
 /// `POST /v1/admin/businesses/{id}/users`
@@ -130,8 +174,5 @@ pub async fn add_user(
     let made = state.app.add_user(business, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ProvisionedUserBody {
-            user: UserBody::from(&made.user),
-            api_key: made.api_key.expose().to_owned(),
-        }))
+        .json(ProvisionedUserBody::from(&made)))
 }

@@ -201,6 +201,11 @@ pub struct BusinessBody {
     /// Creation.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Whether the operator suspended it (its keys get 403, its links are dead).
+    pub suspended: bool,
+    /// Since when.
+    #[schema(format = DateTime, required = true)]
+    pub suspended_at: Option<String>,
 }
 
 impl From<&Business> for BusinessBody {
@@ -209,6 +214,8 @@ impl From<&Business> for BusinessBody {
             id: b.id.to_string(),
             name: b.name.to_string(),
             created_at: rfc3339(b.created_at),
+            suspended: b.is_suspended(),
+            suspended_at: b.suspended_at.map(rfc3339),
         }
     }
 }
@@ -231,6 +238,11 @@ pub struct UserBody {
     /// Creation.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Whether the operator deactivated it (its keys get 401).
+    pub deactivated: bool,
+    /// Since when.
+    #[schema(format = DateTime, required = true)]
+    pub deactivated_at: Option<String>,
 }
 
 impl From<&User> for UserBody {
@@ -242,6 +254,8 @@ impl From<&User> for UserBody {
             first_name: u.first_name.as_ref().map(ToString::to_string),
             last_name: u.last_name.as_ref().map(ToString::to_string),
             created_at: rfc3339(u.created_at),
+            deactivated: u.is_deactivated(),
+            deactivated_at: u.deactivated_at.map(rfc3339),
         }
     }
 }

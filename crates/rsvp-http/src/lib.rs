@@ -25,13 +25,14 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod admin;
+pub mod admin;
 mod api;
 pub mod body;
 pub mod client_addr;
 pub mod cursor;
 pub mod dto;
 pub mod idempotency;
+pub mod lifecycle;
 mod links;
 pub mod metrics;
 mod middleware;
@@ -153,10 +154,34 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .service(resource("/connections", "GET").route(web::get().to(api::connections)))
                     .service(resource("/events", "GET").route(web::get().to(api::events)))
-                    .service(resource("/admin/businesses", "POST").route(keyed(web::post().to(admin::create_business))))
+                    .service(resource("/me", "GET").route(web::get().to(lifecycle::me)))
                     .service(
-                        resource("/admin/businesses/{id}/users", "POST").route(keyed(web::post().to(admin::add_user))),
+                        resource("/admin/businesses", "GET, POST")
+                            .route(web::get().to(lifecycle::list_businesses))
+                            .route(keyed(web::post().to(admin::create_business))),
                     )
+                    .service(
+                        resource("/admin/businesses/{id}", "GET, PATCH")
+                            .route(web::get().to(lifecycle::get_business))
+                            .route(keyed(web::patch().to(lifecycle::update_business))),
+                    )
+                    .service(
+                        resource("/admin/businesses/{id}/users", "GET, POST")
+                            .route(web::get().to(lifecycle::list_users))
+                            .route(keyed(web::post().to(admin::add_user))),
+                    )
+                    .service(
+                        resource("/admin/users/{id}", "PATCH").route(keyed(web::patch().to(lifecycle::update_user))),
+                    )
+                    .service(
+                        resource("/admin/users/{id}/api-keys", "GET, POST")
+                            .route(web::get().to(lifecycle::list_api_keys))
+                            .route(keyed(web::post().to(lifecycle::create_api_key))),
+                    )
+                    .service(
+                        resource("/admin/api-keys/{id}", "DELETE").route(web::delete().to(lifecycle::revoke_api_key)),
+                    )
+                    .service(resource("/admin/erasures", "POST").route(keyed(web::post().to(lifecycle::erase))))
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found));

@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-use crate::{admin, api, links, ops};
+use crate::{admin, api, lifecycle, links, ops};
 
 // The request bodies below only describe the wire (the handlers parse JSON
 // themselves); `deny_unknown_fields` is there for the document's
@@ -133,6 +133,68 @@ pub struct CreateBusinessRequest {
     pub name: String,
     /// The first user.
     pub user: AddUserRequest,
+}
+
+/// `PATCH /v1/admin/businesses/{id}` body: a field left out (or null) stays as it is.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBusinessRequest {
+    /// A new name, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// `true` suspends the business (its API keys get 403
+    /// `business_suspended`, its links are dead), `false` reinstates it.
+    pub suspended: Option<bool>,
+}
+
+/// `PATCH /v1/admin/users/{id}` body: a field left out stays as it is; a
+/// null name is cleared.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    /// First name, at most 100 characters; null clears it.
+    #[schema(max_length = 100)]
+    pub first_name: Option<String>,
+    /// Last name, at most 100 characters; null clears it.
+    #[schema(max_length = 100)]
+    pub last_name: Option<String>,
+    /// `true` deactivates the user (its API keys get 401), `false` reactivates it.
+    pub deactivated: Option<bool>,
+}
+
+/// `POST /v1/admin/users/{id}/api-keys` body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// A label, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "ci deploy")]
+    pub name: String,
+    /// When the key stops working (RFC 3339, in the future); left out or null: never.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+}
+
+/// `POST /v1/admin/erasures` body.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// The person's address; compared normalized (trimmed, case-insensitive).
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+}
+
+/// Query of the operator's business list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BusinessListQuery {
+    /// Only businesses whose name contains this, case-insensitively.
+    #[param(max_length = 200)]
+    pub name: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// A page of invitations.
@@ -374,6 +436,78 @@ impl Modify for Throttled {
     }
 }
 
+/// Adds the 403 `business_suspended` of a suspended business's API keys to
+/// every operation an API key calls, merged into a 403 it documents already.
+#[derive(Debug)]
+struct Suspended;
+
+impl Suspended {
+    const DESCRIPTION: &'static str =
+        "`business_suspended`: the caller's business is suspended by the operator; every API key of it is refused";
+
+    fn uses_api_key(operation: &Operation) -> bool {
+        operation.security.as_ref().is_some_and(|requirements| {
+            requirements.iter().any(|requirement| {
+                serde_json::to_value(requirement)
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| o.contains_key("api_key")))
+                    .unwrap_or(false)
+            })
+        })
+    }
+
+    fn add(operation: &mut Operation) {
+        let entry = operation
+            .responses
+            .responses
+            .entry("403".to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    utoipa::openapi::ResponseBuilder::new()
+                        .content(
+                            crate::problem::PROBLEM_JSON,
+                            utoipa::openapi::content::Content::new(Some(RefOr::Ref(
+                                utoipa::openapi::Ref::from_schema_name("Problem"),
+                            ))),
+                        )
+                        .build(),
+                )
+            });
+        let RefOr::T(response) = entry else {
+            return;
+        };
+        if response.description.contains("business_suspended") {
+            return;
+        }
+        response.description = if response.description.is_empty() {
+            Self::DESCRIPTION.to_owned()
+        } else {
+            format!("{}; {}", response.description, Self::DESCRIPTION)
+        };
+    }
+}
+
+impl Modify for Suspended {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if Self::uses_api_key(operation) {
+                    Self::add(operation);
+                }
+            }
+        }
+    }
+}
+
 /// Documents `Idempotency-Key` ([`crate::idempotency`]) on every POST and
 /// PATCH under `/v1`: the optional header parameter, the `Idempotent-Replayed`
 /// header on every answer that can be replayed, and the 400, 409 and 422 the
@@ -551,15 +685,19 @@ impl Modify for OptionalBodies {
     paths(
         api::create, api::bulk, api::list_sent, api::list_received, api::get, api::patch, api::resend,
         api::connections, api::events, links::preview, links::accept, links::decline,
-        admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
+        admin::create_business, admin::add_user, lifecycle::list_businesses, lifecycle::get_business,
+        lifecycle::update_business, lifecycle::list_users, lifecycle::update_user, lifecycle::create_api_key,
+        lifecycle::list_api_keys, lifecycle::revoke_api_key, lifecycle::erase, lifecycle::me,
+        ops::healthz, ops::readyz, ops::metrics
     ),
-    modifiers(&SecuritySchemes, &OptionalBodies, &Throttled, &Idempotent),
+    modifiers(&SecuritySchemes, &OptionalBodies, &Throttled, &Idempotent, &Suspended),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),
         (name = "connections", description = "Businesses connected by accepted invitations."),
         (name = "events", description = "Every state change, oldest first."),
-        (name = "operator", description = "Provisioning by the host platform."),
+        (name = "operator", description = "Provisioning by the host platform; the lifecycle of businesses, users and API keys; erasure."),
+        (name = "me", description = "Who an API key acts as."),
         (name = "operations", description = "Health, readiness, metrics.")
     )
 )]
@@ -671,6 +809,10 @@ mod tests {
             "AcceptLinkRequest",
             "AddUserRequest",
             "CreateBusinessRequest",
+            "UpdateBusinessRequest",
+            "UpdateUserRequest",
+            "CreateApiKeyRequest",
+            "ErasureRequest",
         ] {
             assert_eq!(
                 doc["components"]["schemas"][name]["additionalProperties"],

@@ -80,6 +80,8 @@ enum Outcome {
     Unknown,
     Expired,
     Cancelled,
+    /// The sending business is suspended by the operator.
+    Withdrawn,
     AlreadyAnswered(InvitationStatus),
     AcceptedNow,
     DeclinedNow,
@@ -95,6 +97,8 @@ fn outcome_texts(locale: Locale, outcome: Outcome, sender: &str) -> (BTreeMap<&'
         (Locale::De, Outcome::Expired) => ("Diese Einladung ist abgelaufen".into(), format!("Bitten Sie {sender}, Ihnen eine neue Einladung zu senden."), "⌛"),
         (Locale::En, Outcome::Cancelled) => ("This invitation was withdrawn".into(), format!("{sender} cancelled it. Nothing else to do here."), "✕"),
         (Locale::De, Outcome::Cancelled) => ("Diese Einladung wurde zurückgezogen".into(), format!("{sender} hat sie storniert. Hier ist nichts weiter zu tun."), "✕"),
+        (Locale::En, Outcome::Withdrawn) => ("This invitation is no longer available".into(), "The business that sent it can no longer be reached here. Nothing else to do.".into(), "✕"),
+        (Locale::De, Outcome::Withdrawn) => ("Diese Einladung ist nicht mehr verfügbar".into(), "Das Unternehmen, das sie gesendet hat, ist hier nicht mehr erreichbar. Hier ist nichts weiter zu tun.".into(), "✕"),
         (Locale::En, Outcome::AlreadyAnswered(InvitationStatus::Accepted)) => ("This invitation was already accepted".into(), format!("Your business is connected with {sender}."), "✓"),
         (Locale::De, Outcome::AlreadyAnswered(InvitationStatus::Accepted)) => ("Diese Einladung wurde bereits angenommen".into(), format!("Ihr Unternehmen ist mit {sender} verbunden."), "✓"),
         (Locale::En, Outcome::AlreadyAnswered(_)) => ("This invitation was already declined".into(), format!("{sender} has been told."), "–"),
@@ -174,7 +178,7 @@ fn outcome_page(locale: Locale, outcome: Outcome, sender: &str) -> HttpResponse 
     let (t, icon) = outcome_texts(locale, outcome, sender);
     let status = match outcome {
         Outcome::Unknown => StatusCode::NOT_FOUND,
-        Outcome::Expired | Outcome::Cancelled => StatusCode::GONE,
+        Outcome::Expired | Outcome::Cancelled | Outcome::Withdrawn => StatusCode::GONE,
         Outcome::AlreadyAnswered(_) => StatusCode::CONFLICT,
         Outcome::AcceptedNow | Outcome::DeclinedNow => StatusCode::OK,
         Outcome::Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -257,6 +261,7 @@ async fn page_for_error(state: &crate::HttpState, locale: Locale, token: &str, e
             outcome_page(locale, outcome_of(current).unwrap_or(Outcome::Unknown), &sender)
         }
         AppError::NotFound => outcome_page(locale, Outcome::Unknown, ""),
+        AppError::SenderSuspended => outcome_page(locale, Outcome::Withdrawn, ""),
         other => {
             tracing::error!(error = %other, "invite page failed");
             let mut page = outcome_page(locale, Outcome::Unknown, "");

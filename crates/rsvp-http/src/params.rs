@@ -108,6 +108,33 @@ pub fn page_params(query: &str) -> Result<rsvp_app::PageRequest, Problem> {
     }
 }
 
+/// `?name=&limit=&cursor=` of the operator's business list.
+///
+/// # Errors
+/// 400 naming every bad parameter.
+pub fn business_list_params(query: &str) -> Result<rsvp_app::BusinessListParams, Problem> {
+    let pairs = pairs(query)?;
+    let mut errors = Vec::new();
+    let name = value(&pairs, "name").map(str::to_owned);
+    if name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > rsvp_domain::MAX_BUSINESS_NAME_LEN)
+    {
+        errors.push(FieldError::new(
+            "name",
+            "too_long",
+            "name must be at most 200 characters",
+        ));
+    }
+    let limit = limit(&pairs, &mut errors);
+    let after = page_cursor(&pairs, &mut errors);
+    if errors.is_empty() {
+        Ok(rsvp_app::BusinessListParams { name, limit, after })
+    } else {
+        Err(Problem::invalid_query(errors))
+    }
+}
+
 /// `?limit=&cursor=` of the event list.
 ///
 /// # Errors

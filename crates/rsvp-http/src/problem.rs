@@ -192,6 +192,17 @@ impl From<AppError> for Problem {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
             AppError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, code, reason),
+            AppError::BusinessSuspended => Self::new(
+                StatusCode::FORBIDDEN,
+                code,
+                "this business is suspended: its API keys are refused until the operator reinstates it",
+            ),
+            AppError::SenderSuspended => Self::new(
+                StatusCode::CONFLICT,
+                code,
+                "the business that sent this invitation is suspended: the invitation cannot be seen or answered",
+            ),
+            AppError::UserDeactivated => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             AppError::Cooldown { retry_after_secs } | AppError::QuotaExceeded { retry_after_secs } => {
                 let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, code, error.to_string());
                 problem.retry_after = Some(retry_after_secs);

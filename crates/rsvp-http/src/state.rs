@@ -148,7 +148,7 @@ impl FromRequest for Caller {
             let key = key?.ok_or_else(Problem::unauthorized)?;
             match state.app.authenticate(&key).await {
                 Ok(principal) => Ok(Caller(principal)),
-                Err(error @ AppError::Unavailable(_)) => Err(error.into()),
+                Err(error @ (AppError::Unavailable(_) | AppError::BusinessSuspended)) => Err(error.into()),
                 Err(_) => Err(Problem::unauthorized()),
             }
         })

@@ -6,14 +6,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, IdempotencyBegin,
-    IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, LinkTokenRecord,
-    NewInvitationRecord, Page, PageRequest, PageSize, Principal, RequestFingerprint, ResendRecord, SecretHash, Store,
-    StoreError, StoredResponse, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued,
+    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
+    InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
+    RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, TransitionOutcome,
+    TransitionRecord,
 };
 use rsvp_domain::{
-    Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId,
+    Invitation, InvitationId, InvitationStatus, User, UserId, fold_for_search, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -184,6 +185,14 @@ impl State {
         Ok(())
     }
 
+    fn create_api_key(&mut self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        if !self.users.contains_key(&record.key.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        self.api_keys.insert(record.hash, record.clone());
+        Ok(())
+    }
+
     fn add_user(&mut self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
         if !self.businesses.contains_key(&user.business_id) {
             return Err(StoreError::NotFound);
@@ -193,14 +202,70 @@ impl State {
         Ok(())
     }
 
-    fn find_principal(&self, key_hash: &SecretHash) -> Option<Principal> {
-        let key = self.api_keys.get(key_hash)?;
-        let user = self.users.get(&key.user_id)?;
+    fn find_credential(&self, key_hash: &SecretHash) -> Option<Credential> {
+        let record = self.api_keys.get(key_hash)?;
+        let user = self.users.get(&record.key.user_id)?;
         let business = self.businesses.get(&user.business_id)?;
-        Some(Principal {
-            business: business.clone(),
-            user: user.clone(),
+        Some(Credential {
+            key: record.key.clone(),
+            principal: Principal {
+                business: business.clone(),
+                user: user.clone(),
+            },
         })
+    }
+
+    fn api_key_mut(&mut self, id: ApiKeyId) -> Option<&mut ApiKeyRecord> {
+        self.api_keys.values_mut().find(|record| record.key.id == id)
+    }
+
+    fn erase_invitations(&mut self, record: &ErasureRecord) -> ErasureCounts {
+        let mut counts = ErasureCounts::default();
+        for item in &record.invitations {
+            let id = item.invitation.id;
+            let still_theirs = self
+                .invitations
+                .get(&id)
+                .is_some_and(|stored| stored.email == record.email && stored.status == item.expected);
+            if !still_theirs {
+                continue;
+            }
+            let Some(stored) = self.invitations.get_mut(&id) else {
+                continue;
+            };
+            let key = pending_key(stored);
+            let after = &item.invitation;
+            stored.email = after.email.clone();
+            stored.first_name = after.first_name.clone();
+            stored.last_name = after.last_name.clone();
+            stored.phone = after.phone.clone();
+            stored.message = after.message.clone();
+            stored.custom_data = after.custom_data.clone();
+            stored.status = after.status;
+            stored.updated_at = after.updated_at;
+            stored.resolved_at = after.resolved_at;
+            if self.pending.get(&key) == Some(&id) {
+                self.pending.remove(&key);
+                if after.status == InvitationStatus::Pending {
+                    self.pending.insert(pending_key(after), id);
+                }
+            }
+            self.links.retain(|_, link| link.invitation_id != id);
+            let before = self.email_jobs.len();
+            self.email_jobs
+                .retain(|_, job| job.invitation_id != id || job.status != EmailJobStatus::Queued);
+            counts.emails_dropped += (before - self.email_jobs.len()) as u64;
+            for job in self.email_jobs.values_mut().filter(|job| job.invitation_id == id) {
+                job.to = after.email.clone();
+                job.last_error = None;
+            }
+            self.events.insert(item.event.id, item.event.clone());
+            counts.invitations += 1;
+            if item.resolves() {
+                counts.resolved += 1;
+            }
+        }
+        counts
     }
 
     fn find_user_by_email(&self, email: &EmailAddress) -> Option<User> {
@@ -452,8 +517,114 @@ impl Store for InMemoryStore {
         self.with(|s| Ok(s.businesses.get(&id).cloned()))
     }
 
-    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError> {
-        self.with(|s| Ok(s.find_principal(key_hash)))
+    async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError> {
+        self.with(|s| Ok(s.find_credential(key_hash)))
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.create_api_key(record))
+    }
+
+    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
+        self.with(|s| {
+            let mut keys: Vec<ApiKey> = s
+                .api_keys
+                .values()
+                .filter(|record| record.key.user_id == user)
+                .map(|record| record.key.clone())
+                .collect();
+            keys.sort_by_key(|key| std::cmp::Reverse((key.created_at, key.id)));
+            Ok(keys)
+        })
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
+        self.with(|s| {
+            let before = s.api_keys.len();
+            s.api_keys.retain(|_, record| record.key.id != id);
+            if s.api_keys.len() == before {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn record_api_key_use(
+        &self,
+        id: ApiKeyId,
+        now: OffsetDateTime,
+        not_used_since: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(record) = s.api_key_mut(id)
+                && record
+                    .key
+                    .last_used_at
+                    .is_none_or(|last| last <= not_used_since && last < now)
+            {
+                record.key.last_used_at = Some(now);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
+        self.with(|s| {
+            let rows = s
+                .businesses
+                .values()
+                .filter(|b| {
+                    query
+                        .name
+                        .as_deref()
+                        .is_none_or(|name| fold_for_search(b.name.as_str()).contains(name))
+                })
+                .cloned();
+            let cursor = |b: &Business| Cursor {
+                created_at: b.created_at,
+                id: b.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, query.after, query.limit))
+        })
+    }
+
+    async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.businesses.get_mut(&business.id).ok_or(StoreError::NotFound)?;
+            stored.name = business.name.clone();
+            stored.suspended_at = business.suspended_at;
+            Ok(())
+        })
+    }
+
+    async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        self.with(|s| {
+            let rows = s.users.values().filter(|u| u.business_id == business).cloned();
+            let cursor = |u: &User| Cursor {
+                created_at: u.created_at,
+                id: u.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, page.after, page.limit))
+        })
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.users.get_mut(&user.id).ok_or(StoreError::NotFound)?;
+            stored.first_name = user.first_name.clone();
+            stored.last_name = user.last_name.clone();
+            stored.deactivated_at = user.deactivated_at;
+            Ok(())
+        })
+    }
+
+    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
+        self.with(|s| Ok(s.invitations.values().filter(|i| i.email == *email).cloned().collect()))
+    }
+
+    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
+        self.with(|s| Ok(s.erase_invitations(record)))
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {

@@ -11,8 +11,13 @@
 //! rsvp healthcheck                exit 0 when the local server's /readyz answers 200
 //! rsvp admin create-business ...  provision a tenant, print the operator API's JSON
 //! rsvp admin add-user ...         add a user to a tenant, print the operator API's JSON
+//! rsvp admin list-businesses|get-business|update-business|suspend-business|unsuspend-business
+//! rsvp admin list-users|update-user|deactivate-user
+//! rsvp admin create-api-key|list-api-keys|revoke-api-key|erase
+//!                                 the operator lifecycle, printing the operator API's JSON
 //! ```
 
+mod admin_cli;
 mod catalog;
 mod probe;
 mod settings;
@@ -96,6 +101,9 @@ enum AdminCommand {
         #[arg(long)]
         last_name: Option<String>,
     },
+    /// The lifecycle of businesses, users and API keys, and erasure.
+    #[command(flatten)]
+    Lifecycle(admin_cli::LifecycleCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -190,11 +198,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         })
                         .await
                         .map_err(wiring::describe)?;
-                    print_json(&json!({
-                        "business": rsvp_http::dto::BusinessBody::from(&made.business),
-                        "user": rsvp_http::dto::UserBody::from(&made.user),
-                        "api_key": made.api_key.expose(),
-                    }))
+                    print_json(&serde_json::to_value(rsvp_http::admin::ProvisionedBusinessBody::from(
+                        &made,
+                    ))?)
                 }
                 AdminCommand::AddUser {
                     business_id,
@@ -214,11 +220,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         )
                         .await
                         .map_err(wiring::describe)?;
-                    print_json(&json!({
-                        "user": rsvp_http::dto::UserBody::from(&made.user),
-                        "api_key": made.api_key.expose(),
-                    }))
+                    print_json(&serde_json::to_value(rsvp_http::admin::ProvisionedUserBody::from(
+                        &made,
+                    ))?)
                 }
+                AdminCommand::Lifecycle(command) => print_json(&admin_cli::run(&app, command).await?),
             }
         }
     }

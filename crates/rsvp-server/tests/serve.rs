@@ -19,7 +19,7 @@ struct Server {
     addr: SocketAddr,
     data_dir: PathBuf,
     logs: mpsc::Receiver<String>,
-    _database: TestDatabase,
+    _database: Option<TestDatabase>,
 }
 
 fn temp_dir() -> PathBuf {
@@ -41,6 +41,13 @@ impl Server {
     }
 
     fn start_with(database: TestDatabase, settings: &[(&str, &str)]) -> Self {
+        let mut server = Self::start_on(database.url(), settings);
+        server._database = Some(database);
+        server
+    }
+
+    /// A server on a database another server (which owns it) uses too.
+    fn start_on(url: &str, settings: &[(&str, &str)]) -> Self {
         let data_dir = temp_dir();
         let mut child = Command::new(env!("CARGO_BIN_EXE_rsvp"))
             .arg("serve")
@@ -48,7 +55,7 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("RSVP_BIND", "127.0.0.1:0")
             .env("RSVP_DATA_DIR", &data_dir)
-            .env("RSVP_DATABASE_URL", database.url())
+            .env("RSVP_DATABASE_URL", url)
             .env("RSVP_ADMIN_TOKEN", ADMIN)
             .envs(settings.iter().copied())
             .stderr(Stdio::piped())
@@ -80,7 +87,7 @@ impl Server {
             addr,
             data_dir,
             logs,
-            _database: database,
+            _database: None,
         }
     }
 
@@ -306,6 +313,142 @@ fn admin_commands_print_the_operator_apis_json() {
         "carl@acme.test",
     ]);
     assert_eq!(added["user"]["business_id"], business);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[test]
+fn a_key_revoked_through_one_server_is_refused_by_a_second_server_on_the_same_postgresql_within_a_second() {
+    let first = Server::start(TestDatabase::postgres());
+    let url = first._database.as_ref().unwrap().url().to_owned();
+    let second = Server::start_on(&url, &[]);
+    let (status, acme) = first.call(
+        "POST",
+        "/v1/admin/businesses",
+        Some(ADMIN),
+        Some(json!({"name": "Acme", "user": {"email": "ann@acme.test"}})),
+    );
+    assert_eq!(status, 201, "{acme}");
+    let key = acme["api_key"].as_str().unwrap();
+    let key_id = acme["api_key_id"].as_str().unwrap();
+    assert_eq!(
+        second.call("GET", "/v1/me", Some(key), None).0,
+        200,
+        "the second server knows the key"
+    );
+
+    let (status, _) = first.call("DELETE", &format!("/v1/admin/api-keys/{key_id}"), Some(ADMIN), None);
+    assert_eq!(status, 204);
+    let revoked_at = std::time::Instant::now();
+    // Polled with a deadline: the brief allows up to 1 s (there is no auth
+    // cache, so it is refused on the very first request).
+    loop {
+        let status = second.call("GET", "/v1/me", Some(key), None).0;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "the second server still accepted the revoked key after 1 s"
+        );
+    }
+    drop(second);
+    drop(first);
+}
+
+#[test]
+fn lifecycle_admin_commands_print_the_operator_apis_json() {
+    let database = TestDatabase::sqlite();
+    let data_dir = temp_dir();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_rsvp"))
+            .args(args)
+            .env("RSVP_DATA_DIR", &data_dir)
+            .env("RSVP_DATABASE_URL", database.url())
+            .env("RSVP_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let made = run(&[
+        "admin",
+        "create-business",
+        "--name",
+        "Acme Corp",
+        "--email",
+        "ann@acme.test",
+    ]);
+    let business = made["business"]["id"].as_str().unwrap().to_owned();
+    let user = made["user"]["id"].as_str().unwrap().to_owned();
+    assert!(made["api_key_id"].is_string(), "{made}");
+    run(&[
+        "admin",
+        "create-business",
+        "--name",
+        "Globex",
+        "--email",
+        "bob@globex.test",
+    ]);
+
+    let listed = run(&["admin", "list-businesses", "--name", "acme"]);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["next_cursor"], Value::Null);
+    let detail = run(&["admin", "get-business", "--id", &business]);
+    assert_eq!(detail["business"]["name"], "Acme Corp");
+    assert_eq!(detail["users"][0]["id"].as_str(), Some(user.as_str()));
+    let suspended = run(&["admin", "suspend-business", "--id", &business]);
+    assert_eq!(suspended["suspended"], true);
+    let reinstated = run(&["admin", "unsuspend-business", "--id", &business]);
+    assert_eq!(reinstated["suspended"], false);
+    let renamed = run(&["admin", "update-business", "--id", &business, "--name", "Acme Holding"]);
+    assert_eq!(renamed["name"], "Acme Holding");
+    let users = run(&["admin", "list-users", "--business-id", &business]);
+    assert_eq!(users["data"].as_array().unwrap().len(), 1);
+    let updated = run(&["admin", "update-user", "--id", &user, "--first-name", "Anna"]);
+    assert_eq!(updated["first_name"], "Anna");
+
+    let key = run(&[
+        "admin",
+        "create-api-key",
+        "--user-id",
+        &user,
+        "--name",
+        "ci",
+        "--expires-at",
+        "2100-01-01T00:00:00Z",
+    ]);
+    assert!(key["api_key"].as_str().unwrap().starts_with("rsvp_"));
+    assert_eq!(key["expires_at"], "2100-01-01T00:00:00Z");
+    let keys = run(&["admin", "list-api-keys", "--user-id", &user]);
+    assert_eq!(keys["data"].as_array().unwrap().len(), 2);
+    assert!(keys["data"][0].get("api_key").is_none());
+    let key_id = key["id"].as_str().unwrap();
+    let revoked = run(&["admin", "revoke-api-key", "--id", key_id]);
+    assert_eq!(revoked, json!({"id": key_id, "revoked": true}));
+    let keys = run(&["admin", "list-api-keys", "--user-id", &user]);
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+
+    let erased = run(&["admin", "erase", "--email", "nobody@person.test"]);
+    assert_eq!(
+        erased,
+        json!({"invitations_erased": 0, "invitations_cancelled": 0, "emails_dropped": 0, "users_deactivated": 0})
+    );
+    let deactivated = run(&["admin", "deactivate-user", "--id", &user]);
+    assert_eq!(deactivated["deactivated"], true);
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_rsvp"))
+        .args(["admin", "revoke-api-key", "--id", key_id])
+        .env("RSVP_DATA_DIR", &data_dir)
+        .env("RSVP_DATABASE_URL", database.url())
+        .env("RSVP_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "revoking twice fails");
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 

@@ -18,13 +18,13 @@
 
 use rsvp_app::{
     ApiKeyRecord, EmailJob, EmailJobStatus, EventQuery, IdGenerator, InvitationFilter, InvitationQuery,
-    LinkTokenRecord, NewInvitationRecord, NewInvitee, PageRequest, PageSize, ResendRecord, Secret, SecretGenerator,
-    SecretHash, Store, TransitionRecord,
+    LinkTokenRecord, NewInvitationRecord, NewInvitee, PageRequest, PageSize, Principal, ResendRecord, Secret,
+    SecretGenerator, SecretHash, Store, TransitionRecord,
 };
 use rsvp_domain::{
-    Actor, Business, BusinessId, BusinessName, Connection, ConnectionId, CustomNumber, EmailAddress, EmailJobId, Event,
-    EventId, EventKind, Invitation, InvitationId, InvitationInput, InvitationRequest, InvitationStatus, PersonName,
-    RawValue, User, UserId,
+    Actor, ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, ConnectionId, CustomNumber,
+    EmailAddress, EmailJobId, Event, EventId, EventKind, Invitation, InvitationId, InvitationInput, InvitationRequest,
+    InvitationStatus, PersonName, RawValue, User, UserId,
 };
 use rsvp_system::{RandomSecrets, UuidV7Ids};
 use time::{Duration, OffsetDateTime};
@@ -85,6 +85,7 @@ pub fn business(name: &str, now: OffsetDateTime) -> Business {
         id: BusinessId::from_uuid(new_uuid()),
         name: BusinessName::parse(name).expect("a valid business name"),
         created_at: now,
+        suspended_at: None,
     }
 }
 
@@ -97,6 +98,7 @@ pub fn user(business_id: BusinessId, address: &str, now: OffsetDateTime) -> User
         first_name: Some(PersonName::parse("Test").expect("a valid name")),
         last_name: Some(PersonName::parse("User").expect("a valid name")),
         created_at: now,
+        deactivated_at: None,
     }
 }
 
@@ -109,16 +111,36 @@ pub struct Key {
     pub record: ApiKeyRecord,
 }
 
-/// A new API key acting as `user_id`, not stored.
+/// A new API key named `default` acting as `user_id`, never expiring, not stored.
 pub fn api_key(user_id: UserId, now: OffsetDateTime) -> Key {
-    let secret = secret();
+    named_api_key(user_id, "default", None, now)
+}
+
+/// A new API key acting as `user_id`, named and expiring as given, not stored.
+pub fn named_api_key(user_id: UserId, name: &str, expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Key {
+    let secret = Secret::new(format!("rsvp_{}", secret().expose()));
     let record = ApiKeyRecord {
-        id: rsvp_domain::ApiKeyId::from_uuid(new_uuid()),
-        user_id,
+        key: ApiKey {
+            id: rsvp_domain::ApiKeyId::from_uuid(new_uuid()),
+            user_id,
+            name: ApiKeyName::parse(name).expect("a valid key name"),
+            prefix: ApiKey::prefix_of(secret.expose()),
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+        },
         hash: hash(&secret),
-        created_at: now,
     };
     Key { secret, record }
+}
+
+/// The principal the key with this hash acts as, if any.
+pub async fn principal(store: &dyn Store, key_hash: &SecretHash) -> Option<Principal> {
+    store
+        .find_credential(key_hash)
+        .await
+        .expect("find_credential")
+        .map(|credential| credential.principal)
 }
 
 /// A business with its first user and that user's API key.

@@ -170,6 +170,18 @@ macro_rules! __store_contract_each_case {
             a_release_leaves_jobs_finished_or_claimed_again_since,
             the_oldest_queued_email_is_the_oldest_job_still_queued,
             finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never,
+            // operator lifecycle
+            api_keys_are_added_listed_newest_first_and_found_with_their_owner,
+            adding_an_api_key_to_a_missing_user_is_not_found_and_writes_nothing,
+            a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_found,
+            a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards,
+            businesses_are_listed_newest_first_paged_and_filtered_by_a_folded_name,
+            updating_a_business_writes_its_name_and_suspension_and_an_unknown_one_is_not_found,
+            users_of_a_business_are_listed_newest_first_and_paged,
+            updating_a_user_writes_its_names_and_deactivation_and_an_unknown_one_is_not_found,
+            invitations_to_an_email_are_found_in_every_business_whatever_the_case,
+            an_erasure_replaces_personal_data_cancels_pending_revokes_links_drops_queued_emails_and_writes_events,
+            an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes_nothing_for_it,
             // connections and health
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
@@ -218,7 +230,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 10] = [
+    const CASE_SOURCES: [&str; 11] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -229,6 +241,7 @@ mod tests {
         include_str!("cases/quota.rs"),
         include_str!("cases/misc.rs"),
         include_str!("cases/idempotency.rs"),
+        include_str!("cases/lifecycle.rs"),
     ];
 
     #[test]

@@ -23,7 +23,7 @@
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use rsvp_domain::{EmailAddress, is_bidi_override, is_format_control};
+use rsvp_domain::{EmailAddress, fold_for_search, is_bidi_override, is_format_control};
 
 use crate::connection::DbConnection;
 use crate::schema::{businesses, invitations, pending_fixups, users};
@@ -33,6 +33,12 @@ const BATCH: i64 = 500;
 
 /// The name `2025-06-02-000001_input_means_one_thing` queues.
 pub(crate) const INPUT_MEANS_ONE_THING: &str = "input_means_one_thing";
+
+/// The name `2026-11-30-000030_operator_lifecycle` queues: every business's
+/// `name_folded` is computed again with [`fold_for_search`] (SQLite's
+/// `lower()` folds ASCII only). Sorted after [`INPUT_MEANS_ONE_THING`], so it
+/// folds the names that fix-up cleaned.
+pub(crate) const OPERATOR_LIFECYCLE_NAMES: &str = "operator_lifecycle_names";
 
 /// A business name that was nothing but format characters.
 const UNNAMED_BUSINESS: &str = "Unnamed business";
@@ -49,6 +55,9 @@ pub(crate) fn run_pending(conn: &mut DbConnection) -> FixupResult<Vec<String>> {
     for name in queued {
         if name == INPUT_MEANS_ONE_THING {
             input_means_one_thing(conn)?;
+            done.push(name);
+        } else if name == OPERATOR_LIFECYCLE_NAMES {
+            operator_lifecycle_names(conn)?;
             done.push(name);
         } else {
             // Queued by a newer build's migration: that build runs it.
@@ -164,6 +173,39 @@ fn input_means_one_thing(conn: &mut DbConnection) -> FixupResult<()> {
         let mut next = None;
         let ran = batch(conn, name, |conn| {
             next = fix_invitations(conn, &last)?;
+            if next.is_none() {
+                diesel::delete(pending_fixups::table.filter(pending_fixups::name.eq(name))).execute(conn)?;
+            }
+            Ok(())
+        })?;
+        match (ran, next) {
+            (true, Some(id)) => last = id,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn operator_lifecycle_names(conn: &mut DbConnection) -> FixupResult<()> {
+    let name = OPERATOR_LIFECYCLE_NAMES;
+    let mut last = String::new();
+    loop {
+        let mut next = None;
+        let ran = batch(conn, name, |conn| {
+            let rows: Vec<(String, String, String)> = businesses::table
+                .filter(businesses::id.gt(&last))
+                .order(businesses::id.asc())
+                .limit(BATCH)
+                .select((businesses::id, businesses::name, businesses::name_folded))
+                .load(conn)?;
+            for (id, business_name, stored) in &rows {
+                let folded = fold_for_search(business_name);
+                if &folded != stored {
+                    diesel::update(businesses::table.filter(businesses::id.eq(id)))
+                        .set(businesses::name_folded.eq(&folded))
+                        .execute(conn)?;
+                }
+            }
+            next = next_after(&rows, |row| &row.0);
             if next.is_none() {
                 diesel::delete(pending_fixups::table.filter(pending_fixups::name.eq(name))).execute(conn)?;
             }

@@ -101,6 +101,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
 mod backup;
 mod connection;
 mod fixups;

@@ -11,6 +11,8 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> BigInt,
+        name_folded -> Text,
+        suspended_at -> Nullable<BigInt>,
     }
 }
 
@@ -23,6 +25,7 @@ diesel::table! {
         first_name -> Nullable<Text>,
         last_name -> Nullable<Text>,
         created_at -> BigInt,
+        deactivated_at -> Nullable<BigInt>,
     }
 }
 
@@ -32,6 +35,10 @@ diesel::table! {
         user_id -> Text,
         key_hash -> Text,
         created_at -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        expires_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

@@ -10,13 +10,14 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, IdempotencyBegin, IdempotencyClaim,
-    IdempotencyKey, IdempotencyScope, InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest,
-    Principal, ResendRecord, SecretHash, Store, StoreError, StoredResponse, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
+    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter,
+    InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
+    StoredResponse, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
-    Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
+    Invitation, InvitationId, InvitationStatus, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -131,8 +132,14 @@ const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 14] = [
+const WRITE_OPERATIONS: [&str; 20] = [
     "create_business",
+    "create_api_key",
+    "revoke_api_key",
+    "update_business",
+    "update_user",
+    "erase_invitations",
+    "record_api_key_use",
     "add_user",
     "insert_invitation",
     "insert_invitations",
@@ -151,25 +158,29 @@ const WRITE_OPERATIONS: [&str; 14] = [
 /// The port methods that only read. On SQLite they use the pool's read
 /// connections; every other operation (a method added later included) goes
 /// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 19] = [
+const READ_OPERATIONS: [&str; 23] = [
     "are_connected",
     "due_for_expiry",
     "emails_queued_since",
+    "find_credential",
     "find_invitation_by_link",
     "find_pending",
     "find_pending_for_emails",
-    "find_principal",
     "find_user_by_email",
     "find_users_by_emails",
     "get_business",
     "get_invitation",
     "get_user",
+    "invitations_to_email",
+    "list_api_keys",
+    "list_businesses",
     "list_connections",
     "list_events",
     "list_received",
     "list_sent",
-    "outbox_depth",
+    "list_users",
     "oldest_queued_email",
+    "outbox_depth",
     "ping",
 ];
 
@@ -296,7 +307,7 @@ fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
 /// waits, up to the busy timeout, instead of failing with `SQLITE_BUSY`).
 /// PostgreSQL: READ COMMITTED, explicitly; the unique indexes and the
 /// conditional updates keep the invariants under concurrency.
-fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+pub(crate) fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
     if in_transaction(conn) {
         // Inside the SQLite writer's group: a savepoint of its transaction.
         <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
@@ -314,7 +325,7 @@ fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -
 /// Runs `work` as one read-only transaction: one snapshot for its several
 /// queries (PostgreSQL REPEATABLE READ; SQLite a deferred transaction, which
 /// in WAL mode reads one snapshot).
-fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+pub(crate) fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
     if in_transaction(conn) {
         <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
         return finish_unit(conn, work);
@@ -446,7 +457,7 @@ fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -
 }
 
 /// The limit of an over-fetching page query: one row more than the page.
-fn overfetch(limit: rsvp_app::PageSize) -> i64 {
+pub(crate) fn overfetch(limit: rsvp_app::PageSize) -> i64 {
     i64::from(limit.get()) + 1
 }
 
@@ -760,7 +771,7 @@ impl DieselStore {
     /// Runs one unit of work: checkout, transaction and queries all inside
     /// one `spawn_blocking` closure, under the caller's tracing span. A
     /// panic inside becomes `Unavailable`, never a hung request.
-    async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
@@ -908,24 +919,53 @@ impl Store for DieselStore {
         .await
     }
 
-    async fn find_principal(&self, key_hash: &SecretHash) -> Result<Option<Principal>, StoreError> {
-        let hash = key_hash.to_hex();
-        self.run("find_principal", move |conn| {
-            let row: Option<(UserRow, BusinessRow)> = api_keys::table
-                .inner_join(users::table.inner_join(businesses::table))
-                .filter(api_keys::key_hash.eq(&hash))
-                .select((UserRow::as_select(), BusinessRow::as_select()))
-                .first(conn)
-                .optional()?;
-            let Some((user, business)) = row else {
-                return Ok(None);
-            };
-            Ok(Some(Principal {
-                business: business.into_domain()?,
-                user: user.into_domain()?,
-            }))
-        })
-        .await
+    async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError> {
+        self.find_credential_by_hash(key_hash).await
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.insert_api_key(record).await
+    }
+
+    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
+        self.api_keys_of(user).await
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
+        self.delete_api_key(id).await
+    }
+
+    async fn record_api_key_use(
+        &self,
+        id: ApiKeyId,
+        now: OffsetDateTime,
+        not_used_since: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.touch_api_key(id, now, not_used_since).await
+    }
+
+    async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
+        self.businesses_page(query).await
+    }
+
+    async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
+        self.write_business(business).await
+    }
+
+    async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        self.users_page(business, page).await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.write_user(user).await
+    }
+
+    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
+        self.invitations_addressed_to(email).await
+    }
+
+    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
+        self.erase(record).await
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
@@ -1803,6 +1843,7 @@ mod tests {
                 id: BusinessId::from_uuid(id()),
                 name: BusinessName::parse(&format!("Business number {n} with a long name to fill pages")).unwrap(),
                 created_at: now,
+                suspended_at: None,
             };
             let user = User {
                 id: UserId::from_uuid(id()),
@@ -1811,15 +1852,11 @@ mod tests {
                 first_name: None,
                 last_name: None,
                 created_at: now,
+                deactivated_at: None,
             };
             let mut hash = [0u8; 32];
             hash[..4].copy_from_slice(&n.to_be_bytes());
-            let key = ApiKeyRecord {
-                id: ApiKeyId::from_uuid(id()),
-                user_id: user.id,
-                hash: SecretHash(hash),
-                created_at: now,
-            };
+            let key = test_key(user.id, SecretHash(hash), now);
             if let Err(error) = store.create_business(&business, &user, &key).await {
                 return error;
             }
@@ -2034,6 +2071,21 @@ mod tests {
         rsvp_system::UuidV7Ids.new_id()
     }
 
+    fn test_key(user_id: UserId, hash: SecretHash, now: OffsetDateTime) -> ApiKeyRecord {
+        ApiKeyRecord {
+            key: rsvp_domain::ApiKey {
+                id: ApiKeyId::from_uuid(id()),
+                user_id,
+                name: rsvp_domain::ApiKeyName::parse("default").unwrap(),
+                prefix: "rsvp_".to_owned(),
+                created_at: now,
+                expires_at: None,
+                last_used_at: None,
+            },
+            hash,
+        }
+    }
+
     /// Runs every method of the port, with and without filters and cursors.
     async fn exercise_every_query(store: &DieselStore) {
         let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
@@ -2041,6 +2093,7 @@ mod tests {
             id: BusinessId::from_uuid(id()),
             name: BusinessName::parse(name).unwrap(),
             created_at: now,
+            suspended_at: None,
         };
         let user = |business: BusinessId, email: &str| User {
             id: UserId::from_uuid(id()),
@@ -2049,13 +2102,9 @@ mod tests {
             first_name: Some(PersonName::parse("Test").unwrap()),
             last_name: None,
             created_at: now,
+            deactivated_at: None,
         };
-        let key = |user: UserId, byte: u8| ApiKeyRecord {
-            id: ApiKeyId::from_uuid(id()),
-            user_id: user,
-            hash: SecretHash([byte; 32]),
-            created_at: now,
-        };
+        let key = |user: UserId, byte: u8| test_key(user, SecretHash([byte; 32]), now);
         let acme = business("Acme");
         let ann = user(acme.id, "ann@acme.test");
         store.create_business(&acme, &ann, &key(ann.id, 1)).await.unwrap();
@@ -2065,7 +2114,29 @@ mod tests {
         let carol = user(globex.id, "carol@globex.test");
         store.add_user(&carol, &key(carol.id, 3)).await.unwrap();
         store.get_business(acme.id).await.unwrap().unwrap();
-        store.find_principal(&SecretHash([1; 32])).await.unwrap().unwrap();
+        let credential = store.find_credential(&SecretHash([1; 32])).await.unwrap().unwrap();
+        // The operator lifecycle (the business list reads every business by
+        // nature, so it is left out of this check).
+        let extra = key(ann.id, 9);
+        store.create_api_key(&extra).await.unwrap();
+        assert_eq!(store.list_api_keys(ann.id).await.unwrap().len(), 2);
+        store
+            .record_api_key_use(credential.key.id, now, now - Duration::minutes(1))
+            .await
+            .unwrap();
+        store.revoke_api_key(extra.key.id).await.unwrap();
+        let first_users = PageRequest {
+            limit: PageSize::new(1).unwrap(),
+            after: None,
+        };
+        let users_page = store.list_users(globex.id, &first_users).await.unwrap();
+        let next_users = PageRequest {
+            limit: PageSize::new(1).unwrap(),
+            after: users_page.next,
+        };
+        store.list_users(globex.id, &next_users).await.unwrap();
+        store.update_business(&acme).await.unwrap();
+        store.update_user(&ann).await.unwrap();
         store.find_user_by_email(&bob.email).await.unwrap().unwrap();
         assert!(!store.are_connected(acme.id, globex.id).await.unwrap());
 
@@ -2127,6 +2198,7 @@ mod tests {
             pg.batch_execute("ANALYZE").unwrap();
         }
         store.find_pending(acme.id, &bob.email).await.unwrap().unwrap();
+        assert!(!store.invitations_to_email(&bob.email).await.unwrap().is_empty());
         store.get_invitation(first.invitation.id).await.unwrap().unwrap();
         let query = InvitationQuery {
             filter: InvitationFilter {

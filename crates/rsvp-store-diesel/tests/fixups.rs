@@ -19,10 +19,16 @@ fn id(n: u128) -> Uuid {
 /// The rows as the previous version stored them: `email_normalized` is the
 /// address lowercased, nothing more.
 fn old_rows() -> String {
-    let business = |n: u128, name: &str| format!("INSERT INTO businesses VALUES ('{}', '{name}', 0);", id(n));
+    let business = |n: u128, name: &str| {
+        format!(
+            "INSERT INTO businesses (id, name, created_at) VALUES ('{}', '{name}', 0);",
+            id(n)
+        )
+    };
     let user = |n: u128, b: u128, email: &str, first: &str| {
         format!(
-            "INSERT INTO users VALUES ('{}', '{}', '{email}', '{}', {first}, NULL, 0);",
+            "INSERT INTO users (id, business_id, email, email_normalized, first_name, last_name, created_at) \
+             VALUES ('{}', '{}', '{email}', '{}', {first}, NULL, 0);",
             id(n),
             id(b),
             email.to_lowercase()
@@ -252,10 +258,14 @@ async fn every_batch_is_fixed(database: &TestDatabase) {
     raw.execute(&format!(
         "DROP TABLE pending_fixups; DELETE FROM __diesel_schema_migrations WHERE version = '{newest}';"
     ));
-    let mut sql = format!("INSERT INTO businesses VALUES ('{}', 'Acme', 0);", id(1));
+    let mut sql = format!(
+        "INSERT INTO businesses (id, name, created_at) VALUES ('{}', 'Acme', 0);",
+        id(1)
+    );
     for n in 0..1001_u128 {
         sql.push_str(&format!(
-            "INSERT INTO users VALUES ('{}', '{}', 'u{n}@Bücher.test', 'u{n}@bücher.test', NULL, NULL, 0);",
+            "INSERT INTO users (id, business_id, email, email_normalized, first_name, last_name, created_at) \
+             VALUES ('{}', '{}', 'u{n}@Bücher.test', 'u{n}@bücher.test', NULL, NULL, 0);",
             id(1000 + n),
             id(1)
         ));

@@ -14,6 +14,7 @@ fn acme() -> Business {
         id: BusinessId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)),
         name: BusinessName::parse("Acme").unwrap_or_else(|e| panic!("{e:?}")),
         created_at: OffsetDateTime::UNIX_EPOCH,
+        suspended_at: None,
     }
 }
 
@@ -86,12 +87,19 @@ async fn every_url_form_of_sqlite_opens_the_same_file() {
         first_name: None,
         last_name: None,
         created_at: business.created_at,
+        deactivated_at: None,
     };
     let key = rsvp_app::ApiKeyRecord {
-        id: rsvp_domain::ApiKeyId::from_uuid(Uuid::from_u128(3)),
-        user_id: user.id,
+        key: rsvp_domain::ApiKey {
+            id: rsvp_domain::ApiKeyId::from_uuid(Uuid::from_u128(3)),
+            user_id: user.id,
+            name: rsvp_domain::ApiKeyName::parse("default").unwrap_or_else(|e| panic!("{e:?}")),
+            prefix: "rsvp_".to_owned(),
+            created_at: business.created_at,
+            expires_at: None,
+            last_used_at: None,
+        },
         hash: rsvp_app::SecretHash([7; 32]),
-        created_at: business.created_at,
     };
     first.create_business(&business, &user, &key).await.unwrap();
     for url in [format!("sqlite:{path}"), path.clone()] {

@@ -1,11 +1,11 @@
 //! Businesses, users and API keys: `create_business`, `add_user`,
-//! `get_business`, `find_principal`, `find_user_by_email`.
+//! `get_business`, `find_credential`, `find_user_by_email`.
 
 use rsvp_app::{Principal, StoreError};
 use rsvp_domain::BusinessId;
 
 use crate::Harness;
-use crate::fixtures::{Member, Tenant, at, email, new_uuid, unknown_hash};
+use crate::fixtures::{Member, Tenant, at, email, new_uuid, principal, unknown_hash};
 
 /// `create_business` stores the business, its user and the key; the key's
 /// hash finds the principal; unknown ids and hashes find nothing.
@@ -28,20 +28,21 @@ pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
 
     let business = store.get_business(acme.id()).await.expect("get_business");
     assert_eq!(business, Some(acme.business.clone()));
-    let principal = store
-        .find_principal(&acme.key.record.hash)
+    let credential = store
+        .find_credential(&acme.key.record.hash)
         .await
-        .expect("find_principal")
+        .expect("find_credential")
         .expect("the key acts as the business's first user");
+    assert_eq!(credential.key, acme.key.record.key, "the key reads back as written");
     assert_eq!(
-        principal,
+        credential.principal,
         Principal {
             business: acme.business.clone(),
             user: acme.user.clone(),
         }
     );
     assert_eq!(
-        principal.user.email.as_str(),
+        credential.principal.user.email.as_str(),
         "Ann.Lee@Acme.test",
         "the email keeps the spelling it was given"
     );
@@ -51,7 +52,7 @@ pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
         .await
         .expect("get_business");
     assert_eq!(unknown_business, None);
-    let unknown_key = store.find_principal(&unknown_hash()).await.expect("find_principal");
+    let unknown_key = principal(store, &unknown_hash()).await;
     assert_eq!(unknown_key, None);
 }
 
@@ -68,13 +69,7 @@ pub async fn creating_a_business_with_a_taken_email_in_any_case_is_refused_and_c
     assert_eq!(result, Err(StoreError::EmailTaken));
 
     assert_eq!(store.get_business(copycat.id()).await.expect("get_business"), None);
-    assert_eq!(
-        store
-            .find_principal(&copycat.key.record.hash)
-            .await
-            .expect("find_principal"),
-        None
-    );
+    assert_eq!(principal(store, &copycat.key.record.hash).await, None);
     let owner = store
         .find_user_by_email(&email("ann@acme.test"))
         .await
@@ -97,10 +92,7 @@ pub async fn adding_a_user_to_a_missing_business_is_not_found_and_creates_nothin
         .await
         .expect("find_user_by_email");
     assert_eq!(user, None);
-    let principal = store
-        .find_principal(&member.key.record.hash)
-        .await
-        .expect("find_principal");
+    let principal = principal(store, &member.key.record.hash).await;
     assert_eq!(principal, None);
 }
 
@@ -115,10 +107,7 @@ pub async fn adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates
         let member = Member::build(business, address, at(1));
         let result = store.add_user(&member.user, &member.key.record).await;
         assert_eq!(result, Err(StoreError::EmailTaken), "adding {address}");
-        let principal = store
-            .find_principal(&member.key.record.hash)
-            .await
-            .expect("find_principal");
+        let principal = principal(store, &member.key.record.hash).await;
         assert_eq!(principal, None, "the refused user's key must not act");
     }
     let owner = store
@@ -136,22 +125,18 @@ pub async fn an_added_user_acts_for_its_business_through_its_api_key(h: Harness)
     let _globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let carol = Member::add(store, acme.id(), "carol@acme.test", at(5)).await;
 
-    let principal = store
-        .find_principal(&carol.key.record.hash)
+    let carols = principal(store, &carol.key.record.hash)
         .await
-        .expect("find_principal")
         .expect("the new key acts");
     assert_eq!(
-        principal,
+        carols,
         Principal {
             business: acme.business.clone(),
             user: carol.user.clone(),
         }
     );
-    let first = store
-        .find_principal(&acme.key.record.hash)
+    let first = principal(store, &acme.key.record.hash)
         .await
-        .expect("find_principal")
         .expect("the first key still acts");
     assert_eq!(first.user, acme.user);
     let found = store

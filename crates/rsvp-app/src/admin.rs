@@ -1,0 +1,307 @@
+//! The operator's use cases beyond provisioning: businesses (list, read,
+//! rename, suspend), users (list, rename, deactivate), API keys (several per
+//! user, named, expiring, revocable) and the erasure of a person's data.
+
+use rsvp_domain::{
+    ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, EmailAddress, Event, EventId, FieldError,
+    Invitation, User, UserId, ValidationErrors, fold_for_search,
+};
+use time::OffsetDateTime;
+
+use crate::list::{BusinessQuery, Page, PageRequest, PageSize};
+use crate::ports::{ErasedInvitation, ErasureRecord};
+use crate::service::optional_name;
+use crate::{App, AppError, Cursor, Secret};
+
+/// Most rounds of an erasure: each round erases what it read; a round that
+/// raced with a change reads again.
+const ERASURE_ROUNDS: usize = 5;
+
+/// Parameters of [`App::list_businesses`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusinessListParams {
+    /// Only businesses whose name contains this, case-insensitively.
+    pub name: Option<String>,
+    /// Page size.
+    pub limit: PageSize,
+    /// Continue after.
+    pub after: Option<Cursor>,
+}
+
+/// A business with (the first page of) its users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessDetail {
+    /// The business.
+    pub business: Business,
+    /// Its users, newest first, up to 200; `users.next` continues in
+    /// [`App::list_users`].
+    pub users: Page<User>,
+}
+
+/// A change of a business; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BusinessChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// Suspend (`true`) or reinstate (`false`).
+    pub suspended: Option<bool>,
+}
+
+/// A change of a user; `None` leaves a field as it is, `Some(None)` clears a
+/// name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChange {
+    /// First name.
+    pub first_name: Option<Option<String>>,
+    /// Last name.
+    pub last_name: Option<Option<String>>,
+    /// Deactivate (`true`) or reactivate (`false`).
+    pub deactivated: Option<bool>,
+}
+
+/// Input of [`App::create_api_key`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewApiKeyInput {
+    /// Required: the key's label.
+    pub name: Option<String>,
+    /// When the key stops working; must be in the future. `None`: never.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A new API key and its secret (shown once).
+#[derive(Debug, Clone)]
+pub struct CreatedApiKey {
+    /// The key.
+    pub key: ApiKey,
+    /// Its secret, in clear, once.
+    pub secret: Secret,
+}
+
+/// What an erasure did, over every business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErasureReport {
+    /// Invitations whose personal data was replaced.
+    pub invitations_erased: u64,
+    /// Of those, pending ones that were cancelled (or expired).
+    pub invitations_cancelled: u64,
+    /// Queued emails dropped.
+    pub emails_dropped: u64,
+    /// Users with the address, deactivated (not erased).
+    pub users_deactivated: u64,
+}
+
+impl App {
+    /// Businesses, newest first, keyset paged, optionally filtered by name
+    /// (case-insensitive substring).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_businesses(&self, params: BusinessListParams) -> Result<Page<Business>, AppError> {
+        let query = BusinessQuery {
+            name: params.name.map(|n| fold_for_search(&n)).filter(|n| !n.is_empty()),
+            limit: params.limit,
+            after: params.after,
+        };
+        Ok(self.ports().store.list_businesses(&query).await?)
+    }
+
+    async fn business(&self, id: BusinessId) -> Result<Business, AppError> {
+        self.ports().store.get_business(id).await?.ok_or(AppError::NotFound)
+    }
+
+    async fn user(&self, id: UserId) -> Result<User, AppError> {
+        self.ports().store.get_user(id).await?.ok_or(AppError::NotFound)
+    }
+
+    /// A business with its users.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`].
+    pub async fn business_detail(&self, id: BusinessId) -> Result<BusinessDetail, AppError> {
+        let business = self.business(id).await?;
+        let first = PageRequest {
+            limit: PageSize::new(i64::from(crate::MAX_PAGE_SIZE)).unwrap_or_default(),
+            after: None,
+        };
+        let users = self.ports().store.list_users(id, &first).await?;
+        Ok(BusinessDetail { business, users })
+    }
+
+    /// Renames, suspends or reinstates a business. A suspended business's
+    /// keys are refused (403) and its links answer nothing, at once on every
+    /// replica.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`name`), [`AppError::NotFound`].
+    pub async fn update_business(&self, id: BusinessId, change: BusinessChange) -> Result<Business, AppError> {
+        let mut errors = ValidationErrors::new();
+        let name = change
+            .name
+            .as_deref()
+            .and_then(|n| errors.collect("name", BusinessName::parse(n)));
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let mut business = self.business(id).await?;
+        if let Some(name) = name {
+            business.name = name;
+        }
+        if let Some(suspended) = change.suspended {
+            business = business.with_suspension(suspended, self.now());
+        }
+        self.ports().store.update_business(&business).await?;
+        Ok(business)
+    }
+
+    /// The users of a business, newest first.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such business.
+    pub async fn list_users(&self, business: BusinessId, page: PageRequest) -> Result<Page<User>, AppError> {
+        self.business(business).await?;
+        Ok(self.ports().store.list_users(business, &page).await?)
+    }
+
+    /// Renames, deactivates or reactivates a user. A deactivated user's keys
+    /// are refused (401), at once on every replica.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`first_name`, `last_name`), [`AppError::NotFound`].
+    pub async fn update_user(&self, id: UserId, change: UserChange) -> Result<User, AppError> {
+        let mut errors = ValidationErrors::new();
+        let first_name = change
+            .first_name
+            .map(|n| optional_name(&mut errors, "first_name", n.as_deref()));
+        let last_name = change
+            .last_name
+            .map(|n| optional_name(&mut errors, "last_name", n.as_deref()));
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let mut user = self.user(id).await?;
+        if let Some(first_name) = first_name {
+            user.first_name = first_name;
+        }
+        if let Some(last_name) = last_name {
+            user.last_name = last_name;
+        }
+        if let Some(deactivated) = change.deactivated {
+            user = user.with_deactivation(deactivated, self.now());
+        }
+        self.ports().store.update_user(&user).await?;
+        Ok(user)
+    }
+
+    /// Makes a named API key for a user, optionally expiring.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`name` required, `expires_at` in the past),
+    /// [`AppError::NotFound`] (no such user), [`AppError::UserDeactivated`].
+    pub async fn create_api_key(&self, user: UserId, input: NewApiKeyInput) -> Result<CreatedApiKey, AppError> {
+        let now = self.now();
+        let mut errors = ValidationErrors::new();
+        let name = match input.name.as_deref() {
+            Some(name) => errors.collect("name", ApiKeyName::parse(name)),
+            None => {
+                errors.push(FieldError::new("name", "required", "name is required"));
+                None
+            }
+        };
+        if input.expires_at.is_some_and(|at| at <= now) {
+            errors.push(FieldError::new(
+                "expires_at",
+                "not_in_future",
+                "expires_at must be in the future",
+            ));
+        }
+        let (Some(name), true) = (name, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        if self.user(user).await?.is_deactivated() {
+            return Err(AppError::UserDeactivated);
+        }
+        let (secret, record) = self.new_api_key(user, name, input.expires_at, now);
+        self.ports().store.create_api_key(&record).await?;
+        Ok(CreatedApiKey {
+            key: record.key,
+            secret,
+        })
+    }
+
+    /// A user's API keys (never their secrets), newest first.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such user.
+    pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, AppError> {
+        self.user(user).await?;
+        Ok(self.ports().store.list_api_keys(user).await?)
+    }
+
+    /// Revokes an API key: refused at once on every replica.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such key.
+    pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), AppError> {
+        Ok(self.ports().store.revoke_api_key(id).await?)
+    }
+
+    /// Erases a person (GDPR art. 17): every invitation to `email` (compared
+    /// normalized), in every business, loses the address, names, phone,
+    /// message and custom data (the address becomes
+    /// `erased-<id>@erased.invalid`); pending ones are cancelled, their links
+    /// revoked, their queued emails dropped; each gets one
+    /// `invitation.erased` event. A user with the address is deactivated,
+    /// not erased. Running it again finds nothing more to erase.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`email`).
+    pub async fn erase_person(&self, email: &str) -> Result<ErasureReport, AppError> {
+        let mut errors = ValidationErrors::new();
+        let Some(email) = errors.collect("email", EmailAddress::parse(email)) else {
+            return Err(AppError::Validation(errors));
+        };
+        let store = &self.ports().store;
+        let mut report = ErasureReport::default();
+        for _ in 0..ERASURE_ROUNDS {
+            let found = store.invitations_to_email(&email).await?;
+            if found.is_empty() {
+                break;
+            }
+            let now = self.now();
+            let invitations = found
+                .iter()
+                .map(|before| self.erasure_of(before, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            let counts = store
+                .erase_invitations(&ErasureRecord {
+                    email: email.clone(),
+                    now,
+                    invitations,
+                })
+                .await?;
+            report.invitations_erased += counts.invitations;
+            report.invitations_cancelled += counts.resolved;
+            report.emails_dropped += counts.emails_dropped;
+        }
+        if let Some(user) = store.find_user_by_email(&email).await?
+            && !user.is_deactivated()
+        {
+            let user = user.with_deactivation(true, self.now());
+            store.update_user(&user).await?;
+            report.users_deactivated += 1;
+        }
+        Ok(report)
+    }
+
+    fn erasure_of(&self, before: &Invitation, now: OffsetDateTime) -> Result<ErasedInvitation, AppError> {
+        let placeholder =
+            Invitation::erased_email(before.id).map_err(|e| AppError::Unavailable(e.message().to_owned()))?;
+        let after = before.erased(placeholder, now);
+        let event = Event::erased(EventId::from_uuid(self.new_id()), before, &after);
+        Ok(ErasedInvitation {
+            expected: before.status,
+            invitation: after,
+            event,
+        })
+    }
+}

@@ -1,0 +1,533 @@
+//! The operator lifecycle (`/v1/admin/...`): businesses (list, read,
+//! rename, suspend), users (list, rename, deactivate), API keys (create,
+//! list, revoke) and erasure; and `GET /v1/me` for any API key. The bodies
+//! are public so that `rsvp admin ...` prints the very same JSON.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use rsvp_app::{
+    BusinessChange, BusinessDetail, CreatedApiKey, ErasureReport, NewApiKeyInput, Page, PageRequest, UserChange,
+};
+use rsvp_domain::{ApiKey, ApiKeyId, Business, BusinessId, FieldError, User, UserId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::body::{as_object, optional_string, require_json, unknown_fields};
+use crate::cursor;
+use crate::dto::{BusinessBody, UserBody, rfc3339};
+use crate::openapi::{
+    BusinessListQuery, CreateApiKeyRequest, ErasureRequest, PageQuery, UpdateBusinessRequest, UpdateUserRequest,
+};
+use crate::params::{business_list_params, page_params, path_id};
+use crate::problem::Problem;
+use crate::state::{Caller, HttpState, Operator};
+
+/// An API key, without its secret.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyBody {
+    /// Id (to revoke it).
+    pub id: String,
+    /// The operator's label.
+    pub name: String,
+    /// The first characters of the secret (`rsvp_` and 8 more; only `rsvp_`
+    /// for keys made before prefixes were kept), to recognise it.
+    pub prefix: String,
+    /// When it was made.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// From when it is refused; null: never.
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    /// Its last use, to the minute; null: never used.
+    #[schema(format = DateTime, required = true)]
+    pub last_used_at: Option<String>,
+}
+
+impl From<&ApiKey> for ApiKeyBody {
+    fn from(key: &ApiKey) -> Self {
+        Self {
+            id: key.id.to_string(),
+            name: key.name.to_string(),
+            prefix: key.prefix.clone(),
+            created_at: rfc3339(key.created_at),
+            expires_at: key.expires_at.map(rfc3339),
+            last_used_at: key.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// A new API key with its secret, shown this once.
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKeyBody {
+    /// Id (to revoke it).
+    pub id: String,
+    /// The operator's label.
+    pub name: String,
+    /// The first characters of the secret.
+    pub prefix: String,
+    /// When it was made.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// From when it is refused; null: never.
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    /// Always null for a new key.
+    #[schema(format = DateTime, required = true)]
+    pub last_used_at: Option<String>,
+    /// The secret, `rsvp_...`: shown only here.
+    pub api_key: String,
+}
+
+// Hand-written so that a debug print never shows the secret.
+impl std::fmt::Debug for CreatedApiKeyBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKeyBody")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&CreatedApiKey> for CreatedApiKeyBody {
+    fn from(made: &CreatedApiKey) -> Self {
+        let key = ApiKeyBody::from(&made.key);
+        Self {
+            id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            created_at: key.created_at,
+            expires_at: key.expires_at,
+            last_used_at: key.last_used_at,
+            api_key: made.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// A user's API keys, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApiKeyList {
+    /// The keys (never their secrets).
+    pub data: Vec<ApiKeyBody>,
+}
+
+impl ApiKeyList {
+    /// The list of `keys`.
+    pub fn new(keys: &[ApiKey]) -> Self {
+        Self {
+            data: keys.iter().map(ApiKeyBody::from).collect(),
+        }
+    }
+}
+
+/// A page of businesses.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BusinessList {
+    /// The rows, newest first.
+    pub data: Vec<BusinessBody>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+impl From<&Page<Business>> for BusinessList {
+    fn from(page: &Page<Business>) -> Self {
+        Self {
+            data: page.items.iter().map(BusinessBody::from).collect(),
+            next_cursor: page.next.as_ref().map(cursor::encode),
+        }
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    /// The rows, newest first.
+    pub data: Vec<UserBody>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+impl From<&Page<User>> for UserList {
+    fn from(page: &Page<User>) -> Self {
+        Self {
+            data: page.items.iter().map(UserBody::from).collect(),
+            next_cursor: page.next.as_ref().map(cursor::encode),
+        }
+    }
+}
+
+/// A business with its users.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BusinessDetailBody {
+    /// The business.
+    pub business: BusinessBody,
+    /// Its users, newest first, at most 200.
+    pub users: Vec<UserBody>,
+    /// Non-null when it has more: pass as `cursor` to `GET /v1/admin/businesses/{id}/users`.
+    #[schema(required = true)]
+    pub users_next_cursor: Option<String>,
+}
+
+impl From<&BusinessDetail> for BusinessDetailBody {
+    fn from(detail: &BusinessDetail) -> Self {
+        let users = UserList::from(&detail.users);
+        Self {
+            business: BusinessBody::from(&detail.business),
+            users: users.data,
+            users_next_cursor: users.next_cursor,
+        }
+    }
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErasureBody {
+    /// Invitations (in every business) whose personal data was replaced.
+    pub invitations_erased: u64,
+    /// Of those, pending ones now cancelled.
+    pub invitations_cancelled: u64,
+    /// Queued emails dropped.
+    pub emails_dropped: u64,
+    /// Users with the address, deactivated (not erased).
+    pub users_deactivated: u64,
+}
+
+impl From<&ErasureReport> for ErasureBody {
+    fn from(report: &ErasureReport) -> Self {
+        Self {
+            invitations_erased: report.invitations_erased,
+            invitations_cancelled: report.invitations_cancelled,
+            emails_dropped: report.emails_dropped,
+            users_deactivated: report.users_deactivated,
+        }
+    }
+}
+
+/// The caller of `GET /v1/me`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MeBody {
+    /// The user the API key acts as.
+    pub user: UserBody,
+    /// Its business.
+    pub business: BusinessBody,
+}
+
+/// `field` as a boolean, if present and not null.
+fn optional_bool(object: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+    match object.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.push(FieldError::new(
+                field,
+                "invalid_type",
+                format!("{field} must be a boolean"),
+            ));
+            None
+        }
+    }
+}
+
+/// `field` as a nullable string: absent `None`, null `Some(None)`.
+fn nullable_string(object: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
+    match object.get(field) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(_) => {
+            errors.push(FieldError::new(
+                field,
+                "invalid_type",
+                format!("{field} must be a string or null"),
+            ));
+            None
+        }
+    }
+}
+
+/// `GET /v1/admin/businesses`
+#[utoipa::path(get, path = "/v1/admin/businesses", tag = "operator", params(BusinessListQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "newest first", body = BusinessList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "the operator API is off", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list_businesses(
+    state: web::Data<HttpState>,
+    _: Operator,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let params = business_list_params(req.query_string())?;
+    let page = state.app.list_businesses(params).await?;
+    Ok(HttpResponse::Ok().json(BusinessList::from(&page)))
+}
+
+/// `GET /v1/admin/businesses/{id}`
+#[utoipa::path(get, path = "/v1/admin/businesses/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "the business with its users", body = BusinessDetailBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn get_business(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: BusinessId = path_id(&id, "id")?;
+    let detail = state.app.business_detail(id).await?;
+    Ok(HttpResponse::Ok().json(BusinessDetailBody::from(&detail)))
+}
+
+/// `PATCH /v1/admin/businesses/{id}` with `{"name", "suspended"}`
+#[utoipa::path(patch, path = "/v1/admin/businesses/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    request_body = UpdateBusinessRequest, security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "the business after the change; while suspended its API keys get 403 `business_suspended` and its links are dead", body = BusinessBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn update_business(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: BusinessId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["name", "suspended"]);
+    let change = BusinessChange {
+        name: optional_string(object, "name", "name", &mut errors),
+        suspended: optional_bool(object, "suspended", &mut errors),
+    };
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let business = state.app.update_business(id, change).await?;
+    Ok(HttpResponse::Ok().json(BusinessBody::from(&business)))
+}
+
+/// `GET /v1/admin/businesses/{id}/users`
+#[utoipa::path(get, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID"), PageQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "newest first", body = UserList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list_users(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let id: BusinessId = path_id(&id, "id")?;
+    let page: PageRequest = page_params(req.query_string())?;
+    let users = state.app.list_users(id, page).await?;
+    Ok(HttpResponse::Ok().json(UserList::from(&users)))
+}
+
+/// `PATCH /v1/admin/users/{id}` with `{"first_name","last_name","deactivated"}`
+#[utoipa::path(patch, path = "/v1/admin/users/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    request_body = UpdateUserRequest, security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "the user after the change; while deactivated its API keys get 401", body = UserBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn update_user(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: UserId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["first_name", "last_name", "deactivated"]);
+    let change = UserChange {
+        first_name: nullable_string(object, "first_name", &mut errors),
+        last_name: nullable_string(object, "last_name", &mut errors),
+        deactivated: optional_bool(object, "deactivated", &mut errors),
+    };
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let user = state.app.update_user(id, change).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(&user)))
+}
+
+/// `POST /v1/admin/users/{id}/api-keys` with `{"name","expires_at"}`
+#[utoipa::path(post, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    request_body = CreateApiKeyRequest, security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "created; the secret `api_key` is shown only here", body = CreatedApiKeyBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`user_deactivated`: the user is deactivated", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields (`expires_at` must be in the future)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn create_api_key(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: UserId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["name", "expires_at"]);
+    let name = optional_string(object, "name", "name", &mut errors);
+    let expires_at = optional_string(object, "expires_at", "expires_at", &mut errors).and_then(|raw| {
+        OffsetDateTime::parse(&raw, &Rfc3339).map_or_else(
+            |_| {
+                errors.push(FieldError::new(
+                    "expires_at",
+                    "invalid_format",
+                    "expires_at must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z",
+                ));
+                None
+            },
+            Some,
+        )
+    });
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let made = state
+        .app
+        .create_api_key(id, NewApiKeyInput { name, expires_at })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedApiKeyBody::from(&made)))
+}
+
+/// `GET /v1/admin/users/{id}/api-keys`
+#[utoipa::path(get, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "the user's keys, newest first, never their secrets", body = ApiKeyList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list_api_keys(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: UserId = path_id(&id, "id")?;
+    let keys = state.app.list_api_keys(id).await?;
+    Ok(HttpResponse::Ok().json(ApiKeyList::new(&keys)))
+}
+
+/// `DELETE /v1/admin/api-keys/{id}`
+#[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "revoked: refused from now on, on every replica"),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such key (or revoked already)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn revoke_api_key(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: ApiKeyId = path_id(&id, "id")?;
+    state.app.revoke_api_key(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /v1/admin/erasures` with `{"email"}`
+#[utoipa::path(post, path = "/v1/admin/erasures", tag = "operator", request_body = ErasureRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "erased (GDPR art. 17): every invitation to the address, in every business, lost its personal data; pending ones were cancelled, their links revoked, their queued emails dropped; a user with the address was deactivated", body = ErasureBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "the operator API is off", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn erase(
+    state: web::Data<HttpState>,
+    _: Operator,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["email"]);
+    let email = optional_string(object, "email", "email", &mut errors);
+    if email.is_none() && errors.iter().all(|e| e.field != "email") {
+        errors.push(FieldError::new("email", "required", "email is required"));
+    }
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(Problem::invalid_fields(errors));
+    };
+    let report = state.app.erase_person(&email).await?;
+    Ok(HttpResponse::Ok().json(ErasureBody::from(&report)))
+}
+
+/// `GET /v1/me`
+#[utoipa::path(get, path = "/v1/me", tag = "me",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the user the API key acts as, and its business", body = MeBody),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 403, description = "`business_suspended`: the business is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn me(Caller(caller): Caller) -> HttpResponse {
+    HttpResponse::Ok().json(MeBody {
+        user: UserBody::from(&caller.user),
+        business: BusinessBody::from(&caller.business),
+    })
+}

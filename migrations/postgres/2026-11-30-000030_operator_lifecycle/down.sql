@@ -1,0 +1,11 @@
+DELETE FROM pending_fixups WHERE name = 'operator_lifecycle_names';
+DROP INDEX api_keys_user_keyset_idx;
+ALTER TABLE api_keys DROP COLUMN last_used_at;
+ALTER TABLE api_keys DROP COLUMN expires_at;
+ALTER TABLE api_keys DROP COLUMN prefix;
+ALTER TABLE api_keys DROP COLUMN name;
+DROP INDEX users_business_keyset_idx;
+ALTER TABLE users DROP COLUMN deactivated_at;
+DROP INDEX businesses_keyset_idx;
+ALTER TABLE businesses DROP COLUMN suspended_at;
+ALTER TABLE businesses DROP COLUMN name_folded;
