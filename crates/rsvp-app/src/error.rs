@@ -54,6 +54,10 @@ pub enum AppError {
         /// Seconds until the oldest email in the window leaves it.
         retry_after_secs: u64,
     },
+    /// The address opted out of invitations from the caller's business (or
+    /// from everyone).
+    #[error("this address opted out of invitations from your business")]
+    RecipientOptedOut,
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -75,6 +79,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::Cooldown { .. } => "resend_cooldown",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::RecipientOptedOut => "recipient_opted_out",
             Self::Unavailable(_) => "unavailable",
         }
     }

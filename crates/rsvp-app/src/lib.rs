@@ -18,6 +18,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod branding;
 mod dispatch;
 mod error;
 mod list;
@@ -26,25 +27,26 @@ mod retention;
 mod secret;
 mod service;
 
+pub use branding::{Branding, BrandingError};
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
 pub use error::AppError;
 pub use list::{
     Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE, MIN_PAGE_SIZE, Page,
-    PageRequest, PageSize,
+    PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
     ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued, IdGenerator,
-    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail,
-    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
-    TransitionRecord,
+    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee,
+    OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer,
+    TransitionOutcome, TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
-    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, Ports, ProvisionedBusiness, ProvisionedUser, Settings,
-    Viewer,
+    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, Ports, ProvisionedBusiness, ProvisionedUser,
+    Settings, Viewer,
 };

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use rsvp_app::{
     ApiKeyRecord, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter,
     InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal, ResendRecord,
-    SecretHash, Store, StoreError, TransitionOutcome, TransitionRecord,
+    SecretHash, Store, StoreError, SuppressionQuery, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -96,6 +96,7 @@ struct State {
     email_jobs: HashMap<EmailJobId, EmailJob>,
     /// When each finished job finished (for retention).
     email_jobs_finished_at: HashMap<EmailJobId, OffsetDateTime>,
+    suppressions: HashMap<SuppressionId, Suppression>,
 }
 
 fn pending_key(invitation: &Invitation) -> (BusinessId, String) {
@@ -611,6 +612,58 @@ impl Store for InMemoryStore {
                 .filter(|j| j.status == EmailJobStatus::Queued)
                 .count() as u64)
         })
+    }
+
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        self.with(|s| {
+            let same = s.suppressions.values().find(|existing| {
+                existing.email.normalized() == suppression.email.normalized()
+                    && existing.business_id == suppression.business_id
+            });
+            if let Some(existing) = same {
+                return Ok(existing.clone());
+            }
+            s.suppressions.insert(suppression.id, suppression.clone());
+            Ok(suppression.clone())
+        })
+    }
+
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        self.with(|s| {
+            Ok(s.suppressions
+                .values()
+                .filter(|sup| emails.iter().any(|email| sup.blocks(business, email)))
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        self.with(|s| {
+            let rows = s
+                .suppressions
+                .values()
+                .filter(|sup| {
+                    query
+                        .email
+                        .as_ref()
+                        .is_none_or(|email| email.normalized() == sup.email.normalized())
+                })
+                .cloned();
+            let cursor = |sup: &Suppression| Cursor {
+                created_at: sup.created_at,
+                id: sup.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, query.after, query.limit))
+        })
+    }
+
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        self.with(|s| s.suppressions.remove(&id).map(drop).ok_or(StoreError::NotFound))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -20,8 +20,12 @@
 //! | `RSVP_SMTP_USERNAME`, `RSVP_SMTP_PASSWORD` | unset | SMTP credentials |
 //! | `RSVP_HTTP_MAIL_URL` | `https://api.postmarkapp.com` | the provider's API base |
 //! | `RSVP_HTTP_MAIL_TOKEN` | required for `http` | the provider's server token |
-//! | `RSVP_TEMPLATES_DIR` | unset | directory of email templates overriding the built-in ones |
-//! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`, for emails |
+//! | `RSVP_TEMPLATES_DIR` | unset | directory of email templates (`invitation.*`) and page templates (`invite.html`) overriding the built-in ones |
+//! | `RSVP_DEFAULT_LOCALE` | `en` | `en` or `de`: the language of an invitation created without `locale` |
+//! | `RSVP_REDIRECT_ORIGINS` | empty (no `redirect_url` allowed) | comma-separated origins (`https://app.example.com`) a `redirect_url` may point to |
+//! | `RSVP_PRODUCT_NAME` | `rsvp` | the product's name on the invitee's page and in emails (`... via <name>`) |
+//! | `RSVP_BRAND_COLOR` | unset | `#rrggbb`: buttons and links of the page and the emails |
+//! | `RSVP_LOGO_URL` | unset | `https://...` (or `data:image/...`) logo on the page and in the emails |
 //! | `RSVP_RESEND_COOLDOWN_SECS` | `60` | minimum seconds between two sends of one invitation |
 //! | `RSVP_EMAIL_MAX_ATTEMPTS` | `8` | delivery attempts before an email is given up |
 //! | `RSVP_EMAIL_CONCURRENCY` | `16` | emails sent at once by one replica (1..=256) |
@@ -37,7 +41,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use rsvp_app::{Locale, Secret};
+use rsvp_app::{Branding, Locale, Secret};
 use rsvp_http::TrustedProxies;
 use rsvp_mail::SmtpTls;
 
@@ -112,6 +116,11 @@ pub struct Settings {
     pub templates_dir: Option<PathBuf>,
     /// Email language by default.
     pub default_locale: Locale,
+    /// The invitee's side: origins a `redirect_url` may point to (as
+    /// `RedirectUrl::origin` writes them).
+    pub redirect_origins: Vec<String>,
+    /// The invitee's side: product name, colour and logo.
+    pub branding: Branding,
     /// Resend cooldown in seconds.
     pub resend_cooldown_secs: u32,
     /// Email attempts.
@@ -308,7 +317,33 @@ impl Settings {
             Some(tag) => Locale::from_tag(tag)
                 .ok_or_else(|| Source::error("RSVP_DEFAULT_LOCALE", format!("'{tag}' is not en or de")))?,
         };
+        // The invitee's side.
+        let redirect_origins = match src.get("RSVP_REDIRECT_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|origin| {
+                    rsvp_domain::parse_origin(origin)
+                        .map_err(|e| Source::error("RSVP_REDIRECT_ORIGINS", format!("'{origin}': {}", e.message)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let product_name = src.get("RSVP_PRODUCT_NAME").unwrap_or("rsvp");
+        let brand_color = src.get("RSVP_BRAND_COLOR");
+        let logo_url = src.get("RSVP_LOGO_URL");
+        let branding = Branding::new(product_name, brand_color, logo_url).map_err(|e| {
+            let name = match e {
+                rsvp_app::BrandingError::ProductName => "RSVP_PRODUCT_NAME",
+                rsvp_app::BrandingError::Color(_) => "RSVP_BRAND_COLOR",
+                rsvp_app::BrandingError::LogoUrl(_) => "RSVP_LOGO_URL",
+            };
+            Source::error(name, e.to_string())
+        })?;
         Ok(Self {
+            redirect_origins,
+            branding,
             bind,
             data_dir,
             database_url,
@@ -450,6 +485,17 @@ mod tests {
             (vec![("RSVP_SMTP_TLS", "ssl")], "RSVP_SMTP_TLS"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),
+            (
+                vec![("RSVP_REDIRECT_ORIGINS", "https://a.test/path")],
+                "RSVP_REDIRECT_ORIGINS",
+            ),
+            (
+                vec![("RSVP_REDIRECT_ORIGINS", "https://a.test, javascript:x")],
+                "RSVP_REDIRECT_ORIGINS",
+            ),
+            (vec![("RSVP_PRODUCT_NAME", &"n".repeat(61))], "RSVP_PRODUCT_NAME"),
+            (vec![("RSVP_BRAND_COLOR", "teal")], "RSVP_BRAND_COLOR"),
+            (vec![("RSVP_LOGO_URL", "http://cdn.test/logo.png")], "RSVP_LOGO_URL"),
             (vec![("RSVP_EMAILS_PER_HOUR", "-1")], "RSVP_EMAILS_PER_HOUR"),
             (
                 vec![("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "many")],

@@ -173,6 +173,11 @@ macro_rules! __store_contract_each_case {
             connections_are_listed_for_both_ends_newest_first_and_paged,
             a_store_answers_ping,
             batch_lookups_answer_for_a_whole_bulk_request,
+            an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_written,
+            concurrent_opt_outs_of_one_address_store_exactly_one_suppression,
+            suppressions_for_a_business_are_its_own_and_everyones_for_those_addresses,
+            suppressions_are_listed_newest_first_paged_and_filtered_by_address,
+            a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_found,
         );
     };
 }
@@ -206,7 +211,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 9] = [
+    const CASE_SOURCES: [&str; 10] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -215,6 +220,7 @@ mod tests {
         include_str!("cases/links.rs"),
         include_str!("cases/outbox.rs"),
         include_str!("cases/quota.rs"),
+        include_str!("cases/suppressions.rs"),
         include_str!("cases/misc.rs"),
     ];
 

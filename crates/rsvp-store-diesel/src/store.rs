@@ -11,12 +11,12 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
     ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter, InvitationQuery,
-    NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome,
-    TransitionRecord,
+    NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, SuppressionQuery,
+    TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
 
@@ -25,10 +25,12 @@ use crate::connection::{Backend, DbConnection, MultiBackend, Pool, PoolShape, Ta
 use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
-    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
-    from_nanos, id_text, to_nanos,
+    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
+    bound_nanos, from_nanos, id_text, to_nanos,
 };
-use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::schema::{
+    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
+};
 
 diesel::define_sql_function! {
     /// SQL `COALESCE` of two nullable texts (both backends have it).
@@ -123,7 +125,7 @@ pub struct DieselStore {
 const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 10] = [
+const WRITE_OPERATIONS: [&str; 12] = [
     "create_business",
     "add_user",
     "insert_invitation",
@@ -134,6 +136,8 @@ const WRITE_OPERATIONS: [&str; 10] = [
     "finish_email_job",
     "release_email_jobs",
     "prune_email_jobs",
+    "add_suppression",
+    "delete_suppression",
 ];
 
 /// Whether a SQLite error says the storage cannot take writes.
@@ -336,6 +340,23 @@ fn stored_invitation(conn: &mut DbConnection, id: &str) -> Unit<Invitation> {
 
 fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -> Unit<Vec<T>> {
     Ok(rows.into_iter().map(convert).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The stored suppression of this address and scope, if any.
+fn suppression_of(
+    conn: &mut DbConnection,
+    email_normalized: &str,
+    business: Option<&str>,
+) -> Unit<Option<SuppressionRow>> {
+    let query = suppressions::table
+        .filter(suppressions::email_normalized.eq(email_normalized.to_owned()))
+        .select(SuppressionRow::as_select())
+        .into_boxed::<MultiBackend>();
+    let query = match business {
+        Some(business) => query.filter(suppressions::business_id.eq(business.to_owned())),
+        None => query.filter(suppressions::business_id.is_null()),
+    };
+    Ok(query.first(conn).optional()?)
 }
 
 /// The limit of an over-fetching page query: one row more than the page.
@@ -1439,6 +1460,99 @@ impl Store for DieselStore {
     /// included). On SQLite, also fails while the last write failed on
     /// storage (full disk, read-only file, I/O error), retrying a small write
     /// itself so that it recovers without traffic.
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        let row = SuppressionRow::from_domain(suppression)?;
+        self.run("add_suppression", move |conn| {
+            write_unit(conn, |conn| {
+                // The unique index decides between racing opt-outs; the loser reads the winner's row.
+                match &mut *conn {
+                    DbConnection::Pg(pg) => diesel::insert_into(suppressions::table)
+                        .values(&row)
+                        .on_conflict_do_nothing()
+                        .execute(pg)?,
+                    DbConnection::Sqlite(lite) => diesel::insert_into(suppressions::table)
+                        .values(&row)
+                        .on_conflict_do_nothing()
+                        .execute(lite)?,
+                };
+                let stored = suppression_of(conn, &row.email_normalized, row.business_id.as_deref())?
+                    .ok_or_else(|| StoreError::Unavailable("the suppression just written is not there".into()))?;
+                Ok(stored.into_domain()?)
+            })
+        })
+        .await
+    }
+
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        let business = id_text(business.as_uuid());
+        self.run("suppressions_for", move |conn| {
+            let rows = suppressions::table
+                .filter(suppressions::email_normalized.eq_any(&normalized))
+                .filter(
+                    suppressions::business_id
+                        .is_null()
+                        .or(suppressions::business_id.eq(&business)),
+                )
+                .select(SuppressionRow::as_select())
+                .load(conn)?;
+            rows_into(rows, SuppressionRow::into_domain)
+        })
+        .await
+    }
+
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        let email = query.email.as_ref().map(|e| e.normalized().to_owned());
+        let (limit, after) = (query.limit, query.after);
+        self.run("list_suppressions", move |conn| {
+            use crate::schema::suppressions::dsl as s;
+            let mut q = s::suppressions
+                .select(SuppressionRow::as_select())
+                .into_boxed::<MultiBackend>();
+            if let Some(email) = email {
+                q = q.filter(s::email_normalized.eq(email));
+            }
+            if let Some(cursor) = after {
+                q = q.filter(
+                    sql::<Bool>("(suppressions.created_at, suppressions.id) < (")
+                        .bind::<BigInt, _>(bound_nanos(cursor.created_at))
+                        .sql(", ")
+                        .bind::<Text, _>(id_text(cursor.id))
+                        .sql(")"),
+                );
+            }
+            let rows = q
+                .order((s::created_at.desc(), s::id.desc()))
+                .limit(overfetch(limit))
+                .load(conn)?;
+            let items = rows_into(rows, SuppressionRow::into_domain)?;
+            Ok(Page::from_overfetch(items, limit, |sup: &Suppression| Cursor {
+                created_at: sup.created_at,
+                id: sup.id.as_uuid(),
+            }))
+        })
+        .await
+    }
+
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run("delete_suppression", move |conn| {
+            let deleted = diesel::delete(suppressions::table.find(&id)).execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let pool = self.pool.clone();
         let budget = self.ping_timeout;

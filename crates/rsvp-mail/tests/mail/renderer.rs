@@ -260,7 +260,7 @@ fn an_empty_subject_is_refused_when_loaded() {
 #[test]
 fn an_unknown_invitation_template_file_is_refused_when_loaded() {
     let error = refused("invitation.fr.html", "{{ accept_url }}");
-    assert!(matches!(&error, TemplateError::UnknownFile { path } if path.ends_with("invitation.fr.html")));
+    assert!(matches!(&error, TemplateError::UnknownFile { path, .. } if path.ends_with("invitation.fr.html")));
     assert!(
         error.to_string().contains("invitation.en.subject.txt"),
         "the error lists the known names"
