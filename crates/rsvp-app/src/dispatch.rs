@@ -12,7 +12,8 @@ use rsvp_domain::{EmailJobId, InvitationStatus};
 use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
-    EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, OutgoingEmail, StoreError, Timer,
+    EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, NamedAddress, OutgoingEmail,
+    StoreError, Timer,
 };
 use crate::{AppError, Ports};
 
@@ -21,8 +22,12 @@ use crate::{AppError, Ports};
 pub struct DispatchSettings {
     /// Base of links: `<public_url>/invite/<token>`.
     pub public_url: String,
-    /// Language when the invitee's is unknown.
+    /// Language of invitations that stored none (created before rsvp
+    /// stored one).
     pub default_locale: Locale,
+    /// The product's name in the sender's display name (`Ann Lee (Acme)
+    /// via <product>`); default `rsvp`.
+    pub product_name: String,
     /// Jobs claimed per round.
     pub batch_size: usize,
     /// How long a claimed job is reserved for this dispatcher: a crashed
@@ -58,6 +63,7 @@ impl DispatchSettings {
         Self {
             public_url: public_url.into(),
             default_locale: Locale::En,
+            product_name: "rsvp".to_owned(),
             batch_size: 50,
             lease: Duration::seconds(45),
             max_attempts: 8,
@@ -147,10 +153,13 @@ pub enum FailureReason {
     NotPending,
     /// The job had no link token to send.
     NoToken,
+    /// The recipient opted out of the sender's invitations meanwhile.
+    OptedOut,
 }
 
 impl FailureReason {
-    /// `timeout`, `transient`, `permanent`, `render`, `not_pending`, `no_token`.
+    /// `timeout`, `transient`, `permanent`, `render`, `not_pending`,
+    /// `no_token`, `opted_out`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
@@ -159,6 +168,7 @@ impl FailureReason {
             Self::Render => "render",
             Self::NotPending => "not_pending",
             Self::NoToken => "no_token",
+            Self::OptedOut => "opted_out",
         }
     }
 }
@@ -223,7 +233,7 @@ enum Handled {
 
 /// An email ready to send, or why there is none.
 enum Prepared {
-    Ready(OutgoingEmail),
+    Ready(Box<OutgoingEmail>),
     Closed(String, FailureReason),
 }
 
@@ -554,35 +564,61 @@ impl EmailDispatcher {
                 FailureReason::NoToken,
             ));
         };
+        // An opt-out after the job was queued still stops it.
+        if !store
+            .suppressions_for(invitation.business_id, std::slice::from_ref(&job.to))
+            .await?
+            .is_empty()
+        {
+            return Ok(Prepared::Closed(
+                "not sent: the recipient opted out".into(),
+                FailureReason::OptedOut,
+            ));
+        }
         let sender = store.get_business(invitation.business_id).await?;
         let sender_name = sender.map(|b| b.name.to_string()).unwrap_or_default();
-        let sender_user = store.get_user(invitation.sent_by_user_id).await?;
-        let sender_user = sender_user.map_or_else(|| sender_name.clone(), |u| u.display_name());
+        let sending_user = store.get_user(invitation.sent_by_user_id).await?;
+        let sender_user = sending_user
+            .as_ref()
+            .map_or_else(|| sender_name.clone(), |u| u.display_name());
+        let product = self.settings.product_name.trim();
+        let from_name = if sending_user.is_some() && sender_user != sender_name {
+            format!("{sender_user} ({sender_name}) via {product}")
+        } else {
+            format!("{sender_name} via {product}")
+        };
+        let reply_to = sending_user.map(|u| NamedAddress {
+            name: Some(u.display_name()).filter(|n| !n.trim().is_empty()),
+            email: u.email,
+        });
+        let base = self.settings.public_url.trim_end_matches('/');
+        let unsubscribe_url = format!("{base}/unsubscribe/{}", token.expose());
         let invitee_name = match (&invitation.first_name, &invitation.last_name) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
             (None, None) => None,
         };
         let email = InvitationEmail {
-            locale: self.settings.default_locale,
+            locale: invitation.locale.unwrap_or(self.settings.default_locale),
             sender_business: sender_name,
             sender_user,
             invitee_name,
             message: invitation.message.as_ref().map(ToString::to_string),
             expires_at: invitation.expires_at,
-            accept_url: format!(
-                "{}/invite/{}",
-                self.settings.public_url.trim_end_matches('/'),
-                token.expose()
-            ),
+            accept_url: format!("{base}/invite/{}", token.expose()),
+            unsubscribe_url: unsubscribe_url.clone(),
+            invitee_email: invitation.email.as_str().to_owned(),
             is_reminder: job.created_at > invitation.created_at,
         };
         Ok(match self.renderer.render(&email) {
-            Ok(content) => Prepared::Ready(OutgoingEmail {
+            Ok(content) => Prepared::Ready(Box::new(OutgoingEmail {
                 message_id: self.message_id(job),
                 to: job.to.clone(),
                 content,
-            }),
+                from_name: Some(from_name),
+                reply_to,
+                list_unsubscribe: Some(unsubscribe_url),
+            })),
             Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
         })
     }

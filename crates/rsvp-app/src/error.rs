@@ -65,6 +65,10 @@ pub enum AppError {
     /// The user is deactivated (no key can be made for it).
     #[error("this user is deactivated")]
     UserDeactivated,
+    /// The address opted out of invitations from the caller's business (or
+    /// from everyone).
+    #[error("this address opted out of invitations from your business")]
+    RecipientOptedOut,
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -88,6 +92,7 @@ impl AppError {
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::BusinessSuspended | Self::SenderSuspended => "business_suspended",
             Self::UserDeactivated => "user_deactivated",
+            Self::RecipientOptedOut => "recipient_opted_out",
             Self::Unavailable(_) => "unavailable",
         }
     }

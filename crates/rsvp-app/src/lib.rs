@@ -23,6 +23,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod admin;
+mod branding;
 mod dispatch;
 mod error;
 mod idempotency;
@@ -35,6 +36,7 @@ mod service;
 pub use admin::{
     BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
 };
+pub use branding::{Branding, BrandingError};
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
@@ -45,19 +47,19 @@ pub use idempotency::{
 };
 pub use list::{
     BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
-    MIN_PAGE_SIZE, Page, PageRequest, PageSize,
+    MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
     ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued,
     ErasedInvitation, ErasureCounts, ErasureRecord, IdGenerator, InvitationEmail, LinkTokenRecord, Locale, MailError,
-    Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord,
-    SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
+    Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError, RenderedEmail,
+    ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
-    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, Ports, ProvisionedBusiness, ProvisionedUser, Settings,
-    Viewer,
+    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, Ports, ProvisionedBusiness, ProvisionedUser,
+    Settings, Viewer,
 };

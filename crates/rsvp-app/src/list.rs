@@ -98,6 +98,17 @@ pub struct BusinessQuery {
     pub after: Option<Cursor>,
 }
 
+/// One page request of the suppression list (newest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppressionQuery {
+    /// Only suppressions of this address (compared normalized).
+    pub email: Option<EmailAddress>,
+    /// How many.
+    pub limit: PageSize,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+}
+
 /// One page request of the oldest-first event list.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EventQuery {

@@ -5,13 +5,13 @@
 use async_trait::async_trait;
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, Invitation, InvitationId,
-    InvitationStatus, User, UserId,
+    InvitationStatus, Suppression, SuppressionId, User, UserId,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::idempotency::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoredResponse};
-use crate::list::{BusinessQuery, EventQuery, InvitationQuery, Page, PageRequest};
+use crate::list::{BusinessQuery, EventQuery, InvitationQuery, Page, PageRequest, SuppressionQuery};
 use crate::{Secret, SecretHash};
 
 /// Tells the time. The only place `now` comes from.
@@ -632,62 +632,48 @@ pub trait Store: Send + Sync {
     /// let only one of them work at a time (the others get 0).
     async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 
+    /// Records a recipient's opt-out. A suppression with the same
+    /// normalized email and the same `business_id` (both `None` included)
+    /// already stored is kept and returned; then nothing is written, so a
+    /// repeated opt-out (a mailbox provider retrying the one-click POST) is
+    /// harmless.
+    ///
+    /// MUST write at most one suppression per (normalized email,
+    /// `business_id`), also when several calls race, and return the stored
+    /// one.
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError>;
+
+    /// The suppressions that forbid `business` to invite any of these
+    /// emails: those of the same normalized email whose `business_id` is
+    /// `business` or `None` (everyone), in any order (one query for a whole
+    /// bulk request).
+    ///
+    /// MUST NOT return a suppression of another business, nor one of
+    /// another address.
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError>;
+
+    /// Every suppression (of every business), newest first (`created_at`,
+    /// then `id`, descending), keyset paged, only those of `query.email`
+    /// (normalized) when given. A page never repeats or skips a row.
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError>;
+
+    /// Lifts a suppression: the address may be invited again by those it
+    /// blocked.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such
+    /// suppression, deleting nothing.
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError>;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// The language of an email or page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Locale {
-    /// English (the default).
-    #[default]
-    En,
-    /// German.
-    De,
-}
-
-impl Locale {
-    /// The language tag: `en`, `de`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::De => "de",
-        }
-    }
-
-    /// The locale for a language tag such as `de`, `de-AT` or `EN_us`;
-    /// `None` for languages rsvp does not speak.
-    pub fn from_tag(tag: &str) -> Option<Self> {
-        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
-        if primary.eq_ignore_ascii_case("de") {
-            Some(Self::De)
-        } else if primary.eq_ignore_ascii_case("en") {
-            Some(Self::En)
-        } else {
-            None
-        }
-    }
-
-    /// The first supported language of an HTTP `Accept-Language` header, by
-    /// quality (`de-DE,de;q=0.9,en;q=0.8` → German).
-    pub fn from_accept_language(header: &str) -> Option<Self> {
-        let mut candidates: Vec<(f32, Self)> = header
-            .split(',')
-            .filter_map(|part| {
-                let mut pieces = part.split(';');
-                let locale = Self::from_tag(pieces.next()?)?;
-                let quality = pieces
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .unwrap_or(1.0);
-                (quality > 0.0).then_some((quality, locale))
-            })
-            .collect();
-        // Stable sort keeps the header's order among equal qualities.
-        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
-        candidates.first().map(|c| c.1)
-    }
-}
+pub use rsvp_domain::Locale;
 
 /// What an invitation email must say; the renderer turns it into text.
 #[derive(Debug, Clone, PartialEq)]
@@ -706,6 +692,11 @@ pub struct InvitationEmail {
     pub expires_at: OffsetDateTime,
     /// `<public url>/invite/<token>`.
     pub accept_url: String,
+    /// `<public url>/unsubscribe/<token>`: the page (GET) and the RFC 8058
+    /// one-click target (POST) to stop invitations.
+    pub unsubscribe_url: String,
+    /// The invited address, as the sender wrote it.
+    pub invitee_email: String,
     /// Whether this is a resend (a reminder) rather than the first email.
     pub is_reminder: bool,
 }
@@ -721,6 +712,15 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
+/// A person's address with an optional display name (`Reply-To`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedAddress {
+    /// Display name, if any.
+    pub name: Option<String>,
+    /// The address.
+    pub email: EmailAddress,
+}
+
 /// An email ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
@@ -731,6 +731,30 @@ pub struct OutgoingEmail {
     pub to: EmailAddress,
     /// Subject and bodies.
     pub content: RenderedEmail,
+    /// The display name of `From` (e.g. `Ann Lee (Acme) via rsvp`); the
+    /// transport keeps its configured address. `None`: the configured name.
+    pub from_name: Option<String>,
+    /// `Reply-To`: the inviting user.
+    pub reply_to: Option<NamedAddress>,
+    /// The HTTPS one-click unsubscribe URL: sent as `List-Unsubscribe:
+    /// <url>` with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`
+    /// (RFC 8058).
+    pub list_unsubscribe: Option<String>,
+}
+
+impl OutgoingEmail {
+    /// An email with only the required parts (no display name, `Reply-To`
+    /// or `List-Unsubscribe`).
+    pub fn new(message_id: impl Into<String>, to: EmailAddress, content: RenderedEmail) -> Self {
+        Self {
+            message_id: message_id.into(),
+            to,
+            content,
+            from_name: None,
+            reply_to: None,
+            list_unsubscribe: None,
+        }
+    }
 }
 
 /// Why a render failed (a broken operator template, say).
@@ -778,25 +802,4 @@ pub trait Mailer: Send + Sync {
     /// [`MailError::Transient`] when a retry may succeed,
     /// [`MailError::Permanent`] when it cannot.
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Locale;
-
-    #[test]
-    fn accept_language_picks_the_best_supported_language() {
-        assert_eq!(
-            Locale::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
-            Some(Locale::De)
-        );
-        assert_eq!(
-            Locale::from_accept_language("fr-FR,fr;q=0.9,en;q=0.5,de;q=0.4"),
-            Some(Locale::En)
-        );
-        assert_eq!(Locale::from_accept_language("en;q=0.1, de;q=0.2"), Some(Locale::De));
-        assert_eq!(Locale::from_accept_language("fr, es"), None);
-        assert_eq!(Locale::from_accept_language("de;q=0"), None);
-        assert_eq!(Locale::from_accept_language(""), None);
-    }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use rsvp_domain::{
     AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
     ConnectionId, EmailAddress, EmailJobId, Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest,
-    LAST_USED_GRANULARITY, PersonName, User, UserId, ValidationErrors, check_access,
+    LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, Suppression, SuppressionId, User, UserId, ValidationErrors,
+    check_access,
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize};
+use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
     ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord,
     NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
@@ -29,6 +30,13 @@ pub struct Settings {
     /// together (default 10,000; `0` turns the cap off). Counted in the store,
     /// so it holds across replicas.
     pub emails_per_hour: u32,
+    /// The language of an invitation created without `locale` (default English).
+    pub default_locale: Locale,
+    /// The origins a `redirect_url` may point to, as
+    /// [`RedirectUrl::origin`](rsvp_domain::RedirectUrl::origin) writes them
+    /// (read them with [`rsvp_domain::parse_origin`]). Empty (the default):
+    /// no `redirect_url` is allowed.
+    pub redirect_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -36,6 +44,8 @@ impl Default for Settings {
         Self {
             resend_cooldown: Duration::seconds(60),
             emails_per_hour: 10_000,
+            default_locale: Locale::En,
+            redirect_origins: Vec::new(),
         }
     }
 }
@@ -159,9 +169,23 @@ pub struct LinkPreview {
     pub invitation: Invitation,
     /// The sending business.
     pub sender: Business,
+    /// The sending user, if still there.
+    pub sender_user: Option<User>,
     /// Whether the invited email already belongs to a user (then accepting
     /// needs no `business_name`).
     pub invitee_known: bool,
+}
+
+/// What an opt-out did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOut {
+    /// The suppression now standing (the earlier one when the same opt-out
+    /// was already recorded).
+    pub suppression: Suppression,
+    /// The invitation of the link, as it reads after the opt-out.
+    pub invitation: Invitation,
+    /// Whether this opt-out declined the invitation (it was pending).
+    pub declined: bool,
 }
 
 /// Input of [`App::accept_link`].
@@ -403,6 +427,10 @@ impl App {
             _ => false,
         };
         let pending = store.find_pending(principal.business.id, &request.email).await?;
+        let suppressed = !store
+            .suppressions_for(principal.business.id, std::slice::from_ref(&request.email))
+            .await?
+            .is_empty();
         self.build_invitation(
             principal,
             request,
@@ -410,6 +438,7 @@ impl App {
                 invitee,
                 connected,
                 pending,
+                suppressed,
             },
             now,
         )
@@ -429,7 +458,11 @@ impl App {
             invitee,
             connected,
             pending,
+            suppressed,
         } = lookups;
+        let mut request = request;
+        self.check_redirect(&request)?;
+        request.locale.get_or_insert(self.settings.default_locale);
         if let Some(invitee) = &invitee {
             if invitee.business_id == principal.business.id {
                 return Err(AppError::SelfInvite);
@@ -437,6 +470,9 @@ impl App {
             if connected {
                 return Err(AppError::AlreadyConnected);
             }
+        }
+        if suppressed {
+            return Err(AppError::RecipientOptedOut);
         }
         if let Some(existing) = pending {
             if existing.is_pending_at(now) {
@@ -481,6 +517,26 @@ impl App {
             },
             shown_token,
         ))
+    }
+
+    /// Refuses a `redirect_url` whose origin is not among the allowed ones.
+    fn check_redirect(&self, request: &InvitationRequest) -> Result<(), AppError> {
+        let Some(url) = &request.redirect_url else {
+            return Ok(());
+        };
+        if self.settings.redirect_origins.iter().any(|o| o == url.origin()) {
+            return Ok(());
+        }
+        let message = if self.settings.redirect_origins.is_empty() {
+            "redirect_url is not allowed: this server allows no redirect origins (RSVP_REDIRECT_ORIGINS)".to_owned()
+        } else {
+            format!(
+                "the origin {} of redirect_url is not allowed; allowed: {}",
+                url.origin(),
+                self.settings.redirect_origins.join(", ")
+            )
+        };
+        Err(AppError::field("redirect_url", "origin_not_allowed", &message))
     }
 
     fn email_job(&self, invitation: &Invitation, token: Secret, now: OffsetDateTime) -> EmailJob {
@@ -621,7 +677,7 @@ impl App {
                 Ok(request) => valid.push((index, request)),
             }
         }
-        // Three reads for the whole batch, not three per item.
+        // Four reads for the whole batch, not four per item.
         let store = &self.ports.store;
         let emails: Vec<EmailAddress> = valid.iter().map(|(_, r)| r.email.clone()).collect();
         let users: HashMap<String, User> = store
@@ -648,6 +704,12 @@ impl App {
             .into_iter()
             .map(|i| (i.email.normalized().to_owned(), i))
             .collect();
+        let suppressed: HashSet<String> = store
+            .suppressions_for(principal.business.id, &emails)
+            .await?
+            .into_iter()
+            .map(|s| s.email.normalized().to_owned())
+            .collect();
         let mut prepared = Vec::new();
         for (index, request) in valid {
             let key = request.email.normalized().to_owned();
@@ -656,6 +718,7 @@ impl App {
                 connected: invitee.as_ref().is_some_and(|u| connected.contains(&u.business_id)),
                 invitee,
                 pending: pending.remove(&key),
+                suppressed: suppressed.contains(&key),
             };
             match self.build_invitation(principal, request, lookups, now).await {
                 Ok(ready) => prepared.push((index, ready)),
@@ -861,6 +924,15 @@ impl App {
         if let Some(last) = invitation.last_sent_at {
             self.check_cooldown(last, now)?;
         }
+        if !self
+            .ports
+            .store
+            .suppressions_for(invitation.business_id, std::slice::from_ref(&invitation.email))
+            .await?
+            .is_empty()
+        {
+            return Err(AppError::RecipientOptedOut);
+        }
         self.check_email_cap(principal.business.id, now).await?;
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
@@ -937,9 +1009,11 @@ impl App {
         let invitation = self.invitation_by_link(token).await?.as_of(self.now());
         let sender = self.active_sender(&invitation).await?;
         let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
+        let sender_user = self.ports.store.get_user(invitation.sent_by_user_id).await?;
         Ok(LinkPreview {
             invitation,
             sender,
+            sender_user,
             invitee_known,
         })
     }
@@ -1025,6 +1099,11 @@ impl App {
     pub async fn decline_link(&self, token: &str) -> Result<Invitation, AppError> {
         let invitation = self.invitation_by_link(token).await?;
         self.active_sender(&invitation).await?;
+        self.decline(invitation).await
+    }
+
+    /// Declines on behalf of the link's holder (the invited address).
+    async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
         let user = self.ports.store.find_user_by_email(&invitation.email).await?;
         let actor = Actor::Invitee {
             user_id: user.as_ref().map(|u| u.id),
@@ -1034,6 +1113,75 @@ impl App {
             .transition(invitation, Action::Reject, actor, business, None)
             .await?
             .invitation)
+    }
+
+    /// The recipient of a link opts out of further invitations from the
+    /// link's sender (`OptOutScope::Business`) or from everyone: the
+    /// invitation, if still pending, is declined (`invitation.rejected`, by
+    /// the invitee), then the suppression is recorded. Both steps are
+    /// idempotent, so repeating the opt-out (a retried one-click POST) is
+    /// harmless, and a failure between them is mended by repeating it.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token.
+    pub async fn opt_out(&self, token: &str, scope: OptOutScope) -> Result<OptOut, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        let now = self.now();
+        let mut declined = false;
+        let mut current = invitation.clone();
+        if invitation.is_pending_at(now) {
+            match self.decline(invitation.clone()).await {
+                Ok(after) => {
+                    declined = true;
+                    current = after;
+                }
+                // Answered, cancelled or expired meanwhile: the opt-out still stands.
+                Err(AppError::InvalidTransition { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let suppression = Suppression {
+            id: SuppressionId::from_uuid(self.new_id()),
+            email: invitation.email.clone(),
+            business_id: match scope {
+                OptOutScope::Business => Some(invitation.business_id),
+                OptOutScope::Everyone => None,
+            },
+            invitation_id: Some(invitation.id),
+            created_at: now,
+        };
+        let suppression = self.ports.store.add_suppression(&suppression).await?;
+        let invitation = match declined {
+            true => current,
+            false => self
+                .ports
+                .store
+                .get_invitation(invitation.id)
+                .await?
+                .unwrap_or(current)
+                .as_of(now),
+        };
+        Ok(OptOut {
+            suppression,
+            invitation,
+            declined,
+        })
+    }
+
+    /// Suppressions of every business, newest first (the operator API).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_suppressions(&self, query: SuppressionQuery) -> Result<Page<Suppression>, AppError> {
+        Ok(self.ports.store.list_suppressions(&query).await?)
+    }
+
+    /// Lifts a suppression (the operator API).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such suppression.
+    pub async fn delete_suppression(&self, id: SuppressionId) -> Result<(), AppError> {
+        Ok(self.ports.store.delete_suppression(id).await?)
     }
 
     /// The caller's business's connections, newest first.
@@ -1087,6 +1235,8 @@ struct Lookups {
     connected: bool,
     /// The sender's invitation to the email whose stored status is pending.
     pending: Option<Invitation>,
+    /// Whether the email opted out of the sender's invitations.
+    suppressed: bool,
 }
 
 struct ValidUser {

@@ -47,10 +47,29 @@ fn job(attempts: u32) -> EmailJob {
 struct World {
     outcomes: Arc<Mutex<Vec<EmailOutcome>>>,
     sent: Arc<Mutex<Vec<OutgoingEmail>>>,
+    locales: Arc<Mutex<Vec<Locale>>>,
 }
 
 fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>) -> (EmailDispatcher, World) {
+    dispatcher_with(invitation, job, send, Vec::new(), Locale::En)
+}
+
+/// A dispatcher whose store holds `suppressions` (opt-outs).
+fn dispatcher_with(
+    invitation: Invitation,
+    job: EmailJob,
+    send: Result<(), MailError>,
+    suppressions: Vec<Suppression>,
+    default_locale: Locale,
+) -> (EmailDispatcher, World) {
     let mut store = MockStore::new();
+    store.expect_suppressions_for().returning(move |business, emails| {
+        Ok(suppressions
+            .iter()
+            .filter(|s| emails.iter().any(|e| s.blocks(business, e)))
+            .cloned()
+            .collect())
+    });
     store
         .expect_claim_email_jobs()
         .times(1)
@@ -85,8 +104,11 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
     });
     let mut clock = MockClock::new();
     clock.expect_now().return_const(now());
+    let locales = Arc::new(Mutex::new(Vec::new()));
+    let rendered = locales.clone();
     let mut renderer = MockEmailRenderer::new();
-    renderer.expect_render().returning(|email| {
+    renderer.expect_render().returning(move |email| {
+        rendered.lock().unwrap().push(email.locale);
         Ok(RenderedEmail {
             subject: format!("{} ({}) invites you", email.sender_business, email.sender_user),
             text: email.accept_url.clone(),
@@ -106,13 +128,17 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
         ids: Arc::new(MockIdGenerator::new()),
         secrets: Arc::new(MockSecretGenerator::new()),
     };
-    let dispatcher = EmailDispatcher::new(
-        ports,
-        Arc::new(renderer),
-        Arc::new(mailer),
-        DispatchSettings::new("https://rsvp.test/"),
-    );
-    (dispatcher, World { outcomes, sent })
+    let mut settings = DispatchSettings::new("https://rsvp.test/");
+    settings.default_locale = default_locale;
+    let dispatcher = EmailDispatcher::new(ports, Arc::new(renderer), Arc::new(mailer), settings);
+    (
+        dispatcher,
+        World {
+            outcomes,
+            sent,
+            locales,
+        },
+    )
 }
 
 #[tokio::test]
@@ -193,6 +219,57 @@ async fn no_email_is_sent_for_an_invitation_that_is_no_longer_pending() {
     let (dispatcher, world) = dispatcher(cancelled, job(1), Ok(()));
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
     assert!(world.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_email_names_the_inviter_replies_to_them_and_offers_one_click_unsubscribe_in_the_invitations_language() {
+    let mut german = invitation();
+    german.locale = Some(Locale::De);
+    let (dispatcher, world) = dispatcher(german, job(1), Ok(()));
+    assert_eq!(dispatcher.run_once().await.unwrap().sent, 1);
+    let sent = world.sent.lock().unwrap();
+    assert_eq!(sent[0].from_name.as_deref(), Some("Ann Lee (Acme) via rsvp"));
+    assert_eq!(
+        sent[0].reply_to,
+        Some(NamedAddress {
+            name: Some("Ann Lee".into()),
+            email: EmailAddress::parse("ann@acme.test").unwrap(),
+        })
+    );
+    assert_eq!(
+        sent[0].list_unsubscribe.as_deref(),
+        Some("https://rsvp.test/unsubscribe/tok123")
+    );
+}
+
+#[tokio::test]
+async fn an_email_is_rendered_in_the_invitations_locale_or_else_the_default() {
+    let mut seen = Vec::new();
+    for locale in [Some(Locale::De), Some(Locale::En), None] {
+        let mut invitation = invitation();
+        invitation.locale = locale;
+        let (dispatcher, world) = dispatcher_with(invitation, job(1), Ok(()), Vec::new(), Locale::De);
+        dispatcher.run_once().await.unwrap();
+        seen.extend(world.locales.lock().unwrap().iter().copied());
+    }
+    assert_eq!(seen, [Locale::De, Locale::En, Locale::De]);
+}
+
+#[tokio::test]
+async fn no_email_is_sent_to_a_recipient_who_opted_out_after_it_was_queued() {
+    let opted_out = Suppression {
+        id: SuppressionId::from_uuid(Uuid::from_u128(900)),
+        email: EmailAddress::parse("Bob@Globex.test").unwrap(),
+        business_id: None,
+        invitation_id: None,
+        created_at: now(),
+    };
+    let (dispatcher, world) = dispatcher_with(invitation(), job(1), Ok(()), vec![opted_out], Locale::En);
+    assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
+    assert!(world.sent.lock().unwrap().is_empty());
+    assert!(
+        matches!(&world.outcomes.lock().unwrap()[0], EmailOutcome::Failed { error } if error.contains("opted out")),
+    );
 }
 
 #[test]

@@ -177,6 +177,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
         }))
     });
     store.expect_get_user().returning(|_| Ok(None));
+    store.expect_suppressions_for().returning(|_, _| Ok(Vec::new()));
     let finish_failures = AtomicUsize::new(knobs.finish_failures);
     let finishes = log.clone();
     let recorded = recorded.clone();

@@ -128,7 +128,13 @@ fn under_the_cap(store: &mut MockStore) {
         .returning(|_, _| Ok(EmailsQueued::default()));
 }
 
-/// A store in which nobody owns any email, nothing is connected, nothing is pending.
+/// Nobody opted out of anything.
+fn no_opt_outs(store: &mut MockStore) {
+    store.expect_suppressions_for().returning(|_, _| Ok(Vec::new()));
+}
+
+/// A store in which nobody owns any email, nothing is connected, nothing is
+/// pending, nobody opted out.
 fn empty_world(store: &mut MockStore) {
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_are_connected().returning(|_, _| Ok(false));
@@ -141,6 +147,7 @@ fn empty_world(store: &mut MockStore) {
 #[tokio::test]
 async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     empty_world(&mut store);
     store
         .expect_insert_invitation()
@@ -169,6 +176,7 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
 #[tokio::test]
 async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     empty_world(&mut store);
     store
         .expect_insert_invitation()
@@ -185,6 +193,7 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
 #[tokio::test]
 async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(11, &acme(), "carl@acme.test"))));
@@ -201,6 +210,7 @@ async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
 #[tokio::test]
 async fn inviting_an_email_of_an_already_connected_business_is_refused() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
@@ -220,6 +230,7 @@ async fn inviting_an_email_of_an_already_connected_business_is_refused() {
 #[tokio::test]
 async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store
         .expect_find_pending()
@@ -235,6 +246,7 @@ async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
 #[tokio::test]
 async fn a_lost_race_reported_by_the_store_is_already_invited() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     empty_world(&mut store);
     store
         .expect_insert_invitation()
@@ -249,6 +261,7 @@ async fn a_lost_race_reported_by_the_store_is_already_invited() {
 #[tokio::test]
 async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_invited_again() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_user_by_email().returning(|_| Ok(None));
     let old = pending_to_bob(now() - Duration::days(20));
     store.expect_find_pending().returning(move |_, _| Ok(Some(old.clone())));
@@ -274,6 +287,7 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
 #[tokio::test]
 async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
@@ -293,6 +307,7 @@ async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
 #[tokio::test]
 async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     // One batched read each for the whole request: never one per item.
     store.expect_find_user_by_email().never();
     store.expect_are_connected().never();
@@ -377,6 +392,7 @@ async fn bulk_requests_hold_one_to_a_thousand_items() {
 async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
     let invitation = pending_to_bob(now());
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let stored = invitation.clone();
     store
         .expect_get_invitation()
@@ -409,6 +425,7 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
 #[tokio::test]
 async fn an_unknown_invitation_is_not_found() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_get_invitation().returning(|_| Ok(None));
     let error = app_with(store)
         .get_invitation(&ann(), InvitationId::from_uuid(id(9)))
@@ -421,6 +438,7 @@ async fn an_unknown_invitation_is_not_found() {
 async fn a_pending_invitation_past_its_expiry_reads_as_expired() {
     let invitation = pending_to_bob(now() - Duration::days(15));
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
@@ -434,6 +452,7 @@ async fn a_pending_invitation_past_its_expiry_reads_as_expired() {
 #[tokio::test]
 async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let old = pending_to_bob(now() - Duration::days(15));
     store
         .expect_list_sent()
@@ -482,6 +501,7 @@ async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
 
 fn store_with(invitation: Invitation) -> MockStore {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
@@ -618,6 +638,7 @@ async fn losing_a_race_in_the_store_is_an_invalid_transition() {
 #[tokio::test]
 async fn a_business_that_can_see_nothing_gets_not_found_when_answering() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let invitation = pending_to_bob(now());
     store
         .expect_get_invitation()
@@ -690,6 +711,7 @@ async fn only_pending_invitations_are_resent_and_only_by_the_sender() {
 #[tokio::test]
 async fn an_unknown_or_revoked_link_is_not_found() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_invitation_by_link().returning(|_| Ok(None));
     let app = app_with(store);
     assert_eq!(app.preview_link("nope").await.unwrap_err(), AppError::NotFound);
@@ -704,6 +726,7 @@ async fn an_unknown_or_revoked_link_is_not_found() {
 async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it() {
     let mut store = MockStore::new();
     store.expect_get_business().returning(|_| Ok(Some(acme())));
+    no_opt_outs(&mut store);
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
@@ -743,6 +766,7 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
 async fn accepting_by_link_with_an_existing_user_connects_that_users_business() {
     let mut store = MockStore::new();
     store.expect_get_business().returning(|_| Ok(Some(acme())));
+    no_opt_outs(&mut store);
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
@@ -774,6 +798,7 @@ async fn accepting_by_link_with_an_existing_user_connects_that_users_business() 
 async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
     let mut store = MockStore::new();
     store.expect_get_business().returning(|_| Ok(Some(acme())));
+    no_opt_outs(&mut store);
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
@@ -799,15 +824,18 @@ async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
 }
 
 #[tokio::test]
-async fn a_link_preview_shows_the_sender_business() {
+async fn a_link_preview_shows_the_sender_business_and_user() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
     store.expect_get_business().returning(|_| Ok(Some(acme())));
     store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.expect_get_user().returning(|_| Ok(Some(ann().user)));
     let preview = app_with(store).preview_link("token").await.unwrap();
     assert_eq!(preview.sender.name.as_str(), "Acme");
+    assert_eq!(preview.sender_user, Some(ann().user));
     assert!(!preview.invitee_known, "a new invitee must name its business");
     assert_eq!(preview.invitation.status, InvitationStatus::Pending);
 }
@@ -817,6 +845,7 @@ async fn a_link_preview_shows_the_sender_business() {
 #[tokio::test]
 async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let due = vec![pending_to_bob(now() - Duration::days(20)), {
         let mut other = pending_to_bob(now() - Duration::days(20));
         other.id = InvitationId::from_uuid(id(101));
@@ -841,6 +870,7 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
 #[tokio::test]
 async fn an_unknown_api_key_is_unauthorized() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_credential().returning(|_| Ok(None));
     assert_eq!(
         app_with(store).authenticate("rsvp_nope").await.unwrap_err(),
@@ -851,6 +881,7 @@ async fn an_unknown_api_key_is_unauthorized() {
 #[tokio::test]
 async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_create_business().times(1).returning(|_, _, _| Ok(()));
     let app = app_with(store);
     let AppError::Validation(errors) = app
@@ -885,6 +916,7 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
 #[tokio::test]
 async fn store_outages_surface_as_unavailable_not_as_client_errors() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store
         .expect_find_user_by_email()
         .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
@@ -899,6 +931,7 @@ async fn store_outages_surface_as_unavailable_not_as_client_errors() {
 async fn time_moves_only_through_the_clock_port() {
     let later = now() + Duration::days(3);
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     empty_world(&mut store);
     store.expect_insert_invitation().returning(|_| Ok(()));
     let created = app_at(store, later)
@@ -972,6 +1005,7 @@ fn counting_outbox(store: &mut MockStore) -> Arc<std::sync::Mutex<Vec<OffsetDate
 #[tokio::test]
 async fn past_the_hourly_email_cap_a_create_is_quota_exceeded_until_the_window_slides() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     counting_outbox(&mut store);
     let (time, clock) = movable_clock(now());
     let app = app_on(store, clock, capped(3));
@@ -1012,6 +1046,7 @@ async fn past_the_hourly_email_cap_a_create_is_quota_exceeded_until_the_window_s
 #[tokio::test]
 async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
@@ -1030,6 +1065,7 @@ async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
     capped_app.invite(&ann(), silent).await.unwrap();
 
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
@@ -1045,6 +1081,7 @@ async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
 #[tokio::test]
 async fn a_bulk_past_the_cap_sends_the_items_that_fit_in_order_and_fails_the_rest_with_quota_exceeded() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let queued = counting_outbox(&mut store);
     queued.lock().unwrap().push(now() - Duration::minutes(15));
     let (_, clock) = movable_clock(now());
@@ -1080,6 +1117,7 @@ async fn a_bulk_past_the_cap_sends_the_items_that_fit_in_order_and_fails_the_res
 #[tokio::test]
 async fn a_resend_counts_against_the_cap_and_past_it_is_quota_exceeded() {
     let mut store = MockStore::new();
+    no_opt_outs(&mut store);
     let queued = counting_outbox(&mut store);
     store
         .expect_get_invitation()

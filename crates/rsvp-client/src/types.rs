@@ -78,6 +78,12 @@ pub struct Invitation {
     pub resolved_at: Option<String>,
     /// `queued`, `sent` or `failed`; `None` when no email was asked for.
     pub email_delivery: Option<String>,
+    /// Language of its emails: `en` or `de`.
+    #[serde(default)]
+    pub locale: String,
+    /// Where the invitee page's "Continue" leads after an answer.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
     /// Only in the answer to a create with `send_email: false`: the link to share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_url: Option<String>,
@@ -118,6 +124,12 @@ pub struct NewInvitation {
     /// `false`: no email; the answer carries `accept_url` once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_email: Option<bool>,
+    /// `en` or `de` (default: the server's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    /// Where "Continue" leads after an answer; its origin must be allowed by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
 }
 
 impl NewInvitation {

@@ -73,6 +73,10 @@ typed_id!(
     EmailJobId
 );
 typed_id!(
+    /// Identifies a [`Suppression`](crate::Suppression), one recipient's opt-out.
+    SuppressionId
+);
+typed_id!(
     /// Identifies an API key (the key's secret is never stored, only its hash).
     ApiKeyId
 );

@@ -13,8 +13,8 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 
 use crate::{
-    BusinessId, CustomData, EmailAddress, ExternalId, InvitationId, InvitationRequest, Message, PersonName, Phone,
-    Roles, UserId,
+    BusinessId, CustomData, EmailAddress, ExternalId, InvitationId, InvitationRequest, Locale, Message, PersonName,
+    Phone, RedirectUrl, Roles, UserId,
 };
 
 /// Where an invitation is in its lifecycle.
@@ -350,6 +350,11 @@ pub struct Invitation {
     pub email_delivery: Option<EmailDelivery>,
     /// When its link was last (re)sent, for the resend cooldown.
     pub last_sent_at: Option<OffsetDateTime>,
+    /// Where the invitee's page sends the invitee after an answer.
+    pub redirect_url: Option<RedirectUrl>,
+    /// The language of its emails; `None` for invitations created before
+    /// rsvp stored one (the server's default applies).
+    pub locale: Option<Locale>,
 }
 
 impl Invitation {
@@ -382,6 +387,8 @@ impl Invitation {
             resolved_at: None,
             email_delivery: request.send_email.then_some(EmailDelivery::Queued),
             last_sent_at: request.send_email.then_some(now),
+            redirect_url: request.redirect_url,
+            locale: request.locale,
         }
     }
 

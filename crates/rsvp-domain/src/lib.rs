@@ -16,6 +16,8 @@
 //!   pending invitation past its expiry as expired. The clock is never read
 //!   here: time is always passed in.
 //! * [`Connection`] and [`Event`].
+//! * The invitee's side: [`Locale`], [`RedirectUrl`], [`Suppression`] (an
+//!   opt-out, [`OptOutScope`]).
 //!
 //! With the `serde` feature, the types serialize, and
 //! [`CustomData::from_json`] / `InvitationInput::parse_json` read JSON.
@@ -47,7 +49,10 @@ mod event;
 mod fields;
 mod ids;
 mod invitation;
+mod locale;
+mod redirect;
 mod request;
+mod suppression;
 mod unicode;
 
 pub use api_key::{API_KEY_PREFIX_LEN, AccessDenied, ApiKey, LAST_USED_GRANULARITY, check_access};
@@ -64,7 +69,10 @@ pub use fields::{
     ApiKeyName, BusinessName, ExpiryDays, ExternalId, MAX_API_KEY_NAME_LEN, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN,
     MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
 };
-pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId};
+pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, SuppressionId, UserId};
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
+pub use locale::Locale;
+pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};
 pub use request::{InvitationInput, InvitationRequest};
+pub use suppression::{OptOutScope, Suppression};
 pub use unicode::{is_bidi_override, is_format_control};

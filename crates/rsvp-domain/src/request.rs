@@ -2,8 +2,8 @@
 //! once every rule holds.
 
 use crate::{
-    CustomData, EmailAddress, ExpiryDays, ExternalId, FieldError, Message, PersonName, Phone, RawValue, Roles,
-    ValidationErrors,
+    CustomData, EmailAddress, ExpiryDays, ExternalId, FieldError, Locale, Message, PersonName, Phone, RawValue,
+    RedirectUrl, Roles, ValidationErrors,
 };
 
 /// An unchecked create request, as an adapter received it. Every field is
@@ -34,6 +34,11 @@ pub struct InvitationInput {
     pub expires_in_days: Option<i64>,
     /// Default `true`.
     pub send_email: Option<bool>,
+    /// Where the page sends the invitee after an answer (its origin is
+    /// checked against the allowed ones by the application).
+    pub redirect_url: Option<String>,
+    /// `en` or `de`; the server's default when absent.
+    pub locale: Option<String>,
 }
 
 /// A create request in which every field holds.
@@ -61,6 +66,10 @@ pub struct InvitationRequest {
     pub expires_in: ExpiryDays,
     /// Whether to email the link.
     pub send_email: bool,
+    /// Where the page sends the invitee after an answer.
+    pub redirect_url: Option<RedirectUrl>,
+    /// The language of the emails; `None`: the server's default.
+    pub locale: Option<Locale>,
 }
 
 fn optional_text<T>(
@@ -139,6 +148,13 @@ impl InvitationInput {
             self.external_id.as_deref(),
             ExternalId::parse,
         );
+        let redirect_url = optional_text(
+            &mut errors,
+            "redirect_url",
+            self.redirect_url.as_deref(),
+            RedirectUrl::parse,
+        );
+        let locale = optional_text(&mut errors, "locale", self.locale.as_deref(), Locale::parse);
         let expires_in = match self.expires_in_days {
             None => Some(ExpiryDays::default()),
             Some(days) => errors.collect("expires_in_days", ExpiryDays::new(days)),
@@ -157,6 +173,8 @@ impl InvitationInput {
                     source_is_invitee: self.source_is_invitee.unwrap_or(false),
                     expires_in,
                     send_email: self.send_email.unwrap_or(true),
+                    redirect_url,
+                    locale,
                 })
             }
             _ => Err(errors),
@@ -169,7 +187,7 @@ mod json {
     use super::*;
     use serde_json::Value;
 
-    const KNOWN_FIELDS: [&str; 11] = [
+    const KNOWN_FIELDS: [&str; 13] = [
         "email",
         "message",
         "custom_data",
@@ -181,6 +199,8 @@ mod json {
         "source_is_invitee",
         "expires_in_days",
         "send_email",
+        "redirect_url",
+        "locale",
     ];
 
     fn wrong_type(errors: &mut ValidationErrors, field: &str, expected: &str) {
@@ -288,6 +308,8 @@ mod json {
                 source_is_invitee: boolean(&mut errors, object, "source_is_invitee"),
                 expires_in_days,
                 send_email: boolean(&mut errors, object, "send_email"),
+                redirect_url: string(&mut errors, object, "redirect_url"),
+                locale: string(&mut errors, object, "locale"),
             };
             let email_had_wrong_type = errors.errors().iter().any(|e| e.field == "email");
             match input.validate() {
@@ -340,6 +362,8 @@ mod tests {
             source_is_invitee: None,
             expires_in_days: Some(91),
             send_email: None,
+            redirect_url: Some("ftp://x".into()),
+            locale: Some("fr".into()),
         };
         let fields: Vec<String> = input
             .validate()
@@ -359,6 +383,8 @@ mod tests {
                 "last_name",
                 "phone",
                 "external_id",
+                "redirect_url",
+                "locale",
                 "expires_in_days"
             ]
         );

@@ -4,14 +4,15 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{NewBusinessInput, NewUserInput};
-use rsvp_domain::{BusinessId, FieldError};
+use rsvp_domain::{BusinessId, FieldError, SuppressionId};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::body::{as_object, optional_string, require_json, unknown_fields};
-use crate::dto::{BusinessBody, UserBody};
-use crate::openapi::{AddUserRequest, CreateBusinessRequest};
-use crate::params::path_id;
+use crate::cursor;
+use crate::dto::{BusinessBody, SuppressionBody, UserBody};
+use crate::openapi::{AddUserRequest, CreateBusinessRequest, SuppressionList, SuppressionQueryParams};
+use crate::params::{path_id, suppression_params};
 use crate::problem::Problem;
 use crate::state::{HttpState, Operator};
 
@@ -175,4 +176,50 @@ pub async fn add_user(
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ProvisionedUserBody::from(&made)))
+}
+
+/// `GET /v1/admin/suppressions`
+#[utoipa::path(get, path = "/v1/admin/suppressions", tag = "operator", params(SuppressionQueryParams),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "recipients' opt-outs, newest first", body = SuppressionList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "the operator API is turned off", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list_suppressions(
+    state: web::Data<HttpState>,
+    _: Operator,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let query = suppression_params(req.query_string())?;
+    let page = state.app.list_suppressions(query).await?;
+    Ok(HttpResponse::Ok().json(SuppressionList {
+        data: page.items.iter().map(SuppressionBody::from).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode),
+    }))
+}
+
+/// `DELETE /v1/admin/suppressions/{id}`
+#[utoipa::path(delete, path = "/v1/admin/suppressions/{id}", tag = "operator",
+    params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "lifted: the address may be invited again by those it blocked"),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such suppression (or the operator API is turned off)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn delete_suppression(
+    state: web::Data<HttpState>,
+    _: Operator,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: SuppressionId = path_id(&id, "id")?;
+    state.app.delete_suppression(id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -36,7 +36,7 @@ fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> Inv
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: invalid fields (among them `redirect_url`: `invalid_url`, `origin_not_allowed`; `locale`: `unsupported_locale`); `self_invite`; `recipient_opted_out`: the address opted out of invitations from this business or from everyone", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`quota_exceeded`: the business reached its cap of emails an hour (`RSVP_EMAILS_PER_HOUR`)", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "seconds until another email fits under the cap"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
@@ -84,7 +84,7 @@ pub struct BulkBody {
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields of the request itself (items fail on their own, with the codes of `POST /v1/invitations`, among them `recipient_opted_out`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn bulk(
@@ -294,7 +294,7 @@ pub async fn patch(
         (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: invalid fields; `recipient_opted_out`: the address opted out since the invitation was sent", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`resend_cooldown`: resent too soon; `quota_exceeded`: the business reached its cap of emails an hour", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "seconds until a resend is allowed"))),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")

@@ -2,13 +2,15 @@
 //! at the edge (domain types know nothing of HTTP).
 
 use rsvp_app::Viewer;
-use rsvp_domain::{Actor, Business, BusinessId, Connection, Event, EventKind, Invitation, InvitationStatus, User};
+use rsvp_domain::{
+    Actor, Business, BusinessId, Connection, Event, EventKind, Invitation, InvitationStatus, Suppression, User,
+};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::openapi::{EmailDeliveryName, EventType, InvitationStatusName};
+use crate::openapi::{EmailDeliveryName, EventType, InvitationStatusName, LocaleName, OptOutScopeName};
 
 /// RFC 3339 in UTC, e.g. `2026-11-22T10:00:00Z`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
@@ -72,6 +74,14 @@ pub struct InvitationBody {
     /// Email fate: queued, sent, failed; null when no email was asked for.
     #[schema(value_type = Option<EmailDeliveryName>, required = true, example = "queued")]
     pub email_delivery: Option<&'static str>,
+    /// Where the invitee's page sends the invitee after an answer, with
+    /// `invitation_id` and `status` added to its query.
+    #[schema(required = true)]
+    pub redirect_url: Option<String>,
+    /// The language of the emails (`en`, `de`); null for invitations created
+    /// before rsvp stored one.
+    #[schema(value_type = Option<LocaleName>, required = true, example = "en")]
+    pub locale: Option<&'static str>,
     /// Only in the create response, only with `send_email: false`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_url: Option<String>,
@@ -103,6 +113,8 @@ impl InvitationBody {
             updated_at: rfc3339(invitation.updated_at),
             resolved_at: invitation.resolved_at.map(rfc3339),
             email_delivery: invitation.email_delivery.map(|d| d.as_str()),
+            redirect_url: invitation.redirect_url.as_ref().map(ToString::to_string),
+            locale: invitation.locale.map(|l| l.as_str()),
             accept_url: None,
         }
     }
@@ -256,6 +268,41 @@ impl From<&User> for UserBody {
             created_at: rfc3339(u.created_at),
             deactivated: u.is_deactivated(),
             deactivated_at: u.deactivated_at.map(rfc3339),
+        }
+    }
+}
+
+/// A recipient's opt-out, as operators see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SuppressionBody {
+    /// Id.
+    pub id: String,
+    /// The address that opted out, as it was invited.
+    pub email: String,
+    /// `business`: invitations from `business_id` are refused; `everyone`:
+    /// invitations from every business are.
+    #[schema(value_type = OptOutScopeName, example = "business")]
+    pub scope: &'static str,
+    /// The business blocked; null when the scope is `everyone`.
+    #[schema(required = true)]
+    pub business_id: Option<String>,
+    /// The invitation whose link the recipient opted out with.
+    #[schema(required = true)]
+    pub invitation_id: Option<String>,
+    /// When the recipient opted out.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<&Suppression> for SuppressionBody {
+    fn from(suppression: &Suppression) -> Self {
+        Self {
+            id: suppression.id.to_string(),
+            email: suppression.email.to_string(),
+            scope: suppression.scope().as_str(),
+            business_id: suppression.business_id.map(|b| b.to_string()),
+            invitation_id: suppression.invitation_id.map(|i| i.to_string()),
+            created_at: rfc3339(suppression.created_at),
         }
     }
 }

@@ -50,7 +50,9 @@ use actix_web::{HttpResponse, web};
 
 pub use client_addr::TrustedProxies;
 pub use metrics::Metrics;
+pub use page::{PAGE_TEMPLATE, PageTemplates};
 pub use problem::Problem;
+pub use rsvp_templates::TemplateError;
 pub use state::{Caller, HttpConfig, HttpState, Operator};
 
 async fn not_found() -> Result<HttpResponse, Problem> {
@@ -127,6 +129,19 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .default_service(web::to(not_found)),
             )
             .service(
+                // Opting out (the page's form and the emails' RFC 8058
+                // one-click POST): keyed by the link token, so throttled too.
+                web::scope("/unsubscribe")
+                    .wrap(actix_web::middleware::from_fn(throttle::guard))
+                    .wrap(actix_web::middleware::from_fn(middleware::observe))
+                    .service(
+                        resource("/{token}", "GET, POST")
+                            .route(web::get().to(page::opt_out_form))
+                            .route(web::post().to(page::opt_out)),
+                    )
+                    .default_service(web::to(not_found)),
+            )
+            .service(
                 web::scope("/v1")
                     // Every route here checks an API key, the operator token or a
                     // link token: failures are throttled (inside `observe`, so a
@@ -182,6 +197,11 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                         resource("/admin/api-keys/{id}", "DELETE").route(web::delete().to(lifecycle::revoke_api_key)),
                     )
                     .service(resource("/admin/erasures", "POST").route(keyed(web::post().to(lifecycle::erase))))
+                    .service(resource("/admin/suppressions", "GET").route(web::get().to(admin::list_suppressions)))
+                    .service(
+                        resource("/admin/suppressions/{id}", "DELETE")
+                            .route(web::delete().to(admin::delete_suppression)),
+                    )
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found));

@@ -2,7 +2,8 @@
 //! carries.
 //!
 //! Paths are never logged nor used as metric labels: a path can carry a
-//! credential (`/invite/{token}`, `/v1/invitation-links/{token}`), so only
+//! credential (`/invite/{token}`, `/unsubscribe/{token}`,
+//! `/v1/invitation-links/{token}`), so only
 //! the matched route template is, and `unmatched` for a path no route knows
 //! (a mistyped link is still a link).
 

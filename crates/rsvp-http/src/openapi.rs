@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
-use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus};
+use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus, Locale, OptOutScope};
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
@@ -56,6 +56,18 @@ pub struct CreateInvitationRequest {
     pub expires_in_days: Option<i64>,
     /// Default true; when false no email is sent and the response carries `accept_url` once.
     pub send_email: Option<bool>,
+    /// An absolute http(s) URL (at most 2000 bytes, no user info) whose
+    /// origin is one of the server's `RSVP_REDIRECT_ORIGINS` (422
+    /// `origin_not_allowed` otherwise; with none configured, no
+    /// `redirect_url` is allowed). After an answer the invitee's page offers
+    /// "Continue" to it, with `invitation_id` and `status`
+    /// (`accepted`/`rejected`) added to its query.
+    #[schema(max_length = 2000, example = "https://app.acme.example/welcome")]
+    pub redirect_url: Option<String>,
+    /// The language of the emails: `en` or `de` (default: the server's
+    /// `RSVP_DEFAULT_LOCALE`).
+    #[schema(value_type = Option<LocaleName>, example = "de")]
+    pub locale: Option<String>,
 }
 
 /// A custom data value.
@@ -227,6 +239,29 @@ pub struct EventList {
     pub next_cursor: Option<String>,
 }
 
+/// A page of suppressions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuppressionList {
+    /// The rows, newest first.
+    pub data: Vec<crate::dto::SuppressionBody>,
+    /// Next page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// Query of the suppression list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuppressionQueryParams {
+    /// Only the suppressions of this address (compared normalized).
+    pub email: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// A status answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
@@ -316,6 +351,22 @@ wire_enum!(
     "EmailDelivery",
     "What became of the invitation's email.",
     [EmailDelivery::Queued, EmailDelivery::Sent, EmailDelivery::Failed].map(EmailDelivery::as_str)
+);
+
+wire_enum!(
+    /// Schema `Locale`: the languages of emails.
+    LocaleName,
+    "Locale",
+    "The language of an invitation's emails.",
+    Locale::ALL.map(Locale::as_str)
+);
+
+wire_enum!(
+    /// Schema `OptOutScope`: whom an opt-out blocks.
+    OptOutScopeName,
+    "OptOutScope",
+    "`business`: the business that sent the invitation; `everyone`: every business on this service.",
+    [OptOutScope::Business, OptOutScope::Everyone].map(OptOutScope::as_str)
 );
 
 wire_enum!(
@@ -688,7 +739,7 @@ impl Modify for OptionalBodies {
         admin::create_business, admin::add_user, lifecycle::list_businesses, lifecycle::get_business,
         lifecycle::update_business, lifecycle::list_users, lifecycle::update_user, lifecycle::create_api_key,
         lifecycle::list_api_keys, lifecycle::revoke_api_key, lifecycle::erase, lifecycle::me,
-        ops::healthz, ops::readyz, ops::metrics
+        admin::list_suppressions, admin::delete_suppression, ops::healthz, ops::readyz, ops::metrics
     ),
     modifiers(&SecuritySchemes, &OptionalBodies, &Throttled, &Idempotent, &Suspended),
     tags(
@@ -696,7 +747,7 @@ impl Modify for OptionalBodies {
         (name = "links", description = "What the holder of an invitation link can do."),
         (name = "connections", description = "Businesses connected by accepted invitations."),
         (name = "events", description = "Every state change, oldest first."),
-        (name = "operator", description = "Provisioning by the host platform; the lifecycle of businesses, users and API keys; erasure."),
+        (name = "operator", description = "Provisioning by the host platform; the lifecycle of businesses, users and API keys; erasure; recipients' opt-outs."),
         (name = "me", description = "Who an API key acts as."),
         (name = "operations", description = "Health, readiness, metrics.")
     )

@@ -135,6 +135,32 @@ pub fn business_list_params(query: &str) -> Result<rsvp_app::BusinessListParams,
     }
 }
 
+/// `?email=&limit=&cursor=` of the suppression list.
+///
+/// # Errors
+/// 400 naming every bad parameter.
+pub fn suppression_params(query: &str) -> Result<rsvp_app::SuppressionQuery, Problem> {
+    let pairs = pairs(query)?;
+    let mut errors = Vec::new();
+    let email = match value(&pairs, "email").filter(|e| !e.trim().is_empty()) {
+        None => None,
+        Some(raw) => match EmailAddress::parse(raw) {
+            Ok(email) => Some(email),
+            Err(e) => {
+                errors.push(FieldError::new("email", "invalid_email", e.message()));
+                None
+            }
+        },
+    };
+    let limit = limit(&pairs, &mut errors);
+    let after = page_cursor(&pairs, &mut errors);
+    if errors.is_empty() {
+        Ok(rsvp_app::SuppressionQuery { email, limit, after })
+    } else {
+        Err(Problem::invalid_query(errors))
+    }
+}
+
 /// `?limit=&cursor=` of the event list.
 ///
 /// # Errors

@@ -10,10 +10,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use rsvp_app::{App, AppError, Secret, ports::Principal};
+use rsvp_app::{App, AppError, Branding, Secret, ports::Principal};
 
 use crate::client_addr::TrustedProxies;
 use crate::metrics::Metrics;
+use crate::page::PageTemplates;
 use crate::problem::Problem;
 use crate::throttle::FailedAttempts;
 
@@ -35,6 +36,10 @@ pub struct HttpConfig {
     pub failed_attempts_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` names the client (default none).
     pub trusted_proxies: TrustedProxies,
+    /// The operator's product name, colour and logo on the invitee's page.
+    pub branding: Branding,
+    /// The invitee page's template (`None`: the built-in one).
+    pub pages: Option<Arc<PageTemplates>>,
 }
 
 impl HttpConfig {
@@ -48,6 +53,8 @@ impl HttpConfig {
             metrics_token: None,
             failed_attempts_per_minute: 60,
             trusted_proxies: TrustedProxies::default(),
+            branding: Branding::default(),
+            pages: None,
         }
     }
 

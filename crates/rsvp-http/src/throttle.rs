@@ -185,7 +185,7 @@ fn remaining_none(seconds: u64) -> String {
 
 /// Whether the invitee page (HTML) rather than the JSON API answers `path`.
 fn is_page(path: &str) -> bool {
-    path.starts_with("/invite/")
+    path.starts_with("/invite/") || path.starts_with("/unsubscribe/")
 }
 
 /// A failed authentication or a failed link lookup.

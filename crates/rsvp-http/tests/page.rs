@@ -192,3 +192,199 @@ async fn expired_cancelled_and_unknown_links_get_clear_pages() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert!(unknown.text.contains("Dieser Link ist ungültig"));
 }
+
+/// An API allowing redirects to `https://app.acme.test`, branded when `branded`.
+async fn redirecting(branded: bool) -> Api {
+    Api::memory_with(|config, settings| {
+        settings.redirect_origins = vec!["https://app.acme.test".to_owned()];
+        if branded {
+            config.branding =
+                rsvp_app::Branding::new("Acme Network", Some("#0f766e"), Some("https://cdn.acme.test/logo.png"))
+                    .unwrap();
+        }
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn the_page_names_the_inviting_person_business_address_roles_and_what_accepting_does() {
+    let api = redirecting(false).await;
+    let (_, acme) = api.business("Acme", "ann@acme.test").await;
+    let created = api
+        .invite(
+            &acme,
+            json!({"email": "Bob@Globex.test", "send_email": false, "roles": ["supplier", "orders:read"]}),
+        )
+        .await;
+    let token = created.body["accept_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page(&api, &format!("/invite/{token}"), "en").await.text;
+    assert!(html.contains("Ann Lee at Acme invited Bob@Globex.test"), "{html}");
+    assert!(html.contains("Sent to Bob@Globex.test"), "{html}");
+    assert!(html.contains("Roles offered: supplier, orders:read"), "{html}");
+    assert!(html.contains("What accepting does"), "{html}");
+    assert!(html.contains("Acme will share its data with your business."), "{html}");
+    assert!(
+        html.contains("are connected on rsvp."),
+        "the default product name: {html}"
+    );
+    assert!(html.contains(&format!("action=\"/unsubscribe/{token}\"")), "{html}");
+    assert!(html.contains("value=\"business\"") && html.contains("value=\"everyone\""));
+    let german = page(&api, &format!("/invite/{token}"), "de").await.text;
+    assert!(
+        german.contains("Ann Lee von Acme hat Bob@Globex.test eingeladen"),
+        "{german}"
+    );
+    assert!(german.contains("Angebotene Rollen: supplier, orders:read"), "{german}");
+}
+
+#[actix_web::test]
+async fn after_an_answer_the_page_offers_continue_to_the_redirect_url_with_the_outcome_merged_into_its_query() {
+    let api = redirecting(false).await;
+    let (_, acme) = api.business("Acme", "ann@acme.test").await;
+    let mut tokens = Vec::new();
+    for email in ["a@globex.test", "b@globex.test"] {
+        let created = api
+            .invite(
+                &acme,
+                json!({"email": email, "send_email": false,
+                       "redirect_url": "https://app.acme.test/next?step=2&status=old#done"}),
+            )
+            .await;
+        let token = created.body["accept_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        tokens.push((created.body["id"].as_str().unwrap().to_owned(), token));
+    }
+    let (accepted_id, accepted_token) = &tokens[0];
+    let accepted = post_form(
+        &api,
+        &format!("/invite/{accepted_token}/accept"),
+        "business_name=Globex",
+    )
+    .await;
+    assert_eq!(accepted.status, StatusCode::OK);
+    let expected =
+        format!("href=\"https://app.acme.test/next?step=2&amp;invitation_id={accepted_id}&amp;status=accepted#done\"");
+    assert!(accepted.text.contains(&expected), "{}", accepted.text);
+    assert!(accepted.text.contains(">Continue<"), "{}", accepted.text);
+    // Reloading the page of an answered invitation still offers it.
+    let again = page(&api, &format!("/invite/{accepted_token}"), "de").await;
+    assert!(
+        again.text.contains(&expected) && again.text.contains(">Weiter<"),
+        "{}",
+        again.text
+    );
+
+    let (declined_id, declined_token) = &tokens[1];
+    let declined = post_form(&api, &format!("/invite/{declined_token}/decline"), "").await;
+    assert!(
+        declined
+            .text
+            .contains(&format!("invitation_id={declined_id}&amp;status=rejected#done")),
+        "{}",
+        declined.text
+    );
+}
+
+#[actix_web::test]
+async fn a_branded_page_shows_the_product_colour_and_logo_and_its_policy_allows_only_the_logos_origin() {
+    let api = redirecting(true).await;
+    let (_, token, _) = {
+        let (_, acme) = api.business("Acme", "ann@acme.test").await;
+        let created = api
+            .invite(&acme, json!({"email": "bob@globex.test", "send_email": false}))
+            .await;
+        let token = created.body["accept_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        (acme, token, ())
+    };
+    let reply = page(&api, &format!("/invite/{token}"), "en").await;
+    assert!(
+        reply
+            .text
+            .contains("<img src=\"https://cdn.acme.test/logo.png\" alt=\"Acme Network\">"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains("background:#0f766e;color:#ffffff"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("connected on Acme Network"), "{}", reply.text);
+    assert!(reply.text.contains("through Acme Network"), "{}", reply.text);
+    let policy = reply
+        .headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(
+        policy,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https://cdn.acme.test; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+}
+
+#[actix_web::test]
+async fn an_operators_page_template_replaces_the_built_in_one_and_a_broken_one_is_refused_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("rsvp-page-templates-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("invite.html"),
+        "<!doctype html><title>{{ title }}</title>\
+         {% if state == \"pending\" %}<h1>Custom: {{ t.heading }}</h1>\
+         <form action=\"/invite/{{ token }}/accept\"></form>{% endif %}",
+    )
+    .unwrap();
+    let pages = rsvp_http::PageTemplates::from_dir(&dir).unwrap();
+    assert_eq!(pages.overridden(), ["invite.html"]);
+    let api = Api::memory_with(|config, _| config.pages = Some(std::sync::Arc::new(pages))).await;
+    let (_, acme) = api.business("Acme", "ann@acme.test").await;
+    let created = api
+        .invite(&acme, json!({"email": "bob@globex.test", "send_email": false}))
+        .await;
+    let token = created.body["accept_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page(&api, &format!("/invite/{token}"), "en").await.text;
+    assert!(
+        html.contains("<h1>Custom: Acme invites your business to connect</h1>"),
+        "{html}"
+    );
+
+    for (file, source, reason) in [
+        ("invite.html", "{% if state %}", "invite.html"),
+        ("invite.html", "<h1>{{ t.heading }}</h1>", "no accept form"),
+        ("invite.html", "{{ nonexistent.field }}", "undefined"),
+    ] {
+        std::fs::write(dir.join(file), source).unwrap();
+        let error = rsvp_http::PageTemplates::from_dir(&dir).unwrap_err().to_string();
+        assert!(error.contains("invite.html") && error.contains(reason), "{error}");
+    }
+    std::fs::remove_file(dir.join("invite.html")).unwrap();
+    std::fs::write(dir.join("invite.htm"), "typo").unwrap();
+    let error = rsvp_http::PageTemplates::from_dir(&dir).unwrap_err().to_string();
+    assert!(error.contains("invite.htm"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

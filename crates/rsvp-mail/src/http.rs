@@ -11,7 +11,10 @@ use rsvp_app::{MailError, Mailer, OutgoingEmail};
 use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
-use crate::message::{DEFAULT_TIMEOUT, error_chain, message_id_header, one_line, parse_from, parse_to};
+use crate::message::{
+    DEFAULT_TIMEOUT, ONE_CLICK, error_chain, list_unsubscribe, message_id_header, one_line, parse_from, parse_to,
+    reply_to, sender,
+};
 
 /// Postmark's API address, the default [`PostmarkConfig::base_url`].
 pub const DEFAULT_POSTMARK_URL: &str = "https://api.postmarkapp.com";
@@ -69,8 +72,9 @@ impl fmt::Debug for PostmarkConfig {
 
 /// Sends messages through the [Postmark email API](https://postmarkapp.com/developer/api/email-api):
 /// `POST {base_url}/email` with the `X-Postmark-Server-Token` header and a
-/// JSON body (`From`, `To`, `Subject`, `TextBody`, `HtmlBody`,
-/// `MessageStream`, and the `Message-ID` in `Headers`).
+/// JSON body (`From`, `To`, `ReplyTo`, `Subject`, `TextBody`, `HtmlBody`,
+/// `MessageStream`, and the `Message-ID`, `List-Unsubscribe` and
+/// `List-Unsubscribe-Post` in `Headers`).
 ///
 /// Errors: a 2xx answer with `"ErrorCode": 0` is success; 408, 429, 5xx,
 /// redirects, timeouts and connection errors are [`MailError::Transient`];
@@ -170,20 +174,34 @@ impl HttpMailer {
     async fn post(&self, email: &OutgoingEmail) -> Result<(), MailError> {
         let to = parse_to(email)?;
         let message_id = message_id_header(&email.message_id, &self.from)?;
-        let from = self.from.to_string();
+        let from = sender(&self.from, email).to_string();
         let to = to.to_string();
+        let reply_to = reply_to(email).map(|m| m.to_string());
         let subject = one_line(&email.content.subject);
+        let unsubscribe = list_unsubscribe(email);
+        let mut headers = vec![Header {
+            name: "Message-ID",
+            value: &message_id,
+        }];
+        if let Some(value) = &unsubscribe {
+            headers.push(Header {
+                name: "List-Unsubscribe",
+                value,
+            });
+            headers.push(Header {
+                name: "List-Unsubscribe-Post",
+                value: ONE_CLICK,
+            });
+        }
         let body = SendEmail {
             from: &from,
             to: &to,
+            reply_to: reply_to.as_deref(),
             subject: &subject,
             text_body: &email.content.text,
             html_body: &email.content.html,
             message_stream: &self.message_stream,
-            headers: [Header {
-                name: "Message-ID",
-                value: &message_id,
-            }],
+            headers,
         };
         let response = self
             .client
@@ -245,11 +263,13 @@ impl Mailer for HttpMailer {
 struct SendEmail<'a> {
     from: &'a str,
     to: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<&'a str>,
     subject: &'a str,
     text_body: &'a str,
     html_body: &'a str,
     message_stream: &'a str,
-    headers: [Header<'a>; 1],
+    headers: Vec<Header<'a>>,
 }
 
 #[derive(Serialize)]

@@ -56,8 +56,11 @@
 //! * [`HttpMailer`]: the [Postmark](https://postmarkapp.com/developer/api/email-api)
 //!   HTTP API (`POST /email`), configured by [`PostmarkConfig`].
 //!
-//! Every transport sends the same message: `From` (its configured sender),
-//! `To`, `Subject`, a text part and an HTML part, and the stable
+//! Every transport sends the same message: `From` (its configured address,
+//! with the email's display name such as `Ann Lee (Acme) via rsvp` when it
+//! has one), `Reply-To` (the inviting user), `To`, `Subject`, a text part
+//! and an HTML part, `List-Unsubscribe: <https://.../unsubscribe/{token}>`
+//! with `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), and the stable
 //! `Message-ID` of the job ([`OutgoingEmail::message_id`](rsvp_app::OutgoingEmail)),
 //! the same on every retry. A message id written without a domain (a bare
 //! job id) is completed with the sender's domain, because RFC 5322 wants
@@ -109,6 +112,8 @@
 //!     message: Some("Auf gute Zusammenarbeit!".into()),
 //!     expires_at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_779),
 //!     accept_url: "https://rsvp.example/invite/tok_123".into(),
+//!     unsubscribe_url: "https://rsvp.example/unsubscribe/tok_123".into(),
+//!     invitee_email: "bob@example.com".into(),
 //!     is_reminder: false,
 //! })?;
 //! assert_eq!(content.subject, "Acme Ltd lädt Sie zur Vernetzung ein");
@@ -117,7 +122,7 @@
 //! let outbox = std::env::temp_dir().join(format!("rsvp-mail-doc-{}", std::process::id()));
 //! let mailer = LogMailer::new(&outbox, "rsvp <no-reply@rsvp.example>")?;
 //! let to = EmailAddress::parse("bob@example.com").map_err(|e| e.message())?;
-//! mailer.send(&OutgoingEmail { message_id: "job-1@rsvp.example".into(), to, content }).await?;
+//! mailer.send(&OutgoingEmail::new("job-1@rsvp.example", to, content)).await?;
 //! assert!(mailer.path_for("job-1@rsvp.example").exists());
 //! # std::fs::remove_dir_all(&outbox)?;
 //! # Ok(())
@@ -144,5 +149,5 @@ pub use error::ConfigError;
 pub use http::{DEFAULT_POSTMARK_URL, HttpMailer, PostmarkConfig};
 pub use log_file::LogMailer;
 pub use message::DEFAULT_TIMEOUT;
-pub use render::{TEMPLATE_FILES, TemplateError, TemplateRenderer};
+pub use render::{DEFAULT_BRAND_COLOR, TEMPLATE_FILES, TemplateError, TemplateRenderer};
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};

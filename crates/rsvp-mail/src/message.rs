@@ -1,7 +1,7 @@
 //! What every transport shares: the sender, the Message-ID, the MIME message.
 
 use lettre::Message;
-use lettre::message::header::ContentTransferEncoding;
+use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use rsvp_app::{MailError, OutgoingEmail};
 
@@ -116,17 +116,71 @@ fn body(text: &str, bodies: Bodies) -> Body {
     }
 }
 
-/// The full MIME message: From, To, Subject, Date, Message-ID,
+/// Longest display name put on `From` or `Reply-To`, in characters.
+const MAX_DISPLAY_NAME: usize = 120;
+
+/// The sender: the configured address, with the email's display name
+/// (`Ann Lee (Acme) via rsvp`) when it has one, else the configured name.
+pub(crate) fn sender(from: &Mailbox, email: &OutgoingEmail) -> Mailbox {
+    match email.from_name.as_deref().map(one_line).filter(|n| !n.is_empty()) {
+        Some(name) => Mailbox::new(Some(name.chars().take(MAX_DISPLAY_NAME).collect()), from.email.clone()),
+        None => from.clone(),
+    }
+}
+
+/// `Reply-To`: the inviting user; `None` when the email has none or its
+/// address is not one lettre can write (then replies go to `From`, which is
+/// better than no email at all).
+pub(crate) fn reply_to(email: &OutgoingEmail) -> Option<Mailbox> {
+    let person = email.reply_to.as_ref()?;
+    let address = person.email.as_str().parse().ok()?;
+    let name = person
+        .name
+        .as_deref()
+        .map(one_line)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(MAX_DISPLAY_NAME).collect());
+    Some(Mailbox::new(name, address))
+}
+
+/// The `List-Unsubscribe` value, `<url>`, when the email has a one-click
+/// URL that is plain printable ASCII (anything else could break the header).
+pub(crate) fn list_unsubscribe(email: &OutgoingEmail) -> Option<String> {
+    let url = email.list_unsubscribe.as_deref()?.trim();
+    let plain = url.starts_with("https://") || url.starts_with("http://");
+    (plain && url.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')).then(|| format!("<{url}>"))
+}
+
+/// `List-Unsubscribe-Post`'s only value (RFC 8058).
+pub(crate) const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
+
+/// The full MIME message: From, Reply-To, To, Subject, Date, Message-ID,
+/// `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 8058),
 /// MIME-Version and a `multipart/alternative` body (text, then HTML).
 pub(crate) fn build_message(from: &Mailbox, email: &OutgoingEmail, bodies: Bodies) -> Result<Message, MailError> {
     let to = parse_to(email)?;
     let message_id = message_id_header(&email.message_id, from)?;
-    Message::builder()
-        .from(from.clone())
+    let mut builder = Message::builder()
+        .from(sender(from, email))
         .to(to)
         .subject(one_line(&email.content.subject))
         .message_id(Some(message_id))
-        .date_now()
+        .date_now();
+    if let Some(person) = reply_to(email) {
+        builder = builder.reply_to(person);
+    }
+    if let Some(value) = list_unsubscribe(email) {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                value,
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                ONE_CLICK.to_owned(),
+            ));
+    }
+    builder
         .multipart(
             MultiPart::alternative()
                 .singlepart(SinglePart::plain(body(&email.content.text, bodies)))

@@ -1,12 +1,12 @@
 //! The template renderer: built-in English and German templates, operator
 //! overrides from a directory, HTML escaping of every value.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use minijinja::syntax::SyntaxConfig;
-use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior, Value, context};
-use rsvp_app::{EmailRenderer, InvitationEmail, Locale, RenderError, RenderedEmail};
+use minijinja::{Value, context};
+use rsvp_app::{Branding, EmailRenderer, InvitationEmail, Locale, RenderError, RenderedEmail};
+pub use rsvp_templates::TemplateError;
+use rsvp_templates::{TemplateFile, Templates, contains_link, describe};
 use time::{Month, OffsetDateTime, UtcOffset};
 
 use crate::message::one_line;
@@ -34,12 +34,14 @@ enum Part {
 impl Part {
     const ALL: [Part; 3] = [Part::Subject, Part::Text, Part::Html];
 
-    fn file_name(self, locale: Locale) -> String {
-        let lang = locale.as_str();
-        match self {
-            Part::Subject => format!("invitation.{lang}.subject.txt"),
-            Part::Text => format!("invitation.{lang}.txt"),
-            Part::Html => format!("invitation.{lang}.html"),
+    fn file_name(self, locale: Locale) -> &'static str {
+        match (locale, self) {
+            (Locale::En, Part::Subject) => "invitation.en.subject.txt",
+            (Locale::En, Part::Text) => "invitation.en.txt",
+            (Locale::En, Part::Html) => "invitation.en.html",
+            (Locale::De, Part::Subject) => "invitation.de.subject.txt",
+            (Locale::De, Part::Text) => "invitation.de.txt",
+            (Locale::De, Part::Html) => "invitation.de.html",
         }
     }
 
@@ -55,42 +57,12 @@ impl Part {
     }
 }
 
-/// Why operator templates could not be loaded. Raised by
-/// [`TemplateRenderer::from_dir`], never at send time.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TemplateError {
-    /// The directory or a file in it could not be read.
-    #[error("cannot read email template {path}: {source}")]
-    Io {
-        /// The directory or file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A file named `invitation.*` that is not one of [`TEMPLATE_FILES`]
-    /// (a typo would otherwise be silently ignored).
-    #[error("unknown email template file {path}: expected one of {}", TEMPLATE_FILES.join(", "))]
-    UnknownFile {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A template does not compile, fails to render with sample values,
-    /// renders an empty subject or leaves out the accept link.
-    #[error("email template {path} is broken: {reason}")]
-    Invalid {
-        /// The file (for a built-in template, its name).
-        path: PathBuf,
-        /// What is wrong, with the line number when the engine gives one.
-        reason: String,
-    },
-}
-
 /// Renders invitation emails with minijinja templates.
 ///
 /// [`TemplateRenderer::new`] uses the built-in English and German
 /// templates; [`TemplateRenderer::from_dir`] lets an operator replace any of
-/// them (see [`TEMPLATE_FILES`] and the crate documentation).
+/// them (see [`TEMPLATE_FILES`] and the crate documentation). Loading and
+/// checking is `rsvp-templates`' (shared with the invitee's page).
 ///
 /// # Template variables
 ///
@@ -100,31 +72,44 @@ pub enum TemplateError {
 /// | `sender_business` | the sending business's name |
 /// | `sender_user` | the sending user's display name (may be empty) |
 /// | `invitee_name` | the invitee's name, or none |
+/// | `invitee_email` | the invited address |
 /// | `message` | the sender's message, or none (may hold line breaks) |
 /// | `expires_on` | the expiry date in UTC, written for the locale: `22 November 2026`, `22. November 2026` |
 /// | `expires_at` | the expiry time, RFC 3339 UTC: `2026-11-22T10:00:00Z` |
 /// | `accept_url` | the link to accept or decline |
+/// | `unsubscribe_url` | the page to stop invitations (from this business or everyone) |
 /// | `is_reminder` | `true` on a resend |
+/// | `product_name` | the operator's product name (`RSVP_PRODUCT_NAME`, default `rsvp`) |
+/// | `brand_color` | the brand colour, `#rrggbb` (`RSVP_BRAND_COLOR`, default `#2563eb`) |
+/// | `logo_url` | the logo's URL (`RSVP_LOGO_URL`), or none |
 ///
 /// In `.html` templates every value is HTML-escaped (`<`, `>`, `&`, `"`,
 /// `'`); `|safe` turns that off for one value. Subjects are made one line.
+#[derive(Debug)]
 pub struct TemplateRenderer {
-    env: Environment<'static>,
-    overridden: Vec<String>,
-}
-
-impl fmt::Debug for TemplateRenderer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TemplateRenderer")
-            .field("overridden", &self.overridden)
-            .finish_non_exhaustive()
-    }
+    templates: Templates,
+    branding: Branding,
 }
 
 impl Default for TemplateRenderer {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The colour of buttons and links when the operator set none.
+pub const DEFAULT_BRAND_COLOR: &str = "#2563eb";
+
+fn files() -> Vec<TemplateFile> {
+    LOCALES
+        .iter()
+        .flat_map(|&locale| {
+            Part::ALL.map(|part| TemplateFile {
+                name: part.file_name(locale),
+                builtin: part.builtin(locale),
+            })
+        })
+        .collect()
 }
 
 impl TemplateRenderer {
@@ -134,15 +119,15 @@ impl TemplateRenderer {
         reason = "the built-in templates are constants checked by the tests"
     )]
     pub fn new() -> Self {
-        let sources = LOCALES
-            .iter()
-            .flat_map(|&locale| Part::ALL.map(|part| (part.file_name(locale), part.builtin(locale).to_owned())));
-        Self::build(sources, Vec::new(), Path::new("(built-in)")).expect("the built-in email templates are valid")
+        Templates::builtin(&files())
+            .and_then(Self::checked)
+            .expect("the built-in email templates are valid")
     }
 
     /// A renderer whose templates are read from `dir`: each file of
     /// [`TEMPLATE_FILES`] found there replaces the built-in template of that
-    /// name; the others stay built-in.
+    /// name; the others stay built-in. Files not named `invitation.*` are
+    /// left alone (the directory also holds the page's templates).
     ///
     /// # Errors
     /// [`TemplateError::Io`] when `dir` or a file cannot be read (a missing
@@ -152,117 +137,58 @@ impl TemplateRenderer {
     /// unknown variable, renders an empty subject, or leaves out
     /// `accept_url` from a body.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, TemplateError> {
-        let dir = dir.as_ref();
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| TemplateError::Io { path, source }
-        };
-        for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
-            let entry = entry.map_err(io_error(dir))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("invitation.") && !TEMPLATE_FILES.contains(&name.as_ref()) {
-                return Err(TemplateError::UnknownFile { path: entry.path() });
-            }
-        }
-        let mut sources = Vec::new();
-        let mut overridden = Vec::new();
-        for locale in LOCALES {
-            for part in Part::ALL {
-                let name = part.file_name(locale);
-                let path = dir.join(&name);
-                let source = match std::fs::read_to_string(&path) {
-                    Ok(source) => {
-                        overridden.push(name.clone());
-                        // Editors on some systems start UTF-8 files with a byte order mark.
-                        source.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(source)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => part.builtin(locale).to_owned(),
-                    Err(e) => return Err(io_error(&path)(e)),
-                };
-                sources.push((name, source));
-            }
-        }
-        Self::build(sources, overridden, dir)
+        Self::checked(Templates::load(dir.as_ref(), &["invitation."], &files())?)
+    }
+
+    /// The same templates, rendered with the operator's brand.
+    #[must_use]
+    pub fn with_branding(mut self, branding: Branding) -> Self {
+        self.branding = branding;
+        self
     }
 
     /// The names of the templates read from the override directory (empty
     /// for [`TemplateRenderer::new`]), for a start-up log line.
     pub fn overridden(&self) -> &[String] {
-        &self.overridden
-    }
-
-    fn build(
-        sources: impl IntoIterator<Item = (String, String)>,
-        overridden: Vec<String>,
-        dir: &Path,
-    ) -> Result<Self, TemplateError> {
-        let mut env = Environment::new();
-        if let Ok(syntax) = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build() {
-            env.set_syntax(syntax);
-        }
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(format_value);
-        for (name, source) in sources {
-            let path = dir.join(&name);
-            env.add_template_owned(name, source)
-                .map_err(|e| TemplateError::Invalid {
-                    path,
-                    reason: describe(&e),
-                })?;
-        }
-        let renderer = Self { env, overridden };
-        renderer.check(dir)?;
-        Ok(renderer)
+        self.templates.overridden()
     }
 
     /// Renders every template with sample values (with and without the
-    /// optional ones), so that a broken template fails now, not at send time.
-    fn check(&self, dir: &Path) -> Result<(), TemplateError> {
+    /// optional ones, with and without a brand), so that a broken template
+    /// fails now, not at send time.
+    fn checked(templates: Templates) -> Result<Self, TemplateError> {
+        let plain = Branding::default();
+        let branded =
+            Branding::new("Sample Network", Some("#0f766e"), Some("https://cdn.example/logo.png")).unwrap_or_default();
         for locale in LOCALES {
-            for full in [true, false] {
+            for (full, branding) in [(true, &branded), (false, &plain)] {
                 let sample = sample_email(locale, full);
-                let ctx = template_context(&sample);
+                let ctx = template_context(&sample, branding);
                 for part in Part::ALL {
-                    let name = part.file_name(locale);
-                    let invalid = |reason: String| TemplateError::Invalid {
-                        path: dir.join(&name),
-                        reason,
-                    };
-                    let out = self.render_part(&name, &ctx).map_err(|e| invalid(describe(&e)))?;
-                    match part {
-                        Part::Subject if one_line(&out).is_empty() => {
-                            return Err(invalid("the subject is empty".to_owned()));
+                    templates.check(part.file_name(locale), &ctx, |out| match part {
+                        Part::Subject if one_line(out).is_empty() => Some("the subject is empty".to_owned()),
+                        Part::Text | Part::Html if !contains_link(out, &sample.accept_url) => {
+                            Some("the body does not contain {{ accept_url }}".to_owned())
                         }
-                        Part::Text | Part::Html if !contains_link(&out, &sample.accept_url) => {
-                            return Err(invalid("the body does not contain {{ accept_url }}".to_owned()));
-                        }
-                        _ => {}
-                    }
+                        _ => None,
+                    })?;
                 }
             }
         }
-        Ok(())
-    }
-
-    fn render_part(&self, name: &str, ctx: &Value) -> Result<String, minijinja::Error> {
-        self.env.get_template(name)?.render(ctx)
+        Ok(Self {
+            templates,
+            branding: Branding::default(),
+        })
     }
 }
 
 impl EmailRenderer for TemplateRenderer {
     fn render(&self, email: &InvitationEmail) -> Result<RenderedEmail, RenderError> {
-        let ctx = template_context(email);
+        let ctx = template_context(email, &self.branding);
         let render = |part: Part| {
             let name = part.file_name(email.locale);
-            self.render_part(&name, &ctx)
+            self.templates
+                .render(name, &ctx)
                 .map_err(|e| RenderError(format!("{name}: {}", describe(&e))))
         };
         let subject = one_line(&render(Part::Subject)?);
@@ -274,7 +200,7 @@ impl EmailRenderer for TemplateRenderer {
 }
 
 /// The variables of every template (documented on [`TemplateRenderer`]).
-fn template_context(email: &InvitationEmail) -> Value {
+fn template_context(email: &InvitationEmail, branding: &Branding) -> Value {
     let present = |value: &Option<String>| {
         value
             .as_deref()
@@ -288,11 +214,16 @@ fn template_context(email: &InvitationEmail) -> Value {
         sender_business => email.sender_business.trim(),
         sender_user => email.sender_user.trim(),
         invitee_name => present(&email.invitee_name),
+        invitee_email => email.invitee_email.as_str(),
         message => present(&email.message),
         expires_on => format_date(expires_at, email.locale),
         expires_at => format_rfc3339(expires_at),
         accept_url => email.accept_url.as_str(),
+        unsubscribe_url => email.unsubscribe_url.as_str(),
         is_reminder => email.is_reminder,
+        product_name => branding.product_name(),
+        brand_color => branding.brand_color().unwrap_or(DEFAULT_BRAND_COLOR),
+        logo_url => branding.logo_url(),
     }
 }
 
@@ -352,52 +283,6 @@ fn german_month(month: Month) -> &'static str {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-/// Unlike minijinja's default it leaves `/` alone, so that links stay
-/// readable (`https://...`, not `https:&#x2f;&#x2f;...`).
-fn escape_html(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// The engine's formatter: HTML escaping (see [`escape_html`]) for strings
-/// in `.html` templates, the default behaviour for everything else.
-fn format_value(out: &mut Output, state: &mut State, value: &Value) -> Result<(), minijinja::Error> {
-    let plain = value.is_safe() || value.is_undefined() || value.is_none() || value.is_number();
-    if state.auto_escape() != &AutoEscape::Html || plain || value.as_str().is_none() {
-        return minijinja::escape_formatter(out, state, value);
-    }
-    let mut escaped = String::new();
-    escape_html(value.as_str().unwrap_or_default(), &mut escaped);
-    out.write_str(&escaped).map_err(minijinja::Error::from)
-}
-
-/// Whether a rendered body carries the link, as it is or HTML-escaped.
-fn contains_link(body: &str, url: &str) -> bool {
-    let mut escaped = String::new();
-    escape_html(url, &mut escaped);
-    body.contains(url) || body.contains(&escaped) || body.contains(&minijinja::HtmlEscape(url).to_string())
-}
-
-/// A minijinja error with its line, for operators.
-fn describe(error: &minijinja::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(line) = error.line()
-        && !text.contains(&format!(":{line}"))
-    {
-        text.push_str(&format!(" (line {line})"));
-    }
-    text
-}
-
 /// Sample values for the load-time check, with every optional value set
 /// (and a reminder) or none.
 fn sample_email(locale: Locale, full: bool) -> InvitationEmail {
@@ -409,6 +294,8 @@ fn sample_email(locale: Locale, full: bool) -> InvitationEmail {
         message: full.then(|| "Looking forward to working with you.\nSecond line.".to_owned()),
         expires_at: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
         accept_url: "https://rsvp.example/invite/sample-token".to_owned(),
+        unsubscribe_url: "https://rsvp.example/unsubscribe/sample-token".to_owned(),
+        invitee_email: "ivy@invitee.example".to_owned(),
         is_reminder: full,
     }
 }
@@ -431,18 +318,8 @@ mod tests {
     }
 
     #[test]
-    fn the_escaper_handles_the_five_html_characters_and_keeps_slashes() {
-        let mut out = String::new();
-        escape_html(r#"<a href="x">&'/</a>"#, &mut out);
-        assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;/&lt;/a&gt;");
-    }
-
-    #[test]
     fn every_template_file_name_is_known() {
-        let names: Vec<String> = LOCALES
-            .iter()
-            .flat_map(|&l| Part::ALL.map(|p| p.file_name(l)))
-            .collect();
-        assert_eq!(names, TEMPLATE_FILES.map(str::to_owned));
+        let names: Vec<&str> = files().iter().map(|f| f.name).collect();
+        assert_eq!(names, TEMPLATE_FILES);
     }
 }

@@ -9,12 +9,13 @@ use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued,
     ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
     InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
-    RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, TransitionOutcome,
-    TransitionRecord,
+    RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, SuppressionQuery,
+    TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, User, UserId, fold_for_search, ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, fold_for_search,
+    ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -102,6 +103,7 @@ struct State {
     email_jobs: HashMap<EmailJobId, EmailJob>,
     /// When each finished job finished (for retention).
     email_jobs_finished_at: HashMap<EmailJobId, OffsetDateTime>,
+    suppressions: HashMap<SuppressionId, Suppression>,
     /// Idempotency records by (scope, key).
     idempotency: HashMap<(IdempotencyScope, IdempotencyKey), IdempotencyRecord>,
 }
@@ -888,6 +890,58 @@ impl Store for InMemoryStore {
             }
             Ok(expired.len() as u64)
         })
+    }
+
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        self.with(|s| {
+            let same = s.suppressions.values().find(|existing| {
+                existing.email.normalized() == suppression.email.normalized()
+                    && existing.business_id == suppression.business_id
+            });
+            if let Some(existing) = same {
+                return Ok(existing.clone());
+            }
+            s.suppressions.insert(suppression.id, suppression.clone());
+            Ok(suppression.clone())
+        })
+    }
+
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        self.with(|s| {
+            Ok(s.suppressions
+                .values()
+                .filter(|sup| emails.iter().any(|email| sup.blocks(business, email)))
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        self.with(|s| {
+            let rows = s
+                .suppressions
+                .values()
+                .filter(|sup| {
+                    query
+                        .email
+                        .as_ref()
+                        .is_none_or(|email| email.normalized() == sup.email.normalized())
+                })
+                .cloned();
+            let cursor = |sup: &Suppression| Cursor {
+                created_at: sup.created_at,
+                id: sup.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, query.after, query.limit))
+        })
+    }
+
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        self.with(|s| s.suppressions.remove(&id).map(drop).ok_or(StoreError::NotFound))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -103,7 +103,15 @@ catalog! {
     http_mail_token: "RSVP_HTTP_MAIL_TOKEN", "required with http", false,
         "Server token of the HTTP email provider.";
     templates_dir: "RSVP_TEMPLATES_DIR", "unset: built-in templates", false,
-        "Directory of email templates overriding the built-in ones (checked at start-up).";
+        "Directory of email and invitee page templates overriding the built-in ones (checked at start-up).";
+    redirect_origins: "RSVP_REDIRECT_ORIGINS", "none: no redirect_url allowed", false,
+        "Comma-separated origins (https://app.example.com) an invitation's redirect_url may point to.";
+    product_name: "RSVP_PRODUCT_NAME", "rsvp", true,
+        "Product name shown on the invitee page and in emails.";
+    brand_color: "RSVP_BRAND_COLOR", "#4f46e5", false,
+        "Brand colour of the page and emails, as #rrggbb.";
+    logo_url: "RSVP_LOGO_URL", "unset: the product name", false,
+        "Logo of the page and emails: an https:// URL or a data:image/... URL.";
     default_locale: "RSVP_DEFAULT_LOCALE", "en", true,
         "Language of emails by default: en or de.";
     resend_cooldown_secs: "RSVP_RESEND_COOLDOWN_SECS", "60", true,

@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use rsvp_app::{Locale, Secret};
+use rsvp_app::{Branding, Locale, Secret};
 use rsvp_http::TrustedProxies;
 use rsvp_mail::SmtpTls;
 use rsvp_store_diesel::DatabaseUrl;
@@ -88,6 +88,11 @@ pub struct Settings {
     pub templates_dir: Option<PathBuf>,
     /// Email language by default.
     pub default_locale: Locale,
+    /// The invitee's side: origins a `redirect_url` may point to (as
+    /// `RedirectUrl::origin` writes them).
+    pub redirect_origins: Vec<String>,
+    /// The invitee's side: product name, colour and logo.
+    pub branding: Branding,
     /// Resend cooldown in seconds.
     pub resend_cooldown_secs: u32,
     /// Email attempts.
@@ -280,7 +285,33 @@ impl Settings {
             Some(tag) => Locale::from_tag(tag)
                 .ok_or_else(|| Source::error("RSVP_DEFAULT_LOCALE", format!("'{tag}' is not en or de")))?,
         };
+        // The invitee's side.
+        let redirect_origins = match src.get("RSVP_REDIRECT_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|origin| {
+                    rsvp_domain::parse_origin(origin)
+                        .map_err(|e| Source::error("RSVP_REDIRECT_ORIGINS", format!("'{origin}': {}", e.message)))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let product_name = src.get("RSVP_PRODUCT_NAME").unwrap_or("rsvp");
+        let brand_color = src.get("RSVP_BRAND_COLOR");
+        let logo_url = src.get("RSVP_LOGO_URL");
+        let branding = Branding::new(product_name, brand_color, logo_url).map_err(|e| {
+            let name = match e {
+                rsvp_app::BrandingError::ProductName => "RSVP_PRODUCT_NAME",
+                rsvp_app::BrandingError::Color(_) => "RSVP_BRAND_COLOR",
+                rsvp_app::BrandingError::LogoUrl(_) => "RSVP_LOGO_URL",
+            };
+            Source::error(name, e.to_string())
+        })?;
         Ok(Self {
+            redirect_origins,
+            branding,
             bind,
             data_dir,
             database_url,
@@ -423,6 +454,17 @@ mod tests {
             (vec![("RSVP_SMTP_TLS", "ssl")], "RSVP_SMTP_TLS"),
             (vec![("RSVP_DB_POOL_SIZE", "0")], "RSVP_DB_POOL_SIZE"),
             (vec![("RSVP_DEFAULT_LOCALE", "fr")], "RSVP_DEFAULT_LOCALE"),
+            (
+                vec![("RSVP_REDIRECT_ORIGINS", "https://a.test/path")],
+                "RSVP_REDIRECT_ORIGINS",
+            ),
+            (
+                vec![("RSVP_REDIRECT_ORIGINS", "https://a.test, javascript:x")],
+                "RSVP_REDIRECT_ORIGINS",
+            ),
+            (vec![("RSVP_PRODUCT_NAME", &"n".repeat(61))], "RSVP_PRODUCT_NAME"),
+            (vec![("RSVP_BRAND_COLOR", "teal")], "RSVP_BRAND_COLOR"),
+            (vec![("RSVP_LOGO_URL", "http://cdn.test/logo.png")], "RSVP_LOGO_URL"),
             (vec![("RSVP_EMAILS_PER_HOUR", "-1")], "RSVP_EMAILS_PER_HOUR"),
             (
                 vec![("RSVP_FAILED_ATTEMPTS_PER_MINUTE", "many")],

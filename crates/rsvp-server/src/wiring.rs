@@ -74,6 +74,8 @@ pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
     let app_settings = AppSettings {
         resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)),
         emails_per_hour: settings.emails_per_hour,
+        default_locale: settings.default_locale,
+        redirect_origins: settings.redirect_origins.clone(),
     };
     App::new(ports(store), app_settings)
 }
@@ -107,13 +109,12 @@ fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
 }
 
 fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
-    Ok(match &settings.templates_dir {
-        Some(dir) => Arc::new(
-            rsvp_mail::TemplateRenderer::from_dir(dir)
-                .with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?,
-        ),
-        None => Arc::new(rsvp_mail::TemplateRenderer::new()),
-    })
+    let renderer = match &settings.templates_dir {
+        Some(dir) => rsvp_mail::TemplateRenderer::from_dir(dir)
+            .with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?,
+        None => rsvp_mail::TemplateRenderer::new(),
+    };
+    Ok(Arc::new(renderer.with_branding(settings.branding.clone())))
 }
 
 /// The dispatcher's settings: a lease of the send timeout plus 15 s, so that
@@ -122,6 +123,7 @@ fn renderer(settings: &Settings) -> anyhow::Result<Arc<dyn EmailRenderer>> {
 pub fn dispatch_settings(settings: &Settings, public_url: String) -> DispatchSettings {
     let mut dispatch = DispatchSettings::new(public_url);
     dispatch.default_locale = settings.default_locale;
+    dispatch.product_name = settings.branding.product_name().to_owned();
     dispatch.max_attempts = settings.email_max_attempts;
     dispatch.concurrency = usize::try_from(settings.email_concurrency).unwrap_or(16);
     dispatch.send_timeout = time::Duration::seconds(i64::from(settings.email_send_timeout_secs));
@@ -155,6 +157,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     http_config.metrics_token = settings.metrics_token.clone();
     http_config.failed_attempts_per_minute = settings.failed_attempts_per_minute;
     http_config.trusted_proxies = settings.trusted_proxies.clone();
+    http_config.branding = settings.branding.clone();
+    if let Some(dir) = &settings.templates_dir {
+        let pages =
+            rsvp_http::PageTemplates::from_dir(dir).with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?;
+        http_config.pages = Some(Arc::new(pages));
+    }
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
     let dispatcher = EmailDispatcher::new(
         app.ports().clone(),

@@ -237,6 +237,8 @@ pub fn full_request(address: &str) -> InvitationRequest {
         source_is_invitee: Some(true),
         expires_in_days: Some(30),
         send_email: Some(true),
+        redirect_url: Some("https://app.acme.test/welcome?from=rsvp".to_owned()),
+        locale: Some("de".to_owned()),
     }
     .validate()
     .expect("a valid invitation request")

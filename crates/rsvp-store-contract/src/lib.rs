@@ -197,6 +197,11 @@ macro_rules! __store_contract_each_case {
             expired_idempotency_records_are_pruned_earliest_first_in_batches_and_live_ones_never,
             concurrent_begins_of_one_key_have_exactly_one_start,
             concurrent_takeovers_of_a_stale_record_have_exactly_one_winner,
+            an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_written,
+            concurrent_opt_outs_of_one_address_store_exactly_one_suppression,
+            suppressions_for_a_business_are_its_own_and_everyones_for_those_addresses,
+            suppressions_are_listed_newest_first_paged_and_filtered_by_address,
+            a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_found,
         );
     };
 }
@@ -230,7 +235,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 11] = [
+    const CASE_SOURCES: [&str; 12] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -239,6 +244,7 @@ mod tests {
         include_str!("cases/links.rs"),
         include_str!("cases/outbox.rs"),
         include_str!("cases/quota.rs"),
+        include_str!("cases/suppressions.rs"),
         include_str!("cases/misc.rs"),
         include_str!("cases/idempotency.rs"),
         include_str!("cases/lifecycle.rs"),

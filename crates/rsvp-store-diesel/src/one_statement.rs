@@ -78,7 +78,7 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
             "WITH new_invitation AS (INSERT INTO invitations (id, business_id, sent_by_user_id, email, \
              email_normalized, status, message, custom_data, roles, first_name, last_name, phone, external_id, \
              source_is_invitee, invitee_business_id, expires_at, created_at, updated_at, resolved_at, \
-             email_delivery, last_sent_at) VALUES (",
+             email_delivery, last_sent_at, redirect_url, locale) VALUES (",
         );
         binds!(out,
             Text => &i.id,
@@ -102,6 +102,8 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
             Nullable<BigInt> => &i.resolved_at,
             Nullable<Text> => &i.email_delivery,
             Nullable<BigInt> => &i.last_sent_at,
+            Nullable<Text> => &i.redirect_url,
+            Nullable<Text> => &i.locale,
         );
         let l = self.link;
         out.push_sql(

@@ -16,13 +16,15 @@ use diesel::prelude::*;
 use rsvp_app::{ApiKeyRecord, EmailJob, EmailJobStatus, LinkTokenRecord, StoreError};
 use rsvp_domain::{
     ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event,
-    EventData, ExternalId, Invitation, InvitationStatus, Message, PersonName, Phone, Roles, User, fold_for_search,
-    ordered_pair,
+    EventData, ExternalId, Invitation, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles,
+    Suppression, User, fold_for_search, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::schema::{
+    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
+};
 
 /// A stored value the domain refuses: the database was written by something
 /// else, or by hand.
@@ -230,6 +232,8 @@ pub(crate) struct InvitationRow {
     pub(crate) resolved_at: Option<i64>,
     pub(crate) email_delivery: Option<String>,
     pub(crate) last_sent_at: Option<i64>,
+    pub(crate) redirect_url: Option<String>,
+    pub(crate) locale: Option<String>,
 }
 
 impl InvitationRow {
@@ -258,6 +262,8 @@ impl InvitationRow {
             resolved_at: optional_nanos(invitation.resolved_at)?,
             email_delivery: invitation.email_delivery.map(|d| d.as_str().to_owned()),
             last_sent_at: optional_nanos(invitation.last_sent_at)?,
+            redirect_url: invitation.redirect_url.as_ref().map(|u| u.as_str().to_owned()),
+            locale: invitation.locale.map(|l| l.as_str().to_owned()),
         })
     }
 
@@ -296,6 +302,49 @@ impl InvitationRow {
                 .transpose()
                 .map_err(|e| corrupt("invitations.email_delivery", e))?,
             last_sent_at: optional_time("invitations.last_sent_at", self.last_sent_at)?,
+            redirect_url: optional_text("invitations.redirect_url", self.redirect_url, RedirectUrl::parse)?,
+            locale: optional_text("invitations.locale", self.locale, Locale::parse)?,
+        })
+    }
+}
+
+/// `suppressions`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = suppressions, treat_none_as_default_value = false)]
+pub(crate) struct SuppressionRow {
+    pub(crate) id: String,
+    pub(crate) email: String,
+    pub(crate) email_normalized: String,
+    pub(crate) business_id: Option<String>,
+    pub(crate) invitation_id: Option<String>,
+    pub(crate) created_at: i64,
+}
+
+impl SuppressionRow {
+    pub(crate) fn from_domain(suppression: &Suppression) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: id_text(suppression.id.as_uuid()),
+            email: suppression.email.as_str().to_owned(),
+            email_normalized: suppression.email.normalized().to_owned(),
+            business_id: suppression.business_id.map(|b| id_text(b.as_uuid())),
+            invitation_id: suppression.invitation_id.map(|i| id_text(i.as_uuid())),
+            created_at: to_nanos(suppression.created_at)?,
+        })
+    }
+
+    pub(crate) fn into_domain(self) -> Result<Suppression, StoreError> {
+        Ok(Suppression {
+            id: parse_id("suppressions.id", &self.id)?,
+            email: parse_email("suppressions.email", &self.email)?,
+            business_id: self
+                .business_id
+                .map(|b| parse_id("suppressions.business_id", &b))
+                .transpose()?,
+            invitation_id: self
+                .invitation_id
+                .map(|i| parse_id("suppressions.invitation_id", &i))
+                .transpose()?,
+            created_at: from_nanos("suppressions.created_at", self.created_at)?,
         })
     }
 }
@@ -500,6 +549,8 @@ mod tests {
             source_is_invitee: Some(true),
             expires_in_days: Some(30),
             send_email: Some(true),
+            redirect_url: Some("https://app.acme.test/next?x=1#top".into()),
+            locale: Some("de".into()),
         }
         .validate()
         .unwrap();

@@ -65,6 +65,20 @@ diesel::table! {
         resolved_at -> Nullable<BigInt>,
         email_delivery -> Nullable<Text>,
         last_sent_at -> Nullable<BigInt>,
+        redirect_url -> Nullable<Text>,
+        locale -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Recipients' opt-outs; `business_id` NULL blocks every business.
+    suppressions (id) {
+        id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        business_id -> Nullable<Text>,
+        invitation_id -> Nullable<Text>,
+        created_at -> BigInt,
     }
 }
 
@@ -156,4 +170,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     events,
     email_jobs,
+    suppressions,
 );

@@ -13,11 +13,11 @@ use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
     ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter,
     InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
-    StoredResponse, TransitionOutcome, TransitionRecord,
+    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -28,10 +28,12 @@ use crate::idempotency;
 use crate::migrations;
 use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
 use crate::rows::{
-    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
-    from_nanos, id_text, to_nanos,
+    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
+    bound_nanos, from_nanos, id_text, to_nanos,
 };
-use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::schema::{
+    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
+};
 use crate::writer::Writer;
 
 diesel::define_sql_function! {
@@ -132,7 +134,7 @@ const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 20] = [
+const WRITE_OPERATIONS: [&str; 22] = [
     "create_business",
     "create_api_key",
     "revoke_api_key",
@@ -153,12 +155,14 @@ const WRITE_OPERATIONS: [&str; 20] = [
     "complete_idempotent",
     "abandon_idempotent",
     "prune_idempotency_records",
+    "add_suppression",
+    "delete_suppression",
 ];
 
 /// The port methods that only read. On SQLite they use the pool's read
 /// connections; every other operation (a method added later included) goes
 /// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 23] = [
+const READ_OPERATIONS: [&str; 25] = [
     "are_connected",
     "due_for_expiry",
     "emails_queued_since",
@@ -178,10 +182,12 @@ const READ_OPERATIONS: [&str; 23] = [
     "list_events",
     "list_received",
     "list_sent",
+    "list_suppressions",
     "list_users",
     "oldest_queued_email",
     "outbox_depth",
     "ping",
+    "suppressions_for",
 ];
 
 /// A unit of work queued to the SQLite writer, with where to send its
@@ -454,6 +460,23 @@ fn stored_invitation(conn: &mut DbConnection, id: &str) -> Unit<Invitation> {
 
 fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -> Unit<Vec<T>> {
     Ok(rows.into_iter().map(convert).collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The stored suppression of this address and scope, if any.
+fn suppression_of(
+    conn: &mut DbConnection,
+    email_normalized: &str,
+    business: Option<&str>,
+) -> Unit<Option<SuppressionRow>> {
+    let query = suppressions::table
+        .filter(suppressions::email_normalized.eq(email_normalized.to_owned()))
+        .select(SuppressionRow::as_select())
+        .into_boxed::<MultiBackend>();
+    let query = match business {
+        Some(business) => query.filter(suppressions::business_id.eq(business.to_owned())),
+        None => query.filter(suppressions::business_id.is_null()),
+    };
+    Ok(query.first(conn).optional()?)
 }
 
 /// The limit of an over-fetching page query: one row more than the page.
@@ -1661,6 +1684,29 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        let row = SuppressionRow::from_domain(suppression)?;
+        self.run("add_suppression", move |conn| {
+            write_unit(conn, |conn| {
+                // The unique index decides between racing opt-outs; the loser reads the winner's row.
+                match &mut *conn {
+                    DbConnection::Pg(pg) => diesel::insert_into(suppressions::table)
+                        .values(&row)
+                        .on_conflict_do_nothing()
+                        .execute(pg)?,
+                    DbConnection::Sqlite(lite) => diesel::insert_into(suppressions::table)
+                        .values(&row)
+                        .on_conflict_do_nothing()
+                        .execute(lite)?,
+                };
+                let stored = suppression_of(conn, &row.email_normalized, row.business_id.as_deref())?
+                    .ok_or_else(|| StoreError::Unavailable("the suppression just written is not there".into()))?;
+                Ok(stored.into_domain()?)
+            })
+        })
+        .await
+    }
+
     async fn complete_idempotent(
         &self,
         scope: &IdempotencyScope,
@@ -1697,6 +1743,76 @@ impl Store for DieselStore {
         let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
         self.run("prune_idempotency_records", move |conn| {
             write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
+        })
+        .await
+    }
+
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        let business = id_text(business.as_uuid());
+        self.run("suppressions_for", move |conn| {
+            let rows = suppressions::table
+                .filter(suppressions::email_normalized.eq_any(&normalized))
+                .filter(
+                    suppressions::business_id
+                        .is_null()
+                        .or(suppressions::business_id.eq(&business)),
+                )
+                .select(SuppressionRow::as_select())
+                .load(conn)?;
+            rows_into(rows, SuppressionRow::into_domain)
+        })
+        .await
+    }
+
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        let email = query.email.as_ref().map(|e| e.normalized().to_owned());
+        let (limit, after) = (query.limit, query.after);
+        self.run("list_suppressions", move |conn| {
+            use crate::schema::suppressions::dsl as s;
+            let mut q = s::suppressions
+                .select(SuppressionRow::as_select())
+                .into_boxed::<MultiBackend>();
+            if let Some(email) = email {
+                q = q.filter(s::email_normalized.eq(email));
+            }
+            if let Some(cursor) = after {
+                q = q.filter(
+                    sql::<Bool>("(suppressions.created_at, suppressions.id) < (")
+                        .bind::<BigInt, _>(bound_nanos(cursor.created_at))
+                        .sql(", ")
+                        .bind::<Text, _>(id_text(cursor.id))
+                        .sql(")"),
+                );
+            }
+            let rows = q
+                .order((s::created_at.desc(), s::id.desc()))
+                .limit(overfetch(limit))
+                .load(conn)?;
+            let items = rows_into(rows, SuppressionRow::into_domain)?;
+            Ok(Page::from_overfetch(items, limit, |sup: &Suppression| Cursor {
+                created_at: sup.created_at,
+                id: sup.id.as_uuid(),
+            }))
+        })
+        .await
+    }
+
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run("delete_suppression", move |conn| {
+            let deleted = diesel::delete(suppressions::table.find(&id)).execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(())
         })
         .await
     }

@@ -7,7 +7,9 @@ use rsvp_mail::{ConfigError, DEFAULT_POSTMARK_URL, HttpMailer, PostmarkConfig, T
 use serde_json::json;
 
 use crate::support::postmark::{PostmarkStub, Reply};
-use crate::support::{ACCEPT_URL, FROM, JOB_ID, closed_port, invitation, outgoing};
+use crate::support::{
+    ACCEPT_URL, FROM, JOB_ID, UNSUBSCRIBE_URL, closed_port, invitation, invitation_outgoing, outgoing,
+};
 
 const TOKEN: &str = "server-token-5ec4e7";
 
@@ -61,6 +63,29 @@ async fn the_http_mailer_posts_the_message_to_postmarks_email_api() {
         })
     );
     assert!(request.json()["HtmlBody"].as_str().unwrap().contains(ACCEPT_URL));
+}
+
+#[tokio::test]
+async fn over_postmark_an_invitation_email_says_who_invites_replies_to_them_and_carries_one_click_unsubscribe() {
+    let stub = PostmarkStub::start(Reply::ok()).await;
+    let mailer = HttpMailer::new(config(&stub.base_url)).unwrap();
+    let german = TemplateRenderer::new().render(&invitation(Locale::De)).unwrap();
+    mailer
+        .send(&invitation_outgoing(JOB_ID, "bob@example.com", german.clone()))
+        .await
+        .unwrap();
+    let body = stub.requests()[0].json();
+    assert_eq!(body["From"], "\"Ann Lee (Acme Ltd) via rsvp\" <no-reply@rsvp.example>");
+    assert_eq!(body["ReplyTo"], "Ann Lee <ann@acme.example>");
+    assert_eq!(body["Subject"], german.subject);
+    assert_eq!(
+        body["Headers"],
+        json!([
+            {"Name": "Message-ID", "Value": format!("<{JOB_ID}@rsvp.example>")},
+            {"Name": "List-Unsubscribe", "Value": format!("<{UNSUBSCRIBE_URL}>")},
+            {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
+        ])
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@ use rsvp_app::{EmailRenderer, Locale, MailError, Mailer};
 use rsvp_mail::{ConfigError, LogMailer, TemplateRenderer};
 
 use crate::support::eml::Eml;
-use crate::support::{ACCEPT_URL, FROM, JOB_ID, TempDir, entries, invitation, outgoing};
+use crate::support::{
+    ACCEPT_URL, FROM, JOB_ID, TempDir, UNSUBSCRIBE_URL, entries, invitation, invitation_outgoing, outgoing,
+};
 
 #[tokio::test]
 async fn the_log_mailer_writes_a_complete_multipart_message_into_a_new_directory() {
@@ -154,4 +156,65 @@ fn a_sender_that_is_not_an_address_is_refused() {
         LogMailer::new("/tmp/unused", "rsvp"),
         Err(ConfigError::InvalidFrom { .. })
     ));
+}
+
+#[tokio::test]
+async fn an_invitation_email_says_who_invites_replies_to_them_and_carries_one_click_unsubscribe() {
+    let root = TempDir::new("log-headers");
+    let mailer = LogMailer::new(root.path(), FROM).unwrap();
+    let content = TemplateRenderer::new().render(&invitation(Locale::En)).unwrap();
+    mailer
+        .send(&invitation_outgoing(JOB_ID, "bob@example.com", content))
+        .await
+        .unwrap();
+    let eml = Eml::parse(&std::fs::read(mailer.path_for(JOB_ID)).unwrap());
+    assert_eq!(
+        eml.header("From"),
+        // Written as an RFC 2047 encoded word (the parentheses are not a comment); shown decoded.
+        Some("Ann Lee (Acme Ltd) via rsvp <no-reply@rsvp.example>"),
+        "the configured address, the inviter's name"
+    );
+    assert_eq!(eml.header("Reply-To"), Some("\"Ann Lee\" <ann@acme.example>"));
+    assert_eq!(
+        eml.header("List-Unsubscribe"),
+        Some(format!("<{UNSUBSCRIBE_URL}>").as_str())
+    );
+    assert_eq!(eml.header("List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+    assert!(eml.part("text/plain").body.contains(UNSUBSCRIBE_URL));
+}
+
+#[tokio::test]
+async fn a_german_and_an_english_email_go_through_the_log_transport_in_their_language() {
+    let root = TempDir::new("log-locales");
+    let mailer = LogMailer::new(root.path(), FROM).unwrap();
+    let renderer = TemplateRenderer::new();
+    for (locale, id, subject, body) in [
+        (
+            Locale::De,
+            "job-de",
+            "Acme Ltd lädt Sie zur Vernetzung ein",
+            "Keine Einladungen mehr von Acme Ltd",
+        ),
+        (
+            Locale::En,
+            "job-en",
+            "Acme Ltd invites you to connect",
+            "To stop invitations from Acme Ltd",
+        ),
+    ] {
+        let content = renderer.render(&invitation(locale)).unwrap();
+        mailer
+            .send(&invitation_outgoing(id, "bob@example.com", content))
+            .await
+            .unwrap();
+        let eml = Eml::parse(&std::fs::read(mailer.path_for(id)).unwrap());
+        assert_eq!(eml.header("Subject"), Some(subject), "{locale:?}");
+        assert!(eml.part("text/plain").body.contains(body), "{locale:?}");
+        assert!(
+            eml.part("text/html")
+                .body
+                .contains(&format!("lang=\"{}\"", locale.as_str()))
+        );
+        assert_eq!(eml.header("List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+    }
 }

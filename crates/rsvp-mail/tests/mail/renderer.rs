@@ -4,7 +4,7 @@ use rsvp_app::{EmailRenderer, Locale, RenderedEmail};
 use rsvp_mail::{TEMPLATE_FILES, TemplateError, TemplateRenderer};
 use time::macros::datetime;
 
-use crate::support::{ACCEPT_URL, TempDir, invitation};
+use crate::support::{ACCEPT_URL, TempDir, UNSUBSCRIBE_URL, invitation};
 
 fn render(renderer: &TemplateRenderer, email: &rsvp_app::InvitationEmail) -> RenderedEmail {
     renderer.render(email).unwrap()
@@ -260,7 +260,7 @@ fn an_empty_subject_is_refused_when_loaded() {
 #[test]
 fn an_unknown_invitation_template_file_is_refused_when_loaded() {
     let error = refused("invitation.fr.html", "{{ accept_url }}");
-    assert!(matches!(&error, TemplateError::UnknownFile { path } if path.ends_with("invitation.fr.html")));
+    assert!(matches!(&error, TemplateError::UnknownFile { path, .. } if path.ends_with("invitation.fr.html")));
     assert!(
         error.to_string().contains("invitation.en.subject.txt"),
         "the error lists the known names"
@@ -296,4 +296,48 @@ fn a_template_including_another_is_refused_when_loaded() {
         "{% include 'invitation.de.txt' %} {{ accept_url }}",
     );
     assert_invalid(error, "invitation.en.txt", "");
+}
+
+#[test]
+fn both_languages_link_to_the_opt_out_page_and_name_the_invited_address() {
+    let renderer = TemplateRenderer::new();
+    for (locale, words) in [
+        (Locale::En, "Stop invitations from Acme Ltd or from everyone"),
+        (Locale::De, "Keine Einladungen mehr von Acme Ltd oder von allen"),
+    ] {
+        let email = render(&renderer, &invitation(locale));
+        assert!(
+            email.html.contains(&format!("href=\"{UNSUBSCRIBE_URL}\"")),
+            "{locale:?}"
+        );
+        assert!(email.html.contains(words), "{locale:?}: {}", email.html);
+        assert!(email.text.contains(UNSUBSCRIBE_URL), "{locale:?}");
+        assert!(email.text.contains("bob@example.com"), "{locale:?}");
+    }
+}
+
+#[test]
+fn a_brand_sets_the_product_name_colour_and_logo_of_both_languages() {
+    let brand = rsvp_app::Branding::new(
+        "Acme Network",
+        Some("#0f766e"),
+        Some("https://cdn.acme.example/logo.png"),
+    )
+    .unwrap();
+    let renderer = TemplateRenderer::new().with_branding(brand);
+    for locale in [Locale::En, Locale::De] {
+        let email = render(&renderer, &invitation(locale));
+        assert!(email.html.contains("background-color:#0f766e"), "{locale:?}");
+        assert!(!email.html.contains(rsvp_mail::DEFAULT_BRAND_COLOR), "{locale:?}");
+        assert!(
+            email
+                .html
+                .contains("<img src=\"https://cdn.acme.example/logo.png\" alt=\"Acme Network\""),
+            "{locale:?}"
+        );
+        assert!(email.text.contains("Acme Network"), "{locale:?}");
+    }
+    let plain = render(&TemplateRenderer::new(), &invitation(Locale::En));
+    assert!(!plain.html.contains("<img"), "no logo unless configured");
+    assert!(plain.html.contains(rsvp_mail::DEFAULT_BRAND_COLOR));
 }

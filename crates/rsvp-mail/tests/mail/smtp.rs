@@ -6,7 +6,9 @@ use rsvp_app::{EmailRenderer, Locale, MailError, Mailer, RenderedEmail};
 use rsvp_mail::{ConfigError, SmtpConfig, SmtpMailer, SmtpTls, TemplateRenderer};
 
 use crate::support::smtp_server::SmtpServer;
-use crate::support::{ACCEPT_URL, FROM, JOB_ID, closed_port, invitation, outgoing};
+use crate::support::{
+    ACCEPT_URL, FROM, JOB_ID, UNSUBSCRIBE_URL, closed_port, invitation, invitation_outgoing, outgoing,
+};
 
 fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
@@ -52,6 +54,35 @@ async fn the_smtp_mailer_delivers_a_multipart_message_to_a_real_server() {
     assert_eq!(eml.part("text/plain").body.trim_end(), content.text.trim_end());
     assert_eq!(eml.part("text/html").body.trim_end(), content.html.trim_end());
     assert!(eml.part("text/html").body.contains(ACCEPT_URL));
+}
+
+#[tokio::test]
+async fn over_smtp_an_invitation_email_says_who_invites_replies_to_them_and_carries_one_click_unsubscribe() {
+    let server = SmtpServer::start();
+    let mailer = SmtpMailer::new(config(server.port)).unwrap();
+    let german = TemplateRenderer::new().render(&invitation(Locale::De)).unwrap();
+    mailer
+        .send(&invitation_outgoing(JOB_ID, "bob@example.com", german))
+        .await
+        .unwrap();
+    let received = server.received();
+    assert_eq!(
+        received[0].mail_from, "no-reply@rsvp.example",
+        "the envelope keeps the configured sender"
+    );
+    let eml = received[0].eml();
+    assert_eq!(
+        eml.header("From"),
+        // Written as an RFC 2047 encoded word (the parentheses are not a comment); shown decoded.
+        Some("Ann Lee (Acme Ltd) via rsvp <no-reply@rsvp.example>")
+    );
+    assert_eq!(eml.header("Reply-To"), Some("\"Ann Lee\" <ann@acme.example>"));
+    assert_eq!(
+        eml.header("List-Unsubscribe"),
+        Some(format!("<{UNSUBSCRIBE_URL}>").as_str())
+    );
+    assert_eq!(eml.header("List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+    assert!(eml.part("text/plain").body.contains("Keine Einladungen mehr"));
 }
 
 #[tokio::test]

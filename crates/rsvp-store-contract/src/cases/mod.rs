@@ -21,6 +21,7 @@ mod listing;
 mod misc;
 mod outbox;
 mod quota;
+mod suppressions;
 mod transitions;
 
 pub use accounts::*;
@@ -33,4 +34,5 @@ pub use listing::*;
 pub use misc::*;
 pub use outbox::*;
 pub use quota::*;
+pub use suppressions::*;
 pub use transitions::*;

@@ -10,7 +10,7 @@ pub mod smtp_server;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rsvp_app::{InvitationEmail, Locale, OutgoingEmail, RenderedEmail};
+use rsvp_app::{InvitationEmail, Locale, NamedAddress, OutgoingEmail, RenderedEmail};
 use rsvp_domain::EmailAddress;
 use time::macros::datetime;
 
@@ -31,17 +31,32 @@ pub fn invitation(locale: Locale) -> InvitationEmail {
         message: Some("Looking forward to trading with you.".to_owned()),
         expires_at: datetime!(2026-11-22 10:00 UTC),
         accept_url: ACCEPT_URL.to_owned(),
+        unsubscribe_url: UNSUBSCRIBE_URL.to_owned(),
+        invitee_email: "bob@example.com".to_owned(),
         is_reminder: false,
+    }
+}
+
+/// The one-click unsubscribe link of [`invitation`].
+pub const UNSUBSCRIBE_URL: &str = "https://rsvp.example/unsubscribe/tok_abc123";
+
+/// An outgoing invitation email as the dispatcher hands it over: the
+/// inviter's display name, `Reply-To` the inviter, the one-click link.
+pub fn invitation_outgoing(message_id: &str, to: &str, content: RenderedEmail) -> OutgoingEmail {
+    OutgoingEmail {
+        from_name: Some("Ann Lee (Acme Ltd) via rsvp".to_owned()),
+        reply_to: Some(NamedAddress {
+            name: Some("Ann Lee".to_owned()),
+            email: EmailAddress::parse("ann@acme.example").unwrap(),
+        }),
+        list_unsubscribe: Some(UNSUBSCRIBE_URL.to_owned()),
+        ..outgoing(message_id, to, content)
     }
 }
 
 /// An outgoing email to `to` with `content`.
 pub fn outgoing(message_id: &str, to: &str, content: RenderedEmail) -> OutgoingEmail {
-    OutgoingEmail {
-        message_id: message_id.to_owned(),
-        to: EmailAddress::parse(to).unwrap(),
-        content,
-    }
+    OutgoingEmail::new(message_id, EmailAddress::parse(to).unwrap(), content)
 }
 
 /// A directory under the system's temp dir, removed on drop.
