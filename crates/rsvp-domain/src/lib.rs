@@ -16,6 +16,9 @@
 //!   pending invitation past its expiry as expired. The clock is never read
 //!   here: time is always passed in.
 //! * [`Connection`] and [`Event`].
+//! * [`webhook`]: endpoint URL rules, event-type filters, the retry
+//!   schedule, and Standard Webhooks signatures with a [`webhook::verify`]
+//!   for Rust receivers.
 //!
 //! With the `serde` feature, the types serialize, and
 //! [`CustomData::from_json`] / `InvitationInput::parse_json` read JSON.
@@ -48,6 +51,7 @@ mod ids;
 mod invitation;
 mod request;
 mod unicode;
+pub mod webhook;
 
 pub use business::{Business, User};
 pub use connection::{Connection, ordered_pair};
@@ -62,7 +66,9 @@ pub use fields::{
     BusinessName, ExpiryDays, ExternalId, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN, MAX_MESSAGE_LEN, MAX_NAME_LEN,
     MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
 };
-pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId};
+pub use ids::{
+    ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, UserId, WebhookDeliveryId, WebhookEndpointId,
+};
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
 pub use request::{InvitationInput, InvitationRequest};
 pub use unicode::{is_bidi_override, is_format_control};
