@@ -54,6 +54,13 @@ pub enum AppError {
         /// Seconds until the oldest email in the window leaves it.
         retry_after_secs: u64,
     },
+    /// A webhook URL rsvp will not call: not https, or a loopback, private,
+    /// link-local or unique-local target (also after DNS resolution).
+    #[error("{0}")]
+    UrlNotAllowed(String),
+    /// The webhook endpoint is disabled: enable it first.
+    #[error("the webhook endpoint is disabled; enable it first")]
+    EndpointDisabled,
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -75,6 +82,8 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::Cooldown { .. } => "resend_cooldown",
             Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::UrlNotAllowed(_) => "url_not_allowed",
+            Self::EndpointDisabled => "endpoint_disabled",
             Self::Unavailable(_) => "unavailable",
         }
     }

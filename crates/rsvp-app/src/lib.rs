@@ -13,6 +13,11 @@
 //!   reaches the store as one record holding everything it writes (the
 //!   invitation, its event, its email job, the connection), so that the
 //!   store commits it as one unit of work.
+//! * Webhooks: the endpoint use cases on [`App`], the
+//!   [`WebhookDispatcher`] (the outbox the store fills with each event), the
+//!   [`WebhookSender`] and [`HostResolver`] ports, and [`EventView`], the one
+//!   rendering of an event as one business sees it (the API and the
+//!   payloads share it).
 //! * Errors: [`AppError`], whose [`code`](AppError::code) is the stable code
 //!   of the HTTP API.
 
@@ -25,6 +30,9 @@ pub mod ports;
 mod retention;
 mod secret;
 mod service;
+mod view;
+mod webhook_dispatch;
+mod webhooks;
 
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
@@ -35,16 +43,25 @@ pub use list::{
     PageRequest, PageSize,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued, IdGenerator,
-    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord, NewInvitee, OutgoingEmail,
-    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
-    TransitionRecord,
+    ApiKeyRecord, Clock, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued,
+    HostResolver, IdGenerator, InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NewInvitationRecord,
+    NewInvitee, OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError,
+    Timer, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus,
+    WebhookEndpoint, WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
+pub use ports::{
+    MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore,
+    MockTimer, MockWebhookSender,
+};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
     MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, Ports, ProvisionedBusiness, ProvisionedUser, Settings,
     Viewer,
 };
+pub use view::{EventView, rfc3339, webhook_body};
+pub use webhook_dispatch::{
+    WebhookAttemptResult, WebhookDispatchReport, WebhookDispatchSettings, WebhookDispatcher, WebhookObserver,
+};
+pub use webhooks::{WebhookEndpointInput, WebhookEndpointPatch};

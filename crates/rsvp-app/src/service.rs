@@ -29,6 +29,9 @@ pub struct Settings {
     /// together (default 10,000; `0` turns the cap off). Counted in the store,
     /// so it holds across replicas.
     pub emails_per_hour: u32,
+    /// What webhook endpoints may target beyond public https URLs (default
+    /// nothing more).
+    pub webhook_policy: rsvp_domain::webhook::UrlPolicy,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
         Self {
             resend_cooldown: Duration::seconds(60),
             emails_per_hour: 10_000,
+            webhook_policy: rsvp_domain::webhook::UrlPolicy::default(),
         }
     }
 }
@@ -186,8 +190,19 @@ pub struct ListParams {
 /// Every use case of rsvp. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct App {
-    ports: Ports,
-    settings: Settings,
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
+    pub(crate) resolver: Resolver,
+}
+
+/// The host resolver of the webhook URL check, if any.
+#[derive(Clone, Default)]
+pub(crate) struct Resolver(pub(crate) Option<Arc<dyn crate::ports::HostResolver>>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Resolver").field(&self.0.is_some()).finish()
+    }
 }
 
 fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
@@ -199,7 +214,21 @@ fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>
 impl App {
     /// Builds the application over its ports.
     pub fn new(ports: Ports, settings: Settings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            resolver: Resolver::default(),
+        }
+    }
+
+    /// Resolves the host of a new or changed webhook URL with `resolver`,
+    /// refusing it when it resolves to an address the policy forbids.
+    /// Without one, only literal addresses and `localhost` names are checked
+    /// at registration (every delivery checks what the name resolves to).
+    #[must_use]
+    pub fn with_resolver(mut self, resolver: Arc<dyn crate::ports::HostResolver>) -> Self {
+        self.resolver = Resolver(Some(resolver));
+        self
     }
 
     /// The settings in use.
@@ -212,11 +241,11 @@ impl App {
         &self.ports
     }
 
-    fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         self.ports.clock.now()
     }
 
-    fn new_id(&self) -> uuid::Uuid {
+    pub(crate) fn new_id(&self) -> uuid::Uuid {
         self.ports.ids.new_id()
     }
 

@@ -1,11 +1,11 @@
-//! Background workers: the email dispatcher, the expiry sweeper and the
-//! pruner of old email jobs. All are safe with several replicas (the
+//! Background workers: the email dispatcher, the webhook dispatcher, the
+//! expiry sweeper and the pruner of old email jobs. All are safe with several replicas (the
 //! store's claims and conditional updates make each job and each expiry
 //! happen once; one replica prunes at a time).
 
 use std::time::Duration;
 
-use rsvp_app::{App, EmailDispatcher};
+use rsvp_app::{App, EmailDispatcher, WebhookDispatcher};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -34,9 +34,37 @@ async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
 pub fn spawn(
     app: App,
     dispatcher: EmailDispatcher,
+    webhooks: WebhookDispatcher,
     email_retention: time::Duration,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    let mut webhook_stop = stop.clone();
+    let webhook = tokio::spawn(async move {
+        loop {
+            let busy = match webhooks.run_once().await {
+                Ok(report) if report.claimed > 0 => {
+                    tracing::info!(
+                        claimed = report.claimed,
+                        succeeded = report.succeeded,
+                        retried = report.retried,
+                        failed = report.failed,
+                        released = report.released,
+                        disabled = report.disabled,
+                        "webhook round"
+                    );
+                    true
+                }
+                Ok(_) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook round failed");
+                    false
+                }
+            };
+            if *webhook_stop.borrow() || (!busy && rest(&mut webhook_stop, DISPATCH_IDLE).await) {
+                break;
+            }
+        }
+    });
     let mut dispatch_stop = stop.clone();
     let dispatch = tokio::spawn(async move {
         loop {
@@ -105,5 +133,5 @@ pub fn spawn(
             }
         }
     });
-    vec![dispatch, sweep, prune]
+    vec![dispatch, webhook, sweep, prune]
 }

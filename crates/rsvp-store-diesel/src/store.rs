@@ -12,11 +12,11 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
     ApiKeyRecord, Cursor, EmailJob, EmailOutcome, EmailsQueued, EventQuery, InvitationFilter, InvitationQuery,
     NewInvitationRecord, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError, TransitionOutcome,
-    TransitionRecord,
+    TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
 };
 use rsvp_domain::{
     Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, User, UserId, ordered_pair,
+    InvitationId, InvitationStatus, User, UserId, WebhookEndpointId, ordered_pair,
 };
 use time::OffsetDateTime;
 
@@ -28,7 +28,9 @@ use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
     from_nanos, id_text, to_nanos,
 };
-use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, link_tokens, users};
+
+mod webhooks;
 
 diesel::define_sql_function! {
     /// SQL `COALESCE` of two nullable texts (both backends have it).
@@ -123,7 +125,7 @@ pub struct DieselStore {
 const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 10] = [
+const WRITE_OPERATIONS: [&str; 17] = [
     "create_business",
     "add_user",
     "insert_invitation",
@@ -134,6 +136,13 @@ const WRITE_OPERATIONS: [&str; 10] = [
     "finish_email_job",
     "release_email_jobs",
     "prune_email_jobs",
+    "insert_webhook_endpoint",
+    "update_webhook_endpoint",
+    "delete_webhook_endpoint",
+    "insert_webhook_delivery",
+    "claim_webhook_deliveries",
+    "finish_webhook_delivery",
+    "release_webhook_deliveries",
 ];
 
 /// Whether a SQLite error says the storage cannot take writes.
@@ -282,6 +291,7 @@ impl NewInvitationRows {
                 link: &self.link,
                 event: &self.event,
                 job: self.job.as_ref(),
+                queue_sql: &webhooks::QUEUE_FROM_NEW_EVENT,
             };
             return Ok(statement.execute_on(pg)??);
         }
@@ -292,7 +302,7 @@ impl NewInvitationRows {
         diesel::insert_into(link_tokens::table)
             .values(&self.link)
             .execute(conn)?;
-        diesel::insert_into(events::table).values(&self.event).execute(conn)?;
+        webhooks::insert_event(conn, &self.event)?;
         if let Some(job) = &self.job {
             diesel::insert_into(email_jobs::table).values(job).execute(conn)?;
         }
@@ -1052,7 +1062,7 @@ impl Store for DieselStore {
                         .execute(conn)
                         .map_err(unique_is(StoreError::EmailTaken))?;
                 }
-                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                webhooks::insert_event(conn, &event)?;
                 let connection = match &connection {
                     None => None,
                     Some((domain, row, created)) => {
@@ -1067,7 +1077,7 @@ impl Store for DieselStore {
                                 .execute(lite)?,
                         };
                         if inserted == 1 {
-                            diesel::insert_into(events::table).values(created).execute(conn)?;
+                            webhooks::insert_event(conn, created)?;
                             Some(domain.clone())
                         } else {
                             let existing: ConnectionRow = connections::table
@@ -1136,7 +1146,7 @@ impl Store for DieselStore {
                         .execute(conn)?;
                 }
                 diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
-                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                webhooks::insert_event(conn, &event)?;
                 diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
                 stored_invitation(conn, &id)
             })
@@ -1433,6 +1443,67 @@ impl Store for DieselStore {
         oldest
             .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
             .transpose()
+    }
+
+    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.webhook_insert_endpoint(endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.webhook_get_endpoint(id).await
+    }
+
+    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.webhook_list_endpoints(business).await
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.webhook_update_endpoint(endpoint).await
+    }
+
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
+        self.webhook_delete_endpoint(id).await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.event_by_id(id).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        self.webhook_list_deliveries(endpoint, page).await
+    }
+
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
+        self.webhook_insert_delivery(delivery).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.webhook_claim(now, limit, lease).await
+    }
+
+    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
+        self.webhook_finish(attempt).await
+    }
+
+    async fn release_webhook_deliveries(
+        &self,
+        deliveries: &[WebhookDelivery],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.webhook_release(deliveries, now).await
+    }
+
+    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
+        self.webhook_outbox_depth_count().await
     }
 
     /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
