@@ -20,6 +20,7 @@ mod misc;
 mod outbox;
 mod quota;
 mod transitions;
+mod webhooks;
 
 pub use accounts::*;
 pub use events::*;
@@ -30,3 +31,4 @@ pub use misc::*;
 pub use outbox::*;
 pub use quota::*;
 pub use transitions::*;
+pub use webhooks::*;
