@@ -112,12 +112,13 @@ impl EventTypeFilter {
     /// A set of types, each one of [`event_types`].
     ///
     /// # Errors
-    /// `event_types` / `unknown_event_type` naming an unknown type;
-    /// `event_types` / `empty` for an empty list (leave the field out for all).
+    /// `unknown_event_type` naming an unknown type; `empty` for an empty
+    /// list (leave the field out for all). The field is left for the caller
+    /// to name.
     pub fn parse<S: AsRef<str>>(types: &[S]) -> Result<Self, FieldError> {
         if types.is_empty() {
             return Err(FieldError::new(
-                "event_types",
+                "",
                 "empty",
                 "give at least one event type, or leave event_types out to receive every type",
             ));
@@ -127,7 +128,7 @@ impl EventTypeFilter {
             let name = name.as_ref();
             let Some(known) = event_types().find(|known| *known == name) else {
                 return Err(FieldError::new(
-                    "event_types",
+                    "",
                     "unknown_event_type",
                     format!(
                         "unknown event type {name:?}; known types: {}",

@@ -39,6 +39,7 @@ pub mod problem;
 pub mod reference;
 mod state;
 pub mod throttle;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -136,6 +137,29 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     )
                     .service(resource("/connections", "GET").route(web::get().to(api::connections)))
                     .service(resource("/events", "GET").route(web::get().to(api::events)))
+                    .service(
+                        resource("/webhook-endpoints", "GET, POST")
+                            .route(web::get().to(webhooks::list))
+                            .route(web::post().to(webhooks::create)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}", "GET, PATCH, DELETE")
+                            .route(web::get().to(webhooks::get))
+                            .route(web::patch().to(webhooks::patch))
+                            .route(web::delete().to(webhooks::delete)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/rotate-secret", "POST")
+                            .route(web::post().to(webhooks::rotate)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/deliveries", "GET")
+                            .route(web::get().to(webhooks::deliveries)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/redeliver", "POST")
+                            .route(web::post().to(webhooks::redeliver)),
+                    )
                     .service(resource("/admin/businesses", "POST").route(web::post().to(admin::create_business)))
                     .service(resource("/admin/businesses/{id}/users", "POST").route(web::post().to(admin::add_user)))
                     .default_service(web::to(not_found)),

@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-use crate::{admin, api, links, ops};
+use crate::{admin, api, links, ops, webhooks};
 
 // The request bodies below only describe the wire (the handlers parse JSON
 // themselves); `deny_unknown_fields` is there for the document's
@@ -264,6 +264,14 @@ wire_enum!(
     EventKind::ALL.map(EventKind::as_str)
 );
 
+wire_enum!(
+    /// Schema `WebhookEventType`: the types a webhook endpoint can receive.
+    WebhookEventTypeName,
+    "WebhookEventType",
+    "An event type a webhook endpoint can receive: every event kind, and `webhook_endpoint.disabled`.",
+    rsvp_domain::webhook::event_types()
+);
+
 #[derive(Debug)]
 struct SecuritySchemes;
 
@@ -419,7 +427,9 @@ impl Modify for OptionalBodies {
     paths(
         api::create, api::bulk, api::list_sent, api::list_received, api::get, api::patch, api::resend,
         api::connections, api::events, links::preview, links::accept, links::decline,
-        admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics
+        admin::create_business, admin::add_user, ops::healthz, ops::readyz, ops::metrics,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete, webhooks::rotate,
+        webhooks::deliveries, webhooks::redeliver
     ),
     modifiers(&SecuritySchemes, &OptionalBodies, &Throttled),
     tags(
@@ -427,6 +437,7 @@ impl Modify for OptionalBodies {
         (name = "links", description = "What the holder of an invitation link can do."),
         (name = "connections", description = "Businesses connected by accepted invitations."),
         (name = "events", description = "Every state change, oldest first."),
+        (name = "webhooks", description = "Signed deliveries of events (Standard Webhooks) to a business's endpoints."),
         (name = "operator", description = "Provisioning by the host platform."),
         (name = "operations", description = "Health, readiness, metrics.")
     )
