@@ -109,7 +109,7 @@ pub struct WebhookDispatchReport {
 
 enum Handled {
     Done(WebhookAttemptResult, bool),
-    Unsent(WebhookDelivery, Option<StoreError>),
+    Unsent(Box<WebhookDelivery>, Option<StoreError>),
     Unrecorded(WebhookAttemptResult, StoreError),
 }
 
@@ -202,7 +202,7 @@ impl WebhookDispatcher {
             let (result, disabled) = match result {
                 Handled::Done(result, disabled) => (result, disabled),
                 Handled::Unsent(delivery, error) => {
-                    unsent.push(delivery);
+                    unsent.push(*delivery);
                     if let Some(error) = error {
                         first_error.get_or_insert(error);
                     }
@@ -280,13 +280,13 @@ impl WebhookDispatcher {
     async fn handle(&self, delivery: WebhookDelivery) -> Handled {
         let now = self.ports.clock.now();
         if now + self.settings.send_timeout > delivery.next_attempt_at {
-            return Handled::Unsent(delivery, None);
+            return Handled::Unsent(Box::new(delivery), None);
         }
         let endpoint = match self.ports.store.get_webhook_endpoint(delivery.endpoint_id).await {
             Ok(Some(endpoint)) => endpoint,
             // Deleted with its deliveries meanwhile: nothing to record.
             Ok(None) => return Handled::Done(WebhookAttemptResult::Failed, false),
-            Err(error) => return Handled::Unsent(delivery, Some(error)),
+            Err(error) => return Handled::Unsent(Box::new(delivery), Some(error)),
         };
         if !endpoint.enabled {
             return self
@@ -316,7 +316,7 @@ impl WebhookDispatcher {
                     )
                     .await;
             }
-            Err(error) => return Handled::Unsent(delivery, Some(error)),
+            Err(error) => return Handled::Unsent(Box::new(delivery), Some(error)),
         };
         let request = Self::request(&endpoint, &delivery, &data, now);
         let started = self.ports.clock.now();

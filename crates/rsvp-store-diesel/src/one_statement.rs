@@ -153,7 +153,7 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
         }
         // The event's webhook deliveries, from the event the statement inserts.
         out.push_sql(" ");
-        out.push_sql(&self.queue_sql);
+        out.push_sql(self.queue_sql);
         Ok(())
     }
 }
