@@ -69,6 +69,13 @@ pub enum AppError {
     /// from everyone).
     #[error("this address opted out of invitations from your business")]
     RecipientOptedOut,
+    /// A webhook URL rsvp will not call: not https, or a loopback, private,
+    /// link-local or unique-local target (also after DNS resolution).
+    #[error("{0}")]
+    UrlNotAllowed(String),
+    /// The webhook endpoint is disabled: enable it first.
+    #[error("the webhook endpoint is disabled; enable it first")]
+    EndpointDisabled,
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -93,6 +100,8 @@ impl AppError {
             Self::BusinessSuspended | Self::SenderSuspended => "business_suspended",
             Self::UserDeactivated => "user_deactivated",
             Self::RecipientOptedOut => "recipient_opted_out",
+            Self::UrlNotAllowed(_) => "url_not_allowed",
+            Self::EndpointDisabled => "endpoint_disabled",
             Self::Unavailable(_) => "unavailable",
         }
     }

@@ -17,6 +17,11 @@
 //!   [`App::complete_idempotent`] or [`App::abandon_idempotent`]; records
 //!   kept [`IDEMPOTENCY_RETENTION`] and pruned by
 //!   [`App::prune_idempotency_records`].
+//! * Webhooks: the endpoint use cases on [`App`], the
+//!   [`WebhookDispatcher`] (the outbox the store fills with each event), the
+//!   [`WebhookSender`] and [`HostResolver`] ports, and [`EventView`], the one
+//!   rendering of an event as one business sees it (the API and the
+//!   payloads share it).
 //! * Errors: [`AppError`], whose [`code`](AppError::code) is the stable code
 //!   of the HTTP API.
 
@@ -32,6 +37,9 @@ pub mod ports;
 mod retention;
 mod secret;
 mod service;
+mod view;
+mod webhook_dispatch;
+mod webhooks;
 
 pub use admin::{
     BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
@@ -50,16 +58,26 @@ pub use list::{
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer, EmailsQueued,
-    ErasedInvitation, ErasureCounts, ErasureRecord, IdGenerator, InvitationEmail, LinkTokenRecord, Locale, MailError,
-    Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail, Principal, RenderError, RenderedEmail,
-    ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
+    ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer,
+    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationEmail,
+    LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail,
+    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
+    TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
+    WebhookRequest, WebhookSendError, WebhookSender,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockClock, MockEmailRenderer, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore, MockTimer};
+pub use ports::{
+    MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore,
+    MockTimer, MockWebhookSender,
+};
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
     MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, Ports, ProvisionedBusiness, ProvisionedUser,
     Settings, Viewer,
 };
+pub use view::{EventView, rfc3339, webhook_body};
+pub use webhook_dispatch::{
+    WebhookAttemptResult, WebhookDispatchReport, WebhookDispatchSettings, WebhookDispatcher, WebhookObserver,
+};
+pub use webhooks::{WebhookEndpointInput, WebhookEndpointPatch};

@@ -3,9 +3,10 @@
 //! against the sentences written here.
 
 use async_trait::async_trait;
+use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
-    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, Invitation, InvitationId,
-    InvitationStatus, Suppression, SuppressionId, User, UserId,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, EventId, Invitation,
+    InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -213,6 +214,159 @@ pub struct EmailsQueued {
     pub count: u64,
     /// When the oldest of them was queued (`None` when there are none).
     pub oldest: Option<OffsetDateTime>,
+}
+
+/// A business's webhook endpoint, as stored (its secrets in clear: they sign
+/// every delivery).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEndpoint {
+    /// Its id.
+    pub id: WebhookEndpointId,
+    /// The business that receives on it.
+    pub business_id: BusinessId,
+    /// Where deliveries go (checked by `WebhookUrl::parse` when written).
+    pub url: String,
+    /// Which event types it receives.
+    pub event_types: EventTypeFilter,
+    /// The business's note.
+    pub description: Option<String>,
+    /// Whether deliveries are queued for it.
+    pub enabled: bool,
+    /// The current signing secret.
+    pub secret: WebhookSecret,
+    /// The secret before the last rotation, and until when it still signs.
+    pub previous_secret: Option<(WebhookSecret, OffsetDateTime)>,
+    /// Since when its deliveries fail without a success in between (`None`
+    /// when the last attempt succeeded, or there was none).
+    pub failing_since: Option<OffsetDateTime>,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// Its last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl WebhookEndpoint {
+    /// The secrets that sign at `now`: the current one, and the previous one
+    /// until its overlap ends.
+    pub fn signing_secrets(&self, now: OffsetDateTime) -> Vec<&WebhookSecret> {
+        let mut secrets = vec![&self.secret];
+        if let Some((previous, until)) = &self.previous_secret
+            && now < *until
+        {
+            secrets.push(previous);
+        }
+        secrets
+    }
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookDeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// Given up.
+    Failed,
+}
+
+impl WebhookDeliveryStatus {
+    /// `pending`, `succeeded`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads [`as_str`](Self::as_str) back.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Succeeded, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One event to deliver to one endpoint, with the fate of its attempts.
+/// Written by the store with the event (one per matching endpoint), or by a
+/// redelivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    /// Its id (for the deliveries written with an event: the event's id,
+    /// unique within the endpoint).
+    pub id: WebhookDeliveryId,
+    /// The endpoint.
+    pub endpoint_id: WebhookEndpointId,
+    /// The endpoint's business (whose view of the event is sent).
+    pub business_id: BusinessId,
+    /// The event: `webhook-id`, the same on every attempt.
+    pub event_id: EventId,
+    /// The event's type, e.g. `invitation.accepted`.
+    pub event_type: String,
+    /// The `data` to send when the event is not in the event log (the
+    /// `webhook_endpoint.disabled` notice); `None`: the event as listed.
+    pub payload: Option<String>,
+    /// When the event happened (the payload's `timestamp`).
+    pub occurred_at: OffsetDateTime,
+    /// Attempts made (counted when claimed).
+    pub attempts: u32,
+    /// Where it stands.
+    pub status: WebhookDeliveryStatus,
+    /// Not to be tried before this time (also the lease of a claimed delivery).
+    pub next_attempt_at: OffsetDateTime,
+    /// The HTTP status of the last attempt, when there was an answer.
+    pub response_status: Option<u16>,
+    /// How long the last attempt took.
+    pub duration_ms: Option<u64>,
+    /// When the last attempt was made.
+    pub attempted_at: Option<OffsetDateTime>,
+    /// Why the last attempt failed, for the business and operators.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// 2xx: delivered.
+    Succeeded,
+    /// Failed; try again at this time.
+    Retry(OffsetDateTime),
+    /// Failed for the last time.
+    Failed,
+}
+
+/// The `webhook_endpoint.disabled` notice to write when an attempt's failure
+/// disables its endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisabledNotice {
+    /// The notice's id (`webhook-id`).
+    pub event_id: EventId,
+    /// Its `data`, JSON.
+    pub payload: String,
+}
+
+/// One attempt's outcome, as [`Store::finish_webhook_delivery`] records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    /// The delivery.
+    pub delivery_id: WebhookDeliveryId,
+    /// Its endpoint.
+    pub endpoint_id: WebhookEndpointId,
+    /// What came of it.
+    pub outcome: WebhookOutcome,
+    /// The HTTP status, when there was an answer.
+    pub response_status: Option<u16>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was made (and recorded).
+    pub attempted_at: OffsetDateTime,
+    /// Set when this failure disables the endpoint.
+    pub disable: Option<DisabledNotice>,
 }
 
 /// Everything a new invitation writes, in one transaction.
@@ -669,6 +823,92 @@ pub trait Store: Send + Sync {
     /// suppression, deleting nothing.
     async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError>;
 
+    /// Registers a webhook endpoint.
+    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError>;
+
+    /// A webhook endpoint by id (of any business: callers check the owner).
+    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError>;
+
+    /// The webhook endpoints of `business`, oldest first (`created_at`, then id).
+    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Writes an endpoint's settings from `endpoint`: `url`, `event_types`,
+    /// `description`, `enabled`, `secret`, `previous_secret`, `updated_at`.
+    /// `failing_since` is not taken from the record (attempts own it) but
+    /// MUST be cleared when the endpoint goes from disabled to enabled.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such endpoint.
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError>;
+
+    /// Deletes an endpoint and every delivery of it.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when there is no such endpoint.
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError>;
+
+    /// An event by id.
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
+
+    /// The deliveries of one endpoint, newest first (`created_at`, then id,
+    /// descending), keyset paged.
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError>;
+
+    /// Queues one delivery as given (a redelivery).
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when its endpoint does not exist,
+    /// writing nothing.
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` pending deliveries due at `now`, oldest
+    /// `created_at` first, moving their `next_attempt_at` to `now + lease`
+    /// and counting the attempt; the returned deliveries show the new lease
+    /// and count. A delivery claimed by one caller MUST NOT be returned to
+    /// another before its lease ends, even when several claim at once.
+    ///
+    /// Every method that writes an event MUST also write, in the same unit
+    /// of work, one pending delivery (due at the event's time, id = the
+    /// event id, `payload` `None`) for each enabled endpoint of each business
+    /// that can see the event (`Event::visible_to`) whose filter matches
+    /// its type; disabled endpoints and other businesses get none.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Records an attempt: the delivery's status (`succeeded`, `pending`
+    /// again at the retry time, `failed`), response status, duration, error
+    /// and attempt time; and the endpoint's health: a success clears
+    /// `failing_since`, a failure sets it unless set. With `disable`, the
+    /// endpoint is disabled and, only if it was enabled until now, a
+    /// `webhook_endpoint.disabled` delivery (id = the notice's id) is
+    /// queued for each other enabled endpoint of the business whose filter
+    /// matches that type — so among racing attempts one notice is written.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such delivery.
+    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError>;
+
+    /// Gives claimed deliveries back unsent, like
+    /// [`release_email_jobs`](Self::release_email_jobs): each still pending
+    /// with the lease this claim set becomes due at `now`, its attempt
+    /// uncounted; others MUST be left untouched. Returns how many were released.
+    async fn release_webhook_deliveries(
+        &self,
+        deliveries: &[WebhookDelivery],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// How many deliveries are pending, for the webhook outbox depth metric.
+    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError>;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -802,4 +1042,54 @@ pub trait Mailer: Send + Sync {
     /// [`MailError::Transient`] when a retry may succeed,
     /// [`MailError::Permanent`] when it cannot.
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
+}
+
+/// A signed webhook request, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    /// The endpoint URL.
+    pub url: String,
+    /// `webhook-id`, `webhook-timestamp`, `webhook-signature`, `content-type`.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, exactly as signed.
+    pub body: Vec<u8>,
+}
+
+/// Why a webhook request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookSendError {
+    /// The URL, or what its host resolves to now, is not allowed (SSRF guard).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// No connection, or it broke (refused, reset, TLS, DNS).
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+}
+
+/// Sends webhook requests: POST, no redirects followed, only to addresses
+/// allowed by the operator's policy (checked after DNS resolution, at
+/// connection).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// Sends one request; the answer's status when there was one (any
+    /// status, 2xx or not).
+    ///
+    /// # Errors
+    /// [`WebhookSendError`] when there was no answer.
+    async fn send(&self, request: &WebhookRequest) -> Result<u16, WebhookSendError>;
+}
+
+/// Resolves host names (the SSRF check of an endpoint's host at creation).
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait HostResolver: Send + Sync {
+    /// The addresses of `host`.
+    ///
+    /// # Errors
+    /// A message when the name does not resolve.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<std::net::IpAddr>, String>;
 }

@@ -37,6 +37,9 @@ pub struct Settings {
     /// (read them with [`rsvp_domain::parse_origin`]). Empty (the default):
     /// no `redirect_url` is allowed.
     pub redirect_origins: Vec<String>,
+    /// What webhook endpoints may target beyond public https URLs (default
+    /// nothing more).
+    pub webhook_policy: rsvp_domain::webhook::UrlPolicy,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             emails_per_hour: 10_000,
             default_locale: Locale::En,
             redirect_origins: Vec::new(),
+            webhook_policy: rsvp_domain::webhook::UrlPolicy::default(),
         }
     }
 }
@@ -214,8 +218,19 @@ pub struct ListParams {
 /// Every use case of rsvp. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct App {
-    ports: Ports,
-    settings: Settings,
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
+    pub(crate) resolver: Resolver,
+}
+
+/// The host resolver of the webhook URL check, if any.
+#[derive(Clone, Default)]
+pub(crate) struct Resolver(pub(crate) Option<Arc<dyn crate::ports::HostResolver>>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Resolver").field(&self.0.is_some()).finish()
+    }
 }
 
 pub(crate) fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
@@ -227,7 +242,21 @@ pub(crate) fn optional_name(errors: &mut ValidationErrors, field: &str, value: O
 impl App {
     /// Builds the application over its ports.
     pub fn new(ports: Ports, settings: Settings) -> Self {
-        Self { ports, settings }
+        Self {
+            ports,
+            settings,
+            resolver: Resolver::default(),
+        }
+    }
+
+    /// Resolves the host of a new or changed webhook URL with `resolver`,
+    /// refusing it when it resolves to an address the policy forbids.
+    /// Without one, only literal addresses and `localhost` names are checked
+    /// at registration (every delivery checks what the name resolves to).
+    #[must_use]
+    pub fn with_resolver(mut self, resolver: Arc<dyn crate::ports::HostResolver>) -> Self {
+        self.resolver = Resolver(Some(resolver));
+        self
     }
 
     /// The settings in use.

@@ -80,3 +80,11 @@ typed_id!(
     /// Identifies an API key (the key's secret is never stored, only its hash).
     ApiKeyId
 );
+typed_id!(
+    /// Identifies a webhook endpoint of a business.
+    WebhookEndpointId
+);
+typed_id!(
+    /// Identifies one webhook delivery (one event to one endpoint, with its attempts).
+    WebhookDeliveryId
+);

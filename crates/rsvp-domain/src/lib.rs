@@ -18,6 +18,9 @@
 //! * [`Connection`] and [`Event`].
 //! * The invitee's side: [`Locale`], [`RedirectUrl`], [`Suppression`] (an
 //!   opt-out, [`OptOutScope`]).
+//! * [`webhook`]: endpoint URL rules, event-type filters, the retry
+//!   schedule, and Standard Webhooks signatures with a [`webhook::verify`]
+//!   for Rust receivers.
 //!
 //! With the `serde` feature, the types serialize, and
 //! [`CustomData::from_json`] / `InvitationInput::parse_json` read JSON.
@@ -54,6 +57,7 @@ mod redirect;
 mod request;
 mod suppression;
 mod unicode;
+pub mod webhook;
 
 pub use api_key::{API_KEY_PREFIX_LEN, AccessDenied, ApiKey, LAST_USED_GRANULARITY, check_access};
 pub use business::{Business, User, fold_for_search};
@@ -69,7 +73,10 @@ pub use fields::{
     ApiKeyName, BusinessName, ExpiryDays, ExternalId, MAX_API_KEY_NAME_LEN, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN,
     MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
 };
-pub use ids::{ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, SuppressionId, UserId};
+pub use ids::{
+    ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, SuppressionId, UserId, WebhookDeliveryId,
+    WebhookEndpointId,
+};
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
 pub use locale::Locale;
 pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};

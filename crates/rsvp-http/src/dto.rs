@@ -2,19 +2,16 @@
 //! at the edge (domain types know nothing of HTTP).
 
 use rsvp_app::Viewer;
-use rsvp_domain::{
-    Actor, Business, BusinessId, Connection, Event, EventKind, Invitation, InvitationStatus, Suppression, User,
-};
+use rsvp_domain::{Business, BusinessId, Connection, Event, Invitation, InvitationStatus, Suppression, User};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::openapi::{EmailDeliveryName, EventType, InvitationStatusName, LocaleName, OptOutScopeName};
 
 /// RFC 3339 in UTC, e.g. `2026-11-22T10:00:00Z`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+    rsvp_app::rfc3339(t)
 }
 
 /// An invitation as the API shows it.
@@ -181,24 +178,18 @@ pub struct EventBody {
 }
 
 impl EventBody {
-    /// The event as the business `seen_from` sees it. The sender's side does
-    /// not learn who the invitee is (the acting invitee user) before the
-    /// invitation is accepted, as with `InvitationBody::invitee_business_id`.
+    /// The event as the business `seen_from` sees it: the one rendering of
+    /// [`rsvp_app::EventView`], shared with the webhook payloads. The
+    /// sender's side does not learn who the invitee is (the acting invitee
+    /// user) before the invitation is accepted.
     pub fn new(event: &Event, seen_from: BusinessId) -> Self {
-        let mut data = event.data.clone();
-        let reveals_invitee = matches!(event.kind, EventKind::InvitationAccepted | EventKind::ConnectionCreated);
-        if let Actor::Invitee { user_id } = &mut data.actor
-            && seen_from == event.business_id
-            && !reveals_invitee
-        {
-            *user_id = None;
-        }
+        let view = rsvp_app::EventView::new(event, seen_from);
         Self {
-            id: event.id.to_string(),
-            kind: event.kind.as_str(),
-            invitation_id: event.invitation_id.to_string(),
-            occurred_at: rfc3339(event.occurred_at),
-            data: serde_json::to_value(&data).unwrap_or(Value::Null),
+            id: view.id,
+            kind: view.kind,
+            invitation_id: view.invitation_id,
+            occurred_at: view.occurred_at,
+            data: view.data,
         }
     }
 }

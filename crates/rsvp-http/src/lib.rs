@@ -44,6 +44,7 @@ pub mod problem;
 pub mod reference;
 mod state;
 pub mod throttle;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -201,6 +202,29 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .service(
                         resource("/admin/suppressions/{id}", "DELETE")
                             .route(web::delete().to(admin::delete_suppression)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints", "GET, POST")
+                            .route(web::get().to(webhooks::list))
+                            .route(keyed(web::post().to(webhooks::create))),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}", "GET, PATCH, DELETE")
+                            .route(web::get().to(webhooks::get))
+                            .route(keyed(web::patch().to(webhooks::patch)))
+                            .route(web::delete().to(webhooks::delete)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/rotate-secret", "POST")
+                            .route(keyed(web::post().to(webhooks::rotate))),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/deliveries", "GET")
+                            .route(web::get().to(webhooks::deliveries)),
+                    )
+                    .service(
+                        resource("/webhook-endpoints/{id}/redeliver", "POST")
+                            .route(keyed(web::post().to(webhooks::redeliver))),
                     )
                     .default_service(web::to(not_found)),
             )

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rsvp_app::{AttemptOutcome, DispatchObserver, FailureReason};
+use rsvp_app::{AttemptOutcome, DispatchObserver, FailureReason, WebhookAttemptResult, WebhookObserver};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -28,6 +28,10 @@ struct Inner {
     transitions: BTreeMap<String, u64>,
     /// (transport, outcome, reason or "") → attempts.
     emails: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// (result, reason or "") → webhook attempts.
+    webhooks: BTreeMap<(&'static str, &'static str), u64>,
+    /// Webhook endpoints disabled after failing for days.
+    webhook_endpoints_disabled: u64,
 }
 
 /// The outbox gauges, read from the store at scrape time (`None`: the store
@@ -139,6 +143,23 @@ impl Metrics {
                     }
                 }
             }
+            out.push_str("# HELP rsvp_webhook_attempts_total Webhook delivery attempts by result and reason.\n");
+            out.push_str("# TYPE rsvp_webhook_attempts_total counter\n");
+            for ((result, reason), n) in &inner.webhooks {
+                let _ = writeln!(
+                    out,
+                    "rsvp_webhook_attempts_total{{result=\"{result}\",reason=\"{reason}\"}} {n}"
+                );
+            }
+            out.push_str(
+                "# HELP rsvp_webhook_endpoints_disabled_total Webhook endpoints disabled after failing for 5 days.\n",
+            );
+            out.push_str("# TYPE rsvp_webhook_endpoints_disabled_total counter\n");
+            let _ = writeln!(
+                out,
+                "rsvp_webhook_endpoints_disabled_total {}",
+                inner.webhook_endpoints_disabled
+            );
             out.push_str("# HELP rsvp_http_requests_total HTTP requests by route, method and status.\n");
             out.push_str("# TYPE rsvp_http_requests_total counter\n");
             for ((route, method, status), n) in &inner.requests {
@@ -193,6 +214,19 @@ impl Metrics {
 impl DispatchObserver for Metrics {
     fn attempted(&self, transport: &str, outcome: AttemptOutcome, reason: Option<FailureReason>) {
         self.observe_email(transport, outcome, reason);
+    }
+}
+
+/// The webhook dispatcher's attempts, counted.
+impl WebhookObserver for Metrics {
+    fn attempted(&self, result: WebhookAttemptResult, reason: Option<&'static str>, disabled: bool) {
+        self.with(|inner| {
+            *inner
+                .webhooks
+                .entry((result.as_str(), reason.unwrap_or("")))
+                .or_default() += 1;
+            inner.webhook_endpoints_disabled += u64::from(disabled);
+        });
     }
 }
 

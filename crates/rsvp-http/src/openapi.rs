@@ -15,7 +15,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-use crate::{admin, api, lifecycle, links, ops};
+use crate::{admin, api, lifecycle, links, ops, webhooks};
 
 // The request bodies below only describe the wire (the handlers parse JSON
 // themselves); `deny_unknown_fields` is there for the document's
@@ -375,6 +375,14 @@ wire_enum!(
     "EventType",
     "What happened.",
     EventKind::ALL.map(EventKind::as_str)
+);
+
+wire_enum!(
+    /// Schema `WebhookEventType`: the types a webhook endpoint can receive.
+    WebhookEventTypeName,
+    "WebhookEventType",
+    "An event type a webhook endpoint can receive: every event kind, and `webhook_endpoint.disabled`.",
+    rsvp_domain::webhook::event_types()
 );
 
 #[derive(Debug)]
@@ -739,7 +747,9 @@ impl Modify for OptionalBodies {
         admin::create_business, admin::add_user, lifecycle::list_businesses, lifecycle::get_business,
         lifecycle::update_business, lifecycle::list_users, lifecycle::update_user, lifecycle::create_api_key,
         lifecycle::list_api_keys, lifecycle::revoke_api_key, lifecycle::erase, lifecycle::me,
-        admin::list_suppressions, admin::delete_suppression, ops::healthz, ops::readyz, ops::metrics
+        admin::list_suppressions, admin::delete_suppression, ops::healthz, ops::readyz, ops::metrics,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete, webhooks::rotate,
+        webhooks::deliveries, webhooks::redeliver
     ),
     modifiers(&SecuritySchemes, &OptionalBodies, &Throttled, &Idempotent, &Suspended),
     tags(
@@ -749,6 +759,7 @@ impl Modify for OptionalBodies {
         (name = "events", description = "Every state change, oldest first."),
         (name = "operator", description = "Provisioning by the host platform; the lifecycle of businesses, users and API keys; erasure; recipients' opt-outs."),
         (name = "me", description = "Who an API key acts as."),
+        (name = "webhooks", description = "Signed deliveries of events (Standard Webhooks) to a business's endpoints."),
         (name = "operations", description = "Health, readiness, metrics.")
     )
 )]

@@ -203,6 +203,13 @@ impl From<AppError> for Problem {
                 "the business that sent this invitation is suspended: the invitation cannot be seen or answered",
             ),
             AppError::UserDeactivated => Self::new(StatusCode::CONFLICT, code, error.to_string()),
+            AppError::UrlNotAllowed(reason) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "rsvp calls only https URLs of public hosts",
+            )
+            .with_errors([FieldError::new("url", code, reason)]),
+            AppError::EndpointDisabled => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             AppError::Cooldown { retry_after_secs } | AppError::QuotaExceeded { retry_after_secs } => {
                 let mut problem = Self::new(StatusCode::TOO_MANY_REQUESTS, code, error.to_string());
                 problem.retry_after = Some(retry_after_secs);

@@ -10,12 +10,14 @@ use rsvp_app::{
     ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
     InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
     RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, SuppressionQuery,
-    TransitionOutcome, TransitionRecord,
+    TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
+    WebhookOutcome,
 };
+use rsvp_domain::webhook::ENDPOINT_DISABLED;
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, fold_for_search,
-    ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId,
+    WebhookEndpointId, fold_for_search, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -106,6 +108,10 @@ struct State {
     suppressions: HashMap<SuppressionId, Suppression>,
     /// Idempotency records by (scope, key).
     idempotency: HashMap<(IdempotencyScope, IdempotencyKey), IdempotencyRecord>,
+    /// Webhook endpoints by id.
+    webhook_endpoints: HashMap<WebhookEndpointId, WebhookEndpoint>,
+    /// Deliveries by endpoint and id (a delivery id is unique within its endpoint).
+    webhook_deliveries: HashMap<(WebhookEndpointId, WebhookDeliveryId), WebhookDelivery>,
 }
 
 /// One idempotency record: in progress (`response` is `None`) or completed.
@@ -131,6 +137,33 @@ impl IdempotencyRecord {
 
     fn held_by(&self, attempt: Uuid) -> bool {
         self.response.is_none() && self.attempt == attempt
+    }
+}
+
+/// A new pending delivery of `event_id` to `endpoint`.
+fn pending_delivery(
+    endpoint: &WebhookEndpoint,
+    event_id: EventId,
+    event_type: &str,
+    payload: Option<String>,
+    at: OffsetDateTime,
+) -> WebhookDelivery {
+    WebhookDelivery {
+        id: WebhookDeliveryId::from_uuid(event_id.as_uuid()),
+        endpoint_id: endpoint.id,
+        business_id: endpoint.business_id,
+        event_id,
+        event_type: event_type.to_owned(),
+        payload,
+        occurred_at: at,
+        attempts: 0,
+        status: WebhookDeliveryStatus::Pending,
+        next_attempt_at: at,
+        response_status: None,
+        duration_ms: None,
+        attempted_at: None,
+        last_error: None,
+        created_at: at,
     }
 }
 
@@ -171,6 +204,81 @@ fn invitation_cursor(invitation: &Invitation) -> Cursor {
 }
 
 impl State {
+    /// Writes an event and, with it, one delivery per enabled endpoint of
+    /// each business that can see it whose filter matches.
+    fn insert_event(&mut self, event: &Event) {
+        self.events.insert(event.id, event.clone());
+        let kind = event.kind.as_str();
+        let deliveries: Vec<WebhookDelivery> = self
+            .webhook_endpoints
+            .values()
+            .filter(|e| e.enabled && event.visible_to(e.business_id) && e.event_types.matches(kind))
+            .map(|e| pending_delivery(e, event.id, kind, None, event.occurred_at))
+            .collect();
+        for delivery in deliveries {
+            self.webhook_deliveries
+                .insert((delivery.endpoint_id, delivery.id), delivery);
+        }
+    }
+
+    fn finish_webhook_delivery(&mut self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
+        let delivery = self
+            .webhook_deliveries
+            .get_mut(&(attempt.endpoint_id, attempt.delivery_id))
+            .ok_or(StoreError::NotFound)?;
+        match attempt.outcome {
+            WebhookOutcome::Succeeded => delivery.status = WebhookDeliveryStatus::Succeeded,
+            WebhookOutcome::Retry(at) => {
+                delivery.status = WebhookDeliveryStatus::Pending;
+                delivery.next_attempt_at = at;
+            }
+            WebhookOutcome::Failed => delivery.status = WebhookDeliveryStatus::Failed,
+        }
+        delivery.response_status = attempt.response_status;
+        delivery.duration_ms = Some(attempt.duration_ms);
+        delivery.attempted_at = Some(attempt.attempted_at);
+        delivery.last_error.clone_from(&attempt.error);
+        let Some(endpoint) = self.webhook_endpoints.get_mut(&attempt.endpoint_id) else {
+            return Ok(());
+        };
+        if attempt.outcome == WebhookOutcome::Succeeded {
+            endpoint.failing_since = None;
+        } else if endpoint.failing_since.is_none() {
+            endpoint.failing_since = Some(attempt.attempted_at);
+        }
+        if let Some(notice) = &attempt.disable
+            && endpoint.enabled
+        {
+            endpoint.enabled = false;
+            endpoint.updated_at = attempt.attempted_at;
+            let (business, disabled) = (endpoint.business_id, endpoint.id);
+            let deliveries: Vec<WebhookDelivery> = self
+                .webhook_endpoints
+                .values()
+                .filter(|e| {
+                    e.business_id == business
+                        && e.id != disabled
+                        && e.enabled
+                        && e.event_types.matches(ENDPOINT_DISABLED)
+                })
+                .map(|e| {
+                    pending_delivery(
+                        e,
+                        notice.event_id,
+                        ENDPOINT_DISABLED,
+                        Some(notice.payload.clone()),
+                        attempt.attempted_at,
+                    )
+                })
+                .collect();
+            for delivery in deliveries {
+                self.webhook_deliveries
+                    .insert((delivery.endpoint_id, delivery.id), delivery);
+            }
+        }
+        Ok(())
+    }
+
     fn insert_user(&mut self, user: &User) -> Result<(), StoreError> {
         if self.user_by_email.contains_key(user.email.normalized()) {
             return Err(StoreError::EmailTaken);
@@ -291,7 +399,7 @@ impl State {
         }
         self.invitations.insert(invitation.id, invitation.clone());
         self.links.insert(record.link.hash, record.link.clone());
-        self.events.insert(record.event.id, record.event.clone());
+        self.insert_event(&record.event);
         if let Some(job) = &record.email_job {
             self.email_jobs.insert(job.id, job.clone());
         }
@@ -361,7 +469,7 @@ impl State {
         stored.resolved_at = record.invitation.resolved_at;
         stored.invitee_business_id = record.invitation.invitee_business_id.or(stored.invitee_business_id);
         let invitation = stored.clone();
-        self.events.insert(record.event.id, record.event.clone());
+        self.insert_event(&record.event);
 
         let connection = match &record.connection {
             None => None,
@@ -371,7 +479,7 @@ impl State {
                     Some(existing) => Some(existing.clone()),
                     None => {
                         self.connections.insert(pair, connection.clone());
-                        self.events.insert(created.id, created.clone());
+                        self.insert_event(created);
                         Some(connection.clone())
                     }
                 }
@@ -397,7 +505,7 @@ impl State {
             self.links.retain(|_, link| link.invitation_id != id);
         }
         self.links.insert(record.link.hash, record.link.clone());
-        self.events.insert(record.event.id, record.event.clone());
+        self.insert_event(&record.event);
         self.email_jobs.insert(record.email_job.id, record.email_job.clone());
         let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
         stored.last_sent_at = Some(record.now);
@@ -942,6 +1050,150 @@ impl Store for InMemoryStore {
 
     async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
         self.with(|s| s.suppressions.remove(&id).map(drop).ok_or(StoreError::NotFound))
+    }
+
+    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.webhook_endpoints.insert(endpoint.id, endpoint.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.with(|s| Ok(s.webhook_endpoints.get(&id).cloned()))
+    }
+
+    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.with(|s| {
+            let mut endpoints: Vec<WebhookEndpoint> = s
+                .webhook_endpoints
+                .values()
+                .filter(|e| e.business_id == business)
+                .cloned()
+                .collect();
+            endpoints.sort_by_key(|e| (e.created_at, e.id));
+            Ok(endpoints)
+        })
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.webhook_endpoints.get_mut(&endpoint.id).ok_or(StoreError::NotFound)?;
+            if endpoint.enabled && !stored.enabled {
+                stored.failing_since = None;
+            }
+            stored.url.clone_from(&endpoint.url);
+            stored.event_types = endpoint.event_types.clone();
+            stored.description.clone_from(&endpoint.description);
+            stored.enabled = endpoint.enabled;
+            stored.secret = endpoint.secret.clone();
+            stored.previous_secret.clone_from(&endpoint.previous_secret);
+            stored.updated_at = endpoint.updated_at;
+            Ok(())
+        })
+    }
+
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
+        self.with(|s| {
+            s.webhook_endpoints.remove(&id).ok_or(StoreError::NotFound)?;
+            s.webhook_deliveries.retain(|(endpoint, _), _| *endpoint != id);
+            Ok(())
+        })
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.with(|s| Ok(s.events.get(&id).cloned()))
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        self.with(|s| {
+            let rows = s
+                .webhook_deliveries
+                .values()
+                .filter(|d| d.endpoint_id == endpoint)
+                .cloned();
+            let cursor = |d: &WebhookDelivery| Cursor {
+                created_at: d.created_at,
+                id: d.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, page.after, page.limit))
+        })
+    }
+
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
+        self.with(|s| {
+            if !s.webhook_endpoints.contains_key(&delivery.endpoint_id) {
+                return Err(StoreError::NotFound);
+            }
+            s.webhook_deliveries
+                .insert((delivery.endpoint_id, delivery.id), delivery.clone());
+            Ok(())
+        })
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.with(|s| {
+            let mut due: Vec<(OffsetDateTime, WebhookDeliveryId, WebhookEndpointId)> = s
+                .webhook_deliveries
+                .values()
+                .filter(|d| d.status == WebhookDeliveryStatus::Pending && d.next_attempt_at <= now)
+                .map(|d| (d.created_at, d.id, d.endpoint_id))
+                .collect();
+            due.sort();
+            due.truncate(limit);
+            let mut claimed = Vec::with_capacity(due.len());
+            for (_, id, endpoint) in due {
+                if let Some(delivery) = s.webhook_deliveries.get_mut(&(endpoint, id)) {
+                    delivery.next_attempt_at = now + lease;
+                    delivery.attempts = delivery.attempts.saturating_add(1);
+                    claimed.push(delivery.clone());
+                }
+            }
+            Ok(claimed)
+        })
+    }
+
+    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
+        self.with(|s| s.finish_webhook_delivery(attempt))
+    }
+
+    async fn release_webhook_deliveries(
+        &self,
+        deliveries: &[WebhookDelivery],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut released = 0;
+            for claimed in deliveries {
+                if let Some(delivery) = s.webhook_deliveries.get_mut(&(claimed.endpoint_id, claimed.id))
+                    && delivery.status == WebhookDeliveryStatus::Pending
+                    && delivery.next_attempt_at == claimed.next_attempt_at
+                {
+                    delivery.next_attempt_at = now;
+                    delivery.attempts = delivery.attempts.saturating_sub(1);
+                    released += 1;
+                }
+            }
+            Ok(released)
+        })
+    }
+
+    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
+        self.with(|s| {
+            Ok(s.webhook_deliveries
+                .values()
+                .filter(|d| d.status == WebhookDeliveryStatus::Pending)
+                .count() as u64)
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -130,6 +130,14 @@ catalog! {
         "Failed authentications and link lookups per client address and minute before 429; 0 turns throttling off.";
     trusted_proxies: "RSVP_TRUSTED_PROXIES", "none", false,
         "Comma-separated IPs and CIDR blocks of proxies whose X-Forwarded-For names the client.";
+    webhook_timeout_secs: "RSVP_WEBHOOK_TIMEOUT_SECS", "10", true,
+        "Longest one webhook delivery may take before it counts as failed (1..=30).";
+    webhook_allow_http: "RSVP_WEBHOOK_ALLOW_HTTP", "false", true,
+        "true lets webhook endpoints use http:// (local setups and tests only).";
+    webhook_allow_private: "RSVP_WEBHOOK_ALLOW_PRIVATE", "false", true,
+        "true lets webhook endpoints target loopback, private, link-local and unique-local addresses (local setups and tests only).";
+    webhook_retry_scale: "RSVP_WEBHOOK_RETRY_SCALE", "1", false,
+        "Scales the webhook retry schedule (0.0001..=1), for tests only: 0.001 turns 5 s into 5 ms.";
     log: "RSVP_LOG", "info (or RUST_LOG)", false,
         "Log filter (tracing env-filter syntax); wins over RUST_LOG.";
 }

@@ -109,6 +109,14 @@ pub struct Settings {
     pub email_send_timeout_secs: u32,
     /// Days a finished email job is kept.
     pub email_retention_days: u32,
+    /// Longest one webhook delivery may take, in seconds.
+    pub webhook_timeout_secs: u32,
+    /// Whether webhook endpoints may use `http://`.
+    pub webhook_allow_http: bool,
+    /// Whether webhook endpoints may target non-public addresses.
+    pub webhook_allow_private: bool,
+    /// Factor of every webhook retry delay (tests only; 1 in production).
+    pub webhook_retry_scale: f64,
     /// Log filter.
     pub log_filter: String,
 }
@@ -138,6 +146,26 @@ impl Source<'_> {
 
     fn number(&self, name: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, SettingsError> {
         let value = self.parse(name, default, "a whole number")?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(Self::error(
+                name,
+                format!("{value} is outside {}..={}", range.start(), range.end()),
+            ))
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, SettingsError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("false" | "0" | "no") => Ok(false),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some(other) => Err(Self::error(name, format!("'{other}' is not true or false"))),
+        }
+    }
+
+    fn factor(&self, name: &str, range: std::ops::RangeInclusive<f64>) -> Result<f64, SettingsError> {
+        let value: f64 = self.parse(name, 1.0, "a number")?;
         if range.contains(&value) {
             Ok(value)
         } else {
@@ -341,6 +369,10 @@ impl Settings {
                     Source::error("RSVP_TRUSTED_PROXIES", e.to_string())
                 })?,
             },
+            webhook_timeout_secs: src.number("RSVP_WEBHOOK_TIMEOUT_SECS", 10, 1..=30)?,
+            webhook_allow_http: src.flag("RSVP_WEBHOOK_ALLOW_HTTP")?,
+            webhook_allow_private: src.flag("RSVP_WEBHOOK_ALLOW_PRIVATE")?,
+            webhook_retry_scale: src.factor("RSVP_WEBHOOK_RETRY_SCALE", 0.0001..=1.0)?,
             log_filter: log_filter(&src)?,
         })
     }
@@ -383,6 +415,12 @@ mod tests {
             s.trusted_proxies.is_empty(),
             "no proxy is trusted: the peer is the client"
         );
+        assert_eq!(s.webhook_timeout_secs, 10);
+        assert!(
+            !s.webhook_allow_http && !s.webhook_allow_private,
+            "webhooks: public https only"
+        );
+        assert!((s.webhook_retry_scale - 1.0).abs() < f64::EPSILON);
     }
 
     #[test]
@@ -471,6 +509,13 @@ mod tests {
                 "RSVP_FAILED_ATTEMPTS_PER_MINUTE",
             ),
             (vec![("RSVP_TRUSTED_PROXIES", "10.0.0.0/33")], "RSVP_TRUSTED_PROXIES"),
+            (vec![("RSVP_WEBHOOK_TIMEOUT_SECS", "0")], "RSVP_WEBHOOK_TIMEOUT_SECS"),
+            (vec![("RSVP_WEBHOOK_ALLOW_HTTP", "maybe")], "RSVP_WEBHOOK_ALLOW_HTTP"),
+            (
+                vec![("RSVP_WEBHOOK_ALLOW_PRIVATE", "sure")],
+                "RSVP_WEBHOOK_ALLOW_PRIVATE",
+            ),
+            (vec![("RSVP_WEBHOOK_RETRY_SCALE", "2")], "RSVP_WEBHOOK_RETRY_SCALE"),
             (
                 vec![("RSVP_TRUSTED_PROXIES", "10.0.0.1, proxy.internal")],
                 "RSVP_TRUSTED_PROXIES",

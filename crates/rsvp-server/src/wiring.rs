@@ -6,7 +6,9 @@ use actix_web::{App as ActixApp, HttpServer};
 use anyhow::Context as _;
 use rsvp_app::{
     App, AppError, DispatchSettings, EmailDispatcher, EmailRenderer, Mailer, Ports, Settings as AppSettings,
+    WebhookDispatchSettings, WebhookDispatcher,
 };
+use rsvp_domain::webhook::UrlPolicy;
 use rsvp_store_diesel::{DieselStore, StoreOptions};
 use rsvp_system::{RandomSecrets, SystemClock, TokioTimer, UuidV7Ids};
 
@@ -76,8 +78,40 @@ pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
         emails_per_hour: settings.emails_per_hour,
         default_locale: settings.default_locale,
         redirect_origins: settings.redirect_origins.clone(),
+        webhook_policy: webhook_policy(settings),
     };
-    App::new(ports(store), app_settings)
+    App::new(ports(store), app_settings).with_resolver(Arc::new(rsvp_webhooks::SystemResolver))
+}
+
+/// What webhook endpoints may target (`RSVP_WEBHOOK_ALLOW_*`).
+pub fn webhook_policy(settings: &Settings) -> UrlPolicy {
+    UrlPolicy {
+        allow_http: settings.webhook_allow_http,
+        allow_private: settings.webhook_allow_private,
+    }
+}
+
+/// The webhook dispatcher's settings (`RSVP_WEBHOOK_TIMEOUT_SECS`,
+/// `RSVP_WEBHOOK_RETRY_SCALE`).
+pub fn webhook_dispatch_settings(settings: &Settings) -> WebhookDispatchSettings {
+    let send_timeout = time::Duration::seconds(i64::from(settings.webhook_timeout_secs));
+    WebhookDispatchSettings {
+        send_timeout,
+        lease: send_timeout + time::Duration::seconds(5),
+        retry_scale: settings.webhook_retry_scale,
+        ..WebhookDispatchSettings::default()
+    }
+}
+
+fn webhook_dispatcher(settings: &Settings, app: &App) -> anyhow::Result<WebhookDispatcher> {
+    let dispatch = webhook_dispatch_settings(settings);
+    let sender = rsvp_webhooks::HttpWebhookSender::new(
+        webhook_policy(settings),
+        dispatch.send_timeout.unsigned_abs(),
+        Arc::new(rsvp_webhooks::SystemResolver),
+    )
+    .context("building the webhook sender")?;
+    Ok(WebhookDispatcher::new(app.ports().clone(), Arc::new(sender), dispatch).with_timer(Arc::new(TokioTimer)))
 }
 
 fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
@@ -172,6 +206,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .with_timer(Arc::new(TokioTimer))
     .with_observer(state.metrics.clone());
+    let webhooks = webhook_dispatcher(&settings, &app)?.with_observer(state.metrics.clone());
     let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
         .listen(listener)
         .with_context(|| format!("listening on {bound}"))?
@@ -180,7 +215,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let retention = time::Duration::days(i64::from(settings.email_retention_days));
-    let workers = workers::spawn(app, dispatcher, retention, stopped);
+    let workers = workers::spawn(app, dispatcher, webhooks, retention, stopped);
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;

@@ -1,4 +1,5 @@
-//! Background workers: the email dispatcher, the expiry sweeper, the
+//! Background workers: the email dispatcher, the webhook dispatcher, the
+//! expiry sweeper, the
 //! pruner of old email jobs and the pruner of idempotency records past
 //! their 24 hours. All are safe with several replicas (the store's claims
 //! and conditional updates make each job and each expiry happen once; one
@@ -6,7 +7,7 @@
 
 use std::time::Duration;
 
-use rsvp_app::{App, EmailDispatcher};
+use rsvp_app::{App, EmailDispatcher, WebhookDispatcher};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -41,9 +42,37 @@ async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
 pub fn spawn(
     app: App,
     dispatcher: EmailDispatcher,
+    webhooks: WebhookDispatcher,
     email_retention: time::Duration,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    let mut webhook_stop = stop.clone();
+    let webhook = tokio::spawn(async move {
+        loop {
+            let busy = match webhooks.run_once().await {
+                Ok(report) if report.claimed > 0 => {
+                    tracing::info!(
+                        claimed = report.claimed,
+                        succeeded = report.succeeded,
+                        retried = report.retried,
+                        failed = report.failed,
+                        released = report.released,
+                        disabled = report.disabled,
+                        "webhook round"
+                    );
+                    true
+                }
+                Ok(_) => false,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook round failed");
+                    false
+                }
+            };
+            if *webhook_stop.borrow() || (!busy && rest(&mut webhook_stop, DISPATCH_IDLE).await) {
+                break;
+            }
+        }
+    });
     let mut dispatch_stop = stop.clone();
     let dispatch = tokio::spawn(async move {
         loop {
@@ -139,5 +168,5 @@ pub fn spawn(
             }
         }
     });
-    vec![dispatch, sweep, prune, keys]
+    vec![dispatch, webhook, sweep, prune, keys]
 }

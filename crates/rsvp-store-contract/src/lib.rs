@@ -202,6 +202,16 @@ macro_rules! __store_contract_each_case {
             suppressions_for_a_business_are_its_own_and_everyones_for_those_addresses,
             suppressions_are_listed_newest_first_paged_and_filtered_by_address,
             a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_found,
+            a_webhook_endpoint_reads_back_as_written_and_is_listed_only_for_its_business,
+            updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_forgets_its_failures,
+            deleting_a_webhook_endpoint_deletes_its_deliveries,
+            every_event_queues_one_delivery_per_matching_enabled_endpoint_of_each_business_that_can_see_it,
+            a_claimed_delivery_is_not_claimed_again_before_its_lease_ends,
+            concurrent_claimers_never_get_the_same_delivery,
+            a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clears_the_failures,
+            a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other_endpoints,
+            a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_endpoint,
+            a_released_delivery_is_due_again_at_once_and_others_are_left_alone,
         );
     };
 }
@@ -235,7 +245,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 12] = [
+    const CASE_SOURCES: [&str; 13] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -248,6 +258,7 @@ mod tests {
         include_str!("cases/misc.rs"),
         include_str!("cases/idempotency.rs"),
         include_str!("cases/lifecycle.rs"),
+        include_str!("cases/webhooks.rs"),
     ];
 
     #[test]

@@ -3,9 +3,10 @@
 //! ([`FinishEmailJob`]). One round trip each instead of a transaction of
 //! several; each text is fixed, so diesel prepares it once per connection.
 //!
-//! The invitation, its link token, its `invitation.created` event and its
-//! email job are inserted by one `INSERT` with data-modifying CTEs: one
-//! round trip instead of six (`BEGIN`, four `INSERT`s, `COMMIT`), atomic
+//! The invitation, its link token, its `invitation.created` event, its
+//! email job and the event's webhook deliveries are inserted by one `INSERT`
+//! with data-modifying CTEs: one round trip instead of seven (`BEGIN`, five
+//! `INSERT`s, `COMMIT`), atomic
 //! without an explicit transaction (a statement is), and the foreign keys
 //! are still checked, at the end of the statement, when all the rows are
 //! there. Its text depends only on whether there is an email job, never on
@@ -38,6 +39,8 @@ pub(crate) struct InsertNewInvitation<'a> {
     pub(crate) link: &'a LinkTokenRow,
     pub(crate) event: &'a EventRow,
     pub(crate) job: Option<&'a EmailJobRow>,
+    /// The `INSERT ... SELECT` of the event's webhook deliveries (fixed text).
+    pub(crate) queue_sql: &'a str,
 }
 
 impl InsertNewInvitation<'_> {
@@ -115,15 +118,11 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
             BigInt => &l.created_at,
             Nullable<BigInt> => &l.revoked_at,
         );
-        out.push_sql(")) ");
-        let e = self.event;
-        if self.job.is_some() {
-            out.push_sql(", new_event AS (");
-        }
         out.push_sql(
-            "INSERT INTO events (id, kind, invitation_id, business_id, invitee_business_id, occurred_at, data) \
-             VALUES (",
+            ")), new_event AS (INSERT INTO events (id, kind, invitation_id, business_id, invitee_business_id, \
+             occurred_at, data) VALUES (",
         );
+        let e = self.event;
         binds!(out,
             Text => &e.id,
             Text => &e.kind,
@@ -133,10 +132,10 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
             BigInt => &e.occurred_at,
             Text => &e.data,
         );
-        out.push_sql(")");
+        out.push_sql(") RETURNING id, kind, business_id, invitee_business_id, occurred_at)");
         if let Some(j) = self.job {
             out.push_sql(
-                ") INSERT INTO email_jobs (id, invitation_id, to_email, link_token, attempts, status, \
+                ", new_job AS (INSERT INTO email_jobs (id, invitation_id, to_email, link_token, attempts, status, \
                  next_attempt_at, last_error, created_at, updated_at, business_id) VALUES (",
             );
             binds!(out,
@@ -152,8 +151,11 @@ impl QueryFragment<Pg> for InsertNewInvitation<'_> {
                 BigInt => &j.updated_at,
                 Text => &j.business_id,
             );
-            out.push_sql(")");
+            out.push_sql("))");
         }
+        // The event's webhook deliveries, from the event the statement inserts.
+        out.push_sql(" ");
+        out.push_sql(self.queue_sql);
         Ok(())
     }
 }

@@ -134,6 +134,43 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        business_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
+        failing_since -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (endpoint_id, id) {
+        endpoint_id -> Text,
+        id -> Text,
+        business_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Nullable<Text>,
+        occurred_at -> BigInt,
+        attempts -> Integer,
+        status -> Text,
+        next_attempt_at -> BigInt,
+        response_status -> Nullable<Integer>,
+        duration_ms -> Nullable<BigInt>,
+        attempted_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Data fix-ups queued by a migration, run in Rust after the SQL ones
     /// (`fixups.rs`); a row is deleted when its fix-up is done.
     pending_fixups (name) {
@@ -171,4 +208,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     email_jobs,
     suppressions,
+    webhook_endpoints,
+    webhook_deliveries,
 );

@@ -13,11 +13,13 @@ use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
     ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter,
     InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
-    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord,
+    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
+    WebhookEndpoint,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookEndpointId,
+    ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -31,10 +33,10 @@ use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
     bound_nanos, from_nanos, id_text, to_nanos,
 };
-use crate::schema::{
-    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
-};
+use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, link_tokens, suppressions, users};
 use crate::writer::Writer;
+
+mod webhooks;
 
 diesel::define_sql_function! {
     /// SQL `COALESCE` of two nullable texts (both backends have it).
@@ -134,7 +136,7 @@ const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 22] = [
+const WRITE_OPERATIONS: [&str; 29] = [
     "create_business",
     "create_api_key",
     "revoke_api_key",
@@ -157,12 +159,19 @@ const WRITE_OPERATIONS: [&str; 22] = [
     "prune_idempotency_records",
     "add_suppression",
     "delete_suppression",
+    "insert_webhook_endpoint",
+    "update_webhook_endpoint",
+    "delete_webhook_endpoint",
+    "insert_webhook_delivery",
+    "claim_webhook_deliveries",
+    "finish_webhook_delivery",
+    "release_webhook_deliveries",
 ];
 
 /// The port methods that only read. On SQLite they use the pool's read
 /// connections; every other operation (a method added later included) goes
 /// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 25] = [
+const READ_OPERATIONS: [&str; 30] = [
     "are_connected",
     "due_for_expiry",
     "emails_queued_since",
@@ -173,8 +182,10 @@ const READ_OPERATIONS: [&str; 25] = [
     "find_user_by_email",
     "find_users_by_emails",
     "get_business",
+    "get_event",
     "get_invitation",
     "get_user",
+    "get_webhook_endpoint",
     "invitations_to_email",
     "list_api_keys",
     "list_businesses",
@@ -184,10 +195,13 @@ const READ_OPERATIONS: [&str; 25] = [
     "list_sent",
     "list_suppressions",
     "list_users",
+    "list_webhook_deliveries",
+    "list_webhook_endpoints",
     "oldest_queued_email",
     "outbox_depth",
     "ping",
     "suppressions_for",
+    "webhook_outbox_depth",
 ];
 
 /// A unit of work queued to the SQLite writer, with where to send its
@@ -406,6 +420,7 @@ impl NewInvitationRows {
                 link: &self.link,
                 event: &self.event,
                 job: self.job.as_ref(),
+                queue_sql: &webhooks::QUEUE_FROM_NEW_EVENT,
             };
             return Ok(statement.execute_on(pg)??);
         }
@@ -416,7 +431,7 @@ impl NewInvitationRows {
         diesel::insert_into(link_tokens::table)
             .values(&self.link)
             .execute(conn)?;
-        diesel::insert_into(events::table).values(&self.event).execute(conn)?;
+        webhooks::insert_event(conn, &self.event)?;
         if let Some(job) = &self.job {
             diesel::insert_into(email_jobs::table).values(job).execute(conn)?;
         }
@@ -1289,7 +1304,7 @@ impl Store for DieselStore {
                         .execute(conn)
                         .map_err(unique_is(StoreError::EmailTaken))?;
                 }
-                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                webhooks::insert_event(conn, &event)?;
                 let connection = match &connection {
                     None => None,
                     Some((domain, row, created)) => {
@@ -1304,7 +1319,7 @@ impl Store for DieselStore {
                                 .execute(lite)?,
                         };
                         if inserted == 1 {
-                            diesel::insert_into(events::table).values(created).execute(conn)?;
+                            webhooks::insert_event(conn, created)?;
                             Some(domain.clone())
                         } else {
                             let existing: ConnectionRow = connections::table
@@ -1373,7 +1388,7 @@ impl Store for DieselStore {
                         .execute(conn)?;
                 }
                 diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
-                diesel::insert_into(events::table).values(&event).execute(conn)?;
+                webhooks::insert_event(conn, &event)?;
                 diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
                 stored_invitation(conn, &id)
             })
@@ -1670,6 +1685,67 @@ impl Store for DieselStore {
         oldest
             .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
             .transpose()
+    }
+
+    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.webhook_insert_endpoint(endpoint).await
+    }
+
+    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.webhook_get_endpoint(id).await
+    }
+
+    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.webhook_list_endpoints(business).await
+    }
+
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        self.webhook_update_endpoint(endpoint).await
+    }
+
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
+        self.webhook_delete_endpoint(id).await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.event_by_id(id).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookDelivery>, StoreError> {
+        self.webhook_list_deliveries(endpoint, page).await
+    }
+
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
+        self.webhook_insert_delivery(delivery).await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        self.webhook_claim(now, limit, lease).await
+    }
+
+    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
+        self.webhook_finish(attempt).await
+    }
+
+    async fn release_webhook_deliveries(
+        &self,
+        deliveries: &[WebhookDelivery],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.webhook_release(deliveries, now).await
+    }
+
+    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
+        self.webhook_outbox_depth_count().await
     }
 
     /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout

@@ -23,6 +23,7 @@ mod outbox;
 mod quota;
 mod suppressions;
 mod transitions;
+mod webhooks;
 
 pub use accounts::*;
 pub use events::*;
@@ -36,3 +37,4 @@ pub use outbox::*;
 pub use quota::*;
 pub use suppressions::*;
 pub use transitions::*;
+pub use webhooks::*;

@@ -1,0 +1,462 @@
+//! `/v1/webhook-endpoints`: a business's webhook endpoints, their secrets,
+//! their delivery log and redelivery (API key, scoped to the caller's
+//! business: another business's endpoint is 404).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use rsvp_app::{WebhookDelivery, WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch, rfc3339 as app_rfc3339};
+use rsvp_domain::{FieldError, WebhookEndpointId};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::body::{as_object, require_json, unknown_fields};
+use crate::cursor;
+use crate::openapi::{PageQuery, WebhookEventTypeName};
+use crate::params::{page_params, path_id};
+use crate::problem::Problem;
+use crate::state::{Caller, HttpState};
+
+/// A webhook endpoint as the API shows it (its secret only on creation and
+/// rotation).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookEndpointBody {
+    /// Id.
+    pub id: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The types it receives; null for every type.
+    #[schema(value_type = Option<Vec<WebhookEventTypeName>>, required = true)]
+    pub event_types: Option<Vec<String>>,
+    /// The business's note.
+    #[schema(required = true)]
+    pub description: Option<String>,
+    /// Whether deliveries are queued for it (false after 5 days of failures).
+    pub enabled: bool,
+    /// Creation.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// `whsec_<base64>`: only in the answers of creation and rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookEndpointBody {
+    fn new(endpoint: &WebhookEndpoint, with_secret: bool) -> Self {
+        Self {
+            id: endpoint.id.to_string(),
+            url: endpoint.url.clone(),
+            event_types: (!endpoint.event_types.is_all()).then(|| endpoint.event_types.types().to_vec()),
+            description: endpoint.description.clone(),
+            enabled: endpoint.enabled,
+            created_at: app_rfc3339(endpoint.created_at),
+            secret: with_secret.then(|| endpoint.secret.expose().to_owned()),
+        }
+    }
+}
+
+/// The endpoints of the caller's business.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookEndpointList {
+    /// Oldest first.
+    pub data: Vec<WebhookEndpointBody>,
+}
+
+/// The new secret of a rotation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RotatedSecret {
+    /// `whsec_<base64>`; the previous secret also signs for 24 h.
+    pub secret: String,
+}
+
+/// One delivery of an event to the endpoint, with its last attempt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookDeliveryBody {
+    /// Id.
+    pub id: String,
+    /// The event (`webhook-id`).
+    pub event_id: String,
+    /// Its type.
+    #[schema(value_type = WebhookEventTypeName)]
+    pub event_type: String,
+    /// Attempts made.
+    pub attempt: u32,
+    /// `pending`, `succeeded` or `failed`.
+    #[schema(example = "pending")]
+    pub status: &'static str,
+    /// The HTTP status of the last attempt, when there was an answer.
+    #[schema(required = true)]
+    pub response_status: Option<u16>,
+    /// How long the last attempt took.
+    #[schema(required = true)]
+    pub duration_ms: Option<u64>,
+    /// When the last attempt was made.
+    #[schema(format = DateTime, required = true)]
+    pub attempted_at: Option<String>,
+    /// When the next attempt is due; null once succeeded or failed.
+    #[schema(format = DateTime, required = true)]
+    pub next_attempt_at: Option<String>,
+}
+
+impl From<&WebhookDelivery> for WebhookDeliveryBody {
+    fn from(d: &WebhookDelivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            event_id: d.event_id.to_string(),
+            event_type: d.event_type.clone(),
+            attempt: d.attempts,
+            status: d.status.as_str(),
+            response_status: d.response_status,
+            duration_ms: d.duration_ms,
+            attempted_at: d.attempted_at.map(app_rfc3339),
+            next_attempt_at: (d.status == rsvp_app::WebhookDeliveryStatus::Pending)
+                .then(|| app_rfc3339(d.next_attempt_at)),
+        }
+    }
+}
+
+/// A page of deliveries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookDeliveryList {
+    /// Newest first.
+    pub data: Vec<WebhookDeliveryBody>,
+    /// Next page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/webhook-endpoints` body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpointRequest {
+    /// An `https://` URL of a public host (no loopback, private, link-local
+    /// or unique-local address), at most 2048 bytes.
+    #[schema(max_length = 2048, example = "https://hooks.example.com/rsvp")]
+    pub url: String,
+    /// The types to receive; left out for every type.
+    #[schema(value_type = Option<Vec<WebhookEventTypeName>>, min_items = 1)]
+    pub event_types: Option<Vec<String>>,
+    /// A note, at most 500 characters.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// `PATCH /v1/webhook-endpoints/{id}` body: each field given is changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchWebhookEndpointRequest {
+    /// A new URL (same rules as on creation).
+    #[schema(max_length = 2048)]
+    pub url: Option<String>,
+    /// New types; null for every type.
+    #[schema(value_type = Option<Vec<WebhookEventTypeName>>, min_items = 1)]
+    pub event_types: Option<Vec<String>>,
+    /// A new note; null removes it.
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Enables (forgetting past failures) or disables the endpoint.
+    pub enabled: Option<bool>,
+}
+
+/// `POST /v1/webhook-endpoints/{id}/redeliver` body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeliverRequest {
+    /// An event the caller's business can see.
+    #[schema(format = "uuid")]
+    pub event_id: String,
+}
+
+fn string_list(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    match value {
+        Value::Array(items) => {
+            let mut list = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => list.push(s.clone()),
+                    _ => {
+                        errors.push(FieldError::new(
+                            field,
+                            "invalid_type",
+                            format!("{field} must hold strings"),
+                        ));
+                        return None;
+                    }
+                }
+            }
+            Some(list)
+        }
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                "invalid_type",
+                format!("{field} must be an array of strings"),
+            ));
+            None
+        }
+    }
+}
+
+fn string_field(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                "invalid_type",
+                format!("{field} must be a string"),
+            ));
+            None
+        }
+    }
+}
+
+/// With a secret: never stored by a cache.
+fn secret_answer(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    response
+}
+
+/// `POST /v1/webhook-endpoints`
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", request_body = CreateWebhookEndpointRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "registered; the answer holds its `secret`, shown only here and on rotation", body = WebhookEndpointBody,
+            headers(("Location" = String, description = "the endpoint's URL path"), ("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: invalid fields; `url_not_allowed`: not https, or a host that is or resolves to a loopback, private, link-local or unique-local address (unless the operator allows it)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn create(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["url", "event_types", "description"]);
+    let mut input = WebhookEndpointInput::default();
+    match object.get("url") {
+        None | Some(Value::Null) => {}
+        Some(v) => input.url = string_field(v, "url", &mut errors),
+    }
+    match object.get("event_types") {
+        None | Some(Value::Null) => {}
+        Some(v) => input.event_types = string_list(v, "event_types", &mut errors),
+    }
+    match object.get("description") {
+        None | Some(Value::Null) => {}
+        Some(v) => input.description = string_field(v, "description", &mut errors),
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let endpoint = state.app.create_webhook_endpoint(&caller, &input).await?;
+    Ok(secret_answer(HttpResponse::Created())
+        .insert_header((header::LOCATION, format!("/v1/webhook-endpoints/{}", endpoint.id)))
+        .json(WebhookEndpointBody::new(&endpoint, true)))
+}
+
+/// `GET /v1/webhook-endpoints`
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the caller's business's endpoints, oldest first", body = WebhookEndpointList),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result<HttpResponse, Problem> {
+    let endpoints = state.app.list_webhook_endpoints(&caller).await?;
+    Ok(HttpResponse::Ok().json(WebhookEndpointList {
+        data: endpoints.iter().map(|e| WebhookEndpointBody::new(e, false)).collect(),
+    }))
+}
+
+/// `GET /v1/webhook-endpoints/{id}`
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the endpoint (without its secret)", body = WebhookEndpointBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn get(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    let endpoint = state.app.get_webhook_endpoint(&caller, id).await?;
+    Ok(HttpResponse::Ok().json(WebhookEndpointBody::new(&endpoint, false)))
+}
+
+/// `PATCH /v1/webhook-endpoints/{id}`
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    request_body = PatchWebhookEndpointRequest, security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the endpoint after the change", body = WebhookEndpointBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `url_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn patch(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["url", "event_types", "description", "enabled"]);
+    let mut patch = WebhookEndpointPatch::default();
+    match object.get("url") {
+        None => {}
+        Some(Value::Null) => errors.push(FieldError::new("url", "required", "url cannot be removed")),
+        Some(v) => patch.url = string_field(v, "url", &mut errors),
+    }
+    match object.get("event_types") {
+        None => {}
+        Some(Value::Null) => patch.event_types = Some(None),
+        Some(v) => patch.event_types = string_list(v, "event_types", &mut errors).map(Some),
+    }
+    match object.get("description") {
+        None => {}
+        Some(Value::Null) => patch.description = Some(None),
+        Some(v) => patch.description = string_field(v, "description", &mut errors).map(Some),
+    }
+    match object.get("enabled") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => patch.enabled = Some(*b),
+        Some(_) => errors.push(FieldError::new("enabled", "invalid_type", "enabled must be a boolean")),
+    }
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let endpoint = state.app.update_webhook_endpoint(&caller, id, &patch).await?;
+    Ok(HttpResponse::Ok().json(WebhookEndpointBody::new(&endpoint, false)))
+}
+
+/// `DELETE /v1/webhook-endpoints/{id}`
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "deleted, with its deliveries"),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn delete(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    state.app.delete_webhook_endpoint(&caller, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /v1/webhook-endpoints/{id}/rotate-secret`
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the new secret; for 24 h both the new and the previous secret sign (two space-separated signatures)", body = RotatedSecret,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn rotate(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    let endpoint = state.app.rotate_webhook_secret(&caller, id).await?;
+    Ok(secret_answer(HttpResponse::Ok()).json(RotatedSecret {
+        secret: endpoint.secret.expose().to_owned(),
+    }))
+}
+
+/// `GET /v1/webhook-endpoints/{id}/deliveries`
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, format = "uuid", description = "a UUID"), PageQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "newest first", body = WebhookDeliveryList),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn deliveries(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    let page = state
+        .app
+        .list_webhook_deliveries(&caller, id, &page_params(req.query_string())?)
+        .await?;
+    Ok(HttpResponse::Ok().json(WebhookDeliveryList {
+        data: page.items.iter().map(WebhookDeliveryBody::from).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode),
+    }))
+}
+
+/// `POST /v1/webhook-endpoints/{id}/redeliver`
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/redeliver", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    request_body = RedeliverRequest, security(("api_key" = [])),
+    responses(
+        (status = 202, description = "queued again, with the same `webhook-id`", body = WebhookDeliveryBody),
+        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "no such endpoint, or no such event your business can see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`endpoint_disabled`: enable the endpoint first", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
+    ))]
+pub async fn redeliver(
+    state: web::Data<HttpState>,
+    Caller(caller): Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let id: WebhookEndpointId = path_id(&id, "id")?;
+    let value = require_json(&req, payload, state.config.body_limit).await?;
+    let object = as_object(&value)?;
+    let mut errors = unknown_fields(object, &["event_id"]);
+    let event_id = match object.get("event_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => string_field(v, "event_id", &mut errors),
+    };
+    if !errors.is_empty() {
+        return Err(Problem::invalid_fields(errors));
+    }
+    let delivery = state.app.redeliver_webhook(&caller, id, event_id.as_deref()).await?;
+    Ok(HttpResponse::Accepted().json(WebhookDeliveryBody::from(&delivery)))
+}

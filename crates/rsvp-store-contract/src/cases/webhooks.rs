@@ -1,0 +1,549 @@
+//! Webhooks: endpoints (CRUD), the deliveries every event queues in its own
+//! unit of work (filter, visibility, disabled endpoints), claims (one
+//! claimer), outcomes (retries, the endpoint's failures, disabling with its
+//! notice), releases, redeliveries and the delivery log.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rsvp_app::{
+    DisabledNotice, PageRequest, Store, StoreError, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus,
+    WebhookEndpoint, WebhookOutcome,
+};
+use rsvp_domain::webhook::{ENDPOINT_DISABLED, EventTypeFilter, WebhookSecret};
+use rsvp_domain::{BusinessId, EventId, WebhookDeliveryId, WebhookEndpointId};
+use time::OffsetDateTime;
+use tokio::sync::Barrier;
+
+use crate::Harness;
+use crate::fixtures::{LEASE, Tenant, accept, at, insert, invite, invited, limit, new_uuid};
+
+/// An endpoint of `business` receiving `types` (`None`: every type).
+pub fn endpoint(business: BusinessId, types: Option<&[&str]>, now: OffsetDateTime) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookEndpointId::from_uuid(new_uuid()),
+        business_id: business,
+        url: format!("https://hooks.example.com/{}", new_uuid()),
+        event_types: types.map_or_else(EventTypeFilter::all, |t| {
+            EventTypeFilter::parse(t).expect("known event types")
+        }),
+        description: Some("integration".to_owned()),
+        enabled: true,
+        secret: WebhookSecret::from_key(new_uuid().as_bytes()),
+        previous_secret: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+async fn registered(store: &dyn Store, endpoint: WebhookEndpoint) -> WebhookEndpoint {
+    store
+        .insert_webhook_endpoint(&endpoint)
+        .await
+        .expect("insert_webhook_endpoint");
+    endpoint
+}
+
+/// Every delivery of an endpoint, newest first, through every page.
+async fn deliveries(store: &dyn Store, endpoint: WebhookEndpointId) -> Vec<WebhookDelivery> {
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_webhook_deliveries(endpoint, &PageRequest { limit: limit(2), after })
+            .await
+            .expect("list_webhook_deliveries");
+        all.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn event_ids(deliveries: &[WebhookDelivery]) -> BTreeSet<EventId> {
+    deliveries.iter().map(|d| d.event_id).collect()
+}
+
+fn attempt(delivery: &WebhookDelivery, outcome: WebhookOutcome, now: OffsetDateTime) -> WebhookAttempt {
+    WebhookAttempt {
+        delivery_id: delivery.id,
+        endpoint_id: delivery.endpoint_id,
+        outcome,
+        response_status: Some(if outcome == WebhookOutcome::Succeeded { 200 } else { 500 }),
+        duration_ms: 12,
+        error: (outcome != WebhookOutcome::Succeeded).then(|| "the endpoint answered 500".to_owned()),
+        attempted_at: now,
+        disable: None,
+    }
+}
+
+async fn stored(store: &dyn Store, id: WebhookEndpointId) -> WebhookEndpoint {
+    store
+        .get_webhook_endpoint(id)
+        .await
+        .expect("get_webhook_endpoint")
+        .expect("the endpoint exists")
+}
+
+/// An endpoint reads back exactly as written (secrets included); a
+/// business lists its own endpoints only, oldest first.
+pub async fn a_webhook_endpoint_reads_back_as_written_and_is_listed_only_for_its_business(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let mut second = endpoint(acme.id(), Some(&["invitation.accepted", ENDPOINT_DISABLED]), at(2));
+    second.previous_secret = Some((WebhookSecret::from_key(b"the old key"), at(86_402)));
+    second.description = None;
+    let second = registered(store, second).await;
+    let first = registered(store, endpoint(acme.id(), None, at(1))).await;
+    let theirs = registered(store, endpoint(globex.id(), None, at(0))).await;
+
+    assert_eq!(stored(store, second.id).await, second);
+    assert_eq!(
+        store.list_webhook_endpoints(acme.id()).await.expect("list"),
+        [first, second]
+    );
+    assert_eq!(store.list_webhook_endpoints(globex.id()).await.expect("list"), [theirs]);
+    assert_eq!(
+        store
+            .get_webhook_endpoint(WebhookEndpointId::from_uuid(new_uuid()))
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+/// An update writes the settings but not `failing_since`, which it clears
+/// only when the endpoint goes from disabled to enabled; an unknown endpoint
+/// is not found and nothing is written.
+pub async fn updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_forgets_its_failures(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let original = registered(store, endpoint(acme.id(), None, at(0))).await;
+    invited(store, &acme, "bob@globex.test", at(1)).await;
+    let claimed = store.claim_webhook_deliveries(at(2), 10, LEASE).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    store
+        .finish_webhook_delivery(&attempt(&claimed[0], WebhookOutcome::Failed, at(3)))
+        .await
+        .expect("finish");
+    assert_eq!(stored(store, original.id).await.failing_since, Some(at(3)));
+
+    let mut changed = stored(store, original.id).await;
+    changed.url = "https://other.example.com/hook".to_owned();
+    changed.event_types = EventTypeFilter::parse(&["invitation.created"]).expect("types");
+    changed.description = None;
+    changed.enabled = false;
+    changed.failing_since = None;
+    changed.secret = WebhookSecret::from_key(b"new key");
+    changed.previous_secret = Some((original.secret.clone(), at(86_410)));
+    changed.updated_at = at(10);
+    store.update_webhook_endpoint(&changed).await.expect("update");
+    let read = stored(store, original.id).await;
+    assert_eq!(read.failing_since, Some(at(3)), "an update keeps the failures");
+    assert_eq!(
+        WebhookEndpoint {
+            failing_since: None,
+            ..read
+        },
+        changed
+    );
+
+    changed.enabled = true;
+    changed.updated_at = at(20);
+    store.update_webhook_endpoint(&changed).await.expect("update");
+    assert_eq!(
+        stored(store, original.id).await.failing_since,
+        None,
+        "enabling forgets them"
+    );
+
+    let mut unknown = endpoint(acme.id(), None, at(0));
+    unknown.id = WebhookEndpointId::from_uuid(new_uuid());
+    assert_eq!(store.update_webhook_endpoint(&unknown).await, Err(StoreError::NotFound));
+    assert_eq!(store.get_webhook_endpoint(unknown.id).await.expect("get"), None);
+}
+
+/// Deleting an endpoint deletes its deliveries (they are never claimed);
+/// deleting an unknown endpoint is not found.
+pub async fn deleting_a_webhook_endpoint_deletes_its_deliveries(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let gone = registered(store, endpoint(acme.id(), None, at(0))).await;
+    let kept = registered(store, endpoint(acme.id(), None, at(0))).await;
+    invited(store, &acme, "bob@globex.test", at(1)).await;
+    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 2);
+
+    store.delete_webhook_endpoint(gone.id).await.expect("delete");
+    assert_eq!(store.get_webhook_endpoint(gone.id).await.expect("get"), None);
+    assert!(deliveries(store, gone.id).await.is_empty());
+    let claimed = store.claim_webhook_deliveries(at(2), 10, LEASE).await.expect("claim");
+    assert_eq!(claimed.iter().map(|d| d.endpoint_id).collect::<Vec<_>>(), [kept.id]);
+    assert_eq!(store.delete_webhook_endpoint(gone.id).await, Err(StoreError::NotFound));
+}
+
+/// Every event queues, in its own unit of work, one pending delivery per
+/// enabled endpoint of each business that can see it whose filter matches:
+/// the sender's endpoints see every event of its invitations, the
+/// invitee's business the events written once it is known; a disabled
+/// endpoint, a non-matching filter and another business get none.
+pub async fn every_event_queues_one_delivery_per_matching_enabled_endpoint_of_each_business_that_can_see_it(
+    h: Harness,
+) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let initech = Tenant::create(store, "Initech", "peter@initech.test", at(0)).await;
+    let acme_all = registered(store, endpoint(acme.id(), None, at(0))).await;
+    let acme_accepted = registered(store, endpoint(acme.id(), Some(&["invitation.accepted"]), at(0))).await;
+    let mut off = endpoint(acme.id(), None, at(0));
+    off.enabled = false;
+    let acme_off = registered(store, off).await;
+    let globex_all = registered(store, endpoint(globex.id(), None, at(0))).await;
+    let initech_all = registered(store, endpoint(initech.id(), None, at(0))).await;
+
+    let unknown = invited(store, &acme, "bob@globex.test", at(1)).await;
+    let accepted = accept(unknown.invitation(), globex.id(), at(10));
+    store.apply_transition(&accepted).await.expect("accept");
+    let (_, connection_created) = accepted.connection.clone().expect("a connection");
+
+    let acme_deliveries = deliveries(store, acme_all.id).await;
+    assert_eq!(
+        event_ids(&acme_deliveries),
+        BTreeSet::from([unknown.record.event.id, accepted.event.id, connection_created.id])
+    );
+    for delivery in &acme_deliveries {
+        assert_eq!(delivery.status, WebhookDeliveryStatus::Pending);
+        assert_eq!(delivery.attempts, 0);
+        assert_eq!(delivery.business_id, acme.id());
+        assert_eq!(delivery.payload, None);
+        assert_eq!(delivery.id.as_uuid(), delivery.event_id.as_uuid());
+    }
+    let created = acme_deliveries
+        .iter()
+        .find(|d| d.event_id == unknown.record.event.id)
+        .expect("the creation's delivery");
+    assert_eq!(created.event_type, "invitation.created");
+    assert_eq!((created.occurred_at, created.next_attempt_at), (at(1), at(1)));
+    assert_eq!(
+        event_ids(&deliveries(store, acme_accepted.id).await),
+        BTreeSet::from([accepted.event.id])
+    );
+    assert!(deliveries(store, acme_off.id).await.is_empty());
+    let globex_deliveries = deliveries(store, globex_all.id).await;
+    assert_eq!(
+        event_ids(&globex_deliveries),
+        BTreeSet::from([accepted.event.id, connection_created.id]),
+        "the invitee's business gets the events that name it, not the creation written before"
+    );
+    assert!(globex_deliveries.iter().all(|d| d.business_id == globex.id()));
+    assert!(deliveries(store, initech_all.id).await.is_empty());
+
+    // A known invitee from the start, a resend, a bulk insert: each queues too.
+    let known = insert(
+        store,
+        invite(&acme, "carol@globex.test", at(20)).to_member_of(globex.id()),
+    )
+    .await;
+    let bulk = [
+        invite(&acme, "p1@partner.test", at(21)),
+        invite(&acme, "p2@partner.test", at(21)),
+    ];
+    let results = store
+        .insert_invitations(&[bulk[0].record.clone(), bulk[1].record.clone()])
+        .await
+        .expect("insert_invitations");
+    assert!(results.iter().all(Result::is_ok));
+    assert!(event_ids(&deliveries(store, globex_all.id).await).contains(&known.record.event.id));
+    let acme_events = event_ids(&deliveries(store, acme_all.id).await);
+    for event in [&known.record.event, &bulk[0].record.event, &bulk[1].record.event] {
+        assert!(acme_events.contains(&event.id), "{}", event.kind);
+    }
+    // Acme's all-types endpoint 6, its accepted-only one 1, Globex's 3.
+    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 6 + 1 + 3);
+}
+
+/// A claim returns due pending deliveries oldest first, up to the limit,
+/// with the attempt counted and the lease as `next_attempt_at`; a claimed
+/// delivery is not returned again before its lease ends, and is after it.
+pub async fn a_claimed_delivery_is_not_claimed_again_before_its_lease_ends(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let hook = registered(store, endpoint(acme.id(), None, at(0))).await;
+    let first = invited(store, &acme, "p1@partner.test", at(1)).await;
+    let second = invited(store, &acme, "p2@partner.test", at(2)).await;
+    invited(store, &acme, "p3@partner.test", at(50)).await;
+
+    let claimed = store.claim_webhook_deliveries(at(10), 5, LEASE).await.expect("claim");
+    assert_eq!(
+        claimed.iter().map(|d| d.event_id).collect::<Vec<_>>(),
+        [first.record.event.id, second.record.event.id],
+        "due only, oldest first"
+    );
+    for delivery in &claimed {
+        assert_eq!(delivery.attempts, 1);
+        assert_eq!(delivery.next_attempt_at, at(10) + LEASE);
+        assert_eq!(delivery.endpoint_id, hook.id);
+    }
+    let limited = store.claim_webhook_deliveries(at(55), 1, LEASE).await.expect("claim");
+    assert_eq!(limited.len(), 1, "the limit holds");
+    assert_eq!(limited[0].event_type, "invitation.created");
+    assert!(
+        store
+            .claim_webhook_deliveries(at(60), 5, LEASE)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased deliveries are not claimed again"
+    );
+    let again = store
+        .claim_webhook_deliveries(at(10) + LEASE, 5, LEASE)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 2, "after the lease they come back");
+    assert!(again.iter().all(|d| d.attempts == 2));
+}
+
+/// Racing claimers never get the same delivery.
+pub async fn concurrent_claimers_never_get_the_same_delivery(h: Harness) {
+    const CLAIMERS: usize = 8;
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    registered(store, endpoint(acme.id(), None, at(0))).await;
+    registered(store, endpoint(acme.id(), None, at(0))).await;
+    for n in 0..10 {
+        invited(store, &acme, &format!("p{n}@partner.test"), at(0)).await;
+    }
+    let barrier = Arc::new(Barrier::new(CLAIMERS));
+    let mut tasks = Vec::new();
+    for _ in 0..CLAIMERS {
+        let store = Arc::clone(&h.store);
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.claim_webhook_deliveries(at(100), 3, LEASE).await
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        for delivery in task.await.expect("a claimer panicked").expect("claim") {
+            assert!(
+                seen.insert((delivery.endpoint_id, delivery.id)),
+                "delivery {} was claimed twice",
+                delivery.id
+            );
+            assert_eq!(delivery.attempts, 1);
+        }
+    }
+    let rest = store
+        .claim_webhook_deliveries(at(100), 100, LEASE)
+        .await
+        .expect("claim");
+    assert_eq!(seen.len() + rest.len(), 20, "every delivery is claimed once");
+}
+
+/// A retried delivery stays pending and comes back at its retry time with
+/// its status, duration and error; the endpoint's `failing_since` is the
+/// first failure's time, and a success marks the delivery succeeded and
+/// clears it; a failed delivery is never claimed again.
+pub async fn a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clears_the_failures(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let hook = registered(store, endpoint(acme.id(), None, at(0))).await;
+    invited(store, &acme, "p1@partner.test", at(0)).await;
+    invited(store, &acme, "p2@partner.test", at(1)).await;
+    let claimed = store.claim_webhook_deliveries(at(5), 10, LEASE).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let (retried, failed) = (&claimed[0], &claimed[1]);
+    store
+        .finish_webhook_delivery(&attempt(retried, WebhookOutcome::Retry(at(300)), at(6)))
+        .await
+        .expect("finish");
+    store
+        .finish_webhook_delivery(&attempt(failed, WebhookOutcome::Failed, at(7)))
+        .await
+        .expect("finish");
+    assert_eq!(stored(store, hook.id).await.failing_since, Some(at(6)));
+
+    let log = deliveries(store, hook.id).await;
+    let read = log.iter().find(|d| d.id == retried.id).expect("listed");
+    assert_eq!(read.status, WebhookDeliveryStatus::Pending);
+    assert_eq!(
+        (
+            read.response_status,
+            read.duration_ms,
+            read.attempted_at,
+            read.next_attempt_at
+        ),
+        (Some(500), Some(12), Some(at(6)), at(300))
+    );
+    assert_eq!(read.last_error.as_deref(), Some("the endpoint answered 500"));
+    let gave_up = log.iter().find(|d| d.id == failed.id).expect("listed");
+    assert_eq!(gave_up.status, WebhookDeliveryStatus::Failed);
+
+    assert!(
+        store
+            .claim_webhook_deliveries(at(299), 10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let back = store.claim_webhook_deliveries(at(300), 10, LEASE).await.expect("claim");
+    assert_eq!(back.iter().map(|d| d.id).collect::<Vec<_>>(), [retried.id]);
+    assert_eq!(back[0].attempts, 2);
+    store
+        .finish_webhook_delivery(&attempt(&back[0], WebhookOutcome::Succeeded, at(301)))
+        .await
+        .expect("finish");
+    assert_eq!(stored(store, hook.id).await.failing_since, None);
+    let done = deliveries(store, hook.id).await;
+    assert_eq!(
+        done.iter()
+            .find(|d| d.id == retried.id)
+            .map(|d| (d.status, d.last_error.clone())),
+        Some((WebhookDeliveryStatus::Succeeded, None))
+    );
+    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 0);
+    assert!(
+        store
+            .claim_webhook_deliveries(at(100_000), 10, LEASE)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    let unknown = WebhookAttempt {
+        delivery_id: WebhookDeliveryId::from_uuid(new_uuid()),
+        ..attempt(retried, WebhookOutcome::Failed, at(400))
+    };
+    assert_eq!(store.finish_webhook_delivery(&unknown).await, Err(StoreError::NotFound));
+}
+
+/// A failure with `disable` disables the endpoint and queues one
+/// `webhook_endpoint.disabled` notice for each other enabled endpoint of
+/// the business that wants it; a second disabling failure (a racing
+/// attempt) queues no second notice; disabled endpoints get no new events.
+pub async fn a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other_endpoints(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let failing = registered(store, endpoint(acme.id(), None, at(0))).await;
+    let watcher = registered(store, endpoint(acme.id(), Some(&[ENDPOINT_DISABLED]), at(0))).await;
+    let deaf = registered(store, endpoint(acme.id(), Some(&["invitation.accepted"]), at(0))).await;
+    let stranger = registered(store, endpoint(globex.id(), None, at(0))).await;
+    invited(store, &acme, "p1@partner.test", at(0)).await;
+    invited(store, &acme, "p2@partner.test", at(0)).await;
+    let claimed = store.claim_webhook_deliveries(at(1), 10, LEASE).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+
+    let notice = DisabledNotice {
+        event_id: EventId::from_uuid(new_uuid()),
+        payload: r#"{"endpoint_id":"x"}"#.to_owned(),
+    };
+    for (delivery, second) in claimed.iter().zip([false, true]) {
+        let mut failed = attempt(delivery, WebhookOutcome::Failed, at(if second { 3 } else { 2 }));
+        failed.disable = Some(DisabledNotice {
+            event_id: if second {
+                EventId::from_uuid(new_uuid())
+            } else {
+                notice.event_id
+            },
+            ..notice.clone()
+        });
+        store.finish_webhook_delivery(&failed).await.expect("finish");
+    }
+    let read = stored(store, failing.id).await;
+    assert!(!read.enabled);
+    assert_eq!(read.updated_at, at(2));
+
+    let notices = deliveries(store, watcher.id).await;
+    assert_eq!(notices.len(), 1, "one notice, whatever the racing attempts");
+    let sent = &notices[0];
+    assert_eq!(
+        (sent.event_id, sent.event_type.as_str(), sent.payload.as_deref()),
+        (notice.event_id, ENDPOINT_DISABLED, Some(r#"{"endpoint_id":"x"}"#))
+    );
+    assert_eq!(
+        (sent.status, sent.next_attempt_at, sent.occurred_at, sent.business_id),
+        (WebhookDeliveryStatus::Pending, at(2), at(2), acme.id())
+    );
+    assert!(deliveries(store, deaf.id).await.is_empty());
+    assert!(deliveries(store, stranger.id).await.is_empty());
+    assert!(
+        !event_ids(&deliveries(store, failing.id).await).contains(&notice.event_id),
+        "the disabled endpoint does not hear of itself"
+    );
+
+    let before = deliveries(store, failing.id).await.len();
+    invited(store, &acme, "p3@partner.test", at(10)).await;
+    assert_eq!(
+        deliveries(store, failing.id).await.len(),
+        before,
+        "a disabled endpoint gets no new event"
+    );
+}
+
+/// A redelivery is queued as given, beside the first delivery of the same
+/// event; for an unknown endpoint it is not found and writes nothing.
+pub async fn a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_endpoint(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let hook = registered(store, endpoint(acme.id(), None, at(0))).await;
+    let invite = invited(store, &acme, "p1@partner.test", at(0)).await;
+    let first = deliveries(store, hook.id).await.pop().expect("the first delivery");
+    let again = WebhookDelivery {
+        id: WebhookDeliveryId::from_uuid(new_uuid()),
+        next_attempt_at: at(100),
+        created_at: at(100),
+        ..first.clone()
+    };
+    store.insert_webhook_delivery(&again).await.expect("insert");
+    assert_eq!(deliveries(store, hook.id).await, [again.clone(), first]);
+    assert!(
+        deliveries(store, hook.id)
+            .await
+            .iter()
+            .all(|d| d.event_id == invite.record.event.id)
+    );
+
+    let orphan = WebhookDelivery {
+        id: WebhookDeliveryId::from_uuid(new_uuid()),
+        endpoint_id: WebhookEndpointId::from_uuid(new_uuid()),
+        ..again
+    };
+    assert_eq!(store.insert_webhook_delivery(&orphan).await, Err(StoreError::NotFound));
+    assert!(deliveries(store, orphan.endpoint_id).await.is_empty());
+}
+
+/// A released delivery is due again at once with its attempt uncounted;
+/// one finished or claimed again since is left alone.
+pub async fn a_released_delivery_is_due_again_at_once_and_others_are_left_alone(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    registered(store, endpoint(acme.id(), None, at(0))).await;
+    invited(store, &acme, "p1@partner.test", at(0)).await;
+    invited(store, &acme, "p2@partner.test", at(1)).await;
+    let claimed = store.claim_webhook_deliveries(at(5), 10, LEASE).await.expect("claim");
+    store
+        .finish_webhook_delivery(&attempt(&claimed[1], WebhookOutcome::Succeeded, at(6)))
+        .await
+        .expect("finish");
+    let released = store
+        .release_webhook_deliveries(&claimed, at(7))
+        .await
+        .expect("release");
+    assert_eq!(released, 1, "only the unfinished one");
+    let back = store.claim_webhook_deliveries(at(7), 10, LEASE).await.expect("claim");
+    assert_eq!(back.iter().map(|d| d.id).collect::<Vec<_>>(), [claimed[0].id]);
+    assert_eq!(back[0].attempts, 1, "the released attempt was uncounted");
+    assert_eq!(
+        store
+            .release_webhook_deliveries(&claimed, at(8))
+            .await
+            .expect("release"),
+        0,
+        "claimed again since: left alone"
+    );
+}
