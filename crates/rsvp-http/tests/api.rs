@@ -1,6 +1,7 @@
 //! The HTTP API end to end: status codes, shapes and problem documents of
 //! every endpoint, run on the in-memory store, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use actix_web::http::{Method, StatusCode, header};
@@ -9,15 +10,6 @@ use common::{ADMIN, Api, codes};
 use rsvp_http::configure;
 use serde_json::{Value, json};
 use time::Duration;
-
-/// Runs each test once per backend, each on a fresh store.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     provisioning_a_business_returns_its_user_and_an_api_key_shown_once,

@@ -2,6 +2,7 @@
 //! PostgreSQL: replays byte for byte, refusals of a reused or malformed key,
 //! scopes, the 24-hour memory, server errors never stored, and races.
 
+#[macro_use]
 mod common;
 
 use std::cell::Cell;
@@ -16,15 +17,6 @@ use rsvp_http::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use serde_json::{Value, json};
 use time::Duration;
 use tokio::sync::Notify;
-
-/// Runs each test once per backend, each on a fresh store.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     a_retried_create_replays_the_first_answer_byte_for_byte,

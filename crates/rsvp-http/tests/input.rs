@@ -2,21 +2,13 @@
 //! a key twice is refused, one mailbox written two ways is one address, and
 //! names, roles and external ids hold no invisible format characters.
 
+#[macro_use]
 mod common;
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::test;
 use common::{ADMIN, Api, Reply, codes};
 use serde_json::{Value, json};
-
-/// Runs each test once per backend, each on a fresh store.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     a_json_body_with_a_key_twice_is_400_malformed_json_on_every_json_endpoint,

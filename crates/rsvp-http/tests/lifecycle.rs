@@ -2,6 +2,7 @@
 //! suspension, deactivation, erasure, `GET /v1/me` — on the in-memory store,
 //! on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use actix_web::http::{Method, StatusCode, header};
@@ -9,14 +10,6 @@ use common::{ADMIN, Api};
 use rsvp_app::Clock as _;
 use serde_json::{Value, json};
 use time::Duration;
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     named_api_keys_are_created_listed_without_secrets_and_a_revoked_one_is_401_at_once,

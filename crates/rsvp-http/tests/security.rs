@@ -4,20 +4,13 @@
 //! of paths, a guarded `/metrics`, and invitee forms that are read whole or
 //! not at all.
 
+#[macro_use]
 mod common;
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::test;
 use common::{ADMIN, Api};
 use serde_json::{Value, json};
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     the_sender_does_not_learn_the_invitees_business_before_acceptance,

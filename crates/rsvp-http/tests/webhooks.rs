@@ -2,19 +2,12 @@
 //! shown on creation and rotation only (never cached), the SSRF guard at
 //! registration, the delivery log and redelivery — on every backend.
 
+#[macro_use]
 mod common;
 
 use actix_web::http::{Method, StatusCode, header};
 use common::{Api, codes};
 use serde_json::{Value, json};
-
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
-        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
-        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
-    };
-}
 
 on_every_backend!(
     an_endpoint_is_registered_read_changed_and_deleted_by_its_business_only,

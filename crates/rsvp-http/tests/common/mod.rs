@@ -3,6 +3,18 @@
 //! each test and dropped after).
 #![allow(dead_code)]
 
+/// Runs each test once per backend (in-memory, SQLite, PostgreSQL), each on
+/// a fresh store: `on_every_backend!(a_test, another_test);` over `async fn
+/// a_test(api: Api)`.
+#[allow(unused_macros)]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod memory { $( #[actix_web::test] async fn $name() { super::$name(super::Api::memory().await).await } )* }
+        mod sqlite { $( #[actix_web::test] async fn $name() { super::$name(super::Api::sqlite().await).await } )* }
+        mod postgres { $( #[actix_web::test] async fn $name() { super::$name(super::Api::postgres().await).await } )* }
+    };
+}
+
 use std::sync::Arc;
 
 use actix_web::http::{Method, StatusCode, header};
