@@ -491,8 +491,9 @@ fn wait_for_emails(server: &Server, count: usize) {
     }
 }
 
-/// The whole life of two invitations with logs at `debug`: every line the
-/// server wrote is searched for every secret it handed out or was given.
+/// The whole life of two invitations, and a webhook endpoint whose secret
+/// is rotated, with logs at `debug`: every line the server wrote is searched
+/// for every secret it handed out or was given.
 fn no_secret_reaches_the_logs(server: Server) {
     let mut secrets = vec![ADMIN.to_owned(), "metrics-token-kept-secret".to_owned()];
     let (status, acme) = server.call(
@@ -569,6 +570,32 @@ fn no_secret_reaches_the_logs(server: Server) {
             .0,
         200
     );
+    // A webhook endpoint (its secret, then a rotated one) with a delivery attempted.
+    let (status, endpoint) = server.call(
+        "POST",
+        "/v1/webhook-endpoints",
+        Some(&acme_key),
+        Some(json!({"url": "http://127.0.0.1:9/hooks"})),
+    );
+    assert_eq!(status, 201, "{endpoint}");
+    secrets.push(endpoint["secret"].as_str().unwrap().to_owned());
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let (status, rotated) = server.call(
+        "POST",
+        &format!("/v1/webhook-endpoints/{endpoint_id}/rotate-secret"),
+        Some(&acme_key),
+        None,
+    );
+    assert_eq!(status, 200, "{rotated}");
+    secrets.push(rotated["secret"].as_str().unwrap().to_owned());
+    let (status, _) = server.call(
+        "POST",
+        "/v1/invitations",
+        Some(&acme_key),
+        Some(json!({"email": "dora@hooli.test", "send_email": false})),
+    );
+    assert_eq!(status, 201);
+
     // Refusals log too: answered links, mistyped paths, wrong keys.
     assert_eq!(server.call("GET", &format!("/invite/{token}/typo"), None, None).0, 404);
     assert_eq!(
@@ -616,6 +643,8 @@ fn no_token_key_or_admin_token_reaches_the_debug_logs_on_sqlite() {
             ("RSVP_LOG", "debug"),
             ("RSVP_RESEND_COOLDOWN_SECS", "0"),
             ("RSVP_METRICS_TOKEN", "metrics-token-kept-secret"),
+            ("RSVP_WEBHOOK_ALLOW_HTTP", "true"),
+            ("RSVP_WEBHOOK_ALLOW_PRIVATE", "true"),
         ],
     ));
 }
@@ -628,6 +657,8 @@ fn no_token_key_or_admin_token_reaches_the_debug_logs_on_postgresql() {
             ("RSVP_LOG", "debug"),
             ("RSVP_RESEND_COOLDOWN_SECS", "0"),
             ("RSVP_METRICS_TOKEN", "metrics-token-kept-secret"),
+            ("RSVP_WEBHOOK_ALLOW_HTTP", "true"),
+            ("RSVP_WEBHOOK_ALLOW_PRIVATE", "true"),
         ],
     ));
 }
