@@ -580,6 +580,20 @@ pub trait Timer: Send + Sync {
     async fn sleep(&self, duration: std::time::Duration);
 }
 
+/// Tells the email dispatcher that jobs may have been queued, so that it
+/// claims them at once instead of at its next poll (a store adapter raises
+/// it: PostgreSQL's `LISTEN/NOTIFY` across replicas, an in-process signal on
+/// SQLite). A hint only: a wake-up may be spurious or lost (a listener
+/// reconnecting), so the dispatcher keeps polling too.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait WorkSignal: Send + Sync {
+    /// Resolves when jobs may have been queued since the last wake-up was
+    /// taken (`true`), or after `timeout` (`false`). A wake-up raised while
+    /// nobody waits is kept for the next call.
+    async fn wait_for_work(&self, timeout: std::time::Duration) -> bool;
+}
+
 /// Why a send failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {

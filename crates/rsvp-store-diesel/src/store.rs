@@ -29,6 +29,7 @@ use crate::rows::{
     from_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, users};
+use crate::wake::{StoreWorkSignal, Wake};
 
 diesel::define_sql_function! {
     /// SQL `COALESCE` of two nullable texts (both backends have it).
@@ -116,7 +117,14 @@ pub struct DieselStore {
     /// SQLite: the last write unit failed on storage (full disk, read-only
     /// file, I/O error) and none has succeeded since; readiness fails.
     storage_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Wakes the email dispatcher after a commit that queued email jobs.
+    wake: std::sync::Arc<Wake>,
+    /// PostgreSQL: where the listener of other replicas' jobs connects.
+    listen_url: Option<String>,
 }
+
+/// The port methods that queue email jobs: their success wakes the dispatcher.
+const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations", "record_resend"];
 
 /// The PostgreSQL advisory lock taken by the email pruner, so that one
 /// replica prunes at a time ("rsvp" in ASCII, then 1).
@@ -567,6 +575,10 @@ impl DieselStore {
             test_on_check_out: options.test_on_check_out,
             check_after_idle: options.check_after_idle,
         };
+        let listen_url = match &target {
+            DatabaseUrl::Postgres(url) => Some(url.clone()),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
             .await
             .map_err(|e| SetupError::Connect {
@@ -578,7 +590,20 @@ impl DieselStore {
             backend,
             ping_timeout: options.ping_timeout,
             storage_failure: std::sync::Arc::default(),
+            wake: std::sync::Arc::default(),
+            listen_url,
         })
+    }
+
+    /// The signal that wakes the email dispatcher when jobs are queued: by
+    /// this store (after the commit), and on PostgreSQL by any replica
+    /// (`LISTEN/NOTIFY`; the first call starts the listener thread, which
+    /// ends when the store and its signals are dropped).
+    pub fn work_signal(&self) -> StoreWorkSignal {
+        if let Some(url) = &self.listen_url {
+            self.wake.listen(url);
+        }
+        StoreWorkSignal::new(self.wake.clone())
     }
 
     /// The backend in use.
@@ -672,6 +697,9 @@ impl DieselStore {
         }
         if let Err(StoreError::Unavailable(message)) = &result {
             tracing::warn!(operation, error = %message, "store unavailable");
+        }
+        if result.is_ok() && QUEUEING_OPERATIONS.contains(&operation) {
+            self.wake.raise();
         }
         result
     }
