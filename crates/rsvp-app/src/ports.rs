@@ -320,6 +320,24 @@ pub trait Store: Send + Sync {
     /// An invitation by id, as stored.
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
 
+    /// The invitations of `ids` that exist, as stored, in any order (each
+    /// once, even if its id is given twice): the dispatcher reads a round's
+    /// invitations at once.
+    ///
+    /// The default runs `get_invitation` for each.
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = Vec::with_capacity(unique.len());
+        for id in unique {
+            if let Some(invitation) = self.get_invitation(id).await? {
+                found.push(invitation);
+            }
+        }
+        Ok(found)
+    }
+
     /// Invitations sent by `business`, newest first (`created_at`, then `id`,
     /// descending), filtered, keyset paged. A page never repeats or skips a
     /// row, whatever is inserted meanwhile.
@@ -415,6 +433,29 @@ pub trait Store: Send + Sync {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// Records the outcomes of several attempts, each exactly as
+    /// [`finish_email_job`](Self::finish_email_job) would, in one unit of
+    /// work where the backend allows (the dispatcher records a round's
+    /// outcomes in groups). A job that does not exist is skipped, not an
+    /// error. Returns how many jobs were found.
+    ///
+    /// The default runs `finish_email_job` for each.
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut found = 0;
+        for (id, outcome) in outcomes {
+            match self.finish_email_job(*id, outcome, now).await {
+                Ok(()) => found += 1,
+                Err(StoreError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
 
     /// The email jobs queued for the invitations of `business` at or after
     /// `since` (by the job's `created_at`, whatever its status now): how many,

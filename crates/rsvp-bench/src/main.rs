@@ -7,6 +7,7 @@
 //! cargo run --release -p rsvp-bench -- list      # list_sent latency at 1M rows
 //! cargo run --release -p rsvp-bench -- pgbench   # the same inserts in pgbench; rsvp ÷ pgbench
 //! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 4 dispatchers
+//! cargo run --release -p rsvp-bench -- latency   # 201 -> email provider, rsvp serve at 20 creates/s
 //! cargo run --release -p rsvp-bench -- all       # everything, then a summary table
 //! ```
 //!
@@ -16,6 +17,7 @@ mod creates;
 mod db;
 mod drain;
 mod fixture;
+mod latency;
 mod list;
 mod pgbench;
 mod postmark;
@@ -61,6 +63,8 @@ enum Command {
     Pgbench(PgbenchArgs),
     /// Outbox drain rate of the email dispatcher (real HTTP mailer, local Postmark stand-in).
     Drain(DrainArgs),
+    /// 201 to email provider latency at low load, through the release `rsvp serve` binary.
+    Latency(LatencyArgs),
     /// Everything above, then a summary table.
     All(AllArgs),
 }
@@ -133,6 +137,19 @@ struct DrainArgs {
     /// Jobs each `run_once` claims (the dispatcher's default is 50).
     #[arg(long, default_value_t = 50)]
     batch: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+struct LatencyArgs {
+    /// Invitations created (and emails awaited).
+    #[arg(long, default_value_t = 200)]
+    creates: usize,
+    /// Creates per second.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// The `rsvp` binary (default: the one next to rsvp-bench).
+    #[arg(long)]
+    binary: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -251,6 +268,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Drain(args) => {
             run_drain(&server, &args).await?;
+        }
+        Command::Latency(args) => {
+            let binary = args.binary.clone().unwrap_or_else(latency::default_binary);
+            println!(
+                "\n== latency: {} creates at {}/s over HTTP, {} serve with RSVP_MAIL_TRANSPORT=http to a local stand-in ==",
+                args.creates,
+                args.rate,
+                binary.display()
+            );
+            latency::run(&server, &binary, args.creates, args.rate).await?.print();
         }
         Command::All(args) => run_all(&server, &args).await?,
     }

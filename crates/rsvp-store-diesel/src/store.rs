@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::migrations;
-use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
+use crate::one_statement::{FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, UserRow, bound_nanos,
     from_nanos, id_text, to_nanos,
@@ -131,7 +131,7 @@ const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations
 const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 10] = [
+const WRITE_OPERATIONS: [&str; 11] = [
     "create_business",
     "add_user",
     "insert_invitation",
@@ -140,6 +140,7 @@ const WRITE_OPERATIONS: [&str; 10] = [
     "record_resend",
     "claim_email_jobs",
     "finish_email_job",
+    "finish_email_jobs",
     "release_email_jobs",
     "prune_email_jobs",
 ];
@@ -480,10 +481,84 @@ fn events_on_one_side(
 }
 
 /// What an attempt leaves on its job.
-enum Finish {
+pub(crate) enum Finish {
     Sent,
     Retry(i64, String),
     Failed(String),
+}
+
+impl Finish {
+    fn from_domain(outcome: &EmailOutcome) -> Result<Self, StoreError> {
+        Ok(match outcome {
+            EmailOutcome::Sent => Self::Sent,
+            EmailOutcome::Retry { retry_at, error } => Self::Retry(to_nanos(*retry_at)?, error.clone()),
+            EmailOutcome::Failed { error } => Self::Failed(error.clone()),
+        })
+    }
+
+    /// The job's new status, next attempt (`None` leaves it), error (`None`
+    /// leaves the last one) and whether its link token stays (a retry needs
+    /// it; a job that is done no longer does).
+    pub(crate) fn columns(&self) -> (&'static str, Option<i64>, Option<&str>, bool) {
+        match self {
+            Self::Sent => ("sent", None, None, false),
+            Self::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
+            Self::Failed(error) => ("failed", None, Some(error.as_str()), false),
+        }
+    }
+
+    /// PostgreSQL's one statement for this outcome of job `id`.
+    fn statement<'a>(&'a self, id: &'a str, now: i64) -> FinishEmailJob<'a> {
+        let (status, retry_at, error, keep_link_token) = self.columns();
+        FinishEmailJob {
+            id,
+            status,
+            retry_at,
+            error,
+            keep_link_token,
+            now,
+        }
+    }
+}
+
+/// Records one outcome on SQLite (inside the caller's write unit): whether
+/// the job exists.
+fn finish_on_sqlite(conn: &mut DbConnection, id: &str, outcome: Finish, now: i64) -> Unit<bool> {
+    use crate::schema::email_jobs::dsl as j;
+    let Some(job) = j::email_jobs
+        .find(id)
+        .select(EmailJobRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    // A job that is done no longer needs its link token in clear.
+    let (status, next_attempt_at, last_error, link_token) = match outcome {
+        Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
+        Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
+        Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
+    };
+    diesel::update(j::email_jobs.find(id))
+        .set((
+            j::status.eq(status),
+            j::next_attempt_at.eq(next_attempt_at),
+            j::last_error.eq(last_error),
+            j::link_token.eq(link_token),
+            j::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    // The invitation shows the fate of its latest email only: an older job
+    // finishing after a resend does not overwrite it.
+    let newer = email_jobs::table
+        .filter(j::invitation_id.eq(job.invitation_id.clone()))
+        .filter(j::created_at.gt(job.created_at))
+        .select(j::id);
+    diesel::update(invitations::table.find(&job.invitation_id))
+        .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
+        .set(invitations::email_delivery.eq(status))
+        .execute(conn)?;
+    Ok(true)
 }
 
 fn saturating_limit(limit: usize) -> i64 {
@@ -966,6 +1041,25 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.run("get_invitations", move |conn| {
+            let mut found = Vec::with_capacity(ids.len());
+            // Bounded IN lists: SQLite caps bound parameters per statement.
+            for chunk in ids.chunks(500) {
+                let rows = invitations::table
+                    .filter(invitations::id.eq_any(chunk))
+                    .select(InvitationRow::as_select())
+                    .load(conn)?;
+                found.extend(rows_into(rows, InvitationRow::into_domain)?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
         let id = id_text(id.as_uuid());
         self.run("get_invitation", move |conn| {
@@ -1276,71 +1370,45 @@ impl Store for DieselStore {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        use crate::schema::email_jobs::dsl as j;
         let id = id_text(id.as_uuid());
         let now = to_nanos(now)?;
-        let outcome = match outcome {
-            EmailOutcome::Sent => Finish::Sent,
-            EmailOutcome::Retry { retry_at, error } => Finish::Retry(to_nanos(*retry_at)?, error.clone()),
-            EmailOutcome::Failed { error } => Finish::Failed(error.clone()),
-        };
+        let outcome = Finish::from_domain(outcome)?;
         self.run("finish_email_job", move |conn| {
-            if let DbConnection::Pg(pg) = conn {
-                let (status, retry_at, error, keep_link_token) = match &outcome {
-                    Finish::Sent => ("sent", None, None, false),
-                    Finish::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
-                    Finish::Failed(error) => ("failed", None, Some(error.as_str()), false),
-                };
-                let statement = FinishEmailJob {
-                    id: &id,
-                    status,
-                    retry_at,
-                    error,
-                    keep_link_token,
-                    now,
-                };
-                return if statement.execute_on(pg)? {
-                    Ok(())
-                } else {
-                    Err(StoreError::NotFound.into())
-                };
-            }
-            write_unit(conn, |conn| {
-                let Some(job) = j::email_jobs
-                    .find(&id)
-                    .select(EmailJobRow::as_select())
-                    .first(conn)
-                    .optional()?
-                else {
-                    return Err(StoreError::NotFound.into());
-                };
-                // A job that is done no longer needs its link token in clear.
-                let (status, next_attempt_at, last_error, link_token) = match outcome {
-                    Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
-                    Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
-                    Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
-                };
-                diesel::update(j::email_jobs.find(&id))
-                    .set((
-                        j::status.eq(status),
-                        j::next_attempt_at.eq(next_attempt_at),
-                        j::last_error.eq(last_error),
-                        j::link_token.eq(link_token),
-                        j::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                // The invitation shows the fate of its latest email only: an
-                // older job finishing after a resend does not overwrite it.
-                let newer = email_jobs::table
-                    .filter(j::invitation_id.eq(job.invitation_id.clone()))
-                    .filter(j::created_at.gt(job.created_at))
-                    .select(j::id);
-                diesel::update(invitations::table.find(&job.invitation_id))
-                    .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
-                    .set(invitations::email_delivery.eq(status))
-                    .execute(conn)?;
+            let found = match conn {
+                DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
+                DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
+            };
+            if found {
                 Ok(())
-            })
+            } else {
+                Err(StoreError::NotFound.into())
+            }
+        })
+        .await
+    }
+
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let now = to_nanos(now)?;
+        let outcomes = outcomes
+            .iter()
+            .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
+        self.run("finish_email_jobs", move |conn| match conn {
+            DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
+            DbConnection::Sqlite(_) => write_unit(conn, |conn| {
+                let mut found = 0;
+                for (id, outcome) in outcomes {
+                    found += u64::from(finish_on_sqlite(conn, &id, outcome, now)?);
+                }
+                Ok(found)
+            }),
         })
         .await
     }
@@ -1932,6 +2000,19 @@ mod tests {
             .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
             .await
             .unwrap();
+        let group = [
+            (jobs[3].id, EmailOutcome::Sent),
+            (
+                jobs[4].id,
+                EmailOutcome::Retry {
+                    retry_at: now + Duration::minutes(5),
+                    error: "451".into(),
+                },
+            ),
+        ];
+        assert_eq!(store.finish_email_jobs(&group, now).await.unwrap(), 2);
+        let round: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
+        assert_eq!(store.get_invitations(&round).await.unwrap().len(), 10);
         assert_eq!(store.release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
         store.oldest_queued_email().await.unwrap().unwrap();
         let resend = ResendRecord {
@@ -1989,7 +2070,8 @@ mod tests {
             after: Some(EventId::from_uuid(Uuid::nil())),
         };
         assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
-        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 1);
+        // The job sent alone and the one sent in a group.
+        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 2);
     }
 
     /// Every SQL statement the store sends while `exercise_every_query`
