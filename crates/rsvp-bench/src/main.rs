@@ -134,8 +134,8 @@ struct DrainArgs {
     /// Dispatchers run at once, one drain each (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     dispatchers: Vec<usize>,
-    /// Jobs each `run_once` claims (the dispatcher's default is 50).
-    #[arg(long, default_value_t = 50)]
+    /// Jobs each `run_once` claims (the dispatcher's default is 200).
+    #[arg(long, default_value_t = 200)]
     batch: usize,
 }
 
