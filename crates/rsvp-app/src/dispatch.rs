@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_channel::mpsc;
 use futures_util::future::{self, Either};
 use futures_util::stream::{self, StreamExt};
 use rsvp_domain::{BusinessId, EmailJobId, Invitation, InvitationId, InvitationStatus, UserId};
@@ -395,42 +396,51 @@ impl EmailDispatcher {
             }
         };
         let concurrency = self.settings.concurrency.max(1);
-        let mut attempts = stream::iter(jobs)
-            .map(|job| self.handle(job, &context))
-            .buffer_unordered(concurrency)
-            .ready_chunks(concurrency);
         let mut first_error: Option<StoreError> = None;
         let mut unsent = Vec::new();
-        while let Some(group) = attempts.next().await {
-            let mut outcomes = Vec::with_capacity(group.len());
-            for handled in group {
-                match handled {
-                    Handled::Unsent(job) => unsent.push(job),
-                    Handled::Done(id, outcome, kind) => {
-                        match kind {
-                            AttemptOutcome::Sent => report.sent += 1,
-                            AttemptOutcome::Retried => report.retried += 1,
-                            AttemptOutcome::Failed => report.failed += 1,
+        // Sending and recording run side by side: a send that ends starts
+        // the next at once, even while a group of outcomes is being written.
+        let (finished, outcomes) = mpsc::unbounded::<Handled>();
+        let sending = stream::iter(jobs)
+            .map(|job| self.handle(job, &context))
+            .buffer_unordered(concurrency)
+            .for_each(move |handled| {
+                // The receiver lives until every send is done: this cannot fail.
+                let _ = finished.unbounded_send(handled);
+                future::ready(())
+            });
+        let recording = async {
+            let mut groups = outcomes.ready_chunks(concurrency);
+            while let Some(group) = groups.next().await {
+                let mut outcomes = Vec::with_capacity(group.len());
+                for handled in group {
+                    match handled {
+                        Handled::Unsent(job) => unsent.push(job),
+                        Handled::Done(id, outcome, kind) => {
+                            match kind {
+                                AttemptOutcome::Sent => report.sent += 1,
+                                AttemptOutcome::Retried => report.retried += 1,
+                                AttemptOutcome::Failed => report.failed += 1,
+                            }
+                            outcomes.push((id, outcome));
                         }
-                        outcomes.push((id, outcome));
                     }
                 }
+                if outcomes.is_empty() {
+                    continue;
+                }
+                if let Err(error) = self
+                    .ports
+                    .store
+                    .finish_email_jobs(&outcomes, self.ports.clock.now())
+                    .await
+                {
+                    self.backlog().unrecorded.extend(outcomes);
+                    first_error.get_or_insert(error);
+                }
             }
-            if outcomes.is_empty() {
-                continue;
-            }
-            // The sends still in flight go on meanwhile (their transport
-            // runs them); only the start of new ones waits for this write.
-            if let Err(error) = self
-                .ports
-                .store
-                .finish_email_jobs(&outcomes, self.ports.clock.now())
-                .await
-            {
-                self.backlog().unrecorded.extend(outcomes);
-                first_error.get_or_insert(error);
-            }
-        }
+        };
+        future::join(sending, recording).await;
         if !unsent.is_empty() {
             match self
                 .ports
