@@ -410,7 +410,9 @@ impl EmailDispatcher {
                 future::ready(())
             });
         let recording = async {
-            let mut groups = outcomes.ready_chunks(concurrency);
+            // A group is whatever finished meanwhile: one at a time at low
+            // load; when writes lag, the next takes up everything waiting.
+            let mut groups = outcomes.ready_chunks(self.settings.batch_size.max(1));
             while let Some(group) = groups.next().await {
                 let mut outcomes = Vec::with_capacity(group.len());
                 for handled in group {

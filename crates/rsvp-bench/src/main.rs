@@ -6,7 +6,7 @@
 //! cargo run --release -p rsvp-bench -- creates   # creates/s, 16 tasks
 //! cargo run --release -p rsvp-bench -- list      # list_sent latency at 1M rows
 //! cargo run --release -p rsvp-bench -- pgbench   # the same inserts in pgbench; rsvp ÷ pgbench
-//! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 4 dispatchers
+//! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 3 dispatchers
 //! cargo run --release -p rsvp-bench -- latency   # 201 -> email provider, rsvp serve at 20 creates/s
 //! cargo run --release -p rsvp-bench -- all       # everything, then a summary table
 //! ```
@@ -132,7 +132,7 @@ struct DrainArgs {
     #[arg(long, default_value_t = 5_000)]
     emails: usize,
     /// Dispatchers run at once, one drain each (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
     dispatchers: Vec<usize>,
     /// Jobs each `run_once` claims (the dispatcher's default is 200).
     #[arg(long, default_value_t = 200)]
