@@ -4,11 +4,13 @@
 //! and jitter, gives up after a configured number of attempts, and gives
 //! back at once the jobs it claimed but could not handle.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_channel::mpsc;
 use futures_util::future::{self, Either};
 use futures_util::stream::{self, StreamExt};
-use rsvp_domain::{EmailJobId, InvitationStatus};
+use rsvp_domain::{BusinessId, EmailAddress, EmailJobId, Invitation, InvitationId, InvitationStatus, User, UserId};
 use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
@@ -56,15 +58,17 @@ pub struct DispatchSettings {
 const RECORD_MARGIN: Duration = Duration::seconds(5);
 
 impl DispatchSettings {
-    /// Defaults: English, 50 per round, 16 sends at once, 30 s per send, a
-    /// 45 s lease (the send timeout and a margin), 8 attempts, backoff from
-    /// 30 s doubling up to 1 h.
+    /// Defaults: English, 200 per round (a round waits for its last send
+    /// before the next claim: a batch of many times the concurrency keeps
+    /// the sends busy; docs/DECISIONS.md), 16 sends at once, 30 s per send,
+    /// a 45 s lease (the send timeout and a margin), 8 attempts, backoff
+    /// from 30 s doubling up to 1 h.
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
             public_url: public_url.into(),
             default_locale: Locale::En,
             product_name: "rsvp".to_owned(),
-            batch_size: 50,
+            batch_size: 200,
             lease: Duration::seconds(45),
             max_attempts: 8,
             backoff_base: Duration::seconds(30),
@@ -223,12 +227,21 @@ impl std::fmt::Debug for EmailDispatcher {
 
 /// What became of one claimed job within a round.
 enum Handled {
-    /// Attempted and recorded (or the job is gone).
-    Done(AttemptOutcome),
-    /// Not attempted: to give back.
-    Unsent(EmailJob, Option<StoreError>),
-    /// Attempted, but the store did not take the outcome.
-    Unrecorded(EmailJobId, EmailOutcome, AttemptOutcome, StoreError),
+    /// Attempted: the outcome to record.
+    Done(EmailJobId, EmailOutcome, AttemptOutcome),
+    /// Not attempted (too little of its lease left): to give back.
+    Unsent(EmailJob),
+}
+
+/// What a round's emails need from the store, read once for the whole
+/// round: its invitations, and the names of their senders.
+#[derive(Default)]
+struct RoundContext {
+    invitations: HashMap<InvitationId, Invitation>,
+    businesses: HashMap<BusinessId, String>,
+    users: HashMap<UserId, User>,
+    /// (sender, normalized address) pairs whose recipient opted out.
+    opted_out: HashSet<(BusinessId, String)>,
 }
 
 /// An email ready to send, or why there is none.
@@ -334,23 +347,17 @@ impl EmailDispatcher {
                 std::mem::take(&mut backlog.unreleased),
             )
         };
-        let mut pending = unrecorded.into_iter();
-        while let Some((id, outcome)) = pending.next() {
-            match self
+        if !unrecorded.is_empty()
+            && let Err(error) = self
                 .ports
                 .store
-                .finish_email_job(id, &outcome, self.ports.clock.now())
+                .finish_email_jobs(&unrecorded, self.ports.clock.now())
                 .await
-            {
-                Ok(()) | Err(StoreError::NotFound) => {}
-                Err(error) => {
-                    let mut backlog = self.backlog();
-                    backlog.unrecorded.push((id, outcome));
-                    backlog.unrecorded.extend(pending);
-                    backlog.unreleased.extend(unreleased);
-                    return Err(error);
-                }
-            }
+        {
+            let mut backlog = self.backlog();
+            backlog.unrecorded.extend(unrecorded);
+            backlog.unreleased.extend(unreleased);
+            return Err(error);
         }
         if !unreleased.is_empty()
             && let Err(error) = self
@@ -365,8 +372,11 @@ impl EmailDispatcher {
         Ok(())
     }
 
-    /// Settles the last round's backlog, claims up to `batch_size` due jobs
-    /// and handles them, `concurrency` at a time.
+    /// Settles the last round's backlog, claims up to `batch_size` due jobs,
+    /// reads what their emails need (in a few queries for the whole round),
+    /// sends them `concurrency` at a time, and records the outcomes as they
+    /// come, in groups (whatever finished while the last group was being
+    /// written: one at a time at low load, many at once when busy).
     ///
     /// # Errors
     /// Store failures only (after giving back what it could); a failing
@@ -383,36 +393,68 @@ impl EmailDispatcher {
             claimed: jobs.len(),
             ..DispatchReport::default()
         };
-        let handled: Vec<Handled> = stream::iter(jobs)
-            .map(|job| self.handle(job))
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+        if jobs.is_empty() {
+            return Ok(report);
+        }
+        let context = match self.context(&jobs).await {
+            Ok(context) => context,
+            Err(error) => {
+                // Nothing was attempted: all of it goes back at once.
+                match self.ports.store.release_email_jobs(&jobs, self.ports.clock.now()).await {
+                    Ok(_) => {}
+                    Err(_) => self.backlog().unreleased.extend(jobs),
+                }
+                return Err(error.into());
+            }
+        };
+        let concurrency = self.settings.concurrency.max(1);
         let mut first_error: Option<StoreError> = None;
         let mut unsent = Vec::new();
-        let mut unrecorded = Vec::new();
-        for result in handled {
-            let outcome = match result {
-                Handled::Done(outcome) => outcome,
-                Handled::Unsent(job, error) => {
-                    unsent.push(job);
-                    if let Some(error) = error {
-                        first_error.get_or_insert(error);
+        // Sending and recording run side by side: a send that ends starts
+        // the next at once, even while a group of outcomes is being written.
+        let (finished, outcomes) = mpsc::unbounded::<Handled>();
+        let sending = stream::iter(jobs)
+            .map(|job| self.handle(job, &context))
+            .buffer_unordered(concurrency)
+            .for_each(move |handled| {
+                // The receiver lives until every send is done: this cannot fail.
+                let _ = finished.unbounded_send(handled);
+                future::ready(())
+            });
+        let recording = async {
+            // A group is whatever finished meanwhile: one at a time at low
+            // load; when writes lag, the next takes up everything waiting.
+            let mut groups = outcomes.ready_chunks(self.settings.batch_size.max(1));
+            while let Some(group) = groups.next().await {
+                let mut outcomes = Vec::with_capacity(group.len());
+                for handled in group {
+                    match handled {
+                        Handled::Unsent(job) => unsent.push(job),
+                        Handled::Done(id, outcome, kind) => {
+                            match kind {
+                                AttemptOutcome::Sent => report.sent += 1,
+                                AttemptOutcome::Retried => report.retried += 1,
+                                AttemptOutcome::Failed => report.failed += 1,
+                            }
+                            outcomes.push((id, outcome));
+                        }
                     }
+                }
+                if outcomes.is_empty() {
                     continue;
                 }
-                Handled::Unrecorded(id, outcome, kind, error) => {
-                    unrecorded.push((id, outcome));
+                if let Err(error) = self
+                    .ports
+                    .store
+                    .finish_email_jobs(&outcomes, self.ports.clock.now())
+                    .await
+                {
+                    self.backlog().unrecorded.extend(outcomes);
                     first_error.get_or_insert(error);
-                    kind
                 }
-            };
-            match outcome {
-                AttemptOutcome::Sent => report.sent += 1,
-                AttemptOutcome::Retried => report.retried += 1,
-                AttemptOutcome::Failed => report.failed += 1,
             }
-        }
+        };
+        future::join(sending, recording).await;
         if !unsent.is_empty() {
             match self
                 .ports
@@ -427,25 +469,68 @@ impl EmailDispatcher {
                 }
             }
         }
-        self.backlog().unrecorded.extend(unrecorded);
         match first_error {
             Some(error) => Err(error.into()),
             None => Ok(report),
         }
     }
 
+    /// Reads the round's invitations in one query, then each distinct
+    /// sending business and user once.
+    async fn context(&self, jobs: &[EmailJob]) -> Result<RoundContext, StoreError> {
+        let store = &self.ports.store;
+        let ids: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
+        let mut context = RoundContext::default();
+        for invitation in store.get_invitations(&ids).await? {
+            context.invitations.insert(invitation.id, invitation);
+        }
+        let mut businesses: Vec<BusinessId> = context.invitations.values().map(|i| i.business_id).collect();
+        businesses.sort_unstable();
+        businesses.dedup();
+        for id in businesses {
+            let name = store
+                .get_business(id)
+                .await?
+                .map(|b| b.name.to_string())
+                .unwrap_or_default();
+            context.businesses.insert(id, name);
+        }
+        let mut users: Vec<UserId> = context.invitations.values().map(|i| i.sent_by_user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        for id in users {
+            if let Some(user) = store.get_user(id).await? {
+                context.users.insert(id, user);
+            }
+        }
+        // Opt-outs recorded after the jobs were queued, one read per sender.
+        let mut recipients: HashMap<BusinessId, Vec<EmailAddress>> = HashMap::new();
+        for job in jobs {
+            if let Some(invitation) = context.invitations.get(&job.invitation_id) {
+                recipients
+                    .entry(invitation.business_id)
+                    .or_default()
+                    .push(job.to.clone());
+            }
+        }
+        for (business, emails) in recipients {
+            for suppression in store.suppressions_for(business, &emails).await? {
+                context
+                    .opted_out
+                    .insert((business, suppression.email.normalized().to_owned()));
+            }
+        }
+        Ok(context)
+    }
+
     /// One claimed job: prepared, sent (unless too little of its lease is
-    /// left), its outcome recorded.
-    async fn handle(&self, job: EmailJob) -> Handled {
+    /// left); its outcome, for the caller to record.
+    async fn handle(&self, job: EmailJob, context: &RoundContext) -> Handled {
         // Sending now could outlive the lease: give it back to be claimed afresh.
         if self.ports.clock.now() + self.settings.send_timeout > job.next_attempt_at {
-            return Handled::Unsent(job, None);
+            return Handled::Unsent(job);
         }
-        let prepared = match self.prepare(&job).await {
-            Ok(prepared) => prepared,
-            Err(error) => return Handled::Unsent(job, Some(error)),
-        };
-        let (outcome, kind, reason) = match prepared {
+        let (outcome, kind, reason) = match self.prepare(&job, context) {
             Prepared::Closed(error, reason) => (EmailOutcome::Failed { error }, AttemptOutcome::Failed, Some(reason)),
             Prepared::Ready(email) => {
                 let result = self.send(&email).await;
@@ -477,15 +562,7 @@ impl EmailDispatcher {
             }
         };
         self.tell(&job, &outcome, kind, reason);
-        match self
-            .ports
-            .store
-            .finish_email_job(job.id, &outcome, self.ports.clock.now())
-            .await
-        {
-            Ok(()) | Err(StoreError::NotFound) => Handled::Done(kind),
-            Err(error) => Handled::Unrecorded(job.id, outcome, kind, error),
-        }
+        Handled::Done(job.id, outcome, kind)
     }
 
     /// Logs a failed attempt at WARN (ids, attempt, transport, reason; the
@@ -540,47 +617,37 @@ impl EmailDispatcher {
         })
     }
 
-    /// Reads what the email needs and renders it; `Closed` when there is
+    /// Renders the email from what the round read; `Closed` when there is
     /// nothing to send any more.
-    async fn prepare(&self, job: &EmailJob) -> Result<Prepared, StoreError> {
-        let store = &self.ports.store;
+    fn prepare(&self, job: &EmailJob, context: &RoundContext) -> Prepared {
         let now: OffsetDateTime = self.ports.clock.now();
-        let Some(invitation) = store.get_invitation(job.invitation_id).await? else {
-            return Ok(Prepared::Closed(
-                "the invitation no longer exists".into(),
-                FailureReason::NotPending,
-            ));
+        let Some(invitation) = context.invitations.get(&job.invitation_id) else {
+            return Prepared::Closed("the invitation no longer exists".into(), FailureReason::NotPending);
         };
         let status = invitation.status_at(now);
         if status != InvitationStatus::Pending {
-            return Ok(Prepared::Closed(
+            return Prepared::Closed(
                 format!("not sent: the invitation is {status}"),
                 FailureReason::NotPending,
-            ));
+            );
         }
         let Some(token) = &job.link_token else {
-            return Ok(Prepared::Closed(
-                "the job has no link token".into(),
-                FailureReason::NoToken,
-            ));
+            return Prepared::Closed("the job has no link token".into(), FailureReason::NoToken);
         };
         // An opt-out after the job was queued still stops it.
-        if !store
-            .suppressions_for(invitation.business_id, std::slice::from_ref(&job.to))
-            .await?
-            .is_empty()
+        if context
+            .opted_out
+            .contains(&(invitation.business_id, job.to.normalized().to_owned()))
         {
-            return Ok(Prepared::Closed(
-                "not sent: the recipient opted out".into(),
-                FailureReason::OptedOut,
-            ));
+            return Prepared::Closed("not sent: the recipient opted out".into(), FailureReason::OptedOut);
         }
-        let sender = store.get_business(invitation.business_id).await?;
-        let sender_name = sender.map(|b| b.name.to_string()).unwrap_or_default();
-        let sending_user = store.get_user(invitation.sent_by_user_id).await?;
-        let sender_user = sending_user
-            .as_ref()
-            .map_or_else(|| sender_name.clone(), |u| u.display_name());
+        let sender_name = context
+            .businesses
+            .get(&invitation.business_id)
+            .cloned()
+            .unwrap_or_default();
+        let sending_user = context.users.get(&invitation.sent_by_user_id);
+        let sender_user = sending_user.map_or_else(|| sender_name.clone(), User::display_name);
         let product = self.settings.product_name.trim();
         let from_name = if sending_user.is_some() && sender_user != sender_name {
             format!("{sender_user} ({sender_name}) via {product}")
@@ -589,7 +656,7 @@ impl EmailDispatcher {
         };
         let reply_to = sending_user.map(|u| NamedAddress {
             name: Some(u.display_name()).filter(|n| !n.trim().is_empty()),
-            email: u.email,
+            email: u.email.clone(),
         });
         let base = self.settings.public_url.trim_end_matches('/');
         let unsubscribe_url = format!("{base}/unsubscribe/{}", token.expose());
@@ -610,7 +677,7 @@ impl EmailDispatcher {
             invitee_email: invitation.email.as_str().to_owned(),
             is_reminder: job.created_at > invitation.created_at,
         };
-        Ok(match self.renderer.render(&email) {
+        match self.renderer.render(&email) {
             Ok(content) => Prepared::Ready(Box::new(OutgoingEmail {
                 message_id: self.message_id(job),
                 to: job.to.clone(),
@@ -620,7 +687,7 @@ impl EmailDispatcher {
                 list_unsubscribe: Some(unsubscribe_url),
             })),
             Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
-        })
+        }
     }
 }
 

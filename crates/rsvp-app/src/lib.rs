@@ -63,12 +63,12 @@ pub use ports::{
     LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail,
     Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
     TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
-    WebhookRequest, WebhookSendError, WebhookSender,
+    WebhookRequest, WebhookSendError, WebhookSender, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore,
-    MockTimer, MockWebhookSender,
+    MockTimer, MockWebhookSender, MockWorkSignal,
 };
 pub use secret::{Secret, SecretHash};
 pub use service::{

@@ -595,6 +595,24 @@ pub trait Store: Send + Sync {
     /// An invitation by id, as stored.
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
 
+    /// The invitations of `ids` that exist, as stored, in any order (each
+    /// once, even if its id is given twice): the dispatcher reads a round's
+    /// invitations at once.
+    ///
+    /// The default runs `get_invitation` for each.
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = Vec::with_capacity(unique.len());
+        for id in unique {
+            if let Some(invitation) = self.get_invitation(id).await? {
+                found.push(invitation);
+            }
+        }
+        Ok(found)
+    }
+
     /// Invitations sent by `business`, newest first (`created_at`, then `id`,
     /// descending), filtered, keyset paged. A page never repeats or skips a
     /// row, whatever is inserted meanwhile.
@@ -690,6 +708,29 @@ pub trait Store: Send + Sync {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    /// Records the outcomes of several attempts, each exactly as
+    /// [`finish_email_job`](Self::finish_email_job) would, in one unit of
+    /// work where the backend allows (the dispatcher records a round's
+    /// outcomes in groups). A job that does not exist is skipped, not an
+    /// error. Returns how many jobs were found.
+    ///
+    /// The default runs `finish_email_job` for each.
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut found = 0;
+        for (id, outcome) in outcomes {
+            match self.finish_email_job(*id, outcome, now).await {
+                Ok(()) => found += 1,
+                Err(StoreError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
 
     /// The email jobs queued for the invitations of `business` at or after
     /// `since` (by the job's `created_at`, whatever its status now): how many,
@@ -1019,6 +1060,20 @@ pub trait EmailRenderer: Send + Sync {
 pub trait Timer: Send + Sync {
     /// Resolves after `duration`.
     async fn sleep(&self, duration: std::time::Duration);
+}
+
+/// Tells the email dispatcher that jobs may have been queued, so that it
+/// claims them at once instead of at its next poll (a store adapter raises
+/// it: PostgreSQL's `LISTEN/NOTIFY` across replicas, an in-process signal on
+/// SQLite). A hint only: a wake-up may be spurious or lost (a listener
+/// reconnecting), so the dispatcher keeps polling too.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait WorkSignal: Send + Sync {
+    /// Resolves when jobs may have been queued since the last wake-up was
+    /// taken (`true`), or after `timeout` (`false`). A wake-up raised while
+    /// nobody waits is kept for the next call.
+    async fn wait_for_work(&self, timeout: std::time::Duration) -> bool;
 }
 
 /// Why a send failed.

@@ -75,8 +75,8 @@ fn dispatcher_with(
         .times(1)
         .returning(move |_, _, _| Ok(vec![job.clone()]));
     store
-        .expect_get_invitation()
-        .returning(move |_| Ok(Some(invitation.clone())));
+        .expect_get_invitations()
+        .returning(move |_| Ok(vec![invitation.clone()]));
     store.expect_get_business().returning(|id| {
         Ok(Some(Business {
             id,
@@ -98,9 +98,10 @@ fn dispatcher_with(
     });
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let recorded = outcomes.clone();
-    store.expect_finish_email_job().returning(move |_, outcome, _| {
-        recorded.lock().unwrap().push(outcome.clone());
-        Ok(())
+    store.expect_finish_email_jobs().returning(move |outcomes, _| {
+        let mut recorded = recorded.lock().unwrap();
+        recorded.extend(outcomes.iter().map(|(_, outcome)| outcome.clone()));
+        Ok(outcomes.len() as u64)
     });
     let mut clock = MockClock::new();
     clock.expect_now().return_const(now());

@@ -161,11 +161,11 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
         Ok(jobs)
     });
     let reads_fail = knobs.reads_fail;
-    store.expect_get_invitation().returning(move |_| {
+    store.expect_get_invitations().returning(move |_| {
         if reads_fail {
             Err(unavailable())
         } else {
-            Ok(Some(invitation()))
+            Ok(vec![invitation()])
         }
     });
     store.expect_get_business().returning(|id| {
@@ -181,20 +181,27 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
     let finish_failures = AtomicUsize::new(knobs.finish_failures);
     let finishes = log.clone();
     let recorded = recorded.clone();
-    store.expect_finish_email_job().returning(move |id, outcome, _| {
+    store.expect_finish_email_jobs().returning(move |outcomes, _| {
         let failing = finish_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
+        let ids: Vec<String> = outcomes
+            .iter()
+            .map(|(id, _)| (id.as_uuid().as_u128() - 1000).to_string())
+            .collect();
         finishes.lock().unwrap().push(format!(
             "finish {} {}",
-            id.as_uuid().as_u128() - 1000,
+            ids.join(","),
             if failing { "err" } else { "ok" }
         ));
         if failing {
             return Err(unavailable());
         }
-        recorded.lock().unwrap().push((id, outcome.clone(), Instant::now()));
-        Ok(())
+        let mut recorded = recorded.lock().unwrap();
+        for (id, outcome) in outcomes {
+            recorded.push((*id, outcome.clone(), Instant::now()));
+        }
+        Ok(outcomes.len() as u64)
     });
     let release_failures = AtomicUsize::new(knobs.release_failures);
     let releases = log.clone();

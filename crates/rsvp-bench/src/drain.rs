@@ -1,6 +1,8 @@
 //! `drain`: how fast `EmailDispatcher`s empty the outbox, with the real
 //! Postmark transport (`rsvp_mail::HttpMailer`, reqwest) posting to an
-//! in-process stand-in, on PostgreSQL.
+//! in-process stand-in, on PostgreSQL. Each dispatcher has its own store
+//! (pool), mailer and timer, as a replica of `rsvp serve` has: N
+//! dispatchers are N replicas on one database.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,17 +76,28 @@ pub async fn run(server: &str, emails: usize, dispatchers: usize, batch_size: us
     }
 
     let postmark = FakePostmark::start().await?;
-    let mut config = PostmarkConfig::new("bench-server-token", "Bench <no-reply@rsvp.example>");
-    config.base_url = postmark.base_url();
-    let mailer = Arc::new(HttpMailer::new(config).context("building the HTTP mailer")?);
-    let renderer = Arc::new(TemplateRenderer::new());
-    let mut settings = DispatchSettings::new("https://rsvp.example");
-    settings.batch_size = batch_size;
-    let dispatcher = EmailDispatcher::new(fixture::ports(store.clone()), renderer, mailer, settings);
+    let mut replicas = Vec::with_capacity(dispatchers);
+    for _ in 0..dispatchers {
+        let mut config = PostmarkConfig::new("bench-server-token", "Bench <no-reply@rsvp.example>");
+        config.base_url = postmark.base_url();
+        let mailer = Arc::new(HttpMailer::new(config).context("building the HTTP mailer")?);
+        let renderer = Arc::new(TemplateRenderer::new());
+        // The production settings (`rsvp serve`'s defaults), but the batch.
+        let mut settings = DispatchSettings::new("https://rsvp.example");
+        settings.batch_size = batch_size;
+        settings.lease = settings.send_timeout + time::Duration::seconds(15);
+        settings.transport = "http".into();
+        let own = Arc::new(database.migrated_store().await?);
+        replicas.push(
+            EmailDispatcher::new(fixture::ports(own), renderer, mailer, settings)
+                .with_timer(Arc::new(rsvp_system::TokioTimer)),
+        );
+    }
 
     let started = Instant::now();
-    let tasks: Vec<_> = (0..dispatchers)
-        .map(|_| {
+    let tasks: Vec<_> = replicas
+        .iter()
+        .map(|dispatcher| {
             let dispatcher = dispatcher.clone();
             tokio::spawn(async move {
                 let (mut sent, mut rounds) = (0usize, 0usize);
@@ -120,7 +133,7 @@ pub async fn run(server: &str, emails: usize, dispatchers: usize, batch_size: us
          the stand-in received {}",
         postmark.received()
     );
-    drop(dispatcher);
+    drop(replicas);
     drop(app);
     drop(store);
     Ok(DrainReport {

@@ -6,7 +6,8 @@
 //! cargo run --release -p rsvp-bench -- creates   # creates/s, 16 tasks
 //! cargo run --release -p rsvp-bench -- list      # list_sent latency at 1M rows
 //! cargo run --release -p rsvp-bench -- pgbench   # the same inserts in pgbench; rsvp ÷ pgbench
-//! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 4 dispatchers
+//! cargo run --release -p rsvp-bench -- drain     # outbox drain rate, 1 and 3 dispatchers
+//! cargo run --release -p rsvp-bench -- latency   # 201 -> email provider, rsvp serve at 20 creates/s
 //! cargo run --release -p rsvp-bench -- all       # everything, then a summary table
 //!
 //! cargo build --release --workspace               # the `http` benchmark runs target/release/rsvp
@@ -27,6 +28,7 @@ mod db;
 mod drain;
 mod fixture;
 mod http;
+mod latency;
 mod limit;
 mod list;
 mod pgbench;
@@ -75,6 +77,8 @@ enum Command {
     Pgbench(PgbenchArgs),
     /// Outbox drain rate of the email dispatcher (real HTTP mailer, local Postmark stand-in).
     Drain(DrainArgs),
+    /// 201 to email provider latency at low load, through the release `rsvp serve` binary.
+    Latency(LatencyArgs),
     /// Everything above, then a summary table.
     All(AllArgs),
     /// The release `rsvp` binary over HTTP (wrk) against the pgbench limit
@@ -185,11 +189,24 @@ struct DrainArgs {
     #[arg(long, default_value_t = 5_000)]
     emails: usize,
     /// Dispatchers run at once, one drain each (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    #[arg(long, value_delimiter = ',', default_value = "1,3")]
     dispatchers: Vec<usize>,
-    /// Jobs each `run_once` claims (the dispatcher's default is 50).
-    #[arg(long, default_value_t = 50)]
+    /// Jobs each `run_once` claims (the dispatcher's default is 200).
+    #[arg(long, default_value_t = 200)]
     batch: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+struct LatencyArgs {
+    /// Invitations created (and emails awaited).
+    #[arg(long, default_value_t = 200)]
+    creates: usize,
+    /// Creates per second.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// The `rsvp` binary (default: the one next to rsvp-bench).
+    #[arg(long)]
+    binary: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -312,6 +329,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Drain(args) => {
             run_drain(&server, &args).await?;
+        }
+        Command::Latency(args) => {
+            let binary = args.binary.clone().unwrap_or_else(latency::default_binary);
+            println!(
+                "\n== latency: {} creates at {}/s over HTTP, {} serve with RSVP_MAIL_TRANSPORT=http to a local stand-in ==",
+                args.creates,
+                args.rate,
+                binary.display()
+            );
+            latency::run(&server, &binary, args.creates, args.rate).await?.print();
         }
         Command::All(args) => run_all(&server, &args).await?,
         Command::Http(args) => run_http(&server, args).await?,

@@ -1,11 +1,14 @@
 //! A stand-in for Postmark's email API, in-process: a minimal HTTP/1.1
 //! server on `127.0.0.1` that answers every request with 200 and
 //! `{"ErrorCode":0,"Message":"OK","MessageID":"..."}`, keeping connections
-//! alive, and counts the messages it took.
+//! alive, and counts the messages it took (and, if asked, when each
+//! recipient's arrived).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -17,32 +20,54 @@ use tokio::task::JoinHandle;
 pub struct FakePostmark {
     address: SocketAddr,
     received: Arc<AtomicU64>,
+    arrivals: Option<Arrivals>,
     server: JoinHandle<()>,
 }
+
+/// When the first email to each recipient arrived.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
 impl FakePostmark {
     /// Listens on a free port of `127.0.0.1`.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::listen(None).await
+    }
+
+    /// As [`start`](Self::start), also noting when each recipient's first
+    /// email arrived ([`arrived`](Self::arrived)).
+    pub async fn start_recording() -> anyhow::Result<Self> {
+        Self::listen(Some(Arrivals::default())).await
+    }
+
+    async fn listen(arrivals: Option<Arrivals>) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the Postmark stand-in")?;
         let address = listener.local_addr()?;
         let received = Arc::new(AtomicU64::new(0));
         let counter = received.clone();
+        let noted = arrivals.clone();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let counter = counter.clone();
+                let (counter, noted) = (counter.clone(), noted.clone());
                 tokio::spawn(async move {
                     // A connection that breaks simply ends.
-                    let _ = serve(stream, &counter).await;
+                    let _ = serve(stream, &counter, noted.as_ref()).await;
                 });
             }
         });
         Ok(Self {
             address,
             received,
+            arrivals,
             server,
         })
+    }
+
+    /// When the first email to `to` arrived (if recording and it has).
+    pub fn arrived(&self, to: &str) -> Option<Instant> {
+        let arrivals = self.arrivals.as_ref()?;
+        arrivals.lock().ok()?.get(to).copied()
     }
 
     /// The base URL to give `PostmarkConfig::base_url`.
@@ -63,7 +88,7 @@ impl Drop for FakePostmark {
 }
 
 /// Answers the requests of one connection until the client closes it.
-async fn serve(stream: TcpStream, received: &AtomicU64) -> std::io::Result<()> {
+async fn serve(stream: TcpStream, received: &AtomicU64, arrivals: Option<&Arrivals>) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -98,6 +123,14 @@ async fn serve(stream: TcpStream, received: &AtomicU64) -> std::io::Result<()> {
         }
         body.resize(content_length, 0);
         reader.read_exact(&mut body).await?;
+        if let (true, Some(arrivals)) = (is_email, arrivals) {
+            let at = Instant::now();
+            if let Some(to) = recipient(&body)
+                && let Ok(mut arrivals) = arrivals.lock()
+            {
+                arrivals.entry(to).or_insert(at);
+            }
+        }
         let (status, answer) = if is_email {
             let n = received.fetch_add(1, Ordering::Relaxed) + 1;
             (
@@ -122,5 +155,26 @@ async fn serve(stream: TcpStream, received: &AtomicU64) -> std::io::Result<()> {
         if close {
             return Ok(());
         }
+    }
+}
+
+/// The `To` of a Postmark `POST /email` body (`"To":"..."`, as
+/// `HttpMailer` writes it: no escapes in an address).
+fn recipient(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("\"To\":\"")? + 6;
+    let end = text[start..].find('"')?;
+    Some(text[start..start + end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_recipient_is_read_from_a_postmark_body() {
+        assert_eq!(
+            super::recipient(br#"{"From":"a@b.test","To":"guest-1@bench.example","Subject":"x"}"#).as_deref(),
+            Some("guest-1@bench.example")
+        );
+        assert_eq!(super::recipient(b"{}"), None);
     }
 }

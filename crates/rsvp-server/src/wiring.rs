@@ -215,7 +215,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let retention = time::Duration::days(i64::from(settings.email_retention_days));
-    let workers = workers::spawn(app, dispatcher, webhooks, retention, stopped);
+    let signal = Arc::new(store.work_signal());
+    let workers = workers::spawn(app, dispatcher, webhooks, signal, retention, stopped);
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;

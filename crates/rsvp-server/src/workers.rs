@@ -5,14 +5,18 @@
 //! and conditional updates make each job and each expiry happen once; one
 //! replica prunes at a time).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use rsvp_app::{App, EmailDispatcher, WebhookDispatcher};
+use rsvp_app::{App, EmailDispatcher, WebhookDispatcher, WorkSignal};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long the dispatcher rests when the outbox was empty.
-const DISPATCH_IDLE: Duration = Duration::from_millis(500);
+/// How long the dispatcher rests when the outbox was empty, unless the
+/// store's [`WorkSignal`] wakes it first (new jobs). The poll remains for
+/// what no signal announces: retries coming due, leases of a dead replica
+/// running out, a wake-up lost while the listener reconnected.
+const DISPATCH_IDLE: Duration = Duration::from_secs(1);
 /// How often the sweeper looks for due invitations.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Invitations expired per sweep round.
@@ -36,13 +40,23 @@ async fn rest(stop: &mut watch::Receiver<bool>, period: Duration) -> bool {
     }
 }
 
-/// Starts the workers (dispatcher, sweeper, pruner of email jobs finished
+/// Waits for `signal` (new email jobs) at most `period`, unless told to
+/// stop first; `true` means stop.
+async fn rest_until_work(stop: &mut watch::Receiver<bool>, signal: &dyn WorkSignal, period: Duration) -> bool {
+    tokio::select! {
+        _ = signal.wait_for_work(period) => *stop.borrow(),
+        changed = stop.changed() => changed.is_err() || *stop.borrow(),
+    }
+}
+
+/// Starts the workers (dispatcher, woken by `signal` or its poll; sweeper; pruner of email jobs finished
 /// more than `email_retention` ago, pruner of expired idempotency records);
 /// they finish their current round and return when `stop` turns true.
 pub fn spawn(
     app: App,
     dispatcher: EmailDispatcher,
     webhooks: WebhookDispatcher,
+    signal: Arc<dyn WorkSignal>,
     email_retention: time::Duration,
     stop: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
@@ -94,7 +108,9 @@ pub fn spawn(
                     false
                 }
             };
-            if *dispatch_stop.borrow() || (!busy && rest(&mut dispatch_stop, DISPATCH_IDLE).await) {
+            if *dispatch_stop.borrow()
+                || (!busy && rest_until_work(&mut dispatch_stop, signal.as_ref(), DISPATCH_IDLE).await)
+            {
                 break;
             }
         }

@@ -5,14 +5,15 @@
 //! bound, `/readyz` too, and all must recover by itself when the database
 //! comes back.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rsvp_store_diesel::testing::TestDatabase;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::Server;
 
 const ADMIN: &str = "faults-test-operator-token";
 
@@ -89,106 +90,6 @@ fn through(url: &str, addr: SocketAddr) -> (String, String) {
     (host.to_owned(), format!("{scheme}://{user}{addr}/{path}"))
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    logs: mpsc::Receiver<String>,
-}
-
-impl Server {
-    fn start(database_url: &str, data_dir: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rsvp"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RSVP_BIND", "127.0.0.1:0")
-            .env("RSVP_DATA_DIR", data_dir)
-            .env("RSVP_DATABASE_URL", database_url)
-            .env("RSVP_ADMIN_TOKEN", ADMIN)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (tx, logs) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let addr = loop {
-            let line = logs
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the server logs that it listens");
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "rsvp listening" {
-                break entry["fields"]["bind"].as_str().unwrap().parse().unwrap();
-            }
-        };
-        Self { child, addr, logs }
-    }
-
-    /// One request: status, `Retry-After` (if any), body, how long it took.
-    fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Option<String>, Value, Duration) {
-        let started = Instant::now();
-        let mut stream = match TcpStream::connect(self.addr) {
-            Ok(stream) => stream,
-            Err(error) => {
-                let logs: Vec<String> = self.logs.try_iter().collect();
-                panic!("the server does not answer ({error}); its last logs: {logs:#?}")
-            }
-        };
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n",
-            self.addr
-        );
-        if !body.is_empty() {
-            request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let took = started.elapsed();
-        let (head, payload) = raw.split_once("\r\n\r\n").unwrap();
-        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let retry_after = head.lines().find_map(|line| {
-            line.to_ascii_lowercase()
-                .strip_prefix("retry-after:")
-                .map(|v| v.trim().to_owned())
-        });
-        // Our bodies are small: a chunked body is one chunk.
-        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            payload.split_once("\r\n").map_or("", |(_, rest)| rest).to_owned()
-        } else {
-            payload.to_owned()
-        };
-        let json = serde_json::Deserializer::from_str(&payload)
-            .into_iter::<Value>()
-            .next()
-            .and_then(Result::ok)
-            .unwrap_or(Value::Null);
-        (status, retry_after, json, took)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Calls `/readyz` until it answers `status` (each call bounded), and
 /// returns how long that took; panics after `deadline`.
 fn readyz_until(server: &Server, status: u16, deadline: Duration) -> Duration {
@@ -240,7 +141,7 @@ fn a_lost_or_hung_database_answers_503_with_retry_after_within_a_second_and_reco
     let (_, proxied) = through(database.url(), proxy.addr);
     let data_dir = std::env::temp_dir().join(format!("rsvp-faults-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir).unwrap();
-    let server = Server::start(&proxied, &data_dir);
+    let server = Server::start(&proxied, &data_dir, ADMIN, &[]);
 
     let (status, _, acme, _) = server.call(
         "POST",

@@ -120,6 +120,7 @@ macro_rules! __store_contract_each_case {
             bulk_insert_items_are_independent_and_a_refused_one_writes_nothing,
             duplicates_within_one_bulk_insert_let_exactly_one_win,
             concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation,
+            several_invitations_are_read_at_once_each_once_and_unknown_ids_skipped,
             // listing
             sent_invitations_are_listed_newest_first_and_paged_without_skips_or_repeats,
             paging_neither_skips_nor_repeats_rows_while_another_task_inserts,
@@ -162,6 +163,7 @@ macro_rules! __store_contract_each_case {
             a_failed_job_is_done_and_marks_the_invitation_failed,
             an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
             finishing_an_unknown_job_is_not_found,
+            finishing_several_jobs_at_once_records_each_as_finishing_one_would,
             the_outbox_depth_counts_queued_jobs,
             // email cap
             emails_queued_since_counts_only_that_business_jobs_within_the_window,

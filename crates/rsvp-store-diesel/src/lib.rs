@@ -80,6 +80,11 @@
 //!   Bulk inserts are one transaction with a savepoint per item, inserted
 //!   in the order of the pending-email key so that concurrent batches on
 //!   PostgreSQL never deadlock on the unique index.
+//! * **Waking the dispatcher.** [`DieselStore::work_signal`] resolves when
+//!   email jobs were queued: by this store (raised after the commit), and on
+//!   PostgreSQL by any replica (a trigger's `pg_notify`, heard by one
+//!   dedicated `LISTEN` connection that reconnects after failures). Every
+//!   replica wakes; `SKIP LOCKED` decides who sends.
 //! * **Sync diesel under async.** Each port method runs its whole unit of
 //!   work — pool checkout, transaction, queries — in one
 //!   `tokio::task::spawn_blocking` closure, with the caller's tracing span
@@ -113,11 +118,13 @@ mod schema;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod wake;
 mod writer;
 
 pub use backup::BackupError;
 pub use connection::{Backend, DatabaseUrl};
 pub use store::{DieselStore, StoreOptions};
+pub use wake::StoreWorkSignal;
 
 /// Why a store could not be set up (connected or migrated).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

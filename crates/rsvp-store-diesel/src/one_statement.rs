@@ -275,3 +275,100 @@ impl Query for FinishEmailJob<'_> {
 }
 
 impl RunQueryDsl<PgConnection> for FinishEmailJob<'_> {}
+
+/// Records the outcomes of several email job attempts in one statement:
+/// [`FinishEmailJob`] over arrays (one element per job, `unnest`ed), so a
+/// group of outcomes costs one round trip. Selects the number of jobs found.
+///
+/// An invitation whose two jobs finish in one group gets the status of its
+/// latest job only, as the `NOT EXISTS` keeps only the newest job of each
+/// invitation.
+#[derive(Debug, Clone)]
+pub(crate) struct FinishEmailJobs {
+    ids: Vec<String>,
+    statuses: Vec<&'static str>,
+    retry_ats: Vec<Option<i64>>,
+    errors: Vec<Option<String>>,
+    keep_link_tokens: Vec<bool>,
+    now: i64,
+}
+
+impl FinishEmailJobs {
+    /// The statement for `outcomes` (job id, outcome) at `now`.
+    pub(crate) fn new(outcomes: &[(String, crate::store::Finish)], now: i64) -> Self {
+        let mut statement = Self {
+            ids: Vec::with_capacity(outcomes.len()),
+            statuses: Vec::with_capacity(outcomes.len()),
+            retry_ats: Vec::with_capacity(outcomes.len()),
+            errors: Vec::with_capacity(outcomes.len()),
+            keep_link_tokens: Vec::with_capacity(outcomes.len()),
+            now,
+        };
+        for (id, outcome) in outcomes {
+            let (status, retry_at, error, keep_link_token) = outcome.columns();
+            statement.ids.push(id.clone());
+            statement.statuses.push(status);
+            statement.retry_ats.push(retry_at);
+            statement.errors.push(error.map(str::to_owned));
+            statement.keep_link_tokens.push(keep_link_token);
+        }
+        statement
+    }
+
+    /// Runs the statement: how many of the jobs exist.
+    pub(crate) fn execute_on(self, conn: &mut PgConnection) -> QueryResult<u64> {
+        let found: i64 = RunQueryDsl::get_result(self, conn)?;
+        Ok(u64::try_from(found).unwrap_or(0))
+    }
+}
+
+impl QueryFragment<Pg> for FinishEmailJobs {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::Array;
+        // The casts name the arrays' types in the text itself (unnest is
+        // overloaded), so the statement plans the same without its binds.
+        out.push_sql("WITH outcome AS (SELECT * FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&self.retry_ats)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.errors)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Bool>, _>(&self.keep_link_tokens)?;
+        out.push_sql(
+            "::boolean[]) AS o (id, status, retry_at, error, keep_link_token)), \
+             job AS (UPDATE email_jobs AS j SET status = o.status, \
+             next_attempt_at = COALESCE(o.retry_at, j.next_attempt_at), \
+             last_error = COALESCE(o.error, j.last_error), \
+             link_token = CASE WHEN o.keep_link_token THEN j.link_token END, updated_at = ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(
+            " FROM outcome AS o WHERE j.id = o.id \
+             RETURNING j.invitation_id, j.created_at, o.status), \
+             mirrored AS (UPDATE invitations SET email_delivery = job.status \
+             FROM job WHERE invitations.id = job.invitation_id AND NOT EXISTS (\
+             SELECT 1 FROM email_jobs AS newer \
+             WHERE newer.invitation_id = job.invitation_id AND newer.created_at > job.created_at)) \
+             SELECT count(*) FROM job",
+        );
+        Ok(())
+    }
+}
+
+/// Static query id of [`FinishEmailJobs`].
+#[derive(Debug)]
+pub(crate) enum FinishEmailJobsId {}
+
+impl QueryId for FinishEmailJobs {
+    type QueryId = FinishEmailJobsId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for FinishEmailJobs {
+    type SqlType = BigInt;
+}
+
+impl RunQueryDsl<PgConnection> for FinishEmailJobs {}

@@ -28,12 +28,13 @@ use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::idempotency;
 use crate::migrations;
-use crate::one_statement::{FinishEmailJob, InsertNewInvitation};
+use crate::one_statement::{FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
     bound_nanos, from_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, link_tokens, suppressions, users};
+use crate::wake::{StoreWorkSignal, Wake};
 use crate::writer::Writer;
 
 mod webhooks;
@@ -126,7 +127,14 @@ pub struct DieselStore {
     storage_failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// SQLite: the one connection every write goes through (see `writer`).
     writer: Option<Writer>,
+    /// Wakes the email dispatcher after a commit that queued email jobs.
+    wake: std::sync::Arc<Wake>,
+    /// PostgreSQL: where the listener of other replicas' jobs connects.
+    listen_url: Option<String>,
 }
+
+/// The port methods that queue email jobs: their success wakes the dispatcher.
+const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations", "record_resend"];
 
 /// The PostgreSQL advisory lock taken by the email pruner, so that one
 /// replica prunes at a time ("rsvp" in ASCII, then 1).
@@ -136,7 +144,7 @@ const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
 
 /// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 29] = [
+const WRITE_OPERATIONS: [&str; 30] = [
     "create_business",
     "create_api_key",
     "revoke_api_key",
@@ -151,6 +159,7 @@ const WRITE_OPERATIONS: [&str; 29] = [
     "record_resend",
     "claim_email_jobs",
     "finish_email_job",
+    "finish_email_jobs",
     "release_email_jobs",
     "prune_email_jobs",
     "begin_idempotent",
@@ -171,7 +180,7 @@ const WRITE_OPERATIONS: [&str; 29] = [
 /// The port methods that only read. On SQLite they use the pool's read
 /// connections; every other operation (a method added later included) goes
 /// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 30] = [
+const READ_OPERATIONS: [&str; 31] = [
     "are_connected",
     "due_for_expiry",
     "emails_queued_since",
@@ -184,6 +193,7 @@ const READ_OPERATIONS: [&str; 30] = [
     "get_business",
     "get_event",
     "get_invitation",
+    "get_invitations",
     "get_user",
     "get_webhook_endpoint",
     "invitations_to_email",
@@ -628,10 +638,84 @@ fn events_on_one_side(
 }
 
 /// What an attempt leaves on its job.
-enum Finish {
+pub(crate) enum Finish {
     Sent,
     Retry(i64, String),
     Failed(String),
+}
+
+impl Finish {
+    fn from_domain(outcome: &EmailOutcome) -> Result<Self, StoreError> {
+        Ok(match outcome {
+            EmailOutcome::Sent => Self::Sent,
+            EmailOutcome::Retry { retry_at, error } => Self::Retry(to_nanos(*retry_at)?, error.clone()),
+            EmailOutcome::Failed { error } => Self::Failed(error.clone()),
+        })
+    }
+
+    /// The job's new status, next attempt (`None` leaves it), error (`None`
+    /// leaves the last one) and whether its link token stays (a retry needs
+    /// it; a job that is done no longer does).
+    pub(crate) fn columns(&self) -> (&'static str, Option<i64>, Option<&str>, bool) {
+        match self {
+            Self::Sent => ("sent", None, None, false),
+            Self::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
+            Self::Failed(error) => ("failed", None, Some(error.as_str()), false),
+        }
+    }
+
+    /// PostgreSQL's one statement for this outcome of job `id`.
+    fn statement<'a>(&'a self, id: &'a str, now: i64) -> FinishEmailJob<'a> {
+        let (status, retry_at, error, keep_link_token) = self.columns();
+        FinishEmailJob {
+            id,
+            status,
+            retry_at,
+            error,
+            keep_link_token,
+            now,
+        }
+    }
+}
+
+/// Records one outcome on SQLite (inside the caller's write unit): whether
+/// the job exists.
+fn finish_on_sqlite(conn: &mut DbConnection, id: &str, outcome: Finish, now: i64) -> Unit<bool> {
+    use crate::schema::email_jobs::dsl as j;
+    let Some(job) = j::email_jobs
+        .find(id)
+        .select(EmailJobRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    // A job that is done no longer needs its link token in clear.
+    let (status, next_attempt_at, last_error, link_token) = match outcome {
+        Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
+        Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
+        Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
+    };
+    diesel::update(j::email_jobs.find(id))
+        .set((
+            j::status.eq(status),
+            j::next_attempt_at.eq(next_attempt_at),
+            j::last_error.eq(last_error),
+            j::link_token.eq(link_token),
+            j::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    // The invitation shows the fate of its latest email only: an older job
+    // finishing after a resend does not overwrite it.
+    let newer = email_jobs::table
+        .filter(j::invitation_id.eq(job.invitation_id.clone()))
+        .filter(j::created_at.gt(job.created_at))
+        .select(j::id);
+    diesel::update(invitations::table.find(&job.invitation_id))
+        .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
+        .set(invitations::email_delivery.eq(status))
+        .execute(conn)?;
+    Ok(true)
 }
 
 fn saturating_limit(limit: usize) -> i64 {
@@ -735,6 +819,10 @@ impl DieselStore {
             check_after_idle: options.check_after_idle,
         };
         let writer_target = target.clone();
+        let listen_url = match &target {
+            DatabaseUrl::Postgres(url) => Some(url.clone()),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
             .await
             .map_err(|e| SetupError::Connect {
@@ -758,7 +846,20 @@ impl DieselStore {
             ping_timeout: options.ping_timeout,
             storage_failure: std::sync::Arc::default(),
             writer,
+            wake: std::sync::Arc::default(),
+            listen_url,
         })
+    }
+
+    /// The signal that wakes the email dispatcher when jobs are queued: by
+    /// this store (after the commit), and on PostgreSQL by any replica
+    /// (`LISTEN/NOTIFY`; the first call starts the listener thread, which
+    /// ends when the store and its signals are dropped).
+    pub fn work_signal(&self) -> StoreWorkSignal {
+        if let Some(url) = &self.listen_url {
+            self.wake.listen(url);
+        }
+        StoreWorkSignal::new(self.wake.clone())
     }
 
     /// The backend in use.
@@ -831,6 +932,9 @@ impl DieselStore {
         }
         if let Err(StoreError::Unavailable(message)) = &result {
             tracing::warn!(operation, error = %message, "store unavailable");
+        }
+        if result.is_ok() && QUEUEING_OPERATIONS.contains(&operation) {
+            self.wake.raise();
         }
         result
     }
@@ -1190,6 +1294,25 @@ impl Store for DieselStore {
         .await
     }
 
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.run("get_invitations", move |conn| {
+            let mut found = Vec::with_capacity(ids.len());
+            // Bounded IN lists: SQLite caps bound parameters per statement.
+            for chunk in ids.chunks(500) {
+                let rows = invitations::table
+                    .filter(invitations::id.eq_any(chunk))
+                    .select(InvitationRow::as_select())
+                    .load(conn)?;
+                found.extend(rows_into(rows, InvitationRow::into_domain)?);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
         let id = id_text(id.as_uuid());
         self.run("get_invitation", move |conn| {
@@ -1500,71 +1623,45 @@ impl Store for DieselStore {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        use crate::schema::email_jobs::dsl as j;
         let id = id_text(id.as_uuid());
         let now = to_nanos(now)?;
-        let outcome = match outcome {
-            EmailOutcome::Sent => Finish::Sent,
-            EmailOutcome::Retry { retry_at, error } => Finish::Retry(to_nanos(*retry_at)?, error.clone()),
-            EmailOutcome::Failed { error } => Finish::Failed(error.clone()),
-        };
+        let outcome = Finish::from_domain(outcome)?;
         self.run("finish_email_job", move |conn| {
-            if let DbConnection::Pg(pg) = conn {
-                let (status, retry_at, error, keep_link_token) = match &outcome {
-                    Finish::Sent => ("sent", None, None, false),
-                    Finish::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
-                    Finish::Failed(error) => ("failed", None, Some(error.as_str()), false),
-                };
-                let statement = FinishEmailJob {
-                    id: &id,
-                    status,
-                    retry_at,
-                    error,
-                    keep_link_token,
-                    now,
-                };
-                return if statement.execute_on(pg)? {
-                    Ok(())
-                } else {
-                    Err(StoreError::NotFound.into())
-                };
-            }
-            write_unit(conn, |conn| {
-                let Some(job) = j::email_jobs
-                    .find(&id)
-                    .select(EmailJobRow::as_select())
-                    .first(conn)
-                    .optional()?
-                else {
-                    return Err(StoreError::NotFound.into());
-                };
-                // A job that is done no longer needs its link token in clear.
-                let (status, next_attempt_at, last_error, link_token) = match outcome {
-                    Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
-                    Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
-                    Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
-                };
-                diesel::update(j::email_jobs.find(&id))
-                    .set((
-                        j::status.eq(status),
-                        j::next_attempt_at.eq(next_attempt_at),
-                        j::last_error.eq(last_error),
-                        j::link_token.eq(link_token),
-                        j::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                // The invitation shows the fate of its latest email only: an
-                // older job finishing after a resend does not overwrite it.
-                let newer = email_jobs::table
-                    .filter(j::invitation_id.eq(job.invitation_id.clone()))
-                    .filter(j::created_at.gt(job.created_at))
-                    .select(j::id);
-                diesel::update(invitations::table.find(&job.invitation_id))
-                    .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
-                    .set(invitations::email_delivery.eq(status))
-                    .execute(conn)?;
+            let found = match conn {
+                DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
+                DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
+            };
+            if found {
                 Ok(())
-            })
+            } else {
+                Err(StoreError::NotFound.into())
+            }
+        })
+        .await
+    }
+
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let now = to_nanos(now)?;
+        let outcomes = outcomes
+            .iter()
+            .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
+        self.run("finish_email_jobs", move |conn| match conn {
+            DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
+            DbConnection::Sqlite(_) => write_unit(conn, |conn| {
+                let mut found = 0;
+                for (id, outcome) in outcomes {
+                    found += u64::from(finish_on_sqlite(conn, &id, outcome, now)?);
+                }
+                Ok(found)
+            }),
         })
         .await
     }
@@ -2435,6 +2532,19 @@ mod tests {
             .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
             .await
             .unwrap();
+        let group = [
+            (jobs[3].id, EmailOutcome::Sent),
+            (
+                jobs[4].id,
+                EmailOutcome::Retry {
+                    retry_at: now + Duration::minutes(5),
+                    error: "451".into(),
+                },
+            ),
+        ];
+        assert_eq!(store.finish_email_jobs(&group, now).await.unwrap(), 2);
+        let round: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
+        assert_eq!(store.get_invitations(&round).await.unwrap().len(), 10);
         assert_eq!(store.release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
         store.oldest_queued_email().await.unwrap().unwrap();
         let resend = ResendRecord {
@@ -2492,7 +2602,8 @@ mod tests {
             after: Some(EventId::from_uuid(Uuid::nil())),
         };
         assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
-        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 1);
+        // The job sent alone and the one sent in a group.
+        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 2);
 
         let claim = |key: &str, fingerprint: u8, at: OffsetDateTime| rsvp_app::IdempotencyClaim {
             scope: rsvp_app::IdempotencyScope(SecretHash([9; 32])),

@@ -263,6 +263,8 @@ pub struct Cluster {
     bin: PathBuf,
     url: String,
     as_postgres_user: bool,
+    /// The server's options (port, socket directory...), to start it again.
+    options: String,
 }
 
 impl Cluster {
@@ -284,6 +286,7 @@ impl Cluster {
             dir,
             bin,
             as_postgres_user,
+            options: String::new(),
         };
         if as_postgres_user {
             // initdb refuses to run as root: the cluster belongs to postgres.
@@ -302,22 +305,45 @@ impl Cluster {
             ]),
         )?;
         let port = free_port()?;
-        let options = format!(
+        cluster.options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c full_page_writes=off",
             cluster.dir.display()
         );
-        cluster.run(
-            "pg_ctl start",
-            cluster
-                .command("pg_ctl")
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(cluster.dir.join("server.log"))
-                .args(["-o", &options, "-w", "-t", "60", "start"]),
-        )?;
+        cluster.start_server()?;
         cluster.url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
         Ok(cluster)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: open connections are ended),
+    /// keeping its data, as an operator restarting PostgreSQL would.
+    ///
+    /// # Errors
+    /// Why `pg_ctl` failed.
+    pub fn stop_server(&self) -> Result<(), String> {
+        self.run(
+            "pg_ctl stop",
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "fast", "-w", "stop"]),
+        )
+    }
+
+    /// Starts the server again on the same port, with the same data, and
+    /// waits until it accepts connections.
+    ///
+    /// # Errors
+    /// Why `pg_ctl` failed.
+    pub fn start_server(&self) -> Result<(), String> {
+        self.run(
+            "pg_ctl start",
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .args(["-o", &self.options, "-w", "-t", "60", "start"]),
+        )
     }
 
     /// The maintenance database's URL.

@@ -346,3 +346,28 @@ pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_
     );
     assert_eq!(all_events(store, acme.id()).await, [winners[0].record.event.clone()]);
 }
+
+/// `get_invitations` returns each existing invitation of the ids once, as
+/// `get_invitation` reads it, whatever the order and repeats, and skips
+/// unknown ids.
+pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skipped(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let first = invited(store, &acme, "p1@partner.test", at(0)).await;
+    let second = invited(store, &acme, "p2@partner.test", at(1)).await;
+    let _other = invited(store, &acme, "p3@partner.test", at(2)).await;
+    let unknown = InvitationId::from_uuid(new_uuid());
+
+    let mut read = store
+        .get_invitations(&[second.id(), unknown, first.id(), second.id()])
+        .await
+        .expect("get_invitations");
+    read.sort_by_key(|invitation| invitation.id);
+    let mut expected = Vec::new();
+    for id in [first.id(), second.id()] {
+        expected.push(store.get_invitation(id).await.expect("get_invitation").expect("stored"));
+    }
+    expected.sort_by_key(|invitation| invitation.id);
+    assert_eq!(read, expected);
+    assert!(store.get_invitations(&[]).await.expect("get_invitations").is_empty());
+}

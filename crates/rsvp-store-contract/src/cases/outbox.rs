@@ -493,3 +493,77 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
         .expect("claim_email_jobs");
     assert_eq!(due.len(), 2, "the retrying and the queued job are still there");
 }
+
+/// `finish_email_jobs` records each outcome of a group exactly as
+/// `finish_email_job` would (status, retry time and error, link token kept
+/// only for a retry, the invitation's `email_delivery`), skips a job that
+/// does not exist, and returns how many it found; an empty group writes
+/// nothing.
+pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let sent = invited(store, &acme, "p1@partner.test", at(0)).await;
+    let retried = invited(store, &acme, "p2@partner.test", at(0)).await;
+    let failed = invited(store, &acme, "p3@partner.test", at(0)).await;
+    let jobs = store
+        .claim_email_jobs(at(1), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert_eq!(jobs.len(), 3);
+
+    assert_eq!(store.finish_email_jobs(&[], at(2)).await.expect("finish_email_jobs"), 0);
+    let outcomes = [
+        (sent.job().id, EmailOutcome::Sent),
+        (
+            retried.job().id,
+            EmailOutcome::Retry {
+                retry_at: at(500),
+                error: "451 try later".into(),
+            },
+        ),
+        (
+            failed.job().id,
+            EmailOutcome::Failed {
+                error: "550 no such user".into(),
+            },
+        ),
+        (EmailJobId::from_uuid(new_uuid()), EmailOutcome::Sent),
+    ];
+    let found = store
+        .finish_email_jobs(&outcomes, at(2))
+        .await
+        .expect("finish_email_jobs");
+    assert_eq!(found, 3, "the unknown job is skipped");
+
+    for (invite, delivery) in [
+        (&sent, EmailDelivery::Sent),
+        (&retried, EmailDelivery::Queued),
+        (&failed, EmailDelivery::Failed),
+    ] {
+        let stored = store
+            .get_invitation(invite.id())
+            .await
+            .expect("get_invitation")
+            .expect("stored");
+        assert_eq!(stored.email_delivery, Some(delivery));
+    }
+    let early = store
+        .claim_email_jobs(at(499), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert!(
+        early.is_empty(),
+        "done jobs never come back, the retry not before its time: {early:?}"
+    );
+    let again = store
+        .claim_email_jobs(at(500), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    assert_eq!(job_ids(&again), [retried.job().id]);
+    assert_eq!(again[0].last_error.as_deref(), Some("451 try later"));
+    assert_eq!(
+        again[0].link_token.as_ref().map(|t| t.expose()),
+        Some(retried.token.expose()),
+        "a retry keeps its link token"
+    );
+}
