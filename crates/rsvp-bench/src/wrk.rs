@@ -448,15 +448,15 @@ Transfer/sec:    514.09KB
         (format!("http://{address}"), seen)
     }
 
-    /// The scripts run in wrk's LuaJIT when wrk is installed (a mistake in
-    /// the Lua would otherwise show only in a benchmark run): a one-second
-    /// run against a stand-in that records what wrk sent.
+    /// The scripts run in wrk's LuaJIT (a mistake in the Lua would
+    /// otherwise show only in a benchmark run): a one-second run against a
+    /// stand-in that records what wrk sent. It needs wrk, which the test
+    /// command does not install: ignored there (reported as skipped, never
+    /// as passed); `.ci/run` installs wrk and runs it.
     #[test]
+    #[ignore = "needs wrk on PATH (apt-get install wrk); .ci/run runs it"]
     fn wrk_running_the_create_script_sends_the_key_and_never_the_same_email_twice() {
-        let Some(wrk) = on_path("wrk") else {
-            eprintln!("wrk not installed: only the text of the scripts is checked");
-            return;
-        };
+        let wrk = on_path("wrk").expect("wrk is on PATH (apt-get install wrk)");
         let (base, seen) = recording_server();
         let script = std::env::temp_dir().join(format!("rsvp-bench-wrk-test-{}.lua", std::process::id()));
         std::fs::write(&script, create_script("k1", "t")).unwrap();
