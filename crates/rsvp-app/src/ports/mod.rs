@@ -52,4 +52,3 @@ pub trait SecretGenerator: Send + Sync {
     /// The hash under which `secret` is stored and looked up.
     fn hash(&self, secret: &str) -> SecretHash;
 }
-

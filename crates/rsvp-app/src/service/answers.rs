@@ -1,0 +1,227 @@
+//! Reading, listing, answering, cancelling and resending invitations as
+//! an API caller.
+
+use super::*;
+
+impl App {
+    /// How `principal` relates to `invitation`, if at all.
+    pub(super) async fn viewer_of(
+        &self,
+        principal: &Principal,
+        invitation: &Invitation,
+    ) -> Result<Option<Viewer>, AppError> {
+        if invitation.business_id == principal.business.id {
+            return Ok(Some(Viewer::Sender));
+        }
+        if invitation.invitee_business_id == Some(principal.business.id) {
+            return Ok(Some(Viewer::Invitee));
+        }
+        let owner = self.ports.store.find_user_by_email(&invitation.email).await?;
+        Ok(owner
+            .filter(|u| u.business_id == principal.business.id)
+            .map(|_| Viewer::Invitee))
+    }
+
+    pub(super) async fn visible_invitation(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+    ) -> Result<InvitationView, AppError> {
+        let invitation = self.ports.store.get_invitation(id).await?.ok_or(AppError::NotFound)?;
+        let viewer = self
+            .viewer_of(principal, &invitation)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(InvitationView { invitation, viewer })
+    }
+
+    /// One invitation the caller's business sent or received, as it reads now.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the caller's business neither sent nor
+    /// received it.
+    pub async fn get_invitation(&self, principal: &Principal, id: InvitationId) -> Result<InvitationView, AppError> {
+        let mut view = self.visible_invitation(principal, id).await?;
+        view.invitation = view.invitation.as_of(self.now());
+        Ok(view)
+    }
+
+    pub(super) fn query(&self, params: ListParams) -> InvitationQuery {
+        InvitationQuery {
+            filter: params.filter,
+            limit: params.limit,
+            after: params.after,
+            now: self.now(),
+        }
+    }
+
+    /// Invitations the caller's business sent, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_sent(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
+        let query = self.query(params);
+        let page = self.ports.store.list_sent(principal.business.id, &query).await?;
+        Ok(page.map(|i| i.as_of(query.now)))
+    }
+
+    /// Invitations addressed to the caller's business's users, newest first;
+    /// cancelled ones are left out.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_received(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
+        let query = self.query(params);
+        let page = self.ports.store.list_received(principal.business.id, &query).await?;
+        Ok(page.map(|i| i.as_of(query.now)))
+    }
+
+    /// Answers (invitee: accept, reject) or cancels (sender) an invitation.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the caller can see nothing of it;
+    /// [`AppError::Forbidden`] for the wrong side;
+    /// [`AppError::InvalidTransition`] unless pending (exactly one of
+    /// concurrent callers wins).
+    pub async fn change_status(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+        action: Action,
+    ) -> Result<TransitionOutcome, AppError> {
+        let view = self.visible_invitation(principal, id).await?;
+        let actor = match view.viewer {
+            Viewer::Sender => Actor::Sender {
+                user_id: principal.user.id,
+            },
+            Viewer::Invitee => Actor::Invitee {
+                user_id: Some(principal.user.id),
+            },
+        };
+        let invitee_business = match view.viewer {
+            Viewer::Invitee => Some(principal.business.id),
+            Viewer::Sender => None,
+        };
+        self.transition(view.invitation, action, actor, invitee_business, None)
+            .await
+    }
+
+    pub(super) async fn transition(
+        &self,
+        invitation: Invitation,
+        action: Action,
+        actor: Actor,
+        invitee_business: Option<BusinessId>,
+        new_invitee: Option<NewInvitee>,
+    ) -> Result<TransitionOutcome, AppError> {
+        let now = self.now();
+        let mut after = invitation.transition(action, &actor, now)?;
+        if let Some(business) = invitee_business {
+            after.invitee_business_id = Some(business);
+        }
+        let event = Event::transition(EventId::from_uuid(self.new_id()), &invitation, &after, actor).ok_or(
+            AppError::InvalidTransition {
+                current: invitation.status,
+            },
+        )?;
+        let connection = match (action, after.invitee_business_id) {
+            (Action::Accept, Some(invitee)) => {
+                let connection =
+                    Connection::from_invitation(ConnectionId::from_uuid(self.new_id()), &after, invitee, now);
+                let created = Event::connection_created(EventId::from_uuid(self.new_id()), &after, &connection, actor);
+                Some((connection, created))
+            }
+            _ => None,
+        };
+        let record = TransitionRecord {
+            invitation: after,
+            expected: invitation.status,
+            now,
+            event,
+            connection,
+            new_invitee,
+        };
+        Ok(self.ports.store.apply_transition(&record).await?)
+    }
+
+    /// Sends a new link for a pending invitation (sender only). Earlier links
+    /// keep working unless `revoke_previous_links`.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`], [`AppError::Forbidden`] for the invitee,
+    /// [`AppError::InvalidTransition`] unless pending,
+    /// [`AppError::Cooldown`] within the cooldown of the last send,
+    /// [`AppError::QuotaExceeded`] past the business's hourly email cap.
+    pub async fn resend(
+        &self,
+        principal: &Principal,
+        id: InvitationId,
+        revoke_previous_links: bool,
+    ) -> Result<Invitation, AppError> {
+        let view = self.visible_invitation(principal, id).await?;
+        if view.viewer != Viewer::Sender {
+            return Err(AppError::Forbidden(
+                "only the sending business may resend an invitation".into(),
+            ));
+        }
+        let now = self.now();
+        let invitation = view.invitation;
+        let current = invitation.status_at(now);
+        if current.is_terminal() {
+            return Err(AppError::InvalidTransition { current });
+        }
+        if let Some(last) = invitation.last_sent_at {
+            self.check_cooldown(last, now)?;
+        }
+        if !self
+            .ports
+            .store
+            .suppressions_for(invitation.business_id, std::slice::from_ref(&invitation.email))
+            .await?
+            .is_empty()
+        {
+            return Err(AppError::RecipientOptedOut);
+        }
+        self.check_email_cap(principal.business.id, now).await?;
+        let token = self.ports.secrets.generate();
+        let link = LinkTokenRecord {
+            hash: self.ports.secrets.hash(token.expose()),
+            invitation_id: invitation.id,
+            created_at: now,
+        };
+        let actor = Actor::Sender {
+            user_id: principal.user.id,
+        };
+        let record = ResendRecord {
+            invitation_id: invitation.id,
+            now,
+            not_sent_after: now - self.settings.resend_cooldown,
+            link,
+            revoke_previous_links,
+            event: Event::resent(EventId::from_uuid(self.new_id()), &invitation, actor, now),
+            email_job: self.email_job(&invitation, token, now),
+        };
+        match self.ports.store.record_resend(&record).await {
+            Ok(invitation) => Ok(invitation),
+            Err(StoreError::Cooldown { last_sent_at }) => Err(self.cooldown_error(last_sent_at, now)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub(super) fn check_cooldown(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), AppError> {
+        if last_sent_at > now - self.settings.resend_cooldown {
+            Err(self.cooldown_error(last_sent_at, now))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(super) fn cooldown_error(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> AppError {
+        let wait = last_sent_at + self.settings.resend_cooldown - now;
+        let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+        let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+        AppError::Cooldown {
+            retry_after_secs: secs.max(1),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The link holder's side (preview, accept, decline, opt out), the
+//! operator's suppressions, the network and event lists, and expiry.
+
+use super::*;
+
+impl App {
+    pub(super) async fn invitation_by_link(&self, token: &str) -> Result<Invitation, AppError> {
+        let hash = self.ports.secrets.hash(token);
+        self.ports
+            .store
+            .find_invitation_by_link(&hash)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// The sending business of `invitation`, unless it is suspended (its
+    /// links then answer nothing).
+    pub(super) async fn active_sender(&self, invitation: &Invitation) -> Result<Business, AppError> {
+        let sender = self
+            .ports
+            .store
+            .get_business(invitation.business_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if sender.is_suspended() {
+            return Err(AppError::SenderSuspended);
+        }
+        Ok(sender)
+    }
+
+    /// What the holder of a link sees: sender's name, message, status, expiry.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
+    pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
+        let invitation = self.invitation_by_link(token).await?.as_of(self.now());
+        let sender = self.active_sender(&invitation).await?;
+        let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
+        let sender_user = self.ports.store.get_user(invitation.sent_by_user_id).await?;
+        Ok(LinkPreview {
+            invitation,
+            sender,
+            sender_user,
+            invitee_known,
+        })
+    }
+
+    /// Accepts by link. When the invited email has no user yet, creates the
+    /// invitee's business (`business_name` required) and user with it, then
+    /// connects the two businesses.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::InvalidTransition`] unless pending;
+    /// [`AppError::Validation`] for the body;
+    /// [`AppError::SelfInvite`] when the email meanwhile joined the sender;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
+    pub async fn accept_link(&self, token: &str, input: AcceptLinkInput) -> Result<TransitionOutcome, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        self.active_sender(&invitation).await?;
+        let now = self.now();
+        let current = invitation.status_at(now);
+        if current.is_terminal() {
+            return Err(AppError::InvalidTransition { current });
+        }
+        match self.ports.store.find_user_by_email(&invitation.email).await? {
+            Some(user) if user.business_id == invitation.business_id => Err(AppError::SelfInvite),
+            Some(user) => {
+                let actor = Actor::Invitee { user_id: Some(user.id) };
+                self.transition(invitation, Action::Accept, actor, Some(user.business_id), None)
+                    .await
+            }
+            None => {
+                let mut errors = ValidationErrors::new();
+                let name = match input.business_name.as_deref().filter(|n| !n.trim().is_empty()) {
+                    Some(name) => errors.collect("business_name", BusinessName::parse(name)),
+                    None => {
+                        errors.push(FieldError::new(
+                            "business_name",
+                            "required",
+                            "business_name is required: this email has no business yet",
+                        ));
+                        None
+                    }
+                };
+                let first_name = optional_name(&mut errors, "first_name", input.first_name.as_deref());
+                let last_name = optional_name(&mut errors, "last_name", input.last_name.as_deref());
+                let (Some(name), true) = (name, errors.is_empty()) else {
+                    return Err(AppError::Validation(errors));
+                };
+                let business = Business {
+                    id: BusinessId::from_uuid(self.new_id()),
+                    name,
+                    created_at: now,
+                    suspended_at: None,
+                };
+                let user = self.user_from(
+                    ValidUser {
+                        email: invitation.email.clone(),
+                        first_name,
+                        last_name,
+                    },
+                    business.id,
+                    now,
+                );
+                let actor = Actor::Invitee { user_id: Some(user.id) };
+                let business_id = business.id;
+                self.transition(
+                    invitation,
+                    Action::Accept,
+                    actor,
+                    Some(business_id),
+                    Some(NewInvitee { business, user }),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Declines by link.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token;
+    /// [`AppError::InvalidTransition`] unless pending;
+    /// [`AppError::SenderSuspended`] when the sender is suspended.
+    pub async fn decline_link(&self, token: &str) -> Result<Invitation, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        self.active_sender(&invitation).await?;
+        self.decline(invitation).await
+    }
+
+    /// Declines on behalf of the link's holder (the invited address).
+    pub(super) async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
+        let user = self.ports.store.find_user_by_email(&invitation.email).await?;
+        let actor = Actor::Invitee {
+            user_id: user.as_ref().map(|u| u.id),
+        };
+        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id);
+        Ok(self
+            .transition(invitation, Action::Reject, actor, business, None)
+            .await?
+            .invitation)
+    }
+
+    /// The recipient of a link opts out of further invitations from the
+    /// link's sender (`OptOutScope::Business`) or from everyone: the
+    /// invitation, if still pending, is declined (`invitation.rejected`, by
+    /// the invitee), then the suppression is recorded. Both steps are
+    /// idempotent, so repeating the opt-out (a retried one-click POST) is
+    /// harmless, and a failure between them is mended by repeating it.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] for an unknown or revoked token.
+    pub async fn opt_out(&self, token: &str, scope: OptOutScope) -> Result<OptOut, AppError> {
+        let invitation = self.invitation_by_link(token).await?;
+        let now = self.now();
+        let mut declined = false;
+        let mut current = invitation.clone();
+        if invitation.is_pending_at(now) {
+            match self.decline(invitation.clone()).await {
+                Ok(after) => {
+                    declined = true;
+                    current = after;
+                }
+                // Answered, cancelled or expired meanwhile: the opt-out still stands.
+                Err(AppError::InvalidTransition { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        let suppression = Suppression {
+            id: SuppressionId::from_uuid(self.new_id()),
+            email: invitation.email.clone(),
+            business_id: match scope {
+                OptOutScope::Business => Some(invitation.business_id),
+                OptOutScope::Everyone => None,
+            },
+            invitation_id: Some(invitation.id),
+            created_at: now,
+        };
+        let suppression = self.ports.store.add_suppression(&suppression).await?;
+        let invitation = match declined {
+            true => current,
+            false => self
+                .ports
+                .store
+                .get_invitation(invitation.id)
+                .await?
+                .unwrap_or(current)
+                .as_of(now),
+        };
+        Ok(OptOut {
+            suppression,
+            invitation,
+            declined,
+        })
+    }
+
+    /// Suppressions of every business, newest first (the operator API).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_suppressions(&self, query: SuppressionQuery) -> Result<Page<Suppression>, AppError> {
+        Ok(self.ports.store.list_suppressions(&query).await?)
+    }
+
+    /// Lifts a suppression (the operator API).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such suppression.
+    pub async fn delete_suppression(&self, id: SuppressionId) -> Result<(), AppError> {
+        Ok(self.ports.store.delete_suppression(id).await?)
+    }
+
+    /// The caller's business's connections, newest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_connections(
+        &self,
+        principal: &Principal,
+        page: PageRequest,
+    ) -> Result<Page<Connection>, AppError> {
+        Ok(self.ports.store.list_connections(principal.business.id, &page).await?)
+    }
+
+    /// The caller's business's events, oldest first.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_events(
+        &self,
+        principal: &Principal,
+        query: EventQuery,
+    ) -> Result<Page<Event, EventId>, AppError> {
+        Ok(self.ports.store.list_events(principal.business.id, &query).await?)
+    }
+
+    /// Persists `expired` for up to `limit` pending invitations past their
+    /// expiry, each with its `invitation.expired` event; returns how many
+    /// this call expired. Safe to run from several replicas at once: each
+    /// invitation is expired (and its event written) exactly once.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
+        let now = self.now();
+        let mut expired = 0;
+        for invitation in self.ports.store.due_for_expiry(now, limit).await? {
+            if self.persist_expiry(&invitation, now).await? {
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+}

@@ -1,0 +1,463 @@
+//! [`App`]: every use case of rsvp, over the ports.
+
+mod answers;
+mod invite;
+mod links;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rsvp_domain::{
+    AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
+    ConnectionId, EmailAddress, EmailJobId, Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest,
+    LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, Suppression, SuppressionId, User, UserId, ValidationErrors,
+    check_access,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
+use crate::ports::{
+    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord,
+    NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+};
+use crate::{AppError, Cursor, Secret};
+
+/// Most invitations in one bulk request.
+pub const MAX_BULK_INVITATIONS: usize = 1000;
+
+/// Tunables of the use cases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Minimum time between two sends of one invitation's link (default 60 s).
+    pub resend_cooldown: Duration,
+    /// Most emails one business may queue in any hour, creates and resends
+    /// together (default 10,000; `0` turns the cap off). Counted in the store,
+    /// so it holds across replicas.
+    pub emails_per_hour: u32,
+    /// The language of an invitation created without `locale` (default English).
+    pub default_locale: Locale,
+    /// The origins a `redirect_url` may point to, as
+    /// [`RedirectUrl::origin`](rsvp_domain::RedirectUrl::origin) writes them
+    /// (read them with [`rsvp_domain::parse_origin`]). Empty (the default):
+    /// no `redirect_url` is allowed.
+    pub redirect_origins: Vec<String>,
+    /// What webhook endpoints may target beyond public https URLs (default
+    /// nothing more).
+    pub webhook_policy: rsvp_domain::webhook::UrlPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resend_cooldown: Duration::seconds(60),
+            emails_per_hour: 10_000,
+            default_locale: Locale::En,
+            redirect_origins: Vec::new(),
+            webhook_policy: rsvp_domain::webhook::UrlPolicy::default(),
+        }
+    }
+}
+
+/// The window of [`Settings::emails_per_hour`].
+const EMAIL_CAP_WINDOW: Duration = Duration::HOUR;
+
+/// The adapters the use cases run on.
+#[derive(Clone)]
+pub struct Ports {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Secrets.
+    pub secrets: Arc<dyn SecretGenerator>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").finish_non_exhaustive()
+    }
+}
+
+/// Input of [`App::provision_business`] (the operator API).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewBusinessInput {
+    /// Business name.
+    pub name: Option<String>,
+    /// Its first user.
+    pub user: NewUserInput,
+}
+
+/// Input of [`App::add_user`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewUserInput {
+    /// Required, unique.
+    pub email: Option<String>,
+    /// Optional.
+    pub first_name: Option<String>,
+    /// Optional.
+    pub last_name: Option<String>,
+}
+
+/// A business, its first user, and that user's API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedBusiness {
+    /// The business.
+    pub business: Business,
+    /// Its first user.
+    pub user: User,
+    /// The user's API key, in clear, once.
+    pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
+}
+
+/// A user and its API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedUser {
+    /// The user.
+    pub user: User,
+    /// Its API key, in clear, once.
+    pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
+}
+
+/// A created invitation.
+#[derive(Debug, Clone)]
+pub struct CreatedInvitation {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The link token, returned only when no email is sent (`send_email:
+    /// false`), so the sender can share the link another way.
+    pub link_token: Option<Secret>,
+}
+
+/// One refused item of a bulk request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkFailure {
+    /// Position in the request.
+    pub index: usize,
+    /// Why.
+    pub error: AppError,
+}
+
+/// The result of a bulk request: items are independent.
+#[derive(Debug, Clone)]
+pub struct BulkOutcome {
+    /// Created invitations, in request order.
+    pub successful: Vec<CreatedInvitation>,
+    /// Refused items, in request order.
+    pub failed: Vec<BulkFailure>,
+}
+
+/// How the caller relates to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// The caller's business sent it (sees `custom_data`).
+    Sender,
+    /// It is addressed to the caller's business.
+    Invitee,
+}
+
+/// An invitation as one caller sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationView {
+    /// The invitation as it reads now.
+    pub invitation: Invitation,
+    /// The caller's side.
+    pub viewer: Viewer,
+}
+
+/// What a link holder may see before answering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkPreview {
+    /// The invitation as it reads now (never show its `custom_data`).
+    pub invitation: Invitation,
+    /// The sending business.
+    pub sender: Business,
+    /// The sending user, if still there.
+    pub sender_user: Option<User>,
+    /// Whether the invited email already belongs to a user (then accepting
+    /// needs no `business_name`).
+    pub invitee_known: bool,
+}
+
+/// What an opt-out did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOut {
+    /// The suppression now standing (the earlier one when the same opt-out
+    /// was already recorded).
+    pub suppression: Suppression,
+    /// The invitation of the link, as it reads after the opt-out.
+    pub invitation: Invitation,
+    /// Whether this opt-out declined the invitation (it was pending).
+    pub declined: bool,
+}
+
+/// Input of [`App::accept_link`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AcceptLinkInput {
+    /// Required when the invited email has no user yet: the name of the
+    /// business to create.
+    pub business_name: Option<String>,
+    /// The new user's first name.
+    pub first_name: Option<String>,
+    /// The new user's last name.
+    pub last_name: Option<String>,
+}
+
+/// List parameters as the caller gives them (already parsed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListParams {
+    /// Filters.
+    pub filter: InvitationFilter,
+    /// Page size.
+    pub limit: PageSize,
+    /// Continue after.
+    pub after: Option<Cursor>,
+}
+
+/// Every use case of rsvp. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub(crate) ports: Ports,
+    pub(crate) settings: Settings,
+    pub(crate) resolver: Resolver,
+}
+
+/// The host resolver of the webhook URL check, if any.
+#[derive(Clone, Default)]
+pub(crate) struct Resolver(pub(crate) Option<Arc<dyn crate::ports::HostResolver>>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Resolver").field(&self.0.is_some()).finish()
+    }
+}
+
+pub(crate) fn optional_name(errors: &mut ValidationErrors, field: &str, value: Option<&str>) -> Option<PersonName> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| errors.collect(field, PersonName::parse(v)))
+}
+
+impl App {
+    /// Builds the application over its ports.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self {
+            ports,
+            settings,
+            resolver: Resolver::default(),
+        }
+    }
+
+    /// Resolves the host of a new or changed webhook URL with `resolver`,
+    /// refusing it when it resolves to an address the policy forbids.
+    /// Without one, only literal addresses and `localhost` names are checked
+    /// at registration (every delivery checks what the name resolves to).
+    #[must_use]
+    pub fn with_resolver(mut self, resolver: Arc<dyn crate::ports::HostResolver>) -> Self {
+        self.resolver = Resolver(Some(resolver));
+        self
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The ports in use (adapters such as the email dispatcher share them).
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.ports.clock.now()
+    }
+
+    pub(crate) fn new_id(&self) -> uuid::Uuid {
+        self.ports.ids.new_id()
+    }
+
+    /// A new key for `user_id`: its secret (shown once) and what is stored.
+    pub(crate) fn new_api_key(
+        &self,
+        user_id: UserId,
+        name: ApiKeyName,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> (Secret, ApiKeyRecord) {
+        let secret = Secret::new(format!("rsvp_{}", self.ports.secrets.generate().expose()));
+        let record = ApiKeyRecord {
+            key: ApiKey {
+                id: ApiKeyId::from_uuid(self.new_id()),
+                user_id,
+                name,
+                prefix: ApiKey::prefix_of(secret.expose()),
+                created_at: now,
+                expires_at,
+                last_used_at: None,
+            },
+            hash: self.ports.secrets.hash(secret.expose()),
+        };
+        (secret, record)
+    }
+
+    fn default_api_key(&self, user_id: UserId, now: OffsetDateTime) -> Result<(Secret, ApiKeyRecord), AppError> {
+        let name = ApiKeyName::parse(ApiKeyName::DEFAULT).map_err(|e| AppError::Unavailable(e.message))?;
+        Ok(self.new_api_key(user_id, name, None, now))
+    }
+
+    fn validate_user(&self, input: &NewUserInput, prefix: &str, errors: &mut ValidationErrors) -> Option<ValidUser> {
+        let field = |name: &str| {
+            if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
+        let email = match &input.email {
+            Some(email) => errors.collect(&field("email"), EmailAddress::parse(email)),
+            None => {
+                errors.push(FieldError::new(field("email"), "required", "email is required"));
+                None
+            }
+        };
+        let first_name = optional_name(errors, &field("first_name"), input.first_name.as_deref());
+        let last_name = optional_name(errors, &field("last_name"), input.last_name.as_deref());
+        email.map(|email| ValidUser {
+            email,
+            first_name,
+            last_name,
+        })
+    }
+
+    fn user_from(&self, valid: ValidUser, business_id: BusinessId, now: OffsetDateTime) -> User {
+        User {
+            id: UserId::from_uuid(self.new_id()),
+            business_id,
+            email: valid.email,
+            first_name: valid.first_name,
+            last_name: valid.last_name,
+            created_at: now,
+            deactivated_at: None,
+        }
+    }
+
+    /// Creates a business with its first user and that user's API key.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`name`, `user.email`, ...),
+    /// [`AppError::EmailTaken`].
+    pub async fn provision_business(&self, input: NewBusinessInput) -> Result<ProvisionedBusiness, AppError> {
+        let mut errors = ValidationErrors::new();
+        let name = match &input.name {
+            Some(name) => errors.collect("name", BusinessName::parse(name)),
+            None => {
+                errors.push(FieldError::new("name", "required", "name is required"));
+                None
+            }
+        };
+        let user = self.validate_user(&input.user, "user", &mut errors);
+        let (Some(name), Some(user), true) = (name, user, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let business = Business {
+            id: BusinessId::from_uuid(self.new_id()),
+            name,
+            created_at: now,
+            suspended_at: None,
+        };
+        let user = self.user_from(user, business.id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
+        self.ports.store.create_business(&business, &user, &key).await?;
+        Ok(ProvisionedBusiness {
+            business,
+            user,
+            api_key,
+            api_key_id: key.key.id,
+        })
+    }
+
+    /// Adds a user with an API key to a business.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`], [`AppError::NotFound`] (no such business),
+    /// [`AppError::EmailTaken`].
+    pub async fn add_user(&self, business_id: BusinessId, input: NewUserInput) -> Result<ProvisionedUser, AppError> {
+        let mut errors = ValidationErrors::new();
+        let valid = self.validate_user(&input, "", &mut errors);
+        let (Some(valid), true) = (valid, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let user = self.user_from(valid, business_id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
+        self.ports.store.add_user(&user, &key).await?;
+        Ok(ProvisionedUser {
+            user,
+            api_key,
+            api_key_id: key.key.id,
+        })
+    }
+
+    /// The caller an API key acts as. Read from the store on every call (no
+    /// cache), so a revoked key, a deactivated user or a suspended business
+    /// is refused at once on every replica. A use is recorded in
+    /// `last_used_at` at most once a minute per key.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthorized`] for an unknown, revoked or expired key and
+    /// for a deactivated user; [`AppError::BusinessSuspended`] for a
+    /// suspended business.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Principal, AppError> {
+        // The hash lookup compares digests of fixed length, so timing tells nothing of the key.
+        let hash = self.ports.secrets.hash(api_key);
+        let credential = self
+            .ports
+            .store
+            .find_credential(&hash)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        let now = self.now();
+        let Credential { key, principal } = credential;
+        match check_access(&key, &principal.user, &principal.business, now) {
+            Ok(()) => {}
+            Err(AccessDenied::KeyExpired | AccessDenied::UserDeactivated) => return Err(AppError::Unauthorized),
+            Err(AccessDenied::BusinessSuspended) => return Err(AppError::BusinessSuspended),
+        }
+        if key.use_is_worth_recording(now) {
+            let recorded = self
+                .ports
+                .store
+                .record_api_key_use(key.id, now, now - LAST_USED_GRANULARITY)
+                .await;
+            // Bookkeeping only: a failed write must not refuse a valid key.
+            if let Err(error) = recorded {
+                tracing::warn!(api_key_id = %key.id, error = %error, "could not record an API key's use");
+            }
+        }
+        Ok(principal)
+    }
+}
+
+/// What the store said about a new invitation's email.
+struct Lookups {
+    /// The user owning the email, if any.
+    invitee: Option<User>,
+    /// Whether that user's business is connected to the sender's.
+    connected: bool,
+    /// The sender's invitation to the email whose stored status is pending.
+    pending: Option<Invitation>,
+    /// Whether the email opted out of the sender's invitations.
+    suppressed: bool,
+}
+
+struct ValidUser {
+    email: EmailAddress,
+    first_name: Option<PersonName>,
+    last_name: Option<PersonName>,
+}
