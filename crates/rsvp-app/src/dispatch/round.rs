@@ -1,0 +1,144 @@
+//! One round's reading and rendering: what its emails need from the store,
+//! read once, and each email rendered from it.
+
+use super::*;
+
+/// What a round's emails need from the store, read once for the whole
+/// round: its invitations, and the names of their senders.
+#[derive(Default)]
+pub(super) struct RoundContext {
+    pub(super) invitations: HashMap<InvitationId, Invitation>,
+    pub(super) businesses: HashMap<BusinessId, String>,
+    pub(super) users: HashMap<UserId, User>,
+    /// (sender, normalized address) pairs whose recipient opted out.
+    pub(super) opted_out: HashSet<(BusinessId, String)>,
+}
+
+/// An email ready to send, or why there is none.
+pub(super) enum Prepared {
+    Ready(Box<OutgoingEmail>),
+    Closed(String, FailureReason),
+}
+
+impl EmailDispatcher {
+    /// Reads the round's invitations in one query, then each distinct
+    /// sending business and user once.
+    pub(super) async fn context(&self, jobs: &[EmailJob]) -> Result<RoundContext, StoreError> {
+        let store = &self.ports.store;
+        let ids: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
+        let mut context = RoundContext::default();
+        for invitation in store.get_invitations(&ids).await? {
+            context.invitations.insert(invitation.id, invitation);
+        }
+        let mut businesses: Vec<BusinessId> = context.invitations.values().map(|i| i.business_id).collect();
+        businesses.sort_unstable();
+        businesses.dedup();
+        for id in businesses {
+            let name = store
+                .get_business(id)
+                .await?
+                .map(|b| b.name.to_string())
+                .unwrap_or_default();
+            context.businesses.insert(id, name);
+        }
+        let mut users: Vec<UserId> = context.invitations.values().map(|i| i.sent_by_user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        for id in users {
+            if let Some(user) = store.get_user(id).await? {
+                context.users.insert(id, user);
+            }
+        }
+        // Opt-outs recorded after the jobs were queued, one read per sender.
+        let mut recipients: HashMap<BusinessId, Vec<EmailAddress>> = HashMap::new();
+        for job in jobs {
+            if let Some(invitation) = context.invitations.get(&job.invitation_id) {
+                recipients
+                    .entry(invitation.business_id)
+                    .or_default()
+                    .push(job.to.clone());
+            }
+        }
+        for (business, emails) in recipients {
+            for suppression in store.suppressions_for(business, &emails).await? {
+                context
+                    .opted_out
+                    .insert((business, suppression.email.normalized().to_owned()));
+            }
+        }
+        Ok(context)
+    }
+
+    /// Renders the email from what the round read; `Closed` when there is
+    /// nothing to send any more.
+    pub(super) fn prepare(&self, job: &EmailJob, context: &RoundContext) -> Prepared {
+        let now: OffsetDateTime = self.ports.clock.now();
+        let Some(invitation) = context.invitations.get(&job.invitation_id) else {
+            return Prepared::Closed("the invitation no longer exists".into(), FailureReason::NotPending);
+        };
+        let status = invitation.status_at(now);
+        if status != InvitationStatus::Pending {
+            return Prepared::Closed(
+                format!("not sent: the invitation is {status}"),
+                FailureReason::NotPending,
+            );
+        }
+        let Some(token) = &job.link_token else {
+            return Prepared::Closed("the job has no link token".into(), FailureReason::NoToken);
+        };
+        // An opt-out after the job was queued still stops it.
+        if context
+            .opted_out
+            .contains(&(invitation.business_id, job.to.normalized().to_owned()))
+        {
+            return Prepared::Closed("not sent: the recipient opted out".into(), FailureReason::OptedOut);
+        }
+        let sender_name = context
+            .businesses
+            .get(&invitation.business_id)
+            .cloned()
+            .unwrap_or_default();
+        let sending_user = context.users.get(&invitation.sent_by_user_id);
+        let sender_user = sending_user.map_or_else(|| sender_name.clone(), User::display_name);
+        let product = self.settings.product_name.trim();
+        let from_name = if sending_user.is_some() && sender_user != sender_name {
+            format!("{sender_user} ({sender_name}) via {product}")
+        } else {
+            format!("{sender_name} via {product}")
+        };
+        let reply_to = sending_user.map(|u| NamedAddress {
+            name: Some(u.display_name()).filter(|n| !n.trim().is_empty()),
+            email: u.email.clone(),
+        });
+        let base = self.settings.public_url.trim_end_matches('/');
+        let unsubscribe_url = format!("{base}/unsubscribe/{}", token.expose());
+        let invitee_name = match (&invitation.first_name, &invitation.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+            (None, None) => None,
+        };
+        let email = InvitationEmail {
+            locale: invitation.locale.unwrap_or(self.settings.default_locale),
+            sender_business: sender_name,
+            sender_user,
+            invitee_name,
+            message: invitation.message.as_ref().map(ToString::to_string),
+            expires_at: invitation.expires_at,
+            accept_url: format!("{base}/invite/{}", token.expose()),
+            unsubscribe_url: unsubscribe_url.clone(),
+            invitee_email: invitation.email.as_str().to_owned(),
+            is_reminder: job.created_at > invitation.created_at,
+        };
+        match self.renderer.render(&email) {
+            Ok(content) => Prepared::Ready(Box::new(OutgoingEmail {
+                message_id: self.message_id(job),
+                to: job.to.clone(),
+                content,
+                from_name: Some(from_name),
+                reply_to,
+                list_unsubscribe: Some(unsubscribe_url),
+            })),
+            Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
+        }
+    }
+}
