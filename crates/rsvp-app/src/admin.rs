@@ -195,7 +195,7 @@ impl App {
     /// Makes a named API key for a user, optionally expiring.
     ///
     /// # Errors
-    /// [`AppError::Validation`] (`name` required, `expires_at` in the past),
+    /// [`AppError::Validation`] (`name` required, `expires_at` not in the next 10 years),
     /// [`AppError::NotFound`] (no such user), [`AppError::UserDeactivated`].
     pub async fn create_api_key(&self, user: UserId, input: NewApiKeyInput) -> Result<CreatedApiKey, AppError> {
         let now = self.now();
@@ -207,12 +207,8 @@ impl App {
                 None
             }
         };
-        if input.expires_at.is_some_and(|at| at <= now) {
-            errors.push(FieldError::new(
-                "expires_at",
-                "not_in_future",
-                "expires_at must be in the future",
-            ));
+        if let Some(Err(error)) = input.expires_at.map(|at| ApiKey::check_expiry(at, now)) {
+            errors.push(error);
         }
         let (Some(name), true) = (name, errors.is_empty()) else {
             return Err(AppError::Validation(errors));

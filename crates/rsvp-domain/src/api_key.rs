@@ -3,7 +3,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use crate::{ApiKeyId, ApiKeyName, Business, User, UserId};
+use crate::{ApiKeyId, ApiKeyName, Business, FieldError, User, UserId};
 
 /// Characters of a key shown as its prefix: `rsvp_` and the first 8 of the
 /// secret, enough to tell keys apart in a list, far too few to guess the rest.
@@ -13,6 +13,11 @@ pub const API_KEY_PREFIX_LEN: usize = 13;
 /// recorded one is at least this old, so that a busy key costs one write a
 /// minute, not one per request.
 pub const LAST_USED_GRANULARITY: Duration = Duration::MINUTE;
+
+/// The longest lifetime a key may be given: ten years. A key meant to live
+/// longer should have no expiry at all; a later date is almost always a typo
+/// (and a year such as 4429 could not be stored).
+pub const API_KEY_MAX_LIFETIME: Duration = Duration::days(3_653);
 
 impl ApiKeyName {
     /// The name of the key every provisioned user gets, and of the keys made
@@ -42,6 +47,39 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
+    /// Checks an expiry asked for a new key at `now`: in the future, and at
+    /// most [`API_KEY_MAX_LIFETIME`] ahead.
+    ///
+    /// ```
+    /// use rsvp_domain::ApiKey;
+    /// use time::{macros::datetime, Duration};
+    ///
+    /// let now = datetime!(2026-11-30 12:00 UTC);
+    /// assert!(ApiKey::check_expiry(now + Duration::days(90), now).is_ok());
+    /// assert_eq!(ApiKey::check_expiry(now, now).unwrap_err().code, "not_in_future");
+    /// assert_eq!(ApiKey::check_expiry(datetime!(4429-02-10 14:18 UTC), now).unwrap_err().code, "too_far");
+    /// ```
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `expires_at`: `not_in_future` or `too_far`.
+    pub fn check_expiry(expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), FieldError> {
+        if expires_at <= now {
+            return Err(FieldError::new(
+                "expires_at",
+                "not_in_future",
+                "expires_at must be in the future",
+            ));
+        }
+        if expires_at - now > API_KEY_MAX_LIFETIME {
+            return Err(FieldError::new(
+                "expires_at",
+                "too_far",
+                "expires_at must be at most 10 years ahead (omit it for a key that never expires)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The prefix shown for `secret`.
     pub fn prefix_of(secret: &str) -> String {
         secret.chars().take(API_KEY_PREFIX_LEN).collect()

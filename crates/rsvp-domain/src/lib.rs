@@ -59,7 +59,9 @@ mod suppression;
 mod unicode;
 pub mod webhook;
 
-pub use api_key::{API_KEY_PREFIX_LEN, AccessDenied, ApiKey, LAST_USED_GRANULARITY, check_access};
+pub use api_key::{
+    API_KEY_MAX_LIFETIME, API_KEY_PREFIX_LEN, AccessDenied, ApiKey, LAST_USED_GRANULARITY, check_access,
+};
 pub use business::{Business, User, fold_for_search};
 pub use connection::{Connection, ordered_pair};
 pub use custom_data::{

@@ -399,7 +399,7 @@ pub async fn update_user(
         (status = 409, description = "`user_deactivated`: the user is deactivated", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields (`expires_at` must be in the future)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields (`expires_at` must be in the future, at most 10 years ahead)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn create_api_key(

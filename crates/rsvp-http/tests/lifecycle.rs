@@ -129,6 +129,18 @@ async fn named_api_keys_are_created_listed_without_secrets_and_a_revoked_one_is_
         let reply = api.call(Method::POST, path, Some(ADMIN), Some(body.clone())).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.body);
     }
+    // A year the store could not hold is a field error, not a 503.
+    let far = api
+        .call(
+            Method::POST,
+            &keys_path,
+            Some(ADMIN),
+            Some(json!({"name": "x", "expires_at": "4429-02-10T14:18:06+22:29"})),
+        )
+        .await;
+    assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", far.body);
+    assert_eq!(far.body["errors"][0]["field"], "expires_at");
+    assert_eq!(far.body["errors"][0]["code"], "too_far");
     let bad_id = api
         .call(Method::DELETE, "/v1/admin/api-keys/not-a-uuid", Some(ADMIN), None)
         .await;

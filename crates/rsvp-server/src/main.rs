@@ -51,6 +51,14 @@ enum Command {
         /// The backup file to write; it must not exist.
         file: std::path::PathBuf,
     },
+    /// Copy every row of the SQLite database into an empty PostgreSQL
+    /// database (migrating it first), to move to PostgreSQL. Stop `rsvp
+    /// serve` first; then set RSVP_DATABASE_URL to the target and start it.
+    CopyDatabase {
+        /// The PostgreSQL database to fill (postgres://...); it must hold no rsvp data.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Exit 0 when the server listening on RSVP_BIND answers 200 on /readyz
     /// (for container health checks; no curl needed).
     Healthcheck {
@@ -173,6 +181,32 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             print_json(
                 &json!({"backend": store.backend().as_str(), "file": file.display().to_string(), "bytes": bytes}),
             )
+        }
+        Command::CopyDatabase { to } => {
+            let source = wiring::open_existing_store(&settings).await?;
+            source
+                .run_migrations()
+                .await
+                .context("applying migrations to the SQLite database")?;
+            let target = rsvp_store_diesel::DieselStore::connect(&to)
+                .await
+                .context("opening the target database (--to)")?;
+            target
+                .run_migrations()
+                .await
+                .context("applying migrations to the target database")?;
+            let report = source.copy_into(&target).await?;
+            let tables: serde_json::Map<String, serde_json::Value> = report
+                .tables
+                .iter()
+                .map(|(table, rows)| (table.clone(), json!(rows)))
+                .collect();
+            print_json(&json!({
+                "from": source.backend().as_str(),
+                "to": target.backend().as_str(),
+                "rows": report.total_rows(),
+                "tables": tables,
+            }))
         }
         // Answered in main, without a runtime.
         Command::Healthcheck { .. } | Command::Settings { .. } => Ok(()),

@@ -420,10 +420,10 @@ fn lifecycle_admin_commands_print_the_operator_apis_json() {
         "--name",
         "ci",
         "--expires-at",
-        "2100-01-01T00:00:00Z",
+        "2031-01-01T00:00:00Z",
     ]);
     assert!(key["api_key"].as_str().unwrap().starts_with("rsvp_"));
-    assert_eq!(key["expires_at"], "2100-01-01T00:00:00Z");
+    assert_eq!(key["expires_at"], "2031-01-01T00:00:00Z");
     let keys = run(&["admin", "list-api-keys", "--user-id", &user]);
     assert_eq!(keys["data"].as_array().unwrap().len(), 2);
     assert!(keys["data"][0].get("api_key").is_none());

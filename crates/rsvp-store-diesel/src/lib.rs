@@ -109,6 +109,7 @@
 mod admin;
 mod backup;
 mod connection;
+mod copy;
 mod fixups;
 mod idempotency;
 mod migrations;
@@ -123,6 +124,7 @@ mod writer;
 
 pub use backup::BackupError;
 pub use connection::{Backend, DatabaseUrl};
+pub use copy::{CopyError, CopyReport};
 pub use store::{DieselStore, StoreOptions};
 pub use wake::StoreWorkSignal;
 

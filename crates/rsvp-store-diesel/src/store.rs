@@ -867,6 +867,11 @@ impl DieselStore {
         self.backend
     }
 
+    /// The pool, for work that needs connections of two stores at once.
+    pub(crate) fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+
     pub(crate) async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> Result<T, String> + Send + 'static,
