@@ -128,8 +128,8 @@ impl App {
     }
 
     /// Renames, suspends or reinstates a business. A suspended business's
-    /// keys are refused (403) and its links answer nothing, at once on every
-    /// replica.
+    /// keys are refused (403) and its links answer nothing: at once on this
+    /// replica, within [`Settings::credential_cache_ttl`](crate::Settings::credential_cache_ttl) (0.5 s) on the others.
     ///
     /// # Errors
     /// [`AppError::Validation`] (`name`), [`AppError::NotFound`].
@@ -150,6 +150,7 @@ impl App {
             business = business.with_suspension(suspended, self.now());
         }
         self.ports().store.update_business(&business).await?;
+        self.forget_credentials();
         Ok(business)
     }
 
@@ -163,7 +164,8 @@ impl App {
     }
 
     /// Renames, deactivates or reactivates a user. A deactivated user's keys
-    /// are refused (401), at once on every replica.
+    /// are refused (401): at once on this replica, within
+    /// [`Settings::credential_cache_ttl`](crate::Settings::credential_cache_ttl) (0.5 s) on the others.
     ///
     /// # Errors
     /// [`AppError::Validation`] (`first_name`, `last_name`), [`AppError::NotFound`].
@@ -189,6 +191,7 @@ impl App {
             user = user.with_deactivation(deactivated, self.now());
         }
         self.ports().store.update_user(&user).await?;
+        self.forget_credentials();
         Ok(user)
     }
 
@@ -233,12 +236,15 @@ impl App {
         Ok(self.ports().store.list_api_keys(user).await?)
     }
 
-    /// Revokes an API key: refused at once on every replica.
+    /// Revokes an API key: refused at once on this replica, within
+    /// [`Settings::credential_cache_ttl`](crate::Settings::credential_cache_ttl) (0.5 s) on the others.
     ///
     /// # Errors
     /// [`AppError::NotFound`] when there is no such key.
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), AppError> {
-        Ok(self.ports().store.revoke_api_key(id).await?)
+        self.ports().store.revoke_api_key(id).await?;
+        self.forget_credentials();
+        Ok(())
     }
 
     /// Erases a person (GDPR art. 17): every invitation to `email` (compared
@@ -284,6 +290,7 @@ impl App {
         {
             let user = user.with_deactivation(true, self.now());
             store.update_user(&user).await?;
+            self.forget_credentials();
             report.users_deactivated += 1;
         }
         Ok(report)

@@ -29,6 +29,7 @@
 
 mod admin;
 mod branding;
+mod credentials;
 mod dispatch;
 mod error;
 mod idempotency;
@@ -59,7 +60,7 @@ pub use list::{
 };
 pub use ports::{
     ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer,
-    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationEmail,
+    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationContext, InvitationEmail,
     LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail,
     Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
     TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,

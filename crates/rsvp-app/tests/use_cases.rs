@@ -136,6 +136,9 @@ fn no_opt_outs(store: &mut MockStore) {
 /// A store in which nobody owns any email, nothing is connected, nothing is
 /// pending, nobody opted out.
 fn empty_world(store: &mut MockStore) {
+    store
+        .expect_invitation_context()
+        .returning(|_, _| Ok(InvitationContext::default()));
     store.expect_find_user_by_email().returning(|_| Ok(None));
     store.expect_are_connected().returning(|_, _| Ok(false));
     store.expect_find_pending().returning(|_, _| Ok(None));
@@ -194,10 +197,12 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
 async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store
-        .expect_find_user_by_email()
-        .returning(|_| Ok(Some(user(11, &acme(), "carl@acme.test"))));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_invitation_context().returning(|_, _| {
+        Ok(InvitationContext {
+            invitee: Some(user(11, &acme(), "carl@acme.test")),
+            ..InvitationContext::default()
+        })
+    });
     store.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("CARL@acme.test"))
@@ -211,14 +216,13 @@ async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
 async fn inviting_an_email_of_an_already_connected_business_is_refused() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store
-        .expect_find_user_by_email()
-        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
-    store
-        .expect_are_connected()
-        .with(always(), always())
-        .returning(|_, _| Ok(true));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_invitation_context().returning(|_, _| {
+        Ok(InvitationContext {
+            invitee: Some(user(20, &globex(), "bob@globex.test")),
+            connected: true,
+            ..InvitationContext::default()
+        })
+    });
     store.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
@@ -231,10 +235,12 @@ async fn inviting_an_email_of_an_already_connected_business_is_refused() {
 async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store
-        .expect_find_pending()
-        .returning(|_, _| Ok(Some(pending_to_bob(now() - Duration::days(1)))));
+    store.expect_invitation_context().returning(|_, _| {
+        Ok(InvitationContext {
+            pending: Some(pending_to_bob(now() - Duration::days(1))),
+            ..InvitationContext::default()
+        })
+    });
     store.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("Bob@Globex.test"))
@@ -262,9 +268,13 @@ async fn a_lost_race_reported_by_the_store_is_already_invited() {
 async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_invited_again() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_user_by_email().returning(|_| Ok(None));
     let old = pending_to_bob(now() - Duration::days(20));
-    store.expect_find_pending().returning(move |_, _| Ok(Some(old.clone())));
+    store.expect_invitation_context().returning(move |_, _| {
+        Ok(InvitationContext {
+            pending: Some(old.clone()),
+            ..InvitationContext::default()
+        })
+    });
     store
         .expect_apply_transition()
         .withf(|r| r.invitation.status == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
@@ -288,11 +298,12 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
 async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store
-        .expect_find_user_by_email()
-        .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.expect_invitation_context().returning(|_, _| {
+        Ok(InvitationContext {
+            invitee: Some(user(20, &globex(), "bob@globex.test")),
+            ..InvitationContext::default()
+        })
+    });
     store.expect_insert_invitation().returning(|_| Ok(()));
     under_the_cap(&mut store);
     let created = app_with(store)
@@ -1228,4 +1239,74 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
             .returning(|_, _, _| Ok(()));
         assert_eq!(app_with(store).authenticate("rsvp_key").await.unwrap(), ann());
     }
+}
+
+/// A clock the test moves.
+struct SteppingClock(std::sync::Mutex<OffsetDateTime>);
+
+impl SteppingClock {
+    fn set(&self, at: OffsetDateTime) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A store whose key expires half a second after [`now`], counting reads.
+fn counting_credentials(reads: &Arc<AtomicU64>) -> MockStore {
+    let mut store = MockStore::new();
+    let counted = reads.clone();
+    store.expect_find_credential().returning(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(credential(
+            Some(now() + Duration::milliseconds(1500)),
+            Some(now()),
+        )))
+    });
+    store.expect_revoke_api_key().returning(|_| Ok(()));
+    store
+}
+
+#[tokio::test]
+async fn a_key_is_read_once_per_cache_period_and_again_at_once_after_an_operator_change() {
+    let reads = Arc::new(AtomicU64::new(0));
+    let clock = Arc::new(SteppingClock(std::sync::Mutex::new(now())));
+    let app = app_on(counting_credentials(&reads), clock.clone(), Settings::default());
+    for _ in 0..5 {
+        assert_eq!(app.authenticate("rsvp_key").await.unwrap(), ann());
+    }
+    assert_eq!(reads.load(Ordering::SeqCst), 1, "five requests in the period read once");
+    clock.set(now() + Duration::milliseconds(499));
+    app.authenticate("rsvp_key").await.unwrap();
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
+    clock.set(now() + Duration::milliseconds(500));
+    app.authenticate("rsvp_key").await.unwrap();
+    assert_eq!(reads.load(Ordering::SeqCst), 2, "half a second later the store is read again");
+
+    app.revoke_api_key(ApiKeyId::from_uuid(id(99))).await.unwrap();
+    app.authenticate("rsvp_key").await.unwrap();
+    assert_eq!(reads.load(Ordering::SeqCst), 3, "an operator change empties the cache at once");
+
+    // Expiry is checked on every request, cached or not.
+    clock.set(now() + Duration::milliseconds(1500));
+    assert_eq!(app.authenticate("rsvp_key").await.unwrap_err(), AppError::Unauthorized);
+}
+
+#[tokio::test]
+async fn a_zero_cache_period_reads_the_key_on_every_request() {
+    let reads = Arc::new(AtomicU64::new(0));
+    let clock = Arc::new(SteppingClock(std::sync::Mutex::new(now())));
+    let settings = Settings {
+        credential_cache_ttl: Duration::ZERO,
+        ..Settings::default()
+    };
+    let app = app_on(counting_credentials(&reads), clock, settings);
+    for _ in 0..3 {
+        app.authenticate("rsvp_key").await.unwrap();
+    }
+    assert_eq!(reads.load(Ordering::SeqCst), 3);
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued,
     ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
-    InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
+    InvitationContext, InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
     RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, SuppressionQuery,
     TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
     WebhookOutcome,
@@ -777,6 +777,25 @@ impl Store for InMemoryStore {
 
     async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
         self.with(|s| Ok(s.find_pending(business, email)))
+    }
+
+    async fn invitation_context(
+        &self,
+        business: BusinessId,
+        email: &EmailAddress,
+    ) -> Result<InvitationContext, StoreError> {
+        self.with(|s| {
+            let invitee = s.find_user_by_email(email);
+            let connected = invitee.as_ref().is_some_and(|user| {
+                user.business_id != business && s.connections.contains_key(&ordered_pair(business, user.business_id))
+            });
+            Ok(InvitationContext {
+                invitee,
+                connected,
+                pending: s.find_pending(business, email),
+                suppressed: s.suppressions.values().any(|sup| sup.blocks(business, email)),
+            })
+        })
     }
 
     async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {

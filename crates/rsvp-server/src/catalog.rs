@@ -78,6 +78,8 @@ catalog! {
         "Database connections in the pool (1..=256).";
     db_checkout_timeout_ms: "RSVP_DB_CHECKOUT_TIMEOUT_MS", "1000", true,
         "How long a request waits for a database connection before answering 503 (100..=60000).";
+    credential_cache_ms: "RSVP_CREDENTIAL_CACHE_MS", "500", true,
+        "How long what an API key leads to is reused before reading it again: revocations reach other replicas within this (0..=1000, the brief allows 1 s; 0 = every request).";
     public_url: "RSVP_PUBLIC_URL", "http://<bound address>", false,
         "Base of the links in emails (http:// or https://, no query or fragment).";
     admin_token: "RSVP_ADMIN_TOKEN", "unset: the operator API is off", false,

@@ -74,6 +74,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// How long a unit of work waits for a connection, in milliseconds.
     pub db_checkout_timeout_ms: u32,
+    /// How long a credential is reused, in milliseconds (0: never).
+    pub credential_cache_ms: u32,
     /// Base of links; `None`: `http://<the bound address>`.
     pub public_url: Option<String>,
     /// Operator token.
@@ -265,6 +267,7 @@ impl Settings {
             DatabaseUrl::parse(&database_url).map_err(|e| Source::error("RSVP_DATABASE_URL", e.to_string()))?;
         let pool_size = src.number("RSVP_DB_POOL_SIZE", 10, 1..=256)?;
         let db_checkout_timeout_ms = src.number("RSVP_DB_CHECKOUT_TIMEOUT_MS", 1000, 100..=60_000)?;
+        let credential_cache_ms = src.number("RSVP_CREDENTIAL_CACHE_MS", 500, 0..=1_000)?;
         let public_url = match src.get("RSVP_PUBLIC_URL") {
             Some(url) => Some(check_url("RSVP_PUBLIC_URL", url)?),
             None => None,
@@ -346,6 +349,7 @@ impl Settings {
             database,
             pool_size,
             db_checkout_timeout_ms,
+            credential_cache_ms,
             public_url,
             admin_token,
             metrics_token,

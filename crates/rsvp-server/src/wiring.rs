@@ -79,6 +79,7 @@ pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
         default_locale: settings.default_locale,
         redirect_origins: settings.redirect_origins.clone(),
         webhook_policy: webhook_policy(settings),
+        credential_cache_ttl: time::Duration::milliseconds(i64::from(settings.credential_cache_ms)),
     };
     App::new(ports(store), app_settings).with_resolver(Arc::new(rsvp_webhooks::SystemResolver))
 }

@@ -339,8 +339,8 @@ fn a_key_revoked_through_one_server_is_refused_by_a_second_server_on_the_same_po
     let (status, _) = first.call("DELETE", &format!("/v1/admin/api-keys/{key_id}"), Some(ADMIN), None);
     assert_eq!(status, 204);
     let revoked_at = std::time::Instant::now();
-    // Polled with a deadline: the brief allows up to 1 s (there is no auth
-    // cache, so it is refused on the very first request).
+    // Polled with a deadline: the brief allows up to 1 s (what a key leads
+    // to is cached for RSVP_CREDENTIAL_CACHE_MS, 500 ms by default).
     loop {
         let status = second.call("GET", "/v1/me", Some(key), None).0;
         if status == 401 {

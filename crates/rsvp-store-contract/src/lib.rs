@@ -121,6 +121,7 @@ macro_rules! __store_contract_each_case {
             duplicates_within_one_bulk_insert_let_exactly_one_win,
             concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation,
             several_invitations_are_read_at_once_each_once_and_unknown_ids_skipped,
+            the_invitation_context_answers_every_check_of_a_new_invitation,
             // listing
             sent_invitations_are_listed_newest_first_and_paged_without_skips_or_repeats,
             paging_neither_skips_nor_repeats_rows_while_another_task_inserts,

@@ -11,8 +11,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
-    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationFilter,
-    InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
+    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationContext,
+    InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
     StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
     WebhookEndpoint,
 };
@@ -37,6 +37,7 @@ use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, 
 use crate::wake::{StoreWorkSignal, Wake};
 use crate::writer::Writer;
 
+mod context;
 mod webhooks;
 
 diesel::define_sql_function! {
@@ -180,8 +181,9 @@ const WRITE_OPERATIONS: [&str; 30] = [
 /// The port methods that only read. On SQLite they use the pool's read
 /// connections; every other operation (a method added later included) goes
 /// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 31] = [
+const READ_OPERATIONS: [&str; 32] = [
     "are_connected",
+    "invitation_context",
     "due_for_expiry",
     "emails_queued_since",
     "find_credential",
@@ -1248,6 +1250,39 @@ impl Store for DieselStore {
                 .first(conn)
                 .optional()?;
             Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn invitation_context(
+        &self,
+        business: BusinessId,
+        email: &EmailAddress,
+    ) -> Result<InvitationContext, StoreError> {
+        let business = id_text(business.as_uuid());
+        let normalized = email.normalized().to_owned();
+        self.run("invitation_context", move |conn| {
+            let row = context::read(conn, &business, &normalized)?;
+            let pending = if row.pending {
+                // Rare (the answer is `already_invited` or a lazy expiry): a second read.
+                invitations::table
+                    .filter(invitations::business_id.eq(&business))
+                    .filter(invitations::email_normalized.eq(&normalized))
+                    .filter(stored_pending())
+                    .select(InvitationRow::as_select())
+                    .first(conn)
+                    .optional()?
+                    .map(InvitationRow::into_domain)
+                    .transpose()?
+            } else {
+                None
+            };
+            Ok(InvitationContext {
+                invitee: row.invitee.map(UserRow::into_domain).transpose()?,
+                connected: row.connected,
+                pending,
+                suppressed: row.suppressed,
+            })
         })
         .await
     }

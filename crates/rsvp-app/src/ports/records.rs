@@ -61,6 +61,20 @@ pub struct Credential {
     pub principal: Principal,
 }
 
+/// What the checks of a new invitation read (see
+/// [`Store::invitation_context`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvitationContext {
+    /// The user owning the email, if any.
+    pub invitee: Option<User>,
+    /// Whether that user's business is connected to the sender's.
+    pub connected: bool,
+    /// The sender's invitation to the email whose stored status is pending.
+    pub pending: Option<Invitation>,
+    /// Whether the email opted out of the sender's invitations.
+    pub suppressed: bool,
+}
+
 /// One invitation to erase (see [`Store::erase_invitations`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErasedInvitation {

@@ -135,6 +135,20 @@ pub trait Store: Send + Sync {
     /// `pending` (it may be past its expiry), if any.
     async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError>;
 
+    /// Everything the checks of a new invitation from `business` to `email`
+    /// read, in one read (one round trip on PostgreSQL): the user owning the
+    /// email ([`find_user_by_email`](Self::find_user_by_email)), whether
+    /// that user's business is connected to `business` (`false` when there
+    /// is no user or the user belongs to `business`), the pending invitation
+    /// ([`find_pending`](Self::find_pending)) and whether the email opted
+    /// out of `business`'s invitations (its own suppression or one for
+    /// everyone, as [`suppressions_for`](Self::suppressions_for)).
+    async fn invitation_context(
+        &self,
+        business: BusinessId,
+        email: &EmailAddress,
+    ) -> Result<InvitationContext, StoreError>;
+
     /// Writes a new invitation with its link token, event and email job.
     ///
     /// # Errors

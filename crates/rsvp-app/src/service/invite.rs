@@ -12,48 +12,29 @@ impl App {
         request: InvitationRequest,
         now: OffsetDateTime,
     ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
-        let store = &self.ports.store;
-        let invitee = store.find_user_by_email(&request.email).await?;
-        let connected = match &invitee {
-            Some(user) if user.business_id != principal.business.id => {
-                store.are_connected(principal.business.id, user.business_id).await?
-            }
-            _ => false,
-        };
-        let pending = store.find_pending(principal.business.id, &request.email).await?;
-        let suppressed = !store
-            .suppressions_for(principal.business.id, std::slice::from_ref(&request.email))
-            .await?
-            .is_empty();
-        self.build_invitation(
-            principal,
-            request,
-            Lookups {
-                invitee,
-                connected,
-                pending,
-                suppressed,
-            },
-            now,
-        )
-        .await
+        let context = self
+            .ports
+            .store
+            .invitation_context(principal.business.id, &request.email)
+            .await?;
+        self.build_invitation(principal, request, context, now).await
     }
 
-    /// Applies the rules that need the store's answers (`lookups`), and
+    /// Applies the rules that need the store's answers (`context`), and
     /// builds what to write.
     pub(super) async fn build_invitation(
         &self,
         principal: &Principal,
         request: InvitationRequest,
-        lookups: Lookups,
+        context: InvitationContext,
         now: OffsetDateTime,
     ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
-        let Lookups {
+        let InvitationContext {
             invitee,
             connected,
             pending,
             suppressed,
-        } = lookups;
+        } = context;
         let mut request = request;
         self.check_redirect(&request)?;
         request.locale.get_or_insert(self.settings.default_locale);
@@ -308,13 +289,13 @@ impl App {
         for (index, request) in valid {
             let key = request.email.normalized().to_owned();
             let invitee = users.get(&key).cloned();
-            let lookups = Lookups {
+            let context = InvitationContext {
                 connected: invitee.as_ref().is_some_and(|u| connected.contains(&u.business_id)),
                 invitee,
                 pending: pending.remove(&key),
                 suppressed: suppressed.contains(&key),
             };
-            match self.build_invitation(principal, request, lookups, now).await {
+            match self.build_invitation(principal, request, context, now).await {
                 Ok(ready) => prepared.push((index, ready)),
                 Err(error @ AppError::Unavailable(_)) => return Err(error),
                 Err(error) => failed.push(BulkFailure { index, error }),

@@ -17,7 +17,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
-    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, LinkTokenRecord, NewInvitationRecord,
+    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, InvitationContext, LinkTokenRecord,
+    NewInvitationRecord,
     NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
@@ -44,6 +45,12 @@ pub struct Settings {
     /// What webhook endpoints may target beyond public https URLs (default
     /// nothing more).
     pub webhook_policy: rsvp_domain::webhook::UrlPolicy,
+    /// How long what an API key leads to (key, user, business) is reused
+    /// without reading the store again (default 0.5 s, within the 1 s the
+    /// brief allows; zero reads it on every request). A key revoked, a user
+    /// deactivated or a business suspended through another replica is
+    /// refused within this time; through this one, at once.
+    pub credential_cache_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -54,6 +61,7 @@ impl Default for Settings {
             default_locale: Locale::En,
             redirect_origins: Vec::new(),
             webhook_policy: rsvp_domain::webhook::UrlPolicy::default(),
+            credential_cache_ttl: Duration::milliseconds(500),
         }
     }
 }
@@ -225,6 +233,7 @@ pub struct App {
     pub(crate) ports: Ports,
     pub(crate) settings: Settings,
     pub(crate) resolver: Resolver,
+    pub(crate) credentials: Arc<crate::credentials::CredentialCache>,
 }
 
 /// The host resolver of the webhook URL check, if any.
@@ -250,6 +259,7 @@ impl App {
             ports,
             settings,
             resolver: Resolver::default(),
+            credentials: Arc::default(),
         }
     }
 
@@ -404,9 +414,11 @@ impl App {
         })
     }
 
-    /// The caller an API key acts as. Read from the store on every call (no
-    /// cache), so a revoked key, a deactivated user or a suspended business
-    /// is refused at once on every replica. A use is recorded in
+    /// The caller an API key acts as. What the key leads to is read from the
+    /// store at most once per [`Settings::credential_cache_ttl`] (0.5 s), so a
+    /// revoked key, a deactivated user or a suspended business is refused at
+    /// once on the replica that changed it and within that time on the
+    /// others; expiry is checked against the clock on every call. A use is recorded in
     /// `last_used_at` at most once a minute per key.
     ///
     /// # Errors
@@ -416,13 +428,23 @@ impl App {
     pub async fn authenticate(&self, api_key: &str) -> Result<Principal, AppError> {
         // The hash lookup compares digests of fixed length, so timing tells nothing of the key.
         let hash = self.ports.secrets.hash(api_key);
-        let credential = self
-            .ports
-            .store
-            .find_credential(&hash)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
         let now = self.now();
+        let ttl = self.settings.credential_cache_ttl;
+        let credential = match self.credentials.get(&hash, now, ttl) {
+            Some(credential) => credential,
+            None => {
+                let credential = self
+                    .ports
+                    .store
+                    .find_credential(&hash)
+                    .await?
+                    .ok_or(AppError::Unauthorized)?;
+                if ttl > Duration::ZERO {
+                    self.credentials.put(hash, credential.clone(), now);
+                }
+                credential
+            }
+        };
         let Credential { key, principal } = credential;
         match check_access(&key, &principal.user, &principal.business, now) {
             Ok(()) => {}
@@ -430,6 +452,8 @@ impl App {
             Err(AccessDenied::BusinessSuspended) => return Err(AppError::BusinessSuspended),
         }
         if key.use_is_worth_recording(now) {
+            // Noted first, so that concurrent requests of one key do not all write.
+            self.credentials.note_use(&hash, now);
             let recorded = self
                 .ports
                 .store
@@ -442,18 +466,13 @@ impl App {
         }
         Ok(principal)
     }
-}
 
-/// What the store said about a new invitation's email.
-struct Lookups {
-    /// The user owning the email, if any.
-    invitee: Option<User>,
-    /// Whether that user's business is connected to the sender's.
-    connected: bool,
-    /// The sender's invitation to the email whose stored status is pending.
-    pending: Option<Invitation>,
-    /// Whether the email opted out of the sender's invitations.
-    suppressed: bool,
+    /// Forgets every cached credential: called after each operator change
+    /// that can take access away (revoked key, deactivated user, suspended
+    /// business, erasure), so that this replica applies it at once.
+    pub(crate) fn forget_credentials(&self) {
+        self.credentials.clear();
+    }
 }
 
 struct ValidUser {

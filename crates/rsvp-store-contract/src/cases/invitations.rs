@@ -1,11 +1,11 @@
 //! Writing invitations: `insert_invitation`, `insert_invitations`,
-//! `get_invitation`, `find_pending`.
+//! `get_invitation`, `find_pending`, `invitation_context`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rsvp_app::StoreError;
-use rsvp_domain::{InvitationId, InvitationStatus};
+use rsvp_app::{InvitationContext, StoreError};
+use rsvp_domain::{InvitationId, InvitationStatus, Suppression, SuppressionId};
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -370,4 +370,63 @@ pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skip
     expected.sort_by_key(|invitation| invitation.id);
     assert_eq!(read, expected);
     assert!(store.get_invitations(&[]).await.expect("get_invitations").is_empty());
+}
+
+/// `invitation_context` answers every check of a new invitation at once:
+/// the invitee user (whatever the case of the email), whether its business
+/// is connected to the sender's (never for the sender's own users), the
+/// pending invitation, and an opt-out for the sender or for everyone (not
+/// one for another business).
+pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let context = |address: &'static str| async move {
+        store
+            .invitation_context(acme.id(), &email(address))
+            .await
+            .expect("invitation_context")
+    };
+
+    assert_eq!(context("nobody@initech.test").await, InvitationContext::default());
+    let own = context("ANN@acme.test").await;
+    assert_eq!(own.invitee.as_ref(), Some(&acme.user));
+    assert!(!own.connected, "a business is never connected to itself");
+
+    let bob = context("Bob@Globex.test").await;
+    assert_eq!(bob.invitee.as_ref(), Some(&globex.user));
+    assert_eq!((bob.connected, bob.pending, bob.suppressed), (false, None, false));
+
+    let sent = invited(store, &acme, "bob@globex.test", at(1)).await;
+    assert_eq!(context("bob@globex.test").await.pending.as_ref(), Some(sent.invitation()));
+    store
+        .apply_transition(&accept(sent.invitation(), globex.id(), at(2)))
+        .await
+        .expect("apply_transition");
+    let connected = context("bob@globex.test").await;
+    assert_eq!((connected.connected, connected.pending), (true, None));
+    // Seen from the other end, the same connection.
+    let back = store
+        .invitation_context(globex.id(), &email("ann@acme.test"))
+        .await
+        .expect("invitation_context");
+    assert!(back.connected);
+
+    for (address, scope, blocked) in [
+        ("carl@initech.test", Some(acme.id()), true),
+        ("dora@initech.test", None, true),
+        ("erin@initech.test", Some(globex.id()), false),
+    ] {
+        store
+            .add_suppression(&Suppression {
+                id: SuppressionId::from_uuid(new_uuid()),
+                email: email(address),
+                business_id: scope,
+                invitation_id: None,
+                created_at: at(3),
+            })
+            .await
+            .expect("add_suppression");
+        assert_eq!(context(address).await.suppressed, blocked, "{address}");
+    }
 }
