@@ -61,6 +61,9 @@ impl CredentialCache {
 
     /// Forgets everything (after an operator change that may take access away).
     pub(crate) fn clear(&self) {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 }

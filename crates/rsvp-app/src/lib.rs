@@ -60,11 +60,11 @@ pub use list::{
 };
 pub use ports::{
     ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer,
-    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationContext, InvitationEmail,
-    LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee, OutgoingEmail,
-    Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
-    TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
-    WebhookRequest, WebhookSendError, WebhookSender, WorkSignal,
+    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationContext,
+    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee,
+    OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer,
+    TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
+    WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{

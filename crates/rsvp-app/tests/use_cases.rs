@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mockall::predicate::always;
 use rsvp_app::*;
 use rsvp_domain::*;
 use time::{Duration, OffsetDateTime};
@@ -929,8 +928,8 @@ async fn store_outages_surface_as_unavailable_not_as_client_errors() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
-        .expect_find_user_by_email()
-        .returning(|_| Err(StoreError::Unavailable("connection refused".into())));
+        .expect_invitation_context()
+        .returning(|_, _| Err(StoreError::Unavailable("connection refused".into())));
     let error = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -976,9 +975,9 @@ fn capped(emails_per_hour: u32) -> Settings {
 fn counting_outbox(store: &mut MockStore) -> Arc<std::sync::Mutex<Vec<OffsetDateTime>>> {
     let queued = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (count, insert, insert_many, resend) = (queued.clone(), queued.clone(), queued.clone(), queued.clone());
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store
+        .expect_invitation_context()
+        .returning(|_, _| Ok(InvitationContext::default()));
     store.expect_find_users_by_emails().returning(|_| Ok(vec![]));
     store.expect_connected_among().returning(|_, _| Ok(vec![]));
     store.expect_find_pending_for_emails().returning(|_, _| Ok(vec![]));
@@ -1058,9 +1057,9 @@ async fn past_the_hourly_email_cap_a_create_is_quota_exceeded_until_the_window_s
 async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store
+        .expect_invitation_context()
+        .returning(|_, _| Ok(InvitationContext::default()));
     store.expect_insert_invitation().times(2).returning(|_| Ok(()));
     store.expect_emails_queued_since().never();
     let (_, clock) = movable_clock(now());
@@ -1077,9 +1076,9 @@ async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
 
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store
+        .expect_invitation_context()
+        .returning(|_, _| Ok(InvitationContext::default()));
     store.expect_insert_invitation().times(1).returning(|_| Ok(()));
     store.expect_emails_queued_since().never();
     let (_, clock) = movable_clock(now());
@@ -1241,21 +1240,6 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
     }
 }
 
-/// A clock the test moves.
-struct SteppingClock(std::sync::Mutex<OffsetDateTime>);
-
-impl SteppingClock {
-    fn set(&self, at: OffsetDateTime) {
-        *self.0.lock().unwrap() = at;
-    }
-}
-
-impl Clock for SteppingClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().unwrap()
-    }
-}
-
 /// A store whose key expires half a second after [`now`], counting reads.
 fn counting_credentials(reads: &Arc<AtomicU64>) -> MockStore {
     let mut store = MockStore::new();
@@ -1274,32 +1258,41 @@ fn counting_credentials(reads: &Arc<AtomicU64>) -> MockStore {
 #[tokio::test]
 async fn a_key_is_read_once_per_cache_period_and_again_at_once_after_an_operator_change() {
     let reads = Arc::new(AtomicU64::new(0));
-    let clock = Arc::new(SteppingClock(std::sync::Mutex::new(now())));
-    let app = app_on(counting_credentials(&reads), clock.clone(), Settings::default());
+    let (time, clock) = movable_clock(now());
+    let set = |t: OffsetDateTime| *time.lock().unwrap() = t;
+    let app = app_on(counting_credentials(&reads), clock, Settings::default());
     for _ in 0..5 {
         assert_eq!(app.authenticate("rsvp_key").await.unwrap(), ann());
     }
     assert_eq!(reads.load(Ordering::SeqCst), 1, "five requests in the period read once");
-    clock.set(now() + Duration::milliseconds(499));
+    set(now() + Duration::milliseconds(499));
     app.authenticate("rsvp_key").await.unwrap();
     assert_eq!(reads.load(Ordering::SeqCst), 1);
-    clock.set(now() + Duration::milliseconds(500));
+    set(now() + Duration::milliseconds(500));
     app.authenticate("rsvp_key").await.unwrap();
-    assert_eq!(reads.load(Ordering::SeqCst), 2, "half a second later the store is read again");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        2,
+        "half a second later the store is read again"
+    );
 
     app.revoke_api_key(ApiKeyId::from_uuid(id(99))).await.unwrap();
     app.authenticate("rsvp_key").await.unwrap();
-    assert_eq!(reads.load(Ordering::SeqCst), 3, "an operator change empties the cache at once");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        3,
+        "an operator change empties the cache at once"
+    );
 
     // Expiry is checked on every request, cached or not.
-    clock.set(now() + Duration::milliseconds(1500));
+    set(now() + Duration::milliseconds(1500));
     assert_eq!(app.authenticate("rsvp_key").await.unwrap_err(), AppError::Unauthorized);
 }
 
 #[tokio::test]
 async fn a_zero_cache_period_reads_the_key_on_every_request() {
     let reads = Arc::new(AtomicU64::new(0));
-    let clock = Arc::new(SteppingClock(std::sync::Mutex::new(now())));
+    let (_, clock) = movable_clock(now());
     let settings = Settings {
         credential_cache_ttl: Duration::ZERO,
         ..Settings::default()

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, EmailsQueued,
     ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
-    InvitationContext, InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest, PageSize, Principal,
-    RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse, SuppressionQuery,
-    TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
-    WebhookOutcome,
+    InvitationContext, InvitationFilter, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest,
+    PageSize, Principal, RequestFingerprint, ResendRecord, SecretHash, Store, StoreError, StoredResponse,
+    SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus,
+    WebhookEndpoint, WebhookOutcome,
 };
 use rsvp_domain::webhook::ENDPOINT_DISABLED;
 use rsvp_domain::{

@@ -12,8 +12,8 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
     ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
     ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationContext,
-    InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
-    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
+    InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store,
+    StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
     WebhookEndpoint,
 };
 use rsvp_domain::{

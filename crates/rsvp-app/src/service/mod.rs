@@ -18,8 +18,8 @@ use time::{Duration, OffsetDateTime};
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
     ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, InvitationContext, LinkTokenRecord,
-    NewInvitationRecord,
-    NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome, TransitionRecord,
+    NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome,
+    TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
 

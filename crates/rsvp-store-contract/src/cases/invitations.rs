@@ -381,9 +381,10 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
+    let acme_id = acme.id();
     let context = |address: &'static str| async move {
         store
-            .invitation_context(acme.id(), &email(address))
+            .invitation_context(acme_id, &email(address))
             .await
             .expect("invitation_context")
     };
@@ -398,7 +399,10 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
     assert_eq!((bob.connected, bob.pending, bob.suppressed), (false, None, false));
 
     let sent = invited(store, &acme, "bob@globex.test", at(1)).await;
-    assert_eq!(context("bob@globex.test").await.pending.as_ref(), Some(sent.invitation()));
+    assert_eq!(
+        context("bob@globex.test").await.pending.as_ref(),
+        Some(sent.invitation())
+    );
     store
         .apply_transition(&accept(sent.invitation(), globex.id(), at(2)))
         .await
