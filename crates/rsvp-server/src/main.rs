@@ -25,11 +25,6 @@ mod settings;
 mod wiring;
 mod workers;
 
-/// mimalloc instead of glibc's malloc: measured in docs/BENCHMARKS.md
-/// ("Over HTTP, after").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rsvp_app::{NewBusinessInput, NewUserInput};
