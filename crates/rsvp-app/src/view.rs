@@ -2,7 +2,7 @@
 //! the API's event JSON, shared by `GET /v1/events` (rsvp-http) and the
 //! webhook payloads (the dispatcher), so the two can never differ.
 
-use rsvp_domain::{Actor, BusinessId, Event, EventKind};
+use rsvp_domain::{Actor, BusinessId, Event, EventData, EventKind};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -49,7 +49,50 @@ impl EventView {
             kind: event.kind.as_str(),
             invitation_id: event.invitation_id.to_string(),
             occurred_at: rfc3339(event.occurred_at),
-            data: serde_json::to_value(&data).unwrap_or(Value::Null),
+            data: serde_json::to_value(EventDataView::from(&data)).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// An event's `data` in the API: the API's own names, spelled out, so that
+/// neither a renamed domain variant nor the stored form can change it.
+#[derive(Debug, Serialize)]
+struct EventDataView {
+    actor: ActorView,
+    status_before: Option<&'static str>,
+    status_after: &'static str,
+    connection_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+enum ActorView {
+    #[serde(rename = "sender")]
+    Sender { user_id: String },
+    #[serde(rename = "invitee")]
+    Invitee { user_id: Option<String> },
+    #[serde(rename = "system")]
+    System,
+    #[serde(rename = "operator")]
+    Operator,
+}
+
+impl From<&EventData> for EventDataView {
+    fn from(data: &EventData) -> Self {
+        Self {
+            actor: match data.actor {
+                Actor::Sender { user_id } => ActorView::Sender {
+                    user_id: user_id.to_string(),
+                },
+                Actor::Invitee { user_id } => ActorView::Invitee {
+                    user_id: user_id.map(|id| id.to_string()),
+                },
+                Actor::System => ActorView::System,
+                Actor::Operator => ActorView::Operator,
+            },
+            status_before: data.status_before.map(|s| s.as_str()),
+            status_after: data.status_after.as_str(),
+            connection_id: data.connection_id.map(|id| id.to_string()),
         }
     }
 }

@@ -91,7 +91,6 @@ impl FromStr for EventKind {
 /// The details of an event: who acted, the status before and after, and the
 /// connection made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EventData {
     /// Who caused it.
     pub actor: Actor,

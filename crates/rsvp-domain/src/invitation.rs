@@ -134,8 +134,6 @@ impl FromStr for EmailDelivery {
 /// Who asks for a transition. The application decides which one a caller is
 /// (the sender's business, the business of the invited email, a link holder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(tag = "type", rename_all = "snake_case"))]
 pub enum Actor {
     /// A user of the sending business.
     Sender {

@@ -117,6 +117,7 @@ mod one_statement;
 mod rows;
 mod schema;
 mod store;
+mod stored_event;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod wake;

@@ -20,8 +20,8 @@ use rsvp_app::{
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
     ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event,
-    EventData, ExternalId, Invitation, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles,
-    Suppression, User, fold_for_search, ordered_pair,
+    ExternalId, Invitation, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles, Suppression,
+    User, fold_for_search, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,7 +33,7 @@ use crate::schema::{
 
 /// A stored value the domain refuses: the database was written by something
 /// else, or by hand.
-fn corrupt(column: &str, detail: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(column: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("unreadable value in column {column}: {detail}"))
 }
 
@@ -441,13 +441,12 @@ impl EventRow {
             business_id: id_text(event.business_id.as_uuid()),
             invitee_business_id: event.invitee_business_id.map(|b| id_text(b.as_uuid())),
             occurred_at: to_nanos(event.occurred_at)?,
-            data: serde_json::to_string(&event.data)
-                .map_err(|e| StoreError::Unavailable(format!("event data: {e}")))?,
+            data: crate::stored_event::to_json(&event.data)?,
         })
     }
 
     pub(crate) fn into_domain(self) -> Result<Event, StoreError> {
-        let data: EventData = serde_json::from_str(&self.data).map_err(|e| corrupt("events.data", e))?;
+        let data = crate::stored_event::from_json(&self.data)?;
         Ok(Event {
             id: parse_id("events.id", &self.id)?,
             kind: self.kind.parse().map_err(|e| corrupt("events.kind", e))?,
