@@ -22,7 +22,6 @@ mod catalog;
 mod probe;
 mod settings;
 mod wiring;
-mod workers;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
