@@ -41,12 +41,16 @@ impl Server {
                 let mut config = rsvp_http::HttpConfig::new(public);
                 config.admin_token = Some(rsvp_app::Secret::new(ADMIN));
                 let state = rsvp_http::HttpState::new(app, config);
-                let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
-                    .unwrap()
-                    .run();
+                let server = HttpServer::new(move || {
+                    ActixApp::new()
+                        .configure(rsvp_http::configure(state.clone()))
+                        .default_service(rsvp_http::default_service())
+                })
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .unwrap()
+                .run();
                 tx.send(server.handle()).unwrap();
                 let _ = server.await;
                 drop(database);

@@ -54,7 +54,7 @@ pub async fn create(
     // The answer may carry `accept_url`, a credential.
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::LOCATION, format!("/v1/invitations/{}", created.invitation.id)))
+        .insert_header((header::LOCATION, crate::state::location_of(&req, created.invitation.id)))
         .json(body))
 }
 

@@ -61,11 +61,10 @@ const REPLAYED_HEADERS: [HeaderName; 4] = [
     header::CACHE_CONTROL,
 ];
 
-/// The one route whose body may be as large as `bulk_body_limit`.
+/// The one route whose body may be as large as `bulk_body_limit`: the end
+/// of its pattern, which begins with the host's prefix when rsvp is mounted
+/// under one.
 const BULK_ROUTE: &str = "/v1/invitations/bulk";
-
-/// The link routes, whose credential is the token in the path.
-const LINK_PREFIX: &str = "/v1/invitation-links/";
 
 /// Whether an answer of this status is stored for replay.
 pub fn is_stored(status: StatusCode) -> bool {
@@ -89,7 +88,8 @@ fn scope_of(req: &ServiceRequest) -> Option<IdempotencyScope> {
             token.as_bytes(),
         ])));
     }
-    let token = req.path().strip_prefix(LINK_PREFIX)?.split('/').next()?;
+    // The link routes, whose credential is the `{token}` of their path.
+    let token = req.match_info().get("token")?;
     (!token.is_empty()).then(|| IdempotencyScope(digest(&[b"rsvp idempotency scope\0link\0", token.as_bytes()])))
 }
 
@@ -267,7 +267,7 @@ pub async fn guard(
     let Some(scope) = scope_of(&req) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let limit = if req.match_pattern().as_deref() == Some(BULK_ROUTE) {
+    let limit = if req.match_pattern().is_some_and(|route| route.ends_with(BULK_ROUTE)) {
         state.config.bulk_body_limit
     } else {
         state.config.body_limit

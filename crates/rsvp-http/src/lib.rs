@@ -7,10 +7,44 @@
 //! use actix_web::{App, HttpServer, web};
 //! # async fn run(app: rsvp_app::App) -> std::io::Result<()> {
 //! let state = rsvp_http::HttpState::new(app, rsvp_http::HttpConfig::new("https://rsvp.example.com"));
-//! HttpServer::new(move || App::new().configure(rsvp_http::configure(state.clone())))
-//!     .bind("127.0.0.1:8080")?
-//!     .run()
-//!     .await
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .configure(rsvp_http::configure(state.clone()))
+//!         // Unknown paths as problem documents too (the library installs no default service).
+//!         .default_service(rsvp_http::default_service())
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await
+//! # }
+//! ```
+//!
+//! ## Under a prefix in your own app
+//!
+//! The routes work under any scope of a host `App`: the invitee page's forms
+//! are relative links, throttling and idempotency key on the matched routes
+//! rather than on absolute paths, and `Location` headers follow the request's
+//! path. Give rsvp the public URL *with* the prefix, so that the links in
+//! emails point under it:
+//!
+//! ```no_run
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! # async fn run(app: rsvp_app::App) -> std::io::Result<()> {
+//! let config = rsvp_http::HttpConfig::new("https://host.example.com/network");
+//! let state = rsvp_http::HttpState::new(app, config);
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .route("/", web::get().to(|| async { HttpResponse::Ok().body("the host's page") }))
+//!         .service(
+//!             web::scope("/network")
+//!                 .configure(rsvp_http::configure(state.clone()))
+//!                 // rsvp's problem+json 404 for unknown paths under /network only.
+//!                 .default_service(rsvp_http::default_service()),
+//!         )
+//! })
+//! .bind("127.0.0.1:8080")?
+//! .run()
+//! .await
 //! # }
 //! ```
 //!
@@ -60,6 +94,17 @@ async fn not_found() -> Result<HttpResponse, Problem> {
     Err(Problem::not_found())
 }
 
+/// rsvp's answer to a path no route knows: a `404` problem document
+/// (`application/problem+json`, code `not_found`).
+///
+/// [`configure`] installs no default service, so that a host app keeps its
+/// own; install this one on the `App` (as the `rsvp` binary does) or on the
+/// scope rsvp is mounted under (`App::default_service`,
+/// `Scope::default_service`).
+pub fn default_service() -> actix_web::Route {
+    web::to(not_found)
+}
+
 /// A resource whose other methods answer 405 as a problem, with the `Allow`
 /// header RFC 9110 asks for (`allow` lists the resource's methods).
 fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
@@ -97,8 +142,10 @@ fn keyed(route: actix_web::Route) -> actix_web::Route {
     route.wrap(actix_web::middleware::from_fn(idempotency::guard))
 }
 
-/// Registers every route, the state, and a problem-document 404 for unknown
-/// routes (it becomes the `App`'s default service).
+/// Registers every route and the state, into an `App` or under a `Scope`
+/// (see the crate documentation). Unknown paths inside rsvp's own scopes
+/// (`/v1`, `/invite`, `/unsubscribe`) answer a problem-document 404; for
+/// other unknown paths install [`default_service`] where you want it.
 pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let data = web::Data::new(state);
@@ -122,7 +169,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 // Every route here checks a link token: failures are throttled
                 // (inside `observe`, so a 429 is logged and counted like any answer).
                 web::scope("/invite")
-                    .wrap(actix_web::middleware::from_fn(throttle::guard))
+                    .wrap(actix_web::middleware::from_fn(throttle::page_guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(resource("/{token}", "GET").route(web::get().to(page::show)))
                     .service(resource("/{token}/accept", "POST").route(web::post().to(page::accept)))
@@ -133,7 +180,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 // Opting out (the page's form and the emails' RFC 8058
                 // one-click POST): keyed by the link token, so throttled too.
                 web::scope("/unsubscribe")
-                    .wrap(actix_web::middleware::from_fn(throttle::guard))
+                    .wrap(actix_web::middleware::from_fn(throttle::page_guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(
                         resource("/{token}", "GET, POST")
@@ -227,7 +274,6 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                             .route(keyed(web::post().to(webhooks::redeliver))),
                     )
                     .default_service(web::to(not_found)),
-            )
-            .default_service(web::to(not_found));
+            );
     }
 }

@@ -5,7 +5,8 @@
 //! credential (`/invite/{token}`, `/unsubscribe/{token}`,
 //! `/v1/invitation-links/{token}`), so only
 //! the matched route template is, and `unmatched` for a path no route knows
-//! (a mistyped link is still a link).
+//! (a mistyped link is still a link). Under a host's prefix the template is
+//! the whole matched pattern, prefix included (`/network/invite/{token}`).
 
 use std::time::Instant;
 
@@ -30,8 +31,11 @@ fn acceptable_id(value: &HeaderValue) -> Option<String> {
 }
 
 /// Probes and scrapes come every few seconds: their lines are for debugging.
+/// (`route` begins with the host's prefix when rsvp is mounted under one.)
 fn is_probe(route: &str) -> bool {
-    matches!(route, "/healthz" | "/readyz" | "/metrics")
+    ["/healthz", "/readyz", "/metrics"]
+        .iter()
+        .any(|probe| route.ends_with(probe))
 }
 
 /// Echoes `X-Request-Id` (or mints one), logs the request under its route

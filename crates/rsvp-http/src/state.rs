@@ -99,6 +99,13 @@ pub(crate) fn state(req: &HttpRequest) -> Result<web::Data<HttpState>, Problem> 
         .ok_or_else(|| Problem::internal("HttpState is not registered as app data"))
 }
 
+/// `Location` of a resource created by a POST to its collection: the
+/// request's path and the id, so that it keeps the prefix of a host that
+/// mounted rsvp under one (`/network/v1/invitations/{id}`).
+pub(crate) fn location_of(req: &HttpRequest, id: impl std::fmt::Display) -> String {
+    format!("{}/{id}", req.path().trim_end_matches('/'))
+}
+
 /// The one `Authorization` header, if any.
 ///
 /// # Errors

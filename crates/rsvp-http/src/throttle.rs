@@ -5,6 +5,9 @@
 //! missing, unknown or invalid API key, a wrong operator token) or a failed
 //! link lookup (a 404 from `/v1/invitation-links/{token}...` or from the
 //! invitee page `/invite/{token}...`). Successful requests are never counted.
+//! Which endpoints are which is decided by the scope a guard wraps
+//! ([`guard`] for the API, [`page_guard`] for the pages), so the rule holds
+//! when a host mounts rsvp under a prefix.
 //!
 //! Failures are metered per client address (see [`crate::client_addr`]) by
 //! a keyed GCRA limiter (`governor`): a burst of `limit` failures, then one
@@ -183,23 +186,35 @@ fn remaining_none(seconds: u64) -> String {
     format!("\"{POLICY_NAME}\";r=0;t={seconds}")
 }
 
-/// Whether the invitee page (HTML) rather than the JSON API answers `path`.
-fn is_page(path: &str) -> bool {
-    path.starts_with("/invite/") || path.starts_with("/unsubscribe/")
+/// Which endpoints a guard stands in front of: what counts as a failure and
+/// how a refusal is answered. Chosen per scope, never from the request's
+/// path, so that it holds under whatever prefix a host mounts rsvp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    /// The JSON API (`/v1`, `/metrics`): a 401, or a 404 of a link route.
+    Api,
+    /// The invitee's pages (`/invite`, `/unsubscribe`): a 401 or any 404,
+    /// refused with an HTML page.
+    Page,
 }
 
-/// A failed authentication or a failed link lookup.
-fn is_failure(response: &ServiceResponse<impl MessageBody>) -> bool {
-    let path = response.request().path();
-    match response.status() {
+/// The link routes of the API, as the path left after the `/v1` scope
+/// (`/invitation-links/{token}...`): whatever prefix the host mounted rsvp
+/// under is consumed by then.
+const LINK_ROUTES: &str = "/invitation-links/";
+
+/// A failed authentication or a failed link lookup (`link`: the request
+/// was for a link route).
+fn is_failure(guarded: Guarded, link: bool, status: StatusCode) -> bool {
+    match status {
         StatusCode::UNAUTHORIZED => true,
-        StatusCode::NOT_FOUND => is_page(path) || path.starts_with("/v1/invitation-links/"),
+        StatusCode::NOT_FOUND => guarded == Guarded::Page || link,
         _ => false,
     }
 }
 
-fn too_many_requests(state: &HttpState, req: &HttpRequest, seconds: u64) -> HttpResponse {
-    let mut response = if is_page(req.path()) {
+fn too_many_requests(state: &HttpState, guarded: Guarded, req: &HttpRequest, seconds: u64) -> HttpResponse {
+    let mut response = if guarded == Guarded::Page {
         crate::page::too_many_requests(req, seconds)
     } else {
         let mut problem = Problem::new(
@@ -223,9 +238,28 @@ fn too_many_requests(state: &HttpState, req: &HttpRequest, seconds: u64) -> Http
     response
 }
 
-/// The middleware of the endpoints that check a key or a link token: refuses
-/// a blocked address before the check, counts the failures after it.
+/// The middleware of the API endpoints that check a key or a link token
+/// (the `/v1` scope, `/metrics`): refuses a blocked address before the
+/// check, counts the failures after it, answers problem documents.
 pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guarded(Guarded::Api, req, next).await
+}
+
+/// [`guard`] for the invitee's pages (the `/invite` and `/unsubscribe`
+/// scopes): every 404 is a failed link lookup, and a refusal is an HTML
+/// page in the visitor's language.
+pub async fn page_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guarded(Guarded::Page, req, next).await
+}
+
+async fn guarded(
+    guarded: Guarded,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -237,15 +271,18 @@ pub async fn guard(
     }
     let ip = state.config.trusted_proxies.client_of(req.request());
     if let Some(seconds) = state.throttle.refused(ip) {
-        let response = too_many_requests(&state, req.request(), seconds);
+        let response = too_many_requests(&state, guarded, req.request(), seconds);
         return Ok(req.into_response(response));
     }
+    // Read before routing goes on: in the scope's middleware, what is left
+    // of the path is the part after the scope (and any host prefix).
+    let link = req.match_info().unprocessed().starts_with(LINK_ROUTES);
     let response = next.call(req).await?;
-    if is_failure(&response)
+    if is_failure(guarded, link, response.status())
         && let Some(seconds) = state.throttle.failed(ip)
     {
         let request = response.request().clone();
-        let refusal = too_many_requests(&state, &request, seconds);
+        let refusal = too_many_requests(&state, guarded, &request, seconds);
         return Ok(ServiceResponse::new(request, refusal));
     }
     Ok(response.map_into_boxed_body())

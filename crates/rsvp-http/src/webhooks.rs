@@ -257,7 +257,7 @@ pub async fn create(
     }
     let endpoint = state.app.create_webhook_endpoint(&caller, &input).await?;
     Ok(secret_answer(HttpResponse::Created())
-        .insert_header((header::LOCATION, format!("/v1/webhook-endpoints/{}", endpoint.id)))
+        .insert_header((header::LOCATION, crate::state::location_of(&req, endpoint.id)))
         .json(WebhookEndpointBody::new(&endpoint, true)))
 }
 

@@ -61,8 +61,8 @@ async fn the_page_shows_the_sender_and_message_escaped_with_accept_and_decline_f
     );
     assert!(html.contains("&lt;script&gt;alert(1)"), "the message is escaped");
     assert!(!html.contains("<script>"), "no script reaches the page");
-    assert!(html.contains(&format!("action=\"/invite/{token}/accept\"")));
-    assert!(html.contains(&format!("action=\"/invite/{token}/decline\"")));
+    assert!(html.contains(&format!("action=\"../invite/{token}/accept\"")));
+    assert!(html.contains(&format!("action=\"../invite/{token}/decline\"")));
     assert!(
         html.contains("name=\"business_name\""),
         "a new invitee names its business"
@@ -233,7 +233,7 @@ async fn the_page_names_the_inviting_person_business_address_roles_and_what_acce
         html.contains("are connected on rsvp."),
         "the default product name: {html}"
     );
-    assert!(html.contains(&format!("action=\"/unsubscribe/{token}\"")), "{html}");
+    assert!(html.contains(&format!("action=\"../unsubscribe/{token}\"")), "{html}");
     assert!(html.contains("value=\"business\"") && html.contains("value=\"everyone\""));
     let german = page(&api, &format!("/invite/{token}"), "de").await.text;
     assert!(

@@ -23,7 +23,6 @@ mod catalog;
 mod probe;
 mod settings;
 mod wiring;
-mod workers;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};

@@ -13,7 +13,6 @@ use rsvp_store_diesel::{DieselStore, StoreOptions};
 use rsvp_system::{RandomSecrets, SystemClock, TokioTimer, UuidV7Ids};
 
 use crate::settings::{MailTransport, Settings};
-use crate::workers;
 
 /// JSON logs on stderr, filtered by `RSVP_LOG`.
 pub fn init_logging(filter: &str) {
@@ -208,23 +207,28 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .with_timer(Arc::new(TokioTimer))
     .with_observer(state.metrics.clone());
     let webhooks = webhook_dispatcher(&settings, &app)?.with_observer(state.metrics.clone());
-    let server = HttpServer::new(move || ActixApp::new().configure(rsvp_http::configure(state.clone())))
-        .listen(listener)
-        .with_context(|| format!("listening on {bound}"))?
-        .shutdown_timeout(30)
-        .run();
+    let server = HttpServer::new(move || {
+        ActixApp::new()
+            .configure(rsvp_http::configure(state.clone()))
+            // Unknown routes answer problem documents too.
+            .default_service(rsvp_http::default_service())
+    })
+    .listen(listener)
+    .with_context(|| format!("listening on {bound}"))?
+    .shutdown_timeout(30)
+    .run();
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let retention = time::Duration::days(i64::from(settings.email_retention_days));
-    let signal = Arc::new(store.work_signal());
-    let workers = workers::spawn(app, dispatcher, webhooks, signal, retention, stopped);
+    let workers = rsvp_runtime::Workers::new(app)
+        .with_emails(dispatcher)
+        .with_work_signal(Arc::new(store.work_signal()))
+        .with_webhooks(webhooks)
+        .with_settings(rsvp_runtime::WorkerSettings::default().with_email_retention(retention))
+        .start();
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;
-    let _ = stop.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
+    workers.stop().await;
     tracing::info!("rsvp stopped");
     result.context("HTTP server")
 }

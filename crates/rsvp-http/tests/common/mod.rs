@@ -124,7 +124,12 @@ impl Api {
     }
 
     pub async fn raw(&self, request: test::TestRequest) -> Reply {
-        let service = test::init_service(App::new().configure(configure(self.state.clone()))).await;
+        let service = test::init_service(
+            App::new()
+                .configure(configure(self.state.clone()))
+                .default_service(rsvp_http::default_service()),
+        )
+        .await;
         let response = test::call_service(&service, request.to_request()).await;
         let status = response.status();
         let headers = response.headers().clone();
