@@ -74,8 +74,8 @@ pub use ports::{
 pub use secret::{Secret, SecretHash};
 pub use service::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
-    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, Ports, ProvisionedBusiness, ProvisionedUser,
-    Settings, Viewer,
+    MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, OutboxStatus, Ports, ProvisionedBusiness,
+    ProvisionedUser, Settings, Viewer,
 };
 pub use view::{EventView, rfc3339, webhook_body};
 pub use webhook_dispatch::{

@@ -53,10 +53,9 @@ pub async fn observe(
         .get(&REQUEST_ID)
         .and_then(acceptable_id)
         .unwrap_or_else(|| {
-            state.as_ref().map_or_else(
-                || "unknown".to_owned(),
-                |s| s.app.ports().ids.new_id().simple().to_string(),
-            )
+            state
+                .as_ref()
+                .map_or_else(|| "unknown".to_owned(), |s| s.app.new_request_id())
         });
     let method = req.method().to_string();
     // The resource map knows every route of the app, so the template is

@@ -19,7 +19,7 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "ready", body = Status), (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem> {
-    match state.app.ports().store.ping().await {
+    match state.app.check_ready().await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "not ready");
@@ -47,29 +47,10 @@ pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<Ht
             return Err(Problem::unauthorized());
         }
     }
-    // A store that does not answer must not take the other metrics down.
-    let ports = state.app.ports();
-    let depth = match ports.store.outbox_depth().await {
-        Ok(depth) => Some(depth),
-        Err(error) => {
-            tracing::warn!(%error, "outbox depth unavailable");
-            None
-        }
-    };
-    let oldest_age = match depth {
-        Some(0) => Some(0.0),
-        Some(_) => match ports.store.oldest_queued_email().await {
-            Ok(oldest) => Some(oldest.map_or(0.0, |at| (ports.clock.now() - at).as_seconds_f64().max(0.0))),
-            Err(error) => {
-                tracing::warn!(%error, "oldest queued email unavailable");
-                None
-            }
-        },
-        None => None,
-    };
+    let status = state.app.outbox_status().await;
     let outbox = OutboxGauges {
-        depth,
-        oldest_queued_age_seconds: oldest_age,
+        depth: status.depth,
+        oldest_queued_age_seconds: status.oldest_queued_age_seconds,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

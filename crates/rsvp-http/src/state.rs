@@ -80,10 +80,7 @@ pub struct HttpState {
 impl HttpState {
     /// State over `app` with `config` and a fresh metrics registry.
     pub fn new(app: App, config: HttpConfig) -> Self {
-        let throttle = Arc::new(FailedAttempts::new(
-            config.failed_attempts_per_minute,
-            app.ports().clock.clone(),
-        ));
+        let throttle = Arc::new(FailedAttempts::new(config.failed_attempts_per_minute, app.clock()));
         Self {
             app,
             config,
@@ -142,8 +139,7 @@ pub(crate) fn bearer(req: &HttpRequest) -> Result<Option<String>, Problem> {
 /// Whether `given` is the configured `expected` token. Digests are compared:
 /// equal length, so the comparison time says nothing about the token.
 pub(crate) fn token_matches(state: &HttpState, given: &str, expected: &Secret) -> bool {
-    let secrets = &state.app.ports().secrets;
-    secrets.hash(given) == secrets.hash(expected.expose())
+    state.app.secret_matches(given, expected)
 }
 
 /// The authenticated caller of an API-key endpoint.

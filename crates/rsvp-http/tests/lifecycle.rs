@@ -416,7 +416,7 @@ async fn an_erasure_replaces_the_persons_data_everywhere_cancels_kills_links_and
         .to_owned();
     let bystander = api.invite(&acme_key, json!({"email": "someone@else.test"})).await;
     assert_eq!(bystander.status, StatusCode::CREATED);
-    let store = api.state.app.ports().store.clone();
+    let store = api.ports.store.clone();
     assert_eq!(store.outbox_depth().await.unwrap(), 2);
 
     let erased = api

@@ -213,7 +213,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Admin(admin) => {
             let store = wiring::open_store(&settings).await?;
             store.run_migrations().await.context("applying migrations")?;
-            let app = wiring::app(&settings, std::sync::Arc::new(store));
+            let app = wiring::app(&settings, wiring::ports(std::sync::Arc::new(store)));
             match admin {
                 AdminCommand::CreateBusiness {
                     name,

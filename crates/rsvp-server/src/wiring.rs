@@ -61,7 +61,9 @@ pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<DieselSt
     open_store(settings).await
 }
 
-fn ports(store: Arc<DieselStore>) -> Ports {
+/// The production ports over `store`: the composition root keeps them for
+/// the dispatchers and hands a copy to the use cases.
+pub fn ports(store: Arc<DieselStore>) -> Ports {
     Ports {
         store,
         clock: Arc::new(SystemClock),
@@ -71,7 +73,7 @@ fn ports(store: Arc<DieselStore>) -> Ports {
 }
 
 /// The use cases over the production adapters.
-pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
+pub fn app(settings: &Settings, ports: Ports) -> App {
     let app_settings = AppSettings {
         resend_cooldown: time::Duration::seconds(i64::from(settings.resend_cooldown_secs)),
         emails_per_hour: settings.emails_per_hour,
@@ -80,7 +82,7 @@ pub fn app(settings: &Settings, store: Arc<DieselStore>) -> App {
         webhook_policy: webhook_policy(settings),
         credential_cache_ttl: time::Duration::milliseconds(i64::from(settings.credential_cache_ms)),
     };
-    App::new(ports(store), app_settings).with_resolver(Arc::new(rsvp_webhooks::SystemResolver))
+    App::new(ports, app_settings).with_resolver(Arc::new(rsvp_webhooks::SystemResolver))
 }
 
 /// What webhook endpoints may target (`RSVP_WEBHOOK_ALLOW_*`).
@@ -103,7 +105,7 @@ pub fn webhook_dispatch_settings(settings: &Settings) -> WebhookDispatchSettings
     }
 }
 
-fn webhook_dispatcher(settings: &Settings, app: &App) -> anyhow::Result<WebhookDispatcher> {
+fn webhook_dispatcher(settings: &Settings, ports: &Ports) -> anyhow::Result<WebhookDispatcher> {
     let dispatch = webhook_dispatch_settings(settings);
     let sender = rsvp_webhooks::HttpWebhookSender::new(
         webhook_policy(settings),
@@ -111,7 +113,7 @@ fn webhook_dispatcher(settings: &Settings, app: &App) -> anyhow::Result<WebhookD
         Arc::new(rsvp_webhooks::SystemResolver),
     )
     .context("building the webhook sender")?;
-    Ok(WebhookDispatcher::new(app.ports().clone(), Arc::new(sender), dispatch).with_timer(Arc::new(TokioTimer)))
+    Ok(WebhookDispatcher::new(ports.clone(), Arc::new(sender), dispatch).with_timer(Arc::new(TokioTimer)))
 }
 
 fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
@@ -180,7 +182,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         applied = applied.len(),
         "database ready"
     );
-    let app = app(&settings, store.clone());
+    let ports = ports(store.clone());
+    let app = app(&settings, ports.clone());
     // Bind first: with RSVP_BIND on port 0 the links need the port the system chose.
     let listener =
         std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;
@@ -199,14 +202,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let state = rsvp_http::HttpState::new(app.clone(), http_config);
     let dispatcher = EmailDispatcher::new(
-        app.ports().clone(),
+        ports.clone(),
         renderer(&settings)?,
         mailer(&settings)?,
         dispatch_settings(&settings, public_url.clone()),
     )
     .with_timer(Arc::new(TokioTimer))
     .with_observer(state.metrics.clone());
-    let webhooks = webhook_dispatcher(&settings, &app)?.with_observer(state.metrics.clone());
+    let webhooks = webhook_dispatcher(&settings, &ports)?.with_observer(state.metrics.clone());
     let server = HttpServer::new(move || {
         ActixApp::new()
             .configure(rsvp_http::configure(state.clone()))

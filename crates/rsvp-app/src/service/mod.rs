@@ -160,6 +160,15 @@ pub struct BulkOutcome {
     pub failed: Vec<BulkFailure>,
 }
 
+/// The email outbox as metrics show it ([`App::outbox_status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutboxStatus {
+    /// Queued emails (`None`: the store did not answer).
+    pub depth: Option<u64>,
+    /// Seconds the oldest queued email has waited (`None`: unknown).
+    pub oldest_queued_age_seconds: Option<f64>,
+}
+
 /// How the caller relates to an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Viewer {
@@ -278,9 +287,73 @@ impl App {
         &self.settings
     }
 
-    /// The ports in use (adapters such as the email dispatcher share them).
-    pub fn ports(&self) -> &Ports {
+    /// The ports in use: for this crate only. Adapters get use cases (the
+    /// operations below), never the store itself; the composition root that
+    /// built the ports keeps its own copy for the dispatchers.
+    pub(crate) fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The clock the use cases read (for adapters that count time, such as
+    /// a throttle).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.ports.clock.clone()
+    }
+
+    /// A new unique id in its simple form (32 hex digits): request ids.
+    pub fn new_request_id(&self) -> String {
+        self.new_id().simple().to_string()
+    }
+
+    /// Whether `given` is `expected` (an operator or metrics token), compared
+    /// as digests of equal length so that the time taken says nothing of it.
+    pub fn secret_matches(&self, given: &str, expected: &Secret) -> bool {
+        self.ports.secrets.hash(given) == self.ports.secrets.hash(expected.expose())
+    }
+
+    /// Readiness: the store answers (and, where it can tell, can write).
+    ///
+    /// # Errors
+    /// [`AppError::Unavailable`] with the store's reason.
+    pub async fn check_ready(&self) -> Result<(), AppError> {
+        Ok(self.ports.store.ping().await?)
+    }
+
+    /// The email outbox as metrics show it: each figure `None` when the
+    /// store could not give it (a store that does not answer must not take
+    /// the other metrics down).
+    pub async fn outbox_status(&self) -> OutboxStatus {
+        let depth = match self.ports.store.outbox_depth().await {
+            Ok(depth) => Some(depth),
+            Err(error) => {
+                tracing::warn!(%error, "outbox depth unavailable");
+                None
+            }
+        };
+        let oldest_queued_age_seconds = match depth {
+            Some(0) => Some(0.0),
+            Some(_) => match self.ports.store.oldest_queued_email().await {
+                Ok(oldest) => Some(oldest.map_or(0.0, |at| (self.now() - at).as_seconds_f64().max(0.0))),
+                Err(error) => {
+                    tracing::warn!(%error, "oldest queued email unavailable");
+                    None
+                }
+            },
+            None => None,
+        };
+        OutboxStatus {
+            depth,
+            oldest_queued_age_seconds,
+        }
+    }
+
+    /// A business's name, for pages that name the sender (`None` when it
+    /// is unknown or cannot be read: the page still says what happened).
+    pub async fn business_name(&self, id: BusinessId) -> Option<String> {
+        match self.ports.store.get_business(id).await {
+            Ok(Some(business)) => Some(business.name.to_string()),
+            _ => None,
+        }
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {

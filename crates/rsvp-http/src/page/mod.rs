@@ -281,10 +281,7 @@ pub async fn accept(
 /// The sending business's name (empty when it cannot be read: the page
 /// still says what happened).
 async fn sender_name(state: &crate::HttpState, business: rsvp_domain::BusinessId) -> String {
-    match state.app.ports().store.get_business(business).await {
-        Ok(Some(b)) => b.name.to_string(),
-        _ => String::new(),
-    }
+    state.app.business_name(business).await.unwrap_or_default()
 }
 
 /// The page again (at `/invite/{token}/accept`), unchanged, saying why the

@@ -31,6 +31,8 @@ pub const ADMIN: &str = "test-admin-token";
 
 pub struct Api {
     pub clock: Arc<ManualClock>,
+    /// The ports the app was built over (the tests' side door, not the app's).
+    pub ports: Ports,
     pub state: HttpState,
     _database: Option<TestDatabase>,
 }
@@ -82,11 +84,12 @@ impl Api {
         let store = rsvp_store_diesel::DieselStore::connect(&url).await.unwrap();
         let ports = Ports {
             store: Arc::new(store),
-            ..self.state.app.ports().clone()
+            ..self.ports.clone()
         };
-        let app = rsvp_app::App::new(ports, self.state.app.settings().clone());
+        let app = rsvp_app::App::new(ports.clone(), self.state.app.settings().clone());
         Some(Self {
             clock: self.clock.clone(),
+            ports,
             state: HttpState::new(app, self.state.config.clone()),
             _database: None,
         })
@@ -115,9 +118,10 @@ impl Api {
         config.body_limit = 16 * 1024;
         let mut settings = Settings::default();
         adjust(&mut config, &mut settings);
-        let state = HttpState::new(rsvp_app::App::new(ports, settings), config);
+        let state = HttpState::new(rsvp_app::App::new(ports.clone(), settings), config);
         Self {
             clock,
+            ports,
             state,
             _database: database,
         }
