@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{Viewer, ports::Principal};
-use rsvp_domain::{Action, FieldError, InvitationId, InvitationInput, InvitationStatus};
+use rsvp_domain::{Action, FieldError, InvitationId, InvitationStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -48,7 +48,8 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let value = require_json(&req, payload, state.config.body_limit).await?;
-    let request = InvitationInput::parse_json(&value).map_err(|e| Problem::invalid_fields(e.into_vec()))?;
+    let request =
+        crate::invitation_json::parse_invitation(&value).map_err(|e| Problem::invalid_fields(e.into_vec()))?;
     let created = state.app.invite(&caller, request).await?;
     let body = created_body(&state, &created);
     // The answer may carry `accept_url`, a credential.
@@ -126,7 +127,7 @@ pub async fn bulk(
         .iter()
         .map(|item| item.get("email").and_then(Value::as_str).map(str::to_owned))
         .collect();
-    let requests = items.iter().map(InvitationInput::parse_json).collect();
+    let requests = items.iter().map(crate::invitation_json::parse_invitation).collect();
     let outcome = state.app.bulk_invite(&caller, requests).await?;
     let body = BulkBody {
         successful: outcome.successful.iter().map(|c| created_body(&state, c)).collect(),

@@ -66,6 +66,7 @@ pub mod client_addr;
 pub mod cursor;
 pub mod dto;
 pub mod idempotency;
+pub mod invitation_json;
 pub mod lifecycle;
 mod links;
 pub mod metrics;

@@ -45,8 +45,28 @@ fn locale(req: &HttpRequest) -> Locale {
     req.headers()
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(Locale::from_accept_language)
+        .and_then(from_accept_language)
         .unwrap_or_default()
+}
+
+/// The first language rsvp speaks in an HTTP `Accept-Language` header, by
+/// quality (`de-DE,de;q=0.9,en;q=0.8` → German).
+fn from_accept_language(header: &str) -> Option<Locale> {
+    let mut candidates: Vec<(f32, Locale)> = header
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.split(';');
+            let locale = Locale::from_tag(pieces.next()?)?;
+            let quality = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (quality > 0.0).then_some((quality, locale))
+        })
+        .collect();
+    // Stable sort keeps the header's order among equal qualities.
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    candidates.first().map(|c| c.1)
 }
 
 fn pages(state: &crate::HttpState) -> &PageTemplates {
@@ -396,4 +416,22 @@ pub(crate) fn too_many_requests(req: &HttpRequest, retry_after_secs: u64) -> Htt
         .and_then(|s| s.config.pages.clone());
     let body = pages.as_deref().unwrap_or_else(|| builtin_pages()).render(&ctx);
     html(&brand, StatusCode::TOO_MANY_REQUESTS, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Locale, from_accept_language};
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(from_accept_language("de-DE,de;q=0.9,en;q=0.8"), Some(Locale::De));
+        assert_eq!(
+            from_accept_language("fr-FR,fr;q=0.9,en;q=0.5,de;q=0.4"),
+            Some(Locale::En)
+        );
+        assert_eq!(from_accept_language("en;q=0.1, de;q=0.2"), Some(Locale::De));
+        assert_eq!(from_accept_language("fr, es"), None);
+        assert_eq!(from_accept_language("de;q=0"), None);
+        assert_eq!(from_accept_language(""), None);
+    }
 }
