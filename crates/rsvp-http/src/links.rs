@@ -53,7 +53,6 @@ impl From<&LinkPreview> for LinkPreviewBody {
         (status = 200, description = "what the link holder may see", body = LinkPreviewBody),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`business_suspended`: the sending business is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn preview(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let preview = state.app.preview_link(&token).await?;
@@ -79,13 +78,9 @@ pub struct AnswerBody {
     request_body(content = Option<AcceptLinkRequest>),
     responses(
         (status = 200, description = "accepted; the businesses are connected", body = AnswerBody),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn accept(
     state: web::Data<HttpState>,
@@ -125,7 +120,6 @@ pub async fn accept(
         (status = 200, description = "declined", body = AnswerBody),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn decline(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let invitation = state.app.decline_link(&token).await?;

@@ -222,13 +222,9 @@ fn secret_answer(mut response: actix_web::HttpResponseBuilder) -> actix_web::Htt
     responses(
         (status = 201, description = "registered; the answer holds its `secret`, shown only here and on rotation", body = WebhookEndpointBody,
             headers(("Location" = String, description = "the endpoint's URL path"), ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: invalid fields; `url_not_allowed`: not https, or a host that is or resolves to a loopback, private, link-local or unique-local address (unless the operator allows it)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn create(
     state: web::Data<HttpState>,
@@ -267,7 +263,6 @@ pub async fn create(
         (status = 200, description = "the caller's business's endpoints, oldest first", body = WebhookEndpointList),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result<HttpResponse, Problem> {
     let endpoints = state.app.list_webhook_endpoints(&caller).await?;
@@ -281,11 +276,9 @@ pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint (without its secret)", body = WebhookEndpointBody),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn get(
     state: web::Data<HttpState>,
@@ -302,14 +295,10 @@ pub async fn get(
     request_body = PatchWebhookEndpointRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint after the change", body = WebhookEndpointBody),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `url_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn patch(
     state: web::Data<HttpState>,
@@ -355,11 +344,9 @@ pub async fn patch(
     security(("api_key" = [])),
     responses(
         (status = 204, description = "deleted, with its deliveries"),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn delete(
     state: web::Data<HttpState>,
@@ -377,11 +364,9 @@ pub async fn delete(
     responses(
         (status = 200, description = "the new secret; for 24 h both the new and the previous secret sign (two space-separated signatures)", body = RotatedSecret,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn rotate(
     state: web::Data<HttpState>,
@@ -401,11 +386,9 @@ pub async fn rotate(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first", body = WebhookDeliveryList),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn deliveries(
     state: web::Data<HttpState>,
@@ -429,15 +412,11 @@ pub async fn deliveries(
     request_body = RedeliverRequest, security(("api_key" = [])),
     responses(
         (status = 202, description = "queued again, with the same `webhook-id`", body = WebhookDeliveryBody),
-        (status = 400, description = "bad query, path or malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "no such endpoint, or no such event your business can see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`endpoint_disabled`: enable the endpoint first", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")
     ))]
 pub async fn redeliver(
     state: web::Data<HttpState>,
