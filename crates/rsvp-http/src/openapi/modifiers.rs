@@ -20,6 +20,16 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
+/// Every operation under `/v1`.
+fn v1_operations(openapi: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi
+        .paths
+        .paths
+        .iter_mut()
+        .filter(|(path, _)| path.starts_with("/v1/"))
+        .flat_map(|(_, item)| operations(item))
+}
+
 /// A problem document answer (`application/problem+json`, schema `Problem`).
 fn problem_response(description: &str) -> RefOr<Response> {
     RefOr::T(
@@ -45,24 +55,19 @@ pub(super) struct CommonProblems;
 
 impl Modify for CommonProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in &mut openapi.paths.paths {
-            if !path.starts_with("/v1/") {
-                continue;
-            }
-            for operation in operations(item) {
-                let has_body = operation.request_body.is_some();
-                let responses = &mut operation.responses.responses;
-                let mut ensure = |status: &str, description: &str| {
-                    responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| problem_response(description));
-                };
-                ensure("400", "bad query, path or malformed JSON");
-                ensure("503", "store unavailable");
-                if has_body {
-                    ensure("413", "body too large");
-                    ensure("415", "body is not JSON");
-                }
+        for operation in v1_operations(openapi) {
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            let mut ensure = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem_response(description));
+            };
+            ensure("400", "bad query, path or malformed JSON");
+            ensure("503", "store unavailable");
+            if has_body {
+                ensure("413", "body too large");
+                ensure("415", "body is not JSON");
             }
         }
     }
@@ -147,13 +152,8 @@ impl Throttled {
 
 impl Modify for Throttled {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in &mut openapi.paths.paths {
-            if !path.starts_with("/v1/") {
-                continue;
-            }
-            for operation in operations(item) {
-                Self::add(operation);
-            }
+        for operation in v1_operations(openapi) {
+            Self::add(operation);
         }
     }
 }
