@@ -8,8 +8,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::connection::DbConnection;
 use crate::fixups;
 
-const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 type HarnessResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -53,7 +53,7 @@ mod tests {
 
     fn folders(backend: &str) -> BTreeSet<String> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../migrations")
+            .join("migrations")
             .join(backend);
         std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -70,7 +70,7 @@ mod tests {
             for folder in &sqlite {
                 for file in ["up.sql", "down.sql"] {
                     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("../../migrations")
+                        .join("migrations")
                         .join(backend)
                         .join(folder)
                         .join(file);
