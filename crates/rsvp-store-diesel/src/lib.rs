@@ -148,3 +148,8 @@ pub enum SetupError {
     #[error("database migration failed: {0}")]
     Migration(String),
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -52,9 +52,7 @@ mod tests {
     use std::path::Path;
 
     fn folders(backend: &str) -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(backend);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
         std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
