@@ -2,5 +2,5 @@
 //! are embedded at compile time.
 
 fn main() {
-    println!("cargo:rerun-if-changed=../../migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

@@ -82,3 +82,8 @@ pub use webhook_dispatch::{
     WebhookAttemptResult, WebhookDispatchReport, WebhookDispatchSettings, WebhookDispatcher, WebhookObserver,
 };
 pub use webhooks::{WebhookEndpointInput, WebhookEndpointPatch};
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -23,7 +23,7 @@
 //!   for Rust receivers.
 //!
 //! With the `serde` feature, the types serialize, and
-//! [`CustomData::from_json`] / `InvitationInput::parse_json` read JSON.
+//! `CustomData::from_json` / `InvitationInput::parse_json` read JSON.
 //!
 //! ```
 //! use rsvp_domain::{InvitationInput, InvitationStatus};

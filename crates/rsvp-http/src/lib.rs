@@ -278,3 +278,8 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             );
     }
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

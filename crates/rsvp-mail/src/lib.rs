@@ -151,3 +151,8 @@ pub use log_file::LogMailer;
 pub use message::DEFAULT_TIMEOUT;
 pub use render::{DEFAULT_BRAND_COLOR, TEMPLATE_FILES, TemplateError, TemplateRenderer};
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -37,3 +37,8 @@ mod store;
 pub use clock::ManualClock;
 pub use ids::SequentialIds;
 pub use store::InMemoryStore;
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

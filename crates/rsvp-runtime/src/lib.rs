@@ -373,3 +373,8 @@ async fn dispatch_webhooks(dispatcher: WebhookDispatcher, idle: Duration, mut st
         }
     }
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

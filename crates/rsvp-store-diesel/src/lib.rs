@@ -36,8 +36,9 @@
 //!   data are JSON `TEXT`. API keys and link tokens are stored only as
 //!   SHA-256 hashes in lowercase hex. (The outbox keeps a new link token in
 //!   clear only until its email is sent, as the port asks; then it is wiped.)
-//! * **Migrations** live in `migrations/sqlite` and `migrations/postgres`
-//!   (same folder names, checked by a test), are embedded in the binary, and
+//! * **Migrations** live in this crate's `migrations/sqlite` and
+//!   `migrations/postgres` (same folder names, checked by a test; shipped in
+//!   the published crate), are embedded in the binary, and
 //!   the set is picked by the connection's variant, explicitly:
 //!   [`DieselStore::run_migrations`], [`DieselStore::revert_all_migrations`].
 //!   What SQL cannot compute (IDNA, Unicode categories) a migration queues
@@ -147,3 +148,8 @@ pub enum SetupError {
     #[error("database migration failed: {0}")]
     Migration(String),
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -8,8 +8,8 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::connection::DbConnection;
 use crate::fixups;
 
-const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 type HarnessResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -52,9 +52,7 @@ mod tests {
     use std::path::Path;
 
     fn folders(backend: &str) -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../migrations")
-            .join(backend);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
         std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -70,7 +68,7 @@ mod tests {
             for folder in &sqlite {
                 for file in ["up.sql", "down.sql"] {
                     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("../../migrations")
+                        .join("migrations")
                         .join(backend)
                         .join(folder)
                         .join(file);

@@ -21,7 +21,7 @@ fn acme() -> Business {
 /// The migrations of each backend: the folders of `migrations/postgres`
 /// (`migrations/sqlite` has the same, checked by a unit test).
 fn migration_count() -> usize {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter(|entry| entry.as_ref().is_ok_and(|e| e.path().is_dir()))

@@ -115,3 +115,8 @@ mod tests {
         assert_eq!(ids, sorted);
     }
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -323,3 +323,8 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

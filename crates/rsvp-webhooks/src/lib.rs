@@ -310,3 +310,8 @@ mod tests {
         assert_eq!(served.await.unwrap(), 1, "the Location was not requested");
     }
 }
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -7,8 +7,6 @@ use rsvp_domain::BusinessId;
 use crate::Harness;
 use crate::fixtures::{Member, Tenant, at, email, new_uuid, principal, unknown_hash};
 
-/// `create_business` stores the business, its user and the key; the key's
-/// hash finds the principal; unknown ids and hashes find nothing.
 /// `get_user` finds a user by id, and nothing for an unknown id.
 pub async fn users_are_found_by_id(h: Harness) {
     let store = h.store.as_ref();
@@ -22,6 +20,8 @@ pub async fn users_are_found_by_id(h: Harness) {
     assert_eq!(unknown, None);
 }
 
+/// `create_business` stores the business, its user and the key; the key's
+/// hash finds the principal; unknown ids and hashes find nothing.
 pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
