@@ -79,11 +79,11 @@
 //!   SQLite the same in one immediate transaction (one writer at a time).
 //!   Bulk inserts are one transaction, inserted in the order of the
 //!   pending-email key so that concurrent batches on PostgreSQL never
-//!   deadlock on the unique index: on PostgreSQL one statement per 1,000
+//!   deadlock on the unique index: on PostgreSQL one statement per 250
 //!   items (the rows as arrays through `unnest`, the invitations `ON
 //!   CONFLICT ... DO NOTHING RETURNING id`, their links, events, email jobs
 //!   and webhook deliveries as CTEs joined on the ids returned; an item not
-//!   returned is `AlreadyInvited`), three round trips for a bulk of 1,000
+//!   returned is `AlreadyInvited`), six round trips for a bulk of 1,000
 //!   instead of three per item; should the database refuse the statement
 //!   otherwise (a foreign key...), the batch runs again with a savepoint per
 //!   item so each item keeps its own outcome. SQLite always takes a
