@@ -86,7 +86,7 @@ impl Batch {
         }
         match write_unit(conn, |conn| self.in_statements(conn)) {
             Err(Failure::Db(error)) => {
-                tracing::debug!(%error, "a bulk statement failed; inserting the batch item by item");
+                tracing::warn!(%error, "a bulk statement failed; inserting the batch item by item");
                 write_unit(conn, |conn| self.item_by_item(conn))
             }
             done => done,
