@@ -42,10 +42,12 @@ use crate::rows::{EmailJobRow, EventRow, InvitationRow, LinkTokenRow};
 /// Most items per statement on PostgreSQL. A bulk of 1,000 is four
 /// statements: larger ones save a few round trips but cost memory (the
 /// bound arrays, ~1 KB per item, are encoded on a blocking thread and
-/// copied into libpq's buffer). Measured with `rsvp-bench http`: at 1,000
-/// per statement the server's peak RSS under two concurrent bulk clients
-/// rose from ~60 to 90-98 MB (glibc's per-thread arenas: 68 MB with
-/// `MALLOC_ARENA_MAX=2`); at 250 it stays at ~60 MB.
+/// copied into libpq's buffer). Measured with `rsvp-bench http` (5 s runs):
+/// at 1,000 per statement the server's peak RSS under two concurrent bulk
+/// clients rose from ~60 to ~90 MB, at 250 it stayed at 59-64 MB. In 10 s
+/// runs (five times the bulks the item-by-item path served) it still
+/// reaches 74-77 MB against 62-65 before, but 61 MB with
+/// `MALLOC_ARENA_MAX=2`: glibc's per-thread arenas, not live memory.
 const CHUNK: usize = 250;
 
 /// One item of a batch: its index in the request and its rows, or why they
