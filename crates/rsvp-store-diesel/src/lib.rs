@@ -78,9 +78,17 @@
 //!   PostgreSQL (`FOR UPDATE SKIP LOCKED` in a CTE, then `next_attempt_at =
 //!   now + lease, attempts + 1`), so replicas never take the same job; on
 //!   SQLite the same in one immediate transaction (one writer at a time).
-//!   Bulk inserts are one transaction with a savepoint per item, inserted
-//!   in the order of the pending-email key so that concurrent batches on
-//!   PostgreSQL never deadlock on the unique index.
+//!   Bulk inserts are one transaction, inserted in the order of the
+//!   pending-email key so that concurrent batches on PostgreSQL never
+//!   deadlock on the unique index: on PostgreSQL one statement per 250
+//!   items (the rows as arrays through `unnest`, the invitations `ON
+//!   CONFLICT ... DO NOTHING RETURNING id`, their links, events, email jobs
+//!   and webhook deliveries as CTEs joined on the ids returned; an item not
+//!   returned is `AlreadyInvited`), six round trips for a bulk of 1,000
+//!   instead of three per item; should the database refuse the statement
+//!   otherwise (a foreign key...), the batch runs again with a savepoint per
+//!   item so each item keeps its own outcome. SQLite always takes a
+//!   savepoint per item (`store/bulk.rs`).
 //! * **Waking the dispatcher.** [`DieselStore::work_signal`] resolves when
 //!   email jobs were queued: by this store (raised after the commit), and on
 //!   PostgreSQL by any replica (a trigger's `pg_notify`, heard by one

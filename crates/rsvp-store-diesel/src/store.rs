@@ -37,6 +37,7 @@ use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, 
 use crate::wake::{StoreWorkSignal, Wake};
 use crate::writer::Writer;
 
+mod bulk;
 mod context;
 mod webhooks;
 
@@ -1301,37 +1302,10 @@ impl Store for DieselStore {
         &self,
         records: &[NewInvitationRecord],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let mut items: Vec<(usize, Result<NewInvitationRows, StoreError>)> =
-            records.iter().map(NewInvitationRows::from_domain).enumerate().collect();
-        // Insert in the order of the pending-email key (stable: among equal
-        // emails the first item still wins), so that two concurrent batches
-        // on PostgreSQL take the unique index's locks in the same order and
-        // never deadlock; results go back in request order.
-        items.sort_by(|(_, a), (_, b)| match (a, b) {
-            (Ok(a), Ok(b)) => (&a.invitation.business_id, &a.invitation.email_normalized)
-                .cmp(&(&b.invitation.business_id, &b.invitation.email_normalized)),
-            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-            (Err(_), Err(_)) => std::cmp::Ordering::Equal,
-        });
-        let count = records.len();
-        self.run("insert_invitations", move |conn| {
-            // One transaction for the whole batch, a savepoint per item: an
-            // item that fails is rolled back to its savepoint alone.
-            write_unit(conn, |conn| {
-                let mut results: Vec<Result<(), StoreError>> = vec![Ok(()); count];
-                for (index, item) in items {
-                    results[index] = match item {
-                        Ok(rows) => conn
-                            .transaction::<_, Failure, _>(|conn| rows.insert(conn))
-                            .map_err(Failure::into_store),
-                        Err(refused) => Err(refused),
-                    };
-                }
-                Ok(results)
-            })
-        })
-        .await
+        // Key-ordered, one transaction; on PostgreSQL a statement per chunk
+        // of items, on SQLite a savepoint per item (`bulk.rs`).
+        let batch = bulk::Batch::new(records);
+        self.run("insert_invitations", move |conn| batch.insert(conn)).await
     }
 
     async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
