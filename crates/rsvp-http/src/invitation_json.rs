@@ -1,6 +1,6 @@
 //! The JSON of a new invitation (the body of `POST /v1/invitations`, each
 //! item of a bulk request) read into the domain's
-//! [`InvitationInput`](rsvp_domain::InvitationInput): wire format is this
+//! [`InvitationInput`]: wire format is this
 //! crate's business, the rules are the domain's. Every field of the wrong
 //! JSON type (`invalid_type`) and every unknown field (`unknown_field`) is
 //! reported together with the domain's own validation errors, so one answer
