@@ -53,6 +53,7 @@ mod fields;
 mod ids;
 mod invitation;
 mod locale;
+mod policy;
 mod redirect;
 mod request;
 mod suppression;
@@ -81,6 +82,7 @@ pub use ids::{
 };
 pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
 pub use locale::Locale;
+pub use policy::{InviteFacts, InviteRefusal, check_invite};
 pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};
 pub use request::{InvitationInput, InvitationRequest};
 pub use suppression::{OptOutScope, Suppression};

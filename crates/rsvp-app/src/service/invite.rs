@@ -38,21 +38,20 @@ impl App {
         let mut request = request;
         self.check_redirect(&request)?;
         request.locale.get_or_insert(self.settings.default_locale);
-        if let Some(invitee) = &invitee {
-            if invitee.business_id == principal.business.id {
-                return Err(AppError::SelfInvite);
-            }
-            if connected {
-                return Err(AppError::AlreadyConnected);
-            }
-        }
-        if suppressed {
-            return Err(AppError::RecipientOptedOut);
-        }
+        let facts = InviteFacts {
+            sender: principal.business.id,
+            invitee_business: invitee.as_ref().map(|user| user.business_id),
+            connected,
+            suppressed,
+            pending: pending.as_ref(),
+        };
+        check_invite(&facts, now).map_err(|refusal| match refusal {
+            InviteRefusal::SelfInvite => AppError::SelfInvite,
+            InviteRefusal::AlreadyConnected => AppError::AlreadyConnected,
+            InviteRefusal::RecipientOptedOut => AppError::RecipientOptedOut,
+            InviteRefusal::AlreadyInvited => AppError::AlreadyInvited,
+        })?;
         if let Some(existing) = pending {
-            if existing.is_pending_at(now) {
-                return Err(AppError::AlreadyInvited);
-            }
             // Lazily expired: persist the expiry so the email can be invited again.
             self.persist_expiry(&existing, now).await?;
         }
