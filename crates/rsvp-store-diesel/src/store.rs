@@ -135,938 +135,30 @@ pub struct DieselStore {
     listen_url: Option<String>,
 }
 
-/// The port methods that queue email jobs: their success wakes the dispatcher.
-const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations", "record_resend"];
+mod accounts;
+mod inviting;
+mod network;
+mod opt_outs;
+mod outbox;
+mod queries;
+mod setup;
+mod units;
 
-/// The PostgreSQL advisory lock taken by the email pruner, so that one
-/// replica prunes at a time ("rsvp" in ASCII, then 1).
-const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
-
-/// The PostgreSQL advisory lock taken by the pruner of idempotency records.
-const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
-
-/// The port methods that write: their success proves the storage writable.
-const WRITE_OPERATIONS: [&str; 30] = [
-    "create_business",
-    "create_api_key",
-    "revoke_api_key",
-    "update_business",
-    "update_user",
-    "erase_invitations",
-    "record_api_key_use",
-    "add_user",
-    "insert_invitation",
-    "insert_invitations",
-    "apply_transition",
-    "record_resend",
-    "claim_email_jobs",
-    "finish_email_job",
-    "finish_email_jobs",
-    "release_email_jobs",
-    "prune_email_jobs",
-    "begin_idempotent",
-    "complete_idempotent",
-    "abandon_idempotent",
-    "prune_idempotency_records",
-    "add_suppression",
-    "delete_suppression",
-    "insert_webhook_endpoint",
-    "update_webhook_endpoint",
-    "delete_webhook_endpoint",
-    "insert_webhook_delivery",
-    "claim_webhook_deliveries",
-    "finish_webhook_delivery",
-    "release_webhook_deliveries",
-];
-
-/// The port methods that only read. On SQLite they use the pool's read
-/// connections; every other operation (a method added later included) goes
-/// to the one writer, which is always correct, never a lock storm.
-const READ_OPERATIONS: [&str; 32] = [
-    "are_connected",
-    "invitation_context",
-    "due_for_expiry",
-    "emails_queued_since",
-    "find_credential",
-    "find_invitation_by_link",
-    "find_pending",
-    "find_pending_for_emails",
-    "find_user_by_email",
-    "find_users_by_emails",
-    "get_business",
-    "get_event",
-    "get_invitation",
-    "get_invitations",
-    "get_user",
-    "get_webhook_endpoint",
-    "invitations_to_email",
-    "list_api_keys",
-    "list_businesses",
-    "list_connections",
-    "list_events",
-    "list_received",
-    "list_sent",
-    "list_suppressions",
-    "list_users",
-    "list_webhook_deliveries",
-    "list_webhook_endpoints",
-    "oldest_queued_email",
-    "outbox_depth",
-    "ping",
-    "suppressions_for",
-    "webhook_outbox_depth",
-];
-
-/// A unit of work queued to the SQLite writer, with where to send its
-/// outcome (and whether it failed on storage).
-struct QueuedUnit<T, F> {
-    operation: &'static str,
-    work: F,
-    span: tracing::Span,
-    reply: tokio::sync::oneshot::Sender<(Result<T, StoreError>, bool)>,
-}
-
-impl<T, F> crate::writer::Unit for QueuedUnit<T, F>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
-{
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> (bool, crate::writer::Completion) {
-        let this = *self;
-        let result = {
-            let _entered = this.span.enter();
-            (this.work)(conn)
-        };
-        let failed = result.is_err();
-        let storage = matches!(&result, Err(Failure::Db(error)) if is_storage_failure(error));
-        let result = result.map_err(Failure::into_store);
-        let (operation, reply) = (this.operation, this.reply);
-        let completion = move |commit: Option<&DieselError>| {
-            let outcome = match (result, commit) {
-                // Its own refusal stands: it wrote nothing either way.
-                (Err(error), _) => (Err(error), storage),
-                (Ok(value), None) => (Ok(value), false),
-                (Ok(_), Some(error)) => (
-                    Err(StoreError::Unavailable(format!(
-                        "{operation}: the commit failed: {error}"
-                    ))),
-                    is_storage_failure(error),
-                ),
-            };
-            let _ = reply.send(outcome);
-        };
-        (failed, Box::new(completion))
-    }
-
-    fn abandon(self: Box<Self>, error: &DieselError) {
-        let _ = self.reply.send((
-            Err(StoreError::Unavailable(format!("{}: {error}", self.operation))),
-            is_storage_failure(error),
-        ));
-    }
-}
-
-/// Whether a SQLite error says the storage cannot take writes.
-fn is_storage_failure(error: &DieselError) -> bool {
-    let message = error.to_string().to_ascii_lowercase();
-    [
-        "disk is full",
-        "readonly database",
-        "disk i/o error",
-        "unable to open database",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
-}
-
-/// A small committed write that needs a new page (SQLite readiness, after a
-/// storage failure): creates and drops a table.
-const SQLITE_WRITE_PROBE: &str = "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS rsvp_write_probe (x INTEGER); \
-     DROP TABLE rsvp_write_probe; COMMIT;";
-
-impl fmt::Debug for DieselStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.pool.state();
-        f.debug_struct("DieselStore")
-            .field("backend", &self.backend)
-            .field("connections", &state.connections)
-            .field("idle_connections", &state.idle_connections)
-            .finish()
-    }
-}
-
-/// Why a unit of work stopped: a refusal of the port, or a database error.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    Store(StoreError),
-    Db(DieselError),
-}
-
-impl From<DieselError> for Failure {
-    fn from(error: DieselError) -> Self {
-        Self::Db(error)
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl Failure {
-    fn into_store(self) -> StoreError {
-        match self {
-            Self::Store(error) => error,
-            Self::Db(error) => StoreError::Unavailable(format!("database error: {error}")),
-        }
-    }
-}
-
-pub(crate) type Unit<T> = Result<T, Failure>;
-
-/// Maps a unique violation of the statement to the port's `error`.
-fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
-    move |db| match db {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Failure::Store(error),
-        other => Failure::Db(other),
-    }
-}
-
-/// Runs `work` as one write transaction, and commits it unless it fails.
-///
-/// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so two writers
-/// never both hold a read lock and then deadlock upgrading it (the second
-/// waits, up to the busy timeout, instead of failing with `SQLITE_BUSY`).
-/// PostgreSQL: READ COMMITTED, explicitly; the unique indexes and the
-/// conditional updates keep the invariants under concurrency.
-pub(crate) fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
-    if in_transaction(conn) {
-        // Inside the SQLite writer's group: a savepoint of its transaction.
-        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
-        return finish_unit(conn, work);
-    }
-    match conn {
-        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
-        DbConnection::Pg(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL READ COMMITTED")?
-        }
-    }
-    finish_unit(conn, work)
-}
-
-/// Runs `work` as one read-only transaction: one snapshot for its several
-/// queries (PostgreSQL REPEATABLE READ; SQLite a deferred transaction, which
-/// in WAL mode reads one snapshot).
-pub(crate) fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
-    if in_transaction(conn) {
-        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
-        return finish_unit(conn, work);
-    }
-    match conn {
-        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
-        DbConnection::Pg(inner) => {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
-        }
-    }
-    finish_unit(conn, work)
-}
-
-/// Whether `conn` is inside a transaction already (the SQLite writer runs
-/// each unit inside its group's transaction).
-fn in_transaction(conn: &mut DbConnection) -> bool {
-    let depth = match conn {
-        DbConnection::Sqlite(inner) => {
-            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()
-        }
-        DbConnection::Pg(inner) => AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
-    };
-    matches!(depth, Ok(Some(_)))
-}
-
-fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
-    type Manager = <DbConnection as Connection>::TransactionManager;
-    match work(conn) {
-        Ok(value) => {
-            Manager::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(failure) => match Manager::rollback_transaction(conn) {
-            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(failure),
-            // SQLite rolls back by itself on some errors (a full disk): the
-            // failed ROLLBACK must not hide the error that caused it.
-            Err(_) if matches!(failure, Failure::Db(_)) => Err(failure),
-            Err(rollback) => Err(Failure::Db(rollback)),
-        },
-    }
-}
-
-/// Everything one new invitation writes.
-struct NewInvitationRows {
-    invitation: InvitationRow,
-    link: LinkTokenRow,
-    event: EventRow,
-    job: Option<EmailJobRow>,
-}
-
-impl NewInvitationRows {
-    fn from_domain(record: &NewInvitationRecord) -> Result<Self, StoreError> {
-        Ok(Self {
-            invitation: InvitationRow::from_domain(&record.invitation)?,
-            link: LinkTokenRow::from_domain(&record.link)?,
-            event: EventRow::from_domain(&record.event)?,
-            job: record
-                .email_job
-                .as_ref()
-                .map(|job| EmailJobRow::from_domain(job, record.invitation.business_id))
-                .transpose()?,
-        })
-    }
-
-    /// Inserts the rows: on PostgreSQL one statement (atomic by itself, see
-    /// [`InsertNewInvitation`]), on SQLite four, to be run inside a write
-    /// unit.
-    fn insert(&self, conn: &mut DbConnection) -> Unit<()> {
-        if let DbConnection::Pg(pg) = conn {
-            let statement = InsertNewInvitation {
-                invitation: &self.invitation,
-                link: &self.link,
-                event: &self.event,
-                job: self.job.as_ref(),
-                queue_sql: &webhooks::QUEUE_FROM_NEW_EVENT,
-            };
-            return Ok(statement.execute_on(pg)??);
-        }
-        diesel::insert_into(invitations::table)
-            .values(&self.invitation)
-            .execute(conn)
-            .map_err(unique_is(StoreError::AlreadyInvited))?;
-        diesel::insert_into(link_tokens::table)
-            .values(&self.link)
-            .execute(conn)?;
-        webhooks::insert_event(conn, &self.event)?;
-        if let Some(job) = &self.job {
-            diesel::insert_into(email_jobs::table).values(job).execute(conn)?;
-        }
-        Ok(())
-    }
-}
-
-/// The stored status `pending`, written as a literal so that the planners
-/// of both backends can use the partial indexes `WHERE status = 'pending'`
-/// (a bound parameter would hide the value from them).
-fn stored_pending() -> diesel::expression::SqlLiteral<Bool> {
-    sql::<Bool>("invitations.status = 'pending'")
-}
-
-/// [`stored_pending`] for lists, with the tautology that
-/// `invitations_sent_pending_keyset_idx` carries in its predicate
-/// (`source_is_invitee` is a NOT NULL boolean): only a query that states it
-/// may read that index. Point lookups (`find_pending`) do not, so a planner
-/// without statistics yet (a fresh database) can never pick the keyset
-/// index, scanning a sender's pending rows in time order, over the unique
-/// `(business_id, email_normalized)` one; measured: `App::invite` fell from
-/// ~700 to ~250 creates/s before the tag (docs/BENCHMARKS.md).
-fn listed_pending() -> diesel::expression::SqlLiteral<Bool> {
-    sql::<Bool>("invitations.status = 'pending' AND invitations.source_is_invitee IN (TRUE, FALSE)")
-}
-
-fn get_invitation_row(conn: &mut DbConnection, id: &str) -> Unit<Option<InvitationRow>> {
-    Ok(invitations::table
-        .find(id)
-        .select(InvitationRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-fn stored_invitation(conn: &mut DbConnection, id: &str) -> Unit<Invitation> {
-    match get_invitation_row(conn, id)? {
-        Some(row) => Ok(row.into_domain()?),
-        None => Err(StoreError::Unavailable(format!("invitation {id} vanished inside its own transaction")).into()),
-    }
-}
-
-fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -> Unit<Vec<T>> {
-    Ok(rows.into_iter().map(convert).collect::<Result<Vec<_>, _>>()?)
-}
-
-/// The stored suppression of this address and scope, if any.
-fn suppression_of(
-    conn: &mut DbConnection,
-    email_normalized: &str,
-    business: Option<&str>,
-) -> Unit<Option<SuppressionRow>> {
-    let query = suppressions::table
-        .filter(suppressions::email_normalized.eq(email_normalized.to_owned()))
-        .select(SuppressionRow::as_select())
-        .into_boxed::<MultiBackend>();
-    let query = match business {
-        Some(business) => query.filter(suppressions::business_id.eq(business.to_owned())),
-        None => query.filter(suppressions::business_id.is_null()),
-    };
-    Ok(query.first(conn).optional()?)
-}
-
-/// The limit of an over-fetching page query: one row more than the page.
-pub(crate) fn overfetch(limit: rsvp_app::PageSize) -> i64 {
-    i64::from(limit.get()) + 1
-}
-
-type InvitationPredicate = Box<dyn BoxableExpression<invitations::table, MultiBackend, SqlType = Bool>>;
-
-/// Whether the invitation reads as `status` at `now` (nanoseconds).
-///
-/// `pending` is the literal [`listed_pending`], so that the sent list
-/// filtered on it reads `invitations_sent_pending_keyset_idx` (only the
-/// pending rows, in keyset order), and its `expires_at > now` is written
-/// `expires_at + 0 > now`: an expression no index serves and no statistic
-/// estimates. Written plainly, the planners see an index range on
-/// `invitations_pending_expiry_idx` and, taking the two conditions as
-/// independent (pending rows are in fact almost all unexpired), expect a
-/// few hundred rows where there are all the pending ones: PostgreSQL then
-/// reads and sorts every pending row of the table for each page (15-25 ms
-/// at 1M rows instead of 0.2 ms; docs/BENCHMARKS.md).
-fn reads_as(status: InvitationStatus, now: i64) -> InvitationPredicate {
-    use crate::schema::invitations::dsl as i;
-    match status {
-        InvitationStatus::Pending => Box::new(listed_pending().and((i::expires_at + 0_i64).gt(now))),
-        InvitationStatus::Expired => Box::new(
-            i::status
-                .eq("expired")
-                .or(i::status.eq("pending").and(i::expires_at.le(now))),
-        ),
-        other => Box::new(i::status.eq(other.as_str())),
-    }
-}
-
-/// The filters, keyset and order shared by both invitation lists.
-fn invitation_page(
-    mut query: invitations::BoxedQuery<'static, MultiBackend>,
-    filter: &InvitationFilter,
-    after: Option<Cursor>,
-    now: OffsetDateTime,
-    limit: rsvp_app::PageSize,
-) -> invitations::BoxedQuery<'static, MultiBackend> {
-    use crate::schema::invitations::dsl as i;
-    let now = bound_nanos(now);
-    let mut statuses = filter.statuses.clone();
-    statuses.sort();
-    statuses.dedup();
-    let mut wanted: Option<InvitationPredicate> = None;
-    for status in statuses {
-        let next = reads_as(status, now);
-        wanted = Some(match wanted {
-            None => next,
-            Some(previous) => Box::new(previous.or(next)),
-        });
-    }
-    if let Some(wanted) = wanted {
-        query = query.filter(wanted);
-    }
-    if let Some(email) = &filter.email {
-        query = query.filter(i::email_normalized.eq(email.normalized().to_owned()));
-    }
-    if let Some(cursor) = after {
-        // A row-value comparison: both backends read it as one index range
-        // on (created_at, id), so a deep page costs as much as the first.
-        query = query.filter(
-            sql::<Bool>("(invitations.created_at, invitations.id) < (")
-                .bind::<BigInt, _>(bound_nanos(cursor.created_at))
-                .sql(", ")
-                .bind::<Text, _>(id_text(cursor.id))
-                .sql(")"),
-        );
-    }
-    query
-        .order((i::created_at.desc(), i::id.desc()))
-        .limit(overfetch(limit))
-}
-
-fn invitation_cursor(invitation: &Invitation) -> Cursor {
-    Cursor {
-        created_at: invitation.created_at,
-        id: invitation.id.as_uuid(),
-    }
-}
-
-/// Connections at one end (`inviter` or `invitee`) of `business`, newest first.
-fn connections_at_one_end(
-    conn: &mut DbConnection,
-    business: &str,
-    as_inviter: bool,
-    page: &PageRequest,
-) -> Unit<Vec<ConnectionRow>> {
-    use crate::schema::connections::dsl as c;
-    let mut query = c::connections
-        .select(ConnectionRow::as_select())
-        .into_boxed::<MultiBackend>();
-    query = if as_inviter {
-        query.filter(c::inviter_business_id.eq(business.to_owned()))
-    } else {
-        query.filter(c::invitee_business_id.eq(business.to_owned()))
-    };
-    if let Some(cursor) = page.after {
-        query = query.filter(
-            sql::<Bool>("(connections.created_at, connections.id) < (")
-                .bind::<BigInt, _>(bound_nanos(cursor.created_at))
-                .sql(", ")
-                .bind::<Text, _>(id_text(cursor.id))
-                .sql(")"),
-        );
-    }
-    Ok(query
-        .order((c::created_at.desc(), c::id.desc()))
-        .limit(overfetch(page.limit))
-        .load(conn)?)
-}
-
-/// Events on one side (`sender` or known `invitee`) of `business`, by id.
-fn events_on_one_side(
-    conn: &mut DbConnection,
-    business: &str,
-    as_sender: bool,
-    query: &EventQuery,
-) -> Unit<Vec<EventRow>> {
-    use crate::schema::events::dsl as e;
-    let mut q = e::events.select(EventRow::as_select()).into_boxed::<MultiBackend>();
-    q = if as_sender {
-        q.filter(e::business_id.eq(business.to_owned()))
-    } else {
-        q.filter(e::invitee_business_id.eq(business.to_owned()))
-    };
-    if let Some(after) = query.after {
-        q = q.filter(e::id.gt(id_text(after.as_uuid())));
-    }
-    Ok(q.order(e::id.asc()).limit(overfetch(query.limit)).load(conn)?)
-}
-
-/// What an attempt leaves on its job.
-pub(crate) enum Finish {
-    Sent,
-    Retry(i64, String),
-    Failed(String),
-}
-
-impl Finish {
-    fn from_domain(outcome: &EmailOutcome) -> Result<Self, StoreError> {
-        Ok(match outcome {
-            EmailOutcome::Sent => Self::Sent,
-            EmailOutcome::Retry { retry_at, error } => Self::Retry(to_nanos(*retry_at)?, error.clone()),
-            EmailOutcome::Failed { error } => Self::Failed(error.clone()),
-        })
-    }
-
-    /// The job's new status, next attempt (`None` leaves it), error (`None`
-    /// leaves the last one) and whether its link token stays (a retry needs
-    /// it; a job that is done no longer does).
-    pub(crate) fn columns(&self) -> (&'static str, Option<i64>, Option<&str>, bool) {
-        match self {
-            Self::Sent => ("sent", None, None, false),
-            Self::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
-            Self::Failed(error) => ("failed", None, Some(error.as_str()), false),
-        }
-    }
-
-    /// PostgreSQL's one statement for this outcome of job `id`.
-    fn statement<'a>(&'a self, id: &'a str, now: i64) -> FinishEmailJob<'a> {
-        let (status, retry_at, error, keep_link_token) = self.columns();
-        FinishEmailJob {
-            id,
-            status,
-            retry_at,
-            error,
-            keep_link_token,
-            now,
-        }
-    }
-}
-
-/// Records one outcome on SQLite (inside the caller's write unit): whether
-/// the job exists.
-fn finish_on_sqlite(conn: &mut DbConnection, id: &str, outcome: Finish, now: i64) -> Unit<bool> {
-    use crate::schema::email_jobs::dsl as j;
-    let Some(job) = j::email_jobs
-        .find(id)
-        .select(EmailJobRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(false);
-    };
-    // A job that is done no longer needs its link token in clear.
-    let (status, next_attempt_at, last_error, link_token) = match outcome {
-        Finish::Sent => ("sent", job.next_attempt_at, job.last_error, None),
-        Finish::Retry(retry_at, error) => ("queued", retry_at, Some(error), job.link_token),
-        Finish::Failed(error) => ("failed", job.next_attempt_at, Some(error), None),
-    };
-    diesel::update(j::email_jobs.find(id))
-        .set((
-            j::status.eq(status),
-            j::next_attempt_at.eq(next_attempt_at),
-            j::last_error.eq(last_error),
-            j::link_token.eq(link_token),
-            j::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    // The invitation shows the fate of its latest email only: an older job
-    // finishing after a resend does not overwrite it.
-    let newer = email_jobs::table
-        .filter(j::invitation_id.eq(job.invitation_id.clone()))
-        .filter(j::created_at.gt(job.created_at))
-        .select(j::id);
-    diesel::update(invitations::table.find(&job.invitation_id))
-        .filter(diesel::dsl::not(diesel::dsl::exists(newer)))
-        .set(invitations::email_delivery.eq(status))
-        .execute(conn)?;
-    Ok(true)
-}
-
-fn saturating_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// Claims due jobs on PostgreSQL in one statement: the rows are locked with
-/// `FOR UPDATE SKIP LOCKED`, so concurrent claimers (other replicas) skip
-/// each other's jobs instead of waiting for them or taking them twice.
-fn claim_on_postgres(conn: &mut PgConnection, now: i64, limit: i64, lease_end: i64) -> Unit<Vec<EmailJobRow>> {
-    let mut rows: Vec<EmailJobRow> = diesel::sql_query(
-        "WITH due AS ( \
-             SELECT id FROM email_jobs \
-             WHERE status = 'queued' AND next_attempt_at <= $1 \
-             ORDER BY created_at, id \
-             LIMIT $2 \
-             FOR UPDATE SKIP LOCKED) \
-         UPDATE email_jobs AS j \
-         SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
-         FROM due WHERE j.id = due.id \
-         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id",
-    )
-    .bind::<BigInt, _>(now)
-    .bind::<BigInt, _>(limit)
-    .bind::<BigInt, _>(lease_end)
-    .load(conn)?;
-    // RETURNING keeps no order: restore the claim's.
-    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    Ok(rows)
-}
-
-/// Claims due jobs on SQLite inside one immediate transaction: SQLite has
-/// one writer at a time, so no other claimer runs between the read and the
-/// update.
-fn claim_on_sqlite(conn: &mut DbConnection, now: i64, limit: i64, lease_end: i64) -> Unit<Vec<EmailJobRow>> {
-    use crate::schema::email_jobs::dsl as j;
-    write_unit(conn, |conn| {
-        let mut due: Vec<EmailJobRow> = j::email_jobs
-            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-            .filter(j::next_attempt_at.le(now))
-            .order((j::created_at.asc(), j::id.asc()))
-            .limit(limit)
-            .select(EmailJobRow::as_select())
-            .load(conn)?;
-        let ids: Vec<String> = due.iter().map(|row| row.id.clone()).collect();
-        if !ids.is_empty() {
-            diesel::update(j::email_jobs.filter(j::id.eq_any(&ids)))
-                .set((
-                    j::next_attempt_at.eq(lease_end),
-                    j::attempts.eq(j::attempts + 1),
-                    j::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        }
-        for row in &mut due {
-            row.next_attempt_at = lease_end;
-            row.attempts = row.attempts.saturating_add(1);
-            row.updated_at = now;
-        }
-        Ok(due)
-    })
-}
-
-/// Opens SQLite's writer connection (with the pool's pragmas) and its thread.
-fn start_writer(target: &DatabaseUrl) -> Result<Writer, SetupError> {
-    let failed = |message: String| SetupError::Connect {
-        backend: Backend::Sqlite,
-        message,
-    };
-    let mut conn = target.establish().map_err(|e| failed(e.to_string()))?;
-    crate::connection::prepare(&mut conn).map_err(|e| failed(e.to_string()))?;
-    Writer::start(conn).map_err(|e| failed(format!("cannot start the writer thread: {e}")))
-}
-
-impl DieselStore {
-    /// Connects with the default [`StoreOptions`] for `url`.
-    ///
-    /// # Errors
-    /// [`SetupError::InvalidUrl`] for a URL of no supported backend;
-    /// [`SetupError::Connect`] with the database's own message when the
-    /// first connection fails.
-    pub async fn connect(url: &str) -> Result<Self, SetupError> {
-        Self::connect_with(StoreOptions::new(url)).await
-    }
-
-    /// Connects: picks the backend by the URL's scheme, opens one connection
-    /// to fail fast with the real error, then builds the pool. Does not
-    /// migrate (see [`run_migrations`](Self::run_migrations)).
-    ///
-    /// # Errors
-    /// As [`connect`](Self::connect).
-    pub async fn connect_with(options: StoreOptions) -> Result<Self, SetupError> {
-        let target = DatabaseUrl::parse(&options.url)?;
-        let backend = target.backend();
-        let shape = PoolShape {
-            max_size: options.max_connections.max(1),
-            min_idle: options.min_idle.map(|idle| idle.min(options.max_connections.max(1))),
-            connection_timeout: options.connection_timeout,
-            test_on_check_out: options.test_on_check_out,
-            check_after_idle: options.check_after_idle,
-        };
-        let writer_target = target.clone();
-        let listen_url = match &target {
-            DatabaseUrl::Postgres(url) => Some(url.clone()),
-            DatabaseUrl::Sqlite(_) => None,
-        };
-        let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
-            .await
-            .map_err(|e| SetupError::Connect {
-                backend,
-                message: format!("connecting failed: {e}"),
-            })??;
-        let writer = match backend {
-            Backend::Sqlite => Some(
-                tokio::task::spawn_blocking(move || start_writer(&writer_target))
-                    .await
-                    .map_err(|e| SetupError::Connect {
-                        backend,
-                        message: format!("starting the SQLite writer failed: {e}"),
-                    })??,
-            ),
-            Backend::Postgres => None,
-        };
-        Ok(Self {
-            pool,
-            backend,
-            ping_timeout: options.ping_timeout,
-            storage_failure: std::sync::Arc::default(),
-            writer,
-            wake: std::sync::Arc::default(),
-            listen_url,
-        })
-    }
-
-    /// The signal that wakes the email dispatcher when jobs are queued: by
-    /// this store (after the commit), and on PostgreSQL by any replica
-    /// (`LISTEN/NOTIFY`; the first call starts the listener thread, which
-    /// ends when the store and its signals are dropped).
-    pub fn work_signal(&self) -> StoreWorkSignal {
-        if let Some(url) = &self.listen_url {
-            self.wake.listen(url);
-        }
-        StoreWorkSignal::new(self.wake.clone())
-    }
-
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// The pool, for work that needs connections of two stores at once.
-    pub(crate) fn pool(&self) -> Pool {
-        self.pool.clone()
-    }
-
-    pub(crate) async fn with_connection<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get().map_err(|e| format!("no database connection: {e}"))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| format!("the database task failed: {e}"))?
-    }
-
-    /// Applies the migrations not yet applied, from the set of this store's
-    /// backend (embedded in the binary), then the data fix-ups they queued;
-    /// returns the versions applied.
-    /// `rsvp migrate` and `rsvp serve` call it at start.
-    ///
-    /// # Errors
-    /// [`SetupError::Migration`] naming the migration and the database error.
-    pub async fn run_migrations(&self) -> Result<Vec<String>, SetupError> {
-        self.with_connection(|conn| migrations::run_pending(conn).map_err(|e| e.to_string()))
-            .await
-            .map_err(SetupError::Migration)
-    }
-
-    /// Reverts every applied migration, newest first, running each
-    /// `down.sql`: the database is left without rsvp's tables. For tests and
-    /// for operators removing rsvp; returns the versions reverted.
-    ///
-    /// # Errors
-    /// [`SetupError::Migration`] naming the migration and the database error.
-    pub async fn revert_all_migrations(&self) -> Result<Vec<String>, SetupError> {
-        self.with_connection(|conn| migrations::revert_all(conn).map_err(|e| e.to_string()))
-            .await
-            .map_err(SetupError::Migration)
-    }
-
-    /// Runs one unit of work: checkout, transaction and queries all inside
-    /// one `spawn_blocking` closure, under the caller's tracing span. A
-    /// panic inside becomes `Unavailable`, never a hung request.
-    pub(crate) async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
-    {
-        let (result, storage) = match &self.writer {
-            Some(writer) if !READ_OPERATIONS.contains(&operation) => Self::queue(writer, operation, work).await,
-            _ => self.on_pool(operation, work).await,
-        };
-        if self.backend == Backend::Sqlite && WRITE_OPERATIONS.contains(&operation) {
-            let mut failure = self
-                .storage_failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &result {
-                Err(StoreError::Unavailable(message)) if storage => *failure = Some(message.clone()),
-                Ok(_) => *failure = None,
-                Err(_) => {}
-            }
-        }
-        if let Err(StoreError::Unavailable(message)) = &result {
-            tracing::warn!(operation, error = %message, "store unavailable");
-        }
-        if result.is_ok() && QUEUEING_OPERATIONS.contains(&operation) {
-            self.wake.raise();
-        }
-        result
-    }
-
-    /// A unit for SQLite's writer: queued, answered after its group commits.
-    async fn queue<T, F>(writer: &Writer, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
-    {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let unit = QueuedUnit {
-            operation,
-            work,
-            span: tracing::Span::current(),
-            reply,
-        };
-        if !writer.submit(Box::new(unit)) {
-            return (
-                Err(StoreError::Unavailable(format!(
-                    "{operation}: the SQLite writer stopped"
-                ))),
-                false,
-            );
-        }
-        answer.await.unwrap_or_else(|_| {
-            (
-                Err(StoreError::Unavailable(format!(
-                    "{operation}: the SQLite writer dropped the unit"
-                ))),
-                false,
-            )
-        })
-    }
-
-    /// A unit on a pooled connection, inside one `spawn_blocking`.
-    async fn on_pool<T, F>(&self, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        let joined = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get().map_err(|e| {
-                (
-                    StoreError::Unavailable(format!("{operation}: no database connection: {e}")),
-                    false,
-                )
-            })?;
-            let result = work(&mut conn);
-            let mut storage = false;
-            if let Err(Failure::Db(error)) = &result {
-                // A connection the server dropped goes, instead of failing the next unit too.
-                conn.note(error);
-                storage = is_storage_failure(error);
-            }
-            result.map_err(Failure::into_store).map_err(|e| (e, storage))
-        })
-        .await;
-        match joined {
-            Ok(Ok(value)) => (Ok(value), false),
-            Ok(Err((error, storage))) => (Err(error), storage),
-            Err(panic) => (Err(StoreError::Unavailable(format!("{operation}: {panic}"))), false),
-        }
-    }
-}
+pub(crate) use queries::*;
+pub(crate) use units::*;
 
 #[async_trait]
 impl Store for DieselStore {
     async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        let business = BusinessRow::from_domain(business)?;
-        let user = UserRow::from_domain(user)?;
-        let key = ApiKeyRow::from_domain(key)?;
-        self.run("create_business", move |conn| {
-            write_unit(conn, |conn| {
-                diesel::insert_into(businesses::table).values(&business).execute(conn)?;
-                diesel::insert_into(users::table)
-                    .values(&user)
-                    .execute(conn)
-                    .map_err(unique_is(StoreError::EmailTaken))?;
-                diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
-                Ok(())
-            })
-        })
-        .await
+        accounts::create_business(self, business, user, key).await
     }
 
     async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        let user = UserRow::from_domain(user)?;
-        let key = ApiKeyRow::from_domain(key)?;
-        self.run("add_user", move |conn| {
-            write_unit(conn, |conn| {
-                let business: Option<String> = businesses::table
-                    .find(&user.business_id)
-                    .select(businesses::id)
-                    .first(conn)
-                    .optional()?;
-                if business.is_none() {
-                    return Err(StoreError::NotFound.into());
-                }
-                diesel::insert_into(users::table)
-                    .values(&user)
-                    .execute(conn)
-                    .map_err(unique_is(StoreError::EmailTaken))?;
-                diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
-                Ok(())
-            })
-        })
-        .await
+        accounts::add_user(self, user, key).await
     }
 
     async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError> {
-        let id = id_text(id.as_uuid());
-        self.run("get_business", move |conn| {
-            let row = businesses::table
-                .find(&id)
-                .select(BusinessRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(BusinessRow::into_domain).transpose()?)
-        })
-        .await
+        accounts::get_business(self, id).await
     }
 
     async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError> {
@@ -1091,7 +183,7 @@ impl Store for DieselStore {
         now: OffsetDateTime,
         not_used_since: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.touch_api_key(id, now, not_used_since).await
+        accounts::record_api_key_use(self, id, now, not_used_since).await
     }
 
     async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
@@ -1119,47 +211,15 @@ impl Store for DieselStore {
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
-        let normalized = email.normalized().to_owned();
-        self.run("find_user_by_email", move |conn| {
-            let row = users::table
-                .filter(users::email_normalized.eq(&normalized))
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(UserRow::into_domain).transpose()?)
-        })
-        .await
+        accounts::find_user_by_email(self, email).await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let id = id_text(id.as_uuid());
-        self.run("get_user", move |conn| {
-            let row = users::table
-                .filter(users::id.eq(&id))
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(UserRow::into_domain).transpose()?)
-        })
-        .await
+        accounts::get_user(self, id).await
     }
 
     async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
-        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
-        if normalized.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.run("find_users_by_emails", move |conn| {
-            let rows = users::table
-                .filter(users::email_normalized.eq_any(&normalized))
-                .select(UserRow::as_select())
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(UserRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        accounts::find_users_by_emails(self, emails).await
     }
 
     async fn connected_among(
@@ -1167,36 +227,7 @@ impl Store for DieselStore {
         business: BusinessId,
         others: &[BusinessId],
     ) -> Result<Vec<BusinessId>, StoreError> {
-        if others.is_empty() {
-            return Ok(Vec::new());
-        }
-        let me = id_text(business.as_uuid());
-        let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
-        let rows: Vec<(String, String)> = self
-            .run("connected_among", move |conn| {
-                // Pairs are stored (smaller id, larger id): the caller is on either side.
-                Ok(connections::table
-                    .filter(
-                        connections::business_low
-                            .eq(&me)
-                            .and(connections::business_high.eq_any(&others))
-                            .or(connections::business_high
-                                .eq(&me)
-                                .and(connections::business_low.eq_any(&others))),
-                    )
-                    .select((connections::business_low, connections::business_high))
-                    .load(conn)?)
-            })
-            .await?;
-        let me = id_text(business.as_uuid());
-        rows.into_iter()
-            .map(|(low, high)| {
-                let other = if low == me { high } else { low };
-                uuid::Uuid::try_parse(&other)
-                    .map(BusinessId::from_uuid)
-                    .map_err(|e| StoreError::Unavailable(format!("a stored business id is not a UUID: {e}")))
-            })
-            .collect()
+        network::connected_among(self, business, others).await
     }
 
     async fn find_pending_for_emails(
@@ -1204,55 +235,15 @@ impl Store for DieselStore {
         business: BusinessId,
         emails: &[EmailAddress],
     ) -> Result<Vec<Invitation>, StoreError> {
-        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
-        if normalized.is_empty() {
-            return Ok(Vec::new());
-        }
-        let business = id_text(business.as_uuid());
-        self.run("find_pending_for_emails", move |conn| {
-            let rows = invitations::table
-                .filter(invitations::business_id.eq(&business))
-                .filter(invitations::email_normalized.eq_any(&normalized))
-                .filter(stored_pending())
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(InvitationRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        inviting::find_pending_for_emails(self, business, emails).await
     }
 
     async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-        let (low, high) = ordered_pair(a, b);
-        let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
-        self.run("are_connected", move |conn| {
-            let found: Option<String> = connections::table
-                .filter(connections::business_low.eq(&low))
-                .filter(connections::business_high.eq(&high))
-                .select(connections::id)
-                .first(conn)
-                .optional()?;
-            Ok(found.is_some())
-        })
-        .await
+        network::are_connected(self, a, b).await
     }
 
     async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let normalized = email.normalized().to_owned();
-        self.run("find_pending", move |conn| {
-            let row = invitations::table
-                .filter(invitations::business_id.eq(&business))
-                .filter(invitations::email_normalized.eq(&normalized))
-                .filter(stored_pending())
-                .select(InvitationRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(InvitationRow::into_domain).transpose()?)
-        })
-        .await
+        inviting::find_pending(self, business, email).await
     }
 
     async fn invitation_context(
@@ -1260,97 +251,30 @@ impl Store for DieselStore {
         business: BusinessId,
         email: &EmailAddress,
     ) -> Result<InvitationContext, StoreError> {
-        let business = id_text(business.as_uuid());
-        let normalized = email.normalized().to_owned();
-        self.run("invitation_context", move |conn| {
-            let row = context::read(conn, &business, &normalized)?;
-            let pending = if row.pending {
-                // Rare (the answer is `already_invited` or a lazy expiry): a second read.
-                invitations::table
-                    .filter(invitations::business_id.eq(&business))
-                    .filter(invitations::email_normalized.eq(&normalized))
-                    .filter(stored_pending())
-                    .select(InvitationRow::as_select())
-                    .first(conn)
-                    .optional()?
-                    .map(InvitationRow::into_domain)
-                    .transpose()?
-            } else {
-                None
-            };
-            Ok(InvitationContext {
-                invitee: row.invitee.map(UserRow::into_domain).transpose()?,
-                connected: row.connected,
-                pending,
-                suppressed: row.suppressed,
-            })
-        })
-        .await
+        inviting::invitation_context(self, business, email).await
     }
 
     async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
-        let rows = NewInvitationRows::from_domain(record)?;
-        self.run("insert_invitation", move |conn| match conn {
-            // One statement: no transaction needed.
-            DbConnection::Pg(_) => rows.insert(conn),
-            DbConnection::Sqlite(_) => write_unit(conn, |conn| rows.insert(conn)),
-        })
-        .await
+        inviting::insert_invitation(self, record).await
     }
 
     async fn insert_invitations(
         &self,
         records: &[NewInvitationRecord],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        // Key-ordered, one transaction; on PostgreSQL a statement per chunk
-        // of items, on SQLite a savepoint per item (`bulk.rs`).
-        let batch = bulk::Batch::new(records);
-        self.run("insert_invitations", move |conn| batch.insert(conn)).await
+        inviting::insert_invitations(self, records).await
     }
 
     async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
-        let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        self.run("get_invitations", move |conn| {
-            let mut found = Vec::with_capacity(ids.len());
-            // Bounded IN lists: SQLite caps bound parameters per statement.
-            for chunk in ids.chunks(500) {
-                let rows = invitations::table
-                    .filter(invitations::id.eq_any(chunk))
-                    .select(InvitationRow::as_select())
-                    .load(conn)?;
-                found.extend(rows_into(rows, InvitationRow::into_domain)?);
-            }
-            Ok(found)
-        })
-        .await
+        inviting::get_invitations(self, ids).await
     }
 
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
-        let id = id_text(id.as_uuid());
-        self.run("get_invitation", move |conn| {
-            Ok(get_invitation_row(conn, &id)?
-                .map(InvitationRow::into_domain)
-                .transpose()?)
-        })
-        .await
+        inviting::get_invitation(self, id).await
     }
 
     async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let query = query.clone();
-        self.run("list_sent", move |conn| {
-            let base = invitations::table
-                .filter(invitations::business_id.eq(business))
-                .into_boxed::<MultiBackend>();
-            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            let items = rows_into(rows, InvitationRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
-        })
-        .await
+        inviting::list_sent(self, business, query).await
     }
 
     async fn list_received(
@@ -1358,210 +282,23 @@ impl Store for DieselStore {
         business: BusinessId,
         query: &InvitationQuery,
     ) -> Result<Page<Invitation>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let query = query.clone();
-        self.run("list_received", move |conn| {
-            let emails = users::table
-                .filter(users::business_id.eq(business))
-                .select(users::email_normalized);
-            let base = invitations::table
-                .filter(invitations::email_normalized.eq_any(emails))
-                .filter(invitations::status.ne(InvitationStatus::Cancelled.as_str()))
-                .into_boxed::<MultiBackend>();
-            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            let items = rows_into(rows, InvitationRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
-        })
-        .await
+        inviting::list_received(self, business, query).await
     }
 
     async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
-        let after = &record.invitation;
-        let id = id_text(after.id.as_uuid());
-        let expected = record.expected.as_str();
-        let new_status = after.status.as_str();
-        let expiring = after.status == InvitationStatus::Expired;
-        let now = bound_nanos(record.now);
-        let read_at = record.now;
-        let updated_at = to_nanos(after.updated_at)?;
-        let resolved_at = after.resolved_at.map(to_nanos).transpose()?;
-        let invitee_business = after.invitee_business_id.map(|b| id_text(b.as_uuid()));
-        let event = EventRow::from_domain(&record.event)?;
-        let connection = match &record.connection {
-            Some((connection, created)) => Some((
-                connection.clone(),
-                ConnectionRow::from_domain(connection)?,
-                EventRow::from_domain(created)?,
-            )),
-            None => None,
-        };
-        let new_invitee = match &record.new_invitee {
-            Some(new) => Some((
-                BusinessRow::from_domain(&new.business)?,
-                UserRow::from_domain(&new.user)?,
-            )),
-            None => None,
-        };
-        self.run("apply_transition", move |conn| {
-            write_unit(conn, |conn| {
-                use crate::schema::invitations::dsl as i;
-                if let Some((business, _)) = &new_invitee {
-                    // First, so that the invitation may point at it.
-                    diesel::insert_into(businesses::table).values(business).execute(conn)?;
-                }
-                let mut target = diesel::update(i::invitations)
-                    .filter(i::id.eq(id.clone()))
-                    .filter(i::status.eq(expected))
-                    .into_boxed();
-                if !expiring {
-                    target = target.filter(i::expires_at.gt(now));
-                }
-                let changed = target
-                    .set((
-                        i::status.eq(new_status),
-                        i::updated_at.eq(updated_at),
-                        i::resolved_at.eq(resolved_at),
-                        i::invitee_business_id.eq(coalesce(invitee_business.clone(), i::invitee_business_id)),
-                    ))
-                    .execute(conn)?;
-                if changed == 0 {
-                    return Err(match get_invitation_row(conn, &id)? {
-                        None => StoreError::NotFound,
-                        Some(row) => StoreError::Conflict {
-                            current: row.into_domain()?.status_at(read_at),
-                        },
-                    }
-                    .into());
-                }
-                if let Some((_, user)) = &new_invitee {
-                    diesel::insert_into(users::table)
-                        .values(user)
-                        .execute(conn)
-                        .map_err(unique_is(StoreError::EmailTaken))?;
-                }
-                webhooks::insert_event(conn, &event)?;
-                let connection = match &connection {
-                    None => None,
-                    Some((domain, row, created)) => {
-                        let inserted = match &mut *conn {
-                            DbConnection::Pg(pg) => diesel::insert_into(connections::table)
-                                .values(row)
-                                .on_conflict_do_nothing()
-                                .execute(pg)?,
-                            DbConnection::Sqlite(lite) => diesel::insert_into(connections::table)
-                                .values(row)
-                                .on_conflict_do_nothing()
-                                .execute(lite)?,
-                        };
-                        if inserted == 1 {
-                            webhooks::insert_event(conn, created)?;
-                            Some(domain.clone())
-                        } else {
-                            let existing: ConnectionRow = connections::table
-                                .filter(connections::business_low.eq(&row.business_low))
-                                .filter(connections::business_high.eq(&row.business_high))
-                                .select(ConnectionRow::as_select())
-                                .first(conn)?;
-                            Some(existing.into_domain()?)
-                        }
-                    }
-                };
-                Ok(TransitionOutcome {
-                    invitation: stored_invitation(conn, &id)?,
-                    connection,
-                })
-            })
-        })
-        .await
+        inviting::apply_transition(self, record).await
     }
 
     async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError> {
-        let id = id_text(record.invitation_id.as_uuid());
-        let read_at = record.now;
-        let now = to_nanos(record.now)?;
-        let not_sent_after_time = record.not_sent_after;
-        let not_sent_after = bound_nanos(record.not_sent_after);
-        let revoke = record.revoke_previous_links;
-        let link = LinkTokenRow::from_domain(&record.link)?;
-        let event = EventRow::from_domain(&record.event)?;
-        // The resent event names the sending business, whose cap the job counts against.
-        let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
-        self.run("record_resend", move |conn| {
-            write_unit(conn, |conn| {
-                use crate::schema::invitations::dsl as i;
-                let changed = diesel::update(i::invitations)
-                    .filter(i::id.eq(&id))
-                    .filter(i::status.eq(InvitationStatus::Pending.as_str()))
-                    .filter(i::expires_at.gt(now))
-                    .filter(i::last_sent_at.is_null().or(i::last_sent_at.le(not_sent_after)))
-                    .set((
-                        i::last_sent_at.eq(now),
-                        i::email_delivery.eq("queued"),
-                        i::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                if changed == 0 {
-                    let Some(row) = get_invitation_row(conn, &id)? else {
-                        return Err(StoreError::NotFound.into());
-                    };
-                    let invitation = row.into_domain()?;
-                    let current = invitation.status_at(read_at);
-                    return Err(match invitation.last_sent_at {
-                        _ if current != InvitationStatus::Pending => StoreError::Conflict { current },
-                        Some(last_sent_at) if last_sent_at > not_sent_after_time => {
-                            StoreError::Cooldown { last_sent_at }
-                        }
-                        _ => StoreError::Unavailable(format!("the resend of invitation {id} matched no row")),
-                    }
-                    .into());
-                }
-                if revoke {
-                    diesel::update(link_tokens::table)
-                        .filter(link_tokens::invitation_id.eq(&id))
-                        .filter(link_tokens::revoked_at.is_null())
-                        .set(link_tokens::revoked_at.eq(now))
-                        .execute(conn)?;
-                }
-                diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
-                webhooks::insert_event(conn, &event)?;
-                diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
-                stored_invitation(conn, &id)
-            })
-        })
-        .await
+        inviting::record_resend(self, record).await
     }
 
     async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError> {
-        let hash = token_hash.to_hex();
-        self.run("find_invitation_by_link", move |conn| {
-            let row = link_tokens::table
-                .inner_join(invitations::table)
-                .filter(link_tokens::token_hash.eq(&hash))
-                .filter(link_tokens::revoked_at.is_null())
-                .select(InvitationRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(InvitationRow::into_domain).transpose()?)
-        })
-        .await
+        inviting::find_invitation_by_link(self, token_hash).await
     }
 
     async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
-        let now = bound_nanos(now);
-        let limit = saturating_limit(limit);
-        self.run("due_for_expiry", move |conn| {
-            let rows = invitations::table
-                .filter(stored_pending())
-                .filter(invitations::expires_at.le(now))
-                .order((invitations::expires_at.asc(), invitations::id.asc()))
-                .limit(limit)
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            rows_into(rows, InvitationRow::into_domain)
-        })
-        .await
+        inviting::due_for_expiry(self, now, limit).await
     }
 
     async fn list_connections(
@@ -1569,44 +306,11 @@ impl Store for DieselStore {
         business: BusinessId,
         page: &PageRequest,
     ) -> Result<Page<DomainConnection>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let page = *page;
-        self.run("list_connections", move |conn| {
-            // Two index range scans (one per end) merged, rather than one OR
-            // that no index serves in order.
-            let mut rows = read_unit(conn, |conn| {
-                let mut rows = connections_at_one_end(conn, &business, true, &page)?;
-                rows.extend(connections_at_one_end(conn, &business, false, &page)?);
-                Ok(rows)
-            })?;
-            rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-            rows.dedup_by(|a, b| a.id == b.id);
-            rows.truncate(page.limit.as_usize() + 1);
-            let items = rows_into(rows, ConnectionRow::into_domain)?;
-            Ok(Page::from_overfetch(items, page.limit, |c: &DomainConnection| Cursor {
-                created_at: c.created_at,
-                id: c.id.as_uuid(),
-            }))
-        })
-        .await
+        network::list_connections(self, business, page).await
     }
 
     async fn list_events(&self, business: BusinessId, query: &EventQuery) -> Result<Page<Event, EventId>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let query = *query;
-        self.run("list_events", move |conn| {
-            let mut rows = read_unit(conn, |conn| {
-                let mut rows = events_on_one_side(conn, &business, true, &query)?;
-                rows.extend(events_on_one_side(conn, &business, false, &query)?);
-                Ok(rows)
-            })?;
-            rows.sort_by(|a, b| a.id.cmp(&b.id));
-            rows.dedup_by(|a, b| a.id == b.id);
-            rows.truncate(query.limit.as_usize() + 1);
-            let items = rows_into(rows, EventRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, |e: &Event| e.id))
-        })
-        .await
+        network::list_events(self, business, query).await
     }
 
     async fn claim_email_jobs(
@@ -1615,20 +319,7 @@ impl Store for DieselStore {
         limit: usize,
         lease: time::Duration,
     ) -> Result<Vec<EmailJob>, StoreError> {
-        let lease_end = to_nanos(now + lease)?;
-        let now = to_nanos(now)?;
-        let limit = saturating_limit(limit);
-        self.run("claim_email_jobs", move |conn| {
-            if limit == 0 {
-                return Ok(Vec::new());
-            }
-            let rows = match conn {
-                DbConnection::Pg(pg) => claim_on_postgres(pg, now, limit, lease_end)?,
-                DbConnection::Sqlite(_) => claim_on_sqlite(conn, now, limit, lease_end)?,
-            };
-            rows_into(rows, EmailJobRow::into_domain)
-        })
-        .await
+        outbox::claim_email_jobs(self, now, limit, lease).await
     }
 
     async fn finish_email_job(
@@ -1637,21 +328,7 @@ impl Store for DieselStore {
         outcome: &EmailOutcome,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let id = id_text(id.as_uuid());
-        let now = to_nanos(now)?;
-        let outcome = Finish::from_domain(outcome)?;
-        self.run("finish_email_job", move |conn| {
-            let found = match conn {
-                DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
-                DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
-            };
-            if found {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound.into())
-            }
-        })
-        .await
+        outbox::finish_email_job(self, id, outcome, now).await
     }
 
     async fn finish_email_jobs(
@@ -1659,25 +336,7 @@ impl Store for DieselStore {
         outcomes: &[(EmailJobId, EmailOutcome)],
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let now = to_nanos(now)?;
-        let outcomes = outcomes
-            .iter()
-            .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        if outcomes.is_empty() {
-            return Ok(0);
-        }
-        self.run("finish_email_jobs", move |conn| match conn {
-            DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
-            DbConnection::Sqlite(_) => write_unit(conn, |conn| {
-                let mut found = 0;
-                for (id, outcome) in outcomes {
-                    found += u64::from(finish_on_sqlite(conn, &id, outcome, now)?);
-                }
-                Ok(found)
-            }),
-        })
-        .await
+        outbox::finish_email_jobs(self, outcomes, now).await
     }
 
     async fn emails_queued_since(
@@ -1685,117 +344,23 @@ impl Store for DieselStore {
         business: BusinessId,
         since: OffsetDateTime,
     ) -> Result<EmailsQueued, StoreError> {
-        let business = id_text(business.as_uuid());
-        let since = bound_nanos(since);
-        self.run("emails_queued_since", move |conn| {
-            // One range of email_jobs_business_created_idx.
-            let (count, oldest): (i64, Option<i64>) = email_jobs::table
-                .filter(email_jobs::business_id.eq(&business))
-                .filter(email_jobs::created_at.ge(since))
-                .select((diesel::dsl::count_star(), diesel::dsl::min(email_jobs::created_at)))
-                .get_result(conn)?;
-            Ok(EmailsQueued {
-                count: u64::try_from(count).unwrap_or(0),
-                oldest: oldest.map(|n| from_nanos("email_jobs.created_at", n)).transpose()?,
-            })
-        })
-        .await
+        outbox::emails_queued_since(self, business, since).await
     }
 
     async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        use crate::schema::email_jobs::dsl as j;
-        let before = to_nanos(finished_before)?;
-        let limit = saturating_limit(limit);
-        if limit == 0 {
-            return Ok(0);
-        }
-        self.run("prune_email_jobs", move |conn| {
-            write_unit(conn, |conn| {
-                // One replica prunes at a time; the others find the lock taken and skip.
-                if let DbConnection::Pg(pg) = conn {
-                    let ours: bool =
-                        diesel::select(sql::<Bool>(&format!("pg_try_advisory_xact_lock({PRUNE_LOCK_KEY})")))
-                            .get_result(pg)?;
-                    if !ours {
-                        return Ok(0);
-                    }
-                }
-                let ids: Vec<String> = j::email_jobs
-                    .filter(sql::<Bool>("email_jobs.status <> 'queued'"))
-                    .filter(j::updated_at.lt(before))
-                    .order(j::updated_at.asc())
-                    .limit(limit)
-                    .select(j::id)
-                    .load(conn)?;
-                if ids.is_empty() {
-                    return Ok(0);
-                }
-                let deleted = diesel::delete(j::email_jobs.filter(j::id.eq_any(&ids))).execute(conn)?;
-                Ok(u64::try_from(deleted).unwrap_or(0))
-            })
-        })
-        .await
+        outbox::prune_email_jobs(self, finished_before, limit).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        self.run("outbox_depth", |conn| {
-            let queued: i64 = email_jobs::table
-                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-                .count()
-                .get_result(conn)?;
-            Ok(u64::try_from(queued).unwrap_or(0))
-        })
-        .await
+        outbox::outbox_depth(self).await
     }
 
     async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
-        use crate::schema::email_jobs::dsl as j;
-        let claims = jobs
-            .iter()
-            .map(|job| Ok((id_text(job.id.as_uuid()), to_nanos(job.next_attempt_at)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let now = to_nanos(now)?;
-        if claims.is_empty() {
-            return Ok(0);
-        }
-        self.run("release_email_jobs", move |conn| {
-            write_unit(conn, |conn| {
-                let mut released = 0u64;
-                for (id, lease_end) in &claims {
-                    // Still ours: queued, with the very lease our claim set.
-                    let changed = diesel::update(
-                        j::email_jobs
-                            .filter(j::id.eq(id))
-                            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-                            .filter(j::next_attempt_at.eq(*lease_end)),
-                    )
-                    .set((
-                        j::next_attempt_at.eq(now),
-                        j::attempts.eq(j::attempts - 1),
-                        j::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                    released += u64::try_from(changed).unwrap_or(0);
-                }
-                Ok(released)
-            })
-        })
-        .await
+        outbox::release_email_jobs(self, jobs, now).await
     }
 
     async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        use crate::schema::email_jobs::dsl as j;
-        let oldest: Option<i64> = self
-            .run("oldest_queued_email", |conn| {
-                Ok(j::email_jobs
-                    .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-                    .select(diesel::dsl::min(j::created_at))
-                    .get_result(conn)?)
-            })
-            .await?;
-        oldest
-            .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
-            .transpose()
+        outbox::oldest_queued_email(self).await
     }
 
     async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
@@ -1864,34 +429,11 @@ impl Store for DieselStore {
     /// storage (full disk, read-only file, I/O error), retrying a small write
     /// itself so that it recovers without traffic.
     async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
-        let claim = idempotency::ClaimRows::new(claim)?;
-        self.run("begin_idempotent", move |conn| {
-            write_unit(conn, |conn| idempotency::begin(conn, &claim))
-        })
-        .await
+        opt_outs::begin_idempotent(self, claim).await
     }
 
     async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
-        let row = SuppressionRow::from_domain(suppression)?;
-        self.run("add_suppression", move |conn| {
-            write_unit(conn, |conn| {
-                // The unique index decides between racing opt-outs; the loser reads the winner's row.
-                match &mut *conn {
-                    DbConnection::Pg(pg) => diesel::insert_into(suppressions::table)
-                        .values(&row)
-                        .on_conflict_do_nothing()
-                        .execute(pg)?,
-                    DbConnection::Sqlite(lite) => diesel::insert_into(suppressions::table)
-                        .values(&row)
-                        .on_conflict_do_nothing()
-                        .execute(lite)?,
-                };
-                let stored = suppression_of(conn, &row.email_normalized, row.business_id.as_deref())?
-                    .ok_or_else(|| StoreError::Unavailable("the suppression just written is not there".into()))?;
-                Ok(stored.into_domain()?)
-            })
-        })
-        .await
+        opt_outs::add_suppression(self, suppression).await
     }
 
     async fn complete_idempotent(
@@ -1901,12 +443,7 @@ impl Store for DieselStore {
         attempt: Uuid,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        let slot = idempotency::Slot::new(scope, key, attempt);
-        let response = idempotency::CompletedRow::new(response)?;
-        self.run("complete_idempotent", move |conn| {
-            idempotency::complete(conn, &slot, &response)
-        })
-        .await
+        opt_outs::complete_idempotent(self, scope, key, attempt, response).await
     }
 
     async fn abandon_idempotent(
@@ -1915,23 +452,11 @@ impl Store for DieselStore {
         key: &IdempotencyKey,
         attempt: Uuid,
     ) -> Result<bool, StoreError> {
-        let slot = idempotency::Slot::new(scope, key, attempt);
-        self.run("abandon_idempotent", move |conn| idempotency::abandon(conn, &slot))
-            .await
+        opt_outs::abandon_idempotent(self, scope, key, attempt).await
     }
 
     async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let expired_by = bound_nanos(expired_by);
-        let limit = saturating_limit(limit);
-        if limit == 0 {
-            return Ok(0);
-        }
-        // One replica prunes at a time; the others find the lock taken and skip.
-        let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
-        self.run("prune_idempotency_records", move |conn| {
-            write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
-        })
-        .await
+        opt_outs::prune_idempotency_records(self, expired_by, limit).await
     }
 
     async fn suppressions_for(
@@ -1939,69 +464,15 @@ impl Store for DieselStore {
         business: BusinessId,
         emails: &[EmailAddress],
     ) -> Result<Vec<Suppression>, StoreError> {
-        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
-        if normalized.is_empty() {
-            return Ok(Vec::new());
-        }
-        let business = id_text(business.as_uuid());
-        self.run("suppressions_for", move |conn| {
-            let rows = suppressions::table
-                .filter(suppressions::email_normalized.eq_any(&normalized))
-                .filter(
-                    suppressions::business_id
-                        .is_null()
-                        .or(suppressions::business_id.eq(&business)),
-                )
-                .select(SuppressionRow::as_select())
-                .load(conn)?;
-            rows_into(rows, SuppressionRow::into_domain)
-        })
-        .await
+        opt_outs::suppressions_for(self, business, emails).await
     }
 
     async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
-        let email = query.email.as_ref().map(|e| e.normalized().to_owned());
-        let (limit, after) = (query.limit, query.after);
-        self.run("list_suppressions", move |conn| {
-            use crate::schema::suppressions::dsl as s;
-            let mut q = s::suppressions
-                .select(SuppressionRow::as_select())
-                .into_boxed::<MultiBackend>();
-            if let Some(email) = email {
-                q = q.filter(s::email_normalized.eq(email));
-            }
-            if let Some(cursor) = after {
-                q = q.filter(
-                    sql::<Bool>("(suppressions.created_at, suppressions.id) < (")
-                        .bind::<BigInt, _>(bound_nanos(cursor.created_at))
-                        .sql(", ")
-                        .bind::<Text, _>(id_text(cursor.id))
-                        .sql(")"),
-                );
-            }
-            let rows = q
-                .order((s::created_at.desc(), s::id.desc()))
-                .limit(overfetch(limit))
-                .load(conn)?;
-            let items = rows_into(rows, SuppressionRow::into_domain)?;
-            Ok(Page::from_overfetch(items, limit, |sup: &Suppression| Cursor {
-                created_at: sup.created_at,
-                id: sup.id.as_uuid(),
-            }))
-        })
-        .await
+        opt_outs::list_suppressions(self, query).await
     }
 
     async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
-        let id = id_text(id.as_uuid());
-        self.run("delete_suppression", move |conn| {
-            let deleted = diesel::delete(suppressions::table.find(&id)).execute(conn)?;
-            if deleted == 0 {
-                return Err(StoreError::NotFound.into());
-            }
-            Ok(())
-        })
-        .await
+        opt_outs::delete_suppression(self, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -2050,7 +521,6 @@ impl Store for DieselStore {
     }
 }
 
-/// Work run on the SQLite writer's connection as it is (tests only).
 #[cfg(test)]
 struct RawUnit {
     work: Box<dyn FnOnce(&mut DbConnection) + Send>,

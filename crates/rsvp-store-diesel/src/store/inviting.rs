@@ -1,0 +1,384 @@
+//! The port methods of invitations: inserts, reads, lists, transitions, resends.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) async fn find_pending_for_emails(
+    store: &DieselStore,
+    business: BusinessId,
+    emails: &[EmailAddress],
+) -> Result<Vec<Invitation>, StoreError> {
+    let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+    if normalized.is_empty() {
+        return Ok(Vec::new());
+    }
+    let business = id_text(business.as_uuid());
+    store
+        .run("find_pending_for_emails", move |conn| {
+            let rows = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq_any(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(InvitationRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+}
+
+pub(super) async fn find_pending(
+    store: &DieselStore,
+    business: BusinessId,
+    email: &EmailAddress,
+) -> Result<Option<Invitation>, StoreError> {
+    let business = id_text(business.as_uuid());
+    let normalized = email.normalized().to_owned();
+    store
+        .run("find_pending", move |conn| {
+            let row = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+}
+
+pub(super) async fn invitation_context(
+    store: &DieselStore,
+    business: BusinessId,
+    email: &EmailAddress,
+) -> Result<InvitationContext, StoreError> {
+    let business = id_text(business.as_uuid());
+    let normalized = email.normalized().to_owned();
+    store
+        .run("invitation_context", move |conn| {
+            let row = context::read(conn, &business, &normalized)?;
+            let pending = if row.pending {
+                // Rare (the answer is `already_invited` or a lazy expiry): a second read.
+                invitations::table
+                    .filter(invitations::business_id.eq(&business))
+                    .filter(invitations::email_normalized.eq(&normalized))
+                    .filter(stored_pending())
+                    .select(InvitationRow::as_select())
+                    .first(conn)
+                    .optional()?
+                    .map(InvitationRow::into_domain)
+                    .transpose()?
+            } else {
+                None
+            };
+            Ok(InvitationContext {
+                invitee: row.invitee.map(UserRow::into_domain).transpose()?,
+                connected: row.connected,
+                pending,
+                suppressed: row.suppressed,
+            })
+        })
+        .await
+}
+
+pub(super) async fn insert_invitation(store: &DieselStore, record: &NewInvitationRecord) -> Result<(), StoreError> {
+    let rows = NewInvitationRows::from_domain(record)?;
+    store
+        .run("insert_invitation", move |conn| match conn {
+            // One statement: no transaction needed.
+            DbConnection::Pg(_) => rows.insert(conn),
+            DbConnection::Sqlite(_) => write_unit(conn, |conn| rows.insert(conn)),
+        })
+        .await
+}
+
+pub(super) async fn insert_invitations(
+    store: &DieselStore,
+    records: &[NewInvitationRecord],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    // Key-ordered, one transaction; on PostgreSQL a statement per chunk
+    // of items, on SQLite a savepoint per item (`bulk.rs`).
+    let batch = bulk::Batch::new(records);
+    store.run("insert_invitations", move |conn| batch.insert(conn)).await
+}
+
+pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+    let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    store
+        .run("get_invitations", move |conn| {
+            let mut found = Vec::with_capacity(ids.len());
+            // Bounded IN lists: SQLite caps bound parameters per statement.
+            for chunk in ids.chunks(500) {
+                let rows = invitations::table
+                    .filter(invitations::id.eq_any(chunk))
+                    .select(InvitationRow::as_select())
+                    .load(conn)?;
+                found.extend(rows_into(rows, InvitationRow::into_domain)?);
+            }
+            Ok(found)
+        })
+        .await
+}
+
+pub(super) async fn get_invitation(store: &DieselStore, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+    let id = id_text(id.as_uuid());
+    store
+        .run("get_invitation", move |conn| {
+            Ok(get_invitation_row(conn, &id)?
+                .map(InvitationRow::into_domain)
+                .transpose()?)
+        })
+        .await
+}
+
+pub(super) async fn list_sent(
+    store: &DieselStore,
+    business: BusinessId,
+    query: &InvitationQuery,
+) -> Result<Page<Invitation>, StoreError> {
+    let business = id_text(business.as_uuid());
+    let query = query.clone();
+    store
+        .run("list_sent", move |conn| {
+            let base = invitations::table
+                .filter(invitations::business_id.eq(business))
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            let items = rows_into(rows, InvitationRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+        })
+        .await
+}
+
+pub(super) async fn list_received(
+    store: &DieselStore,
+    business: BusinessId,
+    query: &InvitationQuery,
+) -> Result<Page<Invitation>, StoreError> {
+    let business = id_text(business.as_uuid());
+    let query = query.clone();
+    store
+        .run("list_received", move |conn| {
+            let emails = users::table
+                .filter(users::business_id.eq(business))
+                .select(users::email_normalized);
+            let base = invitations::table
+                .filter(invitations::email_normalized.eq_any(emails))
+                .filter(invitations::status.ne(InvitationStatus::Cancelled.as_str()))
+                .into_boxed::<MultiBackend>();
+            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            let items = rows_into(rows, InvitationRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+        })
+        .await
+}
+
+pub(super) async fn apply_transition(
+    store: &DieselStore,
+    record: &TransitionRecord,
+) -> Result<TransitionOutcome, StoreError> {
+    let after = &record.invitation;
+    let id = id_text(after.id.as_uuid());
+    let expected = record.expected.as_str();
+    let new_status = after.status.as_str();
+    let expiring = after.status == InvitationStatus::Expired;
+    let now = bound_nanos(record.now);
+    let read_at = record.now;
+    let updated_at = to_nanos(after.updated_at)?;
+    let resolved_at = after.resolved_at.map(to_nanos).transpose()?;
+    let invitee_business = after.invitee_business_id.map(|b| id_text(b.as_uuid()));
+    let event = EventRow::from_domain(&record.event)?;
+    let connection = match &record.connection {
+        Some((connection, created)) => Some((
+            connection.clone(),
+            ConnectionRow::from_domain(connection)?,
+            EventRow::from_domain(created)?,
+        )),
+        None => None,
+    };
+    let new_invitee = match &record.new_invitee {
+        Some(new) => Some((
+            BusinessRow::from_domain(&new.business)?,
+            UserRow::from_domain(&new.user)?,
+        )),
+        None => None,
+    };
+    store
+        .run("apply_transition", move |conn| {
+            write_unit(conn, |conn| {
+                use crate::schema::invitations::dsl as i;
+                if let Some((business, _)) = &new_invitee {
+                    // First, so that the invitation may point at it.
+                    diesel::insert_into(businesses::table).values(business).execute(conn)?;
+                }
+                let mut target = diesel::update(i::invitations)
+                    .filter(i::id.eq(id.clone()))
+                    .filter(i::status.eq(expected))
+                    .into_boxed();
+                if !expiring {
+                    target = target.filter(i::expires_at.gt(now));
+                }
+                let changed = target
+                    .set((
+                        i::status.eq(new_status),
+                        i::updated_at.eq(updated_at),
+                        i::resolved_at.eq(resolved_at),
+                        i::invitee_business_id.eq(coalesce(invitee_business.clone(), i::invitee_business_id)),
+                    ))
+                    .execute(conn)?;
+                if changed == 0 {
+                    return Err(match get_invitation_row(conn, &id)? {
+                        None => StoreError::NotFound,
+                        Some(row) => StoreError::Conflict {
+                            current: row.into_domain()?.status_at(read_at),
+                        },
+                    }
+                    .into());
+                }
+                if let Some((_, user)) = &new_invitee {
+                    diesel::insert_into(users::table)
+                        .values(user)
+                        .execute(conn)
+                        .map_err(unique_is(StoreError::EmailTaken))?;
+                }
+                webhooks::insert_event(conn, &event)?;
+                let connection = match &connection {
+                    None => None,
+                    Some((domain, row, created)) => {
+                        let inserted = match &mut *conn {
+                            DbConnection::Pg(pg) => diesel::insert_into(connections::table)
+                                .values(row)
+                                .on_conflict_do_nothing()
+                                .execute(pg)?,
+                            DbConnection::Sqlite(lite) => diesel::insert_into(connections::table)
+                                .values(row)
+                                .on_conflict_do_nothing()
+                                .execute(lite)?,
+                        };
+                        if inserted == 1 {
+                            webhooks::insert_event(conn, created)?;
+                            Some(domain.clone())
+                        } else {
+                            let existing: ConnectionRow = connections::table
+                                .filter(connections::business_low.eq(&row.business_low))
+                                .filter(connections::business_high.eq(&row.business_high))
+                                .select(ConnectionRow::as_select())
+                                .first(conn)?;
+                            Some(existing.into_domain()?)
+                        }
+                    }
+                };
+                Ok(TransitionOutcome {
+                    invitation: stored_invitation(conn, &id)?,
+                    connection,
+                })
+            })
+        })
+        .await
+}
+
+pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) -> Result<Invitation, StoreError> {
+    let id = id_text(record.invitation_id.as_uuid());
+    let read_at = record.now;
+    let now = to_nanos(record.now)?;
+    let not_sent_after_time = record.not_sent_after;
+    let not_sent_after = bound_nanos(record.not_sent_after);
+    let revoke = record.revoke_previous_links;
+    let link = LinkTokenRow::from_domain(&record.link)?;
+    let event = EventRow::from_domain(&record.event)?;
+    // The resent event names the sending business, whose cap the job counts against.
+    let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
+    store
+        .run("record_resend", move |conn| {
+            write_unit(conn, |conn| {
+                use crate::schema::invitations::dsl as i;
+                let changed = diesel::update(i::invitations)
+                    .filter(i::id.eq(&id))
+                    .filter(i::status.eq(InvitationStatus::Pending.as_str()))
+                    .filter(i::expires_at.gt(now))
+                    .filter(i::last_sent_at.is_null().or(i::last_sent_at.le(not_sent_after)))
+                    .set((
+                        i::last_sent_at.eq(now),
+                        i::email_delivery.eq("queued"),
+                        i::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                if changed == 0 {
+                    let Some(row) = get_invitation_row(conn, &id)? else {
+                        return Err(StoreError::NotFound.into());
+                    };
+                    let invitation = row.into_domain()?;
+                    let current = invitation.status_at(read_at);
+                    return Err(match invitation.last_sent_at {
+                        _ if current != InvitationStatus::Pending => StoreError::Conflict { current },
+                        Some(last_sent_at) if last_sent_at > not_sent_after_time => {
+                            StoreError::Cooldown { last_sent_at }
+                        }
+                        _ => StoreError::Unavailable(format!("the resend of invitation {id} matched no row")),
+                    }
+                    .into());
+                }
+                if revoke {
+                    diesel::update(link_tokens::table)
+                        .filter(link_tokens::invitation_id.eq(&id))
+                        .filter(link_tokens::revoked_at.is_null())
+                        .set(link_tokens::revoked_at.eq(now))
+                        .execute(conn)?;
+                }
+                diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
+                webhooks::insert_event(conn, &event)?;
+                diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
+                stored_invitation(conn, &id)
+            })
+        })
+        .await
+}
+
+pub(super) async fn find_invitation_by_link(
+    store: &DieselStore,
+    token_hash: &SecretHash,
+) -> Result<Option<Invitation>, StoreError> {
+    let hash = token_hash.to_hex();
+    store
+        .run("find_invitation_by_link", move |conn| {
+            let row = link_tokens::table
+                .inner_join(invitations::table)
+                .filter(link_tokens::token_hash.eq(&hash))
+                .filter(link_tokens::revoked_at.is_null())
+                .select(InvitationRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+}
+
+pub(super) async fn due_for_expiry(
+    store: &DieselStore,
+    now: OffsetDateTime,
+    limit: usize,
+) -> Result<Vec<Invitation>, StoreError> {
+    let now = bound_nanos(now);
+    let limit = saturating_limit(limit);
+    store
+        .run("due_for_expiry", move |conn| {
+            let rows = invitations::table
+                .filter(stored_pending())
+                .filter(invitations::expires_at.le(now))
+                .order((invitations::expires_at.asc(), invitations::id.asc()))
+                .limit(limit)
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            rows_into(rows, InvitationRow::into_domain)
+        })
+        .await
+}

@@ -1,0 +1,108 @@
+//! The port methods of connections and events.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) async fn connected_among(
+    store: &DieselStore,
+    business: BusinessId,
+    others: &[BusinessId],
+) -> Result<Vec<BusinessId>, StoreError> {
+    if others.is_empty() {
+        return Ok(Vec::new());
+    }
+    let me = id_text(business.as_uuid());
+    let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+    let rows: Vec<(String, String)> = store
+        .run("connected_among", move |conn| {
+            // Pairs are stored (smaller id, larger id): the caller is on either side.
+            Ok(connections::table
+                .filter(
+                    connections::business_low
+                        .eq(&me)
+                        .and(connections::business_high.eq_any(&others))
+                        .or(connections::business_high
+                            .eq(&me)
+                            .and(connections::business_low.eq_any(&others))),
+                )
+                .select((connections::business_low, connections::business_high))
+                .load(conn)?)
+        })
+        .await?;
+    let me = id_text(business.as_uuid());
+    rows.into_iter()
+        .map(|(low, high)| {
+            let other = if low == me { high } else { low };
+            uuid::Uuid::try_parse(&other)
+                .map(BusinessId::from_uuid)
+                .map_err(|e| StoreError::Unavailable(format!("a stored business id is not a UUID: {e}")))
+        })
+        .collect()
+}
+
+pub(super) async fn are_connected(store: &DieselStore, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
+    let (low, high) = ordered_pair(a, b);
+    let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
+    store
+        .run("are_connected", move |conn| {
+            let found: Option<String> = connections::table
+                .filter(connections::business_low.eq(&low))
+                .filter(connections::business_high.eq(&high))
+                .select(connections::id)
+                .first(conn)
+                .optional()?;
+            Ok(found.is_some())
+        })
+        .await
+}
+
+pub(super) async fn list_connections(
+    store: &DieselStore,
+    business: BusinessId,
+    page: &PageRequest,
+) -> Result<Page<DomainConnection>, StoreError> {
+    let business = id_text(business.as_uuid());
+    let page = *page;
+    store
+        .run("list_connections", move |conn| {
+            // Two index range scans (one per end) merged, rather than one OR
+            // that no index serves in order.
+            let mut rows = read_unit(conn, |conn| {
+                let mut rows = connections_at_one_end(conn, &business, true, &page)?;
+                rows.extend(connections_at_one_end(conn, &business, false, &page)?);
+                Ok(rows)
+            })?;
+            rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+            rows.dedup_by(|a, b| a.id == b.id);
+            rows.truncate(page.limit.as_usize() + 1);
+            let items = rows_into(rows, ConnectionRow::into_domain)?;
+            Ok(Page::from_overfetch(items, page.limit, |c: &DomainConnection| Cursor {
+                created_at: c.created_at,
+                id: c.id.as_uuid(),
+            }))
+        })
+        .await
+}
+
+pub(super) async fn list_events(
+    store: &DieselStore,
+    business: BusinessId,
+    query: &EventQuery,
+) -> Result<Page<Event, EventId>, StoreError> {
+    let business = id_text(business.as_uuid());
+    let query = *query;
+    store
+        .run("list_events", move |conn| {
+            let mut rows = read_unit(conn, |conn| {
+                let mut rows = events_on_one_side(conn, &business, true, &query)?;
+                rows.extend(events_on_one_side(conn, &business, false, &query)?);
+                Ok(rows)
+            })?;
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            rows.dedup_by(|a, b| a.id == b.id);
+            rows.truncate(query.limit.as_usize() + 1);
+            let items = rows_into(rows, EventRow::into_domain)?;
+            Ok(Page::from_overfetch(items, query.limit, |e: &Event| e.id))
+        })
+        .await
+}

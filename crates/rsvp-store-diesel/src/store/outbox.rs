@@ -1,0 +1,208 @@
+//! The port methods of the email outbox.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+pub(super) async fn claim_email_jobs(
+    store: &DieselStore,
+    now: OffsetDateTime,
+    limit: usize,
+    lease: time::Duration,
+) -> Result<Vec<EmailJob>, StoreError> {
+    let lease_end = to_nanos(now + lease)?;
+    let now = to_nanos(now)?;
+    let limit = saturating_limit(limit);
+    store
+        .run("claim_email_jobs", move |conn| {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let rows = match conn {
+                DbConnection::Pg(pg) => claim_on_postgres(pg, now, limit, lease_end)?,
+                DbConnection::Sqlite(_) => claim_on_sqlite(conn, now, limit, lease_end)?,
+            };
+            rows_into(rows, EmailJobRow::into_domain)
+        })
+        .await
+}
+
+pub(super) async fn finish_email_job(
+    store: &DieselStore,
+    id: EmailJobId,
+    outcome: &EmailOutcome,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let id = id_text(id.as_uuid());
+    let now = to_nanos(now)?;
+    let outcome = Finish::from_domain(outcome)?;
+    store
+        .run("finish_email_job", move |conn| {
+            let found = match conn {
+                DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
+                DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
+            };
+            if found {
+                Ok(())
+            } else {
+                Err(StoreError::NotFound.into())
+            }
+        })
+        .await
+}
+
+pub(super) async fn finish_email_jobs(
+    store: &DieselStore,
+    outcomes: &[(EmailJobId, EmailOutcome)],
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let now = to_nanos(now)?;
+    let outcomes = outcomes
+        .iter()
+        .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    if outcomes.is_empty() {
+        return Ok(0);
+    }
+    store
+        .run("finish_email_jobs", move |conn| match conn {
+            DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
+            DbConnection::Sqlite(_) => write_unit(conn, |conn| {
+                let mut found = 0;
+                for (id, outcome) in outcomes {
+                    found += u64::from(finish_on_sqlite(conn, &id, outcome, now)?);
+                }
+                Ok(found)
+            }),
+        })
+        .await
+}
+
+pub(super) async fn emails_queued_since(
+    store: &DieselStore,
+    business: BusinessId,
+    since: OffsetDateTime,
+) -> Result<EmailsQueued, StoreError> {
+    let business = id_text(business.as_uuid());
+    let since = bound_nanos(since);
+    store
+        .run("emails_queued_since", move |conn| {
+            // One range of email_jobs_business_created_idx.
+            let (count, oldest): (i64, Option<i64>) = email_jobs::table
+                .filter(email_jobs::business_id.eq(&business))
+                .filter(email_jobs::created_at.ge(since))
+                .select((diesel::dsl::count_star(), diesel::dsl::min(email_jobs::created_at)))
+                .get_result(conn)?;
+            Ok(EmailsQueued {
+                count: u64::try_from(count).unwrap_or(0),
+                oldest: oldest.map(|n| from_nanos("email_jobs.created_at", n)).transpose()?,
+            })
+        })
+        .await
+}
+
+pub(super) async fn prune_email_jobs(
+    store: &DieselStore,
+    finished_before: OffsetDateTime,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    use crate::schema::email_jobs::dsl as j;
+    let before = to_nanos(finished_before)?;
+    let limit = saturating_limit(limit);
+    if limit == 0 {
+        return Ok(0);
+    }
+    store
+        .run("prune_email_jobs", move |conn| {
+            write_unit(conn, |conn| {
+                // One replica prunes at a time; the others find the lock taken and skip.
+                if let DbConnection::Pg(pg) = conn {
+                    let ours: bool =
+                        diesel::select(sql::<Bool>(&format!("pg_try_advisory_xact_lock({PRUNE_LOCK_KEY})")))
+                            .get_result(pg)?;
+                    if !ours {
+                        return Ok(0);
+                    }
+                }
+                let ids: Vec<String> = j::email_jobs
+                    .filter(sql::<Bool>("email_jobs.status <> 'queued'"))
+                    .filter(j::updated_at.lt(before))
+                    .order(j::updated_at.asc())
+                    .limit(limit)
+                    .select(j::id)
+                    .load(conn)?;
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let deleted = diesel::delete(j::email_jobs.filter(j::id.eq_any(&ids))).execute(conn)?;
+                Ok(u64::try_from(deleted).unwrap_or(0))
+            })
+        })
+        .await
+}
+
+pub(super) async fn outbox_depth(store: &DieselStore) -> Result<u64, StoreError> {
+    store
+        .run("outbox_depth", |conn| {
+            let queued: i64 = email_jobs::table
+                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                .count()
+                .get_result(conn)?;
+            Ok(u64::try_from(queued).unwrap_or(0))
+        })
+        .await
+}
+
+pub(super) async fn release_email_jobs(
+    store: &DieselStore,
+    jobs: &[EmailJob],
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    use crate::schema::email_jobs::dsl as j;
+    let claims = jobs
+        .iter()
+        .map(|job| Ok((id_text(job.id.as_uuid()), to_nanos(job.next_attempt_at)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let now = to_nanos(now)?;
+    if claims.is_empty() {
+        return Ok(0);
+    }
+    store
+        .run("release_email_jobs", move |conn| {
+            write_unit(conn, |conn| {
+                let mut released = 0u64;
+                for (id, lease_end) in &claims {
+                    // Still ours: queued, with the very lease our claim set.
+                    let changed = diesel::update(
+                        j::email_jobs
+                            .filter(j::id.eq(id))
+                            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                            .filter(j::next_attempt_at.eq(*lease_end)),
+                    )
+                    .set((
+                        j::next_attempt_at.eq(now),
+                        j::attempts.eq(j::attempts - 1),
+                        j::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                    released += u64::try_from(changed).unwrap_or(0);
+                }
+                Ok(released)
+            })
+        })
+        .await
+}
+
+pub(super) async fn oldest_queued_email(store: &DieselStore) -> Result<Option<OffsetDateTime>, StoreError> {
+    use crate::schema::email_jobs::dsl as j;
+    let oldest: Option<i64> = store
+        .run("oldest_queued_email", |conn| {
+            Ok(j::email_jobs
+                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                .select(diesel::dsl::min(j::created_at))
+                .get_result(conn)?)
+        })
+        .await?;
+    oldest
+        .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
+        .transpose()
+}

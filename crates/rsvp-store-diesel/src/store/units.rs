@@ -1,0 +1,270 @@
+//! Units of work: how a port call runs (pool or the one SQLite writer), the port operations by kind, and the failures a unit stops on.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// The port methods that queue email jobs: their success wakes the dispatcher.
+pub(super) const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations", "record_resend"];
+
+/// The PostgreSQL advisory lock taken by the email pruner, so that one
+/// replica prunes at a time ("rsvp" in ASCII, then 1).
+pub(super) const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
+
+/// The PostgreSQL advisory lock taken by the pruner of idempotency records.
+pub(super) const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
+
+/// The port methods that write: their success proves the storage writable.
+pub(super) const WRITE_OPERATIONS: [&str; 30] = [
+    "create_business",
+    "create_api_key",
+    "revoke_api_key",
+    "update_business",
+    "update_user",
+    "erase_invitations",
+    "record_api_key_use",
+    "add_user",
+    "insert_invitation",
+    "insert_invitations",
+    "apply_transition",
+    "record_resend",
+    "claim_email_jobs",
+    "finish_email_job",
+    "finish_email_jobs",
+    "release_email_jobs",
+    "prune_email_jobs",
+    "begin_idempotent",
+    "complete_idempotent",
+    "abandon_idempotent",
+    "prune_idempotency_records",
+    "add_suppression",
+    "delete_suppression",
+    "insert_webhook_endpoint",
+    "update_webhook_endpoint",
+    "delete_webhook_endpoint",
+    "insert_webhook_delivery",
+    "claim_webhook_deliveries",
+    "finish_webhook_delivery",
+    "release_webhook_deliveries",
+];
+
+/// The port methods that only read. On SQLite they use the pool's read
+/// connections; every other operation (a method added later included) goes
+/// to the one writer, which is always correct, never a lock storm.
+pub(super) const READ_OPERATIONS: [&str; 32] = [
+    "are_connected",
+    "invitation_context",
+    "due_for_expiry",
+    "emails_queued_since",
+    "find_credential",
+    "find_invitation_by_link",
+    "find_pending",
+    "find_pending_for_emails",
+    "find_user_by_email",
+    "find_users_by_emails",
+    "get_business",
+    "get_event",
+    "get_invitation",
+    "get_invitations",
+    "get_user",
+    "get_webhook_endpoint",
+    "invitations_to_email",
+    "list_api_keys",
+    "list_businesses",
+    "list_connections",
+    "list_events",
+    "list_received",
+    "list_sent",
+    "list_suppressions",
+    "list_users",
+    "list_webhook_deliveries",
+    "list_webhook_endpoints",
+    "oldest_queued_email",
+    "outbox_depth",
+    "ping",
+    "suppressions_for",
+    "webhook_outbox_depth",
+];
+
+/// A unit of work queued to the SQLite writer, with where to send its
+/// outcome (and whether it failed on storage).
+pub(super) struct QueuedUnit<T, F> {
+    pub(super) operation: &'static str,
+    pub(super) work: F,
+    pub(super) span: tracing::Span,
+    pub(super) reply: tokio::sync::oneshot::Sender<(Result<T, StoreError>, bool)>,
+}
+
+impl<T, F> crate::writer::Unit for QueuedUnit<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &mut DbConnection) -> (bool, crate::writer::Completion) {
+        let this = *self;
+        let result = {
+            let _entered = this.span.enter();
+            (this.work)(conn)
+        };
+        let failed = result.is_err();
+        let storage = matches!(&result, Err(Failure::Db(error)) if is_storage_failure(error));
+        let result = result.map_err(Failure::into_store);
+        let (operation, reply) = (this.operation, this.reply);
+        let completion = move |commit: Option<&DieselError>| {
+            let outcome = match (result, commit) {
+                // Its own refusal stands: it wrote nothing either way.
+                (Err(error), _) => (Err(error), storage),
+                (Ok(value), None) => (Ok(value), false),
+                (Ok(_), Some(error)) => (
+                    Err(StoreError::Unavailable(format!(
+                        "{operation}: the commit failed: {error}"
+                    ))),
+                    is_storage_failure(error),
+                ),
+            };
+            let _ = reply.send(outcome);
+        };
+        (failed, Box::new(completion))
+    }
+
+    fn abandon(self: Box<Self>, error: &DieselError) {
+        let _ = self.reply.send((
+            Err(StoreError::Unavailable(format!("{}: {error}", self.operation))),
+            is_storage_failure(error),
+        ));
+    }
+}
+
+/// Whether a SQLite error says the storage cannot take writes.
+pub(super) fn is_storage_failure(error: &DieselError) -> bool {
+    let message = error.to_string().to_ascii_lowercase();
+    [
+        "disk is full",
+        "readonly database",
+        "disk i/o error",
+        "unable to open database",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// A small committed write that needs a new page (SQLite readiness, after a
+/// storage failure): creates and drops a table.
+pub(super) const SQLITE_WRITE_PROBE: &str = "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS rsvp_write_probe (x INTEGER); \
+     DROP TABLE rsvp_write_probe; COMMIT;";
+
+impl fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
+        f.debug_struct("DieselStore")
+            .field("backend", &self.backend)
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
+            .finish()
+    }
+}
+
+/// Why a unit of work stopped: a refusal of the port, or a database error.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Store(StoreError),
+    Db(DieselError),
+}
+
+impl From<DieselError> for Failure {
+    fn from(error: DieselError) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl Failure {
+    pub(super) fn into_store(self) -> StoreError {
+        match self {
+            Self::Store(error) => error,
+            Self::Db(error) => StoreError::Unavailable(format!("database error: {error}")),
+        }
+    }
+}
+
+pub(crate) type Unit<T> = Result<T, Failure>;
+
+/// Maps a unique violation of the statement to the port's `error`.
+pub(super) fn unique_is(error: StoreError) -> impl FnOnce(DieselError) -> Failure {
+    move |db| match db {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Failure::Store(error),
+        other => Failure::Db(other),
+    }
+}
+
+/// Runs `work` as one write transaction, and commits it unless it fails.
+///
+/// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so two writers
+/// never both hold a read lock and then deadlock upgrading it (the second
+/// waits, up to the busy timeout, instead of failing with `SQLITE_BUSY`).
+/// PostgreSQL: READ COMMITTED, explicitly; the unique indexes and the
+/// conditional updates keep the invariants under concurrency.
+pub(crate) fn write_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    if in_transaction(conn) {
+        // Inside the SQLite writer's group: a savepoint of its transaction.
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        return finish_unit(conn, work);
+    }
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        DbConnection::Pg(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL READ COMMITTED")?
+        }
+    }
+    finish_unit(conn, work)
+}
+
+/// Runs `work` as one read-only transaction: one snapshot for its several
+/// queries (PostgreSQL REPEATABLE READ; SQLite a deferred transaction, which
+/// in WAL mode reads one snapshot).
+pub(crate) fn read_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    if in_transaction(conn) {
+        <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        return finish_unit(conn, work);
+    }
+    match conn {
+        DbConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN DEFERRED")?,
+        DbConnection::Pg(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    }
+    finish_unit(conn, work)
+}
+
+/// Whether `conn` is inside a transaction already (the SQLite writer runs
+/// each unit inside its group's transaction).
+pub(super) fn in_transaction(conn: &mut DbConnection) -> bool {
+    let depth = match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()
+        }
+        DbConnection::Pg(inner) => AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
+    };
+    matches!(depth, Ok(Some(_)))
+}
+
+pub(super) fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> Unit<T>) -> Unit<T> {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(failure) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(failure),
+            // SQLite rolls back by itself on some errors (a full disk): the
+            // failed ROLLBACK must not hide the error that caused it.
+            Err(_) if matches!(failure, Failure::Db(_)) => Err(failure),
+            Err(rollback) => Err(Failure::Db(rollback)),
+        },
+    }
+}
