@@ -102,15 +102,25 @@ impl App {
             limit: params.limit,
             after: params.after,
         };
-        Ok(self.ports().store.list_businesses(&query).await?)
+        Ok(self.ports().store.accounts().list_businesses(&query).await?)
     }
 
     async fn business(&self, id: BusinessId) -> Result<Business, AppError> {
-        self.ports().store.get_business(id).await?.ok_or(AppError::NotFound)
+        self.ports()
+            .store
+            .accounts()
+            .get_business(id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
 
     async fn user(&self, id: UserId) -> Result<User, AppError> {
-        self.ports().store.get_user(id).await?.ok_or(AppError::NotFound)
+        self.ports()
+            .store
+            .accounts()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
 
     /// A business with its users.
@@ -123,7 +133,7 @@ impl App {
             limit: PageSize::new(i64::from(crate::MAX_PAGE_SIZE)).unwrap_or_default(),
             after: None,
         };
-        let users = self.ports().store.list_users(id, &first).await?;
+        let users = self.ports().store.accounts().list_users(id, &first).await?;
         Ok(BusinessDetail { business, users })
     }
 
@@ -149,7 +159,7 @@ impl App {
         if let Some(suspended) = change.suspended {
             business = business.with_suspension(suspended, self.now());
         }
-        self.ports().store.update_business(&business).await?;
+        self.ports().store.accounts().update_business(&business).await?;
         self.forget_credentials();
         Ok(business)
     }
@@ -160,7 +170,7 @@ impl App {
     /// [`AppError::NotFound`] when there is no such business.
     pub async fn list_users(&self, business: BusinessId, page: PageRequest) -> Result<Page<User>, AppError> {
         self.business(business).await?;
-        Ok(self.ports().store.list_users(business, &page).await?)
+        Ok(self.ports().store.accounts().list_users(business, &page).await?)
     }
 
     /// Renames, deactivates or reactivates a user. A deactivated user's keys
@@ -190,7 +200,7 @@ impl App {
         if let Some(deactivated) = change.deactivated {
             user = user.with_deactivation(deactivated, self.now());
         }
-        self.ports().store.update_user(&user).await?;
+        self.ports().store.accounts().update_user(&user).await?;
         self.forget_credentials();
         Ok(user)
     }
@@ -220,7 +230,7 @@ impl App {
             return Err(AppError::UserDeactivated);
         }
         let (secret, record) = self.new_api_key(user, name, input.expires_at, now);
-        self.ports().store.create_api_key(&record).await?;
+        self.ports().store.accounts().create_api_key(&record).await?;
         Ok(CreatedApiKey {
             key: record.key,
             secret,
@@ -233,7 +243,7 @@ impl App {
     /// [`AppError::NotFound`] when there is no such user.
     pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, AppError> {
         self.user(user).await?;
-        Ok(self.ports().store.list_api_keys(user).await?)
+        Ok(self.ports().store.accounts().list_api_keys(user).await?)
     }
 
     /// Revokes an API key: refused at once on this replica, within
@@ -242,7 +252,7 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] when there is no such key.
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), AppError> {
-        self.ports().store.revoke_api_key(id).await?;
+        self.ports().store.accounts().revoke_api_key(id).await?;
         self.forget_credentials();
         Ok(())
     }
@@ -265,7 +275,7 @@ impl App {
         let store = &self.ports().store;
         let mut report = ErasureReport::default();
         for _ in 0..ERASURE_ROUNDS {
-            let found = store.invitations_to_email(&email).await?;
+            let found = store.opt_outs().invitations_to_email(&email).await?;
             if found.is_empty() {
                 break;
             }
@@ -275,6 +285,7 @@ impl App {
                 .map(|before| self.erasure_of(before, now))
                 .collect::<Result<Vec<_>, _>>()?;
             let counts = store
+                .opt_outs()
                 .erase_invitations(&ErasureRecord {
                     email: email.clone(),
                     now,
@@ -285,11 +296,11 @@ impl App {
             report.invitations_cancelled += counts.resolved;
             report.emails_dropped += counts.emails_dropped;
         }
-        if let Some(user) = store.find_user_by_email(&email).await?
+        if let Some(user) = store.accounts().find_user_by_email(&email).await?
             && !user.is_deactivated()
         {
             let user = user.with_deactivation(true, self.now());
-            store.update_user(&user).await?;
+            store.accounts().update_user(&user).await?;
             self.forget_credentials();
             report.users_deactivated += 1;
         }

@@ -111,7 +111,7 @@ impl fmt::Debug for StoredResponse {
 }
 
 /// One attempt to begin an idempotent request (see
-/// [`Store::begin_idempotent`](crate::Store::begin_idempotent)).
+/// [`IdempotencyStore::begin_idempotent`](crate::IdempotencyStore::begin_idempotent)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyClaim {
     /// Whose key.
@@ -193,7 +193,7 @@ impl App {
             expires_at: now + IDEMPOTENCY_RETENTION,
             stale_before: now - IDEMPOTENCY_TAKEOVER_AFTER,
         };
-        Ok(match ports.store.begin_idempotent(&claim).await? {
+        Ok(match ports.store.idempotency().begin_idempotent(&claim).await? {
             IdempotencyBegin::Started => IdempotentStart::Run(IdempotencyTicket {
                 scope: claim.scope,
                 key: claim.key,
@@ -219,6 +219,7 @@ impl App {
         Ok(self
             .ports()
             .store
+            .idempotency()
             .complete_idempotent(&ticket.scope, &ticket.key, ticket.attempt, response)
             .await?)
     }
@@ -233,6 +234,7 @@ impl App {
         Ok(self
             .ports()
             .store
+            .idempotency()
             .abandon_idempotent(&ticket.scope, &ticket.key, ticket.attempt)
             .await?)
     }
@@ -245,7 +247,11 @@ impl App {
     /// [`AppError::Unavailable`] when the store fails.
     pub async fn prune_idempotency_records(&self, batch: usize) -> Result<u64, AppError> {
         let ports = self.ports();
-        Ok(ports.store.prune_idempotency_records(ports.clock.now(), batch).await?)
+        Ok(ports
+            .store
+            .idempotency()
+            .prune_idempotency_records(ports.clock.now(), batch)
+            .await?)
     }
 }
 
@@ -301,6 +307,7 @@ mod tests {
             stale_before: now - Duration::seconds(60),
         };
         store
+            .idempotency
             .expect_begin_idempotent()
             .withf(move |claim| *claim == expected)
             .times(1)
@@ -321,6 +328,7 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let mut store = MockStore::new();
         store
+            .idempotency
             .expect_prune_idempotency_records()
             .withf(move |expired_by, limit| *expired_by == now && *limit == 500)
             .times(1)

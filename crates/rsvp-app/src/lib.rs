@@ -3,7 +3,9 @@
 //! The use cases of rsvp and the ports they run on. It knows the domain
 //! (`rsvp-domain`) and nothing else: no database, no HTTP, no runtime.
 //!
-//! * Ports ([`ports`]): [`Store`], [`Clock`], [`IdGenerator`],
+//! * Ports ([`ports`]): [`Store`] (in roles: [`AccountStore`],
+//!   [`InvitationStore`], [`NetworkStore`], [`OutboxStore`],
+//!   [`IdempotencyStore`], [`OptOutStore`], [`WebhookStore`]), [`Clock`], [`IdGenerator`],
 //!   [`SecretGenerator`], [`Timer`]. Their rustdoc is their contract; the
 //!   `rsvp-store-contract` crate checks every store adapter against it.
 //!   With the `mock` feature each has a mockall mock (`MockStore`, ...).
@@ -59,17 +61,19 @@ pub use list::{
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome, EmailRenderer,
-    EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, InvitationContext,
-    InvitationEmail, LinkTokenRecord, Locale, MailError, Mailer, NamedAddress, NewInvitationRecord, NewInvitee,
-    OutgoingEmail, Principal, RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer,
-    TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
-    WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WorkSignal,
+    AccountStore, ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome,
+    EmailRenderer, EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
+    IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer,
+    NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OptOutStore, OutboxStore, OutgoingEmail, Principal,
+    RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
+    TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
+    WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
-    MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockMailer, MockSecretGenerator, MockStore,
-    MockTimer, MockWebhookSender, MockWorkSignal,
+    MockAccountStore, MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore,
+    MockInvitationStore, MockMailer, MockNetworkStore, MockOptOutStore, MockOutboxStore, MockSecretGenerator,
+    MockStore, MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
 pub use secret::{Secret, SecretHash};
 pub use service::{

@@ -15,7 +15,7 @@ impl App {
     pub async fn prune_finished_emails(&self, retention: Duration, batch: usize) -> Result<u64, AppError> {
         let ports = self.ports();
         let cutoff = ports.clock.now() - retention;
-        Ok(ports.store.prune_email_jobs(cutoff, batch).await?)
+        Ok(ports.store.outbox().prune_email_jobs(cutoff, batch).await?)
     }
 }
 
@@ -33,6 +33,7 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let mut store = MockStore::new();
         store
+            .outbox
             .expect_prune_email_jobs()
             .withf(move |before, limit| *before == now - time::Duration::days(30) && *limit == 500)
             .times(1)

@@ -185,6 +185,7 @@ impl WebhookDispatcher {
         let claimed = self
             .ports
             .store
+            .webhooks()
             .claim_webhook_deliveries(now, self.settings.batch_size, self.settings.effective_lease())
             .await?;
         let mut report = WebhookDispatchReport {
@@ -224,6 +225,7 @@ impl WebhookDispatcher {
             match self
                 .ports
                 .store
+                .webhooks()
                 .release_webhook_deliveries(&unsent, self.ports.clock.now())
                 .await
             {
@@ -247,7 +249,7 @@ impl WebhookDispatcher {
                 serde_json::from_str(payload).unwrap_or_else(|_| Value::String(payload.clone())),
             ));
         }
-        let event = self.ports.store.get_event(delivery.event_id).await?;
+        let event = self.ports.store.network().get_event(delivery.event_id).await?;
         Ok(
             event
                 .map(|event| serde_json::to_value(EventView::new(&event, delivery.business_id)).unwrap_or(Value::Null)),
@@ -282,7 +284,13 @@ impl WebhookDispatcher {
         if now + self.settings.send_timeout > delivery.next_attempt_at {
             return Handled::Unsent(Box::new(delivery), None);
         }
-        let endpoint = match self.ports.store.get_webhook_endpoint(delivery.endpoint_id).await {
+        let endpoint = match self
+            .ports
+            .store
+            .webhooks()
+            .get_webhook_endpoint(delivery.endpoint_id)
+            .await
+        {
             Ok(Some(endpoint)) => endpoint,
             // Deleted with its deliveries meanwhile: nothing to record.
             Ok(None) => return Handled::Done(WebhookAttemptResult::Failed, false),
@@ -451,7 +459,7 @@ impl WebhookDispatcher {
         if let Some(observer) = &self.observer {
             observer.attempted(result, reason, disabled);
         }
-        match self.ports.store.finish_webhook_delivery(attempt).await {
+        match self.ports.store.webhooks().finish_webhook_delivery(attempt).await {
             Ok(()) | Err(StoreError::NotFound) => Handled::Done(result, disabled),
             Err(error) => Handled::Unrecorded(result, error),
         }

@@ -137,7 +137,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.ports.store.insert_webhook_endpoint(&endpoint).await?;
+        self.ports.store.webhooks().insert_webhook_endpoint(&endpoint).await?;
         Ok(endpoint)
     }
 
@@ -146,7 +146,12 @@ impl App {
     /// # Errors
     /// [`AppError::Unavailable`].
     pub async fn list_webhook_endpoints(&self, caller: &Principal) -> Result<Vec<WebhookEndpoint>, AppError> {
-        Ok(self.ports.store.list_webhook_endpoints(caller.business.id).await?)
+        Ok(self
+            .ports
+            .store
+            .webhooks()
+            .list_webhook_endpoints(caller.business.id)
+            .await?)
     }
 
     /// One endpoint of the caller's business.
@@ -160,6 +165,7 @@ impl App {
     ) -> Result<WebhookEndpoint, AppError> {
         self.ports
             .store
+            .webhooks()
             .get_webhook_endpoint(id)
             .await?
             .filter(|endpoint| endpoint.business_id == caller.business.id)
@@ -201,7 +207,7 @@ impl App {
             endpoint.enabled = enabled;
         }
         endpoint.updated_at = self.now();
-        self.ports.store.update_webhook_endpoint(&endpoint).await?;
+        self.ports.store.webhooks().update_webhook_endpoint(&endpoint).await?;
         Ok(endpoint)
     }
 
@@ -211,7 +217,7 @@ impl App {
     /// [`AppError::NotFound`].
     pub async fn delete_webhook_endpoint(&self, caller: &Principal, id: WebhookEndpointId) -> Result<(), AppError> {
         let endpoint = self.get_webhook_endpoint(caller, id).await?;
-        Ok(self.ports.store.delete_webhook_endpoint(endpoint.id).await?)
+        Ok(self.ports.store.webhooks().delete_webhook_endpoint(endpoint.id).await?)
     }
 
     /// Gives an endpoint a new secret; the previous one keeps signing for
@@ -230,7 +236,7 @@ impl App {
         let previous = std::mem::replace(&mut endpoint.secret, self.new_webhook_secret());
         endpoint.previous_secret = Some((previous, now + SECRET_OVERLAP));
         endpoint.updated_at = now;
-        self.ports.store.update_webhook_endpoint(&endpoint).await?;
+        self.ports.store.webhooks().update_webhook_endpoint(&endpoint).await?;
         Ok(endpoint)
     }
 
@@ -245,7 +251,12 @@ impl App {
         page: &PageRequest,
     ) -> Result<Page<WebhookDelivery>, AppError> {
         let endpoint = self.get_webhook_endpoint(caller, id).await?;
-        Ok(self.ports.store.list_webhook_deliveries(endpoint.id, page).await?)
+        Ok(self
+            .ports
+            .store
+            .webhooks()
+            .list_webhook_deliveries(endpoint.id, page)
+            .await?)
     }
 
     /// Queues the event `event_id` again for the endpoint (whatever its
@@ -270,6 +281,7 @@ impl App {
         let event = self
             .ports
             .store
+            .network()
             .get_event(event_id)
             .await?
             .filter(|event| event.visible_to(caller.business.id))
@@ -295,7 +307,7 @@ impl App {
             last_error: None,
             created_at: now,
         };
-        self.ports.store.insert_webhook_delivery(&delivery).await?;
+        self.ports.store.webhooks().insert_webhook_delivery(&delivery).await?;
         Ok(delivery)
     }
 }

@@ -63,21 +63,26 @@ fn dispatcher_with(
     default_locale: Locale,
 ) -> (EmailDispatcher, World) {
     let mut store = MockStore::new();
-    store.expect_suppressions_for().returning(move |business, emails| {
-        Ok(suppressions
-            .iter()
-            .filter(|s| emails.iter().any(|e| s.blocks(business, e)))
-            .cloned()
-            .collect())
-    });
     store
+        .opt_outs
+        .expect_suppressions_for()
+        .returning(move |business, emails| {
+            Ok(suppressions
+                .iter()
+                .filter(|s| emails.iter().any(|e| s.blocks(business, e)))
+                .cloned()
+                .collect())
+        });
+    store
+        .outbox
         .expect_claim_email_jobs()
         .times(1)
         .returning(move |_, _, _| Ok(vec![job.clone()]));
     store
+        .invitations
         .expect_get_invitations()
         .returning(move |_| Ok(vec![invitation.clone()]));
-    store.expect_get_business().returning(|id| {
+    store.accounts.expect_get_business().returning(|id| {
         Ok(Some(Business {
             id,
             name: BusinessName::parse("Acme").unwrap(),
@@ -85,7 +90,7 @@ fn dispatcher_with(
             suspended_at: None,
         }))
     });
-    store.expect_get_user().returning(|id| {
+    store.accounts.expect_get_user().returning(|id| {
         Ok(Some(User {
             id,
             business_id: BusinessId::from_uuid(Uuid::from_u128(1)),
@@ -98,7 +103,7 @@ fn dispatcher_with(
     });
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let recorded = outcomes.clone();
-    store.expect_finish_email_jobs().returning(move |outcomes, _| {
+    store.outbox.expect_finish_email_jobs().returning(move |outcomes, _| {
         let mut recorded = recorded.lock().unwrap();
         recorded.extend(outcomes.iter().map(|(_, outcome)| outcome.clone()));
         Ok(outcomes.len() as u64)

@@ -154,21 +154,21 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
     let mut store = MockStore::new();
     let jobs = Mutex::new(Some(knobs.jobs));
     let claims = log.clone();
-    store.expect_claim_email_jobs().returning(move |_, _, lease| {
+    store.outbox.expect_claim_email_jobs().returning(move |_, _, lease| {
         assert!(lease >= LEASE, "the lease fits a send: {lease}");
         let jobs = jobs.lock().unwrap().take().unwrap_or_default();
         claims.lock().unwrap().push(format!("claim {}", jobs.len()));
         Ok(jobs)
     });
     let reads_fail = knobs.reads_fail;
-    store.expect_get_invitations().returning(move |_| {
+    store.invitations.expect_get_invitations().returning(move |_| {
         if reads_fail {
             Err(unavailable())
         } else {
             Ok(vec![invitation()])
         }
     });
-    store.expect_get_business().returning(|id| {
+    store.accounts.expect_get_business().returning(|id| {
         Ok(Some(Business {
             id,
             name: BusinessName::parse("Acme").unwrap(),
@@ -176,12 +176,15 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
             suspended_at: None,
         }))
     });
-    store.expect_get_user().returning(|_| Ok(None));
-    store.expect_suppressions_for().returning(|_, _| Ok(Vec::new()));
+    store.accounts.expect_get_user().returning(|_| Ok(None));
+    store
+        .opt_outs
+        .expect_suppressions_for()
+        .returning(|_, _| Ok(Vec::new()));
     let finish_failures = AtomicUsize::new(knobs.finish_failures);
     let finishes = log.clone();
     let recorded = recorded.clone();
-    store.expect_finish_email_jobs().returning(move |outcomes, _| {
+    store.outbox.expect_finish_email_jobs().returning(move |outcomes, _| {
         let failing = finish_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
@@ -205,7 +208,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
     });
     let release_failures = AtomicUsize::new(knobs.release_failures);
     let releases = log.clone();
-    store.expect_release_email_jobs().returning(move |jobs, _| {
+    store.outbox.expect_release_email_jobs().returning(move |jobs, _| {
         let failing = release_failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();

@@ -123,24 +123,29 @@ fn app_on(store: MockStore, clock: Arc<dyn Clock>, settings: Settings) -> App {
 /// A business far below its email cap.
 fn under_the_cap(store: &mut MockStore) {
     store
+        .outbox
         .expect_emails_queued_since()
         .returning(|_, _| Ok(EmailsQueued::default()));
 }
 
 /// Nobody opted out of anything.
 fn no_opt_outs(store: &mut MockStore) {
-    store.expect_suppressions_for().returning(|_, _| Ok(Vec::new()));
+    store
+        .opt_outs
+        .expect_suppressions_for()
+        .returning(|_, _| Ok(Vec::new()));
 }
 
 /// A store in which nobody owns any email, nothing is connected, nothing is
 /// pending, nobody opted out.
 fn empty_world(store: &mut MockStore) {
     store
+        .invitations
         .expect_invitation_context()
         .returning(|_, _| Ok(InvitationContext::default()));
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_are_connected().returning(|_, _| Ok(false));
-    store.expect_find_pending().returning(|_, _| Ok(None));
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.network.expect_are_connected().returning(|_, _| Ok(false));
+    store.invitations.expect_find_pending().returning(|_, _| Ok(None));
     under_the_cap(store);
 }
 
@@ -152,6 +157,7 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
     no_opt_outs(&mut store);
     empty_world(&mut store);
     store
+        .invitations
         .expect_insert_invitation()
         .withf(|record| {
             record.invitation.status == InvitationStatus::Pending
@@ -181,6 +187,7 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
     no_opt_outs(&mut store);
     empty_world(&mut store);
     store
+        .invitations
         .expect_insert_invitation()
         .withf(|r| r.email_job.is_none())
         .times(1)
@@ -196,13 +203,13 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
 async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_invitation_context().returning(|_, _| {
+    store.invitations.expect_invitation_context().returning(|_, _| {
         Ok(InvitationContext {
             invitee: Some(user(11, &acme(), "carl@acme.test")),
             ..InvitationContext::default()
         })
     });
-    store.expect_insert_invitation().never();
+    store.invitations.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("CARL@acme.test"))
         .await
@@ -215,14 +222,14 @@ async fn inviting_a_member_of_your_own_business_is_a_self_invite() {
 async fn inviting_an_email_of_an_already_connected_business_is_refused() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_invitation_context().returning(|_, _| {
+    store.invitations.expect_invitation_context().returning(|_, _| {
         Ok(InvitationContext {
             invitee: Some(user(20, &globex(), "bob@globex.test")),
             connected: true,
             ..InvitationContext::default()
         })
     });
-    store.expect_insert_invitation().never();
+    store.invitations.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -234,13 +241,13 @@ async fn inviting_an_email_of_an_already_connected_business_is_refused() {
 async fn a_second_pending_invitation_to_the_same_email_is_already_invited() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_invitation_context().returning(|_, _| {
+    store.invitations.expect_invitation_context().returning(|_, _| {
         Ok(InvitationContext {
             pending: Some(pending_to_bob(now() - Duration::days(1))),
             ..InvitationContext::default()
         })
     });
-    store.expect_insert_invitation().never();
+    store.invitations.expect_insert_invitation().never();
     let error = app_with(store)
         .invite(&ann(), request("Bob@Globex.test"))
         .await
@@ -254,6 +261,7 @@ async fn a_lost_race_reported_by_the_store_is_already_invited() {
     no_opt_outs(&mut store);
     empty_world(&mut store);
     store
+        .invitations
         .expect_insert_invitation()
         .returning(|_| Err(StoreError::AlreadyInvited));
     let error = app_with(store)
@@ -268,13 +276,14 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     let old = pending_to_bob(now() - Duration::days(20));
-    store.expect_invitation_context().returning(move |_, _| {
+    store.invitations.expect_invitation_context().returning(move |_, _| {
         Ok(InvitationContext {
             pending: Some(old.clone()),
             ..InvitationContext::default()
         })
     });
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| r.invitation.status == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
         .times(1)
@@ -284,7 +293,11 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
                 connection: None,
             })
         });
-    store.expect_insert_invitation().times(1).returning(|_| Ok(()));
+    store
+        .invitations
+        .expect_insert_invitation()
+        .times(1)
+        .returning(|_| Ok(()));
     under_the_cap(&mut store);
     let created = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
@@ -297,13 +310,13 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
 async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_invitation_context().returning(|_, _| {
+    store.invitations.expect_invitation_context().returning(|_, _| {
         Ok(InvitationContext {
             invitee: Some(user(20, &globex(), "bob@globex.test")),
             ..InvitationContext::default()
         })
     });
-    store.expect_insert_invitation().returning(|_| Ok(()));
+    store.invitations.expect_insert_invitation().returning(|_| Ok(()));
     under_the_cap(&mut store);
     let created = app_with(store)
         .invite(&ann(), request("bob@globex.test"))
@@ -319,41 +332,51 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     // One batched read each for the whole request: never one per item.
-    store.expect_find_user_by_email().never();
-    store.expect_are_connected().never();
-    store.expect_find_pending().never();
-    store.expect_find_users_by_emails().times(1).returning(|emails| {
-        assert_eq!(emails.len(), 4, "validated, deduplicated items only");
-        Ok(vec![
-            user(11, &acme(), "carl@acme.test"),
-            user(30, &globex(), "connected@globex.test"),
-        ])
-    });
-    store.expect_connected_among().times(1).returning(|_, others| {
+    store.accounts.expect_find_user_by_email().never();
+    store.network.expect_are_connected().never();
+    store.invitations.expect_find_pending().never();
+    store
+        .accounts
+        .expect_find_users_by_emails()
+        .times(1)
+        .returning(|emails| {
+            assert_eq!(emails.len(), 4, "validated, deduplicated items only");
+            Ok(vec![
+                user(11, &acme(), "carl@acme.test"),
+                user(30, &globex(), "connected@globex.test"),
+            ])
+        });
+    store.network.expect_connected_among().times(1).returning(|_, others| {
         assert_eq!(others, [globex().id], "own business left out");
         Ok(vec![globex().id])
     });
     store
+        .invitations
         .expect_find_pending_for_emails()
         .times(1)
         .returning(|_, _| Ok(vec![]));
     store
+        .outbox
         .expect_emails_queued_since()
         .times(1)
         .returning(|_, _| Ok(EmailsQueued::default()));
-    store.expect_insert_invitations().times(1).returning(|records| {
-        assert_eq!(records.len(), 2, "one batch for every item that passed the checks");
-        Ok(records
-            .iter()
-            .map(|r| {
-                if r.invitation.email.normalized() == "taken@x.test" {
-                    Err(StoreError::AlreadyInvited)
-                } else {
-                    Ok(())
-                }
-            })
-            .collect())
-    });
+    store
+        .invitations
+        .expect_insert_invitations()
+        .times(1)
+        .returning(|records| {
+            assert_eq!(records.len(), 2, "one batch for every item that passed the checks");
+            Ok(records
+                .iter()
+                .map(|r| {
+                    if r.invitation.email.normalized() == "taken@x.test" {
+                        Err(StoreError::AlreadyInvited)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .collect())
+        });
     let items = vec![
         Ok(request("one@x.test")),
         Ok(request("ONE@x.test")),
@@ -405,9 +428,11 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
     no_opt_outs(&mut store);
     let stored = invitation.clone();
     store
+        .invitations
         .expect_get_invitation()
         .returning(move |_| Ok(Some(stored.clone())));
     store
+        .accounts
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     let app = app_with(store);
@@ -436,7 +461,7 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
 async fn an_unknown_invitation_is_not_found() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_get_invitation().returning(|_| Ok(None));
+    store.invitations.expect_get_invitation().returning(|_| Ok(None));
     let error = app_with(store)
         .get_invitation(&ann(), InvitationId::from_uuid(id(9)))
         .await
@@ -450,6 +475,7 @@ async fn a_pending_invitation_past_its_expiry_reads_as_expired() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
     let view = app_with(store)
@@ -465,6 +491,7 @@ async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
     no_opt_outs(&mut store);
     let old = pending_to_bob(now() - Duration::days(15));
     store
+        .invitations
         .expect_list_sent()
         .withf(|business, q| {
             *business == acme().id
@@ -479,6 +506,7 @@ async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
             })
         });
     store
+        .invitations
         .expect_list_received()
         .withf(|business, _| *business == globex().id)
         .returning(|_, _| {
@@ -513,9 +541,11 @@ fn store_with(invitation: Invitation) -> MockStore {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
     store
+        .accounts
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     under_the_cap(&mut store);
@@ -526,6 +556,7 @@ fn store_with(invitation: Invitation) -> MockStore {
 async fn the_invitee_accepting_connects_the_two_businesses_in_one_record() {
     let mut store = store_with(pending_to_bob(now()));
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| {
             r.expected == InvitationStatus::Pending
@@ -556,6 +587,7 @@ async fn the_invitee_accepting_connects_the_two_businesses_in_one_record() {
 async fn the_invitee_rejecting_creates_no_connection() {
     let mut store = store_with(pending_to_bob(now()));
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| r.invitation.status == InvitationStatus::Rejected && r.connection.is_none())
         .times(1)
@@ -575,6 +607,7 @@ async fn the_invitee_rejecting_creates_no_connection() {
 async fn the_sender_cancels_but_may_not_accept_and_the_invitee_may_not_cancel() {
     let mut store = store_with(pending_to_bob(now()));
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| {
             r.invitation.status == InvitationStatus::Cancelled
@@ -612,7 +645,7 @@ async fn answering_a_terminal_invitation_is_an_invalid_transition_naming_its_sta
         .accept(&Actor::Invitee { user_id: None }, now())
         .unwrap();
     let mut store = store_with(accepted);
-    store.expect_apply_transition().never();
+    store.invitations.expect_apply_transition().never();
     let error = app_with(store)
         .change_status(&ann(), InvitationId::from_uuid(id(100)), Action::Cancel)
         .await
@@ -628,7 +661,7 @@ async fn answering_a_terminal_invitation_is_an_invalid_transition_naming_its_sta
 #[tokio::test]
 async fn losing_a_race_in_the_store_is_an_invalid_transition() {
     let mut store = store_with(pending_to_bob(now()));
-    store.expect_apply_transition().returning(|_| {
+    store.invitations.expect_apply_transition().returning(|_| {
         Err(StoreError::Conflict {
             current: InvitationStatus::Cancelled,
         })
@@ -651,10 +684,11 @@ async fn a_business_that_can_see_nothing_gets_not_found_when_answering() {
     no_opt_outs(&mut store);
     let invitation = pending_to_bob(now());
     store
+        .invitations
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_apply_transition().never();
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.invitations.expect_apply_transition().never();
     let error = app_with(store)
         .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept)
         .await
@@ -668,6 +702,7 @@ async fn a_business_that_can_see_nothing_gets_not_found_when_answering() {
 async fn resending_writes_a_new_link_event_and_email_and_passes_the_revoke_flag() {
     let mut store = store_with(pending_to_bob(now() - Duration::hours(1)));
     store
+        .invitations
         .expect_record_resend()
         .withf(|r| {
             r.revoke_previous_links
@@ -686,7 +721,7 @@ async fn resending_writes_a_new_link_event_and_email_and_passes_the_revoke_flag(
 #[tokio::test]
 async fn a_second_resend_within_the_cooldown_says_when_to_retry() {
     let mut store = store_with(pending_to_bob(now() - Duration::seconds(45)));
-    store.expect_record_resend().never();
+    store.invitations.expect_record_resend().never();
     let error = app_with(store)
         .resend(&ann(), InvitationId::from_uuid(id(100)), false)
         .await
@@ -701,7 +736,7 @@ async fn only_pending_invitations_are_resent_and_only_by_the_sender() {
         .cancel(&Actor::Sender { user_id: ann().user.id }, now())
         .unwrap();
     let mut store = store_with(cancelled);
-    store.expect_record_resend().never();
+    store.invitations.expect_record_resend().never();
     let app = app_with(store);
     let invitation = InvitationId::from_uuid(id(100));
     assert_eq!(
@@ -722,7 +757,10 @@ async fn only_pending_invitations_are_resent_and_only_by_the_sender() {
 async fn an_unknown_or_revoked_link_is_not_found() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_invitation_by_link().returning(|_| Ok(None));
+    store
+        .invitations
+        .expect_find_invitation_by_link()
+        .returning(|_| Ok(None));
     let app = app_with(store);
     assert_eq!(app.preview_link("nope").await.unwrap_err(), AppError::NotFound);
     assert_eq!(
@@ -735,13 +773,15 @@ async fn an_unknown_or_revoked_link_is_not_found() {
 #[tokio::test]
 async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it() {
     let mut store = MockStore::new();
-    store.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
-    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| {
             r.new_invitee.as_ref().is_some_and(|n| {
@@ -775,15 +815,18 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
 #[tokio::test]
 async fn accepting_by_link_with_an_existing_user_connects_that_users_business() {
     let mut store = MockStore::new();
-    store.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
     store
+        .accounts
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store
+        .invitations
         .expect_apply_transition()
         .withf(|r| {
             r.new_invitee.is_none()
@@ -807,13 +850,14 @@ async fn accepting_by_link_with_an_existing_user_connects_that_users_business() 
 #[tokio::test]
 async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
     let mut store = MockStore::new();
-    store.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
-    store.expect_apply_transition().never();
-    store.expect_find_user_by_email().returning(|_| Ok(None));
+    store.invitations.expect_apply_transition().never();
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
     let app = app_with(store);
     let input = AcceptLinkInput {
         business_name: Some("Globex".into()),
@@ -838,11 +882,12 @@ async fn a_link_preview_shows_the_sender_business_and_user() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
-    store.expect_get_business().returning(|_| Ok(Some(acme())));
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_get_user().returning(|_| Ok(Some(ann().user)));
+    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.accounts.expect_get_user().returning(|_| Ok(Some(ann().user)));
     let preview = app_with(store).preview_link("token").await.unwrap();
     assert_eq!(preview.sender.name.as_str(), "Acme");
     assert_eq!(preview.sender_user, Some(ann().user));
@@ -861,8 +906,11 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
         other.id = InvitationId::from_uuid(id(101));
         other
     }];
-    store.expect_due_for_expiry().returning(move |_, _| Ok(due.clone()));
-    store.expect_apply_transition().times(2).returning(|r| {
+    store
+        .invitations
+        .expect_due_for_expiry()
+        .returning(move |_, _| Ok(due.clone()));
+    store.invitations.expect_apply_transition().times(2).returning(|r| {
         if r.invitation.id == InvitationId::from_uuid(id(101)) {
             Err(StoreError::Conflict {
                 current: InvitationStatus::Expired,
@@ -881,7 +929,7 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
 async fn an_unknown_api_key_is_unauthorized() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_find_credential().returning(|_| Ok(None));
+    store.accounts.expect_find_credential().returning(|_| Ok(None));
     assert_eq!(
         app_with(store).authenticate("rsvp_nope").await.unwrap_err(),
         AppError::Unauthorized
@@ -892,7 +940,11 @@ async fn an_unknown_api_key_is_unauthorized() {
 async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.expect_create_business().times(1).returning(|_, _, _| Ok(()));
+    store
+        .accounts
+        .expect_create_business()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
     let app = app_with(store);
     let AppError::Validation(errors) = app
         .provision_business(NewBusinessInput {
@@ -928,6 +980,7 @@ async fn store_outages_surface_as_unavailable_not_as_client_errors() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_invitation_context()
         .returning(|_, _| Err(StoreError::Unavailable("connection refused".into())));
     let error = app_with(store)
@@ -943,7 +996,7 @@ async fn time_moves_only_through_the_clock_port() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     empty_world(&mut store);
-    store.expect_insert_invitation().returning(|_| Ok(()));
+    store.invitations.expect_insert_invitation().returning(|_| Ok(()));
     let created = app_at(store, later)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -976,27 +1029,34 @@ fn counting_outbox(store: &mut MockStore) -> Arc<std::sync::Mutex<Vec<OffsetDate
     let queued = Arc::new(std::sync::Mutex::new(Vec::new()));
     let (count, insert, insert_many, resend) = (queued.clone(), queued.clone(), queued.clone(), queued.clone());
     store
+        .invitations
         .expect_invitation_context()
         .returning(|_, _| Ok(InvitationContext::default()));
-    store.expect_find_users_by_emails().returning(|_| Ok(vec![]));
-    store.expect_connected_among().returning(|_, _| Ok(vec![]));
-    store.expect_find_pending_for_emails().returning(|_, _| Ok(vec![]));
-    store.expect_emails_queued_since().returning(move |business, since| {
-        assert_eq!(business, acme().id);
-        let times = count.lock().unwrap();
-        let within: Vec<OffsetDateTime> = times.iter().copied().filter(|t| *t >= since).collect();
-        Ok(EmailsQueued {
-            count: within.len() as u64,
-            oldest: within.iter().copied().min(),
-        })
-    });
-    store.expect_insert_invitation().returning(move |record| {
+    store.accounts.expect_find_users_by_emails().returning(|_| Ok(vec![]));
+    store.network.expect_connected_among().returning(|_, _| Ok(vec![]));
+    store
+        .invitations
+        .expect_find_pending_for_emails()
+        .returning(|_, _| Ok(vec![]));
+    store
+        .outbox
+        .expect_emails_queued_since()
+        .returning(move |business, since| {
+            assert_eq!(business, acme().id);
+            let times = count.lock().unwrap();
+            let within: Vec<OffsetDateTime> = times.iter().copied().filter(|t| *t >= since).collect();
+            Ok(EmailsQueued {
+                count: within.len() as u64,
+                oldest: within.iter().copied().min(),
+            })
+        });
+    store.invitations.expect_insert_invitation().returning(move |record| {
         if let Some(job) = &record.email_job {
             insert.lock().unwrap().push(job.created_at);
         }
         Ok(())
     });
-    store.expect_insert_invitations().returning(move |records| {
+    store.invitations.expect_insert_invitations().returning(move |records| {
         let mut times = insert_many.lock().unwrap();
         times.extend(
             records
@@ -1005,7 +1065,7 @@ fn counting_outbox(store: &mut MockStore) -> Arc<std::sync::Mutex<Vec<OffsetDate
         );
         Ok(records.iter().map(|_| Ok(())).collect())
     });
-    store.expect_record_resend().returning(move |record| {
+    store.invitations.expect_record_resend().returning(move |record| {
         resend.lock().unwrap().push(record.email_job.created_at);
         Ok(pending_to_bob(record.now))
     });
@@ -1058,10 +1118,15 @@ async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_invitation_context()
         .returning(|_, _| Ok(InvitationContext::default()));
-    store.expect_insert_invitation().times(2).returning(|_| Ok(()));
-    store.expect_emails_queued_since().never();
+    store
+        .invitations
+        .expect_insert_invitation()
+        .times(2)
+        .returning(|_| Ok(()));
+    store.outbox.expect_emails_queued_since().never();
     let (_, clock) = movable_clock(now());
     let capped_app = app_on(store, clock, capped(1));
     let silent = InvitationInput {
@@ -1077,10 +1142,15 @@ async fn invitations_without_email_are_never_capped_and_a_cap_of_zero_is_off() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
+        .invitations
         .expect_invitation_context()
         .returning(|_, _| Ok(InvitationContext::default()));
-    store.expect_insert_invitation().times(1).returning(|_| Ok(()));
-    store.expect_emails_queued_since().never();
+    store
+        .invitations
+        .expect_insert_invitation()
+        .times(1)
+        .returning(|_| Ok(()));
+    store.outbox.expect_emails_queued_since().never();
     let (_, clock) = movable_clock(now());
     app_on(store, clock, capped(0))
         .invite(&ann(), request("bob@globex.test"))
@@ -1130,6 +1200,7 @@ async fn a_resend_counts_against_the_cap_and_past_it_is_quota_exceeded() {
     no_opt_outs(&mut store);
     let queued = counting_outbox(&mut store);
     store
+        .invitations
         .expect_get_invitation()
         .returning(|_| Ok(Some(pending_to_bob(now() - Duration::hours(2)))));
     let (time, clock) = movable_clock(now());
@@ -1154,13 +1225,15 @@ async fn a_suspended_senders_link_can_be_neither_seen_nor_answered() {
     let invitation = pending_to_bob(now());
     let mut store = MockStore::new();
     store
+        .invitations
         .expect_find_invitation_by_link()
         .returning(move |_| Ok(Some(invitation.clone())));
     store
+        .accounts
         .expect_get_business()
         .returning(|_| Ok(Some(acme().with_suspension(true, now()))));
-    store.expect_find_user_by_email().returning(|_| Ok(None));
-    store.expect_apply_transition().never();
+    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.invitations.expect_apply_transition().never();
     let app = app_with(store);
     assert_eq!(app.preview_link("token").await.unwrap_err(), AppError::SenderSuspended);
     assert_eq!(
@@ -1213,9 +1286,10 @@ async fn an_expired_key_or_a_deactivated_user_is_unauthorized_and_a_suspended_bu
     for (found, refusal) in cases {
         let mut store = MockStore::new();
         store
+            .accounts
             .expect_find_credential()
             .returning(move |_| Ok(Some(found.clone())));
-        store.expect_record_api_key_use().never();
+        store.accounts.expect_record_api_key_use().never();
         assert_eq!(app_with(store).authenticate("rsvp_key").await.unwrap_err(), refusal);
     }
 }
@@ -1229,9 +1303,11 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
     ] {
         let mut store = MockStore::new();
         store
+            .accounts
             .expect_find_credential()
             .returning(move |_| Ok(Some(credential(None, last_used_at))));
         store
+            .accounts
             .expect_record_api_key_use()
             .withf(|_, at, since| *at == now() && *since == now() - Duration::minutes(1))
             .times(usize::from(recorded))
@@ -1244,14 +1320,14 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
 fn counting_credentials(reads: &Arc<AtomicU64>) -> MockStore {
     let mut store = MockStore::new();
     let counted = reads.clone();
-    store.expect_find_credential().returning(move |_| {
+    store.accounts.expect_find_credential().returning(move |_| {
         counted.fetch_add(1, Ordering::SeqCst);
         Ok(Some(credential(
             Some(now() + Duration::milliseconds(1500)),
             Some(now()),
         )))
     });
-    store.expect_revoke_api_key().returning(|_| Ok(()));
+    store.accounts.expect_revoke_api_key().returning(|_| Ok(()));
     store
 }
 

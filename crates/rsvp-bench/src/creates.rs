@@ -2,7 +2,7 @@
 //! distinct email, on a fresh PostgreSQL database.
 //!
 //! Two paths, both measured:
-//! * `store`: `Store::insert_invitation` with records built as `App::invite`
+//! * `store`: `InvitationStore::insert_invitation` with records built as `App::invite`
 //!   builds them — exactly the SQL the pgbench script replays, so its rate
 //!   is the one compared with pgbench;
 //! * `app`: `App::invite`, what `POST /v1/invitations` costs without HTTP:
@@ -25,7 +25,7 @@ use crate::stats::{Summary, ms, rate, thousands};
 /// Which code path creates the invitations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Path {
-    /// `Store::insert_invitation`.
+    /// `InvitationStore::insert_invitation`.
     Store,
     /// `App::invite`.
     App,
@@ -34,7 +34,7 @@ pub enum Path {
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Store => "Store::insert_invitation",
+            Self::Store => "InvitationStore::insert_invitation",
             Self::App => "App::invite",
         })
     }
@@ -114,7 +114,11 @@ pub async fn run(server: &str, path: Path, count: usize, tasks: usize) -> anyhow
                             let now = OffsetDateTime::now_utc();
                             let record = fixture::new_record(sender.business.id, sender.user.id, request, now);
                             let call = Instant::now();
-                            store.insert_invitation(&record).await.context("insert_invitation")?;
+                            store
+                                .invitations()
+                                .insert_invitation(&record)
+                                .await
+                                .context("insert_invitation")?;
                             latencies.push(call.elapsed());
                         }
                         Path::App => {

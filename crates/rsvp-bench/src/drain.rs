@@ -71,7 +71,11 @@ pub async fn run(server: &str, emails: usize, dispatchers: usize, batch_size: us
             })
             .collect::<anyhow::Result<_>>()?;
         n += batch.len();
-        let results = store.insert_invitations(&batch).await.context("seeding the outbox")?;
+        let results = store
+            .invitations()
+            .insert_invitations(&batch)
+            .await
+            .context("seeding the outbox")?;
         anyhow::ensure!(results.iter().all(Result::is_ok), "a seeded invitation was refused");
     }
 

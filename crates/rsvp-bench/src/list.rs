@@ -1,4 +1,4 @@
-//! `list`: `Store::list_sent` latency for one business holding a million
+//! `list`: `InvitationStore::list_sent` latency for one business holding a million
 //! invitations.
 //!
 //! The seeder writes the rows on the server in one `INSERT ... SELECT` over
@@ -260,7 +260,7 @@ async fn first_pages(
     for _ in 0..calls {
         let q = query(InvitationFilter::default(), limit, None);
         let started = Instant::now();
-        let page = store.list_sent(business, &q).await.context("list_sent")?;
+        let page = store.invitations().list_sent(business, &q).await.context("list_sent")?;
         latencies.push(started.elapsed());
         rows += page.items.len();
     }
@@ -298,7 +298,7 @@ async fn deep_pages(
             }
             let q = query(InvitationFilter::default(), limit, after);
             let started = Instant::now();
-            let page = store.list_sent(business, &q).await.context("list_sent")?;
+            let page = store.invitations().list_sent(business, &q).await.context("list_sent")?;
             latencies.push(started.elapsed());
             rows += page.items.len();
             after = page.next;
@@ -330,7 +330,7 @@ async fn walks(
     while latencies.len() < calls {
         let q = query(filter.clone(), limit, after);
         let started = Instant::now();
-        let page = store.list_sent(business, &q).await.context("list_sent")?;
+        let page = store.invitations().list_sent(business, &q).await.context("list_sent")?;
         latencies.push(started.elapsed());
         rows += page.items.len();
         after = page.next;
@@ -361,7 +361,7 @@ async fn email_lists(
         };
         let q = query(filter, limit, None);
         let started = Instant::now();
-        let page = store.list_sent(business, &q).await.context("list_sent")?;
+        let page = store.invitations().list_sent(business, &q).await.context("list_sent")?;
         latencies.push(started.elapsed());
         rows += page.items.len();
     }

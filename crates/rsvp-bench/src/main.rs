@@ -71,7 +71,7 @@ struct Cli {
 enum Command {
     /// Creates per second with concurrent tasks, each invitation a distinct email.
     Creates(CreatesArgs),
-    /// `Store::list_sent` latency for one business with a million invitations.
+    /// `InvitationStore::list_sent` latency for one business with a million invitations.
     List(ListArgs),
     /// pgbench replaying the SQL of `insert_invitation`; the ratio rsvp ÷ pgbench.
     Pgbench(PgbenchArgs),
@@ -568,7 +568,7 @@ async fn run_all(server: &str, args: &AllArgs) -> anyhow::Result<()> {
     );
     println!(
         "  {:<62} {:>14}",
-        "rsvp creates/s in the same rounds (Store::insert_invitation)",
+        "rsvp creates/s in the same rounds (InvitationStore::insert_invitation)",
         format!("{:.0}", comparison.rsvp_per_second())
     );
     println!(

@@ -417,7 +417,7 @@ async fn an_erasure_replaces_the_persons_data_everywhere_cancels_kills_links_and
     let bystander = api.invite(&acme_key, json!({"email": "someone@else.test"})).await;
     assert_eq!(bystander.status, StatusCode::CREATED);
     let store = api.ports.store.clone();
-    assert_eq!(store.outbox_depth().await.unwrap(), 2);
+    assert_eq!(store.outbox().outbox_depth().await.unwrap(), 2);
 
     let erased = api
         .call(
@@ -433,7 +433,7 @@ async fn an_erasure_replaces_the_persons_data_everywhere_cancels_kills_links_and
         json!({"invitations_erased": 2, "invitations_cancelled": 2, "emails_dropped": 1, "users_deactivated": 1})
     );
     assert_eq!(
-        store.outbox_depth().await.unwrap(),
+        store.outbox().outbox_depth().await.unwrap(),
         1,
         "the person's queued email is dropped"
     );

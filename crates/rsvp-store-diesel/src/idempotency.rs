@@ -1,5 +1,5 @@
 //! Idempotency records (`idempotency_records`): the units of work behind
-//! `Store::begin_idempotent`, `complete_idempotent`, `abandon_idempotent`
+//! `IdempotencyStore::begin_idempotent`, `complete_idempotent`, `abandon_idempotent`
 //! and `prune_idempotency_records`.
 //!
 //! A begin is `INSERT ... ON CONFLICT DO NOTHING` on the primary key
@@ -127,7 +127,7 @@ fn insert_if_absent(conn: &mut DbConnection, row: &IdempotencyRow) -> QueryResul
     }
 }
 
-/// `Store::begin_idempotent`, inside a write unit.
+/// `IdempotencyStore::begin_idempotent`, inside a write unit.
 pub(crate) fn begin(conn: &mut DbConnection, claim: &ClaimRows) -> Unit<IdempotencyBegin> {
     let ours = &claim.row;
     for _ in 0..BEGIN_ROUNDS {
@@ -200,7 +200,7 @@ impl CompletedRow {
     }
 }
 
-/// `Store::complete_idempotent`: one conditional UPDATE.
+/// `IdempotencyStore::complete_idempotent`: one conditional UPDATE.
 pub(crate) fn complete(conn: &mut DbConnection, slot: &Slot, response: &CompletedRow) -> Unit<bool> {
     let updated = diesel::update(
         r::idempotency_records
@@ -219,7 +219,7 @@ pub(crate) fn complete(conn: &mut DbConnection, slot: &Slot, response: &Complete
     Ok(updated == 1)
 }
 
-/// `Store::abandon_idempotent`: one conditional DELETE.
+/// `IdempotencyStore::abandon_idempotent`: one conditional DELETE.
 pub(crate) fn abandon(conn: &mut DbConnection, slot: &Slot) -> Unit<bool> {
     let deleted = diesel::delete(
         r::idempotency_records
@@ -232,7 +232,7 @@ pub(crate) fn abandon(conn: &mut DbConnection, slot: &Slot) -> Unit<bool> {
     Ok(deleted == 1)
 }
 
-/// `Store::prune_idempotency_records`, inside a write unit: the batch's
+/// `IdempotencyStore::prune_idempotency_records`, inside a write unit: the batch's
 /// attempts, earliest expiry first, then one DELETE of those (the expiry
 /// bound again, so the index serves it).
 pub(crate) fn prune(conn: &mut DbConnection, expired_by: i64, limit: i64, lock: Option<&str>) -> Unit<u64> {

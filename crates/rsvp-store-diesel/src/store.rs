@@ -10,11 +10,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
-    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, InvitationContext,
-    InvitationFilter, InvitationQuery, NewInvitationRecord, Page, PageRequest, ResendRecord, SecretHash, Store,
-    StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
-    WebhookEndpoint,
+    AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
+    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
+    InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore, NewInvitationRecord,
+    OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError, StoredResponse,
+    SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+    WebhookStore,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
@@ -149,6 +150,82 @@ pub(crate) use units::*;
 
 #[async_trait]
 impl Store for DieselStore {
+    fn accounts(&self) -> &dyn AccountStore {
+        self
+    }
+
+    fn invitations(&self) -> &dyn InvitationStore {
+        self
+    }
+
+    fn network(&self) -> &dyn NetworkStore {
+        self
+    }
+
+    fn outbox(&self) -> &dyn OutboxStore {
+        self
+    }
+
+    fn idempotency(&self) -> &dyn IdempotencyStore {
+        self
+    }
+
+    fn opt_outs(&self) -> &dyn OptOutStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        let budget = self.ping_timeout;
+        let storage_failure = self.storage_failure.clone();
+        let span = tracing::Span::current();
+        let probe = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool
+                .get_timeout(budget)
+                .map_err(|e| StoreError::Unavailable(format!("ping: no database connection: {e}")))?;
+            let failed_write = storage_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let result = match (failed_write, &mut **conn) {
+                (Some(last), DbConnection::Sqlite(sqlite)) => match sqlite.batch_execute(SQLITE_WRITE_PROBE) {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        let _ = sqlite.batch_execute("ROLLBACK");
+                        Err(StoreError::Unavailable(format!(
+                            "the database cannot be written: {error} (last write: {last})"
+                        )))
+                    }
+                },
+                (_, conn) => conn
+                    .batch_execute("SELECT 1")
+                    .map_err(|e| StoreError::Unavailable(format!("ping: {e}"))),
+            };
+            if result.is_ok() {
+                *storage_failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            }
+            result
+        });
+        match tokio::time::timeout(budget, probe).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(StoreError::Unavailable(format!("ping: {panic}"))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "ping: no answer within {} ms",
+                budget.as_millis()
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl AccountStore for DieselStore {
     async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
         accounts::create_business(self, business, user, key).await
     }
@@ -202,14 +279,6 @@ impl Store for DieselStore {
         self.write_user(user).await
     }
 
-    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
-        self.invitations_addressed_to(email).await
-    }
-
-    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
-        self.erase(record).await
-    }
-
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
         accounts::find_user_by_email(self, email).await
     }
@@ -221,25 +290,16 @@ impl Store for DieselStore {
     async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
         accounts::find_users_by_emails(self, emails).await
     }
+}
 
-    async fn connected_among(
-        &self,
-        business: BusinessId,
-        others: &[BusinessId],
-    ) -> Result<Vec<BusinessId>, StoreError> {
-        network::connected_among(self, business, others).await
-    }
-
+#[async_trait]
+impl InvitationStore for DieselStore {
     async fn find_pending_for_emails(
         &self,
         business: BusinessId,
         emails: &[EmailAddress],
     ) -> Result<Vec<Invitation>, StoreError> {
         inviting::find_pending_for_emails(self, business, emails).await
-    }
-
-    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-        network::are_connected(self, a, b).await
     }
 
     async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
@@ -300,6 +360,21 @@ impl Store for DieselStore {
     async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
         inviting::due_for_expiry(self, now, limit).await
     }
+}
+
+#[async_trait]
+impl NetworkStore for DieselStore {
+    async fn connected_among(
+        &self,
+        business: BusinessId,
+        others: &[BusinessId],
+    ) -> Result<Vec<BusinessId>, StoreError> {
+        network::connected_among(self, business, others).await
+    }
+
+    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
+        network::are_connected(self, a, b).await
+    }
 
     async fn list_connections(
         &self,
@@ -313,6 +388,13 @@ impl Store for DieselStore {
         network::list_events(self, business, query).await
     }
 
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.event_by_id(id).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for DieselStore {
     async fn claim_email_jobs(
         &self,
         now: OffsetDateTime,
@@ -362,7 +444,75 @@ impl Store for DieselStore {
     async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         outbox::oldest_queued_email(self).await
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for DieselStore {
+    /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
+    /// included). On SQLite, also fails while the last write failed on
+    /// storage (full disk, read-only file, I/O error), retrying a small write
+    /// itself so that it recovers without traffic.
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
+        opt_outs::begin_idempotent(self, claim).await
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        opt_outs::complete_idempotent(self, scope, key, attempt, response).await
+    }
+
+    async fn abandon_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+    ) -> Result<bool, StoreError> {
+        opt_outs::abandon_idempotent(self, scope, key, attempt).await
+    }
+
+    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        opt_outs::prune_idempotency_records(self, expired_by, limit).await
+    }
+}
+
+#[async_trait]
+impl OptOutStore for DieselStore {
+    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
+        self.invitations_addressed_to(email).await
+    }
+
+    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
+        self.erase(record).await
+    }
+
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        opt_outs::add_suppression(self, suppression).await
+    }
+
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        opt_outs::suppressions_for(self, business, emails).await
+    }
+
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        opt_outs::list_suppressions(self, query).await
+    }
+
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        opt_outs::delete_suppression(self, id).await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for DieselStore {
     async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
         self.webhook_insert_endpoint(endpoint).await
     }
@@ -381,10 +531,6 @@ impl Store for DieselStore {
 
     async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
         self.webhook_delete_endpoint(id).await
-    }
-
-    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.event_by_id(id).await
     }
 
     async fn list_webhook_deliveries(
@@ -422,102 +568,6 @@ impl Store for DieselStore {
 
     async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
         self.webhook_outbox_depth_count().await
-    }
-
-    /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
-    /// included). On SQLite, also fails while the last write failed on
-    /// storage (full disk, read-only file, I/O error), retrying a small write
-    /// itself so that it recovers without traffic.
-    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
-        opt_outs::begin_idempotent(self, claim).await
-    }
-
-    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
-        opt_outs::add_suppression(self, suppression).await
-    }
-
-    async fn complete_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-        response: &StoredResponse,
-    ) -> Result<bool, StoreError> {
-        opt_outs::complete_idempotent(self, scope, key, attempt, response).await
-    }
-
-    async fn abandon_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-    ) -> Result<bool, StoreError> {
-        opt_outs::abandon_idempotent(self, scope, key, attempt).await
-    }
-
-    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        opt_outs::prune_idempotency_records(self, expired_by, limit).await
-    }
-
-    async fn suppressions_for(
-        &self,
-        business: BusinessId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Suppression>, StoreError> {
-        opt_outs::suppressions_for(self, business, emails).await
-    }
-
-    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
-        opt_outs::list_suppressions(self, query).await
-    }
-
-    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
-        opt_outs::delete_suppression(self, id).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        let pool = self.pool.clone();
-        let budget = self.ping_timeout;
-        let storage_failure = self.storage_failure.clone();
-        let span = tracing::Span::current();
-        let probe = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = pool
-                .get_timeout(budget)
-                .map_err(|e| StoreError::Unavailable(format!("ping: no database connection: {e}")))?;
-            let failed_write = storage_failure
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            let result = match (failed_write, &mut **conn) {
-                (Some(last), DbConnection::Sqlite(sqlite)) => match sqlite.batch_execute(SQLITE_WRITE_PROBE) {
-                    Ok(()) => Ok(()),
-                    Err(error) => {
-                        let _ = sqlite.batch_execute("ROLLBACK");
-                        Err(StoreError::Unavailable(format!(
-                            "the database cannot be written: {error} (last write: {last})"
-                        )))
-                    }
-                },
-                (_, conn) => conn
-                    .batch_execute("SELECT 1")
-                    .map_err(|e| StoreError::Unavailable(format!("ping: {e}"))),
-            };
-            if result.is_ok() {
-                *storage_failure
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            }
-            result
-        });
-        match tokio::time::timeout(budget, probe).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(StoreError::Unavailable(format!("ping: {panic}"))),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "ping: no answer within {} ms",
-                budget.as_millis()
-            ))),
-        }
     }
 }
 
@@ -605,7 +655,10 @@ mod tests {
         }
         // The pool (of one) replaced the connection the panic left behind.
         store.ping().await.unwrap();
-        assert_eq!(store.get_business(BusinessId::from_uuid(Uuid::nil())).await, Ok(None));
+        assert_eq!(
+            store.accounts().get_business(BusinessId::from_uuid(Uuid::nil())).await,
+            Ok(None)
+        );
     }
 
     /// Creates businesses until one fails; the error.
@@ -630,7 +683,7 @@ mod tests {
             let mut hash = [0u8; 32];
             hash[..4].copy_from_slice(&n.to_be_bytes());
             let key = test_key(user.id, SecretHash(hash), now);
-            if let Err(error) = store.create_business(&business, &user, &key).await {
+            if let Err(error) = store.accounts().create_business(&business, &user, &key).await {
                 return error;
             }
         }
@@ -667,7 +720,10 @@ mod tests {
             "{not_ready:?}"
         );
         // Reads still work: only readiness reports the failed writes.
-        assert_eq!(store.get_business(BusinessId::from_uuid(Uuid::nil())).await, Ok(None));
+        assert_eq!(
+            store.accounts().get_business(BusinessId::from_uuid(Uuid::nil())).await,
+            Ok(None)
+        );
         cap_file(&store, false).await;
         store
             .ping()
@@ -777,8 +833,8 @@ mod tests {
         .await
         .unwrap();
         let unknown = BusinessId::from_uuid(Uuid::nil());
-        let first = store.get_business(unknown).await;
-        let second = store.get_business(unknown).await;
+        let first = store.accounts().get_business(unknown).await;
+        let second = store.accounts().get_business(unknown).await;
         (first, second)
     }
 
@@ -880,38 +936,52 @@ mod tests {
         let key = |user: UserId, byte: u8| test_key(user, SecretHash([byte; 32]), now);
         let acme = business("Acme");
         let ann = user(acme.id, "ann@acme.test");
-        store.create_business(&acme, &ann, &key(ann.id, 1)).await.unwrap();
+        store
+            .accounts()
+            .create_business(&acme, &ann, &key(ann.id, 1))
+            .await
+            .unwrap();
         let globex = business("Globex");
         let bob = user(globex.id, "bob@globex.test");
-        store.create_business(&globex, &bob, &key(bob.id, 2)).await.unwrap();
+        store
+            .accounts()
+            .create_business(&globex, &bob, &key(bob.id, 2))
+            .await
+            .unwrap();
         let carol = user(globex.id, "carol@globex.test");
-        store.add_user(&carol, &key(carol.id, 3)).await.unwrap();
-        store.get_business(acme.id).await.unwrap().unwrap();
-        let credential = store.find_credential(&SecretHash([1; 32])).await.unwrap().unwrap();
+        store.accounts().add_user(&carol, &key(carol.id, 3)).await.unwrap();
+        store.accounts().get_business(acme.id).await.unwrap().unwrap();
+        let credential = store
+            .accounts()
+            .find_credential(&SecretHash([1; 32]))
+            .await
+            .unwrap()
+            .unwrap();
         // The operator lifecycle (the business list reads every business by
         // nature, so it is left out of this check).
         let extra = key(ann.id, 9);
-        store.create_api_key(&extra).await.unwrap();
-        assert_eq!(store.list_api_keys(ann.id).await.unwrap().len(), 2);
+        store.accounts().create_api_key(&extra).await.unwrap();
+        assert_eq!(store.accounts().list_api_keys(ann.id).await.unwrap().len(), 2);
         store
+            .accounts()
             .record_api_key_use(credential.key.id, now, now - Duration::minutes(1))
             .await
             .unwrap();
-        store.revoke_api_key(extra.key.id).await.unwrap();
+        store.accounts().revoke_api_key(extra.key.id).await.unwrap();
         let first_users = PageRequest {
             limit: PageSize::new(1).unwrap(),
             after: None,
         };
-        let users_page = store.list_users(globex.id, &first_users).await.unwrap();
+        let users_page = store.accounts().list_users(globex.id, &first_users).await.unwrap();
         let next_users = PageRequest {
             limit: PageSize::new(1).unwrap(),
             after: users_page.next,
         };
-        store.list_users(globex.id, &next_users).await.unwrap();
-        store.update_business(&acme).await.unwrap();
-        store.update_user(&ann).await.unwrap();
-        store.find_user_by_email(&bob.email).await.unwrap().unwrap();
-        assert!(!store.are_connected(acme.id, globex.id).await.unwrap());
+        store.accounts().list_users(globex.id, &next_users).await.unwrap();
+        store.accounts().update_business(&acme).await.unwrap();
+        store.accounts().update_user(&ann).await.unwrap();
+        store.accounts().find_user_by_email(&bob.email).await.unwrap().unwrap();
+        assert!(!store.network().are_connected(acme.id, globex.id).await.unwrap());
 
         let new_record = |email: &str, hash: u8| {
             let request = InvitationInput {
@@ -943,9 +1013,17 @@ mod tests {
             }
         };
         let first = new_record("bob@globex.test", 10);
-        store.insert_invitation(&first).await.unwrap();
+        store.invitations().insert_invitation(&first).await.unwrap();
         let bulk = [new_record("dan@initech.test", 11), new_record("eve@initech.test", 12)];
-        assert!(store.insert_invitations(&bulk).await.unwrap().iter().all(Result::is_ok));
+        assert!(
+            store
+                .invitations()
+                .insert_invitations(&bulk)
+                .await
+                .unwrap()
+                .iter()
+                .all(Result::is_ok)
+        );
         // Enough rows, from enough businesses, for PostgreSQL's statistics
         // to tell the indexes apart as they would in production.
         let mut many = Vec::new();
@@ -954,7 +1032,11 @@ mod tests {
             let member = user(sender.id, &format!("owner{n}@partner{n}.test"));
             let mut owner_key = key(member.id, 100);
             owner_key.hash.0[0] = n;
-            store.create_business(&sender, &member, &owner_key).await.unwrap();
+            store
+                .accounts()
+                .create_business(&sender, &member, &owner_key)
+                .await
+                .unwrap();
             for m in 0..5u8 {
                 let mut record = new_record(&format!("p{m}@customer{n}.test"), 0);
                 record.invitation.business_id = sender.id;
@@ -966,13 +1048,38 @@ mod tests {
                 many.push(record);
             }
         }
-        assert!(store.insert_invitations(&many).await.unwrap().iter().all(Result::is_ok));
+        assert!(
+            store
+                .invitations()
+                .insert_invitations(&many)
+                .await
+                .unwrap()
+                .iter()
+                .all(Result::is_ok)
+        );
         if let Some(DbConnection::Pg(pg)) = store.pool.get().ok().as_deref_mut().map(|c| &mut **c) {
             pg.batch_execute("ANALYZE").unwrap();
         }
-        store.find_pending(acme.id, &bob.email).await.unwrap().unwrap();
-        assert!(!store.invitations_to_email(&bob.email).await.unwrap().is_empty());
-        store.get_invitation(first.invitation.id).await.unwrap().unwrap();
+        store
+            .invitations()
+            .find_pending(acme.id, &bob.email)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !store
+                .opt_outs()
+                .invitations_to_email(&bob.email)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store
+            .invitations()
+            .get_invitation(first.invitation.id)
+            .await
+            .unwrap()
+            .unwrap();
         let query = InvitationQuery {
             filter: InvitationFilter {
                 statuses: vec![InvitationStatus::Pending, InvitationStatus::Expired],
@@ -985,8 +1092,8 @@ mod tests {
             }),
             now,
         };
-        store.list_sent(acme.id, &query).await.unwrap();
-        store.list_received(globex.id, &query).await.unwrap();
+        store.invitations().list_sent(acme.id, &query).await.unwrap();
+        store.invitations().list_received(globex.id, &query).await.unwrap();
         let outstanding = InvitationQuery {
             filter: InvitationFilter {
                 statuses: vec![InvitationStatus::Pending],
@@ -994,25 +1101,46 @@ mod tests {
             },
             ..query.clone()
         };
-        store.list_sent(acme.id, &outstanding).await.unwrap();
+        store.invitations().list_sent(acme.id, &outstanding).await.unwrap();
         let unfiltered = InvitationQuery {
             filter: InvitationFilter::default(),
             ..query
         };
-        assert_eq!(store.list_sent(acme.id, &unfiltered).await.unwrap().items.len(), 1);
         assert_eq!(
-            store.list_received(globex.id, &unfiltered).await.unwrap().items.len(),
+            store
+                .invitations()
+                .list_sent(acme.id, &unfiltered)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .invitations()
+                .list_received(globex.id, &unfiltered)
+                .await
+                .unwrap()
+                .items
+                .len(),
             1
         );
         store
+            .invitations()
             .find_invitation_by_link(&SecretHash([10; 32]))
             .await
             .unwrap()
             .unwrap();
-        store.due_for_expiry(now, 10).await.unwrap();
-        let jobs = store.claim_email_jobs(now, 10, Duration::minutes(1)).await.unwrap();
+        store.invitations().due_for_expiry(now, 10).await.unwrap();
+        let jobs = store
+            .outbox()
+            .claim_email_jobs(now, 10, Duration::minutes(1))
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 10);
         store
+            .outbox()
             .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
             .await
             .unwrap();
@@ -1026,11 +1154,11 @@ mod tests {
                 },
             ),
         ];
-        assert_eq!(store.finish_email_jobs(&group, now).await.unwrap(), 2);
+        assert_eq!(store.outbox().finish_email_jobs(&group, now).await.unwrap(), 2);
         let round: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
-        assert_eq!(store.get_invitations(&round).await.unwrap().len(), 10);
-        assert_eq!(store.release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
-        store.oldest_queued_email().await.unwrap().unwrap();
+        assert_eq!(store.invitations().get_invitations(&round).await.unwrap().len(), 10);
+        assert_eq!(store.outbox().release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
+        store.outbox().oldest_queued_email().await.unwrap().unwrap();
         let resend = ResendRecord {
             invitation_id: bulk[0].invitation.id,
             now: now + Duration::hours(1),
@@ -1051,8 +1179,8 @@ mod tests {
         };
         let mut resend = resend;
         resend.email_job.invitation_id = bulk[0].invitation.id;
-        store.record_resend(&resend).await.unwrap();
-        let queued = store.emails_queued_since(acme.id, now).await.unwrap();
+        store.invitations().record_resend(&resend).await.unwrap();
+        let queued = store.outbox().emails_queued_since(acme.id, now).await.unwrap();
         assert!(queued.count >= 2, "{queued:?}");
         let later = now + Duration::hours(2);
         let mut accepted = first
@@ -1071,8 +1199,8 @@ mod tests {
             connection: Some((connection, created)),
             new_invitee: None,
         };
-        store.apply_transition(&record).await.unwrap();
-        assert!(store.are_connected(globex.id, acme.id).await.unwrap());
+        store.invitations().apply_transition(&record).await.unwrap();
+        assert!(store.network().are_connected(globex.id, acme.id).await.unwrap());
         let page = PageRequest {
             limit: PageSize::new(1).unwrap(),
             after: Some(Cursor {
@@ -1080,14 +1208,39 @@ mod tests {
                 id: Uuid::max(),
             }),
         };
-        assert_eq!(store.list_connections(acme.id, &page).await.unwrap().items.len(), 1);
+        assert_eq!(
+            store
+                .network()
+                .list_connections(acme.id, &page)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
         let events = EventQuery {
             limit: PageSize::new(2).unwrap(),
             after: Some(EventId::from_uuid(Uuid::nil())),
         };
-        assert_eq!(store.list_events(globex.id, &events).await.unwrap().items.len(), 2);
+        assert_eq!(
+            store
+                .network()
+                .list_events(globex.id, &events)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
         // The job sent alone and the one sent in a group.
-        assert_eq!(store.prune_email_jobs(now + Duration::days(1), 100).await.unwrap(), 2);
+        assert_eq!(
+            store
+                .outbox()
+                .prune_email_jobs(now + Duration::days(1), 100)
+                .await
+                .unwrap(),
+            2
+        );
 
         let claim = |key: &str, fingerprint: u8, at: OffsetDateTime| rsvp_app::IdempotencyClaim {
             scope: rsvp_app::IdempotencyScope(SecretHash([9; 32])),
@@ -1103,12 +1256,13 @@ mod tests {
             headers: vec![("location".into(), "/v1/x".into())],
             body: b"{}".to_vec(),
         };
-        let begin = |claim| async move { store.begin_idempotent(&claim).await.unwrap() };
+        let begin = |claim| async move { store.idempotency().begin_idempotent(&claim).await.unwrap() };
         let first = claim("k1", 1, now);
         assert_eq!(begin(first.clone()).await, rsvp_app::IdempotencyBegin::Started);
         let (scope, key, attempt) = (first.scope, first.key.clone(), first.attempt);
         assert!(
             store
+                .idempotency()
                 .complete_idempotent(&scope, &key, attempt, &response)
                 .await
                 .unwrap()
@@ -1128,8 +1282,15 @@ mod tests {
         let abandoned = claim("k3", 1, now);
         assert_eq!(begin(abandoned.clone()).await, rsvp_app::IdempotencyBegin::Started);
         let (scope, key, attempt) = (abandoned.scope, abandoned.key.clone(), abandoned.attempt);
-        assert!(store.abandon_idempotent(&scope, &key, attempt).await.unwrap());
+        assert!(
+            store
+                .idempotency()
+                .abandon_idempotent(&scope, &key, attempt)
+                .await
+                .unwrap()
+        );
         let pruned = store
+            .idempotency()
             .prune_idempotency_records(now + Duration::days(2), 100)
             .await
             .unwrap();

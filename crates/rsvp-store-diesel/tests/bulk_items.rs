@@ -43,7 +43,11 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
     batch.push(invite(&acme, "late@customer.test", at(1)).expiring_at(at(10_000_000_000)));
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
 
-    let results = store.insert_invitations(&records).await.expect("insert_invitations");
+    let results = store
+        .invitations()
+        .insert_invitations(&records)
+        .await
+        .expect("insert_invitations");
 
     assert_eq!(results.len(), batch.len());
     assert_eq!(
@@ -70,7 +74,7 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
     assert_eq!(all_sent(store, acme.id(), query(at(2))).await.len(), ITEMS);
     assert_eq!(all_events(store, acme.id()).await.len(), ITEMS);
     let without_email = (0..ITEMS).filter(|n| n % 700 == 1).count();
-    let jobs = store.outbox_depth().await.expect("outbox_depth");
+    let jobs = store.outbox().outbox_depth().await.expect("outbox_depth");
     assert_eq!(
         jobs,
         (ITEMS - without_email) as u64,
@@ -79,6 +83,7 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
     for n in [1, 249, 250, 251, 999, 1_000, ITEMS - 1] {
         let item = &batch[n];
         let by_link = store
+            .invitations()
             .find_invitation_by_link(&item.link_hash())
             .await
             .expect("find_invitation_by_link");
@@ -86,11 +91,13 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
     }
     let refused = &batch[ITEMS + 5];
     let link = store
+        .invitations()
         .find_invitation_by_link(&refused.link_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(link, None, "a refused item writes no link");
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("buyer5@customer.test"))
         .await
         .expect("find_pending");
@@ -110,7 +117,11 @@ async fn an_item_the_database_refuses_fails_alone(store: &DieselStore) {
     ];
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
 
-    let results = store.insert_invitations(&records).await.expect("insert_invitations");
+    let results = store
+        .invitations()
+        .insert_invitations(&records)
+        .await
+        .expect("insert_invitations");
 
     assert_eq!(results[0], Ok(()));
     assert!(
@@ -121,7 +132,14 @@ async fn an_item_the_database_refuses_fails_alone(store: &DieselStore) {
     assert_eq!(results[2], Ok(()));
     assert_eq!(results[3], Err(StoreError::AlreadyInvited));
     assert_eq!(all_sent(store, acme.id(), query(at(2))).await.len(), 2);
-    assert_eq!(store.get_invitation(batch[1].id()).await.expect("get_invitation"), None);
+    assert_eq!(
+        store
+            .invitations()
+            .get_invitation(batch[1].id())
+            .await
+            .expect("get_invitation"),
+        None
+    );
     assert_eq!(all_events(store, acme.id()).await.len(), 2);
 }
 

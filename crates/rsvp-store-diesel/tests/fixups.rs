@@ -176,6 +176,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
 
     // Every row reads back under today's rules, and lookups by any spelling work.
     let ann = store
+        .accounts()
         .find_user_by_email(&EmailAddress::parse("ANN@bu\u{0308}cher.TEST").unwrap())
         .await
         .unwrap()
@@ -183,12 +184,18 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
     assert_eq!(ann.id, UserId::from_uuid(id(10)));
     assert_eq!(ann.email.as_str(), "Ann@Bücher.test", "the spelling is kept");
     assert_eq!(ann.first_name.map(|n| n.as_str().to_owned()).as_deref(), Some("Ann"));
-    let carl = store.get_user(UserId::from_uuid(id(13))).await.unwrap().unwrap();
+    let carl = store
+        .accounts()
+        .get_user(UserId::from_uuid(id(13)))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(carl.first_name, None, "a name of nothing but format characters is gone");
     let name = |b: u128| {
         let store = &store;
         async move {
             store
+                .accounts()
                 .get_business(BusinessId::from_uuid(id(b)))
                 .await
                 .unwrap()
@@ -201,6 +208,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
     assert_eq!(name(2).await, "Globex");
     assert_eq!(name(3).await, "Unnamed business");
     let other = store
+        .invitations()
         .find_pending(
             BusinessId::from_uuid(id(1)),
             &EmailAddress::parse("other@xn--bcher-kva.test").unwrap(),
@@ -219,6 +227,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
         Some("crm-23")
     );
     let hidden = store
+        .invitations()
         .get_invitation(InvitationId::from_uuid(id(21)))
         .await
         .unwrap()

@@ -15,8 +15,9 @@ async fn on_postgres_a_replica_finding_another_pruning_skips_its_turn() {
     let store = database.migrated_store().await;
     let acme = Tenant::create(&store, "Acme", "ann@acme.test", at(0)).await;
     let bob = invited(&store, &acme, "bob@globex.test", at(0)).await;
-    store.claim_email_jobs(at(0), 10, LEASE).await.unwrap();
+    store.outbox().claim_email_jobs(at(0), 10, LEASE).await.unwrap();
     store
+        .outbox()
         .finish_email_job(bob.job().id, &EmailOutcome::Sent, at(1))
         .await
         .unwrap();
@@ -32,13 +33,13 @@ async fn on_postgres_a_replica_finding_another_pruning_skips_its_turn() {
     .await
     .unwrap();
     assert_eq!(
-        store.prune_email_jobs(at(100), 10).await.unwrap(),
+        store.outbox().prune_email_jobs(at(100), 10).await.unwrap(),
         0,
         "skipped, not blocked"
     );
     other.batch_execute("COMMIT").unwrap();
     assert_eq!(
-        store.prune_email_jobs(at(100), 10).await.unwrap(),
+        store.outbox().prune_email_jobs(at(100), 10).await.unwrap(),
         1,
         "its turn once the other is done"
     );

@@ -30,7 +30,7 @@ async fn sixty_four_concurrent_creates_on_sqlite_all_succeed_and_none_waits_past
         creates.push(tokio::spawn(async move {
             barrier.wait().await;
             let started = Instant::now();
-            let result = store.insert_invitation(&record).await;
+            let result = store.invitations().insert_invitation(&record).await;
             (result, started.elapsed())
         }));
     }
@@ -40,7 +40,10 @@ async fn sixty_four_concurrent_creates_on_sqlite_all_succeed_and_none_waits_past
     let acme_id = acme.id();
     let claim = tokio::spawn(async move {
         claim_barrier.wait().await;
-        claimer.claim_email_jobs(at(2), 10, time::Duration::seconds(45)).await
+        claimer
+            .outbox()
+            .claim_email_jobs(at(2), 10, time::Duration::seconds(45))
+            .await
     });
     let read = tokio::spawn(async move {
         read_barrier.wait().await;
@@ -74,7 +77,7 @@ async fn units_committed_together_each_keep_their_own_outcome() {
         let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.insert_invitation(&record).await
+            store.invitations().insert_invitation(&record).await
         }));
     }
     let (mut won, mut refused) = (0, 0);

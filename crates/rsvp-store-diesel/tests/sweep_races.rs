@@ -109,7 +109,12 @@ async fn race(database: TestDatabase) {
         .unwrap();
     assert!(sent.items.iter().all(|i| i.status == InvitationStatus::Expired));
     for invitation in &sent.items {
-        let stored = store.get_invitation(invitation.id).await.unwrap().unwrap();
+        let stored = store
+            .invitations()
+            .get_invitation(invitation.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             stored.status,
             InvitationStatus::Expired,

@@ -338,6 +338,7 @@ impl EmailDispatcher {
             && let Err(error) = self
                 .ports
                 .store
+                .outbox()
                 .finish_email_jobs(&unrecorded, self.ports.clock.now())
                 .await
         {
@@ -350,6 +351,7 @@ impl EmailDispatcher {
             && let Err(error) = self
                 .ports
                 .store
+                .outbox()
                 .release_email_jobs(&unreleased, self.ports.clock.now())
                 .await
         {
@@ -374,6 +376,7 @@ impl EmailDispatcher {
         let jobs = self
             .ports
             .store
+            .outbox()
             .claim_email_jobs(now, self.settings.batch_size, self.settings.effective_lease())
             .await?;
         let mut report = DispatchReport {
@@ -387,7 +390,13 @@ impl EmailDispatcher {
             Ok(context) => context,
             Err(error) => {
                 // Nothing was attempted: all of it goes back at once.
-                match self.ports.store.release_email_jobs(&jobs, self.ports.clock.now()).await {
+                match self
+                    .ports
+                    .store
+                    .outbox()
+                    .release_email_jobs(&jobs, self.ports.clock.now())
+                    .await
+                {
                     Ok(_) => {}
                     Err(_) => self.backlog().unreleased.extend(jobs),
                 }
@@ -433,6 +442,7 @@ impl EmailDispatcher {
                 if let Err(error) = self
                     .ports
                     .store
+                    .outbox()
                     .finish_email_jobs(&outcomes, self.ports.clock.now())
                     .await
                 {
@@ -446,6 +456,7 @@ impl EmailDispatcher {
             match self
                 .ports
                 .store
+                .outbox()
                 .release_email_jobs(&unsent, self.ports.clock.now())
                 .await
             {

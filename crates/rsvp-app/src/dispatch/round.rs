@@ -27,7 +27,7 @@ impl EmailDispatcher {
         let store = &self.ports.store;
         let ids: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
         let mut context = RoundContext::default();
-        for invitation in store.get_invitations(&ids).await? {
+        for invitation in store.invitations().get_invitations(&ids).await? {
             context.invitations.insert(invitation.id, invitation);
         }
         let mut businesses: Vec<BusinessId> = context.invitations.values().map(|i| i.business_id).collect();
@@ -35,6 +35,7 @@ impl EmailDispatcher {
         businesses.dedup();
         for id in businesses {
             let name = store
+                .accounts()
                 .get_business(id)
                 .await?
                 .map(|b| b.name.to_string())
@@ -45,7 +46,7 @@ impl EmailDispatcher {
         users.sort_unstable();
         users.dedup();
         for id in users {
-            if let Some(user) = store.get_user(id).await? {
+            if let Some(user) = store.accounts().get_user(id).await? {
                 context.users.insert(id, user);
             }
         }
@@ -60,7 +61,7 @@ impl EmailDispatcher {
             }
         }
         for (business, emails) in recipients {
-            for suppression in store.suppressions_for(business, &emails).await? {
+            for suppression in store.opt_outs().suppressions_for(business, &emails).await? {
                 context
                     .opted_out
                     .insert((business, suppression.email.normalized().to_owned()));

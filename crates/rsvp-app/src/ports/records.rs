@@ -62,7 +62,7 @@ pub struct Credential {
 }
 
 /// What the checks of a new invitation read (see
-/// [`Store::invitation_context`]).
+/// [`InvitationStore::invitation_context`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InvitationContext {
     /// The user owning the email, if any.
@@ -75,7 +75,7 @@ pub struct InvitationContext {
     pub suppressed: bool,
 }
 
-/// One invitation to erase (see [`Store::erase_invitations`]).
+/// One invitation to erase (see [`OptOutStore::erase_invitations`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErasedInvitation {
     /// The stored status read before the erasure was decided: the erasure
@@ -105,7 +105,7 @@ pub struct ErasureRecord {
     pub invitations: Vec<ErasedInvitation>,
 }
 
-/// What one [`Store::erase_invitations`] call did.
+/// What one [`OptOutStore::erase_invitations`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ErasureCounts {
     /// Invitations whose personal data was replaced.
@@ -183,7 +183,7 @@ pub enum EmailOutcome {
 }
 
 /// The email jobs one business queued within a window (see
-/// [`Store::emails_queued_since`]).
+/// [`OutboxStore::emails_queued_since`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EmailsQueued {
     /// How many.
@@ -324,7 +324,7 @@ pub struct DisabledNotice {
     pub payload: String,
 }
 
-/// One attempt's outcome, as [`Store::finish_webhook_delivery`] records it.
+/// One attempt's outcome, as [`WebhookStore::finish_webhook_delivery`] records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookAttempt {
     /// The delivery.

@@ -16,7 +16,12 @@ impl App {
         if invitation.invitee_business_id == Some(principal.business.id) {
             return Ok(Some(Viewer::Invitee));
         }
-        let owner = self.ports.store.find_user_by_email(&invitation.email).await?;
+        let owner = self
+            .ports
+            .store
+            .accounts()
+            .find_user_by_email(&invitation.email)
+            .await?;
         Ok(owner
             .filter(|u| u.business_id == principal.business.id)
             .map(|_| Viewer::Invitee))
@@ -27,7 +32,13 @@ impl App {
         principal: &Principal,
         id: InvitationId,
     ) -> Result<InvitationView, AppError> {
-        let invitation = self.ports.store.get_invitation(id).await?.ok_or(AppError::NotFound)?;
+        let invitation = self
+            .ports
+            .store
+            .invitations()
+            .get_invitation(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let viewer = self
             .viewer_of(principal, &invitation)
             .await?
@@ -61,7 +72,12 @@ impl App {
     /// Store failures only.
     pub async fn list_sent(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
         let query = self.query(params);
-        let page = self.ports.store.list_sent(principal.business.id, &query).await?;
+        let page = self
+            .ports
+            .store
+            .invitations()
+            .list_sent(principal.business.id, &query)
+            .await?;
         Ok(page.map(|i| i.as_of(query.now)))
     }
 
@@ -72,7 +88,12 @@ impl App {
     /// Store failures only.
     pub async fn list_received(&self, principal: &Principal, params: ListParams) -> Result<Page<Invitation>, AppError> {
         let query = self.query(params);
-        let page = self.ports.store.list_received(principal.business.id, &query).await?;
+        let page = self
+            .ports
+            .store
+            .invitations()
+            .list_received(principal.business.id, &query)
+            .await?;
         Ok(page.map(|i| i.as_of(query.now)))
     }
 
@@ -141,7 +162,7 @@ impl App {
             connection,
             new_invitee,
         };
-        Ok(self.ports.store.apply_transition(&record).await?)
+        Ok(self.ports.store.invitations().apply_transition(&record).await?)
     }
 
     /// Sends a new link for a pending invitation (sender only). Earlier links
@@ -176,6 +197,7 @@ impl App {
         if !self
             .ports
             .store
+            .opt_outs()
             .suppressions_for(invitation.business_id, std::slice::from_ref(&invitation.email))
             .await?
             .is_empty()
@@ -201,7 +223,7 @@ impl App {
             event: Event::resent(EventId::from_uuid(self.new_id()), &invitation, actor, now),
             email_job: self.email_job(&invitation, token, now),
         };
-        match self.ports.store.record_resend(&record).await {
+        match self.ports.store.invitations().record_resend(&record).await {
             Ok(invitation) => Ok(invitation),
             Err(StoreError::Cooldown { last_sent_at }) => Err(self.cooldown_error(last_sent_at, now)),
             Err(other) => Err(other.into()),

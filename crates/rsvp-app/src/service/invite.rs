@@ -15,6 +15,7 @@ impl App {
         let context = self
             .ports
             .store
+            .invitations()
             .invitation_context(principal.business.id, &request.email)
             .await?;
         self.build_invitation(principal, request, context, now).await
@@ -141,6 +142,7 @@ impl App {
         let queued = self
             .ports
             .store
+            .outbox()
             .emails_queued_since(business, now - EMAIL_CAP_WINDOW)
             .await?;
         // The oldest email leaves the window (which includes its start) just
@@ -179,7 +181,7 @@ impl App {
             connection: None,
             new_invitee: None,
         };
-        match self.ports.store.apply_transition(&record).await {
+        match self.ports.store.invitations().apply_transition(&record).await {
             Ok(_) => Ok(true),
             // Someone else (a sweeper, an answer) got there first: fine.
             Err(StoreError::Conflict { .. }) => Ok(false),
@@ -203,7 +205,7 @@ impl App {
         if record.email_job.is_some() {
             self.check_email_cap(principal.business.id, now).await?;
         }
-        self.ports.store.insert_invitation(&record).await?;
+        self.ports.store.invitations().insert_invitation(&record).await?;
         Ok(CreatedInvitation {
             invitation: record.invitation,
             link_token,
@@ -255,6 +257,7 @@ impl App {
         let store = &self.ports.store;
         let emails: Vec<EmailAddress> = valid.iter().map(|(_, r)| r.email.clone()).collect();
         let users: HashMap<String, User> = store
+            .accounts()
             .find_users_by_emails(&emails)
             .await?
             .into_iter()
@@ -268,17 +271,20 @@ impl App {
         others.sort();
         others.dedup();
         let connected: HashSet<BusinessId> = store
+            .network()
             .connected_among(principal.business.id, &others)
             .await?
             .into_iter()
             .collect();
         let mut pending: HashMap<String, Invitation> = store
+            .invitations()
             .find_pending_for_emails(principal.business.id, &emails)
             .await?
             .into_iter()
             .map(|i| (i.email.normalized().to_owned(), i))
             .collect();
         let suppressed: HashSet<String> = store
+            .opt_outs()
             .suppressions_for(principal.business.id, &emails)
             .await?
             .into_iter()
@@ -319,7 +325,7 @@ impl App {
             });
         }
         let records: Vec<NewInvitationRecord> = prepared.iter().map(|(_, (record, _))| record.clone()).collect();
-        let results = self.ports.store.insert_invitations(&records).await?;
+        let results = self.ports.store.invitations().insert_invitations(&records).await?;
         let mut successful = Vec::with_capacity(records.len());
         for ((index, (record, link_token)), result) in prepared.into_iter().zip(results) {
             match result {

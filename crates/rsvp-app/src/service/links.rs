@@ -8,6 +8,7 @@ impl App {
         let hash = self.ports.secrets.hash(token);
         self.ports
             .store
+            .invitations()
             .find_invitation_by_link(&hash)
             .await?
             .ok_or(AppError::NotFound)
@@ -19,6 +20,7 @@ impl App {
         let sender = self
             .ports
             .store
+            .accounts()
             .get_business(invitation.business_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -36,8 +38,14 @@ impl App {
     pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
         let invitation = self.invitation_by_link(token).await?.as_of(self.now());
         let sender = self.active_sender(&invitation).await?;
-        let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
-        let sender_user = self.ports.store.get_user(invitation.sent_by_user_id).await?;
+        let invitee_known = self
+            .ports
+            .store
+            .accounts()
+            .find_user_by_email(&invitation.email)
+            .await?
+            .is_some();
+        let sender_user = self.ports.store.accounts().get_user(invitation.sent_by_user_id).await?;
         Ok(LinkPreview {
             invitation,
             sender,
@@ -64,7 +72,13 @@ impl App {
         if current.is_terminal() {
             return Err(AppError::InvalidTransition { current });
         }
-        match self.ports.store.find_user_by_email(&invitation.email).await? {
+        match self
+            .ports
+            .store
+            .accounts()
+            .find_user_by_email(&invitation.email)
+            .await?
+        {
             Some(user) if user.business_id == invitation.business_id => Err(AppError::SelfInvite),
             Some(user) => {
                 let actor = Actor::Invitee { user_id: Some(user.id) };
@@ -132,7 +146,12 @@ impl App {
 
     /// Declines on behalf of the link's holder (the invited address).
     pub(super) async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
-        let user = self.ports.store.find_user_by_email(&invitation.email).await?;
+        let user = self
+            .ports
+            .store
+            .accounts()
+            .find_user_by_email(&invitation.email)
+            .await?;
         let actor = Actor::Invitee {
             user_id: user.as_ref().map(|u| u.id),
         };
@@ -178,12 +197,13 @@ impl App {
             invitation_id: Some(invitation.id),
             created_at: now,
         };
-        let suppression = self.ports.store.add_suppression(&suppression).await?;
+        let suppression = self.ports.store.opt_outs().add_suppression(&suppression).await?;
         let invitation = match declined {
             true => current,
             false => self
                 .ports
                 .store
+                .invitations()
                 .get_invitation(invitation.id)
                 .await?
                 .unwrap_or(current)
@@ -201,7 +221,7 @@ impl App {
     /// # Errors
     /// Store failures only.
     pub async fn list_suppressions(&self, query: SuppressionQuery) -> Result<Page<Suppression>, AppError> {
-        Ok(self.ports.store.list_suppressions(&query).await?)
+        Ok(self.ports.store.opt_outs().list_suppressions(&query).await?)
     }
 
     /// Lifts a suppression (the operator API).
@@ -209,7 +229,7 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] when there is no such suppression.
     pub async fn delete_suppression(&self, id: SuppressionId) -> Result<(), AppError> {
-        Ok(self.ports.store.delete_suppression(id).await?)
+        Ok(self.ports.store.opt_outs().delete_suppression(id).await?)
     }
 
     /// The caller's business's connections, newest first.
@@ -221,7 +241,12 @@ impl App {
         principal: &Principal,
         page: PageRequest,
     ) -> Result<Page<Connection>, AppError> {
-        Ok(self.ports.store.list_connections(principal.business.id, &page).await?)
+        Ok(self
+            .ports
+            .store
+            .network()
+            .list_connections(principal.business.id, &page)
+            .await?)
     }
 
     /// The caller's business's events, oldest first.
@@ -233,7 +258,12 @@ impl App {
         principal: &Principal,
         query: EventQuery,
     ) -> Result<Page<Event, EventId>, AppError> {
-        Ok(self.ports.store.list_events(principal.business.id, &query).await?)
+        Ok(self
+            .ports
+            .store
+            .network()
+            .list_events(principal.business.id, &query)
+            .await?)
     }
 
     /// Persists `expired` for up to `limit` pending invitations past their
@@ -246,7 +276,7 @@ impl App {
     pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
         let now = self.now();
         let mut expired = 0;
-        for invitation in self.ports.store.due_for_expiry(now, limit).await? {
+        for invitation in self.ports.store.invitations().due_for_expiry(now, limit).await? {
             if self.persist_expiry(&invitation, now).await? {
                 expired += 1;
             }

@@ -323,7 +323,7 @@ impl App {
     /// store could not give it (a store that does not answer must not take
     /// the other metrics down).
     pub async fn outbox_status(&self) -> OutboxStatus {
-        let depth = match self.ports.store.outbox_depth().await {
+        let depth = match self.ports.store.outbox().outbox_depth().await {
             Ok(depth) => Some(depth),
             Err(error) => {
                 tracing::warn!(%error, "outbox depth unavailable");
@@ -332,7 +332,7 @@ impl App {
         };
         let oldest_queued_age_seconds = match depth {
             Some(0) => Some(0.0),
-            Some(_) => match self.ports.store.oldest_queued_email().await {
+            Some(_) => match self.ports.store.outbox().oldest_queued_email().await {
                 Ok(oldest) => Some(oldest.map_or(0.0, |at| (self.now() - at).as_seconds_f64().max(0.0))),
                 Err(error) => {
                     tracing::warn!(%error, "oldest queued email unavailable");
@@ -350,7 +350,7 @@ impl App {
     /// A business's name, for pages that name the sender (`None` when it
     /// is unknown or cannot be read: the page still says what happened).
     pub async fn business_name(&self, id: BusinessId) -> Option<String> {
-        match self.ports.store.get_business(id).await {
+        match self.ports.store.accounts().get_business(id).await {
             Ok(Some(business)) => Some(business.name.to_string()),
             _ => None,
         }
@@ -456,7 +456,11 @@ impl App {
         };
         let user = self.user_from(user, business.id, now);
         let (api_key, key) = self.default_api_key(user.id, now)?;
-        self.ports.store.create_business(&business, &user, &key).await?;
+        self.ports
+            .store
+            .accounts()
+            .create_business(&business, &user, &key)
+            .await?;
         Ok(ProvisionedBusiness {
             business,
             user,
@@ -479,7 +483,7 @@ impl App {
         let now = self.now();
         let user = self.user_from(valid, business_id, now);
         let (api_key, key) = self.default_api_key(user.id, now)?;
-        self.ports.store.add_user(&user, &key).await?;
+        self.ports.store.accounts().add_user(&user, &key).await?;
         Ok(ProvisionedUser {
             user,
             api_key,
@@ -509,6 +513,7 @@ impl App {
                 let credential = self
                     .ports
                     .store
+                    .accounts()
                     .find_credential(&hash)
                     .await?
                     .ok_or(AppError::Unauthorized)?;
@@ -530,6 +535,7 @@ impl App {
             let recorded = self
                 .ports
                 .store
+                .accounts()
                 .record_api_key_use(key.id, now, now - LAST_USED_GRANULARITY)
                 .await;
             // Bookkeeping only: a failed write must not refuse a valid key.

@@ -23,11 +23,15 @@ pub async fn every_change_writes_its_event_and_events_are_listed_oldest_first_by
     insert(store, first.clone()).await;
 
     let resent = resend(first.invitation(), at(100), false);
-    store.record_resend(&resent.record).await.expect("record_resend");
+    store
+        .invitations()
+        .record_resend(&resent.record)
+        .await
+        .expect("record_resend");
     let accepted = accept(first.invitation(), globex.id(), at(200));
-    store.apply_transition(&accepted).await.expect("accept");
+    store.invitations().apply_transition(&accepted).await.expect("accept");
     let cancelled = cancel(second.invitation(), at(300));
-    store.apply_transition(&cancelled).await.expect("cancel");
+    store.invitations().apply_transition(&cancelled).await.expect("cancel");
 
     let (_, connection_created) = accepted.connection.clone().expect("a connection");
     let events = all_events(store, acme.id()).await;
@@ -69,6 +73,7 @@ pub async fn events_are_keyset_paged_by_id_without_skips_or_repeats(h: Harness) 
     }
     for n in [8, 1, 5] {
         store
+            .invitations()
             .apply_transition(&cancel(built[n].invitation(), at(50)))
             .await
             .expect("cancel");
@@ -88,6 +93,7 @@ pub async fn events_are_keyset_paged_by_id_without_skips_or_repeats(h: Harness) 
         );
     }
     let page = store
+        .network()
         .list_events(
             acme.id(),
             &EventQuery {
@@ -100,6 +106,7 @@ pub async fn events_are_keyset_paged_by_id_without_skips_or_repeats(h: Harness) 
     assert_eq!(ids(&page.items), ids(&all[5..8]));
     assert_eq!(page.next, Some(all[7].id));
     let last = store
+        .network()
         .list_events(
             acme.id(),
             &EventQuery {
@@ -133,11 +140,15 @@ pub async fn events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_on
     let unknown = invited(store, &acme, "x@nowhere.test", at(2)).await;
     let other = invited(store, &initech, "y@nowhere.test", at(3)).await;
     let accepted = accept(known.invitation(), globex.id(), at(10));
-    store.apply_transition(&accepted).await.expect("accept");
+    store.invitations().apply_transition(&accepted).await.expect("accept");
     let (_, connection_created) = accepted.connection.clone().expect("a connection");
     let learnt = invited(store, &acme, "carol@globex.test", at(20)).await;
     let learnt_accepted = accept(learnt.invitation(), globex.id(), at(30));
-    store.apply_transition(&learnt_accepted).await.expect("accept");
+    store
+        .invitations()
+        .apply_transition(&learnt_accepted)
+        .await
+        .expect("accept");
 
     assert_eq!(
         all_events(store, acme.id()).await,

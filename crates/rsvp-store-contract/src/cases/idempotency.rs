@@ -61,11 +61,16 @@ fn response(tag: u8) -> StoredResponse {
 }
 
 async fn begin(store: &dyn Store, claim: &IdempotencyClaim) -> IdempotencyBegin {
-    store.begin_idempotent(claim).await.expect("begin_idempotent")
+    store
+        .idempotency()
+        .begin_idempotent(claim)
+        .await
+        .expect("begin_idempotent")
 }
 
 async fn complete(store: &dyn Store, claim: &IdempotencyClaim, response: &StoredResponse) -> bool {
     store
+        .idempotency()
         .complete_idempotent(&claim.scope, &claim.key, claim.attempt, response)
         .await
         .expect("complete_idempotent")
@@ -73,6 +78,7 @@ async fn complete(store: &dyn Store, claim: &IdempotencyClaim, response: &Stored
 
 async fn abandon(store: &dyn Store, claim: &IdempotencyClaim) -> bool {
     store
+        .idempotency()
         .abandon_idempotent(&claim.scope, &claim.key, claim.attempt)
         .await
         .expect("abandon_idempotent")
@@ -296,6 +302,7 @@ pub async fn expired_idempotency_records_are_pruned_earliest_first_in_batches_an
     let cutoff = at(20) + KEPT;
     let prune = |limit| async move {
         store
+            .idempotency()
             .prune_idempotency_records(cutoff, limit)
             .await
             .expect("prune_idempotency_records")
@@ -335,7 +342,11 @@ pub async fn concurrent_begins_of_one_key_have_exactly_one_start(h: Harness) {
         let claim = claim(1, "race", 7, at(0));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let outcome = store.begin_idempotent(&claim).await.expect("begin_idempotent");
+            let outcome = store
+                .idempotency()
+                .begin_idempotent(&claim)
+                .await
+                .expect("begin_idempotent");
             (claim, outcome)
         }));
     }
@@ -373,7 +384,11 @@ pub async fn concurrent_takeovers_of_a_stale_record_have_exactly_one_winner(h: H
         let claim = claim(1, "stale", 7, at(120));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let outcome = store.begin_idempotent(&claim).await.expect("begin_idempotent");
+            let outcome = store
+                .idempotency()
+                .begin_idempotent(&claim)
+                .await
+                .expect("begin_idempotent");
             (claim.attempt, outcome)
         }));
     }

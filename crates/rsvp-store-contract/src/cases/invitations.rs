@@ -23,11 +23,13 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let written = invite_with(&acme, full_request("Bob@Globex.TEST"), at(10)).to_member_of(globex.id());
     store
+        .invitations()
         .insert_invitation(&written.record)
         .await
         .expect("insert_invitation");
 
     let read = store
+        .invitations()
         .get_invitation(written.id())
         .await
         .expect("get_invitation")
@@ -38,11 +40,13 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     assert_eq!(read.roles.to_strings(), ["supplier", "orders:read"]);
 
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("bob@globex.test"))
         .await
         .expect("find_pending");
     assert_eq!(pending.as_ref(), Some(written.invitation()));
     let by_link = store
+        .invitations()
         .find_invitation_by_link(&written.link_hash())
         .await
         .expect("find_invitation_by_link");
@@ -52,17 +56,20 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
         std::slice::from_ref(&written.record.event)
     );
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(10), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs, [claimed(written.job(), at(10), LEASE)]);
 
     let unknown = store
+        .invitations()
         .get_invitation(InvitationId::from_uuid(new_uuid()))
         .await
         .expect("get_invitation");
     assert_eq!(unknown, None);
     let elsewhere = store
+        .invitations()
         .find_pending(globex.id(), &email("bob@globex.test"))
         .await
         .expect("find_pending");
@@ -83,10 +90,18 @@ pub async fn a_second_pending_invitation_to_the_same_email_in_any_case_is_refuse
         .enumerate()
     {
         let second = invite(&acme, address, at(5));
-        let result = store.insert_invitation(&second.record).await;
+        let result = store.invitations().insert_invitation(&second.record).await;
         assert_eq!(result, Err(StoreError::AlreadyInvited), "inviting {address:?}");
-        assert_eq!(store.get_invitation(second.id()).await.expect("get_invitation"), None);
+        assert_eq!(
+            store
+                .invitations()
+                .get_invitation(second.id())
+                .await
+                .expect("get_invitation"),
+            None
+        );
         let link = store
+            .invitations()
             .find_invitation_by_link(&second.link_hash())
             .await
             .expect("find_invitation_by_link");
@@ -98,11 +113,13 @@ pub async fn a_second_pending_invitation_to_the_same_email_in_any_case_is_refuse
 
     assert_eq!(all_events(store, acme.id()).await, events_before);
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("BOB@GLOBEX.TEST"))
         .await
         .expect("find_pending");
     assert_eq!(pending.as_ref(), Some(first.invitation()));
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(100), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -123,10 +140,11 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
 
     let second = invite(&acme, "bob@globex.test", at(120));
     assert_eq!(
-        store.insert_invitation(&second.record).await,
+        store.invitations().insert_invitation(&second.record).await,
         Err(StoreError::AlreadyInvited)
     );
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("bob@globex.test"))
         .await
         .expect("find_pending");
@@ -137,14 +155,17 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
     );
 
     store
+        .invitations()
         .apply_transition(&expire(first.invitation(), at(120)))
         .await
         .expect("expire the first invitation");
     store
+        .invitations()
         .insert_invitation(&second.record)
         .await
         .expect("once expired, the email may be invited again");
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("bob@globex.test"))
         .await
         .expect("find_pending");
@@ -172,8 +193,13 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
             InvitationStatus::Cancelled => cancel(first.invitation(), at(10)),
             _ => expire(first.invitation(), at(1000)),
         };
-        store.apply_transition(&record).await.expect("apply_transition");
+        store
+            .invitations()
+            .apply_transition(&record)
+            .await
+            .expect("apply_transition");
         let none = store
+            .invitations()
             .find_pending(acme.id(), &email(&address))
             .await
             .expect("find_pending");
@@ -181,15 +207,21 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
 
         let again = invite(&acme, &address.to_uppercase(), at(1001));
         store
+            .invitations()
             .insert_invitation(&again.record)
             .await
             .unwrap_or_else(|e| panic!("inviting again after {status}: {e}"));
         let pending = store
+            .invitations()
             .find_pending(acme.id(), &email(&address))
             .await
             .expect("find_pending");
         assert_eq!(pending.as_ref(), Some(again.invitation()), "after {status}");
-        let first_now = store.get_invitation(first.id()).await.expect("get_invitation");
+        let first_now = store
+            .invitations()
+            .get_invitation(first.id())
+            .await
+            .expect("get_invitation");
         assert_eq!(first_now.map(|i| i.status), Some(status), "the old one stays {status}");
     }
 }
@@ -204,12 +236,14 @@ pub async fn another_business_may_invite_the_same_email(h: Harness) {
     let from_acme = invited(store, &acme, "bob@globex.test", at(0)).await;
     let from_initech = invite(&initech, "BOB@globex.test", at(1));
     store
+        .invitations()
         .insert_invitation(&from_initech.record)
         .await
         .expect("another business may invite the same email");
 
     for (business, expected) in [(acme.id(), &from_acme), (initech.id(), &from_initech)] {
         let pending = store
+            .invitations()
             .find_pending(business, &email("bob@globex.test"))
             .await
             .expect("find_pending");
@@ -231,12 +265,21 @@ pub async fn bulk_insert_items_are_independent_and_a_refused_one_writes_nothing(
         invite(&acme, "three@partner.test", at(10)).without_email(),
     ];
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
-    let results = store.insert_invitations(&records).await.expect("insert_invitations");
+    let results = store
+        .invitations()
+        .insert_invitations(&records)
+        .await
+        .expect("insert_invitations");
     assert_eq!(results, [Ok(()), Err(StoreError::AlreadyInvited), Ok(()), Ok(())]);
 
     for (index, item) in batch.iter().enumerate() {
-        let stored = store.get_invitation(item.id()).await.expect("get_invitation");
+        let stored = store
+            .invitations()
+            .get_invitation(item.id())
+            .await
+            .expect("get_invitation");
         let link = store
+            .invitations()
             .find_invitation_by_link(&item.link_hash())
             .await
             .expect("find_invitation_by_link");
@@ -256,6 +299,7 @@ pub async fn bulk_insert_items_are_independent_and_a_refused_one_writes_nothing(
     assert_eq!(events, expected);
     let jobs: BTreeSet<_> = job_ids(
         &store
+            .outbox()
             .claim_email_jobs(at(10), 10, LEASE)
             .await
             .expect("claim_email_jobs"),
@@ -265,7 +309,11 @@ pub async fn bulk_insert_items_are_independent_and_a_refused_one_writes_nothing(
     let expected_jobs: BTreeSet<_> = [existing.job().id, batch[0].job().id, batch[2].job().id].into();
     assert_eq!(jobs, expected_jobs);
 
-    let empty = store.insert_invitations(&[]).await.expect("an empty batch");
+    let empty = store
+        .invitations()
+        .insert_invitations(&[])
+        .await
+        .expect("an empty batch");
     assert!(empty.is_empty());
 }
 
@@ -280,7 +328,11 @@ pub async fn duplicates_within_one_bulk_insert_let_exactly_one_win(h: Harness) {
         invite(&acme, "DUP@Partner.test", at(10)),
     ];
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
-    let results = store.insert_invitations(&records).await.expect("insert_invitations");
+    let results = store
+        .invitations()
+        .insert_invitations(&records)
+        .await
+        .expect("insert_invitations");
     assert_eq!(results.len(), 3);
     assert_eq!(results[1], Ok(()));
     let winner = match (&results[0], &results[2]) {
@@ -289,6 +341,7 @@ pub async fn duplicates_within_one_bulk_insert_let_exactly_one_win(h: Harness) {
         other => panic!("exactly one duplicate must win, the other be AlreadyInvited: {other:?}"),
     };
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("dup@partner.test"))
         .await
         .expect("find_pending");
@@ -320,7 +373,7 @@ pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let result = store.insert_invitation(&candidate.record).await;
+            let result = store.invitations().insert_invitation(&candidate.record).await;
             (candidate, result)
         }));
     }
@@ -336,6 +389,7 @@ pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_
 
     let store = h.store.as_ref();
     let pending = store
+        .invitations()
         .find_pending(acme.id(), &email("carol@globex.test"))
         .await
         .expect("find_pending");
@@ -359,17 +413,32 @@ pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skip
     let unknown = InvitationId::from_uuid(new_uuid());
 
     let mut read = store
+        .invitations()
         .get_invitations(&[second.id(), unknown, first.id(), second.id()])
         .await
         .expect("get_invitations");
     read.sort_by_key(|invitation| invitation.id);
     let mut expected = Vec::new();
     for id in [first.id(), second.id()] {
-        expected.push(store.get_invitation(id).await.expect("get_invitation").expect("stored"));
+        expected.push(
+            store
+                .invitations()
+                .get_invitation(id)
+                .await
+                .expect("get_invitation")
+                .expect("stored"),
+        );
     }
     expected.sort_by_key(|invitation| invitation.id);
     assert_eq!(read, expected);
-    assert!(store.get_invitations(&[]).await.expect("get_invitations").is_empty());
+    assert!(
+        store
+            .invitations()
+            .get_invitations(&[])
+            .await
+            .expect("get_invitations")
+            .is_empty()
+    );
 }
 
 /// `invitation_context` answers every check of a new invitation at once:
@@ -384,6 +453,7 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
     let acme_id = acme.id();
     let context = |address: &'static str| async move {
         store
+            .invitations()
             .invitation_context(acme_id, &email(address))
             .await
             .expect("invitation_context")
@@ -404,6 +474,7 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
         Some(sent.invitation())
     );
     store
+        .invitations()
         .apply_transition(&accept(sent.invitation(), globex.id(), at(2)))
         .await
         .expect("apply_transition");
@@ -411,6 +482,7 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
     assert_eq!((connected.connected, connected.pending), (true, None));
     // Seen from the other end, the same connection.
     let back = store
+        .invitations()
         .invitation_context(globex.id(), &email("ann@acme.test"))
         .await
         .expect("invitation_context");
@@ -422,6 +494,7 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
         ("erin@initech.test", Some(globex.id()), false),
     ] {
         store
+            .opt_outs()
             .add_suppression(&Suppression {
                 id: SuppressionId::from_uuid(new_uuid()),
                 email: email(address),

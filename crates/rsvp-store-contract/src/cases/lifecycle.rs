@@ -23,6 +23,7 @@ async fn all_businesses(store: &dyn rsvp_app::Store, name: Option<&str>, size: i
     let mut after = None;
     for _ in 0..1000 {
         let page = store
+            .accounts()
             .list_businesses(&BusinessQuery {
                 name: name.map(str::to_owned),
                 limit: limit(size),
@@ -50,11 +51,20 @@ pub async fn api_keys_are_added_listed_newest_first_and_found_with_their_owner(h
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let other = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let ci = named_api_key(acme.user.id, "ci deploy", Some(at(3600)), at(10));
-    store.create_api_key(&ci.record).await.expect("create_api_key");
+    store
+        .accounts()
+        .create_api_key(&ci.record)
+        .await
+        .expect("create_api_key");
 
-    let keys = store.list_api_keys(acme.user.id).await.expect("list_api_keys");
+    let keys = store
+        .accounts()
+        .list_api_keys(acme.user.id)
+        .await
+        .expect("list_api_keys");
     assert_eq!(keys, vec![ci.record.key.clone(), acme.key.record.key.clone()]);
     let found = store
+        .accounts()
         .find_credential(&ci.record.hash)
         .await
         .expect("find_credential")
@@ -62,11 +72,16 @@ pub async fn api_keys_are_added_listed_newest_first_and_found_with_their_owner(h
     assert_eq!(found.key, ci.record.key);
     assert_eq!(found.principal.user, acme.user);
     assert_eq!(
-        store.list_api_keys(other.user.id).await.expect("list_api_keys"),
+        store
+            .accounts()
+            .list_api_keys(other.user.id)
+            .await
+            .expect("list_api_keys"),
         vec![other.key.record.key.clone()]
     );
     assert_eq!(
         store
+            .accounts()
             .list_api_keys(UserId::from_uuid(new_uuid()))
             .await
             .expect("list_api_keys"),
@@ -79,9 +94,15 @@ pub async fn adding_an_api_key_to_a_missing_user_is_not_found_and_writes_nothing
     let store = h.store.as_ref();
     let ghost = UserId::from_uuid(new_uuid());
     let key = named_api_key(ghost, "ghost", None, at(0));
-    assert_eq!(store.create_api_key(&key.record).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.accounts().create_api_key(&key.record).await,
+        Err(StoreError::NotFound)
+    );
     assert_eq!(principal(store, &key.record.hash).await, None);
-    assert_eq!(store.list_api_keys(ghost).await.expect("list_api_keys"), Vec::new());
+    assert_eq!(
+        store.accounts().list_api_keys(ghost).await.expect("list_api_keys"),
+        Vec::new()
+    );
 }
 
 /// `revoke_api_key`: the key's hash finds nothing at once; the user's other
@@ -90,9 +111,14 @@ pub async fn a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_foun
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let spare = named_api_key(acme.user.id, "spare", None, at(1));
-    store.create_api_key(&spare.record).await.expect("create_api_key");
+    store
+        .accounts()
+        .create_api_key(&spare.record)
+        .await
+        .expect("create_api_key");
 
     store
+        .accounts()
         .revoke_api_key(acme.key.record.key.id)
         .await
         .expect("revoke_api_key");
@@ -102,15 +128,19 @@ pub async fn a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_foun
         "the other key still acts"
     );
     assert_eq!(
-        store.list_api_keys(acme.user.id).await.expect("list_api_keys"),
+        store
+            .accounts()
+            .list_api_keys(acme.user.id)
+            .await
+            .expect("list_api_keys"),
         vec![spare.record.key.clone()]
     );
     assert_eq!(
-        store.revoke_api_key(acme.key.record.key.id).await,
+        store.accounts().revoke_api_key(acme.key.record.key.id).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
-        store.revoke_api_key(ApiKeyId::from_uuid(new_uuid())).await,
+        store.accounts().revoke_api_key(ApiKeyId::from_uuid(new_uuid())).await,
         Err(StoreError::NotFound)
     );
     assert!(principal(store, &spare.record.hash).await.is_some());
@@ -125,6 +155,7 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
     let id = acme.key.record.key.id;
     let last_used = || async move {
         store
+            .accounts()
             .find_credential(&acme.key.record.hash)
             .await
             .expect("find_credential")
@@ -134,11 +165,13 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
     };
     let minute = Duration::MINUTE;
     store
+        .accounts()
         .record_api_key_use(id, at(100), at(100) - minute)
         .await
         .expect("use");
     assert_eq!(last_used().await, Some(at(100)), "the first use is recorded");
     store
+        .accounts()
         .record_api_key_use(id, at(130), at(130) - minute)
         .await
         .expect("use");
@@ -148,13 +181,19 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
         "a use within the minute is not written"
     );
     store
+        .accounts()
         .record_api_key_use(id, at(160), at(160) - minute)
         .await
         .expect("use");
     assert_eq!(last_used().await, Some(at(160)), "a minute later it is");
-    store.record_api_key_use(id, at(50), at(500)).await.expect("use");
+    store
+        .accounts()
+        .record_api_key_use(id, at(50), at(500))
+        .await
+        .expect("use");
     assert_eq!(last_used().await, Some(at(160)), "never backwards");
     store
+        .accounts()
         .record_api_key_use(ApiKeyId::from_uuid(new_uuid()), at(200), at(140))
         .await
         .expect("an unknown key is no error");
@@ -210,14 +249,19 @@ pub async fn updating_a_business_writes_its_name_and_suspension_and_an_unknown_o
         ..acme.business.clone()
     }
     .with_suspension(true, at(5));
-    store.update_business(&renamed).await.expect("update_business");
+    store
+        .accounts()
+        .update_business(&renamed)
+        .await
+        .expect("update_business");
     assert_eq!(
-        store.get_business(acme.id()).await.expect("get_business"),
+        store.accounts().get_business(acme.id()).await.expect("get_business"),
         Some(renamed.clone())
     );
     assert_eq!(names(&all_businesses(store, Some("initech"), 5).await), ["Initech"]);
     assert_eq!(names(&all_businesses(store, Some("acme"), 5).await), Vec::<&str>::new());
     let credential = store
+        .accounts()
         .find_credential(&acme.key.record.hash)
         .await
         .expect("find_credential")
@@ -228,8 +272,14 @@ pub async fn updating_a_business_writes_its_name_and_suspension_and_an_unknown_o
         id: BusinessId::from_uuid(new_uuid()),
         ..renamed
     };
-    assert_eq!(store.update_business(&ghost).await, Err(StoreError::NotFound));
-    assert_eq!(store.get_business(ghost.id).await.expect("get_business"), None);
+    assert_eq!(
+        store.accounts().update_business(&ghost).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.accounts().get_business(ghost.id).await.expect("get_business"),
+        None
+    );
 }
 
 /// `list_users`: a business's users, newest first, paged; nothing of others.
@@ -243,6 +293,7 @@ pub async fn users_of_a_business_are_listed_newest_first_and_paged(h: Harness) {
     let mut after = None;
     loop {
         let page = store
+            .accounts()
             .list_users(acme.id(), &PageRequest { limit: limit(1), after })
             .await
             .expect("list_users");
@@ -255,6 +306,7 @@ pub async fn users_of_a_business_are_listed_newest_first_and_paged(h: Harness) {
     }
     assert_eq!(seen, vec![dave.user, carol.user, acme.user]);
     let nobody = store
+        .accounts()
         .list_users(
             BusinessId::from_uuid(new_uuid()),
             &PageRequest {
@@ -278,12 +330,13 @@ pub async fn updating_a_user_writes_its_names_and_deactivation_and_an_unknown_on
         ..acme.user.clone()
     }
     .with_deactivation(true, at(9));
-    store.update_user(&changed).await.expect("update_user");
+    store.accounts().update_user(&changed).await.expect("update_user");
     assert_eq!(
-        store.get_user(acme.user.id).await.expect("get_user"),
+        store.accounts().get_user(acme.user.id).await.expect("get_user"),
         Some(changed.clone())
     );
     let credential = store
+        .accounts()
         .find_credential(&acme.key.record.hash)
         .await
         .expect("find_credential")
@@ -295,10 +348,11 @@ pub async fn updating_a_user_writes_its_names_and_deactivation_and_an_unknown_on
         email: email("ghost@acme.test"),
         ..changed
     };
-    assert_eq!(store.update_user(&ghost).await, Err(StoreError::NotFound));
-    assert_eq!(store.get_user(ghost.id).await.expect("get_user"), None);
+    assert_eq!(store.accounts().update_user(&ghost).await, Err(StoreError::NotFound));
+    assert_eq!(store.accounts().get_user(ghost.id).await.expect("get_user"), None);
     assert_eq!(
         store
+            .accounts()
             .find_user_by_email(&email("ghost@acme.test"))
             .await
             .expect("find_user_by_email"),
@@ -316,6 +370,7 @@ pub async fn invitations_to_an_email_are_found_in_every_business_whatever_the_ca
     let second = invited(store, &globex, "pat@PERSON.test", at(2)).await;
     let _other = invited(store, &acme, "someone@else.test", at(3)).await;
     let mut found: Vec<_> = store
+        .opt_outs()
         .invitations_to_email(&email("PAT@person.test"))
         .await
         .expect("invitations_to_email")
@@ -355,11 +410,12 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     .await;
     let sent = invited(store, &globex, "Pat@Person.test", at(2)).await;
     store
+        .outbox()
         .finish_email_job(sent.job().id, &EmailOutcome::Sent, at(3))
         .await
         .expect("finish_email_job");
     let bystander = invited(store, &acme, "someone@else.test", at(4)).await;
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2);
+    assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 2);
 
     let now = at(100);
     let record = ErasureRecord {
@@ -370,7 +426,11 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
             erasure_of(sent.invitation(), now),
         ],
     };
-    let counts = store.erase_invitations(&record).await.expect("erase_invitations");
+    let counts = store
+        .opt_outs()
+        .erase_invitations(&record)
+        .await
+        .expect("erase_invitations");
     assert_eq!(
         counts,
         ErasureCounts {
@@ -381,6 +441,7 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     );
     for erased in &record.invitations {
         let stored = store
+            .invitations()
             .get_invitation(erased.invitation.id)
             .await
             .expect("get_invitation")
@@ -398,6 +459,7 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     for link in [pending.link_hash(), sent.link_hash()] {
         assert_eq!(
             store
+                .invitations()
                 .find_invitation_by_link(&link)
                 .await
                 .expect("find_invitation_by_link"),
@@ -406,17 +468,19 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     }
     assert!(
         store
+            .invitations()
             .find_invitation_by_link(&bystander.link_hash())
             .await
             .expect("find_invitation_by_link")
             .is_some()
     );
     assert_eq!(
-        store.outbox_depth().await.expect("outbox_depth"),
+        store.outbox().outbox_depth().await.expect("outbox_depth"),
         1,
         "only the bystander's email is left"
     );
     let claimed = store
+        .outbox()
         .claim_email_jobs(at(200), 10, Duration::minutes(1))
         .await
         .expect("claim_email_jobs");
@@ -424,6 +488,7 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     assert_eq!(claimed[0].invitation_id, bystander.id());
     assert!(
         store
+            .opt_outs()
             .invitations_to_email(&email("pat@person.test"))
             .await
             .expect("invitations_to_email")
@@ -455,6 +520,7 @@ pub async fn an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes
     let read = pending.invitation().clone();
     // Answered meanwhile.
     store
+        .invitations()
         .apply_transition(&crate::fixtures::reject(&read, at(5)))
         .await
         .expect("apply_transition");
@@ -464,10 +530,15 @@ pub async fn an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes
         invitations: vec![erasure_of(&read, at(10))],
     };
     assert_eq!(
-        store.erase_invitations(&record).await.expect("erase_invitations"),
+        store
+            .opt_outs()
+            .erase_invitations(&record)
+            .await
+            .expect("erase_invitations"),
         ErasureCounts::default()
     );
     let stored = store
+        .invitations()
         .get_invitation(pending.id())
         .await
         .expect("get_invitation")
@@ -485,7 +556,11 @@ pub async fn an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes
         invitations: vec![erasure_of(&stored, at(10))],
     };
     assert_eq!(
-        store.erase_invitations(&other).await.expect("erase_invitations"),
+        store
+            .opt_outs()
+            .erase_invitations(&other)
+            .await
+            .expect("erase_invitations"),
         ErasureCounts::default()
     );
 }

@@ -20,20 +20,23 @@ pub async fn an_invitation_is_found_by_the_hash_of_its_link_token(h: Harness) {
 
     for invite in [&to_bob, &to_carol] {
         let found = store
+            .invitations()
             .find_invitation_by_link(&invite.link_hash())
             .await
             .expect("find_invitation_by_link");
         assert_eq!(found.as_ref(), Some(invite.invitation()));
     }
     let unknown = store
+        .invitations()
         .find_invitation_by_link(&unknown_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(unknown, None);
 
     let accepted = accept(to_bob.invitation(), globex.id(), at(10));
-    store.apply_transition(&accepted).await.expect("accept");
+    store.invitations().apply_transition(&accepted).await.expect("accept");
     let found = store
+        .invitations()
         .find_invitation_by_link(&to_bob.link_hash())
         .await
         .expect("find_invitation_by_link");
@@ -50,6 +53,7 @@ pub async fn a_resend_keeps_earlier_links_unless_it_revokes_them(h: Harness) {
     let neighbour = invited(store, &acme, "carol@globex.test", at(0)).await;
     let finds = |hash| async move {
         store
+            .invitations()
             .find_invitation_by_link(&hash)
             .await
             .expect("find_invitation_by_link")
@@ -57,7 +61,11 @@ pub async fn a_resend_keeps_earlier_links_unless_it_revokes_them(h: Harness) {
     };
 
     let kept = resend(invite.invitation(), at(100), false);
-    store.record_resend(&kept.record).await.expect("record_resend");
+    store
+        .invitations()
+        .record_resend(&kept.record)
+        .await
+        .expect("record_resend");
     assert_eq!(
         finds(invite.link_hash()).await,
         Some(invite.id()),
@@ -66,7 +74,11 @@ pub async fn a_resend_keeps_earlier_links_unless_it_revokes_them(h: Harness) {
     assert_eq!(finds(kept.link_hash()).await, Some(invite.id()), "the new link works");
 
     let revoking = resend(invite.invitation(), at(200), true);
-    store.record_resend(&revoking.record).await.expect("record_resend");
+    store
+        .invitations()
+        .record_resend(&revoking.record)
+        .await
+        .expect("record_resend");
     assert_eq!(finds(invite.link_hash()).await, None, "the first link is revoked");
     assert_eq!(finds(kept.link_hash()).await, None, "the second link is revoked");
     assert_eq!(
@@ -92,37 +104,45 @@ pub async fn a_resend_within_the_cooldown_is_refused_and_writes_nothing(h: Harne
 
     let too_soon = resend(invite.invitation(), at(30), true);
     assert_eq!(
-        store.record_resend(&too_soon.record).await,
+        store.invitations().record_resend(&too_soon.record).await,
         Err(StoreError::Cooldown { last_sent_at: at(0) })
     );
     let new_link = store
+        .invitations()
         .find_invitation_by_link(&too_soon.link_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(new_link, None);
     let old_link = store
+        .invitations()
         .find_invitation_by_link(&invite.link_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(old_link.as_ref(), Some(invite.invitation()), "nothing was revoked");
     assert_eq!(all_events(store, acme.id()).await, events);
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(30), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&jobs), [invite.job().id], "no second email was queued");
-    let stored = store.get_invitation(invite.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(invite.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(invite.invitation()));
 
     let on_time = resend(invite.invitation(), at(60), false);
     let resent = store
+        .invitations()
         .record_resend(&on_time.record)
         .await
         .expect("a resend exactly one cooldown after the last send");
     assert_eq!(resent.last_sent_at, Some(at(60)));
     let again = resend(invite.invitation(), at(61), false);
     assert_eq!(
-        store.record_resend(&again.record).await,
+        store.invitations().record_resend(&again.record).await,
         Err(StoreError::Cooldown { last_sent_at: at(60) })
     );
 }
@@ -135,7 +155,7 @@ pub async fn resending_an_invitation_that_is_not_pending_is_a_conflict_and_write
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let answered = insert(store, invite(&acme, "bob@globex.test", at(0)).without_email()).await;
     let accepted = accept(answered.invitation(), globex.id(), at(10));
-    store.apply_transition(&accepted).await.expect("accept");
+    store.invitations().apply_transition(&accepted).await.expect("accept");
     let lapsed = insert(
         store,
         invite(&acme, "carol@globex.test", at(0))
@@ -151,25 +171,32 @@ pub async fn resending_an_invitation_that_is_not_pending_is_a_conflict_and_write
     ] {
         let attempt = resend(invitation, now, true);
         assert_eq!(
-            store.record_resend(&attempt.record).await,
+            store.invitations().record_resend(&attempt.record).await,
             Err(StoreError::Conflict { current }),
             "resending an invitation that reads as {current}"
         );
         let link = store
+            .invitations()
             .find_invitation_by_link(&attempt.link_hash())
             .await
             .expect("find_invitation_by_link");
         assert_eq!(link, None);
-        let stored = store.get_invitation(invitation.id).await.expect("get_invitation");
+        let stored = store
+            .invitations()
+            .get_invitation(invitation.id)
+            .await
+            .expect("get_invitation");
         assert_eq!(stored.as_ref(), Some(invitation));
     }
     let old_link = store
+        .invitations()
         .find_invitation_by_link(&lapsed.link_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(old_link.as_ref(), Some(lapsed.invitation()), "nothing was revoked");
     assert_eq!(all_events(store, acme.id()).await, events);
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(1000), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -182,14 +209,19 @@ pub async fn resending_an_unknown_invitation_is_not_found(h: Harness) {
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let never_stored = invite(&acme, "bob@globex.test", at(0));
     let attempt = resend(never_stored.invitation(), at(100), false);
-    assert_eq!(store.record_resend(&attempt.record).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.invitations().record_resend(&attempt.record).await,
+        Err(StoreError::NotFound)
+    );
     let link = store
+        .invitations()
         .find_invitation_by_link(&attempt.link_hash())
         .await
         .expect("find_invitation_by_link");
     assert_eq!(link, None);
     assert!(all_events(store, acme.id()).await.is_empty());
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(1000), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -204,6 +236,7 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
     let first = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -212,21 +245,31 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
         error: "mailbox unavailable".to_owned(),
     };
     store
+        .outbox()
         .finish_email_job(bob.job().id, &failure, at(1))
         .await
         .expect("finish_email_job");
 
     let resent = resend(bob.invitation(), at(100), false);
-    let returned = store.record_resend(&resent.record).await.expect("record_resend");
+    let returned = store
+        .invitations()
+        .record_resend(&resent.record)
+        .await
+        .expect("record_resend");
     assert_eq!(returned.id, bob.id());
     assert_eq!(returned.status, InvitationStatus::Pending);
     assert_eq!(returned.last_sent_at, Some(at(100)));
     assert_eq!(returned.updated_at, at(100), "a resend is a change");
     assert_eq!(returned.email_delivery, Some(EmailDelivery::Queued));
-    let stored = store.get_invitation(bob.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(bob.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&returned));
 
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(100), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -242,6 +285,7 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
     let silent = insert(store, invite(&acme, "carol@globex.test", at(0)).without_email()).await;
     let first_send = resend(silent.invitation(), at(1), false);
     let returned = store
+        .invitations()
         .record_resend(&first_send.record)
         .await
         .expect("an invitation never sent has no cooldown");

@@ -44,7 +44,7 @@ pub async fn sent_invitations_are_listed_newest_first_and_paged_without_skips_or
             ids(&expected),
             "pages of {size}"
         );
-        let first = store.list_sent(acme.id(), &q).await.expect("list_sent");
+        let first = store.invitations().list_sent(acme.id(), &q).await.expect("list_sent");
         let last = first.items.last().expect("a first page");
         let cursor = Cursor {
             created_at: last.created_at,
@@ -91,7 +91,7 @@ pub async fn paging_neither_skips_nor_repeats_rows_while_another_task_inserts(h:
     };
     let mut read: Vec<Invitation> = Vec::new();
     loop {
-        let page = h.store.list_sent(acme.id(), &q).await.expect("list_sent");
+        let page = h.store.invitations().list_sent(acme.id(), &q).await.expect("list_sent");
         read.extend(page.items);
         let Some(next) = page.next else { break };
         q.after = Some(next);
@@ -153,7 +153,11 @@ pub async fn status_filters_read_the_status_at_the_query_time(h: Harness) {
             _ => None,
         };
         if let Some(record) = record {
-            store.apply_transition(&record).await.expect("apply_transition");
+            store
+                .invitations()
+                .apply_transition(&record)
+                .await
+                .expect("apply_transition");
         }
         by_name.insert(*name, stored.invitation().clone());
     }
@@ -319,7 +323,11 @@ pub async fn the_received_list_leaves_out_cancelled_invitations(h: Harness) {
         reject(rejected.invitation(), at(10)),
         accept(accepted.invitation(), globex.id(), at(10)),
     ] {
-        store.apply_transition(&record).await.expect("apply_transition");
+        store
+            .invitations()
+            .apply_transition(&record)
+            .await
+            .expect("apply_transition");
     }
 
     let received = all_received(store, globex.id(), query(at(20))).await;

@@ -19,13 +19,18 @@ pub async fn due_for_expiry_returns_stored_pending_invitations_past_expiry_oldes
     let _not_yet = insert(store, expiring(&acme, "c@partner.test", at(200))).await;
     let cancelled = insert(store, expiring(&acme, "d@partner.test", at(10))).await;
     store
+        .invitations()
         .apply_transition(&cancel(cancelled.invitation(), at(5)))
         .await
         .expect("cancel");
     let on_the_dot = insert(store, expiring(&acme, "e@partner.test", at(150))).await;
     let other_tenant = insert(store, expiring(&initech, "f@partner.test", at(120))).await;
 
-    let due = store.due_for_expiry(at(150), 10).await.expect("due_for_expiry");
+    let due = store
+        .invitations()
+        .due_for_expiry(at(150), 10)
+        .await
+        .expect("due_for_expiry");
     assert_eq!(
         due,
         [
@@ -35,17 +40,27 @@ pub async fn due_for_expiry_returns_stored_pending_invitations_past_expiry_oldes
             on_the_dot.invitation().clone(),
         ]
     );
-    let first_two = store.due_for_expiry(at(150), 2).await.expect("due_for_expiry");
+    let first_two = store
+        .invitations()
+        .due_for_expiry(at(150), 2)
+        .await
+        .expect("due_for_expiry");
     assert_eq!(ids(&first_two), [b.id(), a.id()]);
 
     store
+        .invitations()
         .apply_transition(&expire(b.invitation(), at(150)))
         .await
         .expect("expire");
-    let due = store.due_for_expiry(at(150), 10).await.expect("due_for_expiry");
+    let due = store
+        .invitations()
+        .due_for_expiry(at(150), 10)
+        .await
+        .expect("due_for_expiry");
     assert_eq!(ids(&due), [a.id(), other_tenant.id(), on_the_dot.id()]);
     assert!(
         store
+            .invitations()
             .due_for_expiry(at(49), 10)
             .await
             .expect("due_for_expiry")
@@ -78,7 +93,7 @@ pub async fn connections_are_listed_for_both_ends_newest_first_and_paged(h: Harn
     for (inviter, invitee, accepted_at) in pairs {
         let built = insert(store, invite(inviter, &invitee.user.email.to_string(), at(0))).await;
         let record = accept(built.invitation(), invitee.id(), accepted_at);
-        let outcome = store.apply_transition(&record).await.expect("accept");
+        let outcome = store.invitations().apply_transition(&record).await.expect("accept");
         connections.push(outcome.connection.expect("a connection"));
     }
     let newest_first = |mut rows: Vec<Connection>| {
@@ -113,18 +128,21 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     let initech = Tenant::create(store, "Initech", "eve@initech.test", at(0)).await;
     let to_bob = insert(store, invite(&acme, "bob@globex.test", at(0)).to_member_of(globex.id())).await;
     store
+        .invitations()
         .apply_transition(&accept(to_bob.invitation(), globex.id(), at(1)))
         .await
         .expect("accept");
     let to_carol = invited(store, &acme, "carol@x.test", at(2)).await;
     let to_dave = invited(store, &acme, "dave@x.test", at(2)).await;
     store
+        .invitations()
         .apply_transition(&cancel(to_dave.invitation(), at(3)))
         .await
         .expect("cancel");
     invited(store, &globex, "frank@x.test", at(2)).await;
 
     let mut users: Vec<String> = store
+        .accounts()
         .find_users_by_emails(&[
             email("BOB@globex.test"),
             email("eve@initech.test"),
@@ -139,6 +157,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     assert_eq!(users, ["bob@globex.test", "eve@initech.test"]);
     assert!(
         store
+            .accounts()
             .find_users_by_emails(&[])
             .await
             .expect("find_users_by_emails")
@@ -146,17 +165,20 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     );
 
     let connected = store
+        .network()
         .connected_among(acme.id(), &[globex.id(), initech.id()])
         .await
         .expect("connected_among");
     assert_eq!(connected, [globex.id()]);
     let connected = store
+        .network()
         .connected_among(globex.id(), &[acme.id(), initech.id()])
         .await
         .expect("connected_among");
     assert_eq!(connected, [acme.id()], "either side of the pair");
     assert!(
         store
+            .network()
             .connected_among(acme.id(), &[])
             .await
             .expect("connected_among")
@@ -164,6 +186,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     );
 
     let pending = store
+        .invitations()
         .find_pending_for_emails(
             acme.id(),
             &[email("CAROL@x.test"), email("dave@x.test"), email("frank@x.test")],
@@ -174,6 +197,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     assert_eq!(ids, [to_carol.id()], "only the sender's stored-pending invitations");
     assert!(
         store
+            .invitations()
             .find_pending_for_emails(acme.id(), &[])
             .await
             .expect("find_pending_for_emails")

@@ -26,6 +26,7 @@ pub async fn claiming_returns_due_queued_jobs_oldest_first_and_counts_the_attemp
 
     let claim = |now, limit| async move {
         store
+            .outbox()
             .claim_email_jobs(now, limit, LEASE)
             .await
             .expect("claim_email_jobs")
@@ -50,16 +51,19 @@ pub async fn a_claimed_job_is_not_claimed_again_before_its_lease_ends(h: Harness
     let invite = invited(store, &acme, "bob@globex.test", at(0)).await;
 
     let first = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(first, [claimed(invite.job(), at(0), LEASE)]);
     let during = store
+        .outbox()
         .claim_email_jobs(at(0) + LEASE - Duration::seconds(1), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert!(during.is_empty(), "a leased job must not be claimed again");
     let after = store
+        .outbox()
         .claim_email_jobs(at(0) + LEASE, 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -88,7 +92,7 @@ pub async fn concurrent_claimers_never_get_the_same_job(h: Harness) {
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.claim_email_jobs(at(100), LIMIT, LEASE).await
+            store.outbox().claim_email_jobs(at(100), LIMIT, LEASE).await
         }));
     }
     let mut claimed_by: Vec<Vec<EmailJob>> = Vec::new();
@@ -108,6 +112,7 @@ pub async fn concurrent_claimers_never_get_the_same_job(h: Harness) {
     }
     let leftovers = h
         .store
+        .outbox()
         .claim_email_jobs(at(100), JOBS, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -124,20 +129,27 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
     let first = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&first), [bob.job().id]);
     let resent = crate::fixtures::resend(bob.invitation(), at(100), false);
-    store.record_resend(&resent.record).await.expect("record_resend");
+    store
+        .invitations()
+        .record_resend(&resent.record)
+        .await
+        .expect("record_resend");
     let failure = EmailOutcome::Failed {
         error: "mailbox unavailable".to_owned(),
     };
     store
+        .outbox()
         .finish_email_job(bob.job().id, &failure, at(101))
         .await
         .expect("finish_email_job");
     let stored = store
+        .invitations()
         .get_invitation(bob.id())
         .await
         .expect("get_invitation")
@@ -148,14 +160,17 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         "the resend's email is still queued"
     );
     store
+        .outbox()
         .claim_email_jobs(at(200), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     store
+        .outbox()
         .finish_email_job(resent.record.email_job.id, &EmailOutcome::Sent, at(201))
         .await
         .expect("finish_email_job");
     let stored = store
+        .invitations()
         .get_invitation(bob.id())
         .await
         .expect("get_invitation")
@@ -167,22 +182,24 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
 /// not the finished ones.
 pub async fn the_outbox_depth_counts_queued_jobs(h: Harness) {
     let store = h.store.as_ref();
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 0);
+    assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 0);
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let first = invited(store, &acme, "a@x.test", at(0)).await;
     let second = invited(store, &acme, "b@x.test", at(0)).await;
     invited(store, &acme, "c@x.test", at(0)).await;
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 3);
+    assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 3);
     store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(
-        store.outbox_depth().await.expect("outbox_depth"),
+        store.outbox().outbox_depth().await.expect("outbox_depth"),
         3,
         "claimed jobs are still queued"
     );
     store
+        .outbox()
         .finish_email_job(first.job().id, &EmailOutcome::Sent, at(1))
         .await
         .expect("finish_email_job");
@@ -191,11 +208,12 @@ pub async fn the_outbox_depth_counts_queued_jobs(h: Harness) {
         error: "451".to_owned(),
     };
     store
+        .outbox()
         .finish_email_job(second.job().id, &retry, at(1))
         .await
         .expect("finish_email_job");
     assert_eq!(
-        store.outbox_depth().await.expect("outbox_depth"),
+        store.outbox().outbox_depth().await.expect("outbox_depth"),
         2,
         "sent is gone, the retry still counts"
     );
@@ -209,22 +227,26 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
     let invite = invited(store, &acme, "bob@globex.test", at(0)).await;
     let other = invited(store, &acme, "carol@globex.test", at(0)).await;
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 2);
 
     store
+        .outbox()
         .finish_email_job(invite.job().id, &EmailOutcome::Sent, at(1))
         .await
         .expect("finish_email_job");
     let stored = store
+        .invitations()
         .get_invitation(invite.id())
         .await
         .expect("get_invitation")
         .expect("stored");
     assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
     let untouched = store
+        .invitations()
         .get_invitation(other.id())
         .await
         .expect("get_invitation")
@@ -232,6 +254,7 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
     assert_eq!(untouched.email_delivery, Some(EmailDelivery::Queued));
 
     let later = store
+        .outbox()
         .claim_email_jobs(at(10_000), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -245,6 +268,7 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let invite = invited(store, &acme, "bob@globex.test", at(0)).await;
     let first = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -255,10 +279,12 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
         error: "451 try again later".to_owned(),
     };
     store
+        .outbox()
         .finish_email_job(invite.job().id, &outcome, at(1))
         .await
         .expect("finish_email_job");
     let stored = store
+        .invitations()
         .get_invitation(invite.id())
         .await
         .expect("get_invitation")
@@ -266,11 +292,13 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
     assert_eq!(stored.email_delivery, Some(EmailDelivery::Queued));
 
     let early = store
+        .outbox()
         .claim_email_jobs(at(299), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert!(early.is_empty(), "not before retry_at");
     let again = store
+        .outbox()
         .claim_email_jobs(at(300), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -290,6 +318,7 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let invite = invited(store, &acme, "bob@globex.test", at(0)).await;
     store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -298,16 +327,19 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
         error: "550 no such user".to_owned(),
     };
     store
+        .outbox()
         .finish_email_job(invite.job().id, &outcome, at(1))
         .await
         .expect("finish_email_job");
     let stored = store
+        .invitations()
         .get_invitation(invite.id())
         .await
         .expect("get_invitation")
         .expect("stored");
     assert_eq!(stored.email_delivery, Some(EmailDelivery::Failed));
     let later = store
+        .outbox()
         .claim_email_jobs(at(10_000), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -327,7 +359,7 @@ pub async fn finishing_an_unknown_job_is_not_found(h: Harness) {
         EmailOutcome::Failed { error: "x".to_owned() },
     ] {
         assert_eq!(
-            store.finish_email_job(unknown, &outcome, at(1)).await,
+            store.outbox().finish_email_job(unknown, &outcome, at(1)).await,
             Err(StoreError::NotFound)
         );
     }
@@ -342,17 +374,20 @@ pub async fn a_released_job_is_due_again_at_once_with_its_attempt_uncounted(h: H
     let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
     let carol = invited(store, &acme, "carol@globex.test", at(1)).await;
     let claimed_jobs = store
+        .outbox()
         .claim_email_jobs(at(10), 1, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&claimed_jobs), [bob.job().id]);
 
     let released = store
+        .outbox()
         .release_email_jobs(&claimed_jobs, at(11))
         .await
         .expect("release_email_jobs");
     assert_eq!(released, 1);
     let again = store
+        .outbox()
         .claim_email_jobs(at(11), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -373,37 +408,43 @@ pub async fn a_release_leaves_jobs_finished_or_claimed_again_since(h: Harness) {
     let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
     let carol = invited(store, &acme, "carol@globex.test", at(1)).await;
     let first = store
+        .outbox()
         .claim_email_jobs(at(10), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&first), [bob.job().id, carol.job().id]);
     store
+        .outbox()
         .finish_email_job(bob.job().id, &EmailOutcome::Sent, at(12))
         .await
         .expect("finish_email_job");
     // The first claimer stalls past its lease; another claims carol's job.
     let second = store
+        .outbox()
         .claim_email_jobs(at(10) + LEASE, 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&second), [carol.job().id]);
 
     let released = store
+        .outbox()
         .release_email_jobs(&first, at(10) + LEASE + Duration::seconds(1))
         .await
         .expect("release_email_jobs");
     assert_eq!(released, 0, "neither job is the first claimer's any more");
     assert!(
         store
+            .outbox()
             .claim_email_jobs(at(10) + LEASE + Duration::seconds(2), 10, LEASE)
             .await
             .expect("claim_email_jobs")
             .is_empty(),
         "the sent job stays sent and the second claim keeps its lease"
     );
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 1);
+    assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 1);
     assert_eq!(
         store
+            .outbox()
             .release_email_jobs(&[], at(100))
             .await
             .expect("release_email_jobs"),
@@ -416,29 +457,34 @@ pub async fn a_release_leaves_jobs_finished_or_claimed_again_since(h: Harness) {
 /// count, and an empty outbox has none.
 pub async fn the_oldest_queued_email_is_the_oldest_job_still_queued(h: Harness) {
     let store = h.store.as_ref();
-    assert_eq!(store.oldest_queued_email().await.expect("oldest_queued_email"), None);
+    assert_eq!(
+        store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
+        None
+    );
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let first = invited(store, &acme, "a@x.test", at(5)).await;
     invited(store, &acme, "b@x.test", at(7)).await;
     assert_eq!(
-        store.oldest_queued_email().await.expect("oldest_queued_email"),
+        store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
         Some(at(5))
     );
     store
+        .outbox()
         .claim_email_jobs(at(10), 1, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(
-        store.oldest_queued_email().await.expect("oldest_queued_email"),
+        store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
         Some(at(5)),
         "a claimed job is still queued"
     );
     store
+        .outbox()
         .finish_email_job(first.job().id, &EmailOutcome::Sent, at(11))
         .await
         .expect("finish_email_job");
     assert_eq!(
-        store.oldest_queued_email().await.expect("oldest_queued_email"),
+        store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
         Some(at(7))
     );
 }
@@ -455,9 +501,14 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
     let sent_late = invited(store, &acme, "c@x.test", at(0)).await;
     let retrying = invited(store, &acme, "d@x.test", at(0)).await;
     let _queued = invited(store, &acme, "e@x.test", at(0)).await;
-    store.claim_email_jobs(at(0), 4, LEASE).await.expect("claim_email_jobs");
+    store
+        .outbox()
+        .claim_email_jobs(at(0), 4, LEASE)
+        .await
+        .expect("claim_email_jobs");
     let finish = |job: EmailJobId, outcome: EmailOutcome, now| async move {
         store
+            .outbox()
             .finish_email_job(job, &outcome, now)
             .await
             .expect("finish_email_job");
@@ -474,20 +525,32 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
     };
     finish(retrying.job().id, retry, at(30)).await;
 
-    let prune = |before, limit| async move { store.prune_email_jobs(before, limit).await.expect("prune_email_jobs") };
+    let prune = |before, limit| async move {
+        store
+            .outbox()
+            .prune_email_jobs(before, limit)
+            .await
+            .expect("prune_email_jobs")
+    };
     assert_eq!(prune(at(500), 1).await, 1, "one batch of one");
     assert_eq!(prune(at(500), 10).await, 1, "the other one finished before the cut-off");
     assert_eq!(prune(at(500), 10).await, 0, "nothing else finished before it");
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2, "queued jobs stay");
+    assert_eq!(
+        store.outbox().outbox_depth().await.expect("outbox_depth"),
+        2,
+        "queued jobs stay"
+    );
     let stored = store
+        .invitations()
         .get_invitation(sent_early.id())
         .await
         .expect("get_invitation")
         .expect("the invitation stays");
     assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
     assert_eq!(prune(at(100_000), 10).await, 1, "the late one, and never a queued job");
-    assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2);
+    assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 2);
     let due = store
+        .outbox()
         .claim_email_jobs(at(100_000), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -506,12 +569,20 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
     let retried = invited(store, &acme, "p2@partner.test", at(0)).await;
     let failed = invited(store, &acme, "p3@partner.test", at(0)).await;
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(1), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 3);
 
-    assert_eq!(store.finish_email_jobs(&[], at(2)).await.expect("finish_email_jobs"), 0);
+    assert_eq!(
+        store
+            .outbox()
+            .finish_email_jobs(&[], at(2))
+            .await
+            .expect("finish_email_jobs"),
+        0
+    );
     let outcomes = [
         (sent.job().id, EmailOutcome::Sent),
         (
@@ -530,6 +601,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
         (EmailJobId::from_uuid(new_uuid()), EmailOutcome::Sent),
     ];
     let found = store
+        .outbox()
         .finish_email_jobs(&outcomes, at(2))
         .await
         .expect("finish_email_jobs");
@@ -541,6 +613,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
         (&failed, EmailDelivery::Failed),
     ] {
         let stored = store
+            .invitations()
             .get_invitation(invite.id())
             .await
             .expect("get_invitation")
@@ -548,6 +621,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
         assert_eq!(stored.email_delivery, Some(delivery));
     }
     let early = store
+        .outbox()
         .claim_email_jobs(at(499), 10, LEASE)
         .await
         .expect("claim_email_jobs");
@@ -556,6 +630,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
         "done jobs never come back, the retry not before its time: {early:?}"
     );
     let again = store
+        .outbox()
         .claim_email_jobs(at(500), 10, LEASE)
         .await
         .expect("claim_email_jobs");

@@ -17,17 +17,20 @@ pub async fn emails_queued_since_counts_only_that_business_jobs_within_the_windo
     invited(store, &acme, "p3@partner.test", at(30)).await;
     invited(store, &globex, "p4@partner.test", at(25)).await;
     let claimed = store
+        .outbox()
         .claim_email_jobs(at(40), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(claimed.len(), 4);
     store
+        .outbox()
         .finish_email_job(sent.job().id, &EmailOutcome::Sent, at(41))
         .await
         .expect("finish_email_job");
 
     let count = |business, since| async move {
         store
+            .outbox()
             .emails_queued_since(business, since)
             .await
             .expect("emails_queued_since")
@@ -68,16 +71,19 @@ pub async fn emails_queued_since_counts_resends_and_not_invitations_created_with
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let silent = insert(store, invite(&acme, "quiet@partner.test", at(10)).without_email()).await;
     let queued = store
+        .outbox()
         .emails_queued_since(acme.id(), at(0))
         .await
         .expect("emails_queued_since");
     assert_eq!(queued, EmailsQueued::default(), "no email, no count");
 
     store
+        .invitations()
         .record_resend(&resend(silent.invitation(), at(100), false).record)
         .await
         .expect("record_resend");
     let queued = store
+        .outbox()
         .emails_queued_since(acme.id(), at(0))
         .await
         .expect("emails_queued_since");

@@ -26,6 +26,7 @@ async fn all(store: &dyn rsvp_app::Store, address: Option<&str>) -> Vec<Suppress
     let mut after: Option<Cursor> = None;
     loop {
         let page = store
+            .opt_outs()
             .list_suppressions(&SuppressionQuery {
                 email: address.map(email),
                 limit: PageSize::new(2).expect("a page size"),
@@ -50,11 +51,14 @@ pub async fn an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_wr
     let sent = invited(store, &acme, "Bob@Globex.test", at(1)).await;
     let mut first = suppression("Bob@Globex.test", Some(acme.id()), at(10));
     first.invitation_id = Some(sent.id());
-    assert_eq!(store.add_suppression(&first).await.expect("add_suppression"), first);
+    assert_eq!(
+        store.opt_outs().add_suppression(&first).await.expect("add_suppression"),
+        first
+    );
 
     let again = suppression("BOB@globex.TEST", Some(acme.id()), at(20));
     assert_eq!(
-        store.add_suppression(&again).await.expect("add_suppression"),
+        store.opt_outs().add_suppression(&again).await.expect("add_suppression"),
         first,
         "the stored suppression is returned"
     );
@@ -62,12 +66,20 @@ pub async fn an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_wr
 
     let everyone = suppression("bob@globex.test", None, at(30));
     assert_eq!(
-        store.add_suppression(&everyone).await.expect("add_suppression"),
+        store
+            .opt_outs()
+            .add_suppression(&everyone)
+            .await
+            .expect("add_suppression"),
         everyone
     );
     let everyone_again = suppression("bob@GLOBEX.test", None, at(40));
     assert_eq!(
-        store.add_suppression(&everyone_again).await.expect("add_suppression"),
+        store
+            .opt_outs()
+            .add_suppression(&everyone_again)
+            .await
+            .expect("add_suppression"),
         everyone
     );
     assert_eq!(all(store, None).await, [everyone, first]);
@@ -91,7 +103,7 @@ pub async fn concurrent_opt_outs_of_one_address_store_exactly_one_suppression(h:
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.add_suppression(&candidate).await
+            store.opt_outs().add_suppression(&candidate).await
         }));
     }
     let mut returned = Vec::new();
@@ -117,7 +129,7 @@ pub async fn suppressions_for_a_business_are_its_own_and_everyones_for_those_add
     let everyone = suppression("dave@partner.test", None, at(3));
     let elsewhere = suppression("erin@partner.test", None, at(4));
     for s in [&by_acme, &by_globex, &everyone, &elsewhere] {
-        store.add_suppression(s).await.expect("add_suppression");
+        store.opt_outs().add_suppression(s).await.expect("add_suppression");
     }
     let asked = [
         email("BOB@partner.test"),
@@ -125,19 +137,25 @@ pub async fn suppressions_for_a_business_are_its_own_and_everyones_for_those_add
         email("Dave@Partner.test"),
     ];
     let mut found = store
+        .opt_outs()
         .suppressions_for(acme.id(), &asked)
         .await
         .expect("suppressions_for");
     found.sort_by_key(|s| s.created_at);
     assert_eq!(found, [by_acme.clone(), everyone.clone()]);
     let mut found = store
+        .opt_outs()
         .suppressions_for(globex.id(), &asked)
         .await
         .expect("suppressions_for");
     found.sort_by_key(|s| s.created_at);
     assert_eq!(found, [by_globex, everyone]);
     assert_eq!(
-        store.suppressions_for(acme.id(), &[]).await.expect("suppressions_for"),
+        store
+            .opt_outs()
+            .suppressions_for(acme.id(), &[])
+            .await
+            .expect("suppressions_for"),
         []
     );
 }
@@ -161,7 +179,7 @@ pub async fn suppressions_are_listed_newest_first_paged_and_filtered_by_address(
     {
         // Two rows share a time: the id breaks the tie.
         let s = suppression(address, business, at(10 + (n as i64 / 2)));
-        written.push(store.add_suppression(&s).await.expect("add_suppression"));
+        written.push(store.opt_outs().add_suppression(&s).await.expect("add_suppression"));
     }
     let mut newest_first = written.clone();
     newest_first.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
@@ -182,23 +200,38 @@ pub async fn a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_fou
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let kept = suppression("keep@partner.test", None, at(1));
     let lifted = suppression("bob@partner.test", Some(acme.id()), at(2));
-    store.add_suppression(&kept).await.expect("add_suppression");
-    store.add_suppression(&lifted).await.expect("add_suppression");
+    store.opt_outs().add_suppression(&kept).await.expect("add_suppression");
+    store
+        .opt_outs()
+        .add_suppression(&lifted)
+        .await
+        .expect("add_suppression");
 
     assert_eq!(
-        store.delete_suppression(SuppressionId::from_uuid(new_uuid())).await,
+        store
+            .opt_outs()
+            .delete_suppression(SuppressionId::from_uuid(new_uuid()))
+            .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(all(store, None).await.len(), 2, "nothing was deleted");
 
-    store.delete_suppression(lifted.id).await.expect("delete_suppression");
+    store
+        .opt_outs()
+        .delete_suppression(lifted.id)
+        .await
+        .expect("delete_suppression");
     assert_eq!(all(store, None).await, [kept]);
     assert_eq!(
         store
+            .opt_outs()
             .suppressions_for(acme.id(), &[email("bob@partner.test")])
             .await
             .expect("suppressions_for"),
         []
     );
-    assert_eq!(store.delete_suppression(lifted.id).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.opt_outs().delete_suppression(lifted.id).await,
+        Err(StoreError::NotFound)
+    );
 }

@@ -38,8 +38,16 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
             InvitationStatus::Cancelled => cancel(before, at(10)),
             _ => expire(before, at(1000)),
         };
-        store.apply_transition(&record).await.expect("the first transition");
-        let stored = store.get_invitation(invite.id()).await.expect("get_invitation");
+        store
+            .invitations()
+            .apply_transition(&record)
+            .await
+            .expect("the first transition");
+        let stored = store
+            .invitations()
+            .get_invitation(invite.id())
+            .await
+            .expect("get_invitation");
         assert_eq!(stored.as_ref().map(|i| i.status), Some(first));
         let events = all_events(store, acme.id()).await;
         let connections = all_connections(store, acme.id(), 50).await;
@@ -55,7 +63,7 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
             cancel(before, later),
             expire(before, at(1500)),
         ] {
-            let result = store.apply_transition(&attempt).await;
+            let result = store.invitations().apply_transition(&attempt).await;
             assert_eq!(
                 result,
                 Err(StoreError::Conflict { current: first }),
@@ -63,7 +71,14 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
                 attempt.invitation.status
             );
         }
-        assert_eq!(store.get_invitation(invite.id()).await.expect("get_invitation"), stored);
+        assert_eq!(
+            store
+                .invitations()
+                .get_invitation(invite.id())
+                .await
+                .expect("get_invitation"),
+            stored
+        );
         assert_eq!(
             all_events(store, acme.id()).await,
             events,
@@ -89,7 +104,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
         reject(late.invitation(), at(100)),
         cancel(late.invitation(), at(150)),
     ] {
-        let result = store.apply_transition(&attempt).await;
+        let result = store.invitations().apply_transition(&attempt).await;
         assert_eq!(
             result,
             Err(StoreError::Conflict {
@@ -100,11 +115,16 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
             attempt.now
         );
     }
-    let stored = store.get_invitation(late.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(late.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(late.invitation()), "still stored as pending");
     assert_eq!(all_events(store, acme.id()).await, events);
     assert!(
         !store
+            .network()
             .are_connected(acme.id(), globex.id())
             .await
             .expect("are_connected")
@@ -112,12 +132,17 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
 
     let in_time = insert(store, invite(&acme, "carol@globex.test", at(0)).expiring_at(at(100))).await;
     store
+        .invitations()
         .apply_transition(&accept(in_time.invitation(), globex.id(), at(99)))
         .await
         .expect("one second before expires_at an invitation can be accepted");
 
     let record = expire(late.invitation(), at(100));
-    let outcome = store.apply_transition(&record).await.expect("expiring at expires_at");
+    let outcome = store
+        .invitations()
+        .apply_transition(&record)
+        .await
+        .expect("expiring at expires_at");
     assert_eq!(
         outcome,
         TransitionOutcome {
@@ -126,7 +151,11 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
         }
     );
     assert_eq!(outcome.invitation.resolved_at, Some(at(100)));
-    let stored = store.get_invitation(late.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(late.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&record.invitation));
     let last = all_events(store, acme.id()).await.pop().expect("events");
     assert_eq!(last, record.event);
@@ -145,10 +174,14 @@ pub async fn a_transition_of_an_unknown_invitation_is_not_found(h: Harness) {
         cancel(never_stored.invitation(), at(10)),
         expire(never_stored.invitation(), at(10) + time::Duration::days(30)),
     ] {
-        assert_eq!(store.apply_transition(&record).await, Err(StoreError::NotFound));
+        assert_eq!(
+            store.invitations().apply_transition(&record).await,
+            Err(StoreError::NotFound)
+        );
     }
     assert!(
         !store
+            .network()
             .are_connected(acme.id(), globex.id())
             .await
             .expect("are_connected")
@@ -179,7 +212,7 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let result = store.apply_transition(&record).await;
+            let result = store.invitations().apply_transition(&record).await;
             (record, result)
         }));
     }
@@ -208,6 +241,7 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
 
     let store = h.store.as_ref();
     let stored = store
+        .invitations()
         .get_invitation(invite.id())
         .await
         .expect("get_invitation")
@@ -256,7 +290,11 @@ pub async fn accepting_connects_the_two_businesses_and_writes_connection_created
 
     let record = accept(invite.invitation(), globex.id(), at(10));
     let (connection, connection_created) = record.connection.clone().expect("a connection");
-    let outcome = store.apply_transition(&record).await.expect("apply_transition");
+    let outcome = store
+        .invitations()
+        .apply_transition(&record)
+        .await
+        .expect("apply_transition");
     assert_eq!(
         outcome,
         TransitionOutcome {
@@ -264,7 +302,11 @@ pub async fn accepting_connects_the_two_businesses_and_writes_connection_created
             connection: Some(connection.clone()),
         }
     );
-    let stored = store.get_invitation(invite.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(invite.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&record.invitation));
 
     for (a, b, connected) in [
@@ -273,7 +315,10 @@ pub async fn accepting_connects_the_two_businesses_and_writes_connection_created
         (acme.id(), initech.id(), false),
         (initech.id(), globex.id(), false),
     ] {
-        assert_eq!(store.are_connected(a, b).await.expect("are_connected"), connected);
+        assert_eq!(
+            store.network().are_connected(a, b).await.expect("are_connected"),
+            connected
+        );
     }
     assert_eq!(
         all_events(store, acme.id()).await,
@@ -307,6 +352,7 @@ pub async fn a_second_acceptance_between_the_same_businesses_in_either_direction
     let first = invited(store, &acme, "bob@globex.test", at(0)).await;
     let first_record = accept(first.invitation(), globex.id(), at(10));
     let existing = store
+        .invitations()
         .apply_transition(&first_record)
         .await
         .expect("the first acceptance")
@@ -319,10 +365,15 @@ pub async fn a_second_acceptance_between_the_same_businesses_in_either_direction
         accept(reverse.invitation(), acme.id(), at(30)),
         accept(same_way.invitation(), globex.id(), at(50)),
     ] {
-        let outcome = store.apply_transition(&record).await.expect("a later acceptance");
+        let outcome = store
+            .invitations()
+            .apply_transition(&record)
+            .await
+            .expect("a later acceptance");
         assert_eq!(outcome.connection.as_ref(), Some(&existing));
         assert_eq!(outcome.invitation.status, InvitationStatus::Accepted);
         let stored = store
+            .invitations()
             .get_invitation(record.invitation.id)
             .await
             .expect("get_invitation")
@@ -373,7 +424,11 @@ pub async fn rejecting_cancelling_or_expiring_creates_no_connection(h: Harness) 
             EventKind::InvitationCancelled => cancel(invite.invitation(), at(10)),
             _ => expire(invite.invitation(), at(100)),
         };
-        let outcome = store.apply_transition(&record).await.expect("apply_transition");
+        let outcome = store
+            .invitations()
+            .apply_transition(&record)
+            .await
+            .expect("apply_transition");
         assert_eq!(outcome.connection, None, "{kind}");
         assert_eq!(outcome.invitation, record.invitation);
         let last = all_events(store, acme.id()).await.pop().expect("events");
@@ -381,6 +436,7 @@ pub async fn rejecting_cancelling_or_expiring_creates_no_connection(h: Harness) 
     }
     assert!(
         !store
+            .network()
             .are_connected(acme.id(), globex.id())
             .await
             .expect("are_connected")
@@ -400,19 +456,29 @@ pub async fn accepting_as_a_new_invitee_creates_its_business_and_user_in_the_sam
     let newco = record.new_invitee.clone().expect("a new invitee");
     let (connection, connection_created) = record.connection.clone().expect("a connection");
 
-    let outcome = store.apply_transition(&record).await.expect("apply_transition");
+    let outcome = store
+        .invitations()
+        .apply_transition(&record)
+        .await
+        .expect("apply_transition");
     assert_eq!(outcome.connection.as_ref(), Some(&connection));
     assert_eq!(outcome.invitation, record.invitation);
 
-    let business = store.get_business(newco.business.id).await.expect("get_business");
+    let business = store
+        .accounts()
+        .get_business(newco.business.id)
+        .await
+        .expect("get_business");
     assert_eq!(business, Some(newco.business.clone()));
     let user = store
+        .accounts()
         .find_user_by_email(&email("dora@newco.test"))
         .await
         .expect("find_user_by_email");
     assert_eq!(user, Some(newco.user.clone()));
     assert!(
         store
+            .network()
             .are_connected(newco.business.id, acme.id())
             .await
             .expect("are_connected")
@@ -440,18 +506,34 @@ pub async fn accepting_as_a_new_invitee_whose_email_got_a_user_is_refused_and_wr
     let dora = Tenant::create(store, "Dora's Own", "DORA@newco.test", at(5)).await;
     let events = all_events(store, acme.id()).await;
 
-    assert_eq!(store.apply_transition(&record).await, Err(StoreError::EmailTaken));
+    assert_eq!(
+        store.invitations().apply_transition(&record).await,
+        Err(StoreError::EmailTaken)
+    );
 
-    let stored = store.get_invitation(invite.id()).await.expect("get_invitation");
+    let stored = store
+        .invitations()
+        .get_invitation(invite.id())
+        .await
+        .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(invite.invitation()), "still pending, unchanged");
-    assert_eq!(store.get_business(newco.business.id).await.expect("get_business"), None);
+    assert_eq!(
+        store
+            .accounts()
+            .get_business(newco.business.id)
+            .await
+            .expect("get_business"),
+        None
+    );
     let user = store
+        .accounts()
         .find_user_by_email(&email("dora@newco.test"))
         .await
         .expect("find_user_by_email");
     assert_eq!(user, Some(dora.user.clone()));
     assert!(
         !store
+            .network()
             .are_connected(acme.id(), newco.business.id)
             .await
             .expect("are_connected")
@@ -470,16 +552,19 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
     let read_before_sending = invite.invitation().clone();
 
     let jobs = store
+        .outbox()
         .claim_email_jobs(at(0), 10, LEASE)
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 1);
     store
+        .outbox()
         .finish_email_job(jobs[0].id, &EmailOutcome::Sent, at(1))
         .await
         .expect("finish_email_job");
 
     let outcome = store
+        .invitations()
         .apply_transition(&cancel(&read_before_sending, at(5)))
         .await
         .expect("apply_transition");
@@ -489,6 +574,7 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         Some(rsvp_domain::EmailDelivery::Sent)
     );
     let stored = store
+        .invitations()
         .get_invitation(invite.id())
         .await
         .expect("get_invitation")

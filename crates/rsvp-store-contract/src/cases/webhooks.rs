@@ -39,6 +39,7 @@ pub fn endpoint(business: BusinessId, types: Option<&[&str]>, now: OffsetDateTim
 
 async fn registered(store: &dyn Store, endpoint: WebhookEndpoint) -> WebhookEndpoint {
     store
+        .webhooks()
         .insert_webhook_endpoint(&endpoint)
         .await
         .expect("insert_webhook_endpoint");
@@ -51,6 +52,7 @@ async fn deliveries(store: &dyn Store, endpoint: WebhookEndpointId) -> Vec<Webho
     let mut after = None;
     loop {
         let page = store
+            .webhooks()
             .list_webhook_deliveries(endpoint, &PageRequest { limit: limit(2), after })
             .await
             .expect("list_webhook_deliveries");
@@ -81,6 +83,7 @@ fn attempt(delivery: &WebhookDelivery, outcome: WebhookOutcome, now: OffsetDateT
 
 async fn stored(store: &dyn Store, id: WebhookEndpointId) -> WebhookEndpoint {
     store
+        .webhooks()
         .get_webhook_endpoint(id)
         .await
         .expect("get_webhook_endpoint")
@@ -102,12 +105,20 @@ pub async fn a_webhook_endpoint_reads_back_as_written_and_is_listed_only_for_its
 
     assert_eq!(stored(store, second.id).await, second);
     assert_eq!(
-        store.list_webhook_endpoints(acme.id()).await.expect("list"),
+        store.webhooks().list_webhook_endpoints(acme.id()).await.expect("list"),
         [first, second]
     );
-    assert_eq!(store.list_webhook_endpoints(globex.id()).await.expect("list"), [theirs]);
     assert_eq!(
         store
+            .webhooks()
+            .list_webhook_endpoints(globex.id())
+            .await
+            .expect("list"),
+        [theirs]
+    );
+    assert_eq!(
+        store
+            .webhooks()
             .get_webhook_endpoint(WebhookEndpointId::from_uuid(new_uuid()))
             .await
             .expect("get"),
@@ -123,9 +134,14 @@ pub async fn updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_for
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let original = registered(store, endpoint(acme.id(), None, at(0))).await;
     invited(store, &acme, "bob@globex.test", at(1)).await;
-    let claimed = store.claim_webhook_deliveries(at(2), 10, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(2), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1);
     store
+        .webhooks()
         .finish_webhook_delivery(&attempt(&claimed[0], WebhookOutcome::Failed, at(3)))
         .await
         .expect("finish");
@@ -140,7 +156,11 @@ pub async fn updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_for
     changed.secret = WebhookSecret::from_key(b"new key");
     changed.previous_secret = Some((original.secret.clone(), at(86_410)));
     changed.updated_at = at(10);
-    store.update_webhook_endpoint(&changed).await.expect("update");
+    store
+        .webhooks()
+        .update_webhook_endpoint(&changed)
+        .await
+        .expect("update");
     let read = stored(store, original.id).await;
     assert_eq!(read.failing_since, Some(at(3)), "an update keeps the failures");
     assert_eq!(
@@ -153,7 +173,11 @@ pub async fn updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_for
 
     changed.enabled = true;
     changed.updated_at = at(20);
-    store.update_webhook_endpoint(&changed).await.expect("update");
+    store
+        .webhooks()
+        .update_webhook_endpoint(&changed)
+        .await
+        .expect("update");
     assert_eq!(
         stored(store, original.id).await.failing_since,
         None,
@@ -162,8 +186,14 @@ pub async fn updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_for
 
     let mut unknown = endpoint(acme.id(), None, at(0));
     unknown.id = WebhookEndpointId::from_uuid(new_uuid());
-    assert_eq!(store.update_webhook_endpoint(&unknown).await, Err(StoreError::NotFound));
-    assert_eq!(store.get_webhook_endpoint(unknown.id).await.expect("get"), None);
+    assert_eq!(
+        store.webhooks().update_webhook_endpoint(&unknown).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        store.webhooks().get_webhook_endpoint(unknown.id).await.expect("get"),
+        None
+    );
 }
 
 /// Deleting an endpoint deletes its deliveries (they are never claimed);
@@ -174,14 +204,21 @@ pub async fn deleting_a_webhook_endpoint_deletes_its_deliveries(h: Harness) {
     let gone = registered(store, endpoint(acme.id(), None, at(0))).await;
     let kept = registered(store, endpoint(acme.id(), None, at(0))).await;
     invited(store, &acme, "bob@globex.test", at(1)).await;
-    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 2);
+    assert_eq!(store.webhooks().webhook_outbox_depth().await.expect("depth"), 2);
 
-    store.delete_webhook_endpoint(gone.id).await.expect("delete");
-    assert_eq!(store.get_webhook_endpoint(gone.id).await.expect("get"), None);
+    store.webhooks().delete_webhook_endpoint(gone.id).await.expect("delete");
+    assert_eq!(store.webhooks().get_webhook_endpoint(gone.id).await.expect("get"), None);
     assert!(deliveries(store, gone.id).await.is_empty());
-    let claimed = store.claim_webhook_deliveries(at(2), 10, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(2), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(claimed.iter().map(|d| d.endpoint_id).collect::<Vec<_>>(), [kept.id]);
-    assert_eq!(store.delete_webhook_endpoint(gone.id).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.webhooks().delete_webhook_endpoint(gone.id).await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// Every event queues, in its own unit of work, one pending delivery per
@@ -206,7 +243,7 @@ pub async fn every_event_queues_one_delivery_per_matching_enabled_endpoint_of_ea
 
     let unknown = invited(store, &acme, "bob@globex.test", at(1)).await;
     let accepted = accept(unknown.invitation(), globex.id(), at(10));
-    store.apply_transition(&accepted).await.expect("accept");
+    store.invitations().apply_transition(&accepted).await.expect("accept");
     let (_, connection_created) = accepted.connection.clone().expect("a connection");
 
     let acme_deliveries = deliveries(store, acme_all.id).await;
@@ -252,6 +289,7 @@ pub async fn every_event_queues_one_delivery_per_matching_enabled_endpoint_of_ea
         invite(&acme, "p2@partner.test", at(21)),
     ];
     let results = store
+        .invitations()
         .insert_invitations(&[bulk[0].record.clone(), bulk[1].record.clone()])
         .await
         .expect("insert_invitations");
@@ -262,7 +300,7 @@ pub async fn every_event_queues_one_delivery_per_matching_enabled_endpoint_of_ea
         assert!(acme_events.contains(&event.id), "{}", event.kind);
     }
     // Acme's all-types endpoint 6, its accepted-only one 1, Globex's 3.
-    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 6 + 1 + 3);
+    assert_eq!(store.webhooks().webhook_outbox_depth().await.expect("depth"), 6 + 1 + 3);
 }
 
 /// A claim returns due pending deliveries oldest first, up to the limit,
@@ -276,7 +314,11 @@ pub async fn a_claimed_delivery_is_not_claimed_again_before_its_lease_ends(h: Ha
     let second = invited(store, &acme, "p2@partner.test", at(2)).await;
     invited(store, &acme, "p3@partner.test", at(50)).await;
 
-    let claimed = store.claim_webhook_deliveries(at(10), 5, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(10), 5, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(
         claimed.iter().map(|d| d.event_id).collect::<Vec<_>>(),
         [first.record.event.id, second.record.event.id],
@@ -287,11 +329,16 @@ pub async fn a_claimed_delivery_is_not_claimed_again_before_its_lease_ends(h: Ha
         assert_eq!(delivery.next_attempt_at, at(10) + LEASE);
         assert_eq!(delivery.endpoint_id, hook.id);
     }
-    let limited = store.claim_webhook_deliveries(at(55), 1, LEASE).await.expect("claim");
+    let limited = store
+        .webhooks()
+        .claim_webhook_deliveries(at(55), 1, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(limited.len(), 1, "the limit holds");
     assert_eq!(limited[0].event_type, "invitation.created");
     assert!(
         store
+            .webhooks()
             .claim_webhook_deliveries(at(60), 5, LEASE)
             .await
             .expect("claim")
@@ -299,6 +346,7 @@ pub async fn a_claimed_delivery_is_not_claimed_again_before_its_lease_ends(h: Ha
         "leased deliveries are not claimed again"
     );
     let again = store
+        .webhooks()
         .claim_webhook_deliveries(at(10) + LEASE, 5, LEASE)
         .await
         .expect("claim");
@@ -323,7 +371,7 @@ pub async fn concurrent_claimers_never_get_the_same_delivery(h: Harness) {
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.claim_webhook_deliveries(at(100), 3, LEASE).await
+            store.webhooks().claim_webhook_deliveries(at(100), 3, LEASE).await
         }));
     }
     let mut seen = BTreeSet::new();
@@ -338,6 +386,7 @@ pub async fn concurrent_claimers_never_get_the_same_delivery(h: Harness) {
         }
     }
     let rest = store
+        .webhooks()
         .claim_webhook_deliveries(at(100), 100, LEASE)
         .await
         .expect("claim");
@@ -354,14 +403,20 @@ pub async fn a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clear
     let hook = registered(store, endpoint(acme.id(), None, at(0))).await;
     invited(store, &acme, "p1@partner.test", at(0)).await;
     invited(store, &acme, "p2@partner.test", at(1)).await;
-    let claimed = store.claim_webhook_deliveries(at(5), 10, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(5), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 2);
     let (retried, failed) = (&claimed[0], &claimed[1]);
     store
+        .webhooks()
         .finish_webhook_delivery(&attempt(retried, WebhookOutcome::Retry(at(300)), at(6)))
         .await
         .expect("finish");
     store
+        .webhooks()
         .finish_webhook_delivery(&attempt(failed, WebhookOutcome::Failed, at(7)))
         .await
         .expect("finish");
@@ -385,15 +440,21 @@ pub async fn a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clear
 
     assert!(
         store
+            .webhooks()
             .claim_webhook_deliveries(at(299), 10, LEASE)
             .await
             .expect("claim")
             .is_empty()
     );
-    let back = store.claim_webhook_deliveries(at(300), 10, LEASE).await.expect("claim");
+    let back = store
+        .webhooks()
+        .claim_webhook_deliveries(at(300), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(back.iter().map(|d| d.id).collect::<Vec<_>>(), [retried.id]);
     assert_eq!(back[0].attempts, 2);
     store
+        .webhooks()
         .finish_webhook_delivery(&attempt(&back[0], WebhookOutcome::Succeeded, at(301)))
         .await
         .expect("finish");
@@ -405,9 +466,10 @@ pub async fn a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clear
             .map(|d| (d.status, d.last_error.clone())),
         Some((WebhookDeliveryStatus::Succeeded, None))
     );
-    assert_eq!(store.webhook_outbox_depth().await.expect("depth"), 0);
+    assert_eq!(store.webhooks().webhook_outbox_depth().await.expect("depth"), 0);
     assert!(
         store
+            .webhooks()
             .claim_webhook_deliveries(at(100_000), 10, LEASE)
             .await
             .expect("claim")
@@ -418,7 +480,10 @@ pub async fn a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clear
         delivery_id: WebhookDeliveryId::from_uuid(new_uuid()),
         ..attempt(retried, WebhookOutcome::Failed, at(400))
     };
-    assert_eq!(store.finish_webhook_delivery(&unknown).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.webhooks().finish_webhook_delivery(&unknown).await,
+        Err(StoreError::NotFound)
+    );
 }
 
 /// A failure with `disable` disables the endpoint and queues one
@@ -435,7 +500,11 @@ pub async fn a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other
     let stranger = registered(store, endpoint(globex.id(), None, at(0))).await;
     invited(store, &acme, "p1@partner.test", at(0)).await;
     invited(store, &acme, "p2@partner.test", at(0)).await;
-    let claimed = store.claim_webhook_deliveries(at(1), 10, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(1), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 2);
 
     let notice = DisabledNotice {
@@ -452,7 +521,7 @@ pub async fn a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other
             },
             ..notice.clone()
         });
-        store.finish_webhook_delivery(&failed).await.expect("finish");
+        store.webhooks().finish_webhook_delivery(&failed).await.expect("finish");
     }
     let read = stored(store, failing.id).await;
     assert!(!read.enabled);
@@ -499,7 +568,7 @@ pub async fn a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_en
         created_at: at(100),
         ..first.clone()
     };
-    store.insert_webhook_delivery(&again).await.expect("insert");
+    store.webhooks().insert_webhook_delivery(&again).await.expect("insert");
     assert_eq!(deliveries(store, hook.id).await, [again.clone(), first]);
     assert!(
         deliveries(store, hook.id)
@@ -513,7 +582,10 @@ pub async fn a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_en
         endpoint_id: WebhookEndpointId::from_uuid(new_uuid()),
         ..again
     };
-    assert_eq!(store.insert_webhook_delivery(&orphan).await, Err(StoreError::NotFound));
+    assert_eq!(
+        store.webhooks().insert_webhook_delivery(&orphan).await,
+        Err(StoreError::NotFound)
+    );
     assert!(deliveries(store, orphan.endpoint_id).await.is_empty());
 }
 
@@ -525,21 +597,32 @@ pub async fn a_released_delivery_is_due_again_at_once_and_others_are_left_alone(
     registered(store, endpoint(acme.id(), None, at(0))).await;
     invited(store, &acme, "p1@partner.test", at(0)).await;
     invited(store, &acme, "p2@partner.test", at(1)).await;
-    let claimed = store.claim_webhook_deliveries(at(5), 10, LEASE).await.expect("claim");
+    let claimed = store
+        .webhooks()
+        .claim_webhook_deliveries(at(5), 10, LEASE)
+        .await
+        .expect("claim");
     store
+        .webhooks()
         .finish_webhook_delivery(&attempt(&claimed[1], WebhookOutcome::Succeeded, at(6)))
         .await
         .expect("finish");
     let released = store
+        .webhooks()
         .release_webhook_deliveries(&claimed, at(7))
         .await
         .expect("release");
     assert_eq!(released, 1, "only the unfinished one");
-    let back = store.claim_webhook_deliveries(at(7), 10, LEASE).await.expect("claim");
+    let back = store
+        .webhooks()
+        .claim_webhook_deliveries(at(7), 10, LEASE)
+        .await
+        .expect("claim");
     assert_eq!(back.iter().map(|d| d.id).collect::<Vec<_>>(), [claimed[0].id]);
     assert_eq!(back[0].attempts, 1, "the released attempt was uncounted");
     assert_eq!(
         store
+            .webhooks()
             .release_webhook_deliveries(&claimed, at(8))
             .await
             .expect("release"),

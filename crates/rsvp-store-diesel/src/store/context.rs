@@ -1,4 +1,4 @@
-//! The one read behind [`Store::invitation_context`](rsvp_app::Store::invitation_context):
+//! The one read behind [`InvitationStore::invitation_context`](rsvp_app::InvitationStore::invitation_context):
 //! the invitee user, the connection, the pending invitation and the opt-out
 //! of a new invitation's email in one statement (one round trip on
 //! PostgreSQL), written once for both backends (`$n` parameters on

@@ -1,0 +1,131 @@
+//! The [`InvitationStore`] role of the store port.
+
+use super::super::*;
+
+/// Invitations, their link tokens and their transitions (with the events,
+/// connections and email jobs a change writes in the same unit of work).
+///
+/// Part of the [`Store`] port: its methods are its contract, checked on
+/// every adapter by `rsvp-store-contract`.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// The invitations from `business` to any of these normalized emails
+    /// whose stored status is `pending`, in any order.
+    async fn find_pending_for_emails(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// The invitation from `business` to `email` whose stored status is
+    /// `pending` (it may be past its expiry), if any.
+    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError>;
+
+    /// Everything the checks of a new invitation from `business` to `email`
+    /// read, in one read (one round trip on PostgreSQL): the user owning the
+    /// email ([`find_user_by_email`](AccountStore::find_user_by_email)), whether
+    /// that user's business is connected to `business` (`false` when there
+    /// is no user or the user belongs to `business`), the pending invitation
+    /// ([`find_pending`](Self::find_pending)) and whether the email opted
+    /// out of `business`'s invitations (its own suppression or one for
+    /// everyone, as [`suppressions_for`](OptOutStore::suppressions_for)).
+    async fn invitation_context(
+        &self,
+        business: BusinessId,
+        email: &EmailAddress,
+    ) -> Result<InvitationContext, StoreError>;
+
+    /// Writes a new invitation with its link token, event and email job.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::AlreadyInvited`], writing nothing, when an
+    /// invitation from the same business to the same normalized email has
+    /// the stored status `pending` — also when several such inserts race:
+    /// exactly one succeeds.
+    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError>;
+
+    /// Writes several new invitations, each independently: one item's
+    /// failure writes nothing of that item and does not affect the others.
+    /// Returns one result per item, in order, with the errors of
+    /// [`insert_invitation`](Self::insert_invitation).
+    async fn insert_invitations(
+        &self,
+        records: &[NewInvitationRecord],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
+
+    /// An invitation by id, as stored.
+    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError>;
+
+    /// The invitations of `ids` that exist, as stored, in any order (each
+    /// once, even if its id is given twice): the dispatcher reads a round's
+    /// invitations at once.
+    ///
+    /// The default runs `get_invitation` for each.
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = Vec::with_capacity(unique.len());
+        for id in unique {
+            if let Some(invitation) = self.get_invitation(id).await? {
+                found.push(invitation);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Invitations sent by `business`, newest first (`created_at`, then `id`,
+    /// descending), filtered, keyset paged. A page never repeats or skips a
+    /// row, whatever is inserted meanwhile.
+    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError>;
+
+    /// Invitations addressed to the normalized email of any user of
+    /// `business`, from any business, except those with the stored status
+    /// `cancelled`; ordered, filtered and paged as [`list_sent`](Self::list_sent).
+    async fn list_received(
+        &self,
+        business: BusinessId,
+        query: &InvitationQuery,
+    ) -> Result<Page<Invitation>, StoreError>;
+
+    /// Applies a transition: the stored row changes only if its status is
+    /// `record.expected` and, unless the new status is `expired`, `record.now`
+    /// is before `expires_at` (answering exactly at `expires_at` is a
+    /// conflict with `expired`). Only `status`, `updated_at`, `resolved_at`
+    /// and `invitee_business_id` are written from `record.invitation`: the
+    /// record is a copy taken at read time, and fields changed since (such as
+    /// `email_delivery`) must survive. With it, in one transaction: the
+    /// event, the connection and its event (skipped when the pair is already
+    /// connected), the new invitee's business and user.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] with the status the invitation
+    /// reads as at `record.now` when the condition fails, writing nothing —
+    /// so among concurrent transitions of one invitation exactly one wins;
+    /// [`StoreError::NotFound`] when there is no such invitation;
+    /// [`StoreError::EmailTaken`] when `new_invitee`'s email got a user.
+    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError>;
+
+    /// Records a resend: a new link token, optionally revoking the earlier
+    /// ones, the event and the email job; sets `last_sent_at` to `now` and
+    /// `email_delivery` to `queued`.
+    ///
+    /// `updated_at` is set to `now`. A send exactly at `not_sent_after` is
+    /// allowed.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] when the invitation does not read
+    /// as pending at `now`, and [`StoreError::Cooldown`] when it was last sent
+    /// after `not_sent_after`, writing nothing; [`StoreError::NotFound`] when
+    /// there is no such invitation.
+    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError>;
+
+    /// The invitation a link token belongs to, unless the token was revoked.
+    /// (Whether the invitation can still be answered is for the caller to read.)
+    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError>;
+
+    /// Up to `limit` invitations whose stored status is `pending` and whose
+    /// `expires_at` is at or before `now`, oldest expiry first.
+    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError>;
+}

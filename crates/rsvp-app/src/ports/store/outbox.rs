@@ -1,0 +1,102 @@
+//! The [`OutboxStore`] role of the store port.
+
+use super::super::*;
+
+/// The email outbox: jobs claimed under a lease, finished, released and pruned.
+///
+/// Part of the [`Store`] port: its methods are its contract, checked on
+/// every adapter by `rsvp-store-contract`.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` queued email jobs due at `now` (`next_attempt_at
+    /// <= now`), oldest `created_at` first, by moving their `next_attempt_at`
+    /// to `now + lease` and counting the attempt; the returned jobs show the
+    /// new lease and attempt count. A job claimed by one caller is not returned to another before
+    /// its lease ends, even when several claim at once.
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<EmailJob>, StoreError>;
+
+    /// Records the outcome of an attempt, and mirrors it on the invitation's
+    /// `email_delivery` (`sent`, `failed`; `queued` while retrying) only if
+    /// this job is the invitation's latest (newest `created_at`): the field
+    /// tells the fate of the latest email, so an older job finishing after a
+    /// resend does not overwrite it. When the
+    /// job is done (sent or failed) its link token is wiped: only the link
+    /// table's hash remains.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such job.
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Records the outcomes of several attempts, each exactly as
+    /// [`finish_email_job`](Self::finish_email_job) would, in one unit of
+    /// work where the backend allows (the dispatcher records a round's
+    /// outcomes in groups). A job that does not exist is skipped, not an
+    /// error. Returns how many jobs were found.
+    ///
+    /// The default runs `finish_email_job` for each.
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut found = 0;
+        for (id, outcome) in outcomes {
+            match self.finish_email_job(*id, outcome, now).await {
+                Ok(()) => found += 1,
+                Err(StoreError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The email jobs queued for the invitations of `business` at or after
+    /// `since` (by the job's `created_at`, whatever its status now): how many,
+    /// and when the oldest of them was queued. Read for the per-business email
+    /// cap, so it is counted in the store and holds across replicas.
+    ///
+    /// MUST count only jobs of invitations sent by `business`, and only those
+    /// with `created_at >= since`; a resend's job counts like a create's, and
+    /// an invitation created without an email (`send_email: false`) queued no
+    /// job and counts nothing.
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError>;
+
+    /// Gives claimed jobs back unsent: each job whose stored row is still
+    /// `queued` with the lease this claim set (`job.next_attempt_at` as
+    /// returned by [`claim_email_jobs`](Self::claim_email_jobs)) becomes due
+    /// at `now` again and its attempt is uncounted. A job since finished, or
+    /// claimed again by another caller after the lease ended, MUST be left
+    /// untouched. Returns how many were released.
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The `created_at` of the oldest queued email job (due or waiting for a
+    /// retry), `None` when nothing is queued: for the "oldest queued email"
+    /// age metric.
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Deletes up to `limit` finished email jobs (sent or failed) that
+    /// finished (their outcome was recorded) before `finished_before`,
+    /// oldest first; queued jobs are never deleted. Returns how many were
+    /// deleted. Callers on several replicas may prune at once: a store MAY
+    /// let only one of them work at a time (the others get 0).
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+
+    /// How many email jobs are queued (due now or waiting for a retry), for
+    /// the outbox depth metric.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
+}

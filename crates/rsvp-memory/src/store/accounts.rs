@@ -1,0 +1,132 @@
+//! The [`rsvp_app::AccountStore`] role of [`InMemoryStore`].
+
+use super::*;
+
+#[async_trait]
+impl AccountStore for InMemoryStore {
+    async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.create_business(business, user, key))
+    }
+
+    async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.add_user(user, key))
+    }
+
+    async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError> {
+        self.with(|s| Ok(s.businesses.get(&id).cloned()))
+    }
+
+    async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError> {
+        self.with(|s| Ok(s.find_credential(key_hash)))
+    }
+
+    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.with(|s| s.create_api_key(record))
+    }
+
+    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
+        self.with(|s| {
+            let mut keys: Vec<ApiKey> = s
+                .api_keys
+                .values()
+                .filter(|record| record.key.user_id == user)
+                .map(|record| record.key.clone())
+                .collect();
+            keys.sort_by_key(|key| std::cmp::Reverse((key.created_at, key.id)));
+            Ok(keys)
+        })
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
+        self.with(|s| {
+            let before = s.api_keys.len();
+            s.api_keys.retain(|_, record| record.key.id != id);
+            if s.api_keys.len() == before {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn record_api_key_use(
+        &self,
+        id: ApiKeyId,
+        now: OffsetDateTime,
+        not_used_since: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.with(|s| {
+            if let Some(record) = s.api_key_mut(id)
+                && record
+                    .key
+                    .last_used_at
+                    .is_none_or(|last| last <= not_used_since && last < now)
+            {
+                record.key.last_used_at = Some(now);
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
+        self.with(|s| {
+            let rows = s
+                .businesses
+                .values()
+                .filter(|b| {
+                    query
+                        .name
+                        .as_deref()
+                        .is_none_or(|name| fold_for_search(b.name.as_str()).contains(name))
+                })
+                .cloned();
+            let cursor = |b: &Business| Cursor {
+                created_at: b.created_at,
+                id: b.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, query.after, query.limit))
+        })
+    }
+
+    async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.businesses.get_mut(&business.id).ok_or(StoreError::NotFound)?;
+            stored.name = business.name.clone();
+            stored.suspended_at = business.suspended_at;
+            Ok(())
+        })
+    }
+
+    async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        self.with(|s| {
+            let rows = s.users.values().filter(|u| u.business_id == business).cloned();
+            let cursor = |u: &User| Cursor {
+                created_at: u.created_at,
+                id: u.id.as_uuid(),
+            };
+            Ok(newest_first_page(rows, cursor, page.after, page.limit))
+        })
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.with(|s| {
+            let stored = s.users.get_mut(&user.id).ok_or(StoreError::NotFound)?;
+            stored.first_name = user.first_name.clone();
+            stored.last_name = user.last_name.clone();
+            stored.deactivated_at = user.deactivated_at;
+            Ok(())
+        })
+    }
+
+    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
+        self.with(|s| Ok(s.find_user_by_email(email)))
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.with(|s| Ok(s.users.get(&id).cloned()))
+    }
+
+    async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
+        self.with(|s| Ok(emails.iter().filter_map(|e| s.find_user_by_email(e)).collect()))
+    }
+}

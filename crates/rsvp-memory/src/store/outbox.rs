@@ -1,0 +1,103 @@
+//! The [`rsvp_app::OutboxStore`] role of [`InMemoryStore`].
+
+use super::*;
+
+#[async_trait]
+impl OutboxStore for InMemoryStore {
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<EmailJob>, StoreError> {
+        self.with(|s| Ok(s.claim_email_jobs(now, limit, lease)))
+    }
+
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.with(|s| s.finish_email_job(id, outcome, now))
+    }
+
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut released = 0;
+            for claimed in jobs {
+                // Still ours: queued with the very lease our claim set.
+                if let Some(job) = s.email_jobs.get_mut(&claimed.id)
+                    && job.status == EmailJobStatus::Queued
+                    && job.next_attempt_at == claimed.next_attempt_at
+                {
+                    job.next_attempt_at = now;
+                    job.attempts = job.attempts.saturating_sub(1);
+                    released += 1;
+                }
+            }
+            Ok(released)
+        })
+    }
+
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.with(|s| {
+            Ok(s.email_jobs
+                .values()
+                .filter(|j| j.status == EmailJobStatus::Queued)
+                .map(|j| j.created_at)
+                .min())
+        })
+    }
+
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut done: Vec<(OffsetDateTime, EmailJobId)> = s
+                .email_jobs
+                .values()
+                .filter(|job| job.status != EmailJobStatus::Queued)
+                .filter_map(|job| {
+                    let at = *s.email_jobs_finished_at.get(&job.id)?;
+                    (at < finished_before).then_some((at, job.id))
+                })
+                .collect();
+            done.sort();
+            done.truncate(limit);
+            for (_, id) in &done {
+                s.email_jobs.remove(id);
+                s.email_jobs_finished_at.remove(id);
+            }
+            Ok(done.len() as u64)
+        })
+    }
+
+    async fn emails_queued_since(
+        &self,
+        business: BusinessId,
+        since: OffsetDateTime,
+    ) -> Result<EmailsQueued, StoreError> {
+        self.with(|s| {
+            let mut queued = EmailsQueued::default();
+            let ours = s.email_jobs.values().filter(|job| {
+                job.created_at >= since
+                    && s.invitations
+                        .get(&job.invitation_id)
+                        .is_some_and(|i| i.business_id == business)
+            });
+            for job in ours {
+                queued.count += 1;
+                queued.oldest = Some(queued.oldest.map_or(job.created_at, |o| o.min(job.created_at)));
+            }
+            Ok(queued)
+        })
+    }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.with(|s| {
+            Ok(s.email_jobs
+                .values()
+                .filter(|j| j.status == EmailJobStatus::Queued)
+                .count() as u64)
+        })
+    }
+}
