@@ -169,7 +169,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 // Every route here checks a link token: failures are throttled
                 // (inside `observe`, so a 429 is logged and counted like any answer).
-                web::scope("/invite")
+                web::scope(rsvp_app::INVITE_PATH)
                     .wrap(actix_web::middleware::from_fn(throttle::page_guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(resource("/{token}", "GET").route(web::get().to(page::show)))
@@ -180,7 +180,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 // Opting out (the page's form and the emails' RFC 8058
                 // one-click POST): keyed by the link token, so throttled too.
-                web::scope("/unsubscribe")
+                web::scope(rsvp_app::UNSUBSCRIBE_PATH)
                     .wrap(actix_web::middleware::from_fn(throttle::page_guard))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .service(
