@@ -35,6 +35,7 @@ mod credentials;
 mod dispatch;
 mod error;
 mod idempotency;
+mod links;
 mod list;
 pub mod ports;
 mod retention;
@@ -56,6 +57,7 @@ pub use idempotency::{
     IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
     IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
 };
+pub use links::{INVITE_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use list::{
     BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,

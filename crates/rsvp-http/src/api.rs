@@ -20,7 +20,7 @@ use crate::state::{Caller, HttpState};
 
 fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> InvitationBody {
     let mut body = InvitationBody::new(&created.invitation, Viewer::Sender);
-    body.accept_url = created.link_token.as_ref().map(|t| state.config.accept_url(t.expose()));
+    body.accept_url = created.link_token.as_ref().map(|t| state.config.links.accept_url(t));
     body
 }
 

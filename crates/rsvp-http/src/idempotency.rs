@@ -64,7 +64,7 @@ const REPLAYED_HEADERS: [HeaderName; 4] = [
 /// The one route whose body may be as large as `bulk_body_limit`: the end
 /// of its pattern, which begins with the host's prefix when rsvp is mounted
 /// under one.
-const BULK_ROUTE: &str = "/v1/invitations/bulk";
+pub(crate) const BULK_ROUTE: &str = "/v1/invitations/bulk";
 
 /// Whether an answer of this status is stored for replay.
 pub fn is_stored(status: StatusCode) -> bool {

@@ -77,6 +77,7 @@ mod page;
 pub mod params;
 pub mod problem;
 pub mod reference;
+mod routes;
 mod state;
 pub mod throttle;
 pub mod webhooks;
@@ -108,14 +109,26 @@ pub fn default_service() -> actix_web::Route {
 
 /// A resource whose other methods answer 405 as a problem, with the `Allow`
 /// header RFC 9110 asks for (`allow` lists the resource's methods).
-fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        let mut response = actix_web::ResponseError::error_response(&Problem::method_not_allowed());
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-        response
+fn resource(path: &str, allow: String) -> actix_web::Resource {
+    let allow = header::HeaderValue::from_str(&allow).ok();
+    web::resource(path).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let mut response = actix_web::ResponseError::error_response(&Problem::method_not_allowed());
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            response
+        }
     }))
+}
+
+/// The resource of one endpoint of the route table, with a route per method.
+fn endpoint(endpoint: &routes::Endpoint) -> actix_web::Resource {
+    endpoint.methods.iter().fold(
+        resource(endpoint.path, endpoint.allow()),
+        |resource, &(verb, handler)| resource.route(routes::route(endpoint, verb, handler)),
+    )
 }
 
 /// `resource` with the request id, access log, metrics and common headers of
@@ -143,139 +156,51 @@ fn keyed(route: actix_web::Route) -> actix_web::Route {
     route.wrap(actix_web::middleware::from_fn(idempotency::guard))
 }
 
-/// Registers every route and the state, into an `App` or under a `Scope`
-/// (see the crate documentation). Unknown paths inside rsvp's own scopes
-/// (`/v1`, `/invite`, `/unsubscribe`) answer a problem-document 404; for
-/// other unknown paths install [`default_service`] where you want it.
+/// Registers every route of the route table (`routes::ROUTES`) and the
+/// state, into an `App` or under a `Scope` (see the crate documentation).
+/// Unknown paths inside rsvp's own scopes (`/v1`, `/invite`,
+/// `/unsubscribe`) answer a problem-document 404; for other unknown paths
+/// install [`default_service`] where you want it.
 pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
+    use actix_web::middleware::from_fn;
+    use routes::Area;
+
     move |cfg: &mut web::ServiceConfig| {
-        let data = web::Data::new(state);
-        cfg.app_data(data.clone())
-            .service(observed(resource("/healthz", "GET").route(web::get().to(ops::healthz))))
-            .service(observed(resource("/readyz", "GET").route(web::get().to(ops::readyz))))
-            // A wrong metrics token is a failed authentication like any other.
-            .service(
-                resource("/metrics", "GET")
-                    .route(web::get().to(ops::metrics))
-                    .wrap(actix_web::middleware::from_fn(throttle::guard))
-                    .wrap(actix_web::middleware::from_fn(middleware::observe)),
-            )
-            .service(observed(
-                resource("/openapi.json", "GET").route(web::get().to(openapi::openapi_json)),
-            ))
-            .service(observed(
-                resource("/docs", "GET").route(web::get().to(openapi::reference_page)),
-            ))
-            .service(
-                // Every route here checks a link token: failures are throttled
-                // (inside `observe`, so a 429 is logged and counted like any answer).
-                web::scope("/invite")
-                    .wrap(actix_web::middleware::from_fn(throttle::page_guard))
-                    .wrap(actix_web::middleware::from_fn(middleware::observe))
-                    .service(resource("/{token}", "GET").route(web::get().to(page::show)))
-                    .service(resource("/{token}/accept", "POST").route(web::post().to(page::accept)))
-                    .service(resource("/{token}/decline", "POST").route(web::post().to(page::decline)))
-                    .default_service(web::to(not_found)),
-            )
-            .service(
-                // Opting out (the page's form and the emails' RFC 8058
-                // one-click POST): keyed by the link token, so throttled too.
-                web::scope("/unsubscribe")
-                    .wrap(actix_web::middleware::from_fn(throttle::page_guard))
-                    .wrap(actix_web::middleware::from_fn(middleware::observe))
-                    .service(
-                        resource("/{token}", "GET, POST")
-                            .route(web::get().to(page::opt_out_form))
-                            .route(web::post().to(page::opt_out)),
-                    )
-                    .default_service(web::to(not_found)),
-            )
-            .service(
-                web::scope("/v1")
-                    // Every route here checks an API key, the operator token or a
-                    // link token: failures are throttled (inside `observe`, so a
-                    // 429 is logged and counted like any answer).
-                    .wrap(actix_web::middleware::from_fn(throttle::guard))
-                    .wrap(actix_web::middleware::from_fn(middleware::observe))
-                    .service(resource("/invitations", "POST").route(keyed(web::post().to(api::create))))
-                    .service(resource("/invitations/bulk", "POST").route(keyed(web::post().to(api::bulk))))
-                    .service(resource("/invitations/sent", "GET").route(web::get().to(api::list_sent)))
-                    .service(resource("/invitations/received", "GET").route(web::get().to(api::list_received)))
-                    .service(
-                        resource("/invitations/{id}", "GET, PATCH")
-                            .route(web::get().to(api::get))
-                            .route(keyed(web::patch().to(api::patch))),
-                    )
-                    .service(resource("/invitations/{id}/resend", "POST").route(keyed(web::post().to(api::resend))))
-                    .service(resource("/invitation-links/{token}", "GET").route(web::get().to(links::preview)))
-                    .service(
-                        resource("/invitation-links/{token}/accept", "POST")
-                            .route(keyed(web::post().to(links::accept))),
-                    )
-                    .service(
-                        resource("/invitation-links/{token}/decline", "POST")
-                            .route(keyed(web::post().to(links::decline))),
-                    )
-                    .service(resource("/connections", "GET").route(web::get().to(api::connections)))
-                    .service(resource("/events", "GET").route(web::get().to(api::events)))
-                    .service(resource("/me", "GET").route(web::get().to(lifecycle::me)))
-                    .service(
-                        resource("/admin/businesses", "GET, POST")
-                            .route(web::get().to(lifecycle::list_businesses))
-                            .route(keyed(web::post().to(admin::create_business))),
-                    )
-                    .service(
-                        resource("/admin/businesses/{id}", "GET, PATCH")
-                            .route(web::get().to(lifecycle::get_business))
-                            .route(keyed(web::patch().to(lifecycle::update_business))),
-                    )
-                    .service(
-                        resource("/admin/businesses/{id}/users", "GET, POST")
-                            .route(web::get().to(lifecycle::list_users))
-                            .route(keyed(web::post().to(admin::add_user))),
-                    )
-                    .service(
-                        resource("/admin/users/{id}", "PATCH").route(keyed(web::patch().to(lifecycle::update_user))),
-                    )
-                    .service(
-                        resource("/admin/users/{id}/api-keys", "GET, POST")
-                            .route(web::get().to(lifecycle::list_api_keys))
-                            .route(keyed(web::post().to(lifecycle::create_api_key))),
-                    )
-                    .service(
-                        resource("/admin/api-keys/{id}", "DELETE").route(web::delete().to(lifecycle::revoke_api_key)),
-                    )
-                    .service(resource("/admin/erasures", "POST").route(keyed(web::post().to(lifecycle::erase))))
-                    .service(resource("/admin/suppressions", "GET").route(web::get().to(admin::list_suppressions)))
-                    .service(
-                        resource("/admin/suppressions/{id}", "DELETE")
-                            .route(web::delete().to(admin::delete_suppression)),
-                    )
-                    .service(
-                        resource("/webhook-endpoints", "GET, POST")
-                            .route(web::get().to(webhooks::list))
-                            .route(keyed(web::post().to(webhooks::create))),
-                    )
-                    .service(
-                        resource("/webhook-endpoints/{id}", "GET, PATCH, DELETE")
-                            .route(web::get().to(webhooks::get))
-                            .route(keyed(web::patch().to(webhooks::patch)))
-                            .route(web::delete().to(webhooks::delete)),
-                    )
-                    .service(
-                        resource("/webhook-endpoints/{id}/rotate-secret", "POST")
-                            .route(keyed(web::post().to(webhooks::rotate))),
-                    )
-                    .service(
-                        resource("/webhook-endpoints/{id}/deliveries", "GET")
-                            .route(web::get().to(webhooks::deliveries)),
-                    )
-                    .service(
-                        resource("/webhook-endpoints/{id}/redeliver", "POST")
-                            .route(keyed(web::post().to(webhooks::redeliver))),
-                    )
-                    .default_service(web::to(not_found)),
-            );
+        cfg.app_data(web::Data::new(state));
+        for route in routes::ROUTES {
+            match route.area {
+                Area::Probe | Area::Reference => {
+                    cfg.service(observed(endpoint(route)));
+                }
+                // A wrong metrics token is a failed authentication like any other.
+                Area::Scrape => {
+                    cfg.service(
+                        endpoint(route)
+                            .wrap(from_fn(throttle::guard))
+                            .wrap(from_fn(middleware::observe)),
+                    );
+                }
+                Area::Page(_) | Area::Api => {}
+            }
+        }
+        for scope in routes::page_scopes() {
+            // Failures are throttled inside `observe`, so that a 429 is
+            // logged and counted like any answer.
+            let mut pages = web::scope(scope)
+                .wrap(from_fn(throttle::page_guard))
+                .wrap(from_fn(middleware::observe));
+            for route in routes::in_area(Area::Page(scope)) {
+                pages = pages.service(endpoint(route));
+            }
+            cfg.service(pages.default_service(web::to(not_found)));
+        }
+        let mut api = web::scope(routes::API_SCOPE)
+            .wrap(from_fn(throttle::guard))
+            .wrap(from_fn(middleware::observe));
+        for route in routes::in_area(Area::Api) {
+            api = api.service(endpoint(route));
+        }
+        cfg.service(api.default_service(web::to(not_found)));
     }
 }
 

@@ -30,14 +30,6 @@ fn acceptable_id(value: &HeaderValue) -> Option<String> {
     (!text.is_empty() && text.len() <= 128 && text.bytes().all(|b| b.is_ascii_graphic())).then(|| text.to_owned())
 }
 
-/// Probes and scrapes come every few seconds: their lines are for debugging.
-/// (`route` begins with the host's prefix when rsvp is mounted under one.)
-fn is_probe(route: &str) -> bool {
-    ["/healthz", "/readyz", "/metrics"]
-        .iter()
-        .any(|probe| route.ends_with(probe))
-}
-
 /// Echoes `X-Request-Id` (or mints one), logs the request under its route
 /// template in a span carrying the id, records its metrics, and sets
 /// `X-Content-Type-Options: nosniff` on every answer and `Cache-Control:
@@ -75,7 +67,8 @@ pub async fn observe(
     }
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        if is_probe(&route) {
+        // Probes and scrapes come every few seconds: their lines are for debugging.
+        if crate::routes::is_probe(&route) {
             tracing::debug!(status, latency_ms, "request");
         } else {
             tracing::info!(status, latency_ms, "request");

@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use rsvp_app::{App, AppError, Branding, Secret, ports::Principal};
+use rsvp_app::{App, AppError, Branding, PublicLinks, Secret, ports::Principal};
 
 use crate::client_addr::TrustedProxies;
 use crate::metrics::Metrics;
@@ -21,8 +21,9 @@ use crate::throttle::FailedAttempts;
 /// Settings of the HTTP adapter.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Base of the links in emails and `accept_url`, e.g. `https://rsvp.example.com`.
-    pub public_url: String,
+    /// The links in `accept_url`, under the public URL, e.g.
+    /// `https://rsvp.example.com` (the same links as the emails').
+    pub links: PublicLinks,
     /// The operator token; `None` turns the operator API (`/v1/admin`) off.
     pub admin_token: Option<Secret>,
     /// Largest JSON body of a single-item request, in bytes (default 64 KiB).
@@ -46,7 +47,7 @@ impl HttpConfig {
     /// Defaults with this public URL.
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
-            public_url: public_url.into(),
+            links: PublicLinks::new(public_url),
             admin_token: None,
             body_limit: 64 * 1024,
             bulk_body_limit: 4 * 1024 * 1024,
@@ -56,11 +57,6 @@ impl HttpConfig {
             branding: Branding::default(),
             pages: None,
         }
-    }
-
-    /// The invitee's page for a link token.
-    pub fn accept_url(&self, token: &str) -> String {
-        format!("{}/invite/{token}", self.public_url.trim_end_matches('/'))
     }
 }
 

@@ -201,7 +201,7 @@ enum Guarded {
 /// The link routes of the API, as the path left after the `/v1` scope
 /// (`/invitation-links/{token}...`): whatever prefix the host mounted rsvp
 /// under is consumed by then.
-const LINK_ROUTES: &str = "/invitation-links/";
+pub(crate) const LINK_ROUTES: &str = "/invitation-links/";
 
 /// A failed authentication or a failed link lookup (`link`: the request
 /// was for a link route).

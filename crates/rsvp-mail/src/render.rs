@@ -7,7 +7,7 @@ use minijinja::{Value, context};
 use rsvp_app::{Branding, EmailRenderer, InvitationEmail, Locale, RenderError, RenderedEmail};
 pub use rsvp_templates::TemplateError;
 use rsvp_templates::{TemplateFile, Templates, contains_link, describe};
-use time::{Month, OffsetDateTime, UtcOffset};
+use time::{OffsetDateTime, UtcOffset};
 
 use crate::message::one_line;
 
@@ -216,7 +216,7 @@ fn template_context(email: &InvitationEmail, branding: &Branding) -> Value {
         invitee_name => present(&email.invitee_name),
         invitee_email => email.invitee_email.as_str(),
         message => present(&email.message),
-        expires_on => format_date(expires_at, email.locale),
+        expires_on => email.locale.format_date(expires_at),
         expires_at => format_rfc3339(expires_at),
         accept_url => email.accept_url.as_str(),
         unsubscribe_url => email.unsubscribe_url.as_str(),
@@ -224,16 +224,6 @@ fn template_context(email: &InvitationEmail, branding: &Branding) -> Value {
         product_name => branding.product_name(),
         brand_color => branding.brand_color().unwrap_or(DEFAULT_BRAND_COLOR),
         logo_url => branding.logo_url(),
-    }
-}
-
-/// The date in UTC, as people of the locale write it.
-pub(crate) fn format_date(at: OffsetDateTime, locale: Locale) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
-    let (day, year) = (at.day(), at.year());
-    match locale {
-        Locale::En => format!("{day} {} {year}", english_month(at.month())),
-        Locale::De => format!("{day}. {} {year}", german_month(at.month())),
     }
 }
 
@@ -247,40 +237,6 @@ fn format_rfc3339(at: OffsetDateTime) -> String {
         at.minute(),
         at.second()
     )
-}
-
-fn english_month(month: Month) -> &'static str {
-    match month {
-        Month::January => "January",
-        Month::February => "February",
-        Month::March => "March",
-        Month::April => "April",
-        Month::May => "May",
-        Month::June => "June",
-        Month::July => "July",
-        Month::August => "August",
-        Month::September => "September",
-        Month::October => "October",
-        Month::November => "November",
-        Month::December => "December",
-    }
-}
-
-fn german_month(month: Month) -> &'static str {
-    match month {
-        Month::January => "Januar",
-        Month::February => "Februar",
-        Month::March => "März",
-        Month::April => "April",
-        Month::May => "Mai",
-        Month::June => "Juni",
-        Month::July => "Juli",
-        Month::August => "August",
-        Month::September => "September",
-        Month::October => "Oktober",
-        Month::November => "November",
-        Month::December => "Dezember",
-    }
 }
 
 /// Sample values for the load-time check, with every optional value set
@@ -310,11 +266,17 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp(1_795_397_400).unwrap();
         assert_eq!(format_rfc3339(at), "2026-11-23T01:30:00Z");
         let local = at.to_offset(UtcOffset::from_hms(-2, 0, 0).unwrap());
-        assert_eq!(format_date(local, Locale::En), "23 November 2026");
-        assert_eq!(format_date(local, Locale::De), "23. November 2026");
-        let march = OffsetDateTime::from_unix_timestamp(1_772_409_600).unwrap(); // 2026-03-02
-        assert_eq!(format_date(march, Locale::De), "2. März 2026");
-        assert_eq!(format_date(march, Locale::En), "2 March 2026");
+        let mut email = sample_email(Locale::En, false);
+        email.expires_at = local;
+        let english = template_context(&email, &Branding::default());
+        assert_eq!(english.get_attr("expires_on").unwrap().to_string(), "23 November 2026");
+        assert_eq!(
+            english.get_attr("expires_at").unwrap().to_string(),
+            "2026-11-23T01:30:00Z"
+        );
+        email.locale = Locale::De;
+        let german = template_context(&email, &Branding::default());
+        assert_eq!(german.get_attr("expires_on").unwrap().to_string(), "23. November 2026");
     }
 
     #[test]

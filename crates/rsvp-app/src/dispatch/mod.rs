@@ -21,13 +21,15 @@ use crate::ports::{
     EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, NamedAddress, OutgoingEmail,
     StoreError, Timer,
 };
-use crate::{AppError, Ports};
+use crate::{AppError, Ports, PublicLinks};
 
 /// Tunables of the dispatcher.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchSettings {
-    /// Base of links: `<public_url>/invite/<token>`.
-    pub public_url: String,
+    /// The links in the emails (`<public url>/invite/<token>`,
+    /// `<public url>/unsubscribe/<token>`); the public URL's host is also
+    /// the right side of the Message-ID.
+    pub links: PublicLinks,
     /// Language of invitations that stored none (created before rsvp
     /// stored one).
     pub default_locale: Locale,
@@ -69,7 +71,7 @@ impl DispatchSettings {
     /// from 30 s doubling up to 1 h.
     pub fn new(public_url: impl Into<String>) -> Self {
         Self {
-            public_url: public_url.into(),
+            links: PublicLinks::new(public_url),
             default_locale: Locale::En,
             product_name: "rsvp".to_owned(),
             batch_size: 200,
@@ -317,7 +319,7 @@ impl EmailDispatcher {
 
     /// The stable Message-ID of a job's email.
     pub fn message_id(&self, job: &EmailJob) -> String {
-        format!("{}@{}", job.id, message_id_domain(&self.settings.public_url))
+        format!("{}@{}", job.id, message_id_domain(self.settings.links.public_url()))
     }
 
     fn backlog(&self) -> std::sync::MutexGuard<'_, Backlog> {

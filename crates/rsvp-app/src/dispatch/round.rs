@@ -111,8 +111,7 @@ impl EmailDispatcher {
             name: Some(u.display_name()).filter(|n| !n.trim().is_empty()),
             email: u.email.clone(),
         });
-        let base = self.settings.public_url.trim_end_matches('/');
-        let unsubscribe_url = format!("{base}/unsubscribe/{}", token.expose());
+        let unsubscribe_url = self.settings.links.unsubscribe_url(token);
         let invitee_name = match (&invitation.first_name, &invitation.last_name) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
@@ -125,7 +124,7 @@ impl EmailDispatcher {
             invitee_name,
             message: invitation.message.as_ref().map(ToString::to_string),
             expires_at: invitation.expires_at,
-            accept_url: format!("{base}/invite/{}", token.expose()),
+            accept_url: self.settings.links.accept_url(token),
             unsubscribe_url: unsubscribe_url.clone(),
             invitee_email: invitation.email.as_str().to_owned(),
             is_reminder: job.created_at > invitation.created_at,

@@ -20,13 +20,13 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// Every operation under `/v1`.
+/// Every operation of the API (under `/v1`).
 fn v1_operations(openapi: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
     openapi
         .paths
         .paths
         .iter_mut()
-        .filter(|(path, _)| path.starts_with("/v1/"))
+        .filter(|(path, _)| crate::routes::is_api_path(path))
         .flat_map(|(_, item)| operations(item))
 }
 
@@ -321,7 +321,7 @@ impl Idempotent {
 impl Modify for Idempotent {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            if !path.starts_with("/v1/") {
+            if !crate::routes::is_api_path(path) {
                 continue;
             }
             for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {

@@ -4,46 +4,8 @@ use std::collections::BTreeMap;
 
 use rsvp_app::Locale;
 use rsvp_domain::{InvitationStatus, OptOutScope};
-use time::OffsetDateTime;
 
 use super::templates::View;
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const MONTHS_DE: [&str; 12] = [
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-];
-
-fn date(locale: Locale, t: OffsetDateTime) -> String {
-    let month = usize::from(u8::from(t.month())) - 1;
-    match locale {
-        Locale::En => format!("{} {} {}", t.day(), MONTHS_EN[month], t.year()),
-        Locale::De => format!("{}. {} {}", t.day(), MONTHS_DE[month], t.year()),
-    }
-}
 
 /// The outcome a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +116,7 @@ pub(super) fn opt_out_texts(locale: Locale, view: &View, product: &str, texts: &
 pub(super) fn pending_texts(locale: Locale, view: &View, product: &str) -> BTreeMap<&'static str, String> {
     let sender = view.sender_business.as_str();
     let email = view.invitee_email.as_str();
-    let expires = date(locale, view.expires_at);
+    let expires = locale.format_date(view.expires_at);
     let roles = view.roles.join(", ");
     let (intro, accepting_data, new_account) = match locale {
         Locale::En => (
