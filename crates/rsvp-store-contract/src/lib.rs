@@ -248,7 +248,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 13] = [
+    const CASE_SOURCES: [&str; 15] = [
         include_str!("cases/accounts.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/listing.rs"),
@@ -256,13 +256,24 @@ mod tests {
         include_str!("cases/events.rs"),
         include_str!("cases/links.rs"),
         include_str!("cases/outbox.rs"),
+        include_str!("cases/outbox_rounds.rs"),
         include_str!("cases/quota.rs"),
         include_str!("cases/suppressions.rs"),
         include_str!("cases/misc.rs"),
         include_str!("cases/idempotency.rs"),
         include_str!("cases/lifecycle.rs"),
         include_str!("cases/webhooks.rs"),
+        include_str!("cases/webhook_deliveries.rs"),
     ];
+
+    #[test]
+    fn every_case_module_is_read_for_its_cases() {
+        let modules = include_str!("cases/mod.rs")
+            .lines()
+            .filter(|line| line.starts_with("mod "))
+            .count();
+        assert_eq!(modules, CASE_SOURCES.len(), "a module of cases/ is missing from CASE_SOURCES");
+    }
 
     #[test]
     fn the_macro_runs_every_case_written_and_nothing_else() {
