@@ -139,7 +139,7 @@ impl Store for InMemoryStore {
     }
 
     async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
-        self.with(|s| Ok(s.invitations.values().filter(|i| i.email == *email).cloned().collect()))
+        self.with(|s| Ok(s.invitations.values().filter(|i| i.email() == email).cloned().collect()))
     }
 
     async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
@@ -336,7 +336,7 @@ impl Store for InMemoryStore {
                 job.created_at >= since
                     && s.invitations
                         .get(&job.invitation_id)
-                        .is_some_and(|i| i.business_id == business)
+                        .is_some_and(|i| i.business_id() == business)
             });
             for job in ours {
                 queued.count += 1;

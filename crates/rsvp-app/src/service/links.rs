@@ -19,7 +19,7 @@ impl App {
         let sender = self
             .ports
             .store
-            .get_business(invitation.business_id)
+            .get_business(invitation.business_id())
             .await?
             .ok_or(AppError::NotFound)?;
         if sender.is_suspended() {
@@ -36,8 +36,8 @@ impl App {
     pub async fn preview_link(&self, token: &str) -> Result<LinkPreview, AppError> {
         let invitation = self.invitation_by_link(token).await?.as_of(self.now());
         let sender = self.active_sender(&invitation).await?;
-        let invitee_known = self.ports.store.find_user_by_email(&invitation.email).await?.is_some();
-        let sender_user = self.ports.store.get_user(invitation.sent_by_user_id).await?;
+        let invitee_known = self.ports.store.find_user_by_email(invitation.email()).await?.is_some();
+        let sender_user = self.ports.store.get_user(invitation.sent_by_user_id()).await?;
         Ok(LinkPreview {
             invitation,
             sender,
@@ -64,8 +64,8 @@ impl App {
         if current.is_terminal() {
             return Err(AppError::InvalidTransition { current });
         }
-        match self.ports.store.find_user_by_email(&invitation.email).await? {
-            Some(user) if user.business_id == invitation.business_id => Err(AppError::SelfInvite),
+        match self.ports.store.find_user_by_email(invitation.email()).await? {
+            Some(user) if user.business_id == invitation.business_id() => Err(AppError::SelfInvite),
             Some(user) => {
                 let actor = Actor::Invitee { user_id: Some(user.id) };
                 self.transition(invitation, Action::Accept, actor, Some(user.business_id), None)
@@ -97,7 +97,7 @@ impl App {
                 };
                 let user = self.user_from(
                     ValidUser {
-                        email: invitation.email.clone(),
+                        email: invitation.email().clone(),
                         first_name,
                         last_name,
                     },
@@ -132,11 +132,11 @@ impl App {
 
     /// Declines on behalf of the link's holder (the invited address).
     pub(super) async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
-        let user = self.ports.store.find_user_by_email(&invitation.email).await?;
+        let user = self.ports.store.find_user_by_email(invitation.email()).await?;
         let actor = Actor::Invitee {
             user_id: user.as_ref().map(|u| u.id),
         };
-        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id);
+        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id());
         Ok(self
             .transition(invitation, Action::Reject, actor, business, None)
             .await?
@@ -170,12 +170,12 @@ impl App {
         }
         let suppression = Suppression {
             id: SuppressionId::from_uuid(self.new_id()),
-            email: invitation.email.clone(),
+            email: invitation.email().clone(),
             business_id: match scope {
-                OptOutScope::Business => Some(invitation.business_id),
+                OptOutScope::Business => Some(invitation.business_id()),
                 OptOutScope::Everyone => None,
             },
-            invitation_id: Some(invitation.id),
+            invitation_id: Some(invitation.id()),
             created_at: now,
         };
         let suppression = self.ports.store.add_suppression(&suppression).await?;
@@ -184,7 +184,7 @@ impl App {
             false => self
                 .ports
                 .store
-                .get_invitation(invitation.id)
+                .get_invitation(invitation.id())
                 .await?
                 .unwrap_or(current)
                 .as_of(now),

@@ -143,7 +143,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .expect("get_invitation")
         .expect("stored");
     assert_eq!(
-        stored.email_delivery,
+        stored.email_delivery(),
         Some(EmailDelivery::Queued),
         "the resend's email is still queued"
     );
@@ -160,7 +160,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
 }
 
 /// The outbox depth counts queued jobs, due or waiting for a retry, and
@@ -223,13 +223,13 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
     let untouched = store
         .get_invitation(other.id())
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(untouched.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(untouched.email_delivery(), Some(EmailDelivery::Queued));
 
     let later = store
         .claim_email_jobs(at(10_000), 10, LEASE)
@@ -263,7 +263,7 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Queued));
 
     let early = store
         .claim_email_jobs(at(299), 10, LEASE)
@@ -306,7 +306,7 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Failed));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Failed));
     let later = store
         .claim_email_jobs(at(10_000), 10, LEASE)
         .await
@@ -484,7 +484,7 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
         .await
         .expect("get_invitation")
         .expect("the invitation stays");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
     assert_eq!(prune(at(100_000), 10).await, 1, "the late one, and never a queued job");
     assert_eq!(store.outbox_depth().await.expect("outbox_depth"), 2);
     let due = store
@@ -545,7 +545,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
             .await
             .expect("get_invitation")
             .expect("stored");
-        assert_eq!(stored.email_delivery, Some(delivery));
+        assert_eq!(stored.email_delivery(), Some(delivery));
     }
     let early = store
         .claim_email_jobs(at(499), 10, LEASE)

@@ -40,7 +40,7 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
         };
         store.apply_transition(&record).await.expect("the first transition");
         let stored = store.get_invitation(invite.id()).await.expect("get_invitation");
-        assert_eq!(stored.as_ref().map(|i| i.status), Some(first));
+        assert_eq!(stored.as_ref().map(|i| i.status()), Some(first));
         let events = all_events(store, acme.id()).await;
         let connections = all_connections(store, acme.id(), 50).await;
 
@@ -60,7 +60,7 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
                 result,
                 Err(StoreError::Conflict { current: first }),
                 "{} after {first}",
-                attempt.invitation.status
+                attempt.invitation.status()
             );
         }
         assert_eq!(store.get_invitation(invite.id()).await.expect("get_invitation"), stored);
@@ -96,7 +96,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
                 current: InvitationStatus::Expired
             }),
             "{} at {}",
-            attempt.invitation.status,
+            attempt.invitation.status(),
             attempt.now
         );
     }
@@ -125,7 +125,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
             connection: None,
         }
     );
-    assert_eq!(outcome.invitation.resolved_at, Some(at(100)));
+    assert_eq!(outcome.invitation.resolved_at(), Some(at(100)));
     let stored = store.get_invitation(late.id()).await.expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&record.invitation));
     let last = all_events(store, acme.id()).await.pop().expect("events");
@@ -194,14 +194,14 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
         "exactly one of {RACERS} concurrent transitions must win"
     );
     let (winning_record, winning_result) = winners[0];
-    let status = winning_record.invitation.status;
+    let status = winning_record.invitation.status();
     for (record, result) in &outcomes {
         if result.is_err() {
             assert_eq!(
                 result,
                 &Err(StoreError::Conflict { current: status }),
                 "a losing {} after the winning {status}",
-                record.invitation.status
+                record.invitation.status()
             );
         }
     }
@@ -212,7 +212,7 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.status, status);
+    assert_eq!(stored.status(), status);
     assert_eq!(winning_result.as_ref().map(|o| &o.invitation), Ok(&stored));
     let events = all_events(store, acme.id()).await;
     let answers: Vec<_> = events
@@ -321,13 +321,13 @@ pub async fn a_second_acceptance_between_the_same_businesses_in_either_direction
     ] {
         let outcome = store.apply_transition(&record).await.expect("a later acceptance");
         assert_eq!(outcome.connection.as_ref(), Some(&existing));
-        assert_eq!(outcome.invitation.status, InvitationStatus::Accepted);
+        assert_eq!(outcome.invitation.status(), InvitationStatus::Accepted);
         let stored = store
-            .get_invitation(record.invitation.id)
+            .get_invitation(record.invitation.id())
             .await
             .expect("get_invitation")
             .expect("stored");
-        assert_eq!(stored.status, InvitationStatus::Accepted);
+        assert_eq!(stored.status(), InvitationStatus::Accepted);
     }
 
     for business in [acme.id(), globex.id()] {
@@ -483,9 +483,9 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .apply_transition(&cancel(&read_before_sending, at(5)))
         .await
         .expect("apply_transition");
-    assert_eq!(outcome.invitation.status, InvitationStatus::Cancelled);
+    assert_eq!(outcome.invitation.status(), InvitationStatus::Cancelled);
     assert_eq!(
-        outcome.invitation.email_delivery,
+        outcome.invitation.email_delivery(),
         Some(rsvp_domain::EmailDelivery::Sent)
     );
     let stored = store
@@ -493,6 +493,6 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(rsvp_domain::EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(rsvp_domain::EmailDelivery::Sent));
     assert_eq!(stored, outcome.invitation);
 }
