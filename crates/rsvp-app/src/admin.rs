@@ -309,11 +309,11 @@ impl App {
 
     fn erasure_of(&self, before: &Invitation, now: OffsetDateTime) -> Result<ErasedInvitation, AppError> {
         let placeholder =
-            Invitation::erased_email(before.id).map_err(|e| AppError::Unavailable(e.message().to_owned()))?;
+            Invitation::erased_email(before.id()).map_err(|e| AppError::Unavailable(e.message().to_owned()))?;
         let after = before.erased(placeholder, now);
         let event = Event::erased(EventId::from_uuid(self.new_id()), before, &after);
         Ok(ErasedInvitation {
-            expected: before.status,
+            expected: before.status(),
             invitation: after,
             event,
         })

@@ -229,8 +229,10 @@ async fn no_email_is_sent_for_an_invitation_that_is_no_longer_pending() {
 
 #[tokio::test]
 async fn an_email_names_the_inviter_replies_to_them_and_offers_one_click_unsubscribe_in_the_invitations_language() {
-    let mut german = invitation();
-    german.locale = Some(Locale::De);
+    let german = Invitation::restore(InvitationParts {
+        locale: Some(Locale::De),
+        ..invitation().into_parts()
+    });
     let (dispatcher, world) = dispatcher(german, job(1), Ok(()));
     assert_eq!(dispatcher.run_once().await.unwrap().sent, 1);
     let sent = world.sent.lock().unwrap();
@@ -252,8 +254,10 @@ async fn an_email_names_the_inviter_replies_to_them_and_offers_one_click_unsubsc
 async fn an_email_is_rendered_in_the_invitations_locale_or_else_the_default() {
     let mut seen = Vec::new();
     for locale in [Some(Locale::De), Some(Locale::En), None] {
-        let mut invitation = invitation();
-        invitation.locale = locale;
+        let invitation = Invitation::restore(InvitationParts {
+            locale,
+            ..invitation().into_parts()
+        });
         let (dispatcher, world) = dispatcher_with(invitation, job(1), Ok(()), Vec::new(), Locale::De);
         dispatcher.run_once().await.unwrap();
         seen.extend(world.locales.lock().unwrap().iter().copied());

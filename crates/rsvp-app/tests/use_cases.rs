@@ -160,12 +160,12 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
         .invitations
         .expect_insert_invitation()
         .withf(|record| {
-            record.invitation.status == InvitationStatus::Pending
+            record.invitation.status() == InvitationStatus::Pending
                 && record.event.kind == EventKind::InvitationCreated
-                && record.event.invitation_id == record.invitation.id
-                && record.link.invitation_id == record.invitation.id
+                && record.event.invitation_id == record.invitation.id()
+                && record.link.invitation_id == record.invitation.id()
                 && record.email_job.as_ref().is_some_and(|job| {
-                    job.invitation_id == record.invitation.id
+                    job.invitation_id == record.invitation.id()
                         && job.link_token.is_some()
                         && job.to.as_str() == "bob@globex.test"
                 })
@@ -176,9 +176,9 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
         .invite(&ann(), request("bob@globex.test"))
         .await
         .unwrap();
-    assert_eq!(created.invitation.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(created.invitation.email_delivery(), Some(EmailDelivery::Queued));
     assert!(created.link_token.is_none(), "the link is only in the email");
-    assert_eq!(created.invitation.sent_by_user_id, ann().user.id);
+    assert_eq!(created.invitation.sent_by_user_id(), ann().user.id);
 }
 
 #[tokio::test]
@@ -196,7 +196,7 @@ async fn without_email_no_job_is_queued_and_the_link_token_is_returned_once() {
     req.send_email = false;
     let created = app_with(store).invite(&ann(), req).await.unwrap();
     assert!(created.link_token.is_some());
-    assert_eq!(created.invitation.email_delivery, None);
+    assert_eq!(created.invitation.email_delivery(), None);
 }
 
 #[tokio::test]
@@ -285,7 +285,7 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
     store
         .invitations
         .expect_apply_transition()
-        .withf(|r| r.invitation.status == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
+        .withf(|r| r.invitation.status() == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
         .times(1)
         .returning(|r| {
             Ok(TransitionOutcome {
@@ -303,7 +303,7 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
         .invite(&ann(), request("bob@globex.test"))
         .await
         .unwrap();
-    assert_ne!(created.invitation.id, InvitationId::from_uuid(id(100)));
+    assert_ne!(created.invitation.id(), InvitationId::from_uuid(id(100)));
 }
 
 #[tokio::test]
@@ -322,7 +322,7 @@ async fn an_existing_users_business_is_known_as_the_invitee_from_the_start() {
         .invite(&ann(), request("bob@globex.test"))
         .await
         .unwrap();
-    assert_eq!(created.invitation.invitee_business_id, Some(globex().id));
+    assert_eq!(created.invitation.invitee_business_id(), Some(globex().id));
 }
 
 // ---------------------------------------------------------------- bulk
@@ -369,7 +369,7 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
             Ok(records
                 .iter()
                 .map(|r| {
-                    if r.invitation.email.normalized() == "taken@x.test" {
+                    if r.invitation.email().normalized() == "taken@x.test" {
                         Err(StoreError::AlreadyInvited)
                     } else {
                         Ok(())
@@ -390,7 +390,11 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
         Ok(request("connected@globex.test")),
     ];
     let outcome = app_with(store).bulk_invite(&ann(), items).await.unwrap();
-    let ok: Vec<&str> = outcome.successful.iter().map(|c| c.invitation.email.as_str()).collect();
+    let ok: Vec<&str> = outcome
+        .successful
+        .iter()
+        .map(|c| c.invitation.email().as_str())
+        .collect();
     assert_eq!(ok, ["one@x.test"]);
     let failed: Vec<(usize, &str)> = outcome.failed.iter().map(|f| (f.index, f.error.code())).collect();
     assert_eq!(
@@ -437,11 +441,11 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     let app = app_with(store);
     assert_eq!(
-        app.get_invitation(&ann(), invitation.id).await.unwrap().viewer,
+        app.get_invitation(&ann(), invitation.id()).await.unwrap().viewer,
         Viewer::Sender
     );
     assert_eq!(
-        app.get_invitation(&bob(), invitation.id).await.unwrap().viewer,
+        app.get_invitation(&bob(), invitation.id()).await.unwrap().viewer,
         Viewer::Invitee
     );
     let stranger = Principal {
@@ -452,7 +456,7 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
         user: user(30, &globex(), "eve@initech.test"),
     };
     assert_eq!(
-        app.get_invitation(&stranger, invitation.id).await.unwrap_err(),
+        app.get_invitation(&stranger, invitation.id()).await.unwrap_err(),
         AppError::NotFound
     );
 }
@@ -482,7 +486,7 @@ async fn a_pending_invitation_past_its_expiry_reads_as_expired() {
         .get_invitation(&ann(), InvitationId::from_uuid(id(100)))
         .await
         .unwrap();
-    assert_eq!(view.invitation.status, InvitationStatus::Expired);
+    assert_eq!(view.invitation.status(), InvitationStatus::Expired);
 }
 
 #[tokio::test]
@@ -525,7 +529,7 @@ async fn lists_read_statuses_at_now_and_pass_the_filters_to_the_store() {
         after: None,
     };
     let page = app.list_sent(&ann(), params).await.unwrap();
-    assert_eq!(page.items[0].status, InvitationStatus::Expired);
+    assert_eq!(page.items[0].status(), InvitationStatus::Expired);
     assert!(
         app.list_received(&bob(), ListParams::default())
             .await
@@ -560,8 +564,8 @@ async fn the_invitee_accepting_connects_the_two_businesses_in_one_record() {
         .expect_apply_transition()
         .withf(|r| {
             r.expected == InvitationStatus::Pending
-                && r.invitation.status == InvitationStatus::Accepted
-                && r.invitation.invitee_business_id == Some(globex().id)
+                && r.invitation.status() == InvitationStatus::Accepted
+                && r.invitation.invitee_business_id() == Some(globex().id)
                 && r.event.kind == EventKind::InvitationAccepted
                 && r.connection.as_ref().is_some_and(|(c, e)| {
                     c.inviter_business_id == acme().id
@@ -589,7 +593,7 @@ async fn the_invitee_rejecting_creates_no_connection() {
     store
         .invitations
         .expect_apply_transition()
-        .withf(|r| r.invitation.status == InvitationStatus::Rejected && r.connection.is_none())
+        .withf(|r| r.invitation.status() == InvitationStatus::Rejected && r.connection.is_none())
         .times(1)
         .returning(|r| {
             Ok(TransitionOutcome {
@@ -610,7 +614,7 @@ async fn the_sender_cancels_but_may_not_accept_and_the_invitee_may_not_cancel() 
         .invitations
         .expect_apply_transition()
         .withf(|r| {
-            r.invitation.status == InvitationStatus::Cancelled
+            r.invitation.status() == InvitationStatus::Cancelled
                 && r.event.data.actor == Actor::Sender { user_id: ann().user.id }
         })
         .times(1)
@@ -642,7 +646,7 @@ async fn the_sender_cancels_but_may_not_accept_and_the_invitee_may_not_cancel() 
 #[tokio::test]
 async fn answering_a_terminal_invitation_is_an_invalid_transition_naming_its_status() {
     let accepted = pending_to_bob(now())
-        .accept(&Actor::Invitee { user_id: None }, now())
+        .accept(&Actor::Invitee { user_id: None }, globex().id, now())
         .unwrap();
     let mut store = store_with(accepted);
     store.invitations.expect_apply_transition().never();
@@ -788,7 +792,7 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
                 n.business.name.as_str() == "Globex"
                     && n.user.email.normalized() == "bob@globex.test"
                     && n.user.business_id == n.business.id
-                    && r.invitation.invitee_business_id == Some(n.business.id)
+                    && r.invitation.invitee_business_id() == Some(n.business.id)
             }) && r.connection.is_some()
         })
         .times(1)
@@ -809,7 +813,7 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
         last_name: None,
     };
     let outcome = app.accept_link("token", input).await.unwrap();
-    assert_eq!(outcome.invitation.status, InvitationStatus::Accepted);
+    assert_eq!(outcome.invitation.status(), InvitationStatus::Accepted);
 }
 
 #[tokio::test]
@@ -892,7 +896,7 @@ async fn a_link_preview_shows_the_sender_business_and_user() {
     assert_eq!(preview.sender.name.as_str(), "Acme");
     assert_eq!(preview.sender_user, Some(ann().user));
     assert!(!preview.invitee_known, "a new invitee must name its business");
-    assert_eq!(preview.invitation.status, InvitationStatus::Pending);
+    assert_eq!(preview.invitation.status(), InvitationStatus::Pending);
 }
 
 // ---------------------------------------------------------------- sweep, tenants
@@ -902,16 +906,18 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     let due = vec![pending_to_bob(now() - Duration::days(20)), {
-        let mut other = pending_to_bob(now() - Duration::days(20));
-        other.id = InvitationId::from_uuid(id(101));
-        other
+        let other = pending_to_bob(now() - Duration::days(20));
+        Invitation::restore(InvitationParts {
+            id: InvitationId::from_uuid(id(101)),
+            ..other.into_parts()
+        })
     }];
     store
         .invitations
         .expect_due_for_expiry()
         .returning(move |_, _| Ok(due.clone()));
     store.invitations.expect_apply_transition().times(2).returning(|r| {
-        if r.invitation.id == InvitationId::from_uuid(id(101)) {
+        if r.invitation.id() == InvitationId::from_uuid(id(101)) {
             Err(StoreError::Conflict {
                 current: InvitationStatus::Expired,
             })
@@ -1001,8 +1007,8 @@ async fn time_moves_only_through_the_clock_port() {
         .invite(&ann(), request("bob@globex.test"))
         .await
         .unwrap();
-    assert_eq!(created.invitation.created_at, later);
-    assert_eq!(created.invitation.expires_at, later + Duration::days(14));
+    assert_eq!(created.invitation.created_at(), later);
+    assert_eq!(created.invitation.expires_at(), later + Duration::days(14));
 }
 
 // ---------------------------------------------------------------- email cap
@@ -1180,7 +1186,11 @@ async fn a_bulk_past_the_cap_sends_the_items_that_fit_in_order_and_fails_the_res
         Ok(request("d@x.test")),
     ];
     let outcome = app.bulk_invite(&ann(), items).await.unwrap();
-    let ok: Vec<&str> = outcome.successful.iter().map(|c| c.invitation.email.as_str()).collect();
+    let ok: Vec<&str> = outcome
+        .successful
+        .iter()
+        .map(|c| c.invitation.email().as_str())
+        .collect();
     assert_eq!(
         ok,
         ["a@x.test", "quiet@x.test", "b@x.test"],

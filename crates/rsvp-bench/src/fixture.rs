@@ -84,7 +84,7 @@ pub fn new_record(
     let token = secrets.generate();
     let link = LinkTokenRecord {
         hash: secrets.hash(token.expose()),
-        invitation_id: invitation.id,
+        invitation_id: invitation.id(),
         created_at: now,
     };
     let event = Event::created(
@@ -94,8 +94,8 @@ pub fn new_record(
     );
     let email_job = EmailJob {
         id: EmailJobId::from_uuid(ids.new_id()),
-        invitation_id: invitation.id,
-        to: invitation.email.clone(),
+        invitation_id: invitation.id(),
+        to: invitation.email().clone(),
         link_token: Some(token),
         attempts: 0,
         status: EmailJobStatus::Queued,

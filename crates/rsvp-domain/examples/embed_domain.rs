@@ -44,17 +44,18 @@ fn main() {
     );
     println!(
         "invited {} ({}), expires {}",
-        invitation.email,
-        invitation.status.as_str(),
-        invitation.expires_at
+        invitation.email(),
+        invitation.status().as_str(),
+        invitation.expires_at()
     );
 
     // 3. The state machine: the invitee accepts; a later cancel is refused.
     let invitee = Actor::Invitee { user_id: None };
+    let invitee_business = BusinessId::from_uuid(Uuid::from_u128(4));
     let accepted = invitation
-        .accept(&invitee, now + Duration::hours(1))
+        .accept(&invitee, invitee_business, now + Duration::hours(1))
         .expect("pending, so it may be accepted");
-    assert_eq!(accepted.status, InvitationStatus::Accepted);
+    assert_eq!(accepted.status(), InvitationStatus::Accepted);
     match accepted.cancel(&Actor::Sender { user_id: sender }, now + Duration::hours(2)) {
         Err(TransitionError::InvalidTransition { current, .. }) => {
             println!("cancel refused: the invitation is {}", current.as_str());

@@ -51,11 +51,11 @@ impl Connection {
     ) -> Self {
         Self {
             id,
-            inviter_business_id: invitation.business_id,
+            inviter_business_id: invitation.business_id(),
             invitee_business_id,
-            invitation_id: invitation.id,
-            roles: invitation.roles.clone(),
-            source_is_invitee: invitation.source_is_invitee,
+            invitation_id: invitation.id(),
+            roles: invitation.roles().clone(),
+            source_is_invitee: invitation.source_is_invitee(),
             created_at: now,
         }
     }

@@ -130,7 +130,7 @@ impl Event {
             id,
             EventKind::InvitationCreated,
             invitation,
-            invitation.created_at,
+            invitation.created_at(),
             actor,
             None,
             None,
@@ -145,7 +145,7 @@ impl Event {
             invitation,
             now,
             actor,
-            Some(invitation.status),
+            Some(invitation.status()),
             None,
         )
     }
@@ -153,14 +153,14 @@ impl Event {
     /// The event of a transition from `before` to `after` (both the same
     /// invitation); `None` when the status did not change.
     pub fn transition(id: EventId, before: &Invitation, after: &Invitation, actor: Actor) -> Option<Self> {
-        let kind = EventKind::for_status(after.status).filter(|_| before.status != after.status)?;
+        let kind = EventKind::for_status(after.status()).filter(|_| before.status() != after.status())?;
         Some(Self::about(
             id,
             kind,
             after,
-            after.updated_at,
+            after.updated_at(),
             actor,
-            Some(before.status),
+            Some(before.status()),
             None,
         ))
     }
@@ -172,9 +172,9 @@ impl Event {
             id,
             EventKind::InvitationErased,
             after,
-            after.updated_at,
+            after.updated_at(),
             Actor::Operator,
-            Some(before.status),
+            Some(before.status()),
             None,
         )
     }
@@ -187,7 +187,7 @@ impl Event {
             invitation,
             connection.created_at,
             actor,
-            Some(invitation.status),
+            Some(invitation.status()),
             Some(connection.id),
         );
         event.invitee_business_id = Some(connection.invitee_business_id);
@@ -206,14 +206,14 @@ impl Event {
         Self {
             id,
             kind,
-            invitation_id: invitation.id,
-            business_id: invitation.business_id,
-            invitee_business_id: invitation.invitee_business_id,
+            invitation_id: invitation.id(),
+            business_id: invitation.business_id(),
+            invitee_business_id: invitation.invitee_business_id(),
             occurred_at,
             data: EventData {
                 actor,
                 status_before,
-                status_after: invitation.status,
+                status_after: invitation.status(),
                 connection_id,
             },
         }

@@ -7,8 +7,11 @@
 //! pending --time >= expires_at-> expired   (terminal)
 //! ```
 
+mod parts;
+mod resend;
+mod status;
+
 use std::fmt;
-use std::str::FromStr;
 
 use time::OffsetDateTime;
 
@@ -17,119 +20,9 @@ use crate::{
     Phone, RedirectUrl, Roles, UserId,
 };
 
-/// Where an invitation is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum InvitationStatus {
-    /// Waiting for an answer; the only state that moves.
-    Pending,
-    /// The invitee accepted; the businesses are connected.
-    Accepted,
-    /// The invitee declined.
-    Rejected,
-    /// The sender withdrew it.
-    Cancelled,
-    /// Nobody answered before `expires_at`.
-    Expired,
-}
-
-impl InvitationStatus {
-    /// Every status, in lifecycle order.
-    pub const ALL: [Self; 5] = [
-        Self::Pending,
-        Self::Accepted,
-        Self::Rejected,
-        Self::Cancelled,
-        Self::Expired,
-    ];
-
-    /// The wire name: `pending`, `accepted`, `rejected`, `cancelled`, `expired`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::Cancelled => "cancelled",
-            Self::Expired => "expired",
-        }
-    }
-
-    /// Whether no transition leaves this status (everything but `pending`).
-    pub fn is_terminal(self) -> bool {
-        self != Self::Pending
-    }
-}
-
-impl fmt::Display for InvitationStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A string that names no status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownStatus(pub String);
-
-impl fmt::Display for UnknownStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown status '{}'; expected one of pending, accepted, rejected, cancelled, expired",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownStatus {}
-
-impl FromStr for InvitationStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
-    }
-}
-
-/// What became of the invitation's email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub enum EmailDelivery {
-    /// Written to the outbox, not yet handed to the transport.
-    Queued,
-    /// The transport accepted it.
-    Sent,
-    /// Every attempt failed, or the transport refused it for good.
-    Failed,
-}
-
-impl EmailDelivery {
-    /// The wire name: `queued`, `sent`, `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for EmailDelivery {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(Self::Queued),
-            "sent" => Ok(Self::Sent),
-            "failed" => Ok(Self::Failed),
-            other => Err(UnknownStatus(other.to_owned())),
-        }
-    }
-}
+pub use parts::InvitationParts;
+pub use resend::ResendError;
+pub use status::{EmailDelivery, InvitationStatus, UnknownStatus};
 
 /// Who asks for a transition. The application decides which one a caller is
 /// (the sender's business, the business of the invited email, a link holder).
@@ -266,10 +159,14 @@ impl std::error::Error for TransitionError {}
 /// An invitation from one business (sent by one of its users) to an email
 /// address.
 ///
-/// Fields are public so that stores can rebuild it; change the status only
-/// through [`accept`](Self::accept), [`reject`](Self::reject),
-/// [`cancel`](Self::cancel) and [`expire`](Self::expire), which keep the
-/// lifecycle's rules.
+/// Its fields are private: read them through accessors ([`id`](Self::id),
+/// [`status`](Self::status), [`email`](Self::email)...). A new invitation
+/// comes from [`new`](Self::new); a store rebuilds a recorded one with
+/// [`restore`](Self::restore) from its [`InvitationParts`]. Every change
+/// after creation is a method keeping its rule: [`accept`](Self::accept),
+/// [`reject`](Self::reject), [`cancel`](Self::cancel),
+/// [`expire`](Self::expire) (all through [`transition`](Self::transition)),
+/// [`resend`](Self::resend), [`erased`](Self::erased).
 ///
 /// ```
 /// use rsvp_domain::*;
@@ -288,11 +185,15 @@ impl std::error::Error for TransitionError {}
 ///     request,
 ///     now,
 /// );
-/// assert_eq!(invitation.expires_at, now + Duration::days(14));
+/// assert_eq!(invitation.expires_at(), now + Duration::days(14));
+/// assert_eq!(invitation.email().as_str(), "bob@globex.test");
 ///
+/// // The invitee accepts as a user of its business, which the invitation records.
+/// let globex = BusinessId::from_uuid(Uuid::from_u128(4));
 /// let invitee = Actor::Invitee { user_id: None };
-/// let accepted = invitation.accept(&invitee, now + Duration::hours(1)).unwrap();
-/// assert_eq!(accepted.status, InvitationStatus::Accepted);
+/// let accepted = invitation.accept(&invitee, globex, now + Duration::hours(1)).unwrap();
+/// assert_eq!(accepted.status(), InvitationStatus::Accepted);
+/// assert_eq!(accepted.invitee_business_id(), Some(globex));
 ///
 /// // Terminal states absorb everything.
 /// let err = accepted.cancel(&Actor::Sender { user_id: sender }, now).unwrap_err();
@@ -304,55 +205,55 @@ impl std::error::Error for TransitionError {}
 /// // Past expires_at a pending invitation reads as expired, before any sweep.
 /// let later = now + Duration::days(15);
 /// assert_eq!(invitation.status_at(later), InvitationStatus::Expired);
-/// assert!(invitation.accept(&invitee, later).is_err());
+/// assert!(invitation.accept(&invitee, globex, later).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
     /// Its id.
-    pub id: InvitationId,
+    id: InvitationId,
     /// The sending business.
-    pub business_id: BusinessId,
+    business_id: BusinessId,
     /// The sending user.
-    pub sent_by_user_id: UserId,
+    sent_by_user_id: UserId,
     /// The invited address.
-    pub email: EmailAddress,
+    email: EmailAddress,
     /// The stored status; read [`status_at`](Self::status_at) for the truth at a given time.
-    pub status: InvitationStatus,
+    status: InvitationStatus,
     /// The sender's note.
-    pub message: Option<Message>,
+    message: Option<Message>,
     /// The sender's metadata, shown only to the sender's business.
-    pub custom_data: CustomData,
+    custom_data: CustomData,
     /// Roles the connection will carry.
-    pub roles: Roles,
+    roles: Roles,
     /// Invitee's first name, if the sender knows it.
-    pub first_name: Option<PersonName>,
+    first_name: Option<PersonName>,
     /// Invitee's last name.
-    pub last_name: Option<PersonName>,
+    last_name: Option<PersonName>,
     /// Invitee's phone.
-    pub phone: Option<Phone>,
+    phone: Option<Phone>,
     /// The sender's own reference.
-    pub external_id: Option<ExternalId>,
+    external_id: Option<ExternalId>,
     /// Whether the invitee will share data with the sender (`true`) or receive it.
-    pub source_is_invitee: bool,
+    source_is_invitee: bool,
     /// The invitee's business, once known (on acceptance, or when the email belongs to a member).
-    pub invitee_business_id: Option<BusinessId>,
+    invitee_business_id: Option<BusinessId>,
     /// When it stops being answerable.
-    pub expires_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
     /// When it was created.
-    pub created_at: OffsetDateTime,
+    created_at: OffsetDateTime,
     /// When it last changed.
-    pub updated_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
     /// When it reached a terminal status.
-    pub resolved_at: Option<OffsetDateTime>,
+    resolved_at: Option<OffsetDateTime>,
     /// Fate of its latest email; `None` when created with `send_email: false`.
-    pub email_delivery: Option<EmailDelivery>,
+    email_delivery: Option<EmailDelivery>,
     /// When its link was last (re)sent, for the resend cooldown.
-    pub last_sent_at: Option<OffsetDateTime>,
+    last_sent_at: Option<OffsetDateTime>,
     /// Where the invitee's page sends the invitee after an answer.
-    pub redirect_url: Option<RedirectUrl>,
+    redirect_url: Option<RedirectUrl>,
     /// The language of its emails; `None` for invitations created before
     /// rsvp stored one (the server's default applies).
-    pub locale: Option<Locale>,
+    locale: Option<Locale>,
 }
 
 impl Invitation {
@@ -390,6 +291,33 @@ impl Invitation {
         }
     }
 
+    /// This new invitation, addressed to an email that belongs to a user of
+    /// `invitee_business` (`None`: to nobody known yet). The invitee's side
+    /// sees the business at once; the sender's only once it is accepted.
+    ///
+    /// ```
+    /// use rsvp_domain::*;
+    /// use time::OffsetDateTime;
+    /// use uuid::Uuid;
+    ///
+    /// let request = InvitationInput { email: Some("bob@globex.test".into()), ..Default::default() }
+    ///     .validate()
+    ///     .unwrap();
+    /// let globex = BusinessId::from_uuid(Uuid::from_u128(4));
+    /// let invitation = Invitation::new(InvitationId::from_uuid(Uuid::from_u128(1)),
+    ///     BusinessId::from_uuid(Uuid::from_u128(2)), UserId::from_uuid(Uuid::from_u128(3)),
+    ///     request, OffsetDateTime::UNIX_EPOCH)
+    ///     .with_invitee_business(Some(globex));
+    /// assert_eq!(invitation.invitee_business_id(), Some(globex));
+    /// ```
+    #[must_use]
+    pub fn with_invitee_business(self, invitee_business: Option<BusinessId>) -> Self {
+        Self {
+            invitee_business_id: invitee_business,
+            ..self
+        }
+    }
+
     /// The status as it reads at `now`: a pending invitation at or past
     /// `expires_at` reads as [`InvitationStatus::Expired`].
     pub fn status_at(&self, now: OffsetDateTime) -> InvitationStatus {
@@ -418,13 +346,19 @@ impl Invitation {
         }
     }
 
-    /// The invitee accepts.
+    /// The invitee accepts, as a user of `invitee_business`: the invitation
+    /// records that business (the other end of the connection it makes).
     ///
     /// # Errors
     /// [`TransitionError::NotPermitted`] unless `actor` is the invitee;
     /// [`TransitionError::InvalidTransition`] unless pending at `now`.
-    pub fn accept(&self, actor: &Actor, now: OffsetDateTime) -> Result<Self, TransitionError> {
-        self.transition(Action::Accept, actor, now)
+    pub fn accept(
+        &self,
+        actor: &Actor,
+        invitee_business: BusinessId,
+        now: OffsetDateTime,
+    ) -> Result<Self, TransitionError> {
+        self.answer(Action::Accept, actor, Some(invitee_business), now)
     }
 
     /// The invitee declines.
@@ -452,6 +386,50 @@ impl Invitation {
     /// pending or `now` is before `expires_at` (`current` is then `pending`).
     pub fn expire(&self, now: OffsetDateTime) -> Result<Self, TransitionError> {
         self.transition(Action::Expire, &Actor::System, now)
+    }
+
+    /// Applies `action` for `actor` at `now` through
+    /// [`transition`](Self::transition); when the invitee accepts or declines
+    /// and `invitee_business` (the business of the invitee's user) is known,
+    /// the invitation records it. The sending side is shown it only once the
+    /// invitation is accepted (the API's views keep it from them before).
+    ///
+    /// ```
+    /// use rsvp_domain::*;
+    /// use time::OffsetDateTime;
+    /// use uuid::Uuid;
+    ///
+    /// let now = OffsetDateTime::UNIX_EPOCH;
+    /// let request = InvitationInput { email: Some("bob@globex.test".into()), ..Default::default() }
+    ///     .validate()
+    ///     .unwrap();
+    /// let id = |n| Uuid::from_u128(n);
+    /// let invitation = Invitation::new(InvitationId::from_uuid(id(1)), BusinessId::from_uuid(id(2)),
+    ///     UserId::from_uuid(id(3)), request, now);
+    /// let globex = BusinessId::from_uuid(id(4));
+    /// let declined = invitation
+    ///     .answer(Action::Reject, &Actor::Invitee { user_id: None }, Some(globex), now)
+    ///     .unwrap();
+    /// assert_eq!(declined.status(), InvitationStatus::Rejected);
+    /// assert_eq!(declined.invitee_business_id(), Some(globex));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`transition`](Self::transition).
+    pub fn answer(
+        &self,
+        action: Action,
+        actor: &Actor,
+        invitee_business: Option<BusinessId>,
+        now: OffsetDateTime,
+    ) -> Result<Self, TransitionError> {
+        let mut next = self.transition(action, actor, now)?;
+        if matches!(action, Action::Accept | Action::Reject)
+            && let Some(business) = invitee_business
+        {
+            next.invitee_business_id = Some(business);
+        }
+        Ok(next)
     }
 
     /// Applies `action` for `actor` at `now`: the one place the lifecycle's

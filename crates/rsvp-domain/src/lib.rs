@@ -14,7 +14,10 @@
 //!   [`Invitation::reject`], [`Invitation::cancel`], [`Invitation::expire`],
 //!   each taking the [`Actor`] and `now`; [`Invitation::status_at`] reads a
 //!   pending invitation past its expiry as expired. The clock is never read
-//!   here: time is always passed in.
+//!   here: time is always passed in. Its fields are private: a new one comes
+//!   from [`Invitation::new`], a recorded one from [`Invitation::restore`]
+//!   (a store's [`InvitationParts`]); [`Invitation::resend`] holds who may
+//!   send its link again and how often ([`ResendError`]).
 //! * [`Connection`] and [`Event`].
 //! * The invitee's side: [`Locale`], [`RedirectUrl`], [`Suppression`] (an
 //!   opt-out, [`OptOutScope`]).
@@ -80,7 +83,10 @@ pub use ids::{
     ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, SuppressionId, UserId, WebhookDeliveryId,
     WebhookEndpointId,
 };
-pub use invitation::{Action, Actor, EmailDelivery, Invitation, InvitationStatus, TransitionError, UnknownStatus};
+pub use invitation::{
+    Action, Actor, EmailDelivery, Invitation, InvitationParts, InvitationStatus, ResendError, TransitionError,
+    UnknownStatus,
+};
 pub use locale::Locale;
 pub use policy::{InviteFacts, InviteRefusal, check_invite};
 pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};

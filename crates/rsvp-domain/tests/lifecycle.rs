@@ -38,15 +38,19 @@ fn invitee() -> Actor {
     }
 }
 
+fn globex() -> BusinessId {
+    BusinessId::from_uuid(Uuid::from_u128(20))
+}
+
 fn in_status(status: InvitationStatus) -> Invitation {
     let invitation = pending();
     let soon = t0() + Duration::hours(1);
     match status {
         InvitationStatus::Pending => invitation,
-        InvitationStatus::Accepted => invitation.accept(&invitee(), soon).unwrap(),
+        InvitationStatus::Accepted => invitation.accept(&invitee(), globex(), soon).unwrap(),
         InvitationStatus::Rejected => invitation.reject(&invitee(), soon).unwrap(),
         InvitationStatus::Cancelled => invitation.cancel(&sender(), soon).unwrap(),
-        InvitationStatus::Expired => invitation.expire(invitation.expires_at).unwrap(),
+        InvitationStatus::Expired => invitation.expire(invitation.expires_at()).unwrap(),
     }
 }
 
@@ -64,36 +68,77 @@ const ACTIONS: [Action; 4] = [Action::Accept, Action::Reject, Action::Cancel, Ac
 #[test]
 fn a_new_invitation_is_pending_and_expires_after_fourteen_days_by_default() {
     let invitation = pending();
-    assert_eq!(invitation.status, InvitationStatus::Pending);
-    assert_eq!(invitation.expires_at - invitation.created_at, Duration::days(14));
-    assert_eq!(invitation.resolved_at, None);
+    assert_eq!(invitation.status(), InvitationStatus::Pending);
+    assert_eq!(invitation.expires_at() - invitation.created_at(), Duration::days(14));
+    assert_eq!(invitation.resolved_at(), None);
 }
 
 #[test]
 fn pending_accepted_by_the_invitee_becomes_accepted() {
     let at = t0() + Duration::hours(2);
-    let accepted = pending().accept(&invitee(), at).unwrap();
-    assert_eq!(accepted.status, InvitationStatus::Accepted);
-    assert_eq!(accepted.resolved_at, Some(at));
-    assert_eq!(accepted.updated_at, at);
+    let accepted = pending().accept(&invitee(), globex(), at).unwrap();
+    assert_eq!(accepted.status(), InvitationStatus::Accepted);
+    assert_eq!(accepted.resolved_at(), Some(at));
+    assert_eq!(accepted.updated_at(), at);
+}
+
+#[test]
+fn accepting_records_the_invitees_business_which_the_connection_joins() {
+    let accepted = pending().accept(&invitee(), globex(), t0()).unwrap();
+    assert_eq!(pending().invitee_business_id(), None);
+    assert_eq!(accepted.invitee_business_id(), Some(globex()));
+    let connection =
+        Connection::from_invitation(ConnectionId::from_uuid(Uuid::from_u128(7)), &accepted, globex(), t0());
+    assert_eq!(connection.other_business(accepted.business_id()), Some(globex()));
+}
+
+#[test]
+fn a_refused_acceptance_records_no_business() {
+    let cancelled = in_status(InvitationStatus::Cancelled);
+    assert!(cancelled.accept(&invitee(), globex(), t0()).is_err());
+    assert_eq!(
+        pending().accept(&sender(), globex(), t0()),
+        Err(TransitionError::NotPermitted { action: Action::Accept })
+    );
+}
+
+#[test]
+fn an_answer_records_the_invitees_business_when_known_and_only_an_answer_does() {
+    let member = pending().with_invitee_business(Some(globex()));
+    assert_eq!(member.invitee_business_id(), Some(globex()), "known from the start");
+    let other = BusinessId::from_uuid(Uuid::from_u128(30));
+    let rejected = pending().answer(Action::Reject, &invitee(), Some(other), t0()).unwrap();
+    assert_eq!(rejected.invitee_business_id(), Some(other));
+    let unknown = member.answer(Action::Reject, &invitee(), None, t0()).unwrap();
+    assert_eq!(
+        unknown.invitee_business_id(),
+        Some(globex()),
+        "kept when the answer knows none"
+    );
+    let cancelled = pending().answer(Action::Cancel, &sender(), Some(other), t0()).unwrap();
+    assert_eq!(
+        cancelled.invitee_business_id(),
+        None,
+        "the sender's cancel says nothing of the invitee"
+    );
 }
 
 #[test]
 fn pending_rejected_by_the_invitee_becomes_rejected() {
     let rejected = pending().reject(&invitee(), t0()).unwrap();
-    assert_eq!(rejected.status, InvitationStatus::Rejected);
+    assert_eq!(rejected.status(), InvitationStatus::Rejected);
 }
 
 #[test]
 fn pending_cancelled_by_the_sender_becomes_cancelled() {
     let cancelled = pending().cancel(&sender(), t0()).unwrap();
-    assert_eq!(cancelled.status, InvitationStatus::Cancelled);
+    assert_eq!(cancelled.status(), InvitationStatus::Cancelled);
 }
 
 #[test]
 fn pending_expires_when_time_reaches_expires_at() {
     let invitation = pending();
-    let just_before = invitation.expires_at - Duration::nanoseconds(1);
+    let just_before = invitation.expires_at() - Duration::nanoseconds(1);
     assert_eq!(
         invitation.expire(just_before),
         Err(TransitionError::InvalidTransition {
@@ -101,9 +146,9 @@ fn pending_expires_when_time_reaches_expires_at() {
             current: InvitationStatus::Pending
         })
     );
-    let expired = invitation.expire(invitation.expires_at).unwrap();
-    assert_eq!(expired.status, InvitationStatus::Expired);
-    assert_eq!(expired.resolved_at, Some(invitation.expires_at));
+    let expired = invitation.expire(invitation.expires_at()).unwrap();
+    assert_eq!(expired.status(), InvitationStatus::Expired);
+    assert_eq!(expired.resolved_at(), Some(invitation.expires_at()));
 }
 
 #[test]
@@ -130,7 +175,7 @@ fn only_the_sender_may_cancel() {
 
 #[test]
 fn only_time_expires_an_invitation() {
-    let late = pending().expires_at;
+    let late = pending().expires_at();
     for actor in [sender(), invitee()] {
         assert_eq!(
             pending().transition(Action::Expire, &actor, late),
@@ -149,7 +194,7 @@ fn every_other_transition_is_refused_naming_the_current_status() {
     ] {
         let invitation = in_status(status);
         for action in ACTIONS {
-            let at = invitation.expires_at + Duration::days(1);
+            let at = invitation.expires_at() + Duration::days(1);
             assert_eq!(
                 apply(&invitation, action, at),
                 Err(TransitionError::InvalidTransition {
@@ -165,11 +210,11 @@ fn every_other_transition_is_refused_naming_the_current_status() {
 #[test]
 fn a_pending_invitation_past_expires_at_reads_as_expired_before_any_sweep() {
     let invitation = pending();
-    let late = invitation.expires_at + Duration::seconds(1);
-    assert_eq!(invitation.status, InvitationStatus::Pending, "nothing was persisted");
+    let late = invitation.expires_at() + Duration::seconds(1);
+    assert_eq!(invitation.status(), InvitationStatus::Pending, "nothing was persisted");
     assert_eq!(invitation.status_at(late), InvitationStatus::Expired);
-    assert_eq!(invitation.as_of(late).status, InvitationStatus::Expired);
-    assert_eq!(invitation.as_of(late).updated_at, invitation.expires_at);
+    assert_eq!(invitation.as_of(late).status(), InvitationStatus::Expired);
+    assert_eq!(invitation.as_of(late).updated_at(), invitation.expires_at());
     for action in [Action::Accept, Action::Reject, Action::Cancel] {
         assert_eq!(
             apply(&invitation, action, late),
@@ -184,7 +229,7 @@ fn a_pending_invitation_past_expires_at_reads_as_expired_before_any_sweep() {
 #[test]
 fn a_transition_error_names_the_current_status() {
     let error = in_status(InvitationStatus::Rejected)
-        .accept(&invitee(), t0())
+        .accept(&invitee(), globex(), t0())
         .unwrap_err();
     assert_eq!(error.to_string(), "cannot accept an invitation that is rejected");
 }
@@ -192,7 +237,7 @@ fn a_transition_error_names_the_current_status() {
 #[test]
 fn events_record_the_actor_and_the_status_before_and_after() {
     let before = pending();
-    let after = before.accept(&invitee(), t0()).unwrap();
+    let after = before.accept(&invitee(), globex(), t0()).unwrap();
     let event = Event::transition(EventId::from_uuid(Uuid::from_u128(5)), &before, &after, invitee()).unwrap();
     assert_eq!(event.kind, EventKind::InvitationAccepted);
     assert_eq!(event.kind.as_str(), "invitation.accepted");

@@ -53,14 +53,14 @@ proptest! {
             match invitation.transition(action, &actor, at) {
                 Ok(next) => {
                     prop_assert!(terminal.is_none(), "moved out of {:?}", terminal);
-                    prop_assert_eq!(invitation.status, InvitationStatus::Pending);
-                    prop_assert!(next.status.is_terminal());
-                    terminal = Some(next.status);
+                    prop_assert_eq!(invitation.status(), InvitationStatus::Pending);
+                    prop_assert!(next.status().is_terminal());
+                    terminal = Some(next.status());
                     invitation = next;
                 }
                 Err(_) => {
                     if let Some(status) = terminal {
-                        prop_assert_eq!(invitation.status, status);
+                        prop_assert_eq!(invitation.status(), status);
                     }
                 }
             }
@@ -73,10 +73,10 @@ proptest! {
         let at = OffsetDateTime::UNIX_EPOCH + Duration::seconds(offset);
         let b = base();
         let start = match which {
-            0 => b.accept(&Actor::Invitee { user_id: None }, OffsetDateTime::UNIX_EPOCH).unwrap(),
+            0 => b.accept(&Actor::Invitee { user_id: None }, BusinessId::from_uuid(Uuid::from_u128(20)), OffsetDateTime::UNIX_EPOCH).unwrap(),
             1 => b.reject(&Actor::Invitee { user_id: None }, OffsetDateTime::UNIX_EPOCH).unwrap(),
-            2 => b.cancel(&Actor::Sender { user_id: b.sent_by_user_id }, OffsetDateTime::UNIX_EPOCH).unwrap(),
-            _ => b.expire(b.expires_at).unwrap(),
+            2 => b.cancel(&Actor::Sender { user_id: b.sent_by_user_id() }, OffsetDateTime::UNIX_EPOCH).unwrap(),
+            _ => b.expire(b.expires_at()).unwrap(),
         };
         prop_assert!(start.transition(action, &actor, at).is_err());
         prop_assert!(start.status_at(at).is_terminal());

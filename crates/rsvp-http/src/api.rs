@@ -51,7 +51,10 @@ pub async fn create(
     // The answer may carry `accept_url`, a credential.
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::LOCATION, crate::state::location_of(&req, created.invitation.id)))
+        .insert_header((
+            header::LOCATION,
+            crate::state::location_of(&req, created.invitation.id()),
+        ))
         .json(body))
 }
 
@@ -202,7 +205,7 @@ pub async fn get(
 }
 
 fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer {
-    if invitation.business_id == caller.business.id {
+    if invitation.business_id() == caller.business.id {
         Viewer::Sender
     } else {
         Viewer::Invitee
@@ -257,7 +260,7 @@ pub async fn patch(
         return Err(Problem::invalid_fields(errors));
     };
     let outcome = state.app.change_status(&caller, id, action).await?;
-    state.metrics.observe_transition(outcome.invitation.status.as_str());
+    state.metrics.observe_transition(outcome.invitation.status().as_str());
     Ok(HttpResponse::Ok().json(InvitationBody::new(
         &outcome.invitation,
         viewer_of(&caller, &outcome.invitation),

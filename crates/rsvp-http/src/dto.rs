@@ -88,30 +88,30 @@ impl InvitationBody {
     /// The invitation as `viewer` may see it.
     pub fn new(invitation: &Invitation, viewer: Viewer) -> Self {
         Self {
-            id: invitation.id.to_string(),
-            business_id: invitation.business_id.to_string(),
-            sent_by_user_id: invitation.sent_by_user_id.to_string(),
-            email: invitation.email.to_string(),
-            status: invitation.status.as_str(),
-            message: invitation.message.as_ref().map(ToString::to_string),
-            custom_data: (viewer == Viewer::Sender).then(|| invitation.custom_data.to_json()),
-            roles: invitation.roles.to_strings(),
-            first_name: invitation.first_name.as_ref().map(ToString::to_string),
-            last_name: invitation.last_name.as_ref().map(ToString::to_string),
-            phone: invitation.phone.as_ref().map(ToString::to_string),
-            external_id: invitation.external_id.as_ref().map(ToString::to_string),
-            source_is_invitee: invitation.source_is_invitee,
+            id: invitation.id().to_string(),
+            business_id: invitation.business_id().to_string(),
+            sent_by_user_id: invitation.sent_by_user_id().to_string(),
+            email: invitation.email().to_string(),
+            status: invitation.status().as_str(),
+            message: invitation.message().map(ToString::to_string),
+            custom_data: (viewer == Viewer::Sender).then(|| invitation.custom_data().to_json()),
+            roles: invitation.roles().to_strings(),
+            first_name: invitation.first_name().map(ToString::to_string),
+            last_name: invitation.last_name().map(ToString::to_string),
+            phone: invitation.phone().map(ToString::to_string),
+            external_id: invitation.external_id().map(ToString::to_string),
+            source_is_invitee: invitation.source_is_invitee(),
             invitee_business_id: invitation
-                .invitee_business_id
-                .filter(|_| viewer == Viewer::Invitee || invitation.status == InvitationStatus::Accepted)
+                .invitee_business_id()
+                .filter(|_| viewer == Viewer::Invitee || invitation.status() == InvitationStatus::Accepted)
                 .map(|b| b.to_string()),
-            expires_at: rfc3339(invitation.expires_at),
-            created_at: rfc3339(invitation.created_at),
-            updated_at: rfc3339(invitation.updated_at),
-            resolved_at: invitation.resolved_at.map(rfc3339),
-            email_delivery: invitation.email_delivery.map(|d| d.as_str()),
-            redirect_url: invitation.redirect_url.as_ref().map(ToString::to_string),
-            locale: invitation.locale.map(|l| l.as_str()),
+            expires_at: rfc3339(invitation.expires_at()),
+            created_at: rfc3339(invitation.created_at()),
+            updated_at: rfc3339(invitation.updated_at()),
+            resolved_at: invitation.resolved_at().map(rfc3339),
+            email_delivery: invitation.email_delivery().map(|d| d.as_str()),
+            redirect_url: invitation.redirect_url().map(ToString::to_string),
+            locale: invitation.locale().map(|l| l.as_str()),
             accept_url: None,
         }
     }

@@ -36,13 +36,13 @@ pub struct LinkPreviewBody {
 impl From<&LinkPreview> for LinkPreviewBody {
     fn from(p: &LinkPreview) -> Self {
         Self {
-            invitation_id: p.invitation.id.to_string(),
+            invitation_id: p.invitation.id().to_string(),
             sender_name: p.sender.name.to_string(),
             sender_business_id: p.sender.id.to_string(),
-            email: p.invitation.email.to_string(),
-            message: p.invitation.message.as_ref().map(ToString::to_string),
-            status: p.invitation.status.as_str(),
-            expires_at: rfc3339(p.invitation.expires_at),
+            email: p.invitation.email().to_string(),
+            message: p.invitation.message().map(ToString::to_string),
+            status: p.invitation.status().as_str(),
+            expires_at: rfc3339(p.invitation.expires_at()),
         }
     }
 }
@@ -100,15 +100,15 @@ pub async fn accept(
         }
     }
     let outcome = state.app.accept_link(&token, input).await?;
-    state.metrics.observe_transition(outcome.invitation.status.as_str());
-    let invitee = outcome.invitation.invitee_business_id;
+    state.metrics.observe_transition(outcome.invitation.status().as_str());
+    let invitee = outcome.invitation.invitee_business_id();
     let connection = match (outcome.connection.as_ref(), invitee) {
         (Some(c), Some(business)) => Some(ConnectionBody::new(c, business)),
         _ => None,
     };
     Ok(HttpResponse::Ok().json(AnswerBody {
-        invitation_id: outcome.invitation.id.to_string(),
-        status: outcome.invitation.status.as_str(),
+        invitation_id: outcome.invitation.id().to_string(),
+        status: outcome.invitation.status().as_str(),
         invitee_business_id: invitee.map(|b| b.to_string()),
         connection,
     }))
@@ -123,11 +123,11 @@ pub async fn accept(
     ))]
 pub async fn decline(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let invitation = state.app.decline_link(&token).await?;
-    state.metrics.observe_transition(invitation.status.as_str());
+    state.metrics.observe_transition(invitation.status().as_str());
     Ok(HttpResponse::Ok().json(AnswerBody {
-        invitation_id: invitation.id.to_string(),
-        status: invitation.status.as_str(),
-        invitee_business_id: invitation.invitee_business_id.map(|b| b.to_string()),
+        invitation_id: invitation.id().to_string(),
+        status: invitation.status().as_str(),
+        invitee_business_id: invitation.invitee_business_id().map(|b| b.to_string()),
         connection: None,
     }))
 }

@@ -117,7 +117,7 @@ impl World {
         }
         .validate()
         .unwrap();
-        self.app.invite(sender, request).await.unwrap().invitation.id
+        self.app.invite(sender, request).await.unwrap().invitation.id()
     }
 }
 

@@ -272,7 +272,11 @@ mod tests {
             .lines()
             .filter(|line| line.starts_with("mod "))
             .count();
-        assert_eq!(modules, CASE_SOURCES.len(), "a module of cases/ is missing from CASE_SOURCES");
+        assert_eq!(
+            modules,
+            CASE_SOURCES.len(),
+            "a module of cases/ is missing from CASE_SOURCES"
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ use rsvp_app::{
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
     ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event,
-    ExternalId, Invitation, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles, Suppression,
-    User, fold_for_search, ordered_pair,
+    ExternalId, Invitation, InvitationParts, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles,
+    Suppression, User, fold_for_search, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -243,32 +243,32 @@ pub(crate) struct InvitationRow {
 
 impl InvitationRow {
     pub(crate) fn from_domain(invitation: &Invitation) -> Result<Self, StoreError> {
-        let custom_data = serde_json::to_string(&invitation.custom_data.to_json())
+        let custom_data = serde_json::to_string(&invitation.custom_data().to_json())
             .map_err(|e| StoreError::Unavailable(format!("custom_data: {e}")))?;
         Ok(Self {
-            id: id_text(invitation.id.as_uuid()),
-            business_id: id_text(invitation.business_id.as_uuid()),
-            sent_by_user_id: id_text(invitation.sent_by_user_id.as_uuid()),
-            email: invitation.email.as_str().to_owned(),
-            email_normalized: invitation.email.normalized().to_owned(),
-            status: invitation.status.as_str().to_owned(),
-            message: invitation.message.as_ref().map(|m| m.as_str().to_owned()),
+            id: id_text(invitation.id().as_uuid()),
+            business_id: id_text(invitation.business_id().as_uuid()),
+            sent_by_user_id: id_text(invitation.sent_by_user_id().as_uuid()),
+            email: invitation.email().as_str().to_owned(),
+            email_normalized: invitation.email().normalized().to_owned(),
+            status: invitation.status().as_str().to_owned(),
+            message: invitation.message().map(|m| m.as_str().to_owned()),
             custom_data,
-            roles: roles_json(&invitation.roles)?,
-            first_name: invitation.first_name.as_ref().map(|n| n.as_str().to_owned()),
-            last_name: invitation.last_name.as_ref().map(|n| n.as_str().to_owned()),
-            phone: invitation.phone.as_ref().map(|p| p.as_str().to_owned()),
-            external_id: invitation.external_id.as_ref().map(|e| e.as_str().to_owned()),
-            source_is_invitee: invitation.source_is_invitee,
-            invitee_business_id: invitation.invitee_business_id.map(|b| id_text(b.as_uuid())),
-            expires_at: to_nanos(invitation.expires_at)?,
-            created_at: to_nanos(invitation.created_at)?,
-            updated_at: to_nanos(invitation.updated_at)?,
-            resolved_at: optional_nanos(invitation.resolved_at)?,
-            email_delivery: invitation.email_delivery.map(|d| d.as_str().to_owned()),
-            last_sent_at: optional_nanos(invitation.last_sent_at)?,
-            redirect_url: invitation.redirect_url.as_ref().map(|u| u.as_str().to_owned()),
-            locale: invitation.locale.map(|l| l.as_str().to_owned()),
+            roles: roles_json(invitation.roles())?,
+            first_name: invitation.first_name().map(|n| n.as_str().to_owned()),
+            last_name: invitation.last_name().map(|n| n.as_str().to_owned()),
+            phone: invitation.phone().map(|p| p.as_str().to_owned()),
+            external_id: invitation.external_id().map(|e| e.as_str().to_owned()),
+            source_is_invitee: invitation.source_is_invitee(),
+            invitee_business_id: invitation.invitee_business_id().map(|b| id_text(b.as_uuid())),
+            expires_at: to_nanos(invitation.expires_at())?,
+            created_at: to_nanos(invitation.created_at())?,
+            updated_at: to_nanos(invitation.updated_at())?,
+            resolved_at: optional_nanos(invitation.resolved_at())?,
+            email_delivery: invitation.email_delivery().map(|d| d.as_str().to_owned()),
+            last_sent_at: optional_nanos(invitation.last_sent_at())?,
+            redirect_url: invitation.redirect_url().map(|u| u.as_str().to_owned()),
+            locale: invitation.locale().map(|l| l.as_str().to_owned()),
         })
     }
 
@@ -276,7 +276,7 @@ impl InvitationRow {
         let custom_data: serde_json::Value =
             serde_json::from_str(&self.custom_data).map_err(|e| corrupt("invitations.custom_data", e))?;
         let custom_data = CustomData::from_json(&custom_data).map_err(|e| corrupt("invitations.custom_data", e))?;
-        Ok(Invitation {
+        Ok(Invitation::restore(InvitationParts {
             id: parse_id("invitations.id", &self.id)?,
             business_id: parse_id("invitations.business_id", &self.business_id)?,
             sent_by_user_id: parse_id("invitations.sent_by_user_id", &self.sent_by_user_id)?,
@@ -309,7 +309,7 @@ impl InvitationRow {
             last_sent_at: optional_time("invitations.last_sent_at", self.last_sent_at)?,
             redirect_url: optional_text("invitations.redirect_url", self.redirect_url, RedirectUrl::parse)?,
             locale: optional_text("invitations.locale", self.locale, Locale::parse)?,
-        })
+        }))
     }
 }
 
@@ -559,15 +559,14 @@ mod tests {
         .validate()
         .unwrap();
         let now = OffsetDateTime::from_unix_timestamp_nanos(1_900_000_000_123_456_789).unwrap();
-        let mut invitation = Invitation::new(
+        Invitation::new(
             InvitationId::from_uuid(Uuid::from_u128(1)),
             BusinessId::from_uuid(Uuid::from_u128(2)),
             UserId::from_uuid(Uuid::from_u128(3)),
             request,
             now,
-        );
-        invitation.invitee_business_id = Some(BusinessId::from_uuid(Uuid::from_u128(4)));
-        invitation
+        )
+        .with_invitee_business(Some(BusinessId::from_uuid(Uuid::from_u128(4))))
     }
 
     #[test]
@@ -579,8 +578,8 @@ mod tests {
         assert_eq!(row.roles, r#"["supplier","orders:read"]"#);
         let back = row.into_domain().unwrap();
         assert_eq!(back, invitation);
-        assert_eq!(back.custom_data.get("f"), invitation.custom_data.get("f"));
-        assert_eq!(back.created_at.nanosecond(), 123_456_789);
+        assert_eq!(back.custom_data().get("f"), invitation.custom_data().get("f"));
+        assert_eq!(back.created_at().nanosecond(), 123_456_789);
     }
 
     #[test]
@@ -590,7 +589,7 @@ mod tests {
             EventId::from_uuid(Uuid::from_u128(9)),
             &invitation,
             Actor::Sender {
-                user_id: invitation.sent_by_user_id,
+                user_id: invitation.sent_by_user_id(),
             },
         );
         let back = EventRow::from_domain(&event).unwrap().into_domain().unwrap();

@@ -626,7 +626,9 @@ mod tests {
 
     use diesel::connection::InstrumentationEvent;
     use rsvp_app::{EmailJobStatus, IdGenerator, InvitationFilter, LinkTokenRecord, PageSize, Secret};
-    use rsvp_domain::{Actor, ApiKeyId, BusinessName, ConnectionId, EmailJobId, InvitationInput, PersonName, UserId};
+    use rsvp_domain::{
+        Actor, ApiKeyId, BusinessName, ConnectionId, EmailJobId, InvitationInput, InvitationParts, PersonName, UserId,
+    };
     use time::Duration;
     use uuid::Uuid;
 
@@ -994,14 +996,14 @@ mod tests {
             NewInvitationRecord {
                 link: LinkTokenRecord {
                     hash: SecretHash([hash; 32]),
-                    invitation_id: invitation.id,
+                    invitation_id: invitation.id(),
                     created_at: now,
                 },
                 event: Event::created(EventId::from_uuid(id()), &invitation, Actor::Sender { user_id: ann.id }),
                 email_job: Some(EmailJob {
                     id: EmailJobId::from_uuid(id()),
-                    invitation_id: invitation.id,
-                    to: invitation.email.clone(),
+                    invitation_id: invitation.id(),
+                    to: invitation.email().clone(),
                     link_token: Some(Secret::new("token")),
                     attempts: 0,
                     status: EmailJobStatus::Queued,
@@ -1039,8 +1041,11 @@ mod tests {
                 .unwrap();
             for m in 0..5u8 {
                 let mut record = new_record(&format!("p{m}@customer{n}.test"), 0);
-                record.invitation.business_id = sender.id;
-                record.invitation.sent_by_user_id = member.id;
+                record.invitation = Invitation::restore(InvitationParts {
+                    business_id: sender.id,
+                    sent_by_user_id: member.id,
+                    ..record.invitation.into_parts()
+                });
                 record.event.business_id = sender.id;
                 record.link.hash = SecretHash([200; 32]);
                 record.link.hash.0[0] = n;
@@ -1076,7 +1081,7 @@ mod tests {
         );
         store
             .invitations()
-            .get_invitation(first.invitation.id)
+            .get_invitation(first.invitation.id())
             .await
             .unwrap()
             .unwrap();
@@ -1160,12 +1165,12 @@ mod tests {
         assert_eq!(store.outbox().release_email_jobs(&jobs[1..3], now).await.unwrap(), 2);
         store.outbox().oldest_queued_email().await.unwrap().unwrap();
         let resend = ResendRecord {
-            invitation_id: bulk[0].invitation.id,
+            invitation_id: bulk[0].invitation.id(),
             now: now + Duration::hours(1),
             not_sent_after: now + Duration::minutes(59),
             link: LinkTokenRecord {
                 hash: SecretHash([13; 32]),
-                invitation_id: bulk[0].invitation.id,
+                invitation_id: bulk[0].invitation.id(),
                 created_at: now,
             },
             revoke_previous_links: true,
@@ -1178,16 +1183,15 @@ mod tests {
             email_job: new_record("dan@initech.test", 14).email_job.unwrap(),
         };
         let mut resend = resend;
-        resend.email_job.invitation_id = bulk[0].invitation.id;
+        resend.email_job.invitation_id = bulk[0].invitation.id();
         store.invitations().record_resend(&resend).await.unwrap();
         let queued = store.outbox().emails_queued_since(acme.id, now).await.unwrap();
         assert!(queued.count >= 2, "{queued:?}");
         let later = now + Duration::hours(2);
-        let mut accepted = first
+        let accepted = first
             .invitation
-            .accept(&Actor::Invitee { user_id: Some(bob.id) }, later)
+            .accept(&Actor::Invitee { user_id: Some(bob.id) }, globex.id, later)
             .unwrap();
-        accepted.invitee_business_id = Some(globex.id);
         let connection = DomainConnection::from_invitation(ConnectionId::from_uuid(id()), &accepted, globex.id, later);
         let actor = Actor::Invitee { user_id: Some(bob.id) };
         let created = Event::connection_created(EventId::from_uuid(id()), &accepted, &connection, actor);

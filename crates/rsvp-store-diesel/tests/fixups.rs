@@ -216,14 +216,17 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(other.id, InvitationId::from_uuid(id(23)));
+    assert_eq!(other.id(), InvitationId::from_uuid(id(23)));
     assert_eq!(
-        other.message.map(|m| m.as_str().to_owned()).as_deref(),
+        other.message().map(|m| m.as_str().to_owned()).as_deref(),
         Some("ok\u{200F}")
     );
-    assert_eq!(other.first_name.map(|n| n.as_str().to_owned()).as_deref(), Some("Nia"));
     assert_eq!(
-        other.external_id.map(|x| x.as_str().to_owned()).as_deref(),
+        other.first_name().map(|n| n.as_str().to_owned()).as_deref(),
+        Some("Nia")
+    );
+    assert_eq!(
+        other.external_id().map(|x| x.as_str().to_owned()).as_deref(),
         Some("crm-23")
     );
     let hidden = store
@@ -233,10 +236,10 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
         .unwrap()
         .unwrap();
     assert_eq!(
-        hidden.message.map(|m| m.as_str().to_owned()).as_deref(),
+        hidden.message().map(|m| m.as_str().to_owned()).as_deref(),
         Some("hi there")
     );
-    assert_eq!(hidden.first_name, None);
+    assert_eq!(hidden.first_name(), None);
 
     // Idempotent: queued again, it changes nothing.
     let before = (raw.normalized("users"), raw.normalized("invitations"));

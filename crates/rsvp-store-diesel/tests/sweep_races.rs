@@ -107,16 +107,16 @@ async fn race(database: TestDatabase) {
         )
         .await
         .unwrap();
-    assert!(sent.items.iter().all(|i| i.status == InvitationStatus::Expired));
+    assert!(sent.items.iter().all(|i| i.status() == InvitationStatus::Expired));
     for invitation in &sent.items {
         let stored = store
             .invitations()
-            .get_invitation(invitation.id)
+            .get_invitation(invitation.id())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            stored.status,
+            stored.status(),
             InvitationStatus::Expired,
             "persisted, not only read as expired"
         );

@@ -28,9 +28,9 @@ impl EmailDispatcher {
         let ids: Vec<InvitationId> = jobs.iter().map(|job| job.invitation_id).collect();
         let mut context = RoundContext::default();
         for invitation in store.invitations().get_invitations(&ids).await? {
-            context.invitations.insert(invitation.id, invitation);
+            context.invitations.insert(invitation.id(), invitation);
         }
-        let mut businesses: Vec<BusinessId> = context.invitations.values().map(|i| i.business_id).collect();
+        let mut businesses: Vec<BusinessId> = context.invitations.values().map(|i| i.business_id()).collect();
         businesses.sort_unstable();
         businesses.dedup();
         for id in businesses {
@@ -42,7 +42,7 @@ impl EmailDispatcher {
                 .unwrap_or_default();
             context.businesses.insert(id, name);
         }
-        let mut users: Vec<UserId> = context.invitations.values().map(|i| i.sent_by_user_id).collect();
+        let mut users: Vec<UserId> = context.invitations.values().map(|i| i.sent_by_user_id()).collect();
         users.sort_unstable();
         users.dedup();
         for id in users {
@@ -55,7 +55,7 @@ impl EmailDispatcher {
         for job in jobs {
             if let Some(invitation) = context.invitations.get(&job.invitation_id) {
                 recipients
-                    .entry(invitation.business_id)
+                    .entry(invitation.business_id())
                     .or_default()
                     .push(job.to.clone());
             }
@@ -90,16 +90,16 @@ impl EmailDispatcher {
         // An opt-out after the job was queued still stops it.
         if context
             .opted_out
-            .contains(&(invitation.business_id, job.to.normalized().to_owned()))
+            .contains(&(invitation.business_id(), job.to.normalized().to_owned()))
         {
             return Prepared::Closed("not sent: the recipient opted out".into(), FailureReason::OptedOut);
         }
         let sender_name = context
             .businesses
-            .get(&invitation.business_id)
+            .get(&invitation.business_id())
             .cloned()
             .unwrap_or_default();
-        let sending_user = context.users.get(&invitation.sent_by_user_id);
+        let sending_user = context.users.get(&invitation.sent_by_user_id());
         let sender_user = sending_user.map_or_else(|| sender_name.clone(), User::display_name);
         let product = self.settings.product_name.trim();
         let from_name = if sending_user.is_some() && sender_user != sender_name {
@@ -112,22 +112,22 @@ impl EmailDispatcher {
             email: u.email.clone(),
         });
         let unsubscribe_url = self.settings.links.unsubscribe_url(token);
-        let invitee_name = match (&invitation.first_name, &invitation.last_name) {
+        let invitee_name = match (invitation.first_name(), invitation.last_name()) {
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
             (None, None) => None,
         };
         let email = InvitationEmail {
-            locale: invitation.locale.unwrap_or(self.settings.default_locale),
+            locale: invitation.locale().unwrap_or(self.settings.default_locale),
             sender_business: sender_name,
             sender_user,
             invitee_name,
-            message: invitation.message.as_ref().map(ToString::to_string),
-            expires_at: invitation.expires_at,
+            message: invitation.message().map(ToString::to_string),
+            expires_at: invitation.expires_at(),
             accept_url: self.settings.links.accept_url(token),
             unsubscribe_url: unsubscribe_url.clone(),
-            invitee_email: invitation.email.as_str().to_owned(),
-            is_reminder: job.created_at > invitation.created_at,
+            invitee_email: invitation.email().as_str().to_owned(),
+            is_reminder: job.created_at > invitation.created_at(),
         };
         match self.renderer.render(&email) {
             Ok(content) => Prepared::Ready(Box::new(OutgoingEmail {

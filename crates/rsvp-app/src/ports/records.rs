@@ -90,7 +90,7 @@ pub struct ErasedInvitation {
 impl ErasedInvitation {
     /// Whether the erasure resolves the invitation (it was pending).
     pub fn resolves(&self) -> bool {
-        self.expected == InvitationStatus::Pending && self.invitation.status != InvitationStatus::Pending
+        self.expected == InvitationStatus::Pending && self.invitation.status() != InvitationStatus::Pending
     }
 }
 

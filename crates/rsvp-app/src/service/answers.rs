@@ -10,17 +10,17 @@ impl App {
         principal: &Principal,
         invitation: &Invitation,
     ) -> Result<Option<Viewer>, AppError> {
-        if invitation.business_id == principal.business.id {
+        if invitation.business_id() == principal.business.id {
             return Ok(Some(Viewer::Sender));
         }
-        if invitation.invitee_business_id == Some(principal.business.id) {
+        if invitation.invitee_business_id() == Some(principal.business.id) {
             return Ok(Some(Viewer::Invitee));
         }
         let owner = self
             .ports
             .store
             .accounts()
-            .find_user_by_email(&invitation.email)
+            .find_user_by_email(invitation.email())
             .await?;
         Ok(owner
             .filter(|u| u.business_id == principal.business.id)
@@ -136,16 +136,13 @@ impl App {
         new_invitee: Option<NewInvitee>,
     ) -> Result<TransitionOutcome, AppError> {
         let now = self.now();
-        let mut after = invitation.transition(action, &actor, now)?;
-        if let Some(business) = invitee_business {
-            after.invitee_business_id = Some(business);
-        }
+        let after = invitation.answer(action, &actor, invitee_business, now)?;
         let event = Event::transition(EventId::from_uuid(self.new_id()), &invitation, &after, actor).ok_or(
             AppError::InvalidTransition {
-                current: invitation.status,
+                current: invitation.status(),
             },
         )?;
-        let connection = match (action, after.invitee_business_id) {
+        let connection = match (action, after.invitee_business_id()) {
             (Action::Accept, Some(invitee)) => {
                 let connection =
                     Connection::from_invitation(ConnectionId::from_uuid(self.new_id()), &after, invitee, now);
@@ -156,7 +153,7 @@ impl App {
         };
         let record = TransitionRecord {
             invitation: after,
-            expected: invitation.status,
+            expected: invitation.status(),
             now,
             event,
             connection,
@@ -180,25 +177,24 @@ impl App {
         revoke_previous_links: bool,
     ) -> Result<Invitation, AppError> {
         let view = self.visible_invitation(principal, id).await?;
-        if view.viewer != Viewer::Sender {
-            return Err(AppError::Forbidden(
-                "only the sending business may resend an invitation".into(),
-            ));
-        }
+        let actor = match view.viewer {
+            Viewer::Sender => Actor::Sender {
+                user_id: principal.user.id,
+            },
+            Viewer::Invitee => Actor::Invitee {
+                user_id: Some(principal.user.id),
+            },
+        };
         let now = self.now();
-        let invitation = view.invitation;
-        let current = invitation.status_at(now);
-        if current.is_terminal() {
-            return Err(AppError::InvalidTransition { current });
-        }
-        if let Some(last) = invitation.last_sent_at {
-            self.check_cooldown(last, now)?;
-        }
+        let invitation = view
+            .invitation
+            .resend(&actor, now, self.settings.resend_cooldown)
+            .map_err(|refusal| self.resend_refused(refusal, now))?;
         if !self
             .ports
             .store
             .opt_outs()
-            .suppressions_for(invitation.business_id, std::slice::from_ref(&invitation.email))
+            .suppressions_for(invitation.business_id(), std::slice::from_ref(invitation.email()))
             .await?
             .is_empty()
         {
@@ -208,14 +204,11 @@ impl App {
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
             hash: self.ports.secrets.hash(token.expose()),
-            invitation_id: invitation.id,
+            invitation_id: invitation.id(),
             created_at: now,
         };
-        let actor = Actor::Sender {
-            user_id: principal.user.id,
-        };
         let record = ResendRecord {
-            invitation_id: invitation.id,
+            invitation_id: invitation.id(),
             now,
             not_sent_after: now - self.settings.resend_cooldown,
             link,
@@ -225,25 +218,30 @@ impl App {
         };
         match self.ports.store.invitations().record_resend(&record).await {
             Ok(invitation) => Ok(invitation),
-            Err(StoreError::Cooldown { last_sent_at }) => Err(self.cooldown_error(last_sent_at, now)),
+            // A racing resend got there first: the store's check is the atomic one.
+            Err(StoreError::Cooldown { last_sent_at }) => Err(self.resend_refused(
+                ResendError::CoolingDown {
+                    retry_at: last_sent_at + self.settings.resend_cooldown,
+                },
+                now,
+            )),
             Err(other) => Err(other.into()),
         }
     }
 
-    pub(super) fn check_cooldown(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> Result<(), AppError> {
-        if last_sent_at > now - self.settings.resend_cooldown {
-            Err(self.cooldown_error(last_sent_at, now))
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(super) fn cooldown_error(&self, last_sent_at: OffsetDateTime, now: OffsetDateTime) -> AppError {
-        let wait = last_sent_at + self.settings.resend_cooldown - now;
-        let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
-        let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
-        AppError::Cooldown {
-            retry_after_secs: secs.max(1),
+    /// The API's answer to a resend the domain refused at `now`.
+    pub(super) fn resend_refused(&self, refusal: ResendError, now: OffsetDateTime) -> AppError {
+        match refusal {
+            ResendError::NotPermitted => AppError::Forbidden(refusal.to_string()),
+            ResendError::NotPending { current } => AppError::InvalidTransition { current },
+            ResendError::CoolingDown { retry_at } => {
+                let wait = retry_at - now;
+                let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+                let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+                AppError::Cooldown {
+                    retry_after_secs: secs.max(1),
+                }
+            }
         }
     }
 }

@@ -57,18 +57,18 @@ impl App {
             self.persist_expiry(&existing, now).await?;
         }
         let send_email = request.send_email;
-        let mut invitation = Invitation::new(
+        let invitation = Invitation::new(
             InvitationId::from_uuid(self.new_id()),
             principal.business.id,
             principal.user.id,
             request,
             now,
-        );
-        invitation.invitee_business_id = invitee.map(|u| u.business_id);
+        )
+        .with_invitee_business(invitee.map(|u| u.business_id));
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
             hash: self.ports.secrets.hash(token.expose()),
-            invitation_id: invitation.id,
+            invitation_id: invitation.id(),
             created_at: now,
         };
         let event = Event::created(
@@ -117,8 +117,8 @@ impl App {
     pub(super) fn email_job(&self, invitation: &Invitation, token: Secret, now: OffsetDateTime) -> EmailJob {
         EmailJob {
             id: EmailJobId::from_uuid(self.new_id()),
-            invitation_id: invitation.id,
-            to: invitation.email.clone(),
+            invitation_id: invitation.id(),
+            to: invitation.email().clone(),
             link_token: Some(token),
             attempts: 0,
             status: EmailJobStatus::Queued,
@@ -175,7 +175,7 @@ impl App {
         };
         let record = TransitionRecord {
             invitation: expired,
-            expected: invitation.status,
+            expected: invitation.status(),
             now,
             event,
             connection: None,
@@ -281,7 +281,7 @@ impl App {
             .find_pending_for_emails(principal.business.id, &emails)
             .await?
             .into_iter()
-            .map(|i| (i.email.normalized().to_owned(), i))
+            .map(|i| (i.email().normalized().to_owned(), i))
             .collect();
         let suppressed: HashSet<String> = store
             .opt_outs()

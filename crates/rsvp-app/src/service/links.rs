@@ -21,7 +21,7 @@ impl App {
             .ports
             .store
             .accounts()
-            .get_business(invitation.business_id)
+            .get_business(invitation.business_id())
             .await?
             .ok_or(AppError::NotFound)?;
         if sender.is_suspended() {
@@ -42,10 +42,15 @@ impl App {
             .ports
             .store
             .accounts()
-            .find_user_by_email(&invitation.email)
+            .find_user_by_email(invitation.email())
             .await?
             .is_some();
-        let sender_user = self.ports.store.accounts().get_user(invitation.sent_by_user_id).await?;
+        let sender_user = self
+            .ports
+            .store
+            .accounts()
+            .get_user(invitation.sent_by_user_id())
+            .await?;
         Ok(LinkPreview {
             invitation,
             sender,
@@ -76,10 +81,10 @@ impl App {
             .ports
             .store
             .accounts()
-            .find_user_by_email(&invitation.email)
+            .find_user_by_email(invitation.email())
             .await?
         {
-            Some(user) if user.business_id == invitation.business_id => Err(AppError::SelfInvite),
+            Some(user) if user.business_id == invitation.business_id() => Err(AppError::SelfInvite),
             Some(user) => {
                 let actor = Actor::Invitee { user_id: Some(user.id) };
                 self.transition(invitation, Action::Accept, actor, Some(user.business_id), None)
@@ -111,7 +116,7 @@ impl App {
                 };
                 let user = self.user_from(
                     ValidUser {
-                        email: invitation.email.clone(),
+                        email: invitation.email().clone(),
                         first_name,
                         last_name,
                     },
@@ -150,12 +155,12 @@ impl App {
             .ports
             .store
             .accounts()
-            .find_user_by_email(&invitation.email)
+            .find_user_by_email(invitation.email())
             .await?;
         let actor = Actor::Invitee {
             user_id: user.as_ref().map(|u| u.id),
         };
-        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id);
+        let business = user.map(|u| u.business_id).filter(|b| *b != invitation.business_id());
         Ok(self
             .transition(invitation, Action::Reject, actor, business, None)
             .await?
@@ -189,12 +194,12 @@ impl App {
         }
         let suppression = Suppression {
             id: SuppressionId::from_uuid(self.new_id()),
-            email: invitation.email.clone(),
+            email: invitation.email().clone(),
             business_id: match scope {
-                OptOutScope::Business => Some(invitation.business_id),
+                OptOutScope::Business => Some(invitation.business_id()),
                 OptOutScope::Everyone => None,
             },
-            invitation_id: Some(invitation.id),
+            invitation_id: Some(invitation.id()),
             created_at: now,
         };
         let suppression = self.ports.store.opt_outs().add_suppression(&suppression).await?;
@@ -204,7 +209,7 @@ impl App {
                 .ports
                 .store
                 .invitations()
-                .get_invitation(invitation.id)
+                .get_invitation(invitation.id())
                 .await?
                 .unwrap_or(current)
                 .as_of(now),

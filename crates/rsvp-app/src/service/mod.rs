@@ -10,8 +10,8 @@ use std::sync::Arc;
 use rsvp_domain::{
     AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
     ConnectionId, EmailAddress, EmailJobId, Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest,
-    InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, Suppression, SuppressionId,
-    User, UserId, ValidationErrors, check_access, check_invite,
+    InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, ResendError, Suppression,
+    SuppressionId, User, UserId, ValidationErrors, check_access, check_invite,
 };
 use time::{Duration, OffsetDateTime};
 

@@ -76,11 +76,11 @@ fn pages(state: &crate::HttpState) -> &PageTemplates {
 /// "Continue": the invitation's `redirect_url` with its outcome, once
 /// accepted or rejected.
 fn continue_url(invitation: &Invitation) -> Option<String> {
-    let status = invitation.status;
+    let status = invitation.status();
     matches!(status, InvitationStatus::Accepted | InvitationStatus::Rejected)
         .then_some(())
-        .and(invitation.redirect_url.as_ref())
-        .map(|url| url.with_outcome(invitation.id, status))
+        .and(invitation.redirect_url())
+        .map(|url| url.with_outcome(invitation.id(), status))
 }
 
 fn outcome_page(
@@ -116,7 +116,7 @@ fn answered_page(state: &crate::HttpState, locale: Locale, preview: &LinkPreview
     outcome_page(
         state,
         locale,
-        outcome_of(preview.invitation.status).unwrap_or(Outcome::Unknown),
+        outcome_of(preview.invitation.status()).unwrap_or(Outcome::Unknown),
         preview.sender.name.as_str(),
         continue_url(&preview.invitation),
     )
@@ -159,7 +159,7 @@ async fn page_for_error(state: &crate::HttpState, locale: Locale, token: &str, e
 pub async fn show(state: web::Data<crate::HttpState>, token: web::Path<String>, req: HttpRequest) -> HttpResponse {
     let locale = locale(&req);
     match state.app.preview_link(&token).await {
-        Ok(preview) if preview.invitation.status == InvitationStatus::Pending => pending_page(
+        Ok(preview) if preview.invitation.status() == InvitationStatus::Pending => pending_page(
             &state,
             locale,
             FROM_LINK,
@@ -262,8 +262,8 @@ pub async fn accept(
     };
     match state.app.accept_link(&token, input.clone()).await {
         Ok(outcome) => {
-            state.metrics.observe_transition(outcome.invitation.status.as_str());
-            let sender = sender_name(&state, outcome.invitation.business_id).await;
+            state.metrics.observe_transition(outcome.invitation.status().as_str());
+            let sender = sender_name(&state, outcome.invitation.business_id()).await;
             let next = continue_url(&outcome.invitation);
             outcome_page(&state, locale, Outcome::AcceptedNow, &sender, next)
         }
@@ -313,7 +313,7 @@ async fn refused_form_page(
     refusal: FormRefusal,
 ) -> HttpResponse {
     match state.app.preview_link(token).await {
-        Ok(preview) if preview.invitation.status == InvitationStatus::Pending => {
+        Ok(preview) if preview.invitation.status() == InvitationStatus::Pending => {
             let mut form = FormState::default();
             form.errors.insert("form".to_owned(), refusal.text(locale).to_owned());
             pending_page(state, locale, FROM_ANSWER, token, &preview, &form, refusal.status())
@@ -328,8 +328,8 @@ pub async fn decline(state: web::Data<crate::HttpState>, token: web::Path<String
     let locale = locale(&req);
     match state.app.decline_link(&token).await {
         Ok(invitation) => {
-            state.metrics.observe_transition(invitation.status.as_str());
-            let sender = sender_name(&state, invitation.business_id).await;
+            state.metrics.observe_transition(invitation.status().as_str());
+            let sender = sender_name(&state, invitation.business_id()).await;
             outcome_page(&state, locale, Outcome::DeclinedNow, &sender, continue_url(&invitation))
         }
         Err(error) => page_for_error(&state, locale, &token, error).await,
@@ -389,9 +389,9 @@ pub async fn opt_out(
     match state.app.opt_out(&token, scope).await {
         Ok(done) => {
             if done.declined {
-                state.metrics.observe_transition(done.invitation.status.as_str());
+                state.metrics.observe_transition(done.invitation.status().as_str());
             }
-            let sender = sender_name(&state, done.invitation.business_id).await;
+            let sender = sender_name(&state, done.invitation.business_id()).await;
             let outcome = Outcome::OptedOut {
                 scope: done.suppression.scope(),
                 declined: done.declined,

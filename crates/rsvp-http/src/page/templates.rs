@@ -197,11 +197,11 @@ impl View {
                 .as_ref()
                 .filter(|u| u.first_name.is_some() || u.last_name.is_some())
                 .map(|u| u.display_name()),
-            invitee_email: invitation.email.to_string(),
-            roles: invitation.roles.to_strings(),
-            message: invitation.message.as_ref().map(ToString::to_string),
-            expires_at: invitation.expires_at,
-            source_is_invitee: invitation.source_is_invitee,
+            invitee_email: invitation.email().to_string(),
+            roles: invitation.roles().to_strings(),
+            message: invitation.message().map(ToString::to_string),
+            expires_at: invitation.expires_at(),
+            source_is_invitee: invitation.source_is_invitee(),
             invitee_known: preview.invitee_known,
         }
     }

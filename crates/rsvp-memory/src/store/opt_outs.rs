@@ -5,7 +5,7 @@ use super::*;
 #[async_trait]
 impl OptOutStore for InMemoryStore {
     async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
-        self.with(|s| Ok(s.invitations.values().filter(|i| i.email == *email).cloned().collect()))
+        self.with(|s| Ok(s.invitations.values().filter(|i| i.email() == email).cloned().collect()))
     }
 
     async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {

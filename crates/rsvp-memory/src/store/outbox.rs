@@ -82,7 +82,7 @@ impl OutboxStore for InMemoryStore {
                 job.created_at >= since
                     && s.invitations
                         .get(&job.invitation_id)
-                        .is_some_and(|i| i.business_id == business)
+                        .is_some_and(|i| i.business_id() == business)
             });
             for job in ours {
                 queued.count += 1;

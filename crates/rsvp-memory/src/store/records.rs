@@ -63,12 +63,12 @@ pub(super) fn pending_delivery(
 }
 
 pub(super) fn pending_key(invitation: &Invitation) -> (BusinessId, String) {
-    (invitation.business_id, invitation.email.normalized().to_owned())
+    (invitation.business_id(), invitation.email().normalized().to_owned())
 }
 
 pub(super) fn matches(filter: &InvitationFilter, invitation: &Invitation, now: OffsetDateTime) -> bool {
     (filter.statuses.is_empty() || filter.statuses.contains(&invitation.status_at(now)))
-        && filter.email.as_ref().is_none_or(|email| *email == invitation.email)
+        && filter.email.as_ref().is_none_or(|email| email == invitation.email())
 }
 
 /// Newest first (`created_at`, then id, descending), after the cursor, one
@@ -93,7 +93,7 @@ pub(super) fn newest_first_page<T: Clone>(
 
 pub(super) fn invitation_cursor(invitation: &Invitation) -> Cursor {
     Cursor {
-        created_at: invitation.created_at,
-        id: invitation.id.as_uuid(),
+        created_at: invitation.created_at(),
+        id: invitation.id().as_uuid(),
     }
 }

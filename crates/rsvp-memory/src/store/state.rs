@@ -13,8 +13,8 @@ use rsvp_app::{
 use rsvp_domain::webhook::ENDPOINT_DISABLED;
 use rsvp_domain::{
     ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailDelivery, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId, WebhookEndpointId,
-    ordered_pair,
+    InvitationId, InvitationParts, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId,
+    WebhookEndpointId, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -246,11 +246,11 @@ impl State {
     pub(super) fn erase_invitations(&mut self, record: &ErasureRecord) -> ErasureCounts {
         let mut counts = ErasureCounts::default();
         for item in &record.invitations {
-            let id = item.invitation.id;
+            let id = item.invitation.id();
             let still_theirs = self
                 .invitations
                 .get(&id)
-                .is_some_and(|stored| stored.email == record.email && stored.status == item.expected);
+                .is_some_and(|stored| *stored.email() == record.email && stored.status() == item.expected);
             if !still_theirs {
                 continue;
             }
@@ -259,18 +259,21 @@ impl State {
             };
             let key = pending_key(stored);
             let after = &item.invitation;
-            stored.email = after.email.clone();
-            stored.first_name = after.first_name.clone();
-            stored.last_name = after.last_name.clone();
-            stored.phone = after.phone.clone();
-            stored.message = after.message.clone();
-            stored.custom_data = after.custom_data.clone();
-            stored.status = after.status;
-            stored.updated_at = after.updated_at;
-            stored.resolved_at = after.resolved_at;
+            *stored = Invitation::restore(InvitationParts {
+                email: after.email().clone(),
+                first_name: after.first_name().cloned(),
+                last_name: after.last_name().cloned(),
+                phone: after.phone().cloned(),
+                message: after.message().cloned(),
+                custom_data: after.custom_data().clone(),
+                status: after.status(),
+                updated_at: after.updated_at(),
+                resolved_at: after.resolved_at(),
+                ..stored.clone().into_parts()
+            });
             if self.pending.get(&key) == Some(&id) {
                 self.pending.remove(&key);
-                if after.status == InvitationStatus::Pending {
+                if after.status() == InvitationStatus::Pending {
                     self.pending.insert(pending_key(after), id);
                 }
             }
@@ -280,7 +283,7 @@ impl State {
                 .retain(|_, job| job.invitation_id != id || job.status != EmailJobStatus::Queued);
             counts.emails_dropped += (before - self.email_jobs.len()) as u64;
             for job in self.email_jobs.values_mut().filter(|job| job.invitation_id == id) {
-                job.to = after.email.clone();
+                job.to = after.email().clone();
                 job.last_error = None;
             }
             self.events.insert(item.event.id, item.event.clone());
@@ -305,13 +308,13 @@ impl State {
     pub(super) fn insert_invitation(&mut self, record: &NewInvitationRecord) -> Result<(), StoreError> {
         let invitation = &record.invitation;
         let key = pending_key(invitation);
-        if invitation.status == InvitationStatus::Pending {
+        if invitation.status() == InvitationStatus::Pending {
             if self.pending.contains_key(&key) {
                 return Err(StoreError::AlreadyInvited);
             }
-            self.pending.insert(key, invitation.id);
+            self.pending.insert(key, invitation.id());
         }
-        self.invitations.insert(invitation.id, invitation.clone());
+        self.invitations.insert(invitation.id(), invitation.clone());
         self.links.insert(record.link.hash, record.link.clone());
         self.insert_event(&record.event);
         if let Some(job) = &record.email_job {
@@ -324,7 +327,7 @@ impl State {
         let rows = self
             .invitations
             .values()
-            .filter(|i| i.business_id == business && matches(&query.filter, i, query.now))
+            .filter(|i| i.business_id() == business && matches(&query.filter, i, query.now))
             .cloned();
         newest_first_page(rows, invitation_cursor, query.after, query.limit)
     }
@@ -340,8 +343,8 @@ impl State {
             .invitations
             .values()
             .filter(|i| {
-                emails.contains(i.email.normalized())
-                    && i.status != InvitationStatus::Cancelled
+                emails.contains(i.email().normalized())
+                    && i.status() != InvitationStatus::Cancelled
                     && matches(&query.filter, i, query.now)
             })
             .cloned();
@@ -349,11 +352,11 @@ impl State {
     }
 
     pub(super) fn apply_transition(&mut self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
-        let id = record.invitation.id;
+        let id = record.invitation.id();
         let stored = self.invitations.get(&id).ok_or(StoreError::NotFound)?;
-        let target = record.invitation.status;
-        let applies =
-            stored.status == record.expected && (target == InvitationStatus::Expired || record.now < stored.expires_at);
+        let target = record.invitation.status();
+        let applies = stored.status() == record.expected
+            && (target == InvitationStatus::Expired || record.now < stored.expires_at());
         if !applies {
             return Err(StoreError::Conflict {
                 current: stored.status_at(record.now),
@@ -372,16 +375,19 @@ impl State {
                 .insert(new_invitee.business.id, new_invitee.business.clone());
         }
         let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
-        if stored.status == InvitationStatus::Pending && target != InvitationStatus::Pending {
+        if stored.status() == InvitationStatus::Pending && target != InvitationStatus::Pending {
             let key = pending_key(stored);
             if self.pending.get(&key) == Some(&id) {
                 self.pending.remove(&key);
             }
         }
-        stored.status = target;
-        stored.updated_at = record.invitation.updated_at;
-        stored.resolved_at = record.invitation.resolved_at;
-        stored.invitee_business_id = record.invitation.invitee_business_id.or(stored.invitee_business_id);
+        *stored = Invitation::restore(InvitationParts {
+            status: target,
+            updated_at: record.invitation.updated_at(),
+            resolved_at: record.invitation.resolved_at(),
+            invitee_business_id: record.invitation.invitee_business_id().or(stored.invitee_business_id()),
+            ..stored.clone().into_parts()
+        });
         let invitation = stored.clone();
         self.insert_event(&record.event);
 
@@ -409,7 +415,7 @@ impl State {
         if current != InvitationStatus::Pending {
             return Err(StoreError::Conflict { current });
         }
-        if let Some(last_sent_at) = stored.last_sent_at
+        if let Some(last_sent_at) = stored.last_sent_at()
             && last_sent_at > record.not_sent_after
         {
             return Err(StoreError::Cooldown { last_sent_at });
@@ -422,9 +428,12 @@ impl State {
         self.insert_event(&record.event);
         self.email_jobs.insert(record.email_job.id, record.email_job.clone());
         let stored = self.invitations.get_mut(&id).ok_or(StoreError::NotFound)?;
-        stored.last_sent_at = Some(record.now);
-        stored.updated_at = record.now;
-        stored.email_delivery = Some(EmailDelivery::Queued);
+        *stored = Invitation::restore(InvitationParts {
+            last_sent_at: Some(record.now),
+            updated_at: record.now,
+            email_delivery: Some(EmailDelivery::Queued),
+            ..stored.clone().into_parts()
+        });
         Ok(stored.clone())
     }
 
@@ -438,9 +447,9 @@ impl State {
             .pending
             .values()
             .filter_map(|id| self.invitations.get(id))
-            .filter(|i| i.status == InvitationStatus::Pending && i.expires_at <= now)
+            .filter(|i| i.status() == InvitationStatus::Pending && i.expires_at() <= now)
             .collect();
-        due.sort_by_key(|i| (i.expires_at, i.id));
+        due.sort_by_key(|i| (i.expires_at(), i.id()));
         due.into_iter().take(limit).cloned().collect()
     }
 
@@ -521,7 +530,10 @@ impl State {
             .values()
             .any(|other| other.invitation_id == invitation_id && other.created_at > created_at);
         if !superseded && let Some(invitation) = self.invitations.get_mut(&invitation_id) {
-            invitation.email_delivery = Some(delivery);
+            *invitation = Invitation::restore(InvitationParts {
+                email_delivery: Some(delivery),
+                ..invitation.clone().into_parts()
+            });
         }
         Ok(())
     }

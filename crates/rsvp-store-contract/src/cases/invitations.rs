@@ -35,9 +35,9 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
         .expect("get_invitation")
         .expect("the invitation is stored");
     assert_eq!(&read, written.invitation());
-    assert_eq!(read.email.as_str(), "Bob@Globex.TEST", "the email keeps its spelling");
-    assert_eq!(read.custom_data, written.invitation().custom_data);
-    assert_eq!(read.roles.to_strings(), ["supplier", "orders:read"]);
+    assert_eq!(read.email().as_str(), "Bob@Globex.TEST", "the email keeps its spelling");
+    assert_eq!(read.custom_data(), written.invitation().custom_data());
+    assert_eq!(read.roles().to_strings(), ["supplier", "orders:read"]);
 
     let pending = store
         .invitations()
@@ -222,7 +222,11 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
             .get_invitation(first.id())
             .await
             .expect("get_invitation");
-        assert_eq!(first_now.map(|i| i.status), Some(status), "the old one stays {status}");
+        assert_eq!(
+            first_now.map(|i| i.status()),
+            Some(status),
+            "the old one stays {status}"
+        );
     }
 }
 
@@ -417,7 +421,7 @@ pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skip
         .get_invitations(&[second.id(), unknown, first.id(), second.id()])
         .await
         .expect("get_invitations");
-    read.sort_by_key(|invitation| invitation.id);
+    read.sort_by_key(|invitation| invitation.id());
     let mut expected = Vec::new();
     for id in [first.id(), second.id()] {
         expected.push(
@@ -429,7 +433,7 @@ pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skip
                 .expect("stored"),
         );
     }
-    expected.sort_by_key(|invitation| invitation.id);
+    expected.sort_by_key(|invitation| invitation.id());
     assert_eq!(read, expected);
     assert!(
         store

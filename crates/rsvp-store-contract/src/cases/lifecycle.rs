@@ -375,7 +375,7 @@ pub async fn invitations_to_an_email_are_found_in_every_business_whatever_the_ca
         .await
         .expect("invitations_to_email")
         .into_iter()
-        .map(|i| i.id)
+        .map(|i| i.id())
         .collect();
     found.sort();
     let mut expected = vec![first.id(), second.id()];
@@ -384,11 +384,11 @@ pub async fn invitations_to_an_email_are_found_in_every_business_whatever_the_ca
 }
 
 fn erasure_of(before: &Invitation, now: time::OffsetDateTime) -> ErasedInvitation {
-    let placeholder = Invitation::erased_email(before.id).expect("a placeholder address");
+    let placeholder = Invitation::erased_email(before.id()).expect("a placeholder address");
     let after = before.erased(placeholder, now);
     let event = Event::erased(EventId::from_uuid(new_uuid()), before, &after);
     ErasedInvitation {
-        expected: before.status,
+        expected: before.status(),
         invitation: after,
         event,
     }
@@ -442,19 +442,24 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     for erased in &record.invitations {
         let stored = store
             .invitations()
-            .get_invitation(erased.invitation.id)
+            .get_invitation(erased.invitation.id())
             .await
             .expect("get_invitation")
             .expect("the invitation stays");
-        assert_eq!(stored.email.as_str(), erased.invitation.email.as_str());
-        assert!(stored.email.as_str().ends_with("@erased.invalid"));
+        assert_eq!(stored.email().as_str(), erased.invitation.email().as_str());
+        assert!(stored.email().as_str().ends_with("@erased.invalid"));
         assert_eq!(
-            (stored.first_name, stored.last_name, stored.phone, stored.message),
+            (
+                stored.first_name(),
+                stored.last_name(),
+                stored.phone(),
+                stored.message()
+            ),
             (None, None, None, None)
         );
-        assert!(stored.custom_data.is_empty());
-        assert_eq!(stored.status, InvitationStatus::Cancelled);
-        assert_eq!(stored.resolved_at, Some(now));
+        assert!(stored.custom_data().is_empty());
+        assert_eq!(stored.status(), InvitationStatus::Cancelled);
+        assert_eq!(stored.resolved_at(), Some(now));
     }
     for link in [pending.link_hash(), sent.link_hash()] {
         assert_eq!(
@@ -543,8 +548,8 @@ pub async fn an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes
         .await
         .expect("get_invitation")
         .expect("the invitation");
-    assert_eq!(stored.email.as_str(), "pat@person.test");
-    assert_eq!(stored.status, InvitationStatus::Rejected);
+    assert_eq!(stored.email().as_str(), "pat@person.test");
+    assert_eq!(stored.status(), InvitationStatus::Rejected);
     assert_eq!(
         kinds(&all_events(store, acme.id()).await),
         [EventKind::InvitationCreated, EventKind::InvitationRejected]

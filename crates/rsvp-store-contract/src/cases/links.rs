@@ -57,7 +57,7 @@ pub async fn a_resend_keeps_earlier_links_unless_it_revokes_them(h: Harness) {
             .find_invitation_by_link(&hash)
             .await
             .expect("find_invitation_by_link")
-            .map(|i| i.id)
+            .map(|i| i.id())
     };
 
     let kept = resend(invite.invitation(), at(100), false);
@@ -139,7 +139,7 @@ pub async fn a_resend_within_the_cooldown_is_refused_and_writes_nothing(h: Harne
         .record_resend(&on_time.record)
         .await
         .expect("a resend exactly one cooldown after the last send");
-    assert_eq!(resent.last_sent_at, Some(at(60)));
+    assert_eq!(resent.last_sent_at(), Some(at(60)));
     let again = resend(invite.invitation(), at(61), false);
     assert_eq!(
         store.invitations().record_resend(&again.record).await,
@@ -183,7 +183,7 @@ pub async fn resending_an_invitation_that_is_not_pending_is_a_conflict_and_write
         assert_eq!(link, None);
         let stored = store
             .invitations()
-            .get_invitation(invitation.id)
+            .get_invitation(invitation.id())
             .await
             .expect("get_invitation");
         assert_eq!(stored.as_ref(), Some(invitation));
@@ -256,11 +256,11 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
         .record_resend(&resent.record)
         .await
         .expect("record_resend");
-    assert_eq!(returned.id, bob.id());
-    assert_eq!(returned.status, InvitationStatus::Pending);
-    assert_eq!(returned.last_sent_at, Some(at(100)));
-    assert_eq!(returned.updated_at, at(100), "a resend is a change");
-    assert_eq!(returned.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(returned.id(), bob.id());
+    assert_eq!(returned.status(), InvitationStatus::Pending);
+    assert_eq!(returned.last_sent_at(), Some(at(100)));
+    assert_eq!(returned.updated_at(), at(100), "a resend is a change");
+    assert_eq!(returned.email_delivery(), Some(EmailDelivery::Queued));
     let stored = store
         .invitations()
         .get_invitation(bob.id())
@@ -289,6 +289,6 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
         .record_resend(&first_send.record)
         .await
         .expect("an invitation never sent has no cooldown");
-    assert_eq!(returned.last_sent_at, Some(at(1)));
-    assert_eq!(returned.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(returned.last_sent_at(), Some(at(1)));
+    assert_eq!(returned.email_delivery(), Some(EmailDelivery::Queued));
 }

@@ -47,8 +47,8 @@ pub async fn sent_invitations_are_listed_newest_first_and_paged_without_skips_or
         let first = store.invitations().list_sent(acme.id(), &q).await.expect("list_sent");
         let last = first.items.last().expect("a first page");
         let cursor = Cursor {
-            created_at: last.created_at,
-            id: last.id.as_uuid(),
+            created_at: last.created_at(),
+            id: last.id().as_uuid(),
         };
         let more = usize::try_from(size).is_ok_and(|s| s < expected.len());
         assert_eq!(first.next, more.then_some(cursor), "the cursor of a page of {size}");
@@ -102,8 +102,8 @@ pub async fn paging_neither_skips_nor_repeats_rows_while_another_task_inserts(h:
 
     let mut times_read: BTreeMap<InvitationId, usize> = BTreeMap::new();
     for invitation in &read {
-        *times_read.entry(invitation.id).or_default() += 1;
-        assert_eq!(invitation.business_id, acme.id());
+        *times_read.entry(invitation.id()).or_default() += 1;
+        assert_eq!(invitation.business_id(), acme.id());
     }
     for (id, count) in &times_read {
         assert_eq!(*count, 1, "{id} was read {count} times");
@@ -116,10 +116,10 @@ pub async fn paging_neither_skips_nor_repeats_rows_while_another_task_inserts(h:
     }
     for pair in read.windows(2) {
         assert!(
-            (pair[0].created_at, pair[0].id) > (pair[1].created_at, pair[1].id),
+            (pair[0].created_at(), pair[0].id()) > (pair[1].created_at(), pair[1].id()),
             "rows must keep strictly decreasing across pages: {} then {}",
-            pair[0].id,
-            pair[1].id
+            pair[0].id(),
+            pair[1].id()
         );
     }
 }

@@ -193,7 +193,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
         )
         .await
         .expect("find_pending_for_emails");
-    let ids: Vec<_> = pending.iter().map(|i| i.id).collect();
+    let ids: Vec<_> = pending.iter().map(|i| i.id()).collect();
     assert_eq!(ids, [to_carol.id()], "only the sender's stored-pending invitations");
     assert!(
         store

@@ -156,7 +156,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .expect("get_invitation")
         .expect("stored");
     assert_eq!(
-        stored.email_delivery,
+        stored.email_delivery(),
         Some(EmailDelivery::Queued),
         "the resend's email is still queued"
     );
@@ -176,7 +176,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
 }
 
 /// The outbox depth counts queued jobs, due or waiting for a retry, and
@@ -245,14 +245,14 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
     let untouched = store
         .invitations()
         .get_invitation(other.id())
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(untouched.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(untouched.email_delivery(), Some(EmailDelivery::Queued));
 
     let later = store
         .outbox()
@@ -290,7 +290,7 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Queued));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Queued));
 
     let early = store
         .outbox()
@@ -338,7 +338,7 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Failed));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Failed));
     let later = store
         .outbox()
         .claim_email_jobs(at(10_000), 10, LEASE)

@@ -188,7 +188,7 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
         .await
         .expect("get_invitation")
         .expect("the invitation stays");
-    assert_eq!(stored.email_delivery, Some(EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(EmailDelivery::Sent));
     assert_eq!(prune(at(100_000), 10).await, 1, "the late one, and never a queued job");
     assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 2);
     let due = store
@@ -260,7 +260,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
             .await
             .expect("get_invitation")
             .expect("stored");
-        assert_eq!(stored.email_delivery, Some(delivery));
+        assert_eq!(stored.email_delivery(), Some(delivery));
     }
     let early = store
         .outbox()

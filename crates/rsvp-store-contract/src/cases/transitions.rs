@@ -48,7 +48,7 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
             .get_invitation(invite.id())
             .await
             .expect("get_invitation");
-        assert_eq!(stored.as_ref().map(|i| i.status), Some(first));
+        assert_eq!(stored.as_ref().map(|i| i.status()), Some(first));
         let events = all_events(store, acme.id()).await;
         let connections = all_connections(store, acme.id(), 50).await;
 
@@ -68,7 +68,7 @@ pub async fn a_transition_applies_only_to_a_pending_invitation_and_a_refused_one
                 result,
                 Err(StoreError::Conflict { current: first }),
                 "{} after {first}",
-                attempt.invitation.status
+                attempt.invitation.status()
             );
         }
         assert_eq!(
@@ -111,7 +111,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
                 current: InvitationStatus::Expired
             }),
             "{} at {}",
-            attempt.invitation.status,
+            attempt.invitation.status(),
             attempt.now
         );
     }
@@ -150,7 +150,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
             connection: None,
         }
     );
-    assert_eq!(outcome.invitation.resolved_at, Some(at(100)));
+    assert_eq!(outcome.invitation.resolved_at(), Some(at(100)));
     let stored = store
         .invitations()
         .get_invitation(late.id())
@@ -227,14 +227,14 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
         "exactly one of {RACERS} concurrent transitions must win"
     );
     let (winning_record, winning_result) = winners[0];
-    let status = winning_record.invitation.status;
+    let status = winning_record.invitation.status();
     for (record, result) in &outcomes {
         if result.is_err() {
             assert_eq!(
                 result,
                 &Err(StoreError::Conflict { current: status }),
                 "a losing {} after the winning {status}",
-                record.invitation.status
+                record.invitation.status()
             );
         }
     }
@@ -246,7 +246,7 @@ pub async fn concurrent_transitions_of_one_invitation_have_exactly_one_winner(h:
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.status, status);
+    assert_eq!(stored.status(), status);
     assert_eq!(winning_result.as_ref().map(|o| &o.invitation), Ok(&stored));
     let events = all_events(store, acme.id()).await;
     let answers: Vec<_> = events
@@ -371,14 +371,14 @@ pub async fn a_second_acceptance_between_the_same_businesses_in_either_direction
             .await
             .expect("a later acceptance");
         assert_eq!(outcome.connection.as_ref(), Some(&existing));
-        assert_eq!(outcome.invitation.status, InvitationStatus::Accepted);
+        assert_eq!(outcome.invitation.status(), InvitationStatus::Accepted);
         let stored = store
             .invitations()
-            .get_invitation(record.invitation.id)
+            .get_invitation(record.invitation.id())
             .await
             .expect("get_invitation")
             .expect("stored");
-        assert_eq!(stored.status, InvitationStatus::Accepted);
+        assert_eq!(stored.status(), InvitationStatus::Accepted);
     }
 
     for business in [acme.id(), globex.id()] {
@@ -568,9 +568,9 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .apply_transition(&cancel(&read_before_sending, at(5)))
         .await
         .expect("apply_transition");
-    assert_eq!(outcome.invitation.status, InvitationStatus::Cancelled);
+    assert_eq!(outcome.invitation.status(), InvitationStatus::Cancelled);
     assert_eq!(
-        outcome.invitation.email_delivery,
+        outcome.invitation.email_delivery(),
         Some(rsvp_domain::EmailDelivery::Sent)
     );
     let stored = store
@@ -579,6 +579,6 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(stored.email_delivery, Some(rsvp_domain::EmailDelivery::Sent));
+    assert_eq!(stored.email_delivery(), Some(rsvp_domain::EmailDelivery::Sent));
     assert_eq!(stored, outcome.invitation);
 }

@@ -187,15 +187,15 @@ pub(super) async fn apply_transition(
     record: &TransitionRecord,
 ) -> Result<TransitionOutcome, StoreError> {
     let after = &record.invitation;
-    let id = id_text(after.id.as_uuid());
+    let id = id_text(after.id().as_uuid());
     let expected = record.expected.as_str();
-    let new_status = after.status.as_str();
-    let expiring = after.status == InvitationStatus::Expired;
+    let new_status = after.status().as_str();
+    let expiring = after.status() == InvitationStatus::Expired;
     let now = bound_nanos(record.now);
     let read_at = record.now;
-    let updated_at = to_nanos(after.updated_at)?;
-    let resolved_at = after.resolved_at.map(to_nanos).transpose()?;
-    let invitee_business = after.invitee_business_id.map(|b| id_text(b.as_uuid()));
+    let updated_at = to_nanos(after.updated_at())?;
+    let resolved_at = after.resolved_at().map(to_nanos).transpose()?;
+    let invitee_business = after.invitee_business_id().map(|b| id_text(b.as_uuid()));
     let event = EventRow::from_domain(&record.event)?;
     let connection = match &record.connection {
         Some((connection, created)) => Some((
@@ -318,7 +318,7 @@ pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) ->
                     };
                     let invitation = row.into_domain()?;
                     let current = invitation.status_at(read_at);
-                    return Err(match invitation.last_sent_at {
+                    return Err(match invitation.last_sent_at() {
                         _ if current != InvitationStatus::Pending => StoreError::Conflict { current },
                         Some(last_sent_at) if last_sent_at > not_sent_after_time => {
                             StoreError::Cooldown { last_sent_at }

@@ -20,7 +20,7 @@ impl NewInvitationRows {
             job: record
                 .email_job
                 .as_ref()
-                .map(|job| EmailJobRow::from_domain(job, record.invitation.business_id))
+                .map(|job| EmailJobRow::from_domain(job, record.invitation.business_id()))
                 .transpose()?,
         })
     }
@@ -186,8 +186,8 @@ pub(super) fn invitation_page(
 
 pub(super) fn invitation_cursor(invitation: &Invitation) -> Cursor {
     Cursor {
-        created_at: invitation.created_at,
-        id: invitation.id.as_uuid(),
+        created_at: invitation.created_at(),
+        id: invitation.id().as_uuid(),
     }
 }
 
