@@ -104,11 +104,9 @@ impl From<&rsvp_app::ProvisionedUser> for ProvisionedUserBody {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the API key is shown once", body = ProvisionedBusinessBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn create_business(
     state: web::Data<HttpState>,
@@ -143,11 +141,9 @@ pub async fn create_business(
     request_body = AddUserRequest, security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the API key is shown once", body = ProvisionedUserBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn add_user(
     state: web::Data<HttpState>,
@@ -175,9 +171,7 @@ pub async fn add_user(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "recipients' opt-outs, newest first", body = SuppressionList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "the operator API is turned off", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "the operator API is turned off"),
     ))]
 pub async fn list_suppressions(
     state: web::Data<HttpState>,
@@ -198,9 +192,7 @@ pub async fn list_suppressions(
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "lifted: the address may be invited again by those it blocked"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such suppression (or the operator API is turned off)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such suppression (or the operator API is turned off)"),
     ))]
 pub async fn delete_suppression(
     state: web::Data<HttpState>,

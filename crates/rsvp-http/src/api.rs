@@ -30,11 +30,9 @@ fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> Inv
     responses(
         (status = 201, description = "created", body = InvitationBody,
             headers(("Location" = String, description = "the new invitation's URL path"))),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: invalid fields (among them `redirect_url`: `invalid_url`, `origin_not_allowed`; `locale`: `unsupported_locale`); `self_invite`; `recipient_opted_out`: the address opted out of invitations from this business or from everyone", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`quota_exceeded`: the business reached its cap of emails an hour (`RSVP_EMAILS_PER_HOUR`)", body = Problem, content_type = "application/problem+json",
+        (status = 409, description = "conflict"),
+        (status = 422, description = "`validation_failed`: invalid fields (among them `redirect_url`: `invalid_url`, `origin_not_allowed`; `locale`: `unsupported_locale`); `self_invite`; `recipient_opted_out`: the address opted out of invitations from this business or from everyone"),
+        (status = 429, description = "`quota_exceeded`: the business reached its cap of emails an hour (`RSVP_EMAILS_PER_HOUR`)",
             headers(("Retry-After" = u64, description = "seconds until another email fits under the cap"))),
     ))]
 pub async fn create(
@@ -79,9 +77,7 @@ pub struct BulkBody {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "each item succeeded or failed on its own; an item that would send an email past the business's hourly cap fails with `quota_exceeded`, the earlier ones that fit go through", body = BulkBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 422, description = "invalid fields of the request itself (items fail on their own, with the codes of `POST /v1/invitations`, among them `recipient_opted_out`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields of the request itself (items fail on their own, with the codes of `POST /v1/invitations`, among them `recipient_opted_out`)"),
     ))]
 pub async fn bulk(
     state: web::Data<HttpState>,
@@ -154,8 +150,6 @@ fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first", body = InvitationList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn list_sent(
     state: web::Data<HttpState>,
@@ -172,8 +166,6 @@ pub async fn list_sent(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first; cancelled ones left out", body = InvitationList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn list_received(
     state: web::Data<HttpState>,
@@ -190,9 +182,7 @@ pub async fn list_received(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation", body = InvitationBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
     ))]
 pub async fn get(
     state: web::Data<HttpState>,
@@ -217,12 +207,10 @@ fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer
     request_body = PatchInvitationRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation after the change", body = InvitationBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the other side's action"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn patch(
     state: web::Data<HttpState>,
@@ -272,13 +260,11 @@ pub async fn patch(
     request_body(content = Option<ResendRequest>), security(("api_key" = [])),
     responses(
         (status = 200, description = "a new link was queued", body = InvitationBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "the other side's action", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: invalid fields; `recipient_opted_out`: the address opted out since the invitation was sent", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`resend_cooldown`: resent too soon; `quota_exceeded`: the business reached its cap of emails an hour", body = Problem, content_type = "application/problem+json",
+        (status = 403, description = "the other side's action"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "`validation_failed`: invalid fields; `recipient_opted_out`: the address opted out since the invitation was sent"),
+        (status = 429, description = "`resend_cooldown`: resent too soon; `quota_exceeded`: the business reached its cap of emails an hour",
             headers(("Retry-After" = u64, description = "seconds until a resend is allowed"))),
     ))]
 pub async fn resend(
@@ -315,8 +301,6 @@ pub async fn resend(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first", body = ConnectionList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn connections(
     state: web::Data<HttpState>,
@@ -342,8 +326,6 @@ pub async fn connections(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "oldest first", body = EventList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn events(
     state: web::Data<HttpState>,

@@ -254,9 +254,7 @@ fn nullable_string(object: &Map<String, Value>, field: &str, errors: &mut Vec<Fi
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "newest first", body = BusinessList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "the operator API is off", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "the operator API is off"),
     ))]
 pub async fn list_businesses(
     state: web::Data<HttpState>,
@@ -273,9 +271,7 @@ pub async fn list_businesses(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "the business with its users", body = BusinessDetailBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such business"),
     ))]
 pub async fn get_business(
     state: web::Data<HttpState>,
@@ -292,10 +288,8 @@ pub async fn get_business(
     request_body = UpdateBusinessRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the business after the change; while suspended its API keys get 403 `business_suspended` and its links are dead", body = BusinessBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such business"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn update_business(
     state: web::Data<HttpState>,
@@ -324,9 +318,7 @@ pub async fn update_business(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "newest first", body = UserList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such business", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such business"),
     ))]
 pub async fn list_users(
     state: web::Data<HttpState>,
@@ -345,10 +337,8 @@ pub async fn list_users(
     request_body = UpdateUserRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the user after the change; while deactivated its API keys get 401", body = UserBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such user"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn update_user(
     state: web::Data<HttpState>,
@@ -378,11 +368,9 @@ pub async fn update_user(
     request_body = CreateApiKeyRequest, security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the secret `api_key` is shown only here", body = CreatedApiKeyBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`user_deactivated`: the user is deactivated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields (`expires_at` must be in the future, at most 10 years ahead)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such user"),
+        (status = 409, description = "`user_deactivated`: the user is deactivated"),
+        (status = 422, description = "invalid fields (`expires_at` must be in the future, at most 10 years ahead)"),
     ))]
 pub async fn create_api_key(
     state: web::Data<HttpState>,
@@ -426,9 +414,7 @@ pub async fn create_api_key(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "the user's keys, newest first, never their secrets", body = ApiKeyList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such user"),
     ))]
 pub async fn list_api_keys(
     state: web::Data<HttpState>,
@@ -445,9 +431,7 @@ pub async fn list_api_keys(
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "revoked: refused from now on, on every replica"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such key (or revoked already)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such key (or revoked already)"),
     ))]
 pub async fn revoke_api_key(
     state: web::Data<HttpState>,
@@ -464,10 +448,8 @@ pub async fn revoke_api_key(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "erased (GDPR art. 17): every invitation to the address, in every business, lost its personal data; pending ones were cancelled, their links revoked, their queued emails dropped; a user with the address was deactivated", body = ErasureBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "the operator API is off", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "the operator API is off"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn erase(
     state: web::Data<HttpState>,
@@ -494,9 +476,7 @@ pub async fn erase(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the user the API key acts as, and its business", body = MeBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 403, description = "`business_suspended`: the business is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`business_suspended`: the business is suspended"),
     ))]
 pub async fn me(Caller(caller): Caller) -> HttpResponse {
     HttpResponse::Ok().json(MeBody {

@@ -51,8 +51,8 @@ impl From<&LinkPreview> for LinkPreviewBody {
 #[utoipa::path(get, path = "/v1/invitation-links/{token}", tag = "links", params(("token" = String, Path)),
     responses(
         (status = 200, description = "what the link holder may see", body = LinkPreviewBody),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`business_suspended`: the sending business is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "`business_suspended`: the sending business is suspended"),
     ))]
 pub async fn preview(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let preview = state.app.preview_link(&token).await?;
@@ -78,9 +78,9 @@ pub struct AnswerBody {
     request_body(content = Option<AcceptLinkRequest>),
     responses(
         (status = 200, description = "accepted; the businesses are connected", body = AnswerBody),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn accept(
     state: web::Data<HttpState>,
@@ -118,8 +118,8 @@ pub async fn accept(
 #[utoipa::path(post, path = "/v1/invitation-links/{token}/decline", tag = "links", params(("token" = String, Path)),
     responses(
         (status = 200, description = "declined", body = AnswerBody),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict: `invalid_transition`, or `business_suspended` when the sending business is suspended"),
     ))]
 pub async fn decline(state: web::Data<HttpState>, token: web::Path<String>) -> Result<HttpResponse, Problem> {
     let invitation = state.app.decline_link(&token).await?;

@@ -17,7 +17,7 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: the store answers (within about a second) and, on SQLite,
 /// its last write did not fail on storage. A 503 carries `Retry-After`.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "ready", body = Status), (status = 503, description = "store unavailable", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "ready", body = Status), (status = 503, description = "store unavailable")))]
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem> {
     match state.app.check_ready().await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
@@ -36,8 +36,8 @@ pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 400, description = "more than one Authorization header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "a metrics token is set and was not given", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "more than one Authorization header"),
+        (status = 401, description = "a metrics token is set and was not given",
             headers(("WWW-Authenticate" = String, description = "`Bearer`")))
     ))]
 pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, Problem> {

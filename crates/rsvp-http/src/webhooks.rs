@@ -222,9 +222,7 @@ fn secret_answer(mut response: actix_web::HttpResponseBuilder) -> actix_web::Htt
     responses(
         (status = 201, description = "registered; the answer holds its `secret`, shown only here and on rotation", body = WebhookEndpointBody,
             headers(("Location" = String, description = "the endpoint's URL path"), ("Cache-Control" = String, description = "`no-store`"))),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 422, description = "`validation_failed`: invalid fields; `url_not_allowed`: not https, or a host that is or resolves to a loopback, private, link-local or unique-local address (unless the operator allows it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: invalid fields; `url_not_allowed`: not https, or a host that is or resolves to a loopback, private, link-local or unique-local address (unless the operator allows it)"),
     ))]
 pub async fn create(
     state: web::Data<HttpState>,
@@ -261,8 +259,6 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", security(("api_key" = [])),
     responses(
         (status = 200, description = "the caller's business's endpoints, oldest first", body = WebhookEndpointList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
     ))]
 pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result<HttpResponse, Problem> {
     let endpoints = state.app.list_webhook_endpoints(&caller).await?;
@@ -276,9 +272,7 @@ pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint (without its secret)", body = WebhookEndpointBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
     ))]
 pub async fn get(
     state: web::Data<HttpState>,
@@ -295,10 +289,8 @@ pub async fn get(
     request_body = PatchWebhookEndpointRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint after the change", body = WebhookEndpointBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed` or `url_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 422, description = "`validation_failed` or `url_not_allowed`"),
     ))]
 pub async fn patch(
     state: web::Data<HttpState>,
@@ -344,9 +336,7 @@ pub async fn patch(
     security(("api_key" = [])),
     responses(
         (status = 204, description = "deleted, with its deliveries"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
     ))]
 pub async fn delete(
     state: web::Data<HttpState>,
@@ -364,9 +354,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "the new secret; for 24 h both the new and the previous secret sign (two space-separated signatures)", body = RotatedSecret,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
     ))]
 pub async fn rotate(
     state: web::Data<HttpState>,
@@ -386,9 +374,7 @@ pub async fn rotate(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first", body = WebhookDeliveryList),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "not found (or not yours)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not found (or not yours)"),
     ))]
 pub async fn deliveries(
     state: web::Data<HttpState>,
@@ -412,11 +398,9 @@ pub async fn deliveries(
     request_body = RedeliverRequest, security(("api_key" = [])),
     responses(
         (status = 202, description = "queued again, with the same `webhook-id`", body = WebhookDeliveryBody),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
-        (status = 404, description = "no such endpoint, or no such event your business can see", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`endpoint_disabled`: enable the endpoint first", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such endpoint, or no such event your business can see"),
+        (status = 409, description = "`endpoint_disabled`: enable the endpoint first"),
+        (status = 422, description = "invalid fields"),
     ))]
 pub async fn redeliver(
     state: web::Data<HttpState>,

@@ -385,7 +385,7 @@ wire_enum!(
 
 mod modifiers;
 
-use modifiers::{CommonProblems, Idempotent, OptionalBodies, SecuritySchemes, Suspended, Throttled};
+use modifiers::{CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, SecuritySchemes, Suspended, Throttled};
 
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
@@ -405,7 +405,9 @@ use modifiers::{CommonProblems, Idempotent, OptionalBodies, SecuritySchemes, Sus
         webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete, webhooks::rotate,
         webhooks::deliveries, webhooks::redeliver
     ),
-    modifiers(&SecuritySchemes, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended),
+    // Every error answer points at it (modifiers::ErrorsAreProblems), not an annotation.
+    components(schemas(crate::problem::Problem)),
+    modifiers(&SecuritySchemes, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended, &ErrorsAreProblems),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),

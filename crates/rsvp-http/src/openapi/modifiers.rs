@@ -45,10 +45,49 @@ fn problem_response(description: &str) -> RefOr<Response> {
     )
 }
 
+/// The 401 of an operation that needs a credential: a problem document with
+/// the `WWW-Authenticate: Bearer` challenge.
+fn unauthorized_response() -> RefOr<Response> {
+    let mut response = problem_response("missing or invalid credentials");
+    if let RefOr::T(response) = &mut response {
+        let challenge = utoipa::openapi::HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)))
+            .description(Some("`Bearer`"))
+            .build();
+        response.headers.insert("WWW-Authenticate".to_owned(), challenge);
+    }
+    response
+}
+
+/// Every error answer (4xx, 5xx) is a problem document: an annotation names
+/// the status and says why, and this gives it the `application/problem+json`
+/// content (`Problem`) unless it states its own.
+#[derive(Debug)]
+pub(super) struct ErrorsAreProblems;
+
+impl Modify for ErrorsAreProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for (status, response) in &mut operation.responses.responses {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (is_error, response)
+                        && response.content.is_empty()
+                        && let RefOr::T(problem) = problem_response(&response.description)
+                    {
+                        response.content = problem.content;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The problem answers every operation of a kind can give, documented once
 /// instead of in each annotation (an operation's own wording of the same
 /// status wins): under `/v1`, 400 (a malformed query, path or body; two
 /// `Authorization` headers) and 503 (the store is unavailable); with a
+/// credential required (`security`), 401 with its challenge; with a
 /// request body, 413 and 415.
 #[derive(Debug)]
 pub(super) struct CommonProblems;
@@ -57,7 +96,11 @@ impl Modify for CommonProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for operation in v1_operations(openapi) {
             let has_body = operation.request_body.is_some();
+            let needs_credential = operation.security.as_ref().is_some_and(|security| !security.is_empty());
             let responses = &mut operation.responses.responses;
+            if needs_credential {
+                responses.entry("401".to_owned()).or_insert_with(unauthorized_response);
+            }
             let mut ensure = |status: &str, description: &str| {
                 responses
                     .entry(status.to_owned())
