@@ -189,7 +189,7 @@ impl App {
         let invitation = view
             .invitation
             .resend(&actor, now, self.settings.resend_cooldown)
-            .map_err(|refusal| self.resend_refused(refusal, now))?;
+            .map_err(|refusal| resend_refused(refusal, now))?;
         if !self
             .ports
             .store
@@ -219,7 +219,7 @@ impl App {
         match self.ports.store.invitations().record_resend(&record).await {
             Ok(invitation) => Ok(invitation),
             // A racing resend got there first: the store's check is the atomic one.
-            Err(StoreError::Cooldown { last_sent_at }) => Err(self.resend_refused(
+            Err(StoreError::Cooldown { last_sent_at }) => Err(resend_refused(
                 ResendError::CoolingDown {
                     retry_at: last_sent_at + self.settings.resend_cooldown,
                 },
@@ -228,19 +228,19 @@ impl App {
             Err(other) => Err(other.into()),
         }
     }
+}
 
-    /// The API's answer to a resend the domain refused at `now`.
-    pub(super) fn resend_refused(&self, refusal: ResendError, now: OffsetDateTime) -> AppError {
-        match refusal {
-            ResendError::NotPermitted => AppError::Forbidden(refusal.to_string()),
-            ResendError::NotPending { current } => AppError::InvalidTransition { current },
-            ResendError::CoolingDown { retry_at } => {
-                let wait = retry_at - now;
-                let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
-                let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
-                AppError::Cooldown {
-                    retry_after_secs: secs.max(1),
-                }
+/// The API's answer to a resend the domain refused at `now`.
+fn resend_refused(refusal: ResendError, now: OffsetDateTime) -> AppError {
+    match refusal {
+        ResendError::NotPermitted => AppError::Forbidden(refusal.to_string()),
+        ResendError::NotPending { current } => AppError::InvalidTransition { current },
+        ResendError::CoolingDown { retry_at } => {
+            let wait = retry_at - now;
+            let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+            let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+            AppError::Cooldown {
+                retry_after_secs: secs.max(1),
             }
         }
     }
