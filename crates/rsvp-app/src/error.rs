@@ -122,6 +122,8 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict { current } => Self::InvalidTransition { current },
             StoreError::Cooldown { .. } => Self::Cooldown { retry_after_secs: 1 },
+            // Use cases map it with their clock (`App::cap_reached`); this is the floor.
+            StoreError::EmailCapReached { .. } => Self::QuotaExceeded { retry_after_secs: 1 },
             StoreError::Unavailable(message) => Self::Unavailable(message),
         }
     }

@@ -64,7 +64,7 @@ pub use list::{
 };
 pub use ports::{
     AccountStore, ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome,
-    EmailRenderer, EmailsQueued, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
+    CreateOutcome, EmailCap, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
     IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer,
     NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OptOutStore, OutboxStore, OutgoingEmail, Principal,
     RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,

@@ -29,7 +29,7 @@ pub(crate) enum Command {
     Creates(CreatesArgs),
     /// `InvitationStore::list_sent` latency for one business with a million invitations.
     List(ListArgs),
-    /// pgbench replaying the SQL of `insert_invitation`; the ratio rsvp ÷ pgbench.
+    /// pgbench replaying the SQL of `create_invitation`; the ratio rsvp ÷ pgbench.
     Pgbench(PgbenchArgs),
     /// Outbox drain rate of the email dispatcher (real HTTP mailer, local Postmark stand-in).
     Drain(DrainArgs),

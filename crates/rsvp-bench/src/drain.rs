@@ -73,7 +73,7 @@ pub async fn run(server: &str, emails: usize, dispatchers: usize, batch_size: us
         n += batch.len();
         let results = store
             .invitations()
-            .insert_invitations(&batch)
+            .insert_invitations(&batch, None)
             .await
             .context("seeding the outbox")?;
         anyhow::ensure!(results.iter().all(Result::is_ok), "a seeded invitation was refused");

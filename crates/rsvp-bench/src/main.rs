@@ -389,7 +389,7 @@ async fn run_all(server: &str, args: &AllArgs) -> anyhow::Result<()> {
     );
     println!(
         "  {:<62} {:>14}",
-        "rsvp creates/s in the same rounds (InvitationStore::insert_invitation)",
+        "rsvp creates/s in the same rounds (InvitationStore::create_invitation)",
         format!("{:.0}", comparison.rsvp_per_second())
     );
     println!(

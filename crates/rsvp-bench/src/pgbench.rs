@@ -1,4 +1,4 @@
-//! `pgbench`: the same transaction as `InvitationStore::insert_invitation` (the four
+//! `pgbench`: the same transaction as `InvitationStore::create_invitation` (the four
 //! INSERTs of invitation, link token, event and email job, in one READ
 //! COMMITTED transaction), replayed by pgbench with as many clients as rsvp
 //! has tasks: the ceiling the database itself puts on creates/s here. The

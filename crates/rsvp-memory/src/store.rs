@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rsvp_app::{
     AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome,
-    EmailsQueued, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
+    CreateOutcome, EmailCap, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
     IdempotencyScope, IdempotencyStore, InvitationContext, InvitationQuery, InvitationStore, NetworkStore,
     NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
     StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,

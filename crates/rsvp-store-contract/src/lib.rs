@@ -121,7 +121,7 @@ macro_rules! __store_contract_each_case {
             duplicates_within_one_bulk_insert_let_exactly_one_win,
             concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation,
             several_invitations_are_read_at_once_each_once_and_unknown_ids_skipped,
-            the_invitation_context_answers_every_check_of_a_new_invitation,
+            a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_then,
             // listing
             sent_invitations_are_listed_newest_first_and_paged_without_skips_or_repeats,
             paging_neither_skips_nor_repeats_rows_while_another_task_inserts,
@@ -167,8 +167,10 @@ macro_rules! __store_contract_each_case {
             finishing_several_jobs_at_once_records_each_as_finishing_one_would,
             the_outbox_depth_counts_queued_jobs,
             // email cap
-            emails_queued_since_counts_only_that_business_jobs_within_the_window,
-            emails_queued_since_counts_resends_and_not_invitations_created_without_email,
+            concurrent_creates_never_queue_more_emails_than_the_cap,
+            creates_bulks_and_resends_share_the_cap_and_emails_never_queued_count_nothing,
+            the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_comes_back,
+            concurrent_bulks_and_creates_never_queue_more_emails_than_the_cap,
             a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
             a_release_leaves_jobs_finished_or_claimed_again_since,
             the_oldest_queued_email_is_the_oldest_job_still_queued,

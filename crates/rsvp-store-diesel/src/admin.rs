@@ -7,6 +7,7 @@
 //! row is gone when `revoke_api_key` returns, so the next lookup on any
 //! connection of any replica finds nothing.
 
+use crate::store::op;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
@@ -59,7 +60,7 @@ impl DieselStore {
         key_hash: &SecretHash,
     ) -> Result<Option<Credential>, StoreError> {
         let hash = key_hash.to_hex();
-        self.run("find_credential", move |conn| {
+        self.run(op::FIND_CREDENTIAL, move |conn| {
             let row: Option<(ApiKeyRow, UserRow, BusinessRow)> = api_keys::table
                 .inner_join(users::table.inner_join(businesses::table))
                 .filter(api_keys::key_hash.eq(&hash))
@@ -82,7 +83,7 @@ impl DieselStore {
 
     pub(crate) async fn insert_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
         let row = ApiKeyRow::from_domain(record)?;
-        self.run("create_api_key", move |conn| {
+        self.run(op::CREATE_API_KEY, move |conn| {
             write_unit(conn, |conn| {
                 let user: Option<String> = users::table
                     .find(&row.user_id)
@@ -101,7 +102,7 @@ impl DieselStore {
 
     pub(crate) async fn api_keys_of(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
         let user = id_text(user.as_uuid());
-        self.run("list_api_keys", move |conn| {
+        self.run(op::LIST_API_KEYS, move |conn| {
             let rows: Vec<ApiKeyRow> = api_keys::table
                 .filter(api_keys::user_id.eq(&user))
                 .order((api_keys::created_at.desc(), api_keys::id.desc()))
@@ -115,7 +116,7 @@ impl DieselStore {
     pub(crate) async fn delete_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
         let id = id_text(id.as_uuid());
         // One statement: atomic by itself on both backends.
-        self.run("revoke_api_key", move |conn| {
+        self.run(op::REVOKE_API_KEY, move |conn| {
             let deleted = diesel::delete(api_keys::table.filter(api_keys::id.eq(&id))).execute(conn)?;
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
@@ -136,7 +137,7 @@ impl DieselStore {
         let not_used_since = bound_nanos(not_used_since);
         // One conditional statement: concurrent uses write at most once, and
         // an older `now` never overwrites a newer one.
-        self.run("record_api_key_use", move |conn| {
+        self.run(op::RECORD_API_KEY_USE, move |conn| {
             diesel::update(api_keys::table)
                 .filter(api_keys::id.eq(&id))
                 .filter(
@@ -153,7 +154,7 @@ impl DieselStore {
 
     pub(crate) async fn businesses_page(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
         let query = query.clone();
-        self.run("list_businesses", move |conn| {
+        self.run(op::LIST_BUSINESSES, move |conn| {
             let mut q = businesses::table
                 .select(BusinessRow::as_select())
                 .into_boxed::<MultiBackend>();
@@ -181,7 +182,7 @@ impl DieselStore {
 
     pub(crate) async fn write_business(&self, business: &Business) -> Result<(), StoreError> {
         let row = BusinessRow::from_domain(business)?;
-        self.run("update_business", move |conn| {
+        self.run(op::UPDATE_BUSINESS, move |conn| {
             let changed = diesel::update(businesses::table.filter(businesses::id.eq(&row.id)))
                 .set((
                     businesses::name.eq(&row.name),
@@ -200,7 +201,7 @@ impl DieselStore {
     pub(crate) async fn users_page(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let business = id_text(business.as_uuid());
         let page = *page;
-        self.run("list_users", move |conn| {
+        self.run(op::LIST_USERS, move |conn| {
             let mut q = users::table
                 .filter(users::business_id.eq(business))
                 .select(UserRow::as_select())
@@ -223,7 +224,7 @@ impl DieselStore {
 
     pub(crate) async fn write_user(&self, user: &User) -> Result<(), StoreError> {
         let row = UserRow::from_domain(user)?;
-        self.run("update_user", move |conn| {
+        self.run(op::UPDATE_USER, move |conn| {
             let changed = diesel::update(users::table.filter(users::id.eq(&row.id)))
                 .set((
                     users::first_name.eq(&row.first_name),
@@ -241,7 +242,7 @@ impl DieselStore {
 
     pub(crate) async fn invitations_addressed_to(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
         let normalized = email.normalized().to_owned();
-        self.run("invitations_to_email", move |conn| {
+        self.run(op::INVITATIONS_TO_EMAIL, move |conn| {
             read_unit(conn, |conn| {
                 // invitations_received_keyset_idx leads with email_normalized.
                 let rows: Vec<InvitationRow> = invitations::table
@@ -272,7 +273,7 @@ impl DieselStore {
                 ))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.run("erase_invitations", move |conn| {
+        self.run(op::ERASE_INVITATIONS, move |conn| {
             write_unit(conn, |conn| {
                 let mut counts = ErasureCounts::default();
                 for (expected, resolves, after, event) in &items {

@@ -22,7 +22,7 @@ use crate::{Backend, DieselStore};
 /// Every table rsvp keeps, in an order where a row's references are copied
 /// before it. A test checks it against the migrated schema, so a new table
 /// cannot be forgotten.
-pub(crate) const TABLES: [&str; 13] = [
+pub(crate) const TABLES: [&str; 14] = [
     "businesses",
     "users",
     "api_keys",
@@ -31,6 +31,7 @@ pub(crate) const TABLES: [&str; 13] = [
     "connections",
     "events",
     "email_jobs",
+    "email_cap_minutes",
     "suppressions",
     "webhook_endpoints",
     "webhook_deliveries",

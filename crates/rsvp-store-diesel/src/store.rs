@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailOutcome, EmailsQueued, ErasureCounts,
+    AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, CreateOutcome, EmailCap, EmailJob, EmailOutcome, ErasureCounts,
     ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
     InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore, NewInvitationRecord,
     OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError, StoredResponse,
@@ -29,10 +29,11 @@ use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::idempotency;
 use crate::migrations;
-use crate::one_statement::{FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
+use crate::one_statement::{CallCreateInvitation, CallOutcome, FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
+use op::Operation;
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
-    bound_nanos, from_nanos, id_text, to_nanos,
+    bound_nanos, id_text, to_nanos,
 };
 use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, link_tokens, suppressions, users};
 use crate::wake::{StoreWorkSignal, Wake};
@@ -40,6 +41,8 @@ use crate::writer::Writer;
 
 mod bulk;
 mod context;
+mod email_cap;
+pub(crate) mod op;
 mod webhooks;
 
 diesel::define_sql_function! {
@@ -306,23 +309,20 @@ impl InvitationStore for DieselStore {
         inviting::find_pending(self, business, email).await
     }
 
-    async fn invitation_context(
+    async fn create_invitation(
         &self,
-        business: BusinessId,
-        email: &EmailAddress,
-    ) -> Result<InvitationContext, StoreError> {
-        inviting::invitation_context(self, business, email).await
-    }
-
-    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
-        inviting::insert_invitation(self, record).await
+        record: &NewInvitationRecord,
+        cap: Option<EmailCap>,
+    ) -> Result<CreateOutcome, StoreError> {
+        inviting::create_invitation(self, record, cap).await
     }
 
     async fn insert_invitations(
         &self,
         records: &[NewInvitationRecord],
+        cap: Option<EmailCap>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        inviting::insert_invitations(self, records).await
+        inviting::insert_invitations(self, records, cap).await
     }
 
     async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
@@ -419,14 +419,6 @@ impl OutboxStore for DieselStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         outbox::finish_email_jobs(self, outcomes, now).await
-    }
-
-    async fn emails_queued_since(
-        &self,
-        business: BusinessId,
-        since: OffsetDateTime,
-    ) -> Result<EmailsQueued, StoreError> {
-        outbox::emails_queued_since(self, business, since).await
     }
 
     async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
@@ -649,7 +641,7 @@ mod tests {
         let database = TestDatabase::sqlite();
         let store = sqlite_store(&database, 1).await;
         let result: Result<(), StoreError> = store
-            .run("explode", |_| -> Unit<()> { panic!("boom inside the unit of work") })
+            .run(op::Operation { name: "explode", kind: op::Kind::Write }, |_| -> Unit<()> { panic!("boom inside the unit of work") })
             .await;
         match result {
             Err(StoreError::Unavailable(message)) => assert!(message.contains("explode"), "{message}"),
@@ -1015,12 +1007,17 @@ mod tests {
             }
         };
         let first = new_record("bob@globex.test", 10);
-        store.invitations().insert_invitation(&first).await.unwrap();
+        let created = store
+            .invitations()
+            .create_invitation(&first, Some(EmailCap { limit: 1_000 }))
+            .await
+            .unwrap();
+        assert!(matches!(created, CreateOutcome::Created { .. }), "{created:?}");
         let bulk = [new_record("dan@initech.test", 11), new_record("eve@initech.test", 12)];
         assert!(
             store
                 .invitations()
-                .insert_invitations(&bulk)
+                .insert_invitations(&bulk, Some(EmailCap { limit: 1_000 }))
                 .await
                 .unwrap()
                 .iter()
@@ -1056,7 +1053,7 @@ mod tests {
         assert!(
             store
                 .invitations()
-                .insert_invitations(&many)
+                .insert_invitations(&many, Some(EmailCap { limit: 1_000 }))
                 .await
                 .unwrap()
                 .iter()
@@ -1181,12 +1178,11 @@ mod tests {
                 now,
             ),
             email_job: new_record("dan@initech.test", 14).email_job.unwrap(),
+            email_cap: Some(EmailCap { limit: 1_000 }),
         };
         let mut resend = resend;
         resend.email_job.invitation_id = bulk[0].invitation.id();
         store.invitations().record_resend(&resend).await.unwrap();
-        let queued = store.outbox().emails_queued_since(acme.id, now).await.unwrap();
-        assert!(queued.count >= 2, "{queued:?}");
         let later = now + Duration::hours(2);
         let accepted = first
             .invitation

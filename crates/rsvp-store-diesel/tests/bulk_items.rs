@@ -45,7 +45,7 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
 
     let results = store
         .invitations()
-        .insert_invitations(&records)
+        .insert_invitations(&records, None)
         .await
         .expect("insert_invitations");
 
@@ -119,7 +119,7 @@ async fn an_item_the_database_refuses_fails_alone(store: &DieselStore) {
 
     let results = store
         .invitations()
-        .insert_invitations(&records)
+        .insert_invitations(&records, None)
         .await
         .expect("insert_invitations");
 

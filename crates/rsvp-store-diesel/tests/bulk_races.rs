@@ -27,7 +27,7 @@ async fn opposite_batches_race_without_deadlock(store: Arc<dyn Store>) {
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.invitations().insert_invitations(&records).await
+            store.invitations().insert_invitations(&records, None).await
         }));
     }
     let mut won = 0;

@@ -30,7 +30,12 @@ async fn sixty_four_concurrent_creates_on_sqlite_all_succeed_and_none_waits_past
         creates.push(tokio::spawn(async move {
             barrier.wait().await;
             let started = Instant::now();
-            let result = store.invitations().insert_invitation(&record).await;
+            // As a create runs with the default cap on.
+            let result = store
+                .invitations()
+                .create_invitation(&record, Some(rsvp_app::EmailCap { limit: 10_000 }))
+                .await
+                .map(|outcome| assert!(matches!(outcome, rsvp_app::CreateOutcome::Created { .. })));
             (result, started.elapsed())
         }));
     }
@@ -77,7 +82,7 @@ async fn units_committed_together_each_keep_their_own_outcome() {
         let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.invitations().insert_invitation(&record).await
+            rsvp_store_contract::fixtures::create(store.as_ref(), &record).await
         }));
     }
     let (mut won, mut refused) = (0, 0);

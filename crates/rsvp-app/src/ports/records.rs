@@ -21,6 +21,13 @@ pub enum StoreError {
         /// The status the invitation reads as.
         current: InvitationStatus,
     },
+    /// The email this write would queue is over the business's hourly cap
+    /// ([`EmailCap`]); nothing was written.
+    #[error("the business's email cap is reached")]
+    EmailCapReached {
+        /// When the oldest email counted leaves the window, making room.
+        retry_at: OffsetDateTime,
+    },
     /// A resend came too soon after the last send.
     #[error("resent too recently")]
     Cooldown {
@@ -61,8 +68,8 @@ pub struct Credential {
     pub principal: Principal,
 }
 
-/// What the checks of a new invitation read (see
-/// [`InvitationStore::invitation_context`]).
+/// The facts the checks of a new invitation read (see
+/// [`CreateOutcome::Refused`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InvitationContext {
     /// The user owning the email, if any.
@@ -73,6 +80,18 @@ pub struct InvitationContext {
     pub pending: Option<Invitation>,
     /// Whether the email opted out of the sender's invitations.
     pub suppressed: bool,
+}
+
+impl InvitationContext {
+    /// Whether a fact holds that may refuse an invitation from `sender`
+    /// (the store writes nothing then: [`CreateOutcome::Refused`]). Only a
+    /// pending invitation that reads as expired lets the domain accept.
+    pub fn may_refuse(&self, sender: BusinessId) -> bool {
+        self.invitee.as_ref().is_some_and(|user| user.business_id == sender)
+            || self.connected
+            || self.pending.is_some()
+            || self.suppressed
+    }
 }
 
 /// One invitation to erase (see [`OptOutStore::erase_invitations`]).
@@ -182,14 +201,71 @@ pub enum EmailOutcome {
     },
 }
 
-/// The email jobs one business queued within a window (see
-/// [`OutboxStore::emails_queued_since`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct EmailsQueued {
-    /// How many.
-    pub count: u64,
-    /// When the oldest of them was queued (`None` when there are none).
-    pub oldest: Option<OffsetDateTime>,
+/// The per-business email cap a write that queues an email must respect:
+/// at most `limit` emails queued by one business in any rolling hour, on
+/// every replica (the brief's `RSVP_EMAILS_PER_HOUR`).
+///
+/// Stores count in minute buckets, in constant time whatever the volume: an
+/// email queued in minute `m` (unix minutes) counts while the current minute
+/// is at most `m + 60`, so it counts for at least a full hour (at most a
+/// minute more): the rule holds, never looser. The check and the count are
+/// one atomic step with the write, so concurrent writers never overshoot.
+///
+/// ```
+/// use rsvp_app::EmailCap;
+/// use time::macros::datetime;
+///
+/// let queued = datetime!(2026-12-05 10:00:30 UTC);
+/// let minute = EmailCap::minute_of(queued);
+/// // Counted through 11:00:59, free again at 11:01:00.
+/// assert_eq!(EmailCap::leaves_window_at(minute), datetime!(2026-12-05 11:01:00 UTC));
+/// assert!(EmailCap::counts(minute, EmailCap::minute_of(datetime!(2026-12-05 11:00:59 UTC))));
+/// assert!(!EmailCap::counts(minute, EmailCap::minute_of(datetime!(2026-12-05 11:01:00 UTC))));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailCap {
+    /// The most emails in the window (at least 1: no cap is `None`).
+    pub limit: u32,
+}
+
+impl EmailCap {
+    /// How many whole minutes before the current one still count.
+    pub const MINUTES_BACK: i64 = 60;
+
+    /// The unix minute of `at` (the bucket an email queued then counts in).
+    pub fn minute_of(at: OffsetDateTime) -> i64 {
+        at.unix_timestamp().div_euclid(60)
+    }
+
+    /// The first minute bucket still counted when the current minute is `now_minute`.
+    pub fn window_start(now_minute: i64) -> i64 {
+        now_minute - Self::MINUTES_BACK
+    }
+
+    /// Whether an email of bucket `minute` counts when the current minute is `now_minute`.
+    pub fn counts(minute: i64, now_minute: i64) -> bool {
+        minute >= Self::window_start(now_minute)
+    }
+
+    /// When the emails of bucket `minute` stop counting.
+    pub fn leaves_window_at(minute: i64) -> OffsetDateTime {
+        let seconds = minute.saturating_add(Self::MINUTES_BACK + 1).saturating_mul(60);
+        OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// What [`InvitationStore::create_invitation`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    /// Written, with the business of the user who owns the email (if any),
+    /// which the store also recorded on the invitation and its event.
+    Created {
+        /// The invitee's business, when the email belongs to a user.
+        invitee_business: Option<BusinessId>,
+    },
+    /// Nothing written: a fact that may refuse the invitation holds. The
+    /// caller decides with [`rsvp_domain::check_invite`].
+    Refused(InvitationContext),
 }
 
 /// A business's webhook endpoint, as stored (its secrets in clear: they sign
@@ -358,6 +434,21 @@ pub struct NewInvitationRecord {
     pub email_job: Option<EmailJob>,
 }
 
+impl NewInvitationRecord {
+    /// The record with `invitee_business` as the invitee's business of the
+    /// invitation and its event (what a store found when creating it).
+    #[must_use]
+    pub fn with_invitee_business(self, invitee_business: Option<BusinessId>) -> Self {
+        let mut event = self.event;
+        event.invitee_business_id = invitee_business;
+        Self {
+            invitation: self.invitation.with_invitee_business(invitee_business),
+            event,
+            ..self
+        }
+    }
+}
+
 /// A new business with its first user, created in the transaction of an
 /// acceptance by link.
 #[derive(Debug, Clone, PartialEq)]
@@ -416,4 +507,6 @@ pub struct ResendRecord {
     pub event: Event,
     /// The new email.
     pub email_job: EmailJob,
+    /// The cap the new email counts against (`None`: uncapped).
+    pub email_cap: Option<EmailCap>,
 }

@@ -200,7 +200,6 @@ impl App {
         {
             return Err(AppError::RecipientOptedOut);
         }
-        self.check_email_cap(principal.business.id, now).await?;
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
             hash: self.ports.secrets.hash(token.expose()),
@@ -215,6 +214,7 @@ impl App {
             revoke_previous_links,
             event: Event::resent(EventId::from_uuid(self.new_id()), &invitation, actor, now),
             email_job: self.email_job(&invitation, token, now),
+            email_cap: self.email_cap(),
         };
         match self.ports.store.invitations().record_resend(&record).await {
             Ok(invitation) => Ok(invitation),

@@ -3,42 +3,26 @@
 
 use super::*;
 
-impl App {
-    /// Checks everything about a new invitation that needs the store, and
-    /// builds what to write.
-    pub(super) async fn prepare_invitation(
-        &self,
-        principal: &Principal,
-        request: InvitationRequest,
-        now: OffsetDateTime,
-    ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
-        let context = self
-            .ports
-            .store
-            .invitations()
-            .invitation_context(principal.business.id, &request.email)
-            .await?;
-        self.build_invitation(principal, request, context, now).await
-    }
+/// How many times a create is tried when a lazily expired pending
+/// invitation stands in the way (each try persists one expiry).
+const CREATE_ATTEMPTS: usize = 3;
 
-    /// Applies the rules that need the store's answers (`context`), and
-    /// builds what to write.
-    pub(super) async fn build_invitation(
-        &self,
+impl App {
+    /// Decides a new invitation from the facts the store found (`context`):
+    /// the domain's refusal, or the pending invitation that is lazily
+    /// expired and must be persisted as such before the email can be
+    /// invited again (`Ok(Some)`), or nothing in the way (`Ok(None)`).
+    pub(super) fn check_facts(
         principal: &Principal,
-        request: InvitationRequest,
         context: InvitationContext,
         now: OffsetDateTime,
-    ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
+    ) -> Result<Option<Invitation>, AppError> {
         let InvitationContext {
             invitee,
             connected,
             pending,
             suppressed,
         } = context;
-        let mut request = request;
-        self.check_redirect(&request)?;
-        request.locale.get_or_insert(self.settings.default_locale);
         let facts = InviteFacts {
             sender: principal.business.id,
             invitee_business: invitee.as_ref().map(|user| user.business_id),
@@ -52,10 +36,21 @@ impl App {
             InviteRefusal::RecipientOptedOut => AppError::RecipientOptedOut,
             InviteRefusal::AlreadyInvited => AppError::AlreadyInvited,
         })?;
-        if let Some(existing) = pending {
-            // Lazily expired: persist the expiry so the email can be invited again.
-            self.persist_expiry(&existing, now).await?;
-        }
+        Ok(pending)
+    }
+
+    /// Builds what a new invitation writes (the rules that need no store
+    /// are checked here; those that do, by the store's facts).
+    pub(super) fn build_invitation(
+        &self,
+        principal: &Principal,
+        request: InvitationRequest,
+        invitee_business: Option<BusinessId>,
+        now: OffsetDateTime,
+    ) -> Result<(NewInvitationRecord, Option<Secret>), AppError> {
+        let mut request = request;
+        self.check_redirect(&request)?;
+        request.locale.get_or_insert(self.settings.default_locale);
         let send_email = request.send_email;
         let invitation = Invitation::new(
             InvitationId::from_uuid(self.new_id()),
@@ -64,7 +59,7 @@ impl App {
             request,
             now,
         )
-        .with_invitee_business(invitee.map(|u| u.business_id));
+        .with_invitee_business(invitee_business);
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {
             hash: self.ports.secrets.hash(token.expose()),
@@ -128,40 +123,26 @@ impl App {
         }
     }
 
-    /// How many more emails `business` may queue at `now` (`None`: no cap),
-    /// and the error to refuse one more with.
-    pub(super) async fn email_allowance(
-        &self,
-        business: BusinessId,
-        now: OffsetDateTime,
-    ) -> Result<Option<(u64, AppError)>, AppError> {
-        let cap = u64::from(self.settings.emails_per_hour);
-        if cap == 0 {
-            return Ok(None);
-        }
-        let queued = self
-            .ports
-            .store
-            .outbox()
-            .emails_queued_since(business, now - EMAIL_CAP_WINDOW)
-            .await?;
-        // The oldest email leaves the window (which includes its start) just
-        // after `oldest + 1 h`: one second more than the whole seconds left.
-        let wait = queued
-            .oldest
-            .map_or(Duration::ZERO, |oldest| oldest + EMAIL_CAP_WINDOW - now);
-        let retry_after_secs = u64::try_from(wait.whole_seconds()).unwrap_or(0) + 1;
-        Ok(Some((
-            cap.saturating_sub(queued.count),
-            AppError::QuotaExceeded { retry_after_secs },
-        )))
+    /// The cap on the emails one business queues (`None`: no cap).
+    pub(super) fn email_cap(&self) -> Option<EmailCap> {
+        (self.settings.emails_per_hour > 0).then_some(EmailCap {
+            limit: self.settings.emails_per_hour,
+        })
     }
 
-    /// Refuses one more email from `business` when its cap is reached.
-    pub(super) async fn check_email_cap(&self, business: BusinessId, now: OffsetDateTime) -> Result<(), AppError> {
-        match self.email_allowance(business, now).await? {
-            Some((0, refusal)) => Err(refusal),
-            _ => Ok(()),
+    /// The answer to a store error at `now`: the cap's refusal says how
+    /// long to wait.
+    pub(super) fn store_refused(error: StoreError, now: OffsetDateTime) -> AppError {
+        match error {
+            StoreError::EmailCapReached { retry_at } => {
+                let wait = retry_at - now;
+                let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+                let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+                AppError::QuotaExceeded {
+                    retry_after_secs: secs.max(1),
+                }
+            }
+            other => other.into(),
         }
     }
 
@@ -201,15 +182,35 @@ impl App {
         request: InvitationRequest,
     ) -> Result<CreatedInvitation, AppError> {
         let now = self.now();
-        let (record, link_token) = self.prepare_invitation(principal, request, now).await?;
-        if record.email_job.is_some() {
-            self.check_email_cap(principal.business.id, now).await?;
+        let (record, link_token) = self.build_invitation(principal, request, None, now)?;
+        let cap = self.email_cap();
+        // One store call when nothing is in the way. A refusal's facts are
+        // decided by the domain; a lazily expired pending invitation is
+        // persisted as expired and the create tried again (a racing create
+        // may take its place, hence a bound).
+        for _ in 0..CREATE_ATTEMPTS {
+            let outcome = self
+                .ports
+                .store
+                .invitations()
+                .create_invitation(&record, cap)
+                .await
+                .map_err(|error| Self::store_refused(error, now))?;
+            match outcome {
+                CreateOutcome::Created { invitee_business } => {
+                    return Ok(CreatedInvitation {
+                        invitation: record.with_invitee_business(invitee_business).invitation,
+                        link_token,
+                    });
+                }
+                CreateOutcome::Refused(context) => {
+                    if let Some(expired) = Self::check_facts(principal, context, now)? {
+                        self.persist_expiry(&expired, now).await?;
+                    }
+                }
+            }
         }
-        self.ports.store.invitations().insert_invitation(&record).await?;
-        Ok(CreatedInvitation {
-            invitation: record.invitation,
-            link_token,
-        })
+        Err(AppError::AlreadyInvited)
     }
 
     /// Invites many emails; each item succeeds or fails on its own. Items
@@ -294,38 +295,36 @@ impl App {
         for (index, request) in valid {
             let key = request.email.normalized().to_owned();
             let invitee = users.get(&key).cloned();
+            let invitee_business = invitee.as_ref().map(|u| u.business_id);
             let context = InvitationContext {
-                connected: invitee.as_ref().is_some_and(|u| connected.contains(&u.business_id)),
+                connected: invitee_business.is_some_and(|b| connected.contains(&b)),
                 invitee,
                 pending: pending.remove(&key),
                 suppressed: suppressed.contains(&key),
             };
-            match self.build_invitation(principal, request, context, now).await {
-                Ok(ready) => prepared.push((index, ready)),
-                Err(error @ AppError::Unavailable(_)) => return Err(error),
+            let ready = Self::check_facts(principal, context, now).and_then(|expired| {
+                let ready = self.build_invitation(principal, request, invitee_business, now)?;
+                Ok((expired, ready))
+            });
+            match ready {
+                Ok((expired, ready)) => {
+                    if let Some(expired) = expired {
+                        // Lazily expired: persist the expiry so the email can be invited again.
+                        self.persist_expiry(&expired, now).await?;
+                    }
+                    prepared.push((index, ready));
+                }
                 Err(error) => failed.push(BulkFailure { index, error }),
             }
         }
-        let sends_email = prepared.iter().any(|(_, (record, _))| record.email_job.is_some());
-        if sends_email && let Some((mut remaining, refusal)) = self.email_allowance(principal.business.id, now).await? {
-            // Request order decides which items fit under the cap.
-            prepared.retain(|(index, (record, _))| {
-                if record.email_job.is_none() {
-                    return true;
-                }
-                if remaining == 0 {
-                    failed.push(BulkFailure {
-                        index: *index,
-                        error: refusal.clone(),
-                    });
-                    return false;
-                }
-                remaining -= 1;
-                true
-            });
-        }
         let records: Vec<NewInvitationRecord> = prepared.iter().map(|(_, (record, _))| record.clone()).collect();
-        let results = self.ports.store.invitations().insert_invitations(&records).await?;
+        // The cap is counted by the store, with the writes, in request order.
+        let results = self
+            .ports
+            .store
+            .invitations()
+            .insert_invitations(&records, self.email_cap())
+            .await?;
         let mut successful = Vec::with_capacity(records.len());
         for ((index, (record, link_token)), result) in prepared.into_iter().zip(results) {
             match result {
@@ -335,7 +334,7 @@ impl App {
                 }),
                 Err(error) => failed.push(BulkFailure {
                     index,
-                    error: error.into(),
+                    error: Self::store_refused(error, now),
                 }),
             }
         }

@@ -17,6 +17,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
+    CreateOutcome, EmailCap,
     ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, InvitationContext, LinkTokenRecord,
     NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome,
     TransitionRecord,
@@ -65,9 +66,6 @@ impl Default for Settings {
         }
     }
 }
-
-/// The window of [`Settings::emails_per_hour`].
-const EMAIL_CAP_WINDOW: Duration = Duration::HOUR;
 
 /// The adapters the use cases run on.
 #[derive(Clone)]

@@ -16,34 +16,39 @@ impl InvitationStore for InMemoryStore {
         self.with(|s| Ok(s.find_pending(business, email)))
     }
 
-    async fn invitation_context(
+    async fn create_invitation(
         &self,
-        business: BusinessId,
-        email: &EmailAddress,
-    ) -> Result<InvitationContext, StoreError> {
+        record: &NewInvitationRecord,
+        cap: Option<EmailCap>,
+    ) -> Result<CreateOutcome, StoreError> {
         self.with(|s| {
+            let business = record.invitation.business_id();
+            let email = record.invitation.email();
             let invitee = s.find_user_by_email(email);
             let connected = invitee.as_ref().is_some_and(|user| {
                 user.business_id != business && s.connections.contains_key(&ordered_pair(business, user.business_id))
             });
-            Ok(InvitationContext {
+            let context = InvitationContext {
                 invitee,
                 connected,
                 pending: s.find_pending(business, email),
                 suppressed: s.suppressions.values().any(|sup| sup.blocks(business, email)),
-            })
+            };
+            if context.may_refuse(business) {
+                return Ok(CreateOutcome::Refused(context));
+            }
+            let invitee_business = context.invitee.map(|user| user.business_id);
+            s.insert_invitation(&record.clone().with_invitee_business(invitee_business), cap)?;
+            Ok(CreateOutcome::Created { invitee_business })
         })
-    }
-
-    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError> {
-        self.with(|s| s.insert_invitation(record))
     }
 
     async fn insert_invitations(
         &self,
         records: &[NewInvitationRecord],
+        cap: Option<EmailCap>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        self.with(|s| Ok(records.iter().map(|record| s.insert_invitation(record)).collect()))
+        self.with(|s| Ok(records.iter().map(|record| s.insert_invitation(record, cap)).collect()))
     }
 
     async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {

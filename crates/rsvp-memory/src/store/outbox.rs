@@ -71,27 +71,6 @@ impl OutboxStore for InMemoryStore {
         })
     }
 
-    async fn emails_queued_since(
-        &self,
-        business: BusinessId,
-        since: OffsetDateTime,
-    ) -> Result<EmailsQueued, StoreError> {
-        self.with(|s| {
-            let mut queued = EmailsQueued::default();
-            let ours = s.email_jobs.values().filter(|job| {
-                job.created_at >= since
-                    && s.invitations
-                        .get(&job.invitation_id)
-                        .is_some_and(|i| i.business_id() == business)
-            });
-            for job in ours {
-                queued.count += 1;
-                queued.oldest = Some(queued.oldest.map_or(job.created_at, |o| o.min(job.created_at)));
-            }
-            Ok(queued)
-        })
-    }
-
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.with(|s| {
             Ok(s.email_jobs

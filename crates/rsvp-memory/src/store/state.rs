@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use rsvp_app::{
+    EmailCap,
     ApiKeyRecord, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, ErasureCounts, ErasureRecord, EventQuery,
     IdempotencyKey, IdempotencyScope, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest,
     Principal, ResendRecord, SecretHash, StoreError, TransitionOutcome, TransitionRecord, WebhookAttempt,
@@ -110,6 +111,8 @@ pub(super) struct State {
     pub(super) webhook_endpoints: HashMap<WebhookEndpointId, WebhookEndpoint>,
     /// Deliveries by endpoint and id (a delivery id is unique within its endpoint).
     pub(super) webhook_deliveries: HashMap<(WebhookEndpointId, WebhookDeliveryId), WebhookDelivery>,
+    /// The email cap's counts: business → unix minute → emails queued.
+    pub(super) email_cap_minutes: HashMap<BusinessId, BTreeMap<i64, u32>>,
 }
 
 impl State {
@@ -305,13 +308,47 @@ impl State {
         self.invitations.get(id).cloned()
     }
 
-    pub(super) fn insert_invitation(&mut self, record: &NewInvitationRecord) -> Result<(), StoreError> {
+    /// Counts one email of `business` queued at `at` against `cap`, or
+    /// refuses it (minute buckets, as the other stores).
+    pub(super) fn reserve_email(
+        &mut self,
+        business: BusinessId,
+        cap: Option<EmailCap>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(cap) = cap else {
+            return Ok(());
+        };
+        let minute = EmailCap::minute_of(at);
+        let buckets = self.email_cap_minutes.entry(business).or_default();
+        // Buckets that left the window are dropped: the map stays small.
+        *buckets = buckets.split_off(&EmailCap::window_start(minute));
+        let queued: u64 = buckets.values().map(|queued| u64::from(*queued)).sum();
+        if queued >= u64::from(cap.limit) {
+            let oldest = buckets.keys().next().copied().unwrap_or(minute);
+            return Err(StoreError::EmailCapReached {
+                retry_at: EmailCap::leaves_window_at(oldest),
+            });
+        }
+        *buckets.entry(minute).or_insert(0) += 1;
+        Ok(())
+    }
+
+    pub(super) fn insert_invitation(
+        &mut self,
+        record: &NewInvitationRecord,
+        cap: Option<EmailCap>,
+    ) -> Result<(), StoreError> {
         let invitation = &record.invitation;
         let key = pending_key(invitation);
-        if invitation.status() == InvitationStatus::Pending {
-            if self.pending.contains_key(&key) {
-                return Err(StoreError::AlreadyInvited);
-            }
+        let pending = invitation.status() == InvitationStatus::Pending;
+        if pending && self.pending.contains_key(&key) {
+            return Err(StoreError::AlreadyInvited);
+        }
+        if let Some(job) = &record.email_job {
+            self.reserve_email(invitation.business_id(), cap, job.created_at)?;
+        }
+        if pending {
             self.pending.insert(key, invitation.id());
         }
         self.invitations.insert(invitation.id(), invitation.clone());
@@ -420,7 +457,8 @@ impl State {
         {
             return Err(StoreError::Cooldown { last_sent_at });
         }
-
+        let business = stored.business_id();
+        self.reserve_email(business, record.email_cap, record.email_job.created_at)?;
         if record.revoke_previous_links {
             self.links.retain(|_, link| link.invitation_id != id);
         }

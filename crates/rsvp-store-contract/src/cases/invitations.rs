@@ -1,18 +1,18 @@
-//! Writing invitations: `insert_invitation`, `insert_invitations`,
-//! `get_invitation`, `find_pending`, `invitation_context`.
+//! Writing invitations: `create_invitation`, `insert_invitations`,
+//! `get_invitation`, `find_pending`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rsvp_app::{InvitationContext, StoreError};
+use rsvp_app::{CreateOutcome, StoreError};
 use rsvp_domain::{InvitationId, InvitationStatus, Suppression, SuppressionId};
 use time::Duration;
 use tokio::sync::Barrier;
 
 use crate::Harness;
 use crate::fixtures::{
-    LEASE, Tenant, accept, all_events, all_sent, at, cancel, claimed, email, expire, full_request, ids, insert, invite,
-    invite_with, invited, job_ids, new_uuid, query, reject,
+    LEASE, Tenant, accept, all_events, all_sent, at, cancel, claimed, create, email, expire, full_request, ids, insert, invite,
+    Invite, invite_with, invited, job_ids, new_uuid, query, reject,
 };
 
 /// Every field of an invitation, its link, its event and its email job read
@@ -22,10 +22,7 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let written = invite_with(&acme, full_request("Bob@Globex.TEST"), at(10)).to_member_of(globex.id());
-    store
-        .invitations()
-        .insert_invitation(&written.record)
-        .await
+    create(store, &written.record).await
         .expect("insert_invitation");
 
     let read = store
@@ -76,7 +73,7 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     assert_eq!(elsewhere, None, "find_pending is per sending business");
 }
 
-/// `insert_invitation` MUST return `AlreadyInvited`, writing nothing, when a
+/// `create_invitation` MUST return `AlreadyInvited`, writing nothing, when a
 /// pending invitation from the same business to the same normalized email
 /// exists.
 pub async fn a_second_pending_invitation_to_the_same_email_in_any_case_is_refused_and_writes_nothing(h: Harness) {
@@ -90,7 +87,7 @@ pub async fn a_second_pending_invitation_to_the_same_email_in_any_case_is_refuse
         .enumerate()
     {
         let second = invite(&acme, address, at(5));
-        let result = store.invitations().insert_invitation(&second.record).await;
+        let result = create(store, &second.record).await;
         assert_eq!(result, Err(StoreError::AlreadyInvited), "inviting {address:?}");
         assert_eq!(
             store
@@ -139,10 +136,7 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
     let first = insert(store, invite(&acme, "bob@globex.test", at(0)).expiring_at(at(60))).await;
 
     let second = invite(&acme, "bob@globex.test", at(120));
-    assert_eq!(
-        store.invitations().insert_invitation(&second.record).await,
-        Err(StoreError::AlreadyInvited)
-    );
+    assert_eq!(create(store, &second.record).await, Err(StoreError::AlreadyInvited));
     let pending = store
         .invitations()
         .find_pending(acme.id(), &email("bob@globex.test"))
@@ -159,10 +153,7 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
         .apply_transition(&expire(first.invitation(), at(120)))
         .await
         .expect("expire the first invitation");
-    store
-        .invitations()
-        .insert_invitation(&second.record)
-        .await
+    create(store, &second.record).await
         .expect("once expired, the email may be invited again");
     let pending = store
         .invitations()
@@ -206,10 +197,7 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
         assert_eq!(none, None, "after {status} nothing is pending");
 
         let again = invite(&acme, &address.to_uppercase(), at(1001));
-        store
-            .invitations()
-            .insert_invitation(&again.record)
-            .await
+        create(store, &again.record).await
             .unwrap_or_else(|e| panic!("inviting again after {status}: {e}"));
         let pending = store
             .invitations()
@@ -239,10 +227,7 @@ pub async fn another_business_may_invite_the_same_email(h: Harness) {
 
     let from_acme = invited(store, &acme, "bob@globex.test", at(0)).await;
     let from_initech = invite(&initech, "BOB@globex.test", at(1));
-    store
-        .invitations()
-        .insert_invitation(&from_initech.record)
-        .await
+    create(store, &from_initech.record).await
         .expect("another business may invite the same email");
 
     for (business, expected) in [(acme.id(), &from_acme), (initech.id(), &from_initech)] {
@@ -271,7 +256,7 @@ pub async fn bulk_insert_items_are_independent_and_a_refused_one_writes_nothing(
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
     let results = store
         .invitations()
-        .insert_invitations(&records)
+        .insert_invitations(&records, None)
         .await
         .expect("insert_invitations");
     assert_eq!(results, [Ok(()), Err(StoreError::AlreadyInvited), Ok(()), Ok(())]);
@@ -315,7 +300,7 @@ pub async fn bulk_insert_items_are_independent_and_a_refused_one_writes_nothing(
 
     let empty = store
         .invitations()
-        .insert_invitations(&[])
+        .insert_invitations(&[], None)
         .await
         .expect("an empty batch");
     assert!(empty.is_empty());
@@ -334,7 +319,7 @@ pub async fn duplicates_within_one_bulk_insert_let_exactly_one_win(h: Harness) {
     let records: Vec<_> = batch.iter().map(|i| i.record.clone()).collect();
     let results = store
         .invitations()
-        .insert_invitations(&records)
+        .insert_invitations(&records, None)
         .await
         .expect("insert_invitations");
     assert_eq!(results.len(), 3);
@@ -354,7 +339,7 @@ pub async fn duplicates_within_one_bulk_insert_let_exactly_one_win(h: Harness) {
     assert_eq!(all_events(store, acme.id()).await.len(), 2);
 }
 
-/// `insert_invitation` under a race: 16 concurrent inserts of one email in
+/// `create_invitation` under a race: 16 concurrent inserts of one email in
 /// varying case, exactly one succeeds and every other is `AlreadyInvited`.
 pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation(h: Harness) {
     const RACERS: usize = 16;
@@ -377,7 +362,7 @@ pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            let result = store.invitations().insert_invitation(&candidate.record).await;
+            let result = create(store.as_ref(), &candidate.record).await;
             (candidate, result)
         }));
     }
@@ -445,52 +430,73 @@ pub async fn several_invitations_are_read_at_once_each_once_and_unknown_ids_skip
     );
 }
 
-/// `invitation_context` answers every check of a new invitation at once:
-/// the invitee user (whatever the case of the email), whether its business
-/// is connected to the sender's (never for the sender's own users), the
-/// pending invitation, and an opt-out for the sender or for everyone (not
-/// one for another business).
-pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: Harness) {
+/// `create_invitation` reports the facts that may refuse a new invitation,
+/// writing nothing: the sender's own user (whatever the case of the email),
+/// a pending invitation, a connection (seen from either end), an opt-out
+/// for the sender or for everyone (not one for another business). Without
+/// such a fact it writes, with the invitee user's business on the
+/// invitation and its event.
+pub async fn a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_then(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
-    let acme_id = acme.id();
-    let context = |address: &'static str| async move {
-        store
+    let refused = |candidate: Invite| async move {
+        let outcome = store
             .invitations()
-            .invitation_context(acme_id, &email(address))
+            .create_invitation(&candidate.record, None)
             .await
-            .expect("invitation_context")
+            .expect("create_invitation");
+        let CreateOutcome::Refused(context) = outcome else {
+            panic!("expected a refusal, got {outcome:?}");
+        };
+        let stored = store
+            .invitations()
+            .get_invitation(candidate.id())
+            .await
+            .expect("get_invitation");
+        assert_eq!(stored, None, "a refused create writes nothing");
+        context
     };
 
-    assert_eq!(context("nobody@initech.test").await, InvitationContext::default());
-    let own = context("ANN@acme.test").await;
+    let own = refused(invite(&acme, "ANN@acme.test", at(1))).await;
     assert_eq!(own.invitee.as_ref(), Some(&acme.user));
-    assert!(!own.connected, "a business is never connected to itself");
+    assert_eq!((own.connected, own.pending, own.suppressed), (false, None, false));
 
-    let bob = context("Bob@Globex.test").await;
-    assert_eq!(bob.invitee.as_ref(), Some(&globex.user));
-    assert_eq!((bob.connected, bob.pending, bob.suppressed), (false, None, false));
-
-    let sent = invited(store, &acme, "bob@globex.test", at(1)).await;
+    let bob = invite(&acme, "Bob@Globex.test", at(1));
     assert_eq!(
-        context("bob@globex.test").await.pending.as_ref(),
-        Some(sent.invitation())
+        store.invitations().create_invitation(&bob.record, None).await,
+        Ok(CreateOutcome::Created {
+            invitee_business: Some(globex.id())
+        })
     );
+    let stored = store
+        .invitations()
+        .get_invitation(bob.id())
+        .await
+        .expect("get_invitation")
+        .expect("written");
+    assert_eq!(stored.invitee_business_id(), Some(globex.id()));
+    let seen_by_globex = all_events(store, globex.id()).await;
+    assert_eq!(
+        seen_by_globex.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [bob.record.event.id],
+        "the event names the invitee's business"
+    );
+
+    let pending = refused(invite(&acme, "bob@GLOBEX.test", at(2))).await;
+    assert_eq!(pending.invitee.as_ref(), Some(&globex.user));
+    assert_eq!(pending.pending.as_ref(), Some(&stored));
+    assert!(!pending.connected && !pending.suppressed);
+
     store
         .invitations()
-        .apply_transition(&accept(sent.invitation(), globex.id(), at(2)))
+        .apply_transition(&accept(&stored, globex.id(), at(2)))
         .await
         .expect("apply_transition");
-    let connected = context("bob@globex.test").await;
+    let connected = refused(invite(&acme, "bob@globex.test", at(3))).await;
     assert_eq!((connected.connected, connected.pending), (true, None));
-    // Seen from the other end, the same connection.
-    let back = store
-        .invitations()
-        .invitation_context(globex.id(), &email("ann@acme.test"))
-        .await
-        .expect("invitation_context");
-    assert!(back.connected);
+    let back = refused(invite(&globex, "ann@acme.test", at(3))).await;
+    assert!(back.connected, "seen from the other end, the same connection");
 
     for (address, scope, blocked) in [
         ("carl@initech.test", Some(acme.id()), true),
@@ -508,6 +514,24 @@ pub async fn the_invitation_context_answers_every_check_of_a_new_invitation(h: H
             })
             .await
             .expect("add_suppression");
-        assert_eq!(context(address).await.suppressed, blocked, "{address}");
+        let candidate = invite(&acme, address, at(4));
+        if blocked {
+            let context = refused(candidate).await;
+            assert!(context.suppressed, "{address}");
+            assert_eq!(context.invitee, None);
+        } else {
+            assert_eq!(
+                store.invitations().create_invitation(&candidate.record, None).await,
+                Ok(CreateOutcome::Created { invitee_business: None }),
+                "{address}: an opt-out from another business does not refuse"
+            );
+        }
     }
+    assert_eq!(
+        store
+            .invitations()
+            .create_invitation(&invite(&acme, "nobody@initech.test", at(5)).record, None)
+            .await,
+        Ok(CreateOutcome::Created { invitee_business: None })
+    );
 }

@@ -287,7 +287,7 @@ pub async fn every_event_queues_one_delivery_per_matching_enabled_endpoint_of_ea
     ];
     let results = store
         .invitations()
-        .insert_invitations(&[bulk[0].record.clone(), bulk[1].record.clone()])
+        .insert_invitations(&[bulk[0].record.clone(), bulk[1].record.clone()], None)
         .await
         .expect("insert_invitations");
     assert!(results.iter().all(Result::is_ok));

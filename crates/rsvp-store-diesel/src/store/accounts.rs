@@ -13,7 +13,7 @@ pub(super) async fn create_business(
     let user = UserRow::from_domain(user)?;
     let key = ApiKeyRow::from_domain(key)?;
     store
-        .run("create_business", move |conn| {
+        .run(op::CREATE_BUSINESS, move |conn| {
             write_unit(conn, |conn| {
                 diesel::insert_into(businesses::table).values(&business).execute(conn)?;
                 diesel::insert_into(users::table)
@@ -31,7 +31,7 @@ pub(super) async fn add_user(store: &DieselStore, user: &User, key: &ApiKeyRecor
     let user = UserRow::from_domain(user)?;
     let key = ApiKeyRow::from_domain(key)?;
     store
-        .run("add_user", move |conn| {
+        .run(op::ADD_USER, move |conn| {
             write_unit(conn, |conn| {
                 let business: Option<String> = businesses::table
                     .find(&user.business_id)
@@ -55,7 +55,7 @@ pub(super) async fn add_user(store: &DieselStore, user: &User, key: &ApiKeyRecor
 pub(super) async fn get_business(store: &DieselStore, id: BusinessId) -> Result<Option<Business>, StoreError> {
     let id = id_text(id.as_uuid());
     store
-        .run("get_business", move |conn| {
+        .run(op::GET_BUSINESS, move |conn| {
             let row = businesses::table
                 .find(&id)
                 .select(BusinessRow::as_select())
@@ -78,7 +78,7 @@ pub(super) async fn record_api_key_use(
 pub(super) async fn find_user_by_email(store: &DieselStore, email: &EmailAddress) -> Result<Option<User>, StoreError> {
     let normalized = email.normalized().to_owned();
     store
-        .run("find_user_by_email", move |conn| {
+        .run(op::FIND_USER_BY_EMAIL, move |conn| {
             let row = users::table
                 .filter(users::email_normalized.eq(&normalized))
                 .select(UserRow::as_select())
@@ -92,7 +92,7 @@ pub(super) async fn find_user_by_email(store: &DieselStore, email: &EmailAddress
 pub(super) async fn get_user(store: &DieselStore, id: UserId) -> Result<Option<User>, StoreError> {
     let id = id_text(id.as_uuid());
     store
-        .run("get_user", move |conn| {
+        .run(op::GET_USER, move |conn| {
             let row = users::table
                 .filter(users::id.eq(&id))
                 .select(UserRow::as_select())
@@ -112,7 +112,7 @@ pub(super) async fn find_users_by_emails(
         return Ok(Vec::new());
     }
     store
-        .run("find_users_by_emails", move |conn| {
+        .run(op::FIND_USERS_BY_EMAILS, move |conn| {
             let rows = users::table
                 .filter(users::email_normalized.eq_any(&normalized))
                 .select(UserRow::as_select())

@@ -23,19 +23,26 @@
 //! again item by item, so
 //! each item still gets its own outcome.
 //!
+//! The email cap: before the inserts, the unit takes each business's room
+//! under its cap (on PostgreSQL under the business's advisory lock, held to
+//! the commit) and refuses the items past it, in request order, with
+//! `EmailCapReached`; after them, it counts the emails written. An item
+//! refused by the pending index after the room was taken still held a
+//! place: the cap errs on the side of fewer emails.
+//!
 //! SQLite keeps the item-by-item path (a savepoint per item inside one
 //! transaction): it runs in-process, where a statement costs no round trip.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use diesel::connection::Connection as _;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
-use rsvp_app::{NewInvitationRecord, StoreError};
+use rsvp_app::{EmailCap, NewInvitationRecord, StoreError};
 
-use super::{Failure, NewInvitationRows, Unit, webhooks, write_unit};
+use super::{Failure, NewInvitationRows, Unit, email_cap, webhooks, write_unit};
 use crate::connection::DbConnection;
 use crate::rows::{EmailJobRow, EventRow, InvitationRow, LinkTokenRow};
 
@@ -61,12 +68,28 @@ pub(super) type Outcomes = Vec<Result<(), StoreError>>;
 pub(super) struct Batch {
     items: Vec<Item>,
     count: usize,
+    /// The email cap the batch's emails count against.
+    cap: Option<EmailCap>,
+    /// The items that queue an email, in request order: (index, business, minute).
+    emails: Vec<(usize, String, i64)>,
 }
+
+/// Per request index, the cap's refusal of the item (if refused).
+type CapRefusals = Vec<Option<StoreError>>;
 
 impl Batch {
     /// Converts `records` to rows (an item that cannot be converted keeps
     /// its error) and sorts them by the pending-email key.
-    pub(super) fn new(records: &[NewInvitationRecord]) -> Self {
+    pub(super) fn new(records: &[NewInvitationRecord], cap: Option<EmailCap>) -> Self {
+        let emails = records
+            .iter()
+            .enumerate()
+            .filter_map(|(index, record)| {
+                let job = record.email_job.as_ref()?;
+                let business = crate::rows::id_text(record.invitation.business_id().as_uuid());
+                Some((index, business, EmailCap::minute_of(job.created_at)))
+            })
+            .collect();
         let mut items: Vec<Item> = records.iter().map(NewInvitationRows::from_domain).enumerate().collect();
         items.sort_by(|(_, a), (_, b)| match (a, b) {
             (Ok(a), Ok(b)) => key(a).cmp(&key(b)),
@@ -77,6 +100,8 @@ impl Batch {
         Self {
             items,
             count: records.len(),
+            cap,
+            emails,
         }
     }
 
@@ -84,22 +109,58 @@ impl Batch {
     /// documentation.
     pub(super) fn insert(&self, conn: &mut DbConnection) -> Unit<Outcomes> {
         if !matches!(conn, DbConnection::Pg(_)) {
-            return write_unit(conn, |conn| self.item_by_item(conn));
+            return write_unit(conn, |conn| self.capped(conn, Self::item_by_item));
         }
-        match write_unit(conn, |conn| self.in_statements(conn)) {
+        match write_unit(conn, |conn| self.capped(conn, Self::in_statements)) {
             Err(Failure::Db(error)) => {
                 tracing::warn!(%error, "a bulk statement failed; inserting the batch item by item");
-                write_unit(conn, |conn| self.item_by_item(conn))
+                write_unit(conn, |conn| self.capped(conn, Self::item_by_item))
             }
             done => done,
         }
     }
 
+    /// Runs `insert` inside the email cap: first the room of each business
+    /// (its lock taken on PostgreSQL, in business order), refusing the
+    /// emails past it in request order; then the count of the emails written.
+    fn capped(
+        &self,
+        conn: &mut DbConnection,
+        insert: impl FnOnce(&Self, &mut DbConnection, &CapRefusals) -> Unit<Outcomes>,
+    ) -> Unit<Outcomes> {
+        let mut refused: CapRefusals = vec![None; self.count];
+        let Some(cap) = self.cap else {
+            return insert(self, conn, &refused);
+        };
+        let mut by_business: BTreeMap<&str, (i64, Vec<usize>)> = BTreeMap::new();
+        for (index, business, minute) in &self.emails {
+            let entry = by_business.entry(business).or_insert((*minute, Vec::new()));
+            entry.0 = entry.0.max(*minute);
+            entry.1.push(*index);
+        }
+        for (business, (minute, indexes)) in &by_business {
+            let (room, refusal) = email_cap::room(conn, business, cap, *minute)?;
+            for index in indexes.iter().skip(usize::try_from(room).unwrap_or(usize::MAX)) {
+                refused[*index] = Some(refusal.clone());
+            }
+        }
+        let outcomes = insert(self, conn, &refused)?;
+        for (business, (minute, indexes)) in &by_business {
+            let written = indexes.iter().filter(|index| outcomes[**index].is_ok()).count();
+            email_cap::count(conn, business, *minute, i64::try_from(written).unwrap_or(i64::MAX))?;
+        }
+        Ok(outcomes)
+    }
+
     /// A savepoint per item, inside the caller's transaction: an item that
     /// fails is rolled back to its savepoint alone.
-    fn item_by_item(&self, conn: &mut DbConnection) -> Unit<Outcomes> {
+    fn item_by_item(&self, conn: &mut DbConnection, refused: &CapRefusals) -> Unit<Outcomes> {
         let mut outcomes: Outcomes = vec![Ok(()); self.count];
         for (index, item) in &self.items {
+            if let Some(refusal) = &refused[*index] {
+                outcomes[*index] = Err(refusal.clone());
+                continue;
+            }
             outcomes[*index] = match item {
                 Ok(rows) => conn
                     .transaction::<_, Failure, _>(|conn| rows.insert(conn))
@@ -112,14 +173,18 @@ impl Batch {
 
     /// PostgreSQL: one statement per [`CHUNK`] items, inside the caller's
     /// transaction.
-    fn in_statements(&self, conn: &mut DbConnection) -> Unit<Outcomes> {
+    fn in_statements(&self, conn: &mut DbConnection, refused: &CapRefusals) -> Unit<Outcomes> {
         let DbConnection::Pg(pg) = conn else {
-            return self.item_by_item(conn);
+            return self.item_by_item(conn, refused);
         };
         let mut outcomes: Outcomes = vec![Ok(()); self.count];
         let mut sent: Vec<(usize, &NewInvitationRows)> = Vec::with_capacity(self.items.len());
         let mut previous: Option<(&str, &str)> = None;
         for (index, item) in &self.items {
+            if let Some(refusal) = &refused[*index] {
+                outcomes[*index] = Err(refusal.clone());
+                continue;
+            }
             match item {
                 Ok(rows) if previous == Some(key(rows)) => outcomes[*index] = Err(StoreError::AlreadyInvited),
                 Ok(rows) => {

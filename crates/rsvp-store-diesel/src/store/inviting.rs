@@ -14,7 +14,7 @@ pub(super) async fn find_pending_for_emails(
     }
     let business = id_text(business.as_uuid());
     store
-        .run("find_pending_for_emails", move |conn| {
+        .run(op::FIND_PENDING_FOR_EMAILS, move |conn| {
             let rows = invitations::table
                 .filter(invitations::business_id.eq(&business))
                 .filter(invitations::email_normalized.eq_any(&normalized))
@@ -37,7 +37,7 @@ pub(super) async fn find_pending(
     let business = id_text(business.as_uuid());
     let normalized = email.normalized().to_owned();
     store
-        .run("find_pending", move |conn| {
+        .run(op::FIND_PENDING, move |conn| {
             let row = invitations::table
                 .filter(invitations::business_id.eq(&business))
                 .filter(invitations::email_normalized.eq(&normalized))
@@ -50,47 +50,91 @@ pub(super) async fn find_pending(
         .await
 }
 
-pub(super) async fn invitation_context(
-    store: &DieselStore,
-    business: BusinessId,
-    email: &EmailAddress,
-) -> Result<InvitationContext, StoreError> {
-    let business = id_text(business.as_uuid());
-    let normalized = email.normalized().to_owned();
-    store
-        .run("invitation_context", move |conn| {
-            let row = context::read(conn, &business, &normalized)?;
-            let pending = if row.pending {
-                // Rare (the answer is `already_invited` or a lazy expiry): a second read.
-                invitations::table
-                    .filter(invitations::business_id.eq(&business))
-                    .filter(invitations::email_normalized.eq(&normalized))
-                    .filter(stored_pending())
-                    .select(InvitationRow::as_select())
-                    .first(conn)
-                    .optional()?
-                    .map(InvitationRow::into_domain)
-                    .transpose()?
-            } else {
-                None
-            };
-            Ok(InvitationContext {
-                invitee: row.invitee.map(UserRow::into_domain).transpose()?,
-                connected: row.connected,
-                pending,
-                suppressed: row.suppressed,
-            })
-        })
-        .await
+/// The facts of a new invitation from `business` to `normalized`, as
+/// [`CreateOutcome::Refused`] reports them.
+fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<InvitationContext> {
+    let row = context::read(conn, business, normalized)?;
+    let pending = if row.pending {
+        // Rare (the answer is `already_invited` or a lazy expiry): a second read.
+        invitations::table
+            .filter(invitations::business_id.eq(business))
+            .filter(invitations::email_normalized.eq(normalized))
+            .filter(stored_pending())
+            .select(InvitationRow::as_select())
+            .first(conn)
+            .optional()?
+            .map(InvitationRow::into_domain)
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(InvitationContext {
+        invitee: row.invitee.map(UserRow::into_domain).transpose()?,
+        connected: row.connected,
+        pending,
+        suppressed: row.suppressed,
+    })
 }
 
-pub(super) async fn insert_invitation(store: &DieselStore, record: &NewInvitationRecord) -> Result<(), StoreError> {
-    let rows = NewInvitationRows::from_domain(record)?;
+pub(super) async fn create_invitation(
+    store: &DieselStore,
+    record: &NewInvitationRecord,
+    cap: Option<EmailCap>,
+) -> Result<CreateOutcome, StoreError> {
+    let sender = record.invitation.business_id();
+    let mut rows = NewInvitationRows::from_domain(record)?;
+    let minute = record.email_job.as_ref().map_or(0, |job| EmailCap::minute_of(job.created_at));
     store
-        .run("insert_invitation", move |conn| match conn {
-            // One statement: no transaction needed.
-            DbConnection::Pg(_) => rows.insert(conn),
-            DbConnection::Sqlite(_) => write_unit(conn, |conn| rows.insert(conn)),
+        .run(op::CREATE_INVITATION, move |conn| {
+            let business = rows.invitation.business_id.clone();
+            let normalized = rows.invitation.email_normalized.clone();
+            if let DbConnection::Pg(pg) = conn {
+                // One round trip: the procedure checks, counts and writes.
+                let call = CallCreateInvitation::new(
+                    &rows.invitation,
+                    &rows.link,
+                    &rows.event,
+                    rows.job.as_ref(),
+                    cap,
+                    minute,
+                );
+                return match call.execute_on(pg)? {
+                    CallOutcome::Created(invitee) => Ok(CreateOutcome::Created {
+                        invitee_business: invitee
+                            .map(|id| crate::rows::parse_id("users.business_id", &id))
+                            .transpose()?,
+                    }),
+                    CallOutcome::Refused => Ok(CreateOutcome::Refused(facts(conn, &business, &normalized)?)),
+                    CallOutcome::Capped(oldest) => Err(StoreError::EmailCapReached {
+                        retry_at: EmailCap::leaves_window_at(oldest),
+                    }
+                    .into()),
+                    CallOutcome::AlreadyInvited => Err(StoreError::AlreadyInvited.into()),
+                };
+            }
+            // SQLite: one unit on the one writer.
+            write_unit(conn, |conn| {
+                let context = facts(conn, &business, &normalized)?;
+                if context.may_refuse(sender) {
+                    return Ok(CreateOutcome::Refused(context));
+                }
+                let invitee_business = context.invitee.as_ref().map(|user| user.business_id);
+                let capped = cap.filter(|_| rows.job.is_some());
+                if let Some(cap) = capped {
+                    let (room, refusal) = email_cap::room(conn, &business, cap, minute)?;
+                    if room == 0 {
+                        return Err(refusal.into());
+                    }
+                }
+                let invitee_text = invitee_business.map(|b| id_text(b.as_uuid()));
+                rows.invitation.invitee_business_id.clone_from(&invitee_text);
+                rows.event.invitee_business_id = invitee_text;
+                rows.insert(conn)?;
+                if capped.is_some() {
+                    email_cap::count(conn, &business, minute, 1)?;
+                }
+                Ok(CreateOutcome::Created { invitee_business })
+            })
         })
         .await
 }
@@ -98,11 +142,12 @@ pub(super) async fn insert_invitation(store: &DieselStore, record: &NewInvitatio
 pub(super) async fn insert_invitations(
     store: &DieselStore,
     records: &[NewInvitationRecord],
+    cap: Option<EmailCap>,
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     // Key-ordered, one transaction; on PostgreSQL a statement per chunk
     // of items, on SQLite a savepoint per item (`bulk.rs`).
-    let batch = bulk::Batch::new(records);
-    store.run("insert_invitations", move |conn| batch.insert(conn)).await
+    let batch = bulk::Batch::new(records, cap);
+    store.run(op::INSERT_INVITATIONS, move |conn| batch.insert(conn)).await
 }
 
 pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
@@ -110,7 +155,7 @@ pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -
     ids.sort_unstable();
     ids.dedup();
     store
-        .run("get_invitations", move |conn| {
+        .run(op::GET_INVITATIONS, move |conn| {
             let mut found = Vec::with_capacity(ids.len());
             // Bounded IN lists: SQLite caps bound parameters per statement.
             for chunk in ids.chunks(500) {
@@ -128,7 +173,7 @@ pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -
 pub(super) async fn get_invitation(store: &DieselStore, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
     let id = id_text(id.as_uuid());
     store
-        .run("get_invitation", move |conn| {
+        .run(op::GET_INVITATION, move |conn| {
             Ok(get_invitation_row(conn, &id)?
                 .map(InvitationRow::into_domain)
                 .transpose()?)
@@ -144,7 +189,7 @@ pub(super) async fn list_sent(
     let business = id_text(business.as_uuid());
     let query = query.clone();
     store
-        .run("list_sent", move |conn| {
+        .run(op::LIST_SENT, move |conn| {
             let base = invitations::table
                 .filter(invitations::business_id.eq(business))
                 .into_boxed::<MultiBackend>();
@@ -165,7 +210,7 @@ pub(super) async fn list_received(
     let business = id_text(business.as_uuid());
     let query = query.clone();
     store
-        .run("list_received", move |conn| {
+        .run(op::LIST_RECEIVED, move |conn| {
             let emails = users::table
                 .filter(users::business_id.eq(business))
                 .select(users::email_normalized);
@@ -213,7 +258,7 @@ pub(super) async fn apply_transition(
         None => None,
     };
     store
-        .run("apply_transition", move |conn| {
+        .run(op::APPLY_TRANSITION, move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
                 if let Some((business, _)) = &new_invitee {
@@ -297,10 +342,18 @@ pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) ->
     let event = EventRow::from_domain(&record.event)?;
     // The resent event names the sending business, whose cap the job counts against.
     let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
+    let cap = record.email_cap;
+    let minute = EmailCap::minute_of(record.email_job.created_at);
     store
-        .run("record_resend", move |conn| {
+        .run(op::RECORD_RESEND, move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
+                if let Some(cap) = cap {
+                    let (room, refusal) = email_cap::room(conn, &job.business_id, cap, minute)?;
+                    if room == 0 {
+                        return Err(refusal.into());
+                    }
+                }
                 let changed = diesel::update(i::invitations)
                     .filter(i::id.eq(&id))
                     .filter(i::status.eq(InvitationStatus::Pending.as_str()))
@@ -337,6 +390,9 @@ pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) ->
                 diesel::insert_into(link_tokens::table).values(&link).execute(conn)?;
                 webhooks::insert_event(conn, &event)?;
                 diesel::insert_into(email_jobs::table).values(&job).execute(conn)?;
+                if cap.is_some() {
+                    email_cap::count(conn, &job.business_id, minute, 1)?;
+                }
                 stored_invitation(conn, &id)
             })
         })
@@ -349,7 +405,7 @@ pub(super) async fn find_invitation_by_link(
 ) -> Result<Option<Invitation>, StoreError> {
     let hash = token_hash.to_hex();
     store
-        .run("find_invitation_by_link", move |conn| {
+        .run(op::FIND_INVITATION_BY_LINK, move |conn| {
             let row = link_tokens::table
                 .inner_join(invitations::table)
                 .filter(link_tokens::token_hash.eq(&hash))
@@ -370,7 +426,7 @@ pub(super) async fn due_for_expiry(
     let now = bound_nanos(now);
     let limit = saturating_limit(limit);
     store
-        .run("due_for_expiry", move |conn| {
+        .run(op::DUE_FOR_EXPIRY, move |conn| {
             let rows = invitations::table
                 .filter(stored_pending())
                 .filter(invitations::expires_at.le(now))

@@ -14,7 +14,7 @@ pub(super) async fn connected_among(
     let me = id_text(business.as_uuid());
     let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
     let rows: Vec<(String, String)> = store
-        .run("connected_among", move |conn| {
+        .run(op::CONNECTED_AMONG, move |conn| {
             // Pairs are stored (smaller id, larger id): the caller is on either side.
             Ok(connections::table
                 .filter(
@@ -44,7 +44,7 @@ pub(super) async fn are_connected(store: &DieselStore, a: BusinessId, b: Busines
     let (low, high) = ordered_pair(a, b);
     let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
     store
-        .run("are_connected", move |conn| {
+        .run(op::ARE_CONNECTED, move |conn| {
             let found: Option<String> = connections::table
                 .filter(connections::business_low.eq(&low))
                 .filter(connections::business_high.eq(&high))
@@ -64,7 +64,7 @@ pub(super) async fn list_connections(
     let business = id_text(business.as_uuid());
     let page = *page;
     store
-        .run("list_connections", move |conn| {
+        .run(op::LIST_CONNECTIONS, move |conn| {
             // Two index range scans (one per end) merged, rather than one OR
             // that no index serves in order.
             let mut rows = read_unit(conn, |conn| {
@@ -92,7 +92,7 @@ pub(super) async fn list_events(
     let business = id_text(business.as_uuid());
     let query = *query;
     store
-        .run("list_events", move |conn| {
+        .run(op::LIST_EVENTS, move |conn| {
             let mut rows = read_unit(conn, |conn| {
                 let mut rows = events_on_one_side(conn, &business, true, &query)?;
                 rows.extend(events_on_one_side(conn, &business, false, &query)?);

@@ -9,7 +9,7 @@ pub(super) async fn begin_idempotent(
 ) -> Result<IdempotencyBegin, StoreError> {
     let claim = idempotency::ClaimRows::new(claim)?;
     store
-        .run("begin_idempotent", move |conn| {
+        .run(op::BEGIN_IDEMPOTENT, move |conn| {
             write_unit(conn, |conn| idempotency::begin(conn, &claim))
         })
         .await
@@ -18,7 +18,7 @@ pub(super) async fn begin_idempotent(
 pub(super) async fn add_suppression(store: &DieselStore, suppression: &Suppression) -> Result<Suppression, StoreError> {
     let row = SuppressionRow::from_domain(suppression)?;
     store
-        .run("add_suppression", move |conn| {
+        .run(op::ADD_SUPPRESSION, move |conn| {
             write_unit(conn, |conn| {
                 // The unique index decides between racing opt-outs; the loser reads the winner's row.
                 match &mut *conn {
@@ -49,7 +49,7 @@ pub(super) async fn complete_idempotent(
     let slot = idempotency::Slot::new(scope, key, attempt);
     let response = idempotency::CompletedRow::new(response)?;
     store
-        .run("complete_idempotent", move |conn| {
+        .run(op::COMPLETE_IDEMPOTENT, move |conn| {
             idempotency::complete(conn, &slot, &response)
         })
         .await
@@ -63,7 +63,7 @@ pub(super) async fn abandon_idempotent(
 ) -> Result<bool, StoreError> {
     let slot = idempotency::Slot::new(scope, key, attempt);
     store
-        .run("abandon_idempotent", move |conn| idempotency::abandon(conn, &slot))
+        .run(op::ABANDON_IDEMPOTENT, move |conn| idempotency::abandon(conn, &slot))
         .await
 }
 
@@ -80,7 +80,7 @@ pub(super) async fn prune_idempotency_records(
     // One replica prunes at a time; the others find the lock taken and skip.
     let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
     store
-        .run("prune_idempotency_records", move |conn| {
+        .run(op::PRUNE_IDEMPOTENCY_RECORDS, move |conn| {
             write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
         })
         .await
@@ -97,7 +97,7 @@ pub(super) async fn suppressions_for(
     }
     let business = id_text(business.as_uuid());
     store
-        .run("suppressions_for", move |conn| {
+        .run(op::SUPPRESSIONS_FOR, move |conn| {
             let rows = suppressions::table
                 .filter(suppressions::email_normalized.eq_any(&normalized))
                 .filter(
@@ -119,7 +119,7 @@ pub(super) async fn list_suppressions(
     let email = query.email.as_ref().map(|e| e.normalized().to_owned());
     let (limit, after) = (query.limit, query.after);
     store
-        .run("list_suppressions", move |conn| {
+        .run(op::LIST_SUPPRESSIONS, move |conn| {
             use crate::schema::suppressions::dsl as s;
             let mut q = s::suppressions
                 .select(SuppressionRow::as_select())
@@ -152,7 +152,7 @@ pub(super) async fn list_suppressions(
 pub(super) async fn delete_suppression(store: &DieselStore, id: SuppressionId) -> Result<(), StoreError> {
     let id = id_text(id.as_uuid());
     store
-        .run("delete_suppression", move |conn| {
+        .run(op::DELETE_SUPPRESSION, move |conn| {
             let deleted = diesel::delete(suppressions::table.find(&id)).execute(conn)?;
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());

@@ -13,7 +13,7 @@ pub(super) async fn claim_email_jobs(
     let now = to_nanos(now)?;
     let limit = saturating_limit(limit);
     store
-        .run("claim_email_jobs", move |conn| {
+        .run(op::CLAIM_EMAIL_JOBS, move |conn| {
             if limit == 0 {
                 return Ok(Vec::new());
             }
@@ -36,7 +36,7 @@ pub(super) async fn finish_email_job(
     let now = to_nanos(now)?;
     let outcome = Finish::from_domain(outcome)?;
     store
-        .run("finish_email_job", move |conn| {
+        .run(op::FINISH_EMAIL_JOB, move |conn| {
             let found = match conn {
                 DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
                 DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
@@ -64,7 +64,7 @@ pub(super) async fn finish_email_jobs(
         return Ok(0);
     }
     store
-        .run("finish_email_jobs", move |conn| match conn {
+        .run(op::FINISH_EMAIL_JOBS, move |conn| match conn {
             DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
             DbConnection::Sqlite(_) => write_unit(conn, |conn| {
                 let mut found = 0;
@@ -73,29 +73,6 @@ pub(super) async fn finish_email_jobs(
                 }
                 Ok(found)
             }),
-        })
-        .await
-}
-
-pub(super) async fn emails_queued_since(
-    store: &DieselStore,
-    business: BusinessId,
-    since: OffsetDateTime,
-) -> Result<EmailsQueued, StoreError> {
-    let business = id_text(business.as_uuid());
-    let since = bound_nanos(since);
-    store
-        .run("emails_queued_since", move |conn| {
-            // One range of email_jobs_business_created_idx.
-            let (count, oldest): (i64, Option<i64>) = email_jobs::table
-                .filter(email_jobs::business_id.eq(&business))
-                .filter(email_jobs::created_at.ge(since))
-                .select((diesel::dsl::count_star(), diesel::dsl::min(email_jobs::created_at)))
-                .get_result(conn)?;
-            Ok(EmailsQueued {
-                count: u64::try_from(count).unwrap_or(0),
-                oldest: oldest.map(|n| from_nanos("email_jobs.created_at", n)).transpose()?,
-            })
         })
         .await
 }
@@ -112,7 +89,7 @@ pub(super) async fn prune_email_jobs(
         return Ok(0);
     }
     store
-        .run("prune_email_jobs", move |conn| {
+        .run(op::PRUNE_EMAIL_JOBS, move |conn| {
             write_unit(conn, |conn| {
                 // One replica prunes at a time; the others find the lock taken and skip.
                 if let DbConnection::Pg(pg) = conn {
@@ -142,7 +119,7 @@ pub(super) async fn prune_email_jobs(
 
 pub(super) async fn outbox_depth(store: &DieselStore) -> Result<u64, StoreError> {
     store
-        .run("outbox_depth", |conn| {
+        .run(op::OUTBOX_DEPTH, |conn| {
             let queued: i64 = email_jobs::table
                 .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                 .count()
@@ -167,7 +144,7 @@ pub(super) async fn release_email_jobs(
         return Ok(0);
     }
     store
-        .run("release_email_jobs", move |conn| {
+        .run(op::RELEASE_EMAIL_JOBS, move |conn| {
             write_unit(conn, |conn| {
                 let mut released = 0u64;
                 for (id, lease_end) in &claims {
@@ -195,7 +172,7 @@ pub(super) async fn release_email_jobs(
 pub(super) async fn oldest_queued_email(store: &DieselStore) -> Result<Option<OffsetDateTime>, StoreError> {
     use crate::schema::email_jobs::dsl as j;
     let oldest: Option<i64> = store
-        .run("oldest_queued_email", |conn| {
+        .run(op::OLDEST_QUEUED_EMAIL, |conn| {
             Ok(j::email_jobs
                 .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                 .select(diesel::dsl::min(j::created_at))

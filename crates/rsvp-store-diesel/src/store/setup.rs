@@ -127,16 +127,16 @@ impl DieselStore {
     /// Runs one unit of work: checkout, transaction and queries all inside
     /// one `spawn_blocking` closure, under the caller's tracing span. A
     /// panic inside becomes `Unavailable`, never a hung request.
-    pub(crate) async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, operation: Operation, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
     {
         let (result, storage) = match &self.writer {
-            Some(writer) if !READ_OPERATIONS.contains(&operation) => Self::queue(writer, operation, work).await,
+            Some(writer) if !operation.reads_only() => Self::queue(writer, operation, work).await,
             _ => self.on_pool(operation, work).await,
         };
-        if self.backend == Backend::Sqlite && WRITE_OPERATIONS.contains(&operation) {
+        if self.backend == Backend::Sqlite && operation.writes() {
             let mut failure = self
                 .storage_failure
                 .lock()
@@ -148,16 +148,16 @@ impl DieselStore {
             }
         }
         if let Err(StoreError::Unavailable(message)) = &result {
-            tracing::warn!(operation, error = %message, "store unavailable");
+            tracing::warn!(operation = operation.name, error = %message, "store unavailable");
         }
-        if result.is_ok() && QUEUEING_OPERATIONS.contains(&operation) {
+        if result.is_ok() && operation.queues_email() {
             self.wake.raise();
         }
         result
     }
 
     /// A unit for SQLite's writer: queued, answered after its group commits.
-    pub(super) async fn queue<T, F>(writer: &Writer, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
+    pub(super) async fn queue<T, F>(writer: &Writer, operation: Operation, work: F) -> (Result<T, StoreError>, bool)
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
@@ -172,7 +172,8 @@ impl DieselStore {
         if !writer.submit(Box::new(unit)) {
             return (
                 Err(StoreError::Unavailable(format!(
-                    "{operation}: the SQLite writer stopped"
+                    "{}: the SQLite writer stopped",
+                    operation.name
                 ))),
                 false,
             );
@@ -180,7 +181,8 @@ impl DieselStore {
         answer.await.unwrap_or_else(|_| {
             (
                 Err(StoreError::Unavailable(format!(
-                    "{operation}: the SQLite writer dropped the unit"
+                    "{}: the SQLite writer dropped the unit",
+                    operation.name
                 ))),
                 false,
             )
@@ -188,7 +190,7 @@ impl DieselStore {
     }
 
     /// A unit on a pooled connection, inside one `spawn_blocking`.
-    pub(super) async fn on_pool<T, F>(&self, operation: &'static str, work: F) -> (Result<T, StoreError>, bool)
+    pub(super) async fn on_pool<T, F>(&self, operation: Operation, work: F) -> (Result<T, StoreError>, bool)
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
@@ -199,7 +201,7 @@ impl DieselStore {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(|e| {
                 (
-                    StoreError::Unavailable(format!("{operation}: no database connection: {e}")),
+                    StoreError::Unavailable(format!("{}: no database connection: {e}", operation.name)),
                     false,
                 )
             })?;
@@ -216,7 +218,7 @@ impl DieselStore {
         match joined {
             Ok(Ok(value)) => (Ok(value), false),
             Ok(Err((error, storage))) => (Err(error), storage),
-            Err(panic) => (Err(StoreError::Unavailable(format!("{operation}: {panic}"))), false),
+            Err(panic) => (Err(StoreError::Unavailable(format!("{}: {panic}", operation.name))), false),
         }
     }
 }

@@ -3,9 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// The port methods that queue email jobs: their success wakes the dispatcher.
-pub(super) const QUEUEING_OPERATIONS: [&str; 3] = ["insert_invitation", "insert_invitations", "record_resend"];
-
 /// The PostgreSQL advisory lock taken by the email pruner, so that one
 /// replica prunes at a time ("rsvp" in ASCII, then 1).
 pub(super) const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
@@ -13,82 +10,10 @@ pub(super) const PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0001;
 /// The PostgreSQL advisory lock taken by the pruner of idempotency records.
 pub(super) const IDEMPOTENCY_PRUNE_LOCK_KEY: i64 = 0x7273_7670_0000_0002;
 
-/// The port methods that write: their success proves the storage writable.
-pub(super) const WRITE_OPERATIONS: [&str; 30] = [
-    "create_business",
-    "create_api_key",
-    "revoke_api_key",
-    "update_business",
-    "update_user",
-    "erase_invitations",
-    "record_api_key_use",
-    "add_user",
-    "insert_invitation",
-    "insert_invitations",
-    "apply_transition",
-    "record_resend",
-    "claim_email_jobs",
-    "finish_email_job",
-    "finish_email_jobs",
-    "release_email_jobs",
-    "prune_email_jobs",
-    "begin_idempotent",
-    "complete_idempotent",
-    "abandon_idempotent",
-    "prune_idempotency_records",
-    "add_suppression",
-    "delete_suppression",
-    "insert_webhook_endpoint",
-    "update_webhook_endpoint",
-    "delete_webhook_endpoint",
-    "insert_webhook_delivery",
-    "claim_webhook_deliveries",
-    "finish_webhook_delivery",
-    "release_webhook_deliveries",
-];
-
-/// The port methods that only read. On SQLite they use the pool's read
-/// connections; every other operation (a method added later included) goes
-/// to the one writer, which is always correct, never a lock storm.
-pub(super) const READ_OPERATIONS: [&str; 32] = [
-    "are_connected",
-    "invitation_context",
-    "due_for_expiry",
-    "emails_queued_since",
-    "find_credential",
-    "find_invitation_by_link",
-    "find_pending",
-    "find_pending_for_emails",
-    "find_user_by_email",
-    "find_users_by_emails",
-    "get_business",
-    "get_event",
-    "get_invitation",
-    "get_invitations",
-    "get_user",
-    "get_webhook_endpoint",
-    "invitations_to_email",
-    "list_api_keys",
-    "list_businesses",
-    "list_connections",
-    "list_events",
-    "list_received",
-    "list_sent",
-    "list_suppressions",
-    "list_users",
-    "list_webhook_deliveries",
-    "list_webhook_endpoints",
-    "oldest_queued_email",
-    "outbox_depth",
-    "ping",
-    "suppressions_for",
-    "webhook_outbox_depth",
-];
-
 /// A unit of work queued to the SQLite writer, with where to send its
 /// outcome (and whether it failed on storage).
 pub(super) struct QueuedUnit<T, F> {
-    pub(super) operation: &'static str,
+    pub(super) operation: Operation,
     pub(super) work: F,
     pub(super) span: tracing::Span,
     pub(super) reply: tokio::sync::oneshot::Sender<(Result<T, StoreError>, bool)>,
@@ -116,7 +41,8 @@ where
                 (Ok(value), None) => (Ok(value), false),
                 (Ok(_), Some(error)) => (
                     Err(StoreError::Unavailable(format!(
-                        "{operation}: the commit failed: {error}"
+                        "{}: the commit failed: {error}",
+                        operation.name
                     ))),
                     is_storage_failure(error),
                 ),
@@ -128,7 +54,7 @@ where
 
     fn abandon(self: Box<Self>, error: &DieselError) {
         let _ = self.reply.send((
-            Err(StoreError::Unavailable(format!("{}: {error}", self.operation))),
+            Err(StoreError::Unavailable(format!("{}: {error}", self.operation.name))),
             is_storage_failure(error),
         ));
     }

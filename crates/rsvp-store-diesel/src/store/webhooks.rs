@@ -8,6 +8,7 @@ use rsvp_app::{Page, PageRequest, StoreError, WebhookAttempt, WebhookDelivery, W
 use rsvp_domain::{BusinessId, WebhookEndpointId};
 use time::OffsetDateTime;
 
+use super::op;
 use super::{DieselStore, Unit, overfetch, read_unit, rows_into, saturating_limit, write_unit};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::rows::{EventRow, WebhookDeliveryRow, WebhookEndpointRow, bound_nanos, id_text, to_nanos};
@@ -138,7 +139,7 @@ fn endpoint_row(conn: &mut DbConnection, id: &str) -> Unit<Option<WebhookEndpoin
 impl DieselStore {
     pub(crate) async fn webhook_insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
         let row = WebhookEndpointRow::from_domain(endpoint)?;
-        self.run("insert_webhook_endpoint", move |conn| {
+        self.run(op::INSERT_WEBHOOK_ENDPOINT, move |conn| {
             diesel::insert_into(webhook_endpoints::table)
                 .values(&row)
                 .execute(conn)?;
@@ -152,7 +153,7 @@ impl DieselStore {
         id: WebhookEndpointId,
     ) -> Result<Option<WebhookEndpoint>, StoreError> {
         let id = id_text(id.as_uuid());
-        self.run("get_webhook_endpoint", move |conn| {
+        self.run(op::GET_WEBHOOK_ENDPOINT, move |conn| {
             Ok(endpoint_row(conn, &id)?
                 .map(WebhookEndpointRow::into_domain)
                 .transpose()?)
@@ -165,7 +166,7 @@ impl DieselStore {
         business: BusinessId,
     ) -> Result<Vec<WebhookEndpoint>, StoreError> {
         let business = id_text(business.as_uuid());
-        self.run("list_webhook_endpoints", move |conn| {
+        self.run(op::LIST_WEBHOOK_ENDPOINTS, move |conn| {
             let rows: Vec<WebhookEndpointRow> = webhook_endpoints::table
                 .filter(webhook_endpoints::business_id.eq(&business))
                 .order((webhook_endpoints::created_at.asc(), webhook_endpoints::id.asc()))
@@ -179,7 +180,7 @@ impl DieselStore {
     pub(crate) async fn webhook_update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
         use crate::schema::webhook_endpoints::dsl as w;
         let row = WebhookEndpointRow::from_domain(endpoint)?;
-        self.run("update_webhook_endpoint", move |conn| {
+        self.run(op::UPDATE_WEBHOOK_ENDPOINT, move |conn| {
             write_unit(conn, |conn| {
                 let Some(stored) = endpoint_row(conn, &row.id)? else {
                     return Err(StoreError::NotFound.into());
@@ -210,7 +211,7 @@ impl DieselStore {
 
     pub(crate) async fn webhook_delete_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
         let id = id_text(id.as_uuid());
-        self.run("delete_webhook_endpoint", move |conn| {
+        self.run(op::DELETE_WEBHOOK_ENDPOINT, move |conn| {
             write_unit(conn, |conn| {
                 diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(&id)))
                     .execute(conn)?;
@@ -233,7 +234,7 @@ impl DieselStore {
         use crate::schema::webhook_deliveries::dsl as d;
         let endpoint = id_text(endpoint.as_uuid());
         let page = *page;
-        self.run("list_webhook_deliveries", move |conn| {
+        self.run(op::LIST_WEBHOOK_DELIVERIES, move |conn| {
             let mut query = d::webhook_deliveries
                 .filter(d::endpoint_id.eq(endpoint))
                 .select(WebhookDeliveryRow::as_select())
@@ -264,7 +265,7 @@ impl DieselStore {
 
     pub(crate) async fn webhook_insert_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
         let row = WebhookDeliveryRow::from_domain(delivery)?;
-        self.run("insert_webhook_delivery", move |conn| {
+        self.run(op::INSERT_WEBHOOK_DELIVERY, move |conn| {
             write_unit(conn, |conn| {
                 if endpoint_row(conn, &row.endpoint_id)?.is_none() {
                     return Err(StoreError::NotFound.into());
@@ -287,7 +288,7 @@ impl DieselStore {
         let lease_end = to_nanos(now + lease)?;
         let now = to_nanos(now)?;
         let limit = saturating_limit(limit);
-        self.run("claim_webhook_deliveries", move |conn| {
+        self.run(op::CLAIM_WEBHOOK_DELIVERIES, move |conn| {
             if limit == 0 {
                 return Ok(Vec::new());
             }
@@ -319,7 +320,7 @@ impl DieselStore {
             .disable
             .as_ref()
             .map(|n| (id_text(n.event_id.as_uuid()), n.payload.clone()));
-        self.run("finish_webhook_delivery", move |conn| {
+        self.run(op::FINISH_WEBHOOK_DELIVERY, move |conn| {
             write_unit(conn, |conn| {
                 let changed = diesel::update(
                     d::webhook_deliveries
@@ -410,7 +411,7 @@ impl DieselStore {
         if claims.is_empty() {
             return Ok(0);
         }
-        self.run("release_webhook_deliveries", move |conn| {
+        self.run(op::RELEASE_WEBHOOK_DELIVERIES, move |conn| {
             write_unit(conn, |conn| {
                 let mut released = 0u64;
                 for (endpoint, id, lease_end) in &claims {
@@ -432,7 +433,7 @@ impl DieselStore {
     }
 
     pub(crate) async fn webhook_outbox_depth_count(&self) -> Result<u64, StoreError> {
-        self.run("webhook_outbox_depth", |conn| {
+        self.run(op::WEBHOOK_OUTBOX_DEPTH, |conn| {
             let pending: i64 = webhook_deliveries::table
                 .filter(sql::<Bool>("webhook_deliveries.status = 'pending'"))
                 .count()
@@ -444,7 +445,7 @@ impl DieselStore {
 
     pub(crate) async fn event_by_id(&self, id: rsvp_domain::EventId) -> Result<Option<rsvp_domain::Event>, StoreError> {
         let id = id_text(id.as_uuid());
-        self.run("get_event", move |conn| {
+        self.run(op::GET_EVENT, move |conn| {
             read_unit(conn, |conn| {
                 let row: Option<EventRow> = events::table
                     .filter(events::id.eq(&id))

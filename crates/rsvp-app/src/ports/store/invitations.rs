@@ -22,36 +22,53 @@ pub trait InvitationStore: Send + Sync {
     /// `pending` (it may be past its expiry), if any.
     async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError>;
 
-    /// Everything the checks of a new invitation from `business` to `email`
-    /// read, in one read (one round trip on PostgreSQL): the user owning the
-    /// email ([`find_user_by_email`](AccountStore::find_user_by_email)), whether
-    /// that user's business is connected to `business` (`false` when there
-    /// is no user or the user belongs to `business`), the pending invitation
-    /// ([`find_pending`](Self::find_pending)) and whether the email opted
-    /// out of `business`'s invitations (its own suppression or one for
-    /// everyone, as [`suppressions_for`](OptOutStore::suppressions_for)).
-    async fn invitation_context(
-        &self,
-        business: BusinessId,
-        email: &EmailAddress,
-    ) -> Result<InvitationContext, StoreError>;
-
-    /// Writes a new invitation with its link token, event and email job.
+    /// Creates a new invitation in one step (one round trip on PostgreSQL):
+    /// reads the facts the checks of a new invitation need and, when none
+    /// of them can refuse it, writes the invitation with its link token,
+    /// event, email job and the event's webhook deliveries, counting the
+    /// email against `cap`.
+    ///
+    /// The facts, for `record.invitation`'s business and normalized email:
+    /// the user owning the email, whether that user's business is connected
+    /// to the sender (`false` when there is no user or the user belongs to
+    /// the sender), the invitation with the stored status `pending`, and
+    /// whether the email opted out of the sender's invitations (its own
+    /// suppression or one for everyone). When the user is of the sender's
+    /// business, or connected, or a pending invitation exists, or the email
+    /// is suppressed, nothing is written and the facts come back as
+    /// [`CreateOutcome::Refused`] for the caller to decide with. Otherwise
+    /// the invitation and its event are written with the user's business
+    /// (if any) as the invitee's business, returned in
+    /// [`CreateOutcome::Created`].
     ///
     /// # Errors
-    /// MUST return [`StoreError::AlreadyInvited`], writing nothing, when an
-    /// invitation from the same business to the same normalized email has
-    /// the stored status `pending` — also when several such inserts race:
-    /// exactly one succeeds.
-    async fn insert_invitation(&self, record: &NewInvitationRecord) -> Result<(), StoreError>;
+    /// MUST return [`StoreError::EmailCapReached`], writing nothing, when
+    /// the record has an email job and `cap` is reached (see [`EmailCap`]);
+    /// the check and the count are one atomic step, so concurrent creates
+    /// never queue more than the cap. MUST return [`StoreError::AlreadyInvited`],
+    /// writing nothing, when a pending invitation to the same email appeared
+    /// meanwhile: among racing creates exactly one is written.
+    async fn create_invitation(
+        &self,
+        record: &NewInvitationRecord,
+        cap: Option<EmailCap>,
+    ) -> Result<CreateOutcome, StoreError>;
 
-    /// Writes several new invitations, each independently: one item's
-    /// failure writes nothing of that item and does not affect the others.
-    /// Returns one result per item, in order, with the errors of
-    /// [`insert_invitation`](Self::insert_invitation).
+    /// Writes several new invitations whose facts the caller has checked,
+    /// each independently: one item's failure writes nothing of that item
+    /// and does not affect the others. Returns one result per item, in order.
+    ///
+    /// # Errors (per item)
+    /// [`StoreError::AlreadyInvited`] when an invitation from the same
+    /// business to the same normalized email has the stored status `pending`
+    /// (also among items racing other writers: exactly one is written);
+    /// [`StoreError::EmailCapReached`] for the items with an email job that
+    /// do not fit under `cap`, in request order, counted atomically with the
+    /// writes as in [`create_invitation`](Self::create_invitation).
     async fn insert_invitations(
         &self,
         records: &[NewInvitationRecord],
+        cap: Option<EmailCap>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError>;
 
     /// An invitation by id, as stored.
@@ -118,7 +135,8 @@ pub trait InvitationStore: Send + Sync {
     /// MUST return [`StoreError::Conflict`] when the invitation does not read
     /// as pending at `now`, and [`StoreError::Cooldown`] when it was last sent
     /// after `not_sent_after`, writing nothing; [`StoreError::NotFound`] when
-    /// there is no such invitation.
+    /// there is no such invitation; [`StoreError::EmailCapReached`] when the
+    /// new email does not fit under `record.email_cap`, writing nothing.
     async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError>;
 
     /// The invitation a link token belongs to, unless the token was revoked.

@@ -61,21 +61,6 @@ pub trait OutboxStore: Send + Sync {
         Ok(found)
     }
 
-    /// The email jobs queued for the invitations of `business` at or after
-    /// `since` (by the job's `created_at`, whatever its status now): how many,
-    /// and when the oldest of them was queued. Read for the per-business email
-    /// cap, so it is counted in the store and holds across replicas.
-    ///
-    /// MUST count only jobs of invitations sent by `business`, and only those
-    /// with `created_at >= since`; a resend's job counts like a create's, and
-    /// an invitation created without an email (`send_email: false`) queued no
-    /// job and counts nothing.
-    async fn emails_queued_since(
-        &self,
-        business: BusinessId,
-        since: OffsetDateTime,
-    ) -> Result<EmailsQueued, StoreError>;
-
     /// Gives claimed jobs back unsent: each job whose stored row is still
     /// `queued` with the lease this claim set (`job.next_attempt_at` as
     /// returned by [`claim_email_jobs`](Self::claim_email_jobs)) becomes due
