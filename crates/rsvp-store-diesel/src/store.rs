@@ -687,6 +687,14 @@ mod tests {
     /// Caps (or uncaps) the SQLite file of a one-connection store at its
     /// current size: a write that needs a new page fails as on a full disk.
     async fn cap_file(store: &DieselStore, capped: bool) {
+        if capped {
+            // Free pages (a migration drops an index) would let a small write
+            // through after a larger one was refused: none left.
+            store
+                .with_connection(|conn: &mut DbConnection| conn.batch_execute("VACUUM").map_err(|e| e.to_string()))
+                .await
+                .unwrap();
+        }
         let pragma = if capped {
             "PRAGMA max_page_count = 1"
         } else {
@@ -1395,14 +1403,13 @@ mod tests {
         .unwrap()
     }
 
-    const EXPECTED_INDEXES: [&str; 14] = [
+    const EXPECTED_INDEXES: [&str; 13] = [
         "invitations_one_pending_per_email",
         "invitations_sent_keyset_idx",
         "invitations_sent_pending_keyset_idx",
         "invitations_received_keyset_idx",
         "invitations_pending_expiry_idx",
         "email_jobs_queued_idx",
-        "email_jobs_business_created_idx",
         "events_business_keyset_idx",
         "events_invitee_keyset_idx",
         "connections_inviter_keyset_idx",
@@ -1434,10 +1441,13 @@ mod tests {
         let statements = statements_of_every_query(&store).await;
         let plans = plans(&store, statements).await;
         // A scan is full unless it reads, in order and up to the limit, the
-        // partial index that holds only the queued jobs (the outbox claim).
+        // partial index that holds only the queued jobs (the outbox claim),
+        // or the one constant row that the facts of a new invitation join
+        // the invitee user to (`context.rs`).
         assert_every_query_uses_an_index(&plans, |step| {
             step.starts_with("SCAN ")
                 && !step.starts_with("SCAN CONSTANT")
+                && step != "SCAN one"
                 && !step.ends_with("USING INDEX email_jobs_queued_idx")
         });
     }

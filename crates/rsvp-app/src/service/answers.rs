@@ -225,7 +225,7 @@ impl App {
                 },
                 now,
             )),
-            Err(other) => Err(other.into()),
+            Err(other) => Err(Self::store_refused(other, now)),
         }
     }
 }

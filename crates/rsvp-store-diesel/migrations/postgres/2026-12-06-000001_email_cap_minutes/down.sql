@@ -1,2 +1,3 @@
+CREATE INDEX email_jobs_business_created_idx ON email_jobs (business_id, created_at);
 DROP PROCEDURE rsvp_create_invitation;
 DROP TABLE email_cap_minutes;

@@ -9,9 +9,14 @@ CREATE TABLE email_cap_minutes (
     PRIMARY KEY (business_id, minute)
 );
 
--- The emails queued in the last hour before the upgrade still count.
+-- The emails queued in the last hour before the upgrade still count (the
+-- index below serves this one last time).
 INSERT INTO email_cap_minutes (business_id, minute, queued)
 SELECT business_id, created_at / 60000000000, count(*)
 FROM email_jobs
 WHERE created_at >= (CAST(strftime('%s', 'now') AS INTEGER) - 3660) * 1000000000
 GROUP BY business_id, created_at / 60000000000;
+
+-- The index of the old count (every email job of the business in the last
+-- hour, on every create) has no reader left: one index fewer per email job.
+DROP INDEX email_jobs_business_created_idx;
