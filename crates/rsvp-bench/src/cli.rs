@@ -66,6 +66,11 @@ pub(crate) struct HttpArgs {
     /// PostgreSQL, 1,16 on SQLite).
     #[arg(long, value_delimiter = ',')]
     pub(crate) connections: Option<Vec<usize>>,
+    /// Consecutive creates runs at each connection count, all into one
+    /// business, each printed: a cost that grows with the volume shows as
+    /// falling runs.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) create_runs: usize,
     /// Connections of the list run.
     #[arg(long, default_value_t = 16)]
     pub(crate) list_connections: usize,
@@ -76,8 +81,8 @@ pub(crate) struct HttpArgs {
     #[arg(long, default_value = "info")]
     pub(crate) log: String,
     /// A setting for the server, `RSVP_KEY=VALUE` (repeatable), applied
-    /// after the benchmark's own (e.g. `RSVP_EMAILS_PER_HOUR=10000` turns
-    /// the email cap back on, `RSVP_DB_POOL_SIZE=16`).
+    /// after the benchmark's own (e.g. `RSVP_EMAILS_PER_HOUR=0` turns
+    /// the email cap off, `RSVP_DB_POOL_SIZE=16`).
     #[arg(long = "env", value_parser = crate::server::parse_env)]
     pub(crate) env: Vec<(String, String)>,
 }

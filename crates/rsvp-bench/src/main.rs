@@ -183,6 +183,7 @@ async fn run_http(server: &str, args: HttpArgs) -> anyhow::Result<()> {
         rounds: args.rounds,
         threads: args.threads,
         create_connections,
+        create_runs: args.create_runs.max(1),
         list_connections: args.list_connections,
         bulk_clients: args.bulk_clients,
         log: args.log,

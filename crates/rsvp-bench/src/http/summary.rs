@@ -1,5 +1,6 @@
-//! The figures of a run as the tables people read: medians of the rounds,
-//! each round's rate, ratios to pgbench.
+//! The figures of a run as the tables people read: medians of the rounds
+//! (of each round's last creates run, the one with the most volume behind
+//! it), each round's rate, ratios to pgbench, and every consecutive run.
 
 use super::*;
 
@@ -135,7 +136,7 @@ impl HttpReport {
             Backend::Sqlite => {
                 let _ = writeln!(
                     out,
-                    "| load (median of {rounds}) | creates/s | per round | p50 | p90 | p99 | max | errors |"
+                    "| load (median of {rounds}; each round's last run) | creates/s | per round | p50 | p90 | p99 | max | errors |"
                 );
                 let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
                 for (name, medians, _) in &workloads {
@@ -155,6 +156,34 @@ impl HttpReport {
                     out,
                     "| peak RSS of rsvp (VmHWM, max of rounds) | {peak_rss:.1} MB | | | | | | |"
                 );
+            }
+        }
+        if self.settings.create_runs > 1 {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "| consecutive creates runs into one business | requests/s per run | p99 per run | worst ÷ best |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|");
+            for (index, round) in self.rsvp.iter().enumerate() {
+                for &connections in &self.settings.create_connections {
+                    let runs = round.creates_runs(connections);
+                    let rates: Vec<f64> = runs.iter().map(|r| r.requests_per_second).collect();
+                    let best = rates.iter().copied().fold(0.0_f64, f64::max);
+                    let worst = rates.iter().copied().fold(f64::INFINITY, f64::min);
+                    let _ = writeln!(
+                        out,
+                        "| round {}, c={connections} | {} | {} | {:.2} |",
+                        index + 1,
+                        rates
+                            .iter()
+                            .map(|r| thousands(r.round() as u64))
+                            .collect::<Vec<_>>()
+                            .join(" / "),
+                        runs.iter().map(|r| latency(r.p99)).collect::<Vec<_>>().join(" / "),
+                        if best > 0.0 { worst / best } else { 0.0 }
+                    );
+                }
             }
         }
         out
