@@ -1,4 +1,4 @@
--- One rsvp invitation create, as Store::insert_invitation sends it to
+-- One rsvp invitation create, as Store::insert_invitation sent it to (before issue 19's procedure call)
 -- PostgreSQL (crates/rsvp-store-diesel/src/one_statement.rs): ONE statement
 -- whose data-modifying CTEs insert the invitation, its link token and its
 -- `invitation.created` event, and whose main INSERT writes the email job;

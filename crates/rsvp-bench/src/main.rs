@@ -199,8 +199,9 @@ async fn run_http(server: &str, args: HttpArgs) -> anyhow::Result<()> {
     );
     let extra: Vec<String> = settings.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
-        "server: defaults, RSVP_LOG={}, RSVP_EMAILS_PER_HOUR=0 (the cap off){}{}",
+        "server: defaults, RSVP_LOG={}, RSVP_EMAILS_PER_HOUR={} (the cap on, never reached){}{}",
         settings.log,
+        server::BENCH_EMAILS_PER_HOUR,
         if extra.is_empty() { "" } else { ", then " },
         extra.join(" ")
     );

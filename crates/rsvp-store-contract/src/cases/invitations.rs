@@ -23,7 +23,7 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let written = invite_with(&acme, full_request("Bob@Globex.TEST"), at(10)).to_member_of(globex.id());
     create(store, &written.record).await
-        .expect("insert_invitation");
+        .expect("create_invitation");
 
     let read = store
         .invitations()

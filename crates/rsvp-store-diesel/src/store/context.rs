@@ -1,4 +1,4 @@
-//! The one read behind [`InvitationStore::invitation_context`](rsvp_app::InvitationStore::invitation_context):
+//! The facts of a new invitation ([`CreateOutcome::Refused`](rsvp_app::CreateOutcome::Refused)):
 //! the invitee user, the connection, the pending invitation and the opt-out
 //! of a new invitation's email in one statement (one round trip on
 //! PostgreSQL), written once for both backends (`$n` parameters on
