@@ -63,8 +63,8 @@ pub use list::{
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
-    AccountStore, ApiKeyRecord, Clock, Credential, DisabledNotice, EmailJob, EmailJobStatus, EmailOutcome,
-    CreateOutcome, EmailCap, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
+    AccountStore, ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus,
+    EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
     IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer,
     NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OptOutStore, OutboxStore, OutgoingEmail, Principal,
     RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,

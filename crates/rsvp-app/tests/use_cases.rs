@@ -987,7 +987,10 @@ async fn time_moves_only_through_the_clock_port() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     empty_world(&mut store);
-    store.invitations.expect_create_invitation().returning(|_, _| Ok(created()));
+    store
+        .invitations
+        .expect_create_invitation()
+        .returning(|_, _| Ok(created()));
     let created = app_at(store, later)
         .invite(&ann(), request("bob@globex.test"))
         .await
@@ -1026,29 +1029,35 @@ fn cap_reached_at(store: &mut MockStore, cap: Option<EmailCap>, retry_at: Offset
         .invitations
         .expect_find_pending_for_emails()
         .returning(|_, _| Ok(vec![]));
-    store.invitations.expect_create_invitation().returning(move |record, given| {
-        assert_eq!(given, cap, "the settings' cap");
-        match &record.email_job {
-            Some(_) => Err(one.clone()),
-            None => Ok(created()),
-        }
-    });
-    store.invitations.expect_insert_invitations().returning(move |records, given| {
-        assert_eq!(given, cap, "the settings' cap");
-        // The first item with an email fits, the later ones do not.
-        let mut emails = 0;
-        Ok(records
-            .iter()
-            .map(|r| match &r.email_job {
-                Some(_) if emails > 0 => Err(many.clone()),
-                Some(_) => {
-                    emails += 1;
-                    Ok(())
-                }
-                None => Ok(()),
-            })
-            .collect())
-    });
+    store
+        .invitations
+        .expect_create_invitation()
+        .returning(move |record, given| {
+            assert_eq!(given, cap, "the settings' cap");
+            match &record.email_job {
+                Some(_) => Err(one.clone()),
+                None => Ok(created()),
+            }
+        });
+    store
+        .invitations
+        .expect_insert_invitations()
+        .returning(move |records, given| {
+            assert_eq!(given, cap, "the settings' cap");
+            // The first item with an email fits, the later ones do not.
+            let mut emails = 0;
+            Ok(records
+                .iter()
+                .map(|r| match &r.email_job {
+                    Some(_) if emails > 0 => Err(many.clone()),
+                    Some(_) => {
+                        emails += 1;
+                        Ok(())
+                    }
+                    None => Ok(()),
+                })
+                .collect())
+        });
     store.invitations.expect_record_resend().returning(move |record| {
         assert_eq!(record.email_cap, cap, "the settings' cap");
         Err(resend.clone())

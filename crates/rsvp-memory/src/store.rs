@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use rsvp_app::{
-    AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome,
-    CreateOutcome, EmailCap, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
+    AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailJobStatus,
+    EmailOutcome, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
     IdempotencyScope, IdempotencyStore, InvitationContext, InvitationQuery, InvitationStore, NetworkStore,
     NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
     StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,

@@ -115,7 +115,6 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod admin;
 mod backup;
 mod connection;
 mod copy;

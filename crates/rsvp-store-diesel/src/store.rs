@@ -10,17 +10,15 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    AccountStore, ApiKeyRecord, BusinessQuery, Credential, Cursor, CreateOutcome, EmailCap, EmailJob, EmailOutcome, ErasureCounts,
-    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, IdempotencyStore,
-    InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore, NewInvitationRecord,
-    OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError, StoredResponse,
-    SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
-    WebhookStore,
+    AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailOutcome,
+    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
+    IdempotencyStore, InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore,
+    NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, Principal, ResendRecord, SecretHash, Store,
+    StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookStore,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookEndpointId,
-    ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,14 +28,16 @@ use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, 
 use crate::idempotency;
 use crate::migrations;
 use crate::one_statement::{CallCreateInvitation, CallOutcome, FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
-use op::Operation;
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
     bound_nanos, id_text, to_nanos,
 };
-use crate::schema::{api_keys, businesses, connections, email_jobs, invitations, link_tokens, suppressions, users};
+use crate::schema::{
+    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
+};
 use crate::wake::{StoreWorkSignal, Wake};
 use crate::writer::Writer;
+use op::Operation;
 
 mod bulk;
 mod context;
@@ -140,6 +140,7 @@ pub struct DieselStore {
 }
 
 mod accounts;
+mod idempotency_records;
 mod inviting;
 mod network;
 mod opt_outs;
@@ -181,6 +182,10 @@ impl Store for DieselStore {
         self
     }
 
+    /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
+    /// included). On SQLite, also fails while the last write failed on
+    /// storage (full disk, read-only file, I/O error), retrying a small write
+    /// itself so that it recovers without traffic.
     async fn ping(&self) -> Result<(), StoreError> {
         let pool = self.pool.clone();
         let budget = self.ping_timeout;
@@ -224,342 +229,6 @@ impl Store for DieselStore {
                 budget.as_millis()
             ))),
         }
-    }
-}
-
-#[async_trait]
-impl AccountStore for DieselStore {
-    async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        accounts::create_business(self, business, user, key).await
-    }
-
-    async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        accounts::add_user(self, user, key).await
-    }
-
-    async fn get_business(&self, id: BusinessId) -> Result<Option<Business>, StoreError> {
-        accounts::get_business(self, id).await
-    }
-
-    async fn find_credential(&self, key_hash: &SecretHash) -> Result<Option<Credential>, StoreError> {
-        self.find_credential_by_hash(key_hash).await
-    }
-
-    async fn create_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        self.insert_api_key(record).await
-    }
-
-    async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, StoreError> {
-        self.api_keys_of(user).await
-    }
-
-    async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
-        self.delete_api_key(id).await
-    }
-
-    async fn record_api_key_use(
-        &self,
-        id: ApiKeyId,
-        now: OffsetDateTime,
-        not_used_since: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        accounts::record_api_key_use(self, id, now, not_used_since).await
-    }
-
-    async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError> {
-        self.businesses_page(query).await
-    }
-
-    async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
-        self.write_business(business).await
-    }
-
-    async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError> {
-        self.users_page(business, page).await
-    }
-
-    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.write_user(user).await
-    }
-
-    async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError> {
-        accounts::find_user_by_email(self, email).await
-    }
-
-    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        accounts::get_user(self, id).await
-    }
-
-    async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
-        accounts::find_users_by_emails(self, emails).await
-    }
-}
-
-#[async_trait]
-impl InvitationStore for DieselStore {
-    async fn find_pending_for_emails(
-        &self,
-        business: BusinessId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Invitation>, StoreError> {
-        inviting::find_pending_for_emails(self, business, emails).await
-    }
-
-    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
-        inviting::find_pending(self, business, email).await
-    }
-
-    async fn create_invitation(
-        &self,
-        record: &NewInvitationRecord,
-        cap: Option<EmailCap>,
-    ) -> Result<CreateOutcome, StoreError> {
-        inviting::create_invitation(self, record, cap).await
-    }
-
-    async fn insert_invitations(
-        &self,
-        records: &[NewInvitationRecord],
-        cap: Option<EmailCap>,
-    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        inviting::insert_invitations(self, records, cap).await
-    }
-
-    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
-        inviting::get_invitations(self, ids).await
-    }
-
-    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
-        inviting::get_invitation(self, id).await
-    }
-
-    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError> {
-        inviting::list_sent(self, business, query).await
-    }
-
-    async fn list_received(
-        &self,
-        business: BusinessId,
-        query: &InvitationQuery,
-    ) -> Result<Page<Invitation>, StoreError> {
-        inviting::list_received(self, business, query).await
-    }
-
-    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
-        inviting::apply_transition(self, record).await
-    }
-
-    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError> {
-        inviting::record_resend(self, record).await
-    }
-
-    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError> {
-        inviting::find_invitation_by_link(self, token_hash).await
-    }
-
-    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
-        inviting::due_for_expiry(self, now, limit).await
-    }
-}
-
-#[async_trait]
-impl NetworkStore for DieselStore {
-    async fn connected_among(
-        &self,
-        business: BusinessId,
-        others: &[BusinessId],
-    ) -> Result<Vec<BusinessId>, StoreError> {
-        network::connected_among(self, business, others).await
-    }
-
-    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-        network::are_connected(self, a, b).await
-    }
-
-    async fn list_connections(
-        &self,
-        business: BusinessId,
-        page: &PageRequest,
-    ) -> Result<Page<DomainConnection>, StoreError> {
-        network::list_connections(self, business, page).await
-    }
-
-    async fn list_events(&self, business: BusinessId, query: &EventQuery) -> Result<Page<Event, EventId>, StoreError> {
-        network::list_events(self, business, query).await
-    }
-
-    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.event_by_id(id).await
-    }
-}
-
-#[async_trait]
-impl OutboxStore for DieselStore {
-    async fn claim_email_jobs(
-        &self,
-        now: OffsetDateTime,
-        limit: usize,
-        lease: time::Duration,
-    ) -> Result<Vec<EmailJob>, StoreError> {
-        outbox::claim_email_jobs(self, now, limit, lease).await
-    }
-
-    async fn finish_email_job(
-        &self,
-        id: EmailJobId,
-        outcome: &EmailOutcome,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        outbox::finish_email_job(self, id, outcome, now).await
-    }
-
-    async fn finish_email_jobs(
-        &self,
-        outcomes: &[(EmailJobId, EmailOutcome)],
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        outbox::finish_email_jobs(self, outcomes, now).await
-    }
-
-    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        outbox::prune_email_jobs(self, finished_before, limit).await
-    }
-
-    async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        outbox::outbox_depth(self).await
-    }
-
-    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
-        outbox::release_email_jobs(self, jobs, now).await
-    }
-
-    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        outbox::oldest_queued_email(self).await
-    }
-}
-
-#[async_trait]
-impl IdempotencyStore for DieselStore {
-    /// Readiness: a query within [`StoreOptions::ping_timeout`] (checkout
-    /// included). On SQLite, also fails while the last write failed on
-    /// storage (full disk, read-only file, I/O error), retrying a small write
-    /// itself so that it recovers without traffic.
-    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
-        opt_outs::begin_idempotent(self, claim).await
-    }
-
-    async fn complete_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-        response: &StoredResponse,
-    ) -> Result<bool, StoreError> {
-        opt_outs::complete_idempotent(self, scope, key, attempt, response).await
-    }
-
-    async fn abandon_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-    ) -> Result<bool, StoreError> {
-        opt_outs::abandon_idempotent(self, scope, key, attempt).await
-    }
-
-    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        opt_outs::prune_idempotency_records(self, expired_by, limit).await
-    }
-}
-
-#[async_trait]
-impl OptOutStore for DieselStore {
-    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
-        self.invitations_addressed_to(email).await
-    }
-
-    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
-        self.erase(record).await
-    }
-
-    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
-        opt_outs::add_suppression(self, suppression).await
-    }
-
-    async fn suppressions_for(
-        &self,
-        business: BusinessId,
-        emails: &[EmailAddress],
-    ) -> Result<Vec<Suppression>, StoreError> {
-        opt_outs::suppressions_for(self, business, emails).await
-    }
-
-    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
-        opt_outs::list_suppressions(self, query).await
-    }
-
-    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
-        opt_outs::delete_suppression(self, id).await
-    }
-}
-
-#[async_trait]
-impl WebhookStore for DieselStore {
-    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
-        self.webhook_insert_endpoint(endpoint).await
-    }
-
-    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
-        self.webhook_get_endpoint(id).await
-    }
-
-    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        self.webhook_list_endpoints(business).await
-    }
-
-    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
-        self.webhook_update_endpoint(endpoint).await
-    }
-
-    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
-        self.webhook_delete_endpoint(id).await
-    }
-
-    async fn list_webhook_deliveries(
-        &self,
-        endpoint: WebhookEndpointId,
-        page: &PageRequest,
-    ) -> Result<Page<WebhookDelivery>, StoreError> {
-        self.webhook_list_deliveries(endpoint, page).await
-    }
-
-    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
-        self.webhook_insert_delivery(delivery).await
-    }
-
-    async fn claim_webhook_deliveries(
-        &self,
-        now: OffsetDateTime,
-        limit: usize,
-        lease: time::Duration,
-    ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        self.webhook_claim(now, limit, lease).await
-    }
-
-    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
-        self.webhook_finish(attempt).await
-    }
-
-    async fn release_webhook_deliveries(
-        &self,
-        deliveries: &[WebhookDelivery],
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        self.webhook_release(deliveries, now).await
-    }
-
-    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
-        self.webhook_outbox_depth_count().await
     }
 }
 
@@ -641,7 +310,13 @@ mod tests {
         let database = TestDatabase::sqlite();
         let store = sqlite_store(&database, 1).await;
         let result: Result<(), StoreError> = store
-            .run(op::Operation { name: "explode", kind: op::Kind::Write }, |_| -> Unit<()> { panic!("boom inside the unit of work") })
+            .run(
+                op::Operation {
+                    name: "explode",
+                    kind: op::Kind::Write,
+                },
+                |_| -> Unit<()> { panic!("boom inside the unit of work") },
+            )
             .await;
         match result {
             Err(StoreError::Unavailable(message)) => assert!(message.contains("explode"), "{message}"),

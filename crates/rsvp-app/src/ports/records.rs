@@ -255,6 +255,9 @@ impl EmailCap {
 }
 
 /// What [`InvitationStore::create_invitation`] did.
+// Returned by value once per create and matched at once: a box would cost
+// an allocation on the (rare) refusal for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateOutcome {
     /// Written, with the business of the user who owns the email (if any),

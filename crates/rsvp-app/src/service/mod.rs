@@ -17,10 +17,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
-    CreateOutcome, EmailCap,
-    ApiKeyRecord, Clock, Credential, EmailJob, EmailJobStatus, IdGenerator, InvitationContext, LinkTokenRecord,
-    NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError, TransitionOutcome,
-    TransitionRecord,
+    ApiKeyRecord, Clock, CreateOutcome, Credential, EmailCap, EmailJob, EmailJobStatus, IdGenerator, InvitationContext,
+    LinkTokenRecord, NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError,
+    TransitionOutcome, TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
 

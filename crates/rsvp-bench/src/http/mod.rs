@@ -118,7 +118,11 @@ impl RsvpRound {
 
     /// The last run at `connections`: the one with the most volume behind it.
     fn creates_at(&self, connections: usize) -> Option<&WrkReport> {
-        self.creates.iter().rev().find(|(c, _)| *c == connections).map(|(_, r)| r)
+        self.creates
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == connections)
+            .map(|(_, r)| r)
     }
 
     /// Every run at `connections`, in order.

@@ -5,10 +5,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use rsvp_app::{
-    EmailCap,
-    ApiKeyRecord, Credential, Cursor, EmailJob, EmailJobStatus, EmailOutcome, ErasureCounts, ErasureRecord, EventQuery,
-    IdempotencyKey, IdempotencyScope, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page, PageRequest,
-    Principal, ResendRecord, SecretHash, StoreError, TransitionOutcome, TransitionRecord, WebhookAttempt,
+    ApiKeyRecord, Credential, Cursor, EmailCap, EmailJob, EmailJobStatus, EmailOutcome, ErasureCounts, ErasureRecord,
+    EventQuery, IdempotencyKey, IdempotencyScope, InvitationQuery, LinkTokenRecord, NewInvitationRecord, Page,
+    PageRequest, Principal, ResendRecord, SecretHash, StoreError, TransitionOutcome, TransitionRecord, WebhookAttempt,
     WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
 };
 use rsvp_domain::webhook::ENDPOINT_DISABLED;

@@ -11,8 +11,8 @@ use tokio::sync::Barrier;
 
 use crate::Harness;
 use crate::fixtures::{
-    LEASE, Tenant, accept, all_events, all_sent, at, cancel, claimed, create, email, expire, full_request, ids, insert, invite,
-    Invite, invite_with, invited, job_ids, new_uuid, query, reject,
+    Invite, LEASE, Tenant, accept, all_events, all_sent, at, cancel, claimed, create, email, expire, full_request, ids,
+    insert, invite, invite_with, invited, job_ids, new_uuid, query, reject,
 };
 
 /// Every field of an invitation, its link, its event and its email job read
@@ -22,8 +22,7 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let globex = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let written = invite_with(&acme, full_request("Bob@Globex.TEST"), at(10)).to_member_of(globex.id());
-    create(store, &written.record).await
-        .expect("create_invitation");
+    create(store, &written.record).await.expect("create_invitation");
 
     let read = store
         .invitations()
@@ -153,7 +152,8 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
         .apply_transition(&expire(first.invitation(), at(120)))
         .await
         .expect("expire the first invitation");
-    create(store, &second.record).await
+    create(store, &second.record)
+        .await
         .expect("once expired, the email may be invited again");
     let pending = store
         .invitations()
@@ -197,7 +197,8 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
         assert_eq!(none, None, "after {status} nothing is pending");
 
         let again = invite(&acme, &address.to_uppercase(), at(1001));
-        create(store, &again.record).await
+        create(store, &again.record)
+            .await
             .unwrap_or_else(|e| panic!("inviting again after {status}: {e}"));
         let pending = store
             .invitations()
@@ -227,7 +228,8 @@ pub async fn another_business_may_invite_the_same_email(h: Harness) {
 
     let from_acme = invited(store, &acme, "bob@globex.test", at(0)).await;
     let from_initech = invite(&initech, "BOB@globex.test", at(1));
-    create(store, &from_initech.record).await
+    create(store, &from_initech.record)
+        .await
         .expect("another business may invite the same email");
 
     for (business, expected) in [(acme.id(), &from_acme), (initech.id(), &from_initech)] {

@@ -47,7 +47,11 @@ pub async fn concurrent_creates_never_queue_more_emails_than_the_cap(h: Harness)
             Ok(other) => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!((created, refused), (10, RACERS - 10), "exactly the cap's worth is written");
+    assert_eq!(
+        (created, refused),
+        (10, RACERS - 10),
+        "exactly the cap's worth is written"
+    );
     let store = h.store.as_ref();
     assert_eq!(all_sent(store, acme.id(), query(at(20))).await.len(), 10);
     let jobs = store
@@ -95,7 +99,11 @@ pub async fn creates_bulks_and_resends_share_the_cap_and_emails_never_queued_cou
         "request order decides which items fit"
     );
     assert_eq!(
-        store.invitations().get_invitation(bulk[2].id()).await.expect("get_invitation"),
+        store
+            .invitations()
+            .get_invitation(bulk[2].id())
+            .await
+            .expect("get_invitation"),
         None,
         "the refused item writes nothing"
     );
@@ -111,7 +119,11 @@ pub async fn creates_bulks_and_resends_share_the_cap_and_emails_never_queued_cou
         .await
         .expect("get_invitation")
         .expect("stored");
-    assert_eq!(after.last_sent_at(), first.invitation().last_sent_at(), "the refused resend writes nothing");
+    assert_eq!(
+        after.last_sent_at(),
+        first.invitation().last_sent_at(),
+        "the refused resend writes nothing"
+    );
     let jobs = store
         .outbox()
         .claim_email_jobs(at(200), 100, LEASE)
@@ -144,7 +156,10 @@ pub async fn the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_c
         ));
     }
     let room_at = EmailCap::leaves_window_at(EmailCap::minute_of(at(10)));
-    assert!(room_at >= at(10) + Duration::HOUR, "an email counts a whole hour at least");
+    assert!(
+        room_at >= at(10) + Duration::HOUR,
+        "an email counts a whole hour at least"
+    );
     assert!(room_at <= at(10) + Duration::HOUR + Duration::MINUTE);
     let early = invite(&acme, "early@partner.test", room_at - Duration::SECOND);
     assert_eq!(

@@ -31,12 +31,7 @@ struct Window {
 /// How many more emails `business` may queue in `minute` under `cap` (0:
 /// none), after taking the business's lock on PostgreSQL; the error to
 /// refuse one more with.
-pub(super) fn room(
-    conn: &mut DbConnection,
-    business: &str,
-    cap: EmailCap,
-    minute: i64,
-) -> Unit<(u64, StoreError)> {
+pub(super) fn room(conn: &mut DbConnection, business: &str, cap: EmailCap, minute: i64) -> Unit<(u64, StoreError)> {
     let window_start = EmailCap::window_start(minute);
     let window: Window = match conn {
         DbConnection::Pg(pg) => {

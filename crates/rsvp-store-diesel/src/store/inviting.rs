@@ -3,53 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-pub(super) async fn find_pending_for_emails(
-    store: &DieselStore,
-    business: BusinessId,
-    emails: &[EmailAddress],
-) -> Result<Vec<Invitation>, StoreError> {
-    let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
-    if normalized.is_empty() {
-        return Ok(Vec::new());
-    }
-    let business = id_text(business.as_uuid());
-    store
-        .run(op::FIND_PENDING_FOR_EMAILS, move |conn| {
-            let rows = invitations::table
-                .filter(invitations::business_id.eq(&business))
-                .filter(invitations::email_normalized.eq_any(&normalized))
-                .filter(stored_pending())
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(InvitationRow::into_domain)
-                .collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-}
-
-pub(super) async fn find_pending(
-    store: &DieselStore,
-    business: BusinessId,
-    email: &EmailAddress,
-) -> Result<Option<Invitation>, StoreError> {
-    let business = id_text(business.as_uuid());
-    let normalized = email.normalized().to_owned();
-    store
-        .run(op::FIND_PENDING, move |conn| {
-            let row = invitations::table
-                .filter(invitations::business_id.eq(&business))
-                .filter(invitations::email_normalized.eq(&normalized))
-                .filter(stored_pending())
-                .select(InvitationRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(InvitationRow::into_domain).transpose()?)
-        })
-        .await
-}
-
 /// The facts of a new invitation from `business` to `normalized`, as
 /// [`CreateOutcome::Refused`] reports them.
 fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<InvitationContext> {
@@ -76,16 +29,61 @@ fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<Invi
     })
 }
 
-pub(super) async fn create_invitation(
-    store: &DieselStore,
-    record: &NewInvitationRecord,
-    cap: Option<EmailCap>,
-) -> Result<CreateOutcome, StoreError> {
-    let sender = record.invitation.business_id();
-    let mut rows = NewInvitationRows::from_domain(record)?;
-    let minute = record.email_job.as_ref().map_or(0, |job| EmailCap::minute_of(job.created_at));
-    store
-        .run(op::CREATE_INVITATION, move |conn| {
+#[async_trait]
+impl InvitationStore for DieselStore {
+    async fn find_pending_for_emails(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        let business = id_text(business.as_uuid());
+        self.run(op::FIND_PENDING_FOR_EMAILS, move |conn| {
+            let rows = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq_any(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(InvitationRow::into_domain)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let normalized = email.normalized().to_owned();
+        self.run(op::FIND_PENDING, move |conn| {
+            let row = invitations::table
+                .filter(invitations::business_id.eq(&business))
+                .filter(invitations::email_normalized.eq(&normalized))
+                .filter(stored_pending())
+                .select(InvitationRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(InvitationRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn create_invitation(
+        &self,
+        record: &NewInvitationRecord,
+        cap: Option<EmailCap>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let sender = record.invitation.business_id();
+        let mut rows = NewInvitationRows::from_domain(record)?;
+        let minute = record
+            .email_job
+            .as_ref()
+            .map_or(0, |job| EmailCap::minute_of(job.created_at));
+        self.run(op::CREATE_INVITATION, move |conn| {
             let business = rows.invitation.business_id.clone();
             let normalized = rows.invitation.email_normalized.clone();
             if let DbConnection::Pg(pg) = conn {
@@ -137,25 +135,24 @@ pub(super) async fn create_invitation(
             })
         })
         .await
-}
+    }
 
-pub(super) async fn insert_invitations(
-    store: &DieselStore,
-    records: &[NewInvitationRecord],
-    cap: Option<EmailCap>,
-) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    // Key-ordered, one transaction; on PostgreSQL a statement per chunk
-    // of items, on SQLite a savepoint per item (`bulk.rs`).
-    let batch = bulk::Batch::new(records, cap);
-    store.run(op::INSERT_INVITATIONS, move |conn| batch.insert(conn)).await
-}
+    async fn insert_invitations(
+        &self,
+        records: &[NewInvitationRecord],
+        cap: Option<EmailCap>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        // Key-ordered, one transaction; on PostgreSQL a statement per chunk
+        // of items, on SQLite a savepoint per item (`bulk.rs`).
+        let batch = bulk::Batch::new(records, cap);
+        self.run(op::INSERT_INVITATIONS, move |conn| batch.insert(conn)).await
+    }
 
-pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
-    let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    store
-        .run(op::GET_INVITATIONS, move |conn| {
+    async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {
+        let mut ids: Vec<String> = ids.iter().map(|id| id_text(id.as_uuid())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.run(op::GET_INVITATIONS, move |conn| {
             let mut found = Vec::with_capacity(ids.len());
             // Bounded IN lists: SQLite caps bound parameters per statement.
             for chunk in ids.chunks(500) {
@@ -168,28 +165,22 @@ pub(super) async fn get_invitations(store: &DieselStore, ids: &[InvitationId]) -
             Ok(found)
         })
         .await
-}
+    }
 
-pub(super) async fn get_invitation(store: &DieselStore, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
-    let id = id_text(id.as_uuid());
-    store
-        .run(op::GET_INVITATION, move |conn| {
+    async fn get_invitation(&self, id: InvitationId) -> Result<Option<Invitation>, StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run(op::GET_INVITATION, move |conn| {
             Ok(get_invitation_row(conn, &id)?
                 .map(InvitationRow::into_domain)
                 .transpose()?)
         })
         .await
-}
+    }
 
-pub(super) async fn list_sent(
-    store: &DieselStore,
-    business: BusinessId,
-    query: &InvitationQuery,
-) -> Result<Page<Invitation>, StoreError> {
-    let business = id_text(business.as_uuid());
-    let query = query.clone();
-    store
-        .run(op::LIST_SENT, move |conn| {
+    async fn list_sent(&self, business: BusinessId, query: &InvitationQuery) -> Result<Page<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = query.clone();
+        self.run(op::LIST_SENT, move |conn| {
             let base = invitations::table
                 .filter(invitations::business_id.eq(business))
                 .into_boxed::<MultiBackend>();
@@ -200,17 +191,16 @@ pub(super) async fn list_sent(
             Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
         })
         .await
-}
+    }
 
-pub(super) async fn list_received(
-    store: &DieselStore,
-    business: BusinessId,
-    query: &InvitationQuery,
-) -> Result<Page<Invitation>, StoreError> {
-    let business = id_text(business.as_uuid());
-    let query = query.clone();
-    store
-        .run(op::LIST_RECEIVED, move |conn| {
+    async fn list_received(
+        &self,
+        business: BusinessId,
+        query: &InvitationQuery,
+    ) -> Result<Page<Invitation>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = query.clone();
+        self.run(op::LIST_RECEIVED, move |conn| {
             let emails = users::table
                 .filter(users::business_id.eq(business))
                 .select(users::email_normalized);
@@ -225,40 +215,36 @@ pub(super) async fn list_received(
             Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
         })
         .await
-}
+    }
 
-pub(super) async fn apply_transition(
-    store: &DieselStore,
-    record: &TransitionRecord,
-) -> Result<TransitionOutcome, StoreError> {
-    let after = &record.invitation;
-    let id = id_text(after.id().as_uuid());
-    let expected = record.expected.as_str();
-    let new_status = after.status().as_str();
-    let expiring = after.status() == InvitationStatus::Expired;
-    let now = bound_nanos(record.now);
-    let read_at = record.now;
-    let updated_at = to_nanos(after.updated_at())?;
-    let resolved_at = after.resolved_at().map(to_nanos).transpose()?;
-    let invitee_business = after.invitee_business_id().map(|b| id_text(b.as_uuid()));
-    let event = EventRow::from_domain(&record.event)?;
-    let connection = match &record.connection {
-        Some((connection, created)) => Some((
-            connection.clone(),
-            ConnectionRow::from_domain(connection)?,
-            EventRow::from_domain(created)?,
-        )),
-        None => None,
-    };
-    let new_invitee = match &record.new_invitee {
-        Some(new) => Some((
-            BusinessRow::from_domain(&new.business)?,
-            UserRow::from_domain(&new.user)?,
-        )),
-        None => None,
-    };
-    store
-        .run(op::APPLY_TRANSITION, move |conn| {
+    async fn apply_transition(&self, record: &TransitionRecord) -> Result<TransitionOutcome, StoreError> {
+        let after = &record.invitation;
+        let id = id_text(after.id().as_uuid());
+        let expected = record.expected.as_str();
+        let new_status = after.status().as_str();
+        let expiring = after.status() == InvitationStatus::Expired;
+        let now = bound_nanos(record.now);
+        let read_at = record.now;
+        let updated_at = to_nanos(after.updated_at())?;
+        let resolved_at = after.resolved_at().map(to_nanos).transpose()?;
+        let invitee_business = after.invitee_business_id().map(|b| id_text(b.as_uuid()));
+        let event = EventRow::from_domain(&record.event)?;
+        let connection = match &record.connection {
+            Some((connection, created)) => Some((
+                connection.clone(),
+                ConnectionRow::from_domain(connection)?,
+                EventRow::from_domain(created)?,
+            )),
+            None => None,
+        };
+        let new_invitee = match &record.new_invitee {
+            Some(new) => Some((
+                BusinessRow::from_domain(&new.business)?,
+                UserRow::from_domain(&new.user)?,
+            )),
+            None => None,
+        };
+        self.run(op::APPLY_TRANSITION, move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
                 if let Some((business, _)) = &new_invitee {
@@ -329,23 +315,22 @@ pub(super) async fn apply_transition(
             })
         })
         .await
-}
+    }
 
-pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) -> Result<Invitation, StoreError> {
-    let id = id_text(record.invitation_id.as_uuid());
-    let read_at = record.now;
-    let now = to_nanos(record.now)?;
-    let not_sent_after_time = record.not_sent_after;
-    let not_sent_after = bound_nanos(record.not_sent_after);
-    let revoke = record.revoke_previous_links;
-    let link = LinkTokenRow::from_domain(&record.link)?;
-    let event = EventRow::from_domain(&record.event)?;
-    // The resent event names the sending business, whose cap the job counts against.
-    let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
-    let cap = record.email_cap;
-    let minute = EmailCap::minute_of(record.email_job.created_at);
-    store
-        .run(op::RECORD_RESEND, move |conn| {
+    async fn record_resend(&self, record: &ResendRecord) -> Result<Invitation, StoreError> {
+        let id = id_text(record.invitation_id.as_uuid());
+        let read_at = record.now;
+        let now = to_nanos(record.now)?;
+        let not_sent_after_time = record.not_sent_after;
+        let not_sent_after = bound_nanos(record.not_sent_after);
+        let revoke = record.revoke_previous_links;
+        let link = LinkTokenRow::from_domain(&record.link)?;
+        let event = EventRow::from_domain(&record.event)?;
+        // The resent event names the sending business, whose cap the job counts against.
+        let job = EmailJobRow::from_domain(&record.email_job, record.event.business_id)?;
+        let cap = record.email_cap;
+        let minute = EmailCap::minute_of(record.email_job.created_at);
+        self.run(op::RECORD_RESEND, move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
                 if let Some(cap) = cap {
@@ -397,15 +382,11 @@ pub(super) async fn record_resend(store: &DieselStore, record: &ResendRecord) ->
             })
         })
         .await
-}
+    }
 
-pub(super) async fn find_invitation_by_link(
-    store: &DieselStore,
-    token_hash: &SecretHash,
-) -> Result<Option<Invitation>, StoreError> {
-    let hash = token_hash.to_hex();
-    store
-        .run(op::FIND_INVITATION_BY_LINK, move |conn| {
+    async fn find_invitation_by_link(&self, token_hash: &SecretHash) -> Result<Option<Invitation>, StoreError> {
+        let hash = token_hash.to_hex();
+        self.run(op::FIND_INVITATION_BY_LINK, move |conn| {
             let row = link_tokens::table
                 .inner_join(invitations::table)
                 .filter(link_tokens::token_hash.eq(&hash))
@@ -416,17 +397,12 @@ pub(super) async fn find_invitation_by_link(
             Ok(row.map(InvitationRow::into_domain).transpose()?)
         })
         .await
-}
+    }
 
-pub(super) async fn due_for_expiry(
-    store: &DieselStore,
-    now: OffsetDateTime,
-    limit: usize,
-) -> Result<Vec<Invitation>, StoreError> {
-    let now = bound_nanos(now);
-    let limit = saturating_limit(limit);
-    store
-        .run(op::DUE_FOR_EXPIRY, move |conn| {
+    async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
+        let now = bound_nanos(now);
+        let limit = saturating_limit(limit);
+        self.run(op::DUE_FOR_EXPIRY, move |conn| {
             let rows = invitations::table
                 .filter(stored_pending())
                 .filter(invitations::expires_at.le(now))
@@ -437,4 +413,5 @@ pub(super) async fn due_for_expiry(
             rows_into(rows, InvitationRow::into_domain)
         })
         .await
+    }
 }

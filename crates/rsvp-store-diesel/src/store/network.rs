@@ -3,48 +3,49 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-pub(super) async fn connected_among(
-    store: &DieselStore,
-    business: BusinessId,
-    others: &[BusinessId],
-) -> Result<Vec<BusinessId>, StoreError> {
-    if others.is_empty() {
-        return Ok(Vec::new());
-    }
-    let me = id_text(business.as_uuid());
-    let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
-    let rows: Vec<(String, String)> = store
-        .run(op::CONNECTED_AMONG, move |conn| {
-            // Pairs are stored (smaller id, larger id): the caller is on either side.
-            Ok(connections::table
-                .filter(
-                    connections::business_low
-                        .eq(&me)
-                        .and(connections::business_high.eq_any(&others))
-                        .or(connections::business_high
+#[async_trait]
+impl NetworkStore for DieselStore {
+    async fn connected_among(
+        &self,
+        business: BusinessId,
+        others: &[BusinessId],
+    ) -> Result<Vec<BusinessId>, StoreError> {
+        if others.is_empty() {
+            return Ok(Vec::new());
+        }
+        let me = id_text(business.as_uuid());
+        let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+        let rows: Vec<(String, String)> = self
+            .run(op::CONNECTED_AMONG, move |conn| {
+                // Pairs are stored (smaller id, larger id): the caller is on either side.
+                Ok(connections::table
+                    .filter(
+                        connections::business_low
                             .eq(&me)
-                            .and(connections::business_low.eq_any(&others))),
-                )
-                .select((connections::business_low, connections::business_high))
-                .load(conn)?)
-        })
-        .await?;
-    let me = id_text(business.as_uuid());
-    rows.into_iter()
-        .map(|(low, high)| {
-            let other = if low == me { high } else { low };
-            uuid::Uuid::try_parse(&other)
-                .map(BusinessId::from_uuid)
-                .map_err(|e| StoreError::Unavailable(format!("a stored business id is not a UUID: {e}")))
-        })
-        .collect()
-}
+                            .and(connections::business_high.eq_any(&others))
+                            .or(connections::business_high
+                                .eq(&me)
+                                .and(connections::business_low.eq_any(&others))),
+                    )
+                    .select((connections::business_low, connections::business_high))
+                    .load(conn)?)
+            })
+            .await?;
+        let me = id_text(business.as_uuid());
+        rows.into_iter()
+            .map(|(low, high)| {
+                let other = if low == me { high } else { low };
+                uuid::Uuid::try_parse(&other)
+                    .map(BusinessId::from_uuid)
+                    .map_err(|e| StoreError::Unavailable(format!("a stored business id is not a UUID: {e}")))
+            })
+            .collect()
+    }
 
-pub(super) async fn are_connected(store: &DieselStore, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-    let (low, high) = ordered_pair(a, b);
-    let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
-    store
-        .run(op::ARE_CONNECTED, move |conn| {
+    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
+        let (low, high) = ordered_pair(a, b);
+        let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
+        self.run(op::ARE_CONNECTED, move |conn| {
             let found: Option<String> = connections::table
                 .filter(connections::business_low.eq(&low))
                 .filter(connections::business_high.eq(&high))
@@ -54,17 +55,16 @@ pub(super) async fn are_connected(store: &DieselStore, a: BusinessId, b: Busines
             Ok(found.is_some())
         })
         .await
-}
+    }
 
-pub(super) async fn list_connections(
-    store: &DieselStore,
-    business: BusinessId,
-    page: &PageRequest,
-) -> Result<Page<DomainConnection>, StoreError> {
-    let business = id_text(business.as_uuid());
-    let page = *page;
-    store
-        .run(op::LIST_CONNECTIONS, move |conn| {
+    async fn list_connections(
+        &self,
+        business: BusinessId,
+        page: &PageRequest,
+    ) -> Result<Page<DomainConnection>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let page = *page;
+        self.run(op::LIST_CONNECTIONS, move |conn| {
             // Two index range scans (one per end) merged, rather than one OR
             // that no index serves in order.
             let mut rows = read_unit(conn, |conn| {
@@ -82,17 +82,12 @@ pub(super) async fn list_connections(
             }))
         })
         .await
-}
+    }
 
-pub(super) async fn list_events(
-    store: &DieselStore,
-    business: BusinessId,
-    query: &EventQuery,
-) -> Result<Page<Event, EventId>, StoreError> {
-    let business = id_text(business.as_uuid());
-    let query = *query;
-    store
-        .run(op::LIST_EVENTS, move |conn| {
+    async fn list_events(&self, business: BusinessId, query: &EventQuery) -> Result<Page<Event, EventId>, StoreError> {
+        let business = id_text(business.as_uuid());
+        let query = *query;
+        self.run(op::LIST_EVENTS, move |conn| {
             let mut rows = read_unit(conn, |conn| {
                 let mut rows = events_on_one_side(conn, &business, true, &query)?;
                 rows.extend(events_on_one_side(conn, &business, false, &query)?);
@@ -105,4 +100,20 @@ pub(super) async fn list_events(
             Ok(Page::from_overfetch(items, query.limit, |e: &Event| e.id))
         })
         .await
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run(op::GET_EVENT, move |conn| {
+            read_unit(conn, |conn| {
+                let row: Option<EventRow> = events::table
+                    .filter(events::id.eq(&id))
+                    .select(EventRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                Ok(row.map(EventRow::into_domain).transpose()?)
+            })
+        })
+        .await
+    }
 }

@@ -3,22 +3,102 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-pub(super) async fn begin_idempotent(
-    store: &DieselStore,
-    claim: &IdempotencyClaim,
-) -> Result<IdempotencyBegin, StoreError> {
-    let claim = idempotency::ClaimRows::new(claim)?;
-    store
-        .run(op::BEGIN_IDEMPOTENT, move |conn| {
-            write_unit(conn, |conn| idempotency::begin(conn, &claim))
+#[async_trait]
+impl OptOutStore for DieselStore {
+    async fn invitations_to_email(&self, email: &EmailAddress) -> Result<Vec<Invitation>, StoreError> {
+        let normalized = email.normalized().to_owned();
+        self.run(op::INVITATIONS_TO_EMAIL, move |conn| {
+            read_unit(conn, |conn| {
+                // invitations_received_keyset_idx leads with email_normalized.
+                let rows: Vec<InvitationRow> = invitations::table
+                    .filter(invitations::email_normalized.eq(&normalized))
+                    .select(InvitationRow::as_select())
+                    .load(conn)?;
+                rows_into(rows, InvitationRow::into_domain)
+            })
         })
         .await
-}
+    }
 
-pub(super) async fn add_suppression(store: &DieselStore, suppression: &Suppression) -> Result<Suppression, StoreError> {
-    let row = SuppressionRow::from_domain(suppression)?;
-    store
-        .run(op::ADD_SUPPRESSION, move |conn| {
+    async fn erase_invitations(&self, record: &ErasureRecord) -> Result<ErasureCounts, StoreError> {
+        if record.invitations.is_empty() {
+            return Ok(ErasureCounts::default());
+        }
+        let normalized = record.email.normalized().to_owned();
+        let now = to_nanos(record.now)?;
+        let items = record
+            .invitations
+            .iter()
+            .map(|item| {
+                Ok((
+                    item.expected.as_str(),
+                    item.resolves(),
+                    InvitationRow::from_domain(&item.invitation)?,
+                    EventRow::from_domain(&item.event)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.run(op::ERASE_INVITATIONS, move |conn| {
+            write_unit(conn, |conn| {
+                let mut counts = ErasureCounts::default();
+                for (expected, resolves, after, event) in &items {
+                    use crate::schema::invitations::dsl as i;
+                    // Conditional: a row that changed since it was read (a
+                    // concurrent answer) is left for the caller's next round.
+                    let changed = diesel::update(i::invitations)
+                        .filter(i::id.eq(&after.id))
+                        .filter(i::email_normalized.eq(&normalized))
+                        .filter(i::status.eq(*expected))
+                        .set((
+                            i::email.eq(&after.email),
+                            i::email_normalized.eq(&after.email_normalized),
+                            i::first_name.eq(&after.first_name),
+                            i::last_name.eq(&after.last_name),
+                            i::phone.eq(&after.phone),
+                            i::message.eq(&after.message),
+                            i::custom_data.eq(&after.custom_data),
+                            i::status.eq(&after.status),
+                            i::updated_at.eq(after.updated_at),
+                            i::resolved_at.eq(after.resolved_at),
+                        ))
+                        .execute(conn)?;
+                    if changed == 0 {
+                        continue;
+                    }
+                    diesel::update(link_tokens::table)
+                        .filter(link_tokens::invitation_id.eq(&after.id))
+                        .filter(link_tokens::revoked_at.is_null())
+                        .set(link_tokens::revoked_at.eq(now))
+                        .execute(conn)?;
+                    let dropped = diesel::delete(
+                        email_jobs::table
+                            .filter(email_jobs::invitation_id.eq(&after.id))
+                            .filter(email_jobs::status.eq("queued")),
+                    )
+                    .execute(conn)?;
+                    // Finished jobs stay for the email cap's count, without the address.
+                    diesel::update(email_jobs::table.filter(email_jobs::invitation_id.eq(&after.id)))
+                        .set((
+                            email_jobs::to_email.eq(&after.email),
+                            email_jobs::last_error.eq(None::<String>),
+                        ))
+                        .execute(conn)?;
+                    diesel::insert_into(events::table).values(event).execute(conn)?;
+                    counts.invitations += 1;
+                    counts.emails_dropped += dropped as u64;
+                    if *resolves {
+                        counts.resolved += 1;
+                    }
+                }
+                Ok(counts)
+            })
+        })
+        .await
+    }
+
+    async fn add_suppression(&self, suppression: &Suppression) -> Result<Suppression, StoreError> {
+        let row = SuppressionRow::from_domain(suppression)?;
+        self.run(op::ADD_SUPPRESSION, move |conn| {
             write_unit(conn, |conn| {
                 // The unique index decides between racing opt-outs; the loser reads the winner's row.
                 match &mut *conn {
@@ -37,67 +117,19 @@ pub(super) async fn add_suppression(store: &DieselStore, suppression: &Suppressi
             })
         })
         .await
-}
-
-pub(super) async fn complete_idempotent(
-    store: &DieselStore,
-    scope: &IdempotencyScope,
-    key: &IdempotencyKey,
-    attempt: Uuid,
-    response: &StoredResponse,
-) -> Result<bool, StoreError> {
-    let slot = idempotency::Slot::new(scope, key, attempt);
-    let response = idempotency::CompletedRow::new(response)?;
-    store
-        .run(op::COMPLETE_IDEMPOTENT, move |conn| {
-            idempotency::complete(conn, &slot, &response)
-        })
-        .await
-}
-
-pub(super) async fn abandon_idempotent(
-    store: &DieselStore,
-    scope: &IdempotencyScope,
-    key: &IdempotencyKey,
-    attempt: Uuid,
-) -> Result<bool, StoreError> {
-    let slot = idempotency::Slot::new(scope, key, attempt);
-    store
-        .run(op::ABANDON_IDEMPOTENT, move |conn| idempotency::abandon(conn, &slot))
-        .await
-}
-
-pub(super) async fn prune_idempotency_records(
-    store: &DieselStore,
-    expired_by: OffsetDateTime,
-    limit: usize,
-) -> Result<u64, StoreError> {
-    let expired_by = bound_nanos(expired_by);
-    let limit = saturating_limit(limit);
-    if limit == 0 {
-        return Ok(0);
     }
-    // One replica prunes at a time; the others find the lock taken and skip.
-    let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
-    store
-        .run(op::PRUNE_IDEMPOTENCY_RECORDS, move |conn| {
-            write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
-        })
-        .await
-}
 
-pub(super) async fn suppressions_for(
-    store: &DieselStore,
-    business: BusinessId,
-    emails: &[EmailAddress],
-) -> Result<Vec<Suppression>, StoreError> {
-    let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
-    if normalized.is_empty() {
-        return Ok(Vec::new());
-    }
-    let business = id_text(business.as_uuid());
-    store
-        .run(op::SUPPRESSIONS_FOR, move |conn| {
+    async fn suppressions_for(
+        &self,
+        business: BusinessId,
+        emails: &[EmailAddress],
+    ) -> Result<Vec<Suppression>, StoreError> {
+        let normalized: Vec<String> = emails.iter().map(|e| e.normalized().to_owned()).collect();
+        if normalized.is_empty() {
+            return Ok(Vec::new());
+        }
+        let business = id_text(business.as_uuid());
+        self.run(op::SUPPRESSIONS_FOR, move |conn| {
             let rows = suppressions::table
                 .filter(suppressions::email_normalized.eq_any(&normalized))
                 .filter(
@@ -110,16 +142,12 @@ pub(super) async fn suppressions_for(
             rows_into(rows, SuppressionRow::into_domain)
         })
         .await
-}
+    }
 
-pub(super) async fn list_suppressions(
-    store: &DieselStore,
-    query: &SuppressionQuery,
-) -> Result<Page<Suppression>, StoreError> {
-    let email = query.email.as_ref().map(|e| e.normalized().to_owned());
-    let (limit, after) = (query.limit, query.after);
-    store
-        .run(op::LIST_SUPPRESSIONS, move |conn| {
+    async fn list_suppressions(&self, query: &SuppressionQuery) -> Result<Page<Suppression>, StoreError> {
+        let email = query.email.as_ref().map(|e| e.normalized().to_owned());
+        let (limit, after) = (query.limit, query.after);
+        self.run(op::LIST_SUPPRESSIONS, move |conn| {
             use crate::schema::suppressions::dsl as s;
             let mut q = s::suppressions
                 .select(SuppressionRow::as_select())
@@ -147,12 +175,11 @@ pub(super) async fn list_suppressions(
             }))
         })
         .await
-}
+    }
 
-pub(super) async fn delete_suppression(store: &DieselStore, id: SuppressionId) -> Result<(), StoreError> {
-    let id = id_text(id.as_uuid());
-    store
-        .run(op::DELETE_SUPPRESSION, move |conn| {
+    async fn delete_suppression(&self, id: SuppressionId) -> Result<(), StoreError> {
+        let id = id_text(id.as_uuid());
+        self.run(op::DELETE_SUPPRESSION, move |conn| {
             let deleted = diesel::delete(suppressions::table.find(&id)).execute(conn)?;
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
@@ -160,4 +187,5 @@ pub(super) async fn delete_suppression(store: &DieselStore, id: SuppressionId) -
             Ok(())
         })
         .await
+    }
 }

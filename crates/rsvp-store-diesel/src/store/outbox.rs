@@ -3,17 +3,18 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-pub(super) async fn claim_email_jobs(
-    store: &DieselStore,
-    now: OffsetDateTime,
-    limit: usize,
-    lease: time::Duration,
-) -> Result<Vec<EmailJob>, StoreError> {
-    let lease_end = to_nanos(now + lease)?;
-    let now = to_nanos(now)?;
-    let limit = saturating_limit(limit);
-    store
-        .run(op::CLAIM_EMAIL_JOBS, move |conn| {
+#[async_trait]
+impl OutboxStore for DieselStore {
+    async fn claim_email_jobs(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+        lease: time::Duration,
+    ) -> Result<Vec<EmailJob>, StoreError> {
+        let lease_end = to_nanos(now + lease)?;
+        let now = to_nanos(now)?;
+        let limit = saturating_limit(limit);
+        self.run(op::CLAIM_EMAIL_JOBS, move |conn| {
             if limit == 0 {
                 return Ok(Vec::new());
             }
@@ -24,19 +25,18 @@ pub(super) async fn claim_email_jobs(
             rows_into(rows, EmailJobRow::into_domain)
         })
         .await
-}
+    }
 
-pub(super) async fn finish_email_job(
-    store: &DieselStore,
-    id: EmailJobId,
-    outcome: &EmailOutcome,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let id = id_text(id.as_uuid());
-    let now = to_nanos(now)?;
-    let outcome = Finish::from_domain(outcome)?;
-    store
-        .run(op::FINISH_EMAIL_JOB, move |conn| {
+    async fn finish_email_job(
+        &self,
+        id: EmailJobId,
+        outcome: &EmailOutcome,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let id = id_text(id.as_uuid());
+        let now = to_nanos(now)?;
+        let outcome = Finish::from_domain(outcome)?;
+        self.run(op::FINISH_EMAIL_JOB, move |conn| {
             let found = match conn {
                 DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
                 DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
@@ -48,23 +48,22 @@ pub(super) async fn finish_email_job(
             }
         })
         .await
-}
-
-pub(super) async fn finish_email_jobs(
-    store: &DieselStore,
-    outcomes: &[(EmailJobId, EmailOutcome)],
-    now: OffsetDateTime,
-) -> Result<u64, StoreError> {
-    let now = to_nanos(now)?;
-    let outcomes = outcomes
-        .iter()
-        .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    if outcomes.is_empty() {
-        return Ok(0);
     }
-    store
-        .run(op::FINISH_EMAIL_JOBS, move |conn| match conn {
+
+    async fn finish_email_jobs(
+        &self,
+        outcomes: &[(EmailJobId, EmailOutcome)],
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let now = to_nanos(now)?;
+        let outcomes = outcomes
+            .iter()
+            .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
+        self.run(op::FINISH_EMAIL_JOBS, move |conn| match conn {
             DbConnection::Pg(pg) => Ok(FinishEmailJobs::new(&outcomes, now).execute_on(pg)?),
             DbConnection::Sqlite(_) => write_unit(conn, |conn| {
                 let mut found = 0;
@@ -75,21 +74,16 @@ pub(super) async fn finish_email_jobs(
             }),
         })
         .await
-}
-
-pub(super) async fn prune_email_jobs(
-    store: &DieselStore,
-    finished_before: OffsetDateTime,
-    limit: usize,
-) -> Result<u64, StoreError> {
-    use crate::schema::email_jobs::dsl as j;
-    let before = to_nanos(finished_before)?;
-    let limit = saturating_limit(limit);
-    if limit == 0 {
-        return Ok(0);
     }
-    store
-        .run(op::PRUNE_EMAIL_JOBS, move |conn| {
+
+    async fn prune_email_jobs(&self, finished_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let before = to_nanos(finished_before)?;
+        let limit = saturating_limit(limit);
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.run(op::PRUNE_EMAIL_JOBS, move |conn| {
             write_unit(conn, |conn| {
                 // One replica prunes at a time; the others find the lock taken and skip.
                 if let DbConnection::Pg(pg) = conn {
@@ -115,11 +109,10 @@ pub(super) async fn prune_email_jobs(
             })
         })
         .await
-}
+    }
 
-pub(super) async fn outbox_depth(store: &DieselStore) -> Result<u64, StoreError> {
-    store
-        .run(op::OUTBOX_DEPTH, |conn| {
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        self.run(op::OUTBOX_DEPTH, |conn| {
             let queued: i64 = email_jobs::table
                 .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                 .count()
@@ -127,24 +120,19 @@ pub(super) async fn outbox_depth(store: &DieselStore) -> Result<u64, StoreError>
             Ok(u64::try_from(queued).unwrap_or(0))
         })
         .await
-}
-
-pub(super) async fn release_email_jobs(
-    store: &DieselStore,
-    jobs: &[EmailJob],
-    now: OffsetDateTime,
-) -> Result<u64, StoreError> {
-    use crate::schema::email_jobs::dsl as j;
-    let claims = jobs
-        .iter()
-        .map(|job| Ok((id_text(job.id.as_uuid()), to_nanos(job.next_attempt_at)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let now = to_nanos(now)?;
-    if claims.is_empty() {
-        return Ok(0);
     }
-    store
-        .run(op::RELEASE_EMAIL_JOBS, move |conn| {
+
+    async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let claims = jobs
+            .iter()
+            .map(|job| Ok((id_text(job.id.as_uuid()), to_nanos(job.next_attempt_at)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let now = to_nanos(now)?;
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        self.run(op::RELEASE_EMAIL_JOBS, move |conn| {
             write_unit(conn, |conn| {
                 let mut released = 0u64;
                 for (id, lease_end) in &claims {
@@ -167,19 +155,20 @@ pub(super) async fn release_email_jobs(
             })
         })
         .await
-}
+    }
 
-pub(super) async fn oldest_queued_email(store: &DieselStore) -> Result<Option<OffsetDateTime>, StoreError> {
-    use crate::schema::email_jobs::dsl as j;
-    let oldest: Option<i64> = store
-        .run(op::OLDEST_QUEUED_EMAIL, |conn| {
-            Ok(j::email_jobs
-                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-                .select(diesel::dsl::min(j::created_at))
-                .get_result(conn)?)
-        })
-        .await?;
-    oldest
-        .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
-        .transpose()
+    async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        use crate::schema::email_jobs::dsl as j;
+        let oldest: Option<i64> = self
+            .run(op::OLDEST_QUEUED_EMAIL, |conn| {
+                Ok(j::email_jobs
+                    .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                    .select(diesel::dsl::min(j::created_at))
+                    .get_result(conn)?)
+            })
+            .await?;
+        oldest
+            .map(|nanos| crate::rows::from_nanos("email_jobs.created_at", nanos))
+            .transpose()
+    }
 }

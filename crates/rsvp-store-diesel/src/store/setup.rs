@@ -218,7 +218,10 @@ impl DieselStore {
         match joined {
             Ok(Ok(value)) => (Ok(value), false),
             Ok(Err((error, storage))) => (Err(error), storage),
-            Err(panic) => (Err(StoreError::Unavailable(format!("{}: {panic}", operation.name))), false),
+            Err(panic) => (
+                Err(StoreError::Unavailable(format!("{}: {panic}", operation.name))),
+                false,
+            ),
         }
     }
 }

@@ -9,10 +9,12 @@ use rsvp_domain::{BusinessId, WebhookEndpointId};
 use time::OffsetDateTime;
 
 use super::op;
-use super::{DieselStore, Unit, overfetch, read_unit, rows_into, saturating_limit, write_unit};
+use super::{DieselStore, Unit, overfetch, rows_into, saturating_limit, write_unit};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::rows::{EventRow, WebhookDeliveryRow, WebhookEndpointRow, bound_nanos, id_text, to_nanos};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints};
+use async_trait::async_trait;
+use rsvp_app::WebhookStore;
 
 /// The columns of a new delivery, in the order of [`queue_for_event_sql`].
 pub(crate) const DELIVERY_COLUMNS: &str = "endpoint_id, id, business_id, event_id, event_type, payload, \
@@ -136,8 +138,11 @@ fn endpoint_row(conn: &mut DbConnection, id: &str) -> Unit<Option<WebhookEndpoin
         .optional()?)
 }
 
-impl DieselStore {
-    pub(crate) async fn webhook_insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+impl DieselStore {}
+
+#[async_trait]
+impl WebhookStore for DieselStore {
+    async fn insert_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
         let row = WebhookEndpointRow::from_domain(endpoint)?;
         self.run(op::INSERT_WEBHOOK_ENDPOINT, move |conn| {
             diesel::insert_into(webhook_endpoints::table)
@@ -148,10 +153,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_get_endpoint(
-        &self,
-        id: WebhookEndpointId,
-    ) -> Result<Option<WebhookEndpoint>, StoreError> {
+    async fn get_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
         let id = id_text(id.as_uuid());
         self.run(op::GET_WEBHOOK_ENDPOINT, move |conn| {
             Ok(endpoint_row(conn, &id)?
@@ -161,10 +163,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_list_endpoints(
-        &self,
-        business: BusinessId,
-    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+    async fn list_webhook_endpoints(&self, business: BusinessId) -> Result<Vec<WebhookEndpoint>, StoreError> {
         let business = id_text(business.as_uuid());
         self.run(op::LIST_WEBHOOK_ENDPOINTS, move |conn| {
             let rows: Vec<WebhookEndpointRow> = webhook_endpoints::table
@@ -177,7 +176,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+    async fn update_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
         use crate::schema::webhook_endpoints::dsl as w;
         let row = WebhookEndpointRow::from_domain(endpoint)?;
         self.run(op::UPDATE_WEBHOOK_ENDPOINT, move |conn| {
@@ -209,7 +208,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_delete_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
+    async fn delete_webhook_endpoint(&self, id: WebhookEndpointId) -> Result<(), StoreError> {
         let id = id_text(id.as_uuid());
         self.run(op::DELETE_WEBHOOK_ENDPOINT, move |conn| {
             write_unit(conn, |conn| {
@@ -226,7 +225,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_list_deliveries(
+    async fn list_webhook_deliveries(
         &self,
         endpoint: WebhookEndpointId,
         page: &PageRequest,
@@ -263,7 +262,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_insert_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
+    async fn insert_webhook_delivery(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
         let row = WebhookDeliveryRow::from_domain(delivery)?;
         self.run(op::INSERT_WEBHOOK_DELIVERY, move |conn| {
             write_unit(conn, |conn| {
@@ -279,7 +278,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_claim(
+    async fn claim_webhook_deliveries(
         &self,
         now: OffsetDateTime,
         limit: usize,
@@ -301,7 +300,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_finish(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
+    async fn finish_webhook_delivery(&self, attempt: &WebhookAttempt) -> Result<(), StoreError> {
         use crate::schema::webhook_deliveries::dsl as d;
         use crate::schema::webhook_endpoints::dsl as w;
         let endpoint_id = id_text(attempt.endpoint_id.as_uuid());
@@ -391,7 +390,7 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_release(
+    async fn release_webhook_deliveries(
         &self,
         deliveries: &[WebhookDelivery],
         now: OffsetDateTime,
@@ -432,28 +431,13 @@ impl DieselStore {
         .await
     }
 
-    pub(crate) async fn webhook_outbox_depth_count(&self) -> Result<u64, StoreError> {
+    async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
         self.run(op::WEBHOOK_OUTBOX_DEPTH, |conn| {
             let pending: i64 = webhook_deliveries::table
                 .filter(sql::<Bool>("webhook_deliveries.status = 'pending'"))
                 .count()
                 .get_result(conn)?;
             Ok(u64::try_from(pending).unwrap_or(0))
-        })
-        .await
-    }
-
-    pub(crate) async fn event_by_id(&self, id: rsvp_domain::EventId) -> Result<Option<rsvp_domain::Event>, StoreError> {
-        let id = id_text(id.as_uuid());
-        self.run(op::GET_EVENT, move |conn| {
-            read_unit(conn, |conn| {
-                let row: Option<EventRow> = events::table
-                    .filter(events::id.eq(&id))
-                    .select(EventRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                Ok(row.map(EventRow::into_domain).transpose()?)
-            })
         })
         .await
     }

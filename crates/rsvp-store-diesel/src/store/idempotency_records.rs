@@ -1,0 +1,55 @@
+//! The [`rsvp_app::IdempotencyStore`] role of [`DieselStore`].
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+#[async_trait]
+impl IdempotencyStore for DieselStore {
+    async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
+        let claim = idempotency::ClaimRows::new(claim)?;
+        self.run(op::BEGIN_IDEMPOTENT, move |conn| {
+            write_unit(conn, |conn| idempotency::begin(conn, &claim))
+        })
+        .await
+    }
+
+    async fn complete_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+        response: &StoredResponse,
+    ) -> Result<bool, StoreError> {
+        let slot = idempotency::Slot::new(scope, key, attempt);
+        let response = idempotency::CompletedRow::new(response)?;
+        self.run(op::COMPLETE_IDEMPOTENT, move |conn| {
+            idempotency::complete(conn, &slot, &response)
+        })
+        .await
+    }
+
+    async fn abandon_idempotent(
+        &self,
+        scope: &IdempotencyScope,
+        key: &IdempotencyKey,
+        attempt: Uuid,
+    ) -> Result<bool, StoreError> {
+        let slot = idempotency::Slot::new(scope, key, attempt);
+        self.run(op::ABANDON_IDEMPOTENT, move |conn| idempotency::abandon(conn, &slot))
+            .await
+    }
+
+    async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let expired_by = bound_nanos(expired_by);
+        let limit = saturating_limit(limit);
+        if limit == 0 {
+            return Ok(0);
+        }
+        // One replica prunes at a time; the others find the lock taken and skip.
+        let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
+        self.run(op::PRUNE_IDEMPOTENCY_RECORDS, move |conn| {
+            write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
+        })
+        .await
+    }
+}
