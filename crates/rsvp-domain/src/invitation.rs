@@ -346,6 +346,17 @@ impl Invitation {
         }
     }
 
+    /// [`as_of`](Self::as_of), taking the invitation: nothing is copied when
+    /// it reads as stored (a list of pending invitations, the common case).
+    #[must_use]
+    pub fn into_as_of(self, now: OffsetDateTime) -> Self {
+        if self.status_at(now) == self.status {
+            self
+        } else {
+            self.as_of(now)
+        }
+    }
+
     /// The invitee accepts, as a user of `invitee_business`: the invitation
     /// records that business (the other end of the connection it makes).
     ///

@@ -215,6 +215,13 @@ fn a_pending_invitation_past_expires_at_reads_as_expired_before_any_sweep() {
     assert_eq!(invitation.status_at(late), InvitationStatus::Expired);
     assert_eq!(invitation.as_of(late).status(), InvitationStatus::Expired);
     assert_eq!(invitation.as_of(late).updated_at(), invitation.expires_at());
+    for at in [invitation.created_at(), invitation.expires_at(), late] {
+        assert_eq!(
+            invitation.clone().into_as_of(at),
+            invitation.as_of(at),
+            "into_as_of at {at}"
+        );
+    }
     for action in [Action::Accept, Action::Reject, Action::Cancel] {
         assert_eq!(
             apply(&invitation, action, late),

@@ -78,7 +78,7 @@ impl App {
             .invitations()
             .list_sent(principal.business.id, &query)
             .await?;
-        Ok(page.map(|i| i.as_of(query.now)))
+        Ok(page.map(|i| i.into_as_of(query.now)))
     }
 
     /// Invitations addressed to the caller's business's users, newest first;
@@ -94,7 +94,7 @@ impl App {
             .invitations()
             .list_received(principal.business.id, &query)
             .await?;
-        Ok(page.map(|i| i.as_of(query.now)))
+        Ok(page.map(|i| i.into_as_of(query.now)))
     }
 
     /// Answers (invitee: accept, reject) or cancels (sender) an invitation.
