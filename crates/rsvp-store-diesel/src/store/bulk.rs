@@ -23,19 +23,20 @@
 //! again item by item, so
 //! each item still gets its own outcome.
 //!
-//! The email cap: before the inserts, the unit takes each business's room
-//! under its cap (on PostgreSQL under the business's advisory lock, held to
-//! the commit) and refuses the items past it, in request order, with
-//! `EmailCapReached`; after them, it counts the emails written. An item
-//! refused by the pending index after the room was taken still held a
-//! place: the cap errs on the side of fewer emails.
+//! The email cap: before the inserts, each business's room under its cap is
+//! taken and counted (on PostgreSQL under the business's advisory lock, in
+//! a short transaction of its own, so concurrent bulks of one business do
+//! not wait for each other's inserts), and the items past it are refused,
+//! in request order, with `EmailCapReached`; the insert's transaction gives
+//! back the places of the items it did not write. If the insert fails as a
+//! whole the places stay taken: the cap errs on the side of fewer emails.
 //!
 //! SQLite keeps the item-by-item path (a savepoint per item inside one
 //! transaction): it runs in-process, where a statement costs no round trip.
 
 use std::collections::{BTreeMap, HashSet};
 
-use diesel::connection::Connection as _;
+use diesel::connection::{Connection as _, SimpleConnection as _};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
@@ -77,6 +78,14 @@ pub(super) struct Batch {
 /// Per request index, the cap's refusal of the item (if refused).
 type CapRefusals = Vec<Option<StoreError>>;
 
+/// The places a batch took under the email cap.
+struct Reserved {
+    /// The items refused.
+    refused: CapRefusals,
+    /// Per business: its minute and the items with a place.
+    groups: Vec<(String, i64, Vec<usize>)>,
+}
+
 impl Batch {
     /// Converts `records` to rows (an item that cannot be converted keeps
     /// its error) and sorts them by the pending-email key.
@@ -109,28 +118,47 @@ impl Batch {
     /// documentation.
     pub(super) fn insert(&self, conn: &mut DbConnection) -> Unit<Outcomes> {
         if !matches!(conn, DbConnection::Pg(_)) {
-            return write_unit(conn, |conn| self.capped(conn, Self::item_by_item));
+            return write_unit(conn, |conn| {
+                let reserved = self.reserve(conn)?;
+                let outcomes = self.item_by_item(conn, &reserved.refused)?;
+                self.give_back(conn, &reserved, &outcomes)?;
+                Ok(outcomes)
+            });
         }
-        match write_unit(conn, |conn| self.capped(conn, Self::in_statements)) {
+        // The room is taken and counted in a short transaction of its own:
+        // the business's lock is held for that alone, so concurrent bulks of
+        // one business insert side by side. The insert gives back what it
+        // did not write.
+        let reserved = write_unit(conn, |conn| self.reserve(conn))?;
+        let attempt = |conn: &mut DbConnection,
+                       insert: fn(&Self, &mut DbConnection, &CapRefusals) -> Unit<Outcomes>| {
+            write_unit(conn, |conn| {
+                let outcomes = insert(self, conn, &reserved.refused)?;
+                self.give_back(conn, &reserved, &outcomes)?;
+                Ok(outcomes)
+            })
+        };
+        match attempt(conn, Self::in_statements) {
             Err(Failure::Db(error)) => {
                 tracing::warn!(%error, "a bulk statement failed; inserting the batch item by item");
-                write_unit(conn, |conn| self.capped(conn, Self::item_by_item))
+                attempt(conn, Self::item_by_item)
             }
             done => done,
         }
     }
 
-    /// Runs `insert` inside the email cap: first the room of each business
-    /// (its lock taken on PostgreSQL, in business order), refusing the
-    /// emails past it in request order; then the count of the emails written.
-    fn capped(
-        &self,
-        conn: &mut DbConnection,
-        insert: impl FnOnce(&Self, &mut DbConnection, &CapRefusals) -> Unit<Outcomes>,
-    ) -> Unit<Outcomes> {
-        let mut refused: CapRefusals = vec![None; self.count];
+    /// Takes each business's room under the email cap (its lock taken on
+    /// PostgreSQL, in business order, and the transaction's commit not
+    /// waited for: the insert's own commit flushes the log past it) and
+    /// counts the emails that fit; the items past it, in request order, are
+    /// refused.
+    fn reserve(&self, conn: &mut DbConnection) -> Unit<Reserved> {
+        let mut reserved = Reserved {
+            refused: vec![None; self.count],
+            groups: Vec::new(),
+        };
         let Some(cap) = self.cap else {
-            return insert(self, conn, &refused);
+            return Ok(reserved);
         };
         let mut by_business: BTreeMap<&str, (i64, Vec<usize>)> = BTreeMap::new();
         for (index, business, minute) in &self.emails {
@@ -138,18 +166,30 @@ impl Batch {
             entry.0 = entry.0.max(*minute);
             entry.1.push(*index);
         }
-        for (business, (minute, indexes)) in &by_business {
-            let (room, refusal) = email_cap::room(conn, business, cap, *minute)?;
-            for index in indexes.iter().skip(usize::try_from(room).unwrap_or(usize::MAX)) {
-                refused[*index] = Some(refusal.clone());
+        if let DbConnection::Pg(pg) = conn
+            && !by_business.is_empty()
+        {
+            pg.batch_execute("SET LOCAL synchronous_commit = off")?;
+        }
+        for (business, (minute, mut indexes)) in by_business {
+            let (room, refusal) = email_cap::room(conn, business, cap, minute)?;
+            let fits = usize::try_from(room).unwrap_or(usize::MAX).min(indexes.len());
+            for index in indexes.split_off(fits) {
+                reserved.refused[index] = Some(refusal.clone());
             }
+            email_cap::count(conn, business, minute, i64::try_from(fits).unwrap_or(i64::MAX))?;
+            reserved.groups.push((business.to_owned(), minute, indexes));
         }
-        let outcomes = insert(self, conn, &refused)?;
-        for (business, (minute, indexes)) in &by_business {
-            let written = indexes.iter().filter(|index| outcomes[**index].is_ok()).count();
-            email_cap::count(conn, business, *minute, i64::try_from(written).unwrap_or(i64::MAX))?;
+        Ok(reserved)
+    }
+
+    /// Gives back the places reserved for emails that were not written.
+    fn give_back(&self, conn: &mut DbConnection, reserved: &Reserved, outcomes: &Outcomes) -> Unit<()> {
+        for (business, minute, indexes) in &reserved.groups {
+            let unwritten = indexes.iter().filter(|index| outcomes[**index].is_err()).count();
+            email_cap::count(conn, business, *minute, -i64::try_from(unwritten).unwrap_or(0))?;
         }
-        Ok(outcomes)
+        Ok(())
     }
 
     /// A savepoint per item, inside the caller's transaction: an item that

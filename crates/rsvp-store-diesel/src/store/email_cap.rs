@@ -62,8 +62,9 @@ pub(super) fn room(conn: &mut DbConnection, business: &str, cap: EmailCap, minut
     Ok((u64::from(cap.limit).saturating_sub(queued), refusal))
 }
 
-/// Counts `queued` more emails of `business` in `minute`, and drops the
-/// business's buckets that left the window (the table stays small).
+/// Counts `queued` more emails of `business` in `minute` (fewer when
+/// negative: places given back), and drops the business's buckets that left
+/// the window (the table stays small).
 pub(super) fn count(conn: &mut DbConnection, business: &str, minute: i64, queued: i64) -> Unit<()> {
     if queued == 0 {
         return Ok(());
