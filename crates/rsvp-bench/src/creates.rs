@@ -115,7 +115,9 @@ pub async fn run(server: &str, path: Path, count: usize, tasks: usize) -> anyhow
                             let record = fixture::new_record(sender.business.id, sender.user.id, request, now);
                             let call = Instant::now();
                             // The cap on, high enough never to refuse: its cost is measured.
-                            let cap = Some(rsvp_app::EmailCap { limit: 1_000_000 });
+                            let cap = Some(rsvp_app::EmailCap {
+                                limit: crate::server::BENCH_EMAILS_PER_HOUR,
+                            });
                             store
                                 .invitations()
                                 .create_invitation(&record, cap)
