@@ -55,9 +55,10 @@
 //!   the row is read again to report `Conflict` with what it reads as. Each
 //!   write is one transaction: the invitation with its link, event and email
 //!   job; a transition with its event, connection and new invitee. On
-//!   PostgreSQL the two hottest writes are one statement each, so one round
-//!   trip: a new invitation (its four INSERTs as data-modifying CTEs) and the
-//!   outcome of an email job (`one_statement.rs`). Otherwise on
+//!   PostgreSQL the two hottest writes are one round trip each: a new
+//!   invitation (one `CALL` of the procedure `rsvp_create_invitation`: its
+//!   facts, the email cap's count, then its rows) and the outcome of an email
+//!   job (`one_statement.rs`). Otherwise on
 //!   PostgreSQL, transactions are READ COMMITTED and lean on those indexes
 //!   and conditional updates; on SQLite every write unit starts with `BEGIN
 //!   IMMEDIATE`, taking the single writer lock up front (no deadlock

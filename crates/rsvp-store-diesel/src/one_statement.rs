@@ -1,67 +1,19 @@
-//! Writes that are one statement on PostgreSQL: a new invitation
-//! ([`InsertNewInvitation`]) and the outcome of an email job
-//! ([`FinishEmailJob`]). One round trip each instead of a transaction of
-//! several; each text is fixed, so diesel prepares it once per connection.
-//!
-//! The invitation, its link token, its `invitation.created` event, its
-//! email job and the event's webhook deliveries are inserted by one `INSERT`
-//! with data-modifying CTEs: one round trip instead of seven (`BEGIN`, five
-//! `INSERT`s, `COMMIT`), atomic
-//! without an explicit transaction (a statement is), and the foreign keys
-//! are still checked, at the end of the statement, when all the rows are
-//! there. Its text depends only on whether there is an email job, never on
-//! the values, so diesel prepares each of the two texts once per connection
-//! ([`QueryFragment::is_safe_to_cache_prepared`] stays true) and finds it
-//! again by a static query id, without rebuilding the text. Measured:
-//! +25 % creates/s for pgbench replaying each form, more for rsvp, whose
-//! every round trip also costs a thread wake-up (docs/BENCHMARKS.md).
-//!
-//! SQLite keeps the four `INSERT`s in its immediate transaction: it runs
-//! in-process, a statement costs no round trip there.
+//! The PostgreSQL statements of the hot paths, each one round trip with a
+//! fixed text, so diesel prepares it once per connection and finds it again
+//! by a static query id: a new invitation ([`CallCreateInvitation`], one
+//! `CALL` of the procedure `rsvp_create_invitation`: its facts, the email
+//! cap and every row) and the outcome of one email job or of a group
+//! ([`FinishEmailJob`], [`FinishEmailJobs`]). SQLite runs the same work as
+//! several statements in one unit on its writer: in-process, a statement
+//! costs no round trip there.
 
 use diesel::pg::Pg;
 use diesel::query_builder::Query;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use diesel::{PgConnection, QueryResult, RunQueryDsl};
-use rsvp_app::StoreError;
 
 use crate::rows::{EmailJobRow, EventRow, InvitationRow, LinkTokenRow};
-
-/// The unique index that makes a second pending invitation `AlreadyInvited`.
-const ONE_PENDING_PER_EMAIL: &str = "invitations_one_pending_per_email";
-
-/// The rows of one new invitation, as one statement.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InsertNewInvitation<'a> {
-    pub(crate) invitation: &'a InvitationRow,
-    pub(crate) link: &'a LinkTokenRow,
-    pub(crate) event: &'a EventRow,
-    pub(crate) job: Option<&'a EmailJobRow>,
-    /// The `INSERT ... SELECT` of the event's webhook deliveries (fixed text).
-    pub(crate) queue_sql: &'a str,
-}
-
-impl InsertNewInvitation<'_> {
-    /// Runs the statement. A second pending invitation to the same email is
-    /// `Ok(Err(AlreadyInvited))`; database failures are `Err`.
-    pub(crate) fn execute_on(self, conn: &mut PgConnection) -> QueryResult<Result<(), StoreError>> {
-        let executed = match self.job {
-            Some(_) => RunQueryDsl::execute(WithEmail(self), conn),
-            None => RunQueryDsl::execute(WithoutEmail(self), conn),
-        };
-        match executed {
-            Ok(_) => Ok(Ok(())),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
-                if info.constraint_name() == Some(ONE_PENDING_PER_EMAIL) =>
-            {
-                Ok(Err(StoreError::AlreadyInvited))
-            }
-            Err(other) => Err(other),
-        }
-    }
-}
 
 /// Pushes `value` as the next bound parameter, after a comma unless first.
 macro_rules! binds {
@@ -74,133 +26,9 @@ macro_rules! binds {
     }};
 }
 
-impl QueryFragment<Pg> for InsertNewInvitation<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let i = self.invitation;
-        out.push_sql(
-            "WITH new_invitation AS (INSERT INTO invitations (id, business_id, sent_by_user_id, email, \
-             email_normalized, status, message, custom_data, roles, first_name, last_name, phone, external_id, \
-             source_is_invitee, invitee_business_id, expires_at, created_at, updated_at, resolved_at, \
-             email_delivery, last_sent_at, redirect_url, locale) VALUES (",
-        );
-        binds!(out,
-            Text => &i.id,
-            Text => &i.business_id,
-            Text => &i.sent_by_user_id,
-            Text => &i.email,
-            Text => &i.email_normalized,
-            Text => &i.status,
-            Nullable<Text> => &i.message,
-            Text => &i.custom_data,
-            Text => &i.roles,
-            Nullable<Text> => &i.first_name,
-            Nullable<Text> => &i.last_name,
-            Nullable<Text> => &i.phone,
-            Nullable<Text> => &i.external_id,
-            Bool => &i.source_is_invitee,
-            Nullable<Text> => &i.invitee_business_id,
-            BigInt => &i.expires_at,
-            BigInt => &i.created_at,
-            BigInt => &i.updated_at,
-            Nullable<BigInt> => &i.resolved_at,
-            Nullable<Text> => &i.email_delivery,
-            Nullable<BigInt> => &i.last_sent_at,
-            Nullable<Text> => &i.redirect_url,
-            Nullable<Text> => &i.locale,
-        );
-        let l = self.link;
-        out.push_sql(
-            ")), new_link AS (INSERT INTO link_tokens (token_hash, invitation_id, created_at, revoked_at) VALUES (",
-        );
-        binds!(out,
-            Text => &l.token_hash,
-            Text => &l.invitation_id,
-            BigInt => &l.created_at,
-            Nullable<BigInt> => &l.revoked_at,
-        );
-        out.push_sql(
-            ")), new_event AS (INSERT INTO events (id, kind, invitation_id, business_id, invitee_business_id, \
-             occurred_at, data) VALUES (",
-        );
-        let e = self.event;
-        binds!(out,
-            Text => &e.id,
-            Text => &e.kind,
-            Text => &e.invitation_id,
-            Text => &e.business_id,
-            Nullable<Text> => &e.invitee_business_id,
-            BigInt => &e.occurred_at,
-            Text => &e.data,
-        );
-        out.push_sql(") RETURNING id, kind, business_id, invitee_business_id, occurred_at)");
-        if let Some(j) = self.job {
-            out.push_sql(
-                ", new_job AS (INSERT INTO email_jobs (id, invitation_id, to_email, link_token, attempts, status, \
-                 next_attempt_at, last_error, created_at, updated_at, business_id) VALUES (",
-            );
-            binds!(out,
-                Text => &j.id,
-                Text => &j.invitation_id,
-                Text => &j.to_email,
-                Nullable<Text> => &j.link_token,
-                Integer => &j.attempts,
-                Text => &j.status,
-                BigInt => &j.next_attempt_at,
-                Nullable<Text> => &j.last_error,
-                BigInt => &j.created_at,
-                BigInt => &j.updated_at,
-                Text => &j.business_id,
-            );
-            out.push_sql("))");
-        }
-        // The event's webhook deliveries, from the event the statement inserts.
-        out.push_sql(" ");
-        out.push_sql(self.queue_sql);
-        Ok(())
-    }
-}
-
-/// [`InsertNewInvitation`] with an email job, and without: each text has
-/// its own static query id, so diesel finds its prepared statement by type,
-/// without building and hashing the SQL text on every call.
-#[derive(Debug, Clone, Copy)]
-struct WithEmail<'a>(InsertNewInvitation<'a>);
-
-/// See [`WithEmail`].
-#[derive(Debug, Clone, Copy)]
-struct WithoutEmail<'a>(InsertNewInvitation<'a>);
-
-/// Static query id of [`WithEmail`].
-#[derive(Debug)]
-enum WithEmailId {}
-
-/// Static query id of [`WithoutEmail`].
-#[derive(Debug)]
-enum WithoutEmailId {}
-
 /// Static query id of [`FinishEmailJob`].
 #[derive(Debug)]
 pub(crate) enum FinishEmailJobId {}
-
-macro_rules! static_statement {
-    ($statement:ident, $id:ty) => {
-        impl QueryFragment<Pg> for $statement<'_> {
-            fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-                self.0.walk_ast(out)
-            }
-        }
-
-        impl QueryId for $statement<'_> {
-            type QueryId = $id;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-
-        impl RunQueryDsl<PgConnection> for $statement<'_> {}
-    };
-}
-
-static_statement!(WithEmail, WithEmailId);
-static_statement!(WithoutEmail, WithoutEmailId);
 
 /// Records the outcome of an email job attempt, in one statement: the job
 /// (status, next attempt, error, link token wiped unless retrying) and,

@@ -27,7 +27,7 @@ use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::idempotency;
 use crate::migrations;
-use crate::one_statement::{CallCreateInvitation, CallOutcome, FinishEmailJob, FinishEmailJobs, InsertNewInvitation};
+use crate::one_statement::{CallCreateInvitation, CallOutcome, FinishEmailJob, FinishEmailJobs};
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
     bound_nanos, id_text, to_nanos,

@@ -235,13 +235,8 @@ fn resend_refused(refusal: ResendError, now: OffsetDateTime) -> AppError {
     match refusal {
         ResendError::NotPermitted => AppError::Forbidden(refusal.to_string()),
         ResendError::NotPending { current } => AppError::InvalidTransition { current },
-        ResendError::CoolingDown { retry_at } => {
-            let wait = retry_at - now;
-            let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
-            let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
-            AppError::Cooldown {
-                retry_after_secs: secs.max(1),
-            }
-        }
+        ResendError::CoolingDown { retry_at } => AppError::Cooldown {
+            retry_after_secs: retry_after_secs(retry_at, now),
+        },
     }
 }

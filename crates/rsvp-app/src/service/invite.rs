@@ -134,14 +134,9 @@ impl App {
     /// long to wait.
     pub(super) fn store_refused(error: StoreError, now: OffsetDateTime) -> AppError {
         match error {
-            StoreError::EmailCapReached { retry_at } => {
-                let wait = retry_at - now;
-                let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
-                let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
-                AppError::QuotaExceeded {
-                    retry_after_secs: secs.max(1),
-                }
-            }
+            StoreError::EmailCapReached { retry_at } => AppError::QuotaExceeded {
+                retry_after_secs: retry_after_secs(retry_at, now),
+            },
             other => other.into(),
         }
     }

@@ -66,6 +66,15 @@ impl Default for Settings {
     }
 }
 
+/// The whole seconds from `now` until `retry_at`, rounded up and at least
+/// one: the `Retry-After` of a refusal that lifts at `retry_at`.
+fn retry_after_secs(retry_at: OffsetDateTime, now: OffsetDateTime) -> u64 {
+    let wait = retry_at - now;
+    let secs = u64::try_from(wait.whole_seconds()).unwrap_or(0);
+    let secs = if wait.subsec_nanoseconds() > 0 { secs + 1 } else { secs };
+    secs.max(1)
+}
+
 /// The adapters the use cases run on.
 #[derive(Clone)]
 pub struct Ports {

@@ -25,20 +25,10 @@ impl NewInvitationRows {
         })
     }
 
-    /// Inserts the rows: on PostgreSQL one statement (atomic by itself, see
-    /// [`InsertNewInvitation`]), on SQLite four, to be run inside a write
-    /// unit.
+    /// Inserts the rows, inside a write unit: SQLite's create, and a bulk
+    /// item by item (a PostgreSQL create is one procedure call instead,
+    /// [`CallCreateInvitation`](crate::one_statement::CallCreateInvitation)).
     pub(super) fn insert(&self, conn: &mut DbConnection) -> Unit<()> {
-        if let DbConnection::Pg(pg) = conn {
-            let statement = InsertNewInvitation {
-                invitation: &self.invitation,
-                link: &self.link,
-                event: &self.event,
-                job: self.job.as_ref(),
-                queue_sql: &webhooks::QUEUE_FROM_NEW_EVENT,
-            };
-            return Ok(statement.execute_on(pg)??);
-        }
         diesel::insert_into(invitations::table)
             .values(&self.invitation)
             .execute(conn)

@@ -35,8 +35,8 @@ pub(crate) fn queue_for_event_sql(source: &str, filter: &str) -> String {
     )
 }
 
-/// [`queue_for_event_sql`] from the `new_event` CTE of the one statement of
-/// a new invitation on PostgreSQL.
+/// [`queue_for_event_sql`] from the `new_event` CTE of the statements of a
+/// bulk on PostgreSQL (`bulk.rs`).
 pub(crate) static QUEUE_FROM_NEW_EVENT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| queue_for_event_sql("new_event", ""));
 
