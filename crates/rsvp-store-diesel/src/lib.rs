@@ -57,8 +57,8 @@
 //!   job; a transition with its event, connection and new invitee. On
 //!   PostgreSQL the two hottest writes are one round trip each: a new
 //!   invitation (one `CALL` of the procedure `rsvp_create_invitation`: its
-//!   facts, the email cap's count, then its rows) and the outcome of an email
-//!   job (`one_statement.rs`). Otherwise on
+//!   facts, the email cap's count, then its rows; `store/inviting/create_call.rs`)
+//!   and the outcome of an email job (`store/outbox/finish.rs`). Otherwise on
 //!   PostgreSQL, transactions are READ COMMITTED and lean on those indexes
 //!   and conditional updates; on SQLite every write unit starts with `BEGIN
 //!   IMMEDIATE`, taking the single writer lock up front (no deadlock
@@ -122,9 +122,9 @@ mod copy;
 mod fixups;
 mod idempotency;
 mod migrations;
-mod one_statement;
 mod rows;
 mod schema;
+mod sql;
 mod store;
 mod stored_event;
 #[cfg(any(test, feature = "testing"))]

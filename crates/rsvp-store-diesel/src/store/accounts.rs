@@ -19,18 +19,6 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
-/// `(created_at, id) < cursor` of `$table`: a row-value comparison both
-/// backends read as one index range, as the invitation lists do.
-macro_rules! before_cursor {
-    ($table:literal, $cursor:expr) => {
-        sql::<Bool>(concat!("(", $table, ".created_at, ", $table, ".id) < ("))
-            .bind::<BigInt, _>(bound_nanos($cursor.created_at))
-            .sql(", ")
-            .bind::<Text, _>(id_text($cursor.id))
-            .sql(")")
-    };
-}
-
 impl DieselStore {
     pub(crate) async fn touch_api_key(
         &self,
@@ -206,7 +194,7 @@ impl AccountStore for DieselStore {
                 q = q.filter(businesses::name_folded.like(contains_pattern(name)).escape('\\'));
             }
             if let Some(cursor) = query.after {
-                q = q.filter(before_cursor!("businesses", cursor));
+                q = q.filter(KeysetBefore::new("(businesses.created_at, businesses.id)", &cursor));
             }
             let rows: Vec<BusinessRow> = q
                 .order((businesses::created_at.desc(), businesses::id.desc()))
@@ -248,7 +236,7 @@ impl AccountStore for DieselStore {
                 .select(UserRow::as_select())
                 .into_boxed::<MultiBackend>();
             if let Some(cursor) = page.after {
-                q = q.filter(before_cursor!("users", cursor));
+                q = q.filter(KeysetBefore::new("(users.created_at, users.id)", &cursor));
             }
             let rows: Vec<UserRow> = q
                 .order((users::created_at.desc(), users::id.desc()))

@@ -3,6 +3,9 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+pub(super) mod create_call;
+pub(super) mod rows;
+
 /// The facts of a new invitation from `business` to `normalized`, as
 /// [`CreateOutcome::Refused`] reports them.
 fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<InvitationContext> {

@@ -117,3 +117,48 @@ impl NetworkStore for DieselStore {
         .await
     }
 }
+
+/// Connections at one end (`inviter` or `invitee`) of `business`, newest first.
+fn connections_at_one_end(
+    conn: &mut DbConnection,
+    business: &str,
+    as_inviter: bool,
+    page: &PageRequest,
+) -> Unit<Vec<ConnectionRow>> {
+    use crate::schema::connections::dsl as c;
+    let mut query = c::connections
+        .select(ConnectionRow::as_select())
+        .into_boxed::<MultiBackend>();
+    query = if as_inviter {
+        query.filter(c::inviter_business_id.eq(business.to_owned()))
+    } else {
+        query.filter(c::invitee_business_id.eq(business.to_owned()))
+    };
+    if let Some(cursor) = page.after {
+        query = query.filter(KeysetBefore::new("(connections.created_at, connections.id)", &cursor));
+    }
+    Ok(query
+        .order((c::created_at.desc(), c::id.desc()))
+        .limit(overfetch(page.limit))
+        .load(conn)?)
+}
+
+/// Events on one side (`sender` or known `invitee`) of `business`, by id.
+fn events_on_one_side(
+    conn: &mut DbConnection,
+    business: &str,
+    as_sender: bool,
+    query: &EventQuery,
+) -> Unit<Vec<EventRow>> {
+    use crate::schema::events::dsl as e;
+    let mut q = e::events.select(EventRow::as_select()).into_boxed::<MultiBackend>();
+    q = if as_sender {
+        q.filter(e::business_id.eq(business.to_owned()))
+    } else {
+        q.filter(e::invitee_business_id.eq(business.to_owned()))
+    };
+    if let Some(after) = query.after {
+        q = q.filter(e::id.gt(id_text(after.as_uuid())));
+    }
+    Ok(q.order(e::id.asc()).limit(overfetch(query.limit)).load(conn)?)
+}

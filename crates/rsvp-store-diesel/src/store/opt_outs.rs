@@ -156,13 +156,7 @@ impl OptOutStore for DieselStore {
                 q = q.filter(s::email_normalized.eq(email));
             }
             if let Some(cursor) = after {
-                q = q.filter(
-                    sql::<Bool>("(suppressions.created_at, suppressions.id) < (")
-                        .bind::<BigInt, _>(bound_nanos(cursor.created_at))
-                        .sql(", ")
-                        .bind::<Text, _>(id_text(cursor.id))
-                        .sql(")"),
-                );
+                q = q.filter(KeysetBefore::new("(suppressions.created_at, suppressions.id)", &cursor));
             }
             let rows = q
                 .order((s::created_at.desc(), s::id.desc()))
@@ -188,4 +182,21 @@ impl OptOutStore for DieselStore {
         })
         .await
     }
+}
+
+/// The stored suppression of this address and scope, if any.
+fn suppression_of(
+    conn: &mut DbConnection,
+    email_normalized: &str,
+    business: Option<&str>,
+) -> Unit<Option<SuppressionRow>> {
+    let query = suppressions::table
+        .filter(suppressions::email_normalized.eq(email_normalized.to_owned()))
+        .select(SuppressionRow::as_select())
+        .into_boxed::<MultiBackend>();
+    let query = match business {
+        Some(business) => query.filter(suppressions::business_id.eq(business.to_owned())),
+        None => query.filter(suppressions::business_id.is_null()),
+    };
+    Ok(query.first(conn).optional()?)
 }

@@ -225,3 +225,14 @@ impl DieselStore {
         }
     }
 }
+
+/// Opens SQLite's writer connection (with the pool's pragmas) and its thread.
+fn start_writer(target: &DatabaseUrl) -> Result<Writer, SetupError> {
+    let failed = |message: String| SetupError::Connect {
+        backend: Backend::Sqlite,
+        message,
+    };
+    let mut conn = target.establish().map_err(|e| failed(e.to_string()))?;
+    crate::connection::prepare(&mut conn).map_err(|e| failed(e.to_string()))?;
+    Writer::start(conn).map_err(|e| failed(format!("cannot start the writer thread: {e}")))
+}

@@ -194,3 +194,6 @@ pub(super) fn finish_unit<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbC
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

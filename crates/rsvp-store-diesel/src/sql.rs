@@ -1,0 +1,104 @@
+//! SQL fragments that diesel's DSL cannot write, in forms that keep a
+//! statement cacheable.
+//!
+//! Diesel's `sql()` literal marks every statement it appears in as unsafe to
+//! cache, so such a statement is parsed and planned again at every call (on
+//! PostgreSQL an unnamed statement each time). The lists, the outbox claim
+//! and the `pending` filters hold fixed SQL text, which is as safe to cache
+//! as the DSL's own: these types say so. A cached statement is prepared once
+//! per connection; on PostgreSQL it then gets the generic plan that the
+//! query-plan tests check (`store/query_plans.rs`).
+
+use diesel::QueryResult;
+use diesel::backend::Backend;
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, HasSqlType, Text};
+
+/// A fixed boolean condition, such as `invitations.status = 'pending'`: a
+/// literal the planners can match against a partial index's predicate,
+/// which a bound parameter would hide from them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Condition(pub(crate) &'static str);
+
+impl Expression for Condition {
+    type SqlType = Bool;
+}
+
+impl<DB: Backend> QueryFragment<DB> for Condition {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.0);
+        Ok(())
+    }
+}
+
+impl QueryId for Condition {
+    type QueryId = ();
+    // The text differs between conditions: the cache keys on it.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> AppearsOnTable<QS> for Condition {}
+
+impl<QS> SelectableExpression<QS> for Condition {}
+
+impl<GB> ValidGrouping<GB> for Condition {
+    type IsAggregate = is_aggregate::Never;
+}
+
+/// The keyset of a page: `(<table>.created_at, <table>.id) < ($1, $2)`, a
+/// row-value comparison that both backends read as one index range on
+/// `(created_at, id)`, so a deep page costs as much as the first.
+#[derive(Debug, Clone)]
+pub(crate) struct KeysetBefore {
+    /// `(<table>.created_at, <table>.id)`.
+    columns: &'static str,
+    created_at: i64,
+    id: String,
+}
+
+impl KeysetBefore {
+    /// Rows of `columns` (`(<table>.created_at, <table>.id)`) before `cursor`.
+    pub(crate) fn new(columns: &'static str, cursor: &rsvp_app::Cursor) -> Self {
+        Self {
+            columns,
+            created_at: crate::rows::bound_nanos(cursor.created_at),
+            id: crate::rows::id_text(cursor.id),
+        }
+    }
+}
+
+impl Expression for KeysetBefore {
+    type SqlType = Bool;
+}
+
+impl<DB> QueryFragment<DB> for KeysetBefore
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text>,
+    i64: ToSql<BigInt, DB>,
+    String: ToSql<Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.columns);
+        out.push_sql(" < (");
+        out.push_bind_param::<BigInt, _>(&self.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.id)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl QueryId for KeysetBefore {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> AppearsOnTable<QS> for KeysetBefore {}
+
+impl<QS> SelectableExpression<QS> for KeysetBefore {}
+
+impl<GB> ValidGrouping<GB> for KeysetBefore {
+    type IsAggregate = is_aggregate::Never;
+}
