@@ -98,7 +98,7 @@ impl OutboxStore for DieselStore {
                     }
                 }
                 let ids: Vec<String> = j::email_jobs
-                    .filter(Condition("email_jobs.status <> 'queued'"))
+                    .filter(sql::<Bool>("email_jobs.status <> 'queued'"))
                     .filter(j::updated_at.lt(before))
                     .order(j::updated_at.asc())
                     .limit(limit)
@@ -117,7 +117,7 @@ impl OutboxStore for DieselStore {
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         self.run(op::OUTBOX_DEPTH, |conn| {
             let queued: i64 = email_jobs::table
-                .filter(Condition("email_jobs.status = 'queued'"))
+                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                 .count()
                 .get_result(conn)?;
             Ok(u64::try_from(queued).unwrap_or(0))
@@ -143,7 +143,7 @@ impl OutboxStore for DieselStore {
                     let changed = diesel::update(
                         j::email_jobs
                             .filter(j::id.eq(id))
-                            .filter(Condition("email_jobs.status = 'queued'"))
+                            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                             .filter(j::next_attempt_at.eq(*lease_end)),
                     )
                     .set((
@@ -165,7 +165,7 @@ impl OutboxStore for DieselStore {
         let oldest: Option<i64> = self
             .run(op::OLDEST_QUEUED_EMAIL, |conn| {
                 Ok(j::email_jobs
-                    .filter(Condition("email_jobs.status = 'queued'"))
+                    .filter(sql::<Bool>("email_jobs.status = 'queued'"))
                     .select(diesel::dsl::min(j::created_at))
                     .get_result(conn)?)
             })

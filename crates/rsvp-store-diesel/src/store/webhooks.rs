@@ -1,8 +1,9 @@
 //! The webhook half of the store: endpoints, the webhook outbox (deliveries
 //! queued with each event, in the event's transaction), claims, outcomes.
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{Page, PageRequest, StoreError, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutcome};
 use rsvp_domain::{BusinessId, WebhookEndpointId};
 use time::OffsetDateTime;
@@ -12,7 +13,7 @@ use super::{DieselStore, Unit, overfetch, rows_into, saturating_limit, write_uni
 use crate::connection::{DbConnection, MultiBackend};
 use crate::rows::{EventRow, WebhookDeliveryRow, WebhookEndpointRow, id_text, to_nanos};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints};
-use crate::sql::{Condition, KeysetBefore};
+use crate::sql::KeysetBefore;
 use async_trait::async_trait;
 use rsvp_app::WebhookStore;
 
@@ -109,7 +110,7 @@ fn claim_on_sqlite(conn: &mut DbConnection, now: i64, limit: i64, lease_end: i64
     use crate::schema::webhook_deliveries::dsl as d;
     write_unit(conn, |conn| {
         let mut due: Vec<WebhookDeliveryRow> = d::webhook_deliveries
-            .filter(Condition("webhook_deliveries.status = 'pending'"))
+            .filter(sql::<Bool>("webhook_deliveries.status = 'pending'"))
             .filter(d::next_attempt_at.le(now))
             .order((d::created_at.asc(), d::id.asc()))
             .limit(limit)
@@ -415,7 +416,7 @@ impl WebhookStore for DieselStore {
                         d::webhook_deliveries
                             .filter(d::endpoint_id.eq(endpoint))
                             .filter(d::id.eq(id))
-                            .filter(Condition("webhook_deliveries.status = 'pending'"))
+                            .filter(sql::<Bool>("webhook_deliveries.status = 'pending'"))
                             .filter(d::next_attempt_at.eq(*lease_end)),
                     )
                     .set((d::next_attempt_at.eq(now), d::attempts.eq(d::attempts - 1)))
@@ -431,7 +432,7 @@ impl WebhookStore for DieselStore {
     async fn webhook_outbox_depth(&self) -> Result<u64, StoreError> {
         self.run(op::WEBHOOK_OUTBOX_DEPTH, |conn| {
             let pending: i64 = webhook_deliveries::table
-                .filter(Condition("webhook_deliveries.status = 'pending'"))
+                .filter(sql::<Bool>("webhook_deliveries.status = 'pending'"))
                 .count()
                 .get_result(conn)?;
             Ok(u64::try_from(pending).unwrap_or(0))

@@ -48,8 +48,16 @@ impl NewInvitationRows {
 /// The stored status `pending`, written as a literal so that the planners
 /// of both backends can use the partial indexes `WHERE status = 'pending'`
 /// (a bound parameter would hide the value from them).
-pub(in crate::store) fn stored_pending() -> Condition {
-    Condition("invitations.status = 'pending'")
+///
+/// Diesel's literal, so the point lookups that hold it are planned at every
+/// call: without statistics (a fresh or freshly bulk-loaded table), the
+/// generic plan of "this business's pending invitation to these addresses"
+/// reads `invitations_pending_expiry_idx` whole, every pending invitation
+/// of every business, where the call's own plan seeks
+/// `invitations_one_pending_per_email`; measured: bulks with 2 clients fell
+/// from 7,561 to 2,670 invitations/s when they were prepared.
+pub(in crate::store) fn stored_pending() -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>("invitations.status = 'pending'")
 }
 
 /// [`stored_pending`] for lists, with the tautology that

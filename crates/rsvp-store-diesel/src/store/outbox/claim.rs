@@ -47,7 +47,7 @@ pub(in crate::store) fn claim_on_sqlite(
     use crate::schema::email_jobs::dsl as j;
     write_unit(conn, |conn| {
         let mut due: Vec<EmailJobRow> = j::email_jobs
-            .filter(Condition("email_jobs.status = 'queued'"))
+            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
             .filter(j::next_attempt_at.le(now))
             .order((j::created_at.asc(), j::id.asc()))
             .limit(limit)
