@@ -269,8 +269,21 @@ mod json {
     }
 
     impl serde::Serialize for CustomData {
+        /// The object [`CustomData::to_json`] gives, written without building it.
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            self.to_json().serialize(serializer)
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (key, value) in &self.0 {
+                match value {
+                    CustomValue::String(s) => map.serialize_entry(key, s)?,
+                    CustomValue::Bool(b) => map.serialize_entry(key, b)?,
+                    CustomValue::Number(CustomNumber::Int(i)) => map.serialize_entry(key, i)?,
+                    CustomValue::Number(CustomNumber::UInt(u)) => map.serialize_entry(key, u)?,
+                    CustomValue::Number(CustomNumber::Float(f)) if f.is_finite() => map.serialize_entry(key, f)?,
+                    CustomValue::Number(CustomNumber::Float(_)) => map.serialize_entry(key, &())?,
+                }
+            }
+            map.end()
         }
     }
 
@@ -288,6 +301,25 @@ mod tests {
 
     fn object(entries: Vec<(&str, RawValue)>) -> RawValue {
         RawValue::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn custom_data_serializes_as_its_json_object_with_numbers_exact() {
+        let data = CustomData::parse(&object(vec![
+            ("s", RawValue::String("x\"y".into())),
+            ("t", RawValue::Bool(false)),
+            ("i", RawValue::Number(CustomNumber::Int(i64::MIN))),
+            ("u", RawValue::Number(CustomNumber::UInt(u64::MAX))),
+            ("f", RawValue::Number(CustomNumber::Float(0.1))),
+        ]))
+        .unwrap();
+        let written = serde_json::to_string(&data).unwrap();
+        assert_eq!(written, serde_json::to_string(&data.to_json()).unwrap());
+        assert_eq!(
+            written,
+            r#"{"f":0.1,"i":-9223372036854775808,"s":"x\"y","t":false,"u":18446744073709551615}"#
+        );
     }
 
     fn codes(raw: &RawValue) -> Vec<(String, String)> {

@@ -18,7 +18,7 @@ use crate::params::{event_params, list_params, page_params, path_id};
 use crate::problem::{ItemError, Problem};
 use crate::state::{Caller, HttpState};
 
-fn created_body(state: &HttpState, created: &rsvp_app::CreatedInvitation) -> InvitationBody {
+fn created_body<'a>(state: &HttpState, created: &'a rsvp_app::CreatedInvitation) -> InvitationBody<'a> {
     let mut body = InvitationBody::new(&created.invitation, Viewer::Sender);
     body.accept_url = created.link_token.as_ref().map(|t| state.config.links.accept_url(t));
     body
@@ -67,8 +67,8 @@ pub struct BulkFailureBody {
 
 /// The bulk answer.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct BulkBody {
-    successful: Vec<InvitationBody>,
+pub struct BulkBody<'a> {
+    successful: Vec<InvitationBody<'a>>,
     failed: Vec<BulkFailureBody>,
 }
 
@@ -138,7 +138,7 @@ pub async fn bulk(
         .json(body))
 }
 
-fn invitation_list(page: rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> InvitationList {
+fn invitation_list(page: &rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> InvitationList<'_> {
     InvitationList {
         data: page.items.iter().map(|i| InvitationBody::new(i, viewer)).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode),
@@ -158,7 +158,7 @@ pub async fn list_sent(
 ) -> Result<HttpResponse, Problem> {
     let params = list_params(req.query_string())?;
     let page = state.app.list_sent(&caller, params).await?;
-    Ok(HttpResponse::Ok().json(invitation_list(page, Viewer::Sender)))
+    Ok(HttpResponse::Ok().json(invitation_list(&page, Viewer::Sender)))
 }
 
 /// `GET /v1/invitations/received`
@@ -174,7 +174,7 @@ pub async fn list_received(
 ) -> Result<HttpResponse, Problem> {
     let params = list_params(req.query_string())?;
     let page = state.app.list_received(&caller, params).await?;
-    Ok(HttpResponse::Ok().json(invitation_list(page, Viewer::Invitee)))
+    Ok(HttpResponse::Ok().json(invitation_list(&page, Viewer::Invitee)))
 }
 
 /// `GET /v1/invitations/{id}`

@@ -2,7 +2,10 @@
 //! at the edge (domain types know nothing of HTTP).
 
 use rsvp_app::Viewer;
-use rsvp_domain::{Business, BusinessId, Connection, Event, Invitation, InvitationStatus, Suppression, User};
+use rsvp_domain::{
+    Business, BusinessId, Connection, CustomData, Event, ExternalId, Invitation, InvitationId, InvitationStatus,
+    Message, PersonName, Phone, RedirectUrl, Roles, Suppression, User, UserId,
+};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -14,67 +17,93 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     rsvp_app::rfc3339(t)
 }
 
+/// A time written as RFC 3339 in UTC (as [`rfc3339`]) straight into the
+/// serializer, without a `String` per field.
+#[derive(Debug, Clone, Copy)]
+pub struct Rfc3339(pub OffsetDateTime);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The longest RFC 3339 time `time` writes: `-9999-12-31T23:59:59.999999999Z`.
+        let mut buffer = [0_u8; 40];
+        let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+        self.0
+            .to_offset(time::UtcOffset::UTC)
+            .format_into(&mut cursor, &time::format_description::well_known::Rfc3339)
+            .map_err(serde::ser::Error::custom)?;
+        let written = usize::try_from(cursor.position()).unwrap_or(0);
+        let text = std::str::from_utf8(&buffer[..written]).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
 /// An invitation as the API shows it.
+// It borrows the invitation: a page is written from the domain values
+// straight into the response, with no copy of each field in between.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct InvitationBody {
+pub struct InvitationBody<'a> {
     /// Id.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: InvitationId,
     /// Sending business.
-    pub business_id: String,
+    #[schema(value_type = String)]
+    pub business_id: BusinessId,
     /// Sending user.
-    pub sent_by_user_id: String,
+    #[schema(value_type = String)]
+    pub sent_by_user_id: UserId,
     /// Invited address.
-    pub email: String,
+    pub email: &'a str,
     /// Status as it reads now.
     #[schema(value_type = InvitationStatusName, example = "pending")]
     pub status: &'static str,
     /// Sender's note.
     #[schema(required = true)]
-    pub message: Option<String>,
+    pub message: Option<&'a str>,
     /// Sender's metadata: present only for the sender's business.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub custom_data: Option<Value>,
+    pub custom_data: Option<&'a CustomData>,
     /// Roles.
-    pub roles: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub roles: &'a Roles,
     /// Invitee's first name.
     #[schema(required = true)]
-    pub first_name: Option<String>,
+    pub first_name: Option<&'a str>,
     /// Invitee's last name.
     #[schema(required = true)]
-    pub last_name: Option<String>,
+    pub last_name: Option<&'a str>,
     /// Invitee's phone.
     #[schema(required = true)]
-    pub phone: Option<String>,
+    pub phone: Option<&'a str>,
     /// Sender's reference.
     #[schema(required = true)]
-    pub external_id: Option<String>,
+    pub external_id: Option<&'a str>,
     /// Whether the invitee shares data with the sender.
     pub source_is_invitee: bool,
     /// Invitee's business. The sender's side sees it only once the invitation
     /// is accepted (before that it is null), or any tenant could learn which
     /// business an email belongs to by inviting it.
-    #[schema(required = true)]
-    pub invitee_business_id: Option<String>,
+    #[schema(value_type = Option<String>, required = true)]
+    pub invitee_business_id: Option<BusinessId>,
     /// Expiry.
-    #[schema(format = DateTime)]
-    pub expires_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Rfc3339,
     /// Creation.
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Rfc3339,
     /// Last change.
-    #[schema(format = DateTime)]
-    pub updated_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Rfc3339,
     /// Terminal time.
-    #[schema(format = DateTime, required = true)]
-    pub resolved_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub resolved_at: Option<Rfc3339>,
     /// Email fate: queued, sent, failed; null when no email was asked for.
     #[schema(value_type = Option<EmailDeliveryName>, required = true, example = "queued")]
     pub email_delivery: Option<&'static str>,
     /// Where the invitee's page sends the invitee after an answer, with
     /// `invitation_id` and `status` added to its query.
     #[schema(required = true)]
-    pub redirect_url: Option<String>,
+    pub redirect_url: Option<&'a str>,
     /// The language of the emails (`en`, `de`); null for invitations created
     /// before rsvp stored one.
     #[schema(value_type = Option<LocaleName>, required = true, example = "en")]
@@ -84,33 +113,32 @@ pub struct InvitationBody {
     pub accept_url: Option<String>,
 }
 
-impl InvitationBody {
+impl<'a> InvitationBody<'a> {
     /// The invitation as `viewer` may see it.
-    pub fn new(invitation: &Invitation, viewer: Viewer) -> Self {
+    pub fn new(invitation: &'a Invitation, viewer: Viewer) -> Self {
         Self {
-            id: invitation.id().to_string(),
-            business_id: invitation.business_id().to_string(),
-            sent_by_user_id: invitation.sent_by_user_id().to_string(),
-            email: invitation.email().to_string(),
+            id: invitation.id(),
+            business_id: invitation.business_id(),
+            sent_by_user_id: invitation.sent_by_user_id(),
+            email: invitation.email().as_str(),
             status: invitation.status().as_str(),
-            message: invitation.message().map(ToString::to_string),
-            custom_data: (viewer == Viewer::Sender).then(|| invitation.custom_data().to_json()),
-            roles: invitation.roles().to_strings(),
-            first_name: invitation.first_name().map(ToString::to_string),
-            last_name: invitation.last_name().map(ToString::to_string),
-            phone: invitation.phone().map(ToString::to_string),
-            external_id: invitation.external_id().map(ToString::to_string),
+            message: invitation.message().map(Message::as_str),
+            custom_data: (viewer == Viewer::Sender).then(|| invitation.custom_data()),
+            roles: invitation.roles(),
+            first_name: invitation.first_name().map(PersonName::as_str),
+            last_name: invitation.last_name().map(PersonName::as_str),
+            phone: invitation.phone().map(Phone::as_str),
+            external_id: invitation.external_id().map(ExternalId::as_str),
             source_is_invitee: invitation.source_is_invitee(),
             invitee_business_id: invitation
                 .invitee_business_id()
-                .filter(|_| viewer == Viewer::Invitee || invitation.status() == InvitationStatus::Accepted)
-                .map(|b| b.to_string()),
-            expires_at: rfc3339(invitation.expires_at()),
-            created_at: rfc3339(invitation.created_at()),
-            updated_at: rfc3339(invitation.updated_at()),
-            resolved_at: invitation.resolved_at().map(rfc3339),
+                .filter(|_| viewer == Viewer::Invitee || invitation.status() == InvitationStatus::Accepted),
+            expires_at: Rfc3339(invitation.expires_at()),
+            created_at: Rfc3339(invitation.created_at()),
+            updated_at: Rfc3339(invitation.updated_at()),
+            resolved_at: invitation.resolved_at().map(Rfc3339),
             email_delivery: invitation.email_delivery().map(|d| d.as_str()),
-            redirect_url: invitation.redirect_url().map(ToString::to_string),
+            redirect_url: invitation.redirect_url().map(RedirectUrl::as_str),
             locale: invitation.locale().map(|l| l.as_str()),
             accept_url: None,
         }
@@ -295,5 +323,29 @@ impl From<&Suppression> for SuppressionBody {
             invitation_id: suppression.invitation_id.map(|i| i.to_string()),
             created_at: rfc3339(suppression.created_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_written_as_rfc3339_in_utc_as_before() {
+        let at = |nanos: i128| OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+        let plus_two = time::UtcOffset::from_hms(2, 0, 0).unwrap();
+        let times = [
+            at(1_795_341_600_000_000_000),
+            at(1_795_341_600_123_456_789).to_offset(plus_two),
+            at(500_000_000),
+        ];
+        for t in times {
+            let written = serde_json::to_string(&Rfc3339(t)).unwrap();
+            assert_eq!(written, format!("\"{}\"", rfc3339(t)));
+        }
+        assert_eq!(
+            serde_json::to_string(&Rfc3339(times[1])).unwrap(),
+            "\"2026-11-22T10:00:00.123456789Z\""
+        );
     }
 }

@@ -209,9 +209,9 @@ pub struct BusinessListQuery {
 
 /// A page of invitations.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct InvitationList {
+pub struct InvitationList<'a> {
     /// The rows.
-    pub data: Vec<InvitationBody>,
+    pub data: Vec<InvitationBody<'a>>,
     /// Pass as `cursor` for the next page; null on the last.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
