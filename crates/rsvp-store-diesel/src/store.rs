@@ -137,6 +137,11 @@ impl fmt::Debug for StoreOptions {
 #[derive(Clone)]
 pub struct DieselStore {
     pool: Pool,
+    /// One permit per pooled connection: a unit holds one while it runs
+    /// (see `on_pool`).
+    units_on_pool: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a unit waits for a connection.
+    connection_timeout: Duration,
     backend: Backend,
     ping_timeout: Duration,
     /// SQLite: the last write unit failed on storage (full disk, read-only

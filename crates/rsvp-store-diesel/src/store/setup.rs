@@ -54,6 +54,10 @@ impl DieselStore {
         };
         Ok(Self {
             pool,
+            units_on_pool: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(options.max_connections.max(1)).unwrap_or(usize::MAX),
+            )),
+            connection_timeout: options.connection_timeout,
             backend,
             ping_timeout: options.ping_timeout,
             storage_failure: std::sync::Arc::default(),
@@ -190,16 +194,47 @@ impl DieselStore {
     }
 
     /// A unit on a pooled connection, inside one `spawn_blocking`.
+    ///
+    /// A unit first waits, as a task, for one of as many permits as the pool
+    /// has connections, and only then takes a blocking thread: under load
+    /// the units beyond the pool wait without a thread each (at 64
+    /// connections, 105 threads parked on the pool's condition variable,
+    /// each wake-up a futex call, each thread a malloc arena). The wait is
+    /// bounded by the pool's checkout timeout, as before.
     pub(super) async fn on_pool<T, F>(&self, operation: Operation, work: F) -> (Result<T, StoreError>, bool)
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
     {
+        let deadline = std::time::Instant::now() + self.connection_timeout;
+        let permit =
+            match tokio::time::timeout(self.connection_timeout, self.units_on_pool.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(closed)) => {
+                    return (
+                        Err(StoreError::Unavailable(format!("{}: {closed}", operation.name))),
+                        false,
+                    );
+                }
+                Err(_) => {
+                    return (
+                        Err(StoreError::Unavailable(format!(
+                            "{}: no database connection within {} ms: every one is busy",
+                            operation.name,
+                            self.connection_timeout.as_millis()
+                        ))),
+                        false,
+                    );
+                }
+            };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(|e| {
+            // What is left of the checkout budget after the permit's wait.
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let mut conn = pool.get_timeout(left.max(Duration::from_millis(1))).map_err(|e| {
                 (
                     StoreError::Unavailable(format!("{}: no database connection: {e}", operation.name)),
                     false,

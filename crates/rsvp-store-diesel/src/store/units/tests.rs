@@ -3,6 +3,8 @@
 
 #![allow(clippy::wildcard_imports)]
 
+use std::sync::Arc;
+
 use rsvp_domain::{BusinessName, UserId};
 
 use crate::store::test_support::{id, sqlite_store, test_key};
@@ -32,6 +34,92 @@ async fn a_panic_inside_a_unit_of_work_is_unavailable_and_the_store_goes_on() {
         store.accounts().get_business(BusinessId::from_uuid(Uuid::nil())).await,
         Ok(None)
     );
+}
+
+const READ: op::Operation = op::Operation {
+    name: "probe",
+    kind: op::Kind::Read,
+};
+
+#[tokio::test]
+async fn no_more_units_run_at_once_than_the_pool_has_connections() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let database = TestDatabase::sqlite();
+    let store = sqlite_store(&database, 2).await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let units = (0..24).map(|_| {
+        let (running, most) = (Arc::clone(&running), Arc::clone(&most));
+        let store = store.clone();
+        async move {
+            store
+                .run(READ, move |_| -> Unit<()> {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+        }
+    });
+    for result in futures_join_all(units).await {
+        result.unwrap();
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_unit_that_finds_every_connection_busy_past_the_checkout_timeout_is_unavailable() {
+    let database = TestDatabase::sqlite();
+    let mut options = StoreOptions::new(database.url());
+    options.max_connections = 1;
+    options.min_idle = Some(0);
+    options.connection_timeout = std::time::Duration::from_millis(200);
+    let store = DieselStore::connect_with(options).await.unwrap();
+    store.run_migrations().await.unwrap();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+    let holder = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .run(READ, move |_| -> Unit<()> {
+                    let _ = started.send(());
+                    let _ = released.recv();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    has_started.await.unwrap();
+    let waited = std::time::Instant::now();
+    match store.run(READ, |_| -> Unit<()> { Ok(()) }).await {
+        // It waited for a permit, as a task, not in the pool on a thread.
+        Err(StoreError::Unavailable(message)) => assert!(
+            message.contains("probe: no database connection within 200 ms"),
+            "{message}"
+        ),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(waited.elapsed() >= std::time::Duration::from_millis(200));
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    // The connection is free again: the next unit runs.
+    store.run(READ, |_| -> Unit<()> { Ok(()) }).await.unwrap();
+}
+
+/// Awaits every future (the crate has no `futures` dependency).
+async fn futures_join_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
 }
 
 /// Creates businesses until one fails; the error.
