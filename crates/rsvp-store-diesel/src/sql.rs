@@ -3,11 +3,13 @@
 //!
 //! Diesel's `sql()` literal marks every statement it appears in as unsafe to
 //! cache, so such a statement is parsed and planned again at every call (on
-//! PostgreSQL an unnamed statement each time). The lists, the outbox claim
-//! and the `pending` filters hold fixed SQL text, which is as safe to cache
-//! as the DSL's own: these types say so. A cached statement is prepared once
-//! per connection; on PostgreSQL it then gets the generic plan that the
-//! query-plan tests check (`store/query_plans.rs`).
+//! PostgreSQL an unnamed statement each time). The pages of the lists hold
+//! fixed SQL text (the `pending` filter, the keyset), which is as safe to
+//! cache as the DSL's own: these types say so. A cached statement is
+//! prepared once per connection; on PostgreSQL it then gets the generic
+//! plan, which the query-plan tests check (`store/query_plans.rs`). Point
+//! lookups keep diesel's literal on purpose: their generic plan is wrong
+//! without statistics (`stored_pending`, docs/DECISIONS.md).
 
 use diesel::QueryResult;
 use diesel::backend::Backend;
