@@ -262,6 +262,8 @@ impl Store for DieselStore {
 }
 
 #[cfg(test)]
+mod port_walk;
+#[cfg(test)]
 mod query_plans;
 #[cfg(test)]
 mod test_support;
