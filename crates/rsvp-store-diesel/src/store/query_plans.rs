@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use diesel::connection::InstrumentationEvent;
 
 use crate::store::port_walk::exercise_every_query;
-use crate::store::test_support::sqlite_store;
+use crate::store::test_support::migrated_store;
 use crate::store::*;
 use crate::testing::TestDatabase;
 
@@ -146,7 +146,7 @@ fn assert_every_query_uses_an_index(plans: &[(String, Vec<String>)], is_full_sca
 #[tokio::test]
 async fn every_query_on_sqlite_is_served_by_an_index_never_a_full_scan() {
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 1).await;
+    let store = migrated_store(&database, 1).await;
     let statements = statements_of_every_query(&store).await;
     let plans = plans(&store, statements).await;
     // A scan is full unless it reads, in order and up to the limit, the
@@ -164,11 +164,7 @@ async fn every_query_on_sqlite_is_served_by_an_index_never_a_full_scan() {
 #[tokio::test]
 async fn every_query_on_postgres_is_served_by_an_index_never_a_sequential_scan() {
     let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
-    let mut options = StoreOptions::new(database.url());
-    options.max_connections = 1;
-    options.min_idle = Some(0);
-    let store = DieselStore::connect_with(options).await.unwrap();
-    store.run_migrations().await.unwrap();
+    let store = migrated_store(&database, 1).await;
     let statements = statements_of_every_query(&store).await;
     let plans = plans(&store, statements).await;
     assert_every_query_uses_an_index(&plans, |step| step.contains("Seq Scan"));
@@ -215,11 +211,7 @@ fn is_page(sql: &str) -> bool {
 #[tokio::test]
 async fn every_page_on_postgres_is_a_prepared_statement_so_it_is_planned_once_per_connection() {
     let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
-    let mut options = StoreOptions::new(database.url());
-    options.max_connections = 1;
-    options.min_idle = Some(0);
-    let store = DieselStore::connect_with(options).await.unwrap();
-    store.run_migrations().await.unwrap();
+    let store = migrated_store(&database, 1).await;
     let statements = statements_of_every_query(&store).await;
     let pool = store.pool.clone();
     let prepared: Vec<String> = tokio::task::spawn_blocking(move || {

@@ -53,7 +53,8 @@ impl DieselStore {
     }
 }
 
-pub(super) async fn sqlite_store(database: &TestDatabase, max_connections: u32) -> DieselStore {
+/// A migrated store on `database` (either backend) with a pool of `max_connections`.
+pub(super) async fn migrated_store(database: &TestDatabase, max_connections: u32) -> DieselStore {
     let mut options = StoreOptions::new(database.url());
     options.max_connections = max_connections;
     options.min_idle = Some(0);

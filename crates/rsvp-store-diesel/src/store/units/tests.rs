@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use rsvp_domain::{BusinessName, UserId};
 
-use crate::store::test_support::{id, sqlite_store, test_key};
+use crate::store::test_support::{id, migrated_store, test_key};
 use crate::store::*;
 use crate::testing::TestDatabase;
 
 #[tokio::test]
 async fn a_panic_inside_a_unit_of_work_is_unavailable_and_the_store_goes_on() {
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 1).await;
+    let store = migrated_store(&database, 1).await;
     let result: Result<(), StoreError> = store
         .run(
             op::Operation {
@@ -45,7 +45,7 @@ const READ: op::Operation = op::Operation {
 async fn no_more_units_run_at_once_than_the_pool_has_connections() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 2).await;
+    let store = migrated_store(&database, 2).await;
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let units = (0..24).map(|_| {
@@ -175,7 +175,7 @@ async fn cap_file(store: &DieselStore, capped: bool) {
 #[tokio::test]
 async fn a_sqlite_store_whose_disk_is_full_is_not_ready_until_a_write_succeeds_again() {
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 1).await;
+    let store = migrated_store(&database, 1).await;
     store.ping().await.expect("ready at first");
     cap_file(&store, true).await;
     let refused = write_until_refused(&store).await;
@@ -204,7 +204,7 @@ async fn a_sqlite_store_whose_disk_is_full_is_not_ready_until_a_write_succeeds_a
 #[tokio::test]
 async fn a_sqlite_write_unit_holds_the_write_lock_from_its_first_statement() {
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 2).await;
+    let store = migrated_store(&database, 2).await;
     let pool = store.pool.clone();
     let refused = tokio::task::spawn_blocking(move || {
         let mut first = pool.get().unwrap();
@@ -332,7 +332,7 @@ async fn every_sqlite_connection_gets_wal_a_busy_timeout_and_foreign_keys() {
         foreign_keys: i64,
     }
     let database = TestDatabase::sqlite();
-    let store = sqlite_store(&database, 3).await;
+    let store = migrated_store(&database, 3).await;
     // Hold three connections at once, so that the pool must open each.
     let pool = store.pool.clone();
     let seen = tokio::task::spawn_blocking(move || {
