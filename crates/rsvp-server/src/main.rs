@@ -19,6 +19,7 @@
 //! ```
 
 mod admin_cli;
+mod arenas;
 mod catalog;
 mod probe;
 mod settings;
@@ -116,6 +117,9 @@ enum AdminCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve) {
+        arenas::limit_or_go_on();
+    }
     if let Command::Settings { env_example } = cli.command {
         print!(
             "{}",

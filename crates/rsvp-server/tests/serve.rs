@@ -271,6 +271,34 @@ fn the_binary_serves_the_quick_start_on_postgresql_and_stops_on_sigterm() {
     );
 }
 
+/// The variables of the serving process, as the kernel holds them.
+fn environment_of(server: &Server) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{}/environ", server.child.id())).unwrap();
+    raw.split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn serve_runs_with_two_malloc_arenas_unless_the_operator_sets_another_number() {
+    let server = Server::start(TestDatabase::sqlite());
+    let environment = environment_of(&server);
+    assert!(environment.iter().any(|v| v == "MALLOC_ARENA_MAX=2"), "{environment:?}");
+    // Still the same process, still serving, and it stops as before.
+    assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
+    let logs = server.stop();
+    assert!(logs.iter().any(|l| l.contains("rsvp stopped")), "{logs:?}");
+
+    let server = Server::start_with(TestDatabase::sqlite(), &[("MALLOC_ARENA_MAX", "4")]);
+    let environment = environment_of(&server);
+    assert!(environment.iter().any(|v| v == "MALLOC_ARENA_MAX=4"), "{environment:?}");
+    assert!(
+        !environment.iter().any(|v| v == "MALLOC_ARENA_MAX=2"),
+        "{environment:?}"
+    );
+}
+
 #[test]
 fn an_invalid_setting_stops_start_up_naming_it() {
     let output = Command::new(env!("CARGO_BIN_EXE_rsvp"))
