@@ -246,30 +246,15 @@ mod json {
             Self::parse(&RawValue::from(value))
         }
 
-        /// The data as a JSON object.
+        /// The data as a JSON object (what its `Serialize` writes).
         pub fn to_json(&self) -> Value {
-            Value::Object(
-                self.0
-                    .iter()
-                    .map(|(k, v)| {
-                        let json = match v {
-                            CustomValue::String(s) => Value::String(s.clone()),
-                            CustomValue::Bool(b) => Value::Bool(*b),
-                            CustomValue::Number(CustomNumber::Int(i)) => Value::from(*i),
-                            CustomValue::Number(CustomNumber::UInt(u)) => Value::from(*u),
-                            CustomValue::Number(CustomNumber::Float(f)) => {
-                                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-                            }
-                        };
-                        (k.clone(), json)
-                    })
-                    .collect(),
-            )
+            // Serializing string keys and plain values cannot fail.
+            serde_json::to_value(self).unwrap_or_else(|_| Value::Object(serde_json::Map::new()))
         }
     }
 
     impl serde::Serialize for CustomData {
-        /// The object [`CustomData::to_json`] gives, written without building it.
+        /// A JSON object, written without building a `serde_json::Value`.
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             use serde::ser::SerializeMap;
             let mut map = serializer.serialize_map(Some(self.0.len()))?;
