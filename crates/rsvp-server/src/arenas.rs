@@ -10,15 +10,14 @@
 //! executes itself once more with the variable set, keeping its process id,
 //! arguments and environment.
 
-/// The variable glibc reads.
-const VARIABLE: &str = "MALLOC_ARENA_MAX";
-
 /// Re-executes this process with `MALLOC_ARENA_MAX=2` when the variable is
 /// unset; returns only if it is set already or the re-execution failed
 /// (then glibc's default stays: the limit is a saving, not a need).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn limit_or_go_on() {
     use std::os::unix::process::CommandExt;
+    /// The variable glibc reads.
+    const VARIABLE: &str = "MALLOC_ARENA_MAX";
     if std::env::var_os(VARIABLE).is_some() {
         return;
     }
@@ -36,6 +35,4 @@ pub(crate) fn limit_or_go_on() {
 
 /// Other platforms: glibc's variable means nothing there.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(crate) fn limit_or_go_on() {
-    let _ = VARIABLE;
-}
+pub(crate) fn limit_or_go_on() {}

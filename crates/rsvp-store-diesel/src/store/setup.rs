@@ -206,34 +206,33 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Unit<T> + Send + 'static,
     {
-        let deadline = std::time::Instant::now() + self.connection_timeout;
-        let permit =
-            match tokio::time::timeout(self.connection_timeout, self.units_on_pool.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(closed)) => {
-                    return (
-                        Err(StoreError::Unavailable(format!("{}: {closed}", operation.name))),
-                        false,
-                    );
-                }
-                Err(_) => {
-                    return (
-                        Err(StoreError::Unavailable(format!(
-                            "{}: no database connection within {} ms: every one is busy",
-                            operation.name,
-                            self.connection_timeout.as_millis()
-                        ))),
-                        false,
-                    );
-                }
-            };
+        // One checkout budget: the permit's wait and the pool's share it.
+        let deadline = tokio::time::Instant::now() + self.connection_timeout;
+        let permit = match tokio::time::timeout_at(deadline, self.units_on_pool.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(closed)) => {
+                return (
+                    Err(StoreError::Unavailable(format!("{}: {closed}", operation.name))),
+                    false,
+                );
+            }
+            Err(_) => {
+                return (
+                    Err(StoreError::Unavailable(format!(
+                        "{}: no database connection within {} ms: every one is busy",
+                        operation.name,
+                        self.connection_timeout.as_millis()
+                    ))),
+                    false,
+                );
+            }
+        };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _entered = span.enter();
-            // What is left of the checkout budget after the permit's wait.
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let mut conn = pool.get_timeout(left.max(Duration::from_millis(1))).map_err(|e| {
                 (
                     StoreError::Unavailable(format!("{}: no database connection: {e}", operation.name)),
