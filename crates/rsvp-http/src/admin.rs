@@ -3,38 +3,17 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use rsvp_app::{NewBusinessInput, NewUserInput};
-use rsvp_domain::{BusinessId, FieldError, SuppressionId};
+use rsvp_domain::{BusinessId, SuppressionId};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use crate::body::{as_object, optional_string, require_json, unknown_fields};
 use crate::cursor;
 use crate::dto::{BusinessBody, SuppressionBody, UserBody};
-use crate::openapi::{AddUserRequest, CreateBusinessRequest, SuppressionList, SuppressionQueryParams};
+use crate::json::Json;
+use crate::openapi::{SuppressionList, SuppressionQueryParams};
+use crate::requests::{AddUserRequest, CreateBusinessRequest};
 use crate::params::{path_id, suppression_params};
 use crate::problem::Problem;
 use crate::state::{HttpState, Operator};
-
-fn user_input(object: &Map<String, Value>, prefix: &str, errors: &mut Vec<FieldError>) -> NewUserInput {
-    let path = |f: &str| {
-        if prefix.is_empty() {
-            f.to_owned()
-        } else {
-            format!("{prefix}.{f}")
-        }
-    };
-    errors.extend(
-        unknown_fields(object, &["email", "first_name", "last_name"])
-            .into_iter()
-            .map(|e| if prefix.is_empty() { e } else { e.under(prefix) }),
-    );
-    NewUserInput {
-        email: optional_string(object, "email", &path("email"), errors),
-        first_name: optional_string(object, "first_name", &path("first_name"), errors),
-        last_name: optional_string(object, "last_name", &path("last_name"), errors),
-    }
-}
 
 /// A new business, its user and API key.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -111,26 +90,9 @@ impl From<&rsvp_app::ProvisionedUser> for ProvisionedUserBody {
 pub async fn create_business(
     state: web::Data<HttpState>,
     _: Operator,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(input): Json<CreateBusinessRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["name", "user"]);
-    let name = optional_string(object, "name", "name", &mut errors);
-    let user = match object.get("user") {
-        Some(Value::Object(user)) => user_input(user, "user", &mut errors),
-        None | Some(Value::Null) => NewUserInput::default(),
-        Some(_) => {
-            errors.push(FieldError::new("user", "invalid_type", "user must be an object"));
-            NewUserInput::default()
-        }
-    };
-    if !errors.is_empty() {
-        // Nothing may be written when any field is wrong, so the use case is not called.
-        return Err(Problem::invalid_fields(errors));
-    }
-    let made = state.app.provision_business(NewBusinessInput { name, user }).await?;
+    let made = state.app.provision_business(input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ProvisionedBusinessBody::from(&made)))
@@ -149,17 +111,9 @@ pub async fn add_user(
     state: web::Data<HttpState>,
     _: Operator,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(input): Json<AddUserRequest>,
 ) -> Result<HttpResponse, Problem> {
     let business: BusinessId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = Vec::new();
-    let input = user_input(object, "", &mut errors);
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let made = state.app.add_user(business, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -3,17 +3,15 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{Viewer, ports::Principal};
-use rsvp_domain::{Action, FieldError, InvitationId, InvitationStatus};
+use rsvp_domain::InvitationId;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::body::{as_object, read_json, require_json, unknown_fields};
 use crate::cursor;
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-use crate::openapi::{
-    BulkRequest, ConnectionList, CreateInvitationRequest, EventList, InvitationList, ListQuery, PageQuery,
-    PatchInvitationRequest, ResendRequest,
-};
+use crate::json::{Json, OptionalJson, read_body};
+use crate::openapi::{ConnectionList, EventList, InvitationList, ListQuery, PageQuery};
+use crate::requests::{BulkRequest, CreateInvitationRequest, PatchInvitationRequest, ResendRequest};
 use crate::params::{event_params, list_params, page_params, path_id};
 use crate::problem::{ItemError, Problem};
 use crate::state::{Caller, HttpState};
@@ -39,11 +37,8 @@ pub async fn create(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     req: HttpRequest,
-    payload: web::Payload,
+    Json(request): Json<CreateInvitationRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let request =
-        crate::invitation_json::parse_invitation(&value).map_err(|e| Problem::invalid_fields(e.into_vec()))?;
     let created = state.app.invite(&caller, request).await?;
     let body = created_body(&state, &created);
     // The answer may carry `accept_url`, a credential.
@@ -82,43 +77,16 @@ pub struct BulkBody<'a> {
 pub async fn bulk(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(items): Json<BulkRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let value = require_json(&req, payload, state.config.bulk_body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["invitations"]);
-    let items = match object.get("invitations") {
-        Some(Value::Array(items)) if !items.is_empty() && items.len() <= rsvp_app::MAX_BULK_INVITATIONS => Some(items),
-        Some(Value::Array(_)) => {
-            errors.push(FieldError::new(
-                "invitations",
-                "out_of_range",
-                "invitations must hold 1 to 1000 items",
-            ));
-            None
-        }
-        None => {
-            errors.push(FieldError::new("invitations", "required", "invitations is required"));
-            None
-        }
-        Some(_) => {
-            errors.push(FieldError::new(
-                "invitations",
-                "invalid_type",
-                "invitations must be an array",
-            ));
-            None
-        }
-    };
-    let (Some(items), true) = (items, errors.is_empty()) else {
-        return Err(Problem::invalid_fields(errors));
-    };
     let emails: Vec<Option<String>> = items
         .iter()
         .map(|item| item.get("email").and_then(Value::as_str).map(str::to_owned))
         .collect();
-    let requests = items.iter().map(crate::invitation_json::parse_invitation).collect();
+    let requests = items
+        .into_iter()
+        .map(|item| read_body::<CreateInvitationRequest>(item).map_err(rsvp_domain::ValidationErrors::from))
+        .collect();
     let outcome = state.app.bulk_invite(&caller, requests).await?;
     let body = BulkBody {
         successful: outcome.successful.iter().map(|c| created_body(&state, c)).collect(),
@@ -216,37 +184,9 @@ pub async fn patch(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(action): Json<PatchInvitationRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: InvitationId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["status"]);
-    let action = match object.get("status") {
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new("status", "required", "status is required"));
-            None
-        }
-        Some(Value::String(s)) => match s.parse::<InvitationStatus>().ok().and_then(Action::leading_to) {
-            Some(action @ (Action::Accept | Action::Reject | Action::Cancel)) => Some(action),
-            _ => {
-                errors.push(FieldError::new(
-                    "status",
-                    "invalid_value",
-                    "status must be one of accepted, rejected, cancelled",
-                ));
-                None
-            }
-        },
-        Some(_) => {
-            errors.push(FieldError::new("status", "invalid_type", "status must be a string"));
-            None
-        }
-    };
-    let (Some(action), true) = (action, errors.is_empty()) else {
-        return Err(Problem::invalid_fields(errors));
-    };
     let outcome = state.app.change_status(&caller, id, action).await?;
     state.metrics.observe_transition(outcome.invitation.status().as_str());
     Ok(HttpResponse::Ok().json(InvitationBody::new(
@@ -271,27 +211,10 @@ pub async fn resend(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(revoke): OptionalJson<ResendRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: InvitationId = path_id(&id, "id")?;
-    let mut revoke = false;
-    if let Some(value) = read_json(&req, payload, state.config.body_limit).await? {
-        let object = as_object(&value)?;
-        let mut errors = unknown_fields(object, &["revoke_previous_links"]);
-        match object.get("revoke_previous_links") {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(b)) => revoke = *b,
-            Some(_) => errors.push(FieldError::new(
-                "revoke_previous_links",
-                "invalid_type",
-                "revoke_previous_links must be a boolean",
-            )),
-        }
-        if !errors.is_empty() {
-            return Err(Problem::invalid_fields(errors));
-        }
-    }
+    let revoke = revoke.unwrap_or(false);
     let invitation = state.app.resend(&caller, id, revoke).await?;
     Ok(HttpResponse::Ok().json(InvitationBody::new(&invitation, Viewer::Sender)))
 }

@@ -16,7 +16,8 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web;
-use futures_util::StreamExt as _;
+use actix_web::error::PayloadError;
+use futures_util::{Stream, StreamExt as _};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
@@ -195,7 +196,11 @@ pub(crate) fn too_large(limit: usize) -> Problem {
 /// 415 unless `Content-Type` is JSON, 413 over the limit, 400
 /// `malformed_json` when it does not parse or an object has a duplicate key
 /// ([`parse_json_bytes`]).
-pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Option<Value>, Problem> {
+pub async fn read_json(
+    req: &HttpRequest,
+    mut payload: impl Stream<Item = Result<web::Bytes, PayloadError>> + Unpin,
+    limit: usize,
+) -> Result<Option<Value>, Problem> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -225,61 +230,6 @@ pub async fn read_json(req: &HttpRequest, mut payload: web::Payload, limit: usiz
     parse_json_bytes(&body)
         .map(Some)
         .map_err(|e| Problem::malformed_json(e.to_string()))
-}
-
-/// [`read_json`] for endpoints whose body is required.
-///
-/// # Errors
-/// As [`read_json`], and 400 for an empty body.
-pub async fn require_json(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value, Problem> {
-    read_json(req, payload, limit)
-        .await?
-        .ok_or_else(|| Problem::malformed_json("a JSON body is required"))
-}
-
-/// Names the fields of `object` not in `known`, as `unknown_field` errors.
-pub fn unknown_fields(object: &serde_json::Map<String, Value>, known: &[&str]) -> Vec<rsvp_domain::FieldError> {
-    object
-        .keys()
-        .filter(|k| !known.contains(&k.as_str()))
-        .map(|k| rsvp_domain::FieldError::new(k.clone(), "unknown_field", format!("unknown field '{k}'")))
-        .collect()
-}
-
-/// The string at `object[field]`, if present and not null; a value of
-/// another JSON type is recorded as `invalid_type` under `path`.
-pub fn optional_string(
-    object: &serde_json::Map<String, Value>,
-    field: &str,
-    path: &str,
-    errors: &mut Vec<rsvp_domain::FieldError>,
-) -> Option<String> {
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            errors.push(rsvp_domain::FieldError::new(
-                path,
-                "invalid_type",
-                format!("{path} must be a string"),
-            ));
-            None
-        }
-    }
-}
-
-/// The body as an object.
-///
-/// # Errors
-/// 422 when it is another JSON type.
-pub fn as_object(value: &Value) -> Result<&serde_json::Map<String, Value>, Problem> {
-    value.as_object().ok_or_else(|| {
-        Problem::invalid_fields(vec![rsvp_domain::FieldError::new(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        )])
-    })
 }
 
 #[cfg(test)]

@@ -5,21 +5,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use rsvp_app::{
-    BusinessChange, BusinessDetail, CreatedApiKey, ErasureReport, NewApiKeyInput, Page, PageRequest, UserChange,
-};
-use rsvp_domain::{ApiKey, ApiKeyId, Business, BusinessId, FieldError, User, UserId};
+use rsvp_app::{BusinessDetail, CreatedApiKey, ErasureReport, Page, PageRequest};
+use rsvp_domain::{ApiKey, ApiKeyId, Business, BusinessId, User, UserId};
 use serde::Serialize;
-use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::body::{as_object, optional_string, require_json, unknown_fields};
 use crate::cursor;
 use crate::dto::{BusinessBody, UserBody, rfc3339};
-use crate::openapi::{
-    BusinessListQuery, CreateApiKeyRequest, ErasureRequest, PageQuery, UpdateBusinessRequest, UpdateUserRequest,
-};
+use crate::json::Json;
+use crate::openapi::{BusinessListQuery, PageQuery};
+use crate::requests::{CreateApiKeyRequest, ErasureRequest, UpdateBusinessRequest, UpdateUserRequest};
 use crate::params::{business_list_params, page_params, path_id};
 use crate::problem::Problem;
 use crate::state::{Caller, HttpState, Operator};
@@ -216,39 +210,6 @@ pub struct MeBody {
     pub business: BusinessBody,
 }
 
-/// `field` as a boolean, if present and not null.
-fn optional_bool(object: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
-    match object.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_type",
-                format!("{field} must be a boolean"),
-            ));
-            None
-        }
-    }
-}
-
-/// `field` as a nullable string: absent `None`, null `Some(None)`.
-fn nullable_string(object: &Map<String, Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<Option<String>> {
-    match object.get(field) {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(s.clone())),
-        Some(_) => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_type",
-                format!("{field} must be a string or null"),
-            ));
-            None
-        }
-    }
-}
-
 /// `GET /v1/admin/businesses`
 #[utoipa::path(get, path = "/v1/admin/businesses", tag = "operator", params(BusinessListQuery),
     security(("admin_token" = [])),
@@ -295,20 +256,9 @@ pub async fn update_business(
     state: web::Data<HttpState>,
     _: Operator,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(change): Json<UpdateBusinessRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: BusinessId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["name", "suspended"]);
-    let change = BusinessChange {
-        name: optional_string(object, "name", "name", &mut errors),
-        suspended: optional_bool(object, "suspended", &mut errors),
-    };
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let business = state.app.update_business(id, change).await?;
     Ok(HttpResponse::Ok().json(BusinessBody::from(&business)))
 }
@@ -344,21 +294,9 @@ pub async fn update_user(
     state: web::Data<HttpState>,
     _: Operator,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(change): Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: UserId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["first_name", "last_name", "deactivated"]);
-    let change = UserChange {
-        first_name: nullable_string(object, "first_name", &mut errors),
-        last_name: nullable_string(object, "last_name", &mut errors),
-        deactivated: optional_bool(object, "deactivated", &mut errors),
-    };
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let user = state.app.update_user(id, change).await?;
     Ok(HttpResponse::Ok().json(UserBody::from(&user)))
 }
@@ -376,34 +314,10 @@ pub async fn create_api_key(
     state: web::Data<HttpState>,
     _: Operator,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(input): Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: UserId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["name", "expires_at"]);
-    let name = optional_string(object, "name", "name", &mut errors);
-    let expires_at = optional_string(object, "expires_at", "expires_at", &mut errors).and_then(|raw| {
-        OffsetDateTime::parse(&raw, &Rfc3339).map_or_else(
-            |_| {
-                errors.push(FieldError::new(
-                    "expires_at",
-                    "invalid_format",
-                    "expires_at must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z",
-                ));
-                None
-            },
-            Some,
-        )
-    });
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
-    let made = state
-        .app
-        .create_api_key(id, NewApiKeyInput { name, expires_at })
-        .await?;
+    let made = state.app.create_api_key(id, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(CreatedApiKeyBody::from(&made)))
@@ -454,19 +368,8 @@ pub async fn revoke_api_key(
 pub async fn erase(
     state: web::Data<HttpState>,
     _: Operator,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(email): Json<ErasureRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["email"]);
-    let email = optional_string(object, "email", "email", &mut errors);
-    if email.is_none() && errors.iter().all(|e| e.field != "email") {
-        errors.push(FieldError::new("email", "required", "email is required"));
-    }
-    let (Some(email), true) = (email, errors.is_empty()) else {
-        return Err(Problem::invalid_fields(errors));
-    };
     let report = state.app.erase_person(&email).await?;
     Ok(HttpResponse::Ok().json(ErasureBody::from(&report)))
 }

@@ -1,13 +1,14 @@
 //! The link holder's endpoints: preview, accept, decline by token. Unknown,
 //! revoked and never-existing tokens all answer the same 404.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use rsvp_app::{AcceptLinkInput, LinkPreview};
+use actix_web::{HttpResponse, web};
+use rsvp_app::LinkPreview;
 use serde::Serialize;
 
-use crate::body::{as_object, optional_string, read_json, unknown_fields};
 use crate::dto::{ConnectionBody, rfc3339};
-use crate::openapi::{AcceptLinkRequest, InvitationStatusName};
+use crate::json::OptionalJson;
+use crate::openapi::InvitationStatusName;
+use crate::requests::AcceptLinkRequest;
 use crate::problem::Problem;
 use crate::state::HttpState;
 
@@ -85,20 +86,9 @@ pub struct AnswerBody {
 pub async fn accept(
     state: web::Data<HttpState>,
     token: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    OptionalJson(input): OptionalJson<AcceptLinkRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let mut input = AcceptLinkInput::default();
-    if let Some(value) = read_json(&req, payload, state.config.body_limit).await? {
-        let object = as_object(&value)?;
-        let mut errors = unknown_fields(object, &["business_name", "first_name", "last_name"]);
-        input.business_name = optional_string(object, "business_name", "business_name", &mut errors);
-        input.first_name = optional_string(object, "first_name", "first_name", &mut errors);
-        input.last_name = optional_string(object, "last_name", "last_name", &mut errors);
-        if !errors.is_empty() {
-            return Err(Problem::invalid_fields(errors));
-        }
-    }
+    let input = input.unwrap_or_default();
     let outcome = state.app.accept_link(&token, input).await?;
     state.metrics.observe_transition(outcome.invitation.status().as_str());
     let invitee = outcome.invitation.invitee_business_id();

@@ -4,14 +4,14 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use rsvp_app::{WebhookDelivery, WebhookEndpoint, WebhookEndpointInput, WebhookEndpointPatch, rfc3339 as app_rfc3339};
-use rsvp_domain::{FieldError, WebhookEndpointId};
+use rsvp_app::{WebhookDelivery, WebhookEndpoint, rfc3339 as app_rfc3339};
+use rsvp_domain::WebhookEndpointId;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::body::{as_object, require_json, unknown_fields};
 use crate::cursor;
+use crate::json::Json;
 use crate::openapi::{PageQuery, WebhookEventTypeName};
+use crate::requests::{CreateWebhookEndpointRequest, PatchWebhookEndpointRequest, RedeliverRequest};
 use crate::params::{page_params, path_id};
 use crate::problem::Problem;
 use crate::state::{Caller, HttpState};
@@ -124,92 +124,6 @@ pub struct WebhookDeliveryList {
     pub next_cursor: Option<String>,
 }
 
-/// `POST /v1/webhook-endpoints` body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateWebhookEndpointRequest {
-    /// An `https://` URL of a public host (no loopback, private, link-local
-    /// or unique-local address), at most 2048 bytes.
-    #[schema(max_length = 2048, example = "https://hooks.example.com/rsvp")]
-    pub url: String,
-    /// The types to receive; left out for every type.
-    #[schema(value_type = Option<Vec<WebhookEventTypeName>>, min_items = 1)]
-    pub event_types: Option<Vec<String>>,
-    /// A note, at most 500 characters.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-}
-
-/// `PATCH /v1/webhook-endpoints/{id}` body: each field given is changed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchWebhookEndpointRequest {
-    /// A new URL (same rules as on creation).
-    #[schema(max_length = 2048)]
-    pub url: Option<String>,
-    /// New types; null for every type.
-    #[schema(value_type = Option<Vec<WebhookEventTypeName>>, min_items = 1)]
-    pub event_types: Option<Vec<String>>,
-    /// A new note; null removes it.
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
-    /// Enables (forgetting past failures) or disables the endpoint.
-    pub enabled: Option<bool>,
-}
-
-/// `POST /v1/webhook-endpoints/{id}/redeliver` body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RedeliverRequest {
-    /// An event the caller's business can see.
-    #[schema(format = "uuid")]
-    pub event_id: String,
-}
-
-fn string_list(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
-    match value {
-        Value::Array(items) => {
-            let mut list = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::String(s) => list.push(s.clone()),
-                    _ => {
-                        errors.push(FieldError::new(
-                            field,
-                            "invalid_type",
-                            format!("{field} must hold strings"),
-                        ));
-                        return None;
-                    }
-                }
-            }
-            Some(list)
-        }
-        _ => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_type",
-                format!("{field} must be an array of strings"),
-            ));
-            None
-        }
-    }
-}
-
-fn string_field(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        _ => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_type",
-                format!("{field} must be a string"),
-            ));
-            None
-        }
-    }
-}
-
 /// With a secret: never stored by a cache.
 fn secret_answer(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
     response.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -228,27 +142,8 @@ pub async fn create(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     req: HttpRequest,
-    payload: web::Payload,
+    Json(input): Json<CreateWebhookEndpointRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["url", "event_types", "description"]);
-    let mut input = WebhookEndpointInput::default();
-    match object.get("url") {
-        None | Some(Value::Null) => {}
-        Some(v) => input.url = string_field(v, "url", &mut errors),
-    }
-    match object.get("event_types") {
-        None | Some(Value::Null) => {}
-        Some(v) => input.event_types = string_list(v, "event_types", &mut errors),
-    }
-    match object.get("description") {
-        None | Some(Value::Null) => {}
-        Some(v) => input.description = string_field(v, "description", &mut errors),
-    }
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let endpoint = state.app.create_webhook_endpoint(&caller, &input).await?;
     Ok(secret_answer(HttpResponse::Created())
         .insert_header((header::LOCATION, crate::state::location_of(&req, endpoint.id)))
@@ -296,37 +191,9 @@ pub async fn patch(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(patch): Json<PatchWebhookEndpointRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: WebhookEndpointId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["url", "event_types", "description", "enabled"]);
-    let mut patch = WebhookEndpointPatch::default();
-    match object.get("url") {
-        None => {}
-        Some(Value::Null) => errors.push(FieldError::new("url", "required", "url cannot be removed")),
-        Some(v) => patch.url = string_field(v, "url", &mut errors),
-    }
-    match object.get("event_types") {
-        None => {}
-        Some(Value::Null) => patch.event_types = Some(None),
-        Some(v) => patch.event_types = string_list(v, "event_types", &mut errors).map(Some),
-    }
-    match object.get("description") {
-        None => {}
-        Some(Value::Null) => patch.description = Some(None),
-        Some(v) => patch.description = string_field(v, "description", &mut errors).map(Some),
-    }
-    match object.get("enabled") {
-        None | Some(Value::Null) => {}
-        Some(Value::Bool(b)) => patch.enabled = Some(*b),
-        Some(_) => errors.push(FieldError::new("enabled", "invalid_type", "enabled must be a boolean")),
-    }
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let endpoint = state.app.update_webhook_endpoint(&caller, id, &patch).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointBody::new(&endpoint, false)))
 }
@@ -406,20 +273,9 @@ pub async fn redeliver(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     id: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    Json(event_id): Json<RedeliverRequest>,
 ) -> Result<HttpResponse, Problem> {
     let id: WebhookEndpointId = path_id(&id, "id")?;
-    let value = require_json(&req, payload, state.config.body_limit).await?;
-    let object = as_object(&value)?;
-    let mut errors = unknown_fields(object, &["event_id"]);
-    let event_id = match object.get("event_id") {
-        None | Some(Value::Null) => None,
-        Some(v) => string_field(v, "event_id", &mut errors),
-    };
-    if !errors.is_empty() {
-        return Err(Problem::invalid_fields(errors));
-    }
     let delivery = state.app.redeliver_webhook(&caller, id, event_id.as_deref()).await?;
     Ok(HttpResponse::Accepted().json(WebhookDeliveryBody::from(&delivery)))
 }

@@ -3,7 +3,6 @@
 //! `/docs` rendered from it on the server (no JavaScript, no CDN).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use actix_web::HttpResponse;
 use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus, Locale, OptOutScope};
@@ -14,184 +13,6 @@ use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
 use crate::{admin, api, lifecycle, links, ops, webhooks};
-
-// The request bodies below only describe the wire (the handlers parse JSON
-// themselves); `deny_unknown_fields` is there for the document's
-// `additionalProperties: false`, as every handler refuses unknown fields (422).
-
-/// `POST /v1/invitations` body (see the brief for every rule).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInvitationRequest {
-    /// The invited address; trimmed, compared case-insensitively.
-    #[schema(format = Email, max_length = 254, example = "buyer@globex.test")]
-    pub email: String,
-    /// At most 1000 characters.
-    #[schema(max_length = 1000)]
-    pub message: Option<String>,
-    /// At most 10 keys of at most 255 characters; values strings (at most 255
-    /// characters), numbers or booleans; keys containing `__proto__`,
-    /// `constructor` or `prototype` are refused. Shown only to the sender.
-    pub custom_data: Option<BTreeMap<String, CustomValue>>,
-    /// At most 20 roles of 1 to 64 characters of `A-Z a-z 0-9 _ - . :`.
-    #[schema(max_items = 20)]
-    pub roles: Option<Vec<String>>,
-    /// Invitee's first name, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub first_name: Option<String>,
-    /// Invitee's last name, at most 100 characters.
-    #[schema(max_length = 100)]
-    pub last_name: Option<String>,
-    /// Optional leading `+`, 7 to 15 digits; spaces, dots, dashes, parentheses allowed.
-    pub phone: Option<String>,
-    /// The sender's reference, at most 255 characters.
-    #[schema(max_length = 255)]
-    pub external_id: Option<String>,
-    /// Whether the invitee will share data with the sender (default false).
-    pub source_is_invitee: Option<bool>,
-    /// 1 to 90, default 14.
-    #[schema(minimum = 1, maximum = 90)]
-    pub expires_in_days: Option<i64>,
-    /// Default true; when false no email is sent and the response carries `accept_url` once.
-    pub send_email: Option<bool>,
-    /// An absolute http(s) URL (at most 2000 bytes, no user info) whose
-    /// origin is one of the server's `RSVP_REDIRECT_ORIGINS` (422
-    /// `origin_not_allowed` otherwise; with none configured, no
-    /// `redirect_url` is allowed). After an answer the invitee's page offers
-    /// "Continue" to it, with `invitation_id` and `status`
-    /// (`accepted`/`rejected`) added to its query.
-    #[schema(max_length = 2000, example = "https://app.acme.example/welcome")]
-    pub redirect_url: Option<String>,
-    /// The language of the emails: `en` or `de` (default: the server's
-    /// `RSVP_DEFAULT_LOCALE`).
-    #[schema(value_type = Option<LocaleName>, example = "de")]
-    pub locale: Option<String>,
-}
-
-/// A custom data value.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum CustomValue {
-    /// At most 255 characters.
-    String(String),
-    /// Any finite number.
-    Number(f64),
-    /// A boolean.
-    Bool(bool),
-}
-
-/// `POST /v1/invitations/bulk` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkRequest {
-    /// 1 to 1000 items, each as `POST /v1/invitations`.
-    #[schema(min_items = 1, max_items = 1000)]
-    pub invitations: Vec<CreateInvitationRequest>,
-}
-
-/// `PATCH /v1/invitations/{id}` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PatchInvitationRequest {
-    /// `accepted` or `rejected` (the invitee), `cancelled` (the sender).
-    #[schema(value_type = StatusChange, example = "accepted")]
-    pub status: String,
-}
-
-/// `POST /v1/invitations/{id}/resend` body (optional).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResendRequest {
-    /// Kill every earlier link of the invitation (default false).
-    pub revoke_previous_links: Option<bool>,
-}
-
-/// `POST /v1/invitation-links/{token}/accept` body (optional).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptLinkRequest {
-    /// Required when the invited email has no business yet.
-    #[schema(max_length = 200)]
-    pub business_name: Option<String>,
-    /// The new user's first name.
-    #[schema(max_length = 100)]
-    pub first_name: Option<String>,
-    /// The new user's last name.
-    #[schema(max_length = 100)]
-    pub last_name: Option<String>,
-}
-
-/// A new user.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddUserRequest {
-    /// Unique across all businesses.
-    #[schema(format = Email)]
-    pub email: String,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-}
-
-/// `POST /v1/admin/businesses` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBusinessRequest {
-    /// 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: String,
-    /// The first user.
-    pub user: AddUserRequest,
-}
-
-/// `PATCH /v1/admin/businesses/{id}` body: a field left out (or null) stays as it is.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateBusinessRequest {
-    /// A new name, 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: Option<String>,
-    /// `true` suspends the business (its API keys get 403
-    /// `business_suspended`, its links are dead), `false` reinstates it.
-    pub suspended: Option<bool>,
-}
-
-/// `PATCH /v1/admin/users/{id}` body: a field left out stays as it is; a
-/// null name is cleared.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUserRequest {
-    /// First name, at most 100 characters; null clears it.
-    #[schema(max_length = 100)]
-    pub first_name: Option<String>,
-    /// Last name, at most 100 characters; null clears it.
-    #[schema(max_length = 100)]
-    pub last_name: Option<String>,
-    /// `true` deactivates the user (its API keys get 401), `false` reactivates it.
-    pub deactivated: Option<bool>,
-}
-
-/// `POST /v1/admin/users/{id}/api-keys` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApiKeyRequest {
-    /// A label, 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, example = "ci deploy")]
-    pub name: String,
-    /// When the key stops working (RFC 3339, in the future); left out or null: never.
-    #[schema(format = DateTime)]
-    pub expires_at: Option<String>,
-}
-
-/// `POST /v1/admin/erasures` body.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErasureRequest {
-    /// The person's address; compared normalized (trimmed, case-insensitive).
-    #[schema(format = Email, max_length = 254)]
-    pub email: String,
-}
 
 /// Query of the operator's business list.
 #[derive(Debug, IntoParams)]
@@ -385,7 +206,7 @@ wire_enum!(
 
 mod modifiers;
 
-use modifiers::{CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, SecuritySchemes, Suspended, Throttled};
+use modifiers::{ClosedRequestBodies, CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, SecuritySchemes, Suspended, Throttled};
 
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
@@ -407,7 +228,7 @@ use modifiers::{CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, S
     ),
     // Every error answer points at it (modifiers::ErrorsAreProblems), not an annotation.
     components(schemas(crate::problem::Problem)),
-    modifiers(&SecuritySchemes, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended, &ErrorsAreProblems),
+    modifiers(&SecuritySchemes, &ClosedRequestBodies, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended, &ErrorsAreProblems),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),

@@ -3,7 +3,7 @@
 
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required, Response};
 
@@ -403,6 +403,26 @@ impl Modify for OptionalBodies {
         for item in openapi.paths.paths.values_mut() {
             for operation in [&mut item.post, &mut item.put, &mut item.patch].into_iter().flatten() {
                 Self::fix(operation);
+            }
+        }
+    }
+}
+
+/// Every request body refuses unknown fields (422 `unknown_field`), so its
+/// schema says `additionalProperties: false`. The types do not carry
+/// `#[serde(deny_unknown_fields)]`: serde would stop at the first one,
+/// where the API names them all.
+#[derive(Debug)]
+pub(super) struct ClosedRequestBodies;
+
+impl Modify for ClosedRequestBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (name, schema) in &mut components.schemas {
+            if let (true, RefOr::T(Schema::Object(object))) = (name.ends_with("Request"), schema) {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
             }
         }
     }
