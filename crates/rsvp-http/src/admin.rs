@@ -10,9 +10,9 @@ use crate::cursor;
 use crate::dto::{BusinessBody, SuppressionBody, UserBody};
 use crate::json::Json;
 use crate::openapi::{SuppressionList, SuppressionQueryParams};
-use crate::requests::{AddUserRequest, CreateBusinessRequest};
-use crate::params::{path_id, suppression_params};
+use crate::params::{IdParam, PathId, suppression_params};
 use crate::problem::Problem;
+use crate::requests::{AddUserRequest, CreateBusinessRequest};
 use crate::state::{HttpState, Operator};
 
 /// A new business, its user and API key.
@@ -99,7 +99,7 @@ pub async fn create_business(
 }
 
 /// `POST /v1/admin/businesses/{id}/users`
-#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(IdParam),
     request_body = AddUserRequest, security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the API key is shown once", body = ProvisionedUserBody),
@@ -110,10 +110,9 @@ pub async fn create_business(
 pub async fn add_user(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(business): PathId<BusinessId>,
     Json(input): Json<AddUserRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let business: BusinessId = path_id(&id, "id")?;
     let made = state.app.add_user(business, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -142,7 +141,7 @@ pub async fn list_suppressions(
 
 /// `DELETE /v1/admin/suppressions/{id}`
 #[utoipa::path(delete, path = "/v1/admin/suppressions/{id}", tag = "operator",
-    params(("id" = String, Path, format = "uuid", description = "a UUID")),
+    params(IdParam),
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "lifted: the address may be invited again by those it blocked"),
@@ -151,9 +150,8 @@ pub async fn list_suppressions(
 pub async fn delete_suppression(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<SuppressionId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: SuppressionId = path_id(&id, "id")?;
     state.app.delete_suppression(id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,9 +11,9 @@ use crate::cursor;
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
 use crate::json::{Json, OptionalJson, read_body};
 use crate::openapi::{ConnectionList, EventList, InvitationList, ListQuery, PageQuery};
-use crate::requests::{BulkRequest, CreateInvitationRequest, PatchInvitationRequest, ResendRequest};
-use crate::params::{event_params, list_params, page_params, path_id};
+use crate::params::{IdParam, PathId, event_params, list_params, page_params};
 use crate::problem::{ItemError, Problem};
+use crate::requests::{BulkRequest, CreateInvitationRequest, PatchInvitationRequest, ResendRequest};
 use crate::state::{Caller, HttpState};
 
 fn created_body<'a>(state: &HttpState, created: &'a rsvp_app::CreatedInvitation) -> InvitationBody<'a> {
@@ -146,7 +146,7 @@ pub async fn list_received(
 }
 
 /// `GET /v1/invitations/{id}`
-#[utoipa::path(get, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(get, path = "/v1/invitations/{id}", tag = "invitations", params(IdParam),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation", body = InvitationBody),
@@ -155,9 +155,8 @@ pub async fn list_received(
 pub async fn get(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<InvitationId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: InvitationId = path_id(&id, "id")?;
     let view = state.app.get_invitation(&caller, id).await?;
     Ok(HttpResponse::Ok().json(InvitationBody::new(&view.invitation, view.viewer)))
 }
@@ -171,7 +170,7 @@ fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer
 }
 
 /// `PATCH /v1/invitations/{id}` with `{"status": "accepted" | "rejected" | "cancelled"}`
-#[utoipa::path(patch, path = "/v1/invitations/{id}", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(patch, path = "/v1/invitations/{id}", tag = "invitations", params(IdParam),
     request_body = PatchInvitationRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the invitation after the change", body = InvitationBody),
@@ -183,10 +182,9 @@ fn viewer_of(caller: &Principal, invitation: &rsvp_domain::Invitation) -> Viewer
 pub async fn patch(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<InvitationId>,
     Json(action): Json<PatchInvitationRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: InvitationId = path_id(&id, "id")?;
     let outcome = state.app.change_status(&caller, id, action).await?;
     state.metrics.observe_transition(outcome.invitation.status().as_str());
     Ok(HttpResponse::Ok().json(InvitationBody::new(
@@ -196,7 +194,7 @@ pub async fn patch(
 }
 
 /// `POST /v1/invitations/{id}/resend` with an optional `{"revoke_previous_links": bool}`
-#[utoipa::path(post, path = "/v1/invitations/{id}/resend", tag = "invitations", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(post, path = "/v1/invitations/{id}/resend", tag = "invitations", params(IdParam),
     request_body(content = Option<ResendRequest>), security(("api_key" = [])),
     responses(
         (status = 200, description = "a new link was queued", body = InvitationBody),
@@ -210,10 +208,9 @@ pub async fn patch(
 pub async fn resend(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<InvitationId>,
     OptionalJson(revoke): OptionalJson<ResendRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: InvitationId = path_id(&id, "id")?;
     let revoke = revoke.unwrap_or(false);
     let invitation = state.app.resend(&caller, id, revoke).await?;
     Ok(HttpResponse::Ok().json(InvitationBody::new(&invitation, Viewer::Sender)))

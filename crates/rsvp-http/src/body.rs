@@ -13,10 +13,10 @@ use std::cell::RefCell;
 use std::fmt;
 
 use actix_web::HttpRequest;
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web;
-use actix_web::error::PayloadError;
 use futures_util::{Stream, StreamExt as _};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};

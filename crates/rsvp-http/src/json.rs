@@ -469,7 +469,10 @@ mod tests {
     }
 
     fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-        expected.iter().map(|(f, c)| ((*f).to_owned(), (*c).to_owned())).collect()
+        expected
+            .iter()
+            .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -499,7 +502,9 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert_eq!(errors[0].message, "user.email must be a string");
-        let errors = read_body::<UpdateUserRequest>(json!({"first_name": false})).err().unwrap_or_default();
+        let errors = read_body::<UpdateUserRequest>(json!({"first_name": false}))
+            .err()
+            .unwrap_or_default();
         assert_eq!(errors[0].message, "first_name must be a string or null");
     }
 
@@ -562,7 +567,10 @@ mod tests {
             codes::<BulkRequest>(json!({ "invitations": items })),
             pairs(&[("invitations", "out_of_range")])
         );
-        assert_eq!(read_body::<BulkRequest>(json!({"invitations": [1, {}]})).map(|i| i.len()), Ok(2));
+        assert_eq!(
+            read_body::<BulkRequest>(json!({"invitations": [1, {}]})).map(|i| i.len()),
+            Ok(2)
+        );
     }
 
     #[test]

@@ -76,8 +76,8 @@ mod ops;
 mod page;
 pub mod params;
 pub mod problem;
-pub mod requests;
 pub mod reference;
+pub mod requests;
 mod routes;
 mod state;
 pub mod throttle;
@@ -127,7 +127,7 @@ fn resource(path: &str, allow: String) -> actix_web::Resource {
 /// The resource of one endpoint of the route table, with a route per method.
 fn endpoint(endpoint: &routes::Endpoint) -> actix_web::Resource {
     endpoint.methods.iter().fold(
-        resource(endpoint.path, endpoint.allow()),
+        resource(&endpoint.path, endpoint.allow()),
         |resource, &(verb, handler)| resource.route(routes::route(endpoint, verb, handler)),
     )
 }
@@ -168,7 +168,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
 
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(state));
-        for route in routes::ROUTES {
+        for route in routes::ROUTES.iter() {
             match route.area {
                 Area::Probe | Area::Reference => {
                     cfg.service(observed(endpoint(route)));

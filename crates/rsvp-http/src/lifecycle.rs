@@ -13,9 +13,9 @@ use crate::cursor;
 use crate::dto::{BusinessBody, UserBody, rfc3339};
 use crate::json::Json;
 use crate::openapi::{BusinessListQuery, PageQuery};
-use crate::requests::{CreateApiKeyRequest, ErasureRequest, UpdateBusinessRequest, UpdateUserRequest};
-use crate::params::{business_list_params, page_params, path_id};
+use crate::params::{IdParam, PathId, business_list_params, page_params};
 use crate::problem::Problem;
+use crate::requests::{CreateApiKeyRequest, ErasureRequest, UpdateBusinessRequest, UpdateUserRequest};
 use crate::state::{Caller, HttpState, Operator};
 
 /// An API key, without its secret.
@@ -228,7 +228,7 @@ pub async fn list_businesses(
 }
 
 /// `GET /v1/admin/businesses/{id}`
-#[utoipa::path(get, path = "/v1/admin/businesses/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(get, path = "/v1/admin/businesses/{id}", tag = "operator", params(IdParam),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "the business with its users", body = BusinessDetailBody),
@@ -237,15 +237,14 @@ pub async fn list_businesses(
 pub async fn get_business(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<BusinessId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: BusinessId = path_id(&id, "id")?;
     let detail = state.app.business_detail(id).await?;
     Ok(HttpResponse::Ok().json(BusinessDetailBody::from(&detail)))
 }
 
 /// `PATCH /v1/admin/businesses/{id}` with `{"name", "suspended"}`
-#[utoipa::path(patch, path = "/v1/admin/businesses/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(patch, path = "/v1/admin/businesses/{id}", tag = "operator", params(IdParam),
     request_body = UpdateBusinessRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the business after the change; while suspended its API keys get 403 `business_suspended` and its links are dead", body = BusinessBody),
@@ -255,16 +254,15 @@ pub async fn get_business(
 pub async fn update_business(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<BusinessId>,
     Json(change): Json<UpdateBusinessRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: BusinessId = path_id(&id, "id")?;
     let business = state.app.update_business(id, change).await?;
     Ok(HttpResponse::Ok().json(BusinessBody::from(&business)))
 }
 
 /// `GET /v1/admin/businesses/{id}/users`
-#[utoipa::path(get, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID"), PageQuery),
+#[utoipa::path(get, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(IdParam, PageQuery),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "newest first", body = UserList),
@@ -273,17 +271,16 @@ pub async fn update_business(
 pub async fn list_users(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<BusinessId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let id: BusinessId = path_id(&id, "id")?;
     let page: PageRequest = page_params(req.query_string())?;
     let users = state.app.list_users(id, page).await?;
     Ok(HttpResponse::Ok().json(UserList::from(&users)))
 }
 
 /// `PATCH /v1/admin/users/{id}` with `{"first_name","last_name","deactivated"}`
-#[utoipa::path(patch, path = "/v1/admin/users/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(patch, path = "/v1/admin/users/{id}", tag = "operator", params(IdParam),
     request_body = UpdateUserRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the user after the change; while deactivated its API keys get 401", body = UserBody),
@@ -293,16 +290,15 @@ pub async fn list_users(
 pub async fn update_user(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<UserId>,
     Json(change): Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: UserId = path_id(&id, "id")?;
     let user = state.app.update_user(id, change).await?;
     Ok(HttpResponse::Ok().json(UserBody::from(&user)))
 }
 
 /// `POST /v1/admin/users/{id}/api-keys` with `{"name","expires_at"}`
-#[utoipa::path(post, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(post, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(IdParam),
     request_body = CreateApiKeyRequest, security(("admin_token" = [])),
     responses(
         (status = 201, description = "created; the secret `api_key` is shown only here", body = CreatedApiKeyBody),
@@ -313,10 +309,9 @@ pub async fn update_user(
 pub async fn create_api_key(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<UserId>,
     Json(input): Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: UserId = path_id(&id, "id")?;
     let made = state.app.create_api_key(id, input).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -324,7 +319,7 @@ pub async fn create_api_key(
 }
 
 /// `GET /v1/admin/users/{id}/api-keys`
-#[utoipa::path(get, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(get, path = "/v1/admin/users/{id}/api-keys", tag = "operator", params(IdParam),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "the user's keys, newest first, never their secrets", body = ApiKeyList),
@@ -333,15 +328,14 @@ pub async fn create_api_key(
 pub async fn list_api_keys(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: UserId = path_id(&id, "id")?;
     let keys = state.app.list_api_keys(id).await?;
     Ok(HttpResponse::Ok().json(ApiKeyList::new(&keys)))
 }
 
 /// `DELETE /v1/admin/api-keys/{id}`
-#[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "operator", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "operator", params(IdParam),
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "revoked: refused from now on, on every replica"),
@@ -350,9 +344,8 @@ pub async fn list_api_keys(
 pub async fn revoke_api_key(
     state: web::Data<HttpState>,
     _: Operator,
-    id: web::Path<String>,
+    PathId(id): PathId<ApiKeyId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: ApiKeyId = path_id(&id, "id")?;
     state.app.revoke_api_key(id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::dto::{ConnectionBody, rfc3339};
 use crate::json::OptionalJson;
 use crate::openapi::InvitationStatusName;
-use crate::requests::AcceptLinkRequest;
 use crate::problem::Problem;
+use crate::requests::AcceptLinkRequest;
 use crate::state::HttpState;
 
 /// What a link holder sees: never `custom_data`.

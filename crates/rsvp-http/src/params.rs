@@ -208,3 +208,45 @@ pub fn path_id<T: From<Uuid>>(raw: &str, name: &str) -> Result<T, Problem> {
         )])
     })
 }
+
+/// The `{id}` segment of a route, as the id type `T` (an extractor).
+///
+/// # Errors
+/// 400 `invalid_path` unless it is a UUID.
+#[derive(Debug, Clone, Copy)]
+pub struct PathId<T>(pub T);
+
+impl<T: From<Uuid>> actix_web::FromRequest for PathId<T> {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let raw = req.match_info().get("id").unwrap_or_default();
+        std::future::ready(path_id(raw, "id").map(PathId))
+    }
+}
+
+/// The `{id}` parameter as the document describes it: `params(IdParam)`.
+#[derive(Debug)]
+pub struct IdParam;
+
+impl utoipa::IntoParams for IdParam {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+        vec![
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name("id")
+                .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                .description(Some("a UUID"))
+                .required(utoipa::openapi::Required::True)
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::Custom("uuid".to_owned()))),
+                ))
+                .build(),
+        ]
+    }
+}

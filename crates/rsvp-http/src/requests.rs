@@ -3,10 +3,9 @@
 //! documents it, and [`RequestBody::into_input`] hands it to its use case,
 //! where the domain's constructors apply the business rules.
 
-
 use rsvp_app::{
-    AcceptLinkInput, BusinessChange, NewApiKeyInput, NewBusinessInput, NewUserInput, UserChange,
-    WebhookEndpointInput, WebhookEndpointPatch,
+    AcceptLinkInput, BusinessChange, NewApiKeyInput, NewBusinessInput, NewUserInput, UserChange, WebhookEndpointInput,
+    WebhookEndpointPatch,
 };
 use rsvp_domain::{Action, FieldError, InvitationInput, InvitationRequest, InvitationStatus, RawValue};
 use serde::Deserialize;

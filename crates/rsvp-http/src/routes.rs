@@ -1,15 +1,23 @@
-//! The one table of rsvp's routes: every path template, its methods and
-//! handlers, and the area it belongs to. [`crate::configure`] registers
-//! from it (resources, `Allow`, scopes, throttles, `Idempotency-Key`); the
-//! access log reads probes from it; a test holds the OpenAPI document
-//! (whose operations utoipa takes from the handlers' annotations) to the
-//! same routes, and the throttle's and idempotency's own route facts to it.
+//! The one table of rsvp's routes: every handler, and the area it belongs
+//! to. A documented operation's method and path are written once, in its
+//! handler's `#[utoipa::path]`: the table reads them from there, and the
+//! OpenAPI document is built from the table ([`document_routes`]), so the
+//! document lists exactly what is registered. Routes outside the document
+//! (the invitee's pages, the reference) carry theirs here.
+//! [`crate::configure`] registers from the table (resources, `Allow`,
+//! scopes, throttles, `Idempotency-Key`); the access log reads probes from
+//! it; tests hold the throttle's and idempotency's own route facts to it.
+
+use std::sync::LazyLock;
 
 use actix_web::http::Method;
 use actix_web::web;
+use utoipa::__dev::{SchemaReferences, Tags};
+use utoipa::openapi::path::{HttpMethod, Paths};
+use utoipa::openapi::{OpenApi, RefOr, Schema};
 
 use Area::{Api, Probe, Reference, Scrape};
-use Verb::{Delete, Get, Patch, Post};
+use Verb::{Get, Post};
 
 use crate::{admin, api, lifecycle, links, openapi, ops, page, webhooks};
 
@@ -56,6 +64,17 @@ impl Verb {
             Self::Delete => Method::DELETE,
         }
     }
+
+    /// The verb of a documented method (the table documents only these four).
+    fn of(method: &HttpMethod) -> Option<Self> {
+        match method {
+            HttpMethod::Get => Some(Self::Get),
+            HttpMethod::Post => Some(Self::Post),
+            HttpMethod::Patch => Some(Self::Patch),
+            HttpMethod::Delete => Some(Self::Delete),
+            _ => None,
+        }
+    }
 }
 
 /// Hands a route of the right method to its handler.
@@ -66,9 +85,9 @@ pub(crate) type Handler = fn(actix_web::Route) -> actix_web::Route;
 pub(crate) struct Endpoint {
     pub(crate) area: Area,
     /// The template within the area's scope.
-    pub(crate) path: &'static str,
+    pub(crate) path: String,
     /// Each method with its handler, in the order `Allow` lists them.
-    pub(crate) methods: &'static [(Verb, Handler)],
+    pub(crate) methods: Vec<(Verb, Handler)>,
 }
 
 impl Endpoint {
@@ -111,7 +130,7 @@ impl Endpoint {
 pub(crate) fn is_probe(route: &str) -> bool {
     ROUTES
         .iter()
-        .any(|e| matches!(e.area, Area::Probe | Area::Scrape) && route.ends_with(e.path))
+        .any(|e| matches!(e.area, Area::Probe | Area::Scrape) && route.ends_with(e.path.as_str()))
 }
 
 /// Whether a path template of the document is the API's.
@@ -122,72 +141,167 @@ pub(crate) fn is_api_path(path: &str) -> bool {
 const INVITE: Area = Area::Page(rsvp_app::INVITE_PATH);
 const UNSUBSCRIBE: Area = Area::Page(rsvp_app::UNSUBSCRIBE_PATH);
 
-const fn at(area: Area, path: &'static str, methods: &'static [(Verb, Handler)]) -> Endpoint {
-    Endpoint { area, path, methods }
+/// The schemas an operation's bodies name (utoipa's own derive collects
+/// them the same way for `#[openapi(paths(...))]`).
+type SchemaList = Vec<(String, RefOr<Schema>)>;
+
+/// One row of the table.
+enum Row {
+    /// A route outside the document: its path and method are written here.
+    Plain(Area, &'static str, Verb, Handler),
+    /// A documented operation: its path and methods are its handler's
+    /// `#[utoipa::path]` (`P`), read through these.
+    Documented {
+        area: Area,
+        path: fn() -> String,
+        methods: fn() -> Vec<HttpMethod>,
+        document: fn(&mut Paths),
+        schemas: fn(&mut SchemaList),
+        handler: Handler,
+    },
+}
+
+/// The operation of `P` in `paths`, with its tags, as utoipa's derive puts it.
+fn add_operation<P: utoipa::Path + for<'t> Tags<'t>>(paths: &mut Paths) {
+    let mut operation = P::operation();
+    operation
+        .tags
+        .get_or_insert_with(Vec::new)
+        .extend(P::tags().iter().map(ToString::to_string));
+    paths.add_path_operation(P::path(), P::methods(), operation);
+}
+
+/// A documented operation of `area`, whose handler's annotation is `P`.
+const fn doc<P: utoipa::Path + for<'t> Tags<'t> + SchemaReferences>(area: Area, handler: Handler) -> Row {
+    Row::Documented {
+        area,
+        path: P::path,
+        methods: P::methods,
+        document: add_operation::<P>,
+        schemas: <P as SchemaReferences>::schemas,
+        handler,
+    }
+}
+
+/// A documented operation of the JSON API.
+macro_rules! api {
+    ($module:ident :: $handler:ident, $annotation:ident) => {
+        doc::<$module::$annotation>(Api, |r| r.to($module::$handler))
+    };
 }
 
 /// Every route, in the order it is registered (within a scope, a literal
-/// segment before a `{parameter}` that would match it too).
+/// segment before a `{parameter}` that would match it too). The rows of
+/// one path make one resource, its methods in the order `Allow` lists them.
 #[rustfmt::skip]
-pub(crate) static ROUTES: &[Endpoint] = &[
-    at(Probe, "/healthz", &[(Get, |r| r.to(ops::healthz))]),
-    at(Probe, "/readyz", &[(Get, |r| r.to(ops::readyz))]),
-    at(Scrape, "/metrics", &[(Get, |r| r.to(ops::metrics))]),
-    at(Reference, "/openapi.json", &[(Get, |r| r.to(openapi::openapi_json))]),
-    at(Reference, "/docs", &[(Get, |r| r.to(openapi::reference_page))]),
-    at(INVITE, "/{token}", &[(Get, |r| r.to(page::show))]),
-    at(INVITE, "/{token}/accept", &[(Post, |r| r.to(page::accept))]),
-    at(INVITE, "/{token}/decline", &[(Post, |r| r.to(page::decline))]),
+static TABLE: &[Row] = &[
+    doc::<ops::__path_healthz>(Probe, |r| r.to(ops::healthz)),
+    doc::<ops::__path_readyz>(Probe, |r| r.to(ops::readyz)),
+    doc::<ops::__path_metrics>(Scrape, |r| r.to(ops::metrics)),
+    Row::Plain(Reference, "/openapi.json", Get, |r| r.to(openapi::openapi_json)),
+    Row::Plain(Reference, "/docs", Get, |r| r.to(openapi::reference_page)),
+    Row::Plain(INVITE, "/{token}", Get, |r| r.to(page::show)),
+    Row::Plain(INVITE, "/{token}/accept", Post, |r| r.to(page::accept)),
+    Row::Plain(INVITE, "/{token}/decline", Post, |r| r.to(page::decline)),
     // Opting out: the page's form and the emails' RFC 8058 one-click POST.
-    at(UNSUBSCRIBE, "/{token}", &[(Get, |r| r.to(page::opt_out_form)), (Post, |r| r.to(page::opt_out))]),
-    at(Api, "/invitations", &[(Post, |r| r.to(api::create))]),
-    at(Api, "/invitations/bulk", &[(Post, |r| r.to(api::bulk))]),
-    at(Api, "/invitations/sent", &[(Get, |r| r.to(api::list_sent))]),
-    at(Api, "/invitations/received", &[(Get, |r| r.to(api::list_received))]),
-    at(Api, "/invitations/{id}", &[(Get, |r| r.to(api::get)), (Patch, |r| r.to(api::patch))]),
-    at(Api, "/invitations/{id}/resend", &[(Post, |r| r.to(api::resend))]),
-    at(Api, "/invitation-links/{token}", &[(Get, |r| r.to(links::preview))]),
-    at(Api, "/invitation-links/{token}/accept", &[(Post, |r| r.to(links::accept))]),
-    at(Api, "/invitation-links/{token}/decline", &[(Post, |r| r.to(links::decline))]),
-    at(Api, "/connections", &[(Get, |r| r.to(api::connections))]),
-    at(Api, "/events", &[(Get, |r| r.to(api::events))]),
-    at(Api, "/me", &[(Get, |r| r.to(lifecycle::me))]),
-    at(Api, "/admin/businesses", &[
-        (Get, |r| r.to(lifecycle::list_businesses)),
-        (Post, |r| r.to(admin::create_business)),
-    ]),
-    at(Api, "/admin/businesses/{id}", &[
-        (Get, |r| r.to(lifecycle::get_business)),
-        (Patch, |r| r.to(lifecycle::update_business)),
-    ]),
-    at(Api, "/admin/businesses/{id}/users", &[
-        (Get, |r| r.to(lifecycle::list_users)),
-        (Post, |r| r.to(admin::add_user)),
-    ]),
-    at(Api, "/admin/users/{id}", &[(Patch, |r| r.to(lifecycle::update_user))]),
-    at(Api, "/admin/users/{id}/api-keys", &[
-        (Get, |r| r.to(lifecycle::list_api_keys)),
-        (Post, |r| r.to(lifecycle::create_api_key)),
-    ]),
-    at(Api, "/admin/api-keys/{id}", &[(Delete, |r| r.to(lifecycle::revoke_api_key))]),
-    at(Api, "/admin/erasures", &[(Post, |r| r.to(lifecycle::erase))]),
-    at(Api, "/admin/suppressions", &[(Get, |r| r.to(admin::list_suppressions))]),
-    at(Api, "/admin/suppressions/{id}", &[(Delete, |r| r.to(admin::delete_suppression))]),
-    at(Api, "/webhook-endpoints", &[(Get, |r| r.to(webhooks::list)), (Post, |r| r.to(webhooks::create))]),
-    at(Api, "/webhook-endpoints/{id}", &[
-        (Get, |r| r.to(webhooks::get)),
-        (Patch, |r| r.to(webhooks::patch)),
-        (Delete, |r| r.to(webhooks::delete)),
-    ]),
-    at(Api, "/webhook-endpoints/{id}/rotate-secret", &[(Post, |r| r.to(webhooks::rotate))]),
-    at(Api, "/webhook-endpoints/{id}/deliveries", &[(Get, |r| r.to(webhooks::deliveries))]),
-    at(Api, "/webhook-endpoints/{id}/redeliver", &[(Post, |r| r.to(webhooks::redeliver))]),
+    Row::Plain(UNSUBSCRIBE, "/{token}", Get, |r| r.to(page::opt_out_form)),
+    Row::Plain(UNSUBSCRIBE, "/{token}", Post, |r| r.to(page::opt_out)),
+    api!(api::create, __path_create),
+    api!(api::bulk, __path_bulk),
+    api!(api::list_sent, __path_list_sent),
+    api!(api::list_received, __path_list_received),
+    api!(api::get, __path_get),
+    api!(api::patch, __path_patch),
+    api!(api::resend, __path_resend),
+    api!(links::preview, __path_preview),
+    api!(links::accept, __path_accept),
+    api!(links::decline, __path_decline),
+    api!(api::connections, __path_connections),
+    api!(api::events, __path_events),
+    api!(lifecycle::me, __path_me),
+    api!(lifecycle::list_businesses, __path_list_businesses),
+    api!(admin::create_business, __path_create_business),
+    api!(lifecycle::get_business, __path_get_business),
+    api!(lifecycle::update_business, __path_update_business),
+    api!(lifecycle::list_users, __path_list_users),
+    api!(admin::add_user, __path_add_user),
+    api!(lifecycle::update_user, __path_update_user),
+    api!(lifecycle::list_api_keys, __path_list_api_keys),
+    api!(lifecycle::create_api_key, __path_create_api_key),
+    api!(lifecycle::revoke_api_key, __path_revoke_api_key),
+    api!(lifecycle::erase, __path_erase),
+    api!(admin::list_suppressions, __path_list_suppressions),
+    api!(admin::delete_suppression, __path_delete_suppression),
+    api!(webhooks::list, __path_list),
+    api!(webhooks::create, __path_create),
+    api!(webhooks::get, __path_get),
+    api!(webhooks::patch, __path_patch),
+    api!(webhooks::delete, __path_delete),
+    api!(webhooks::rotate, __path_rotate),
+    api!(webhooks::deliveries, __path_deliveries),
+    api!(webhooks::redeliver, __path_redeliver),
 ];
+
+/// The table's rows grouped into resources, in the table's order.
+pub(crate) static ROUTES: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    for row in TABLE {
+        let (area, path, verbs, handler) = match row {
+            Row::Plain(area, path, verb, handler) => (*area, (*path).to_owned(), vec![*verb], *handler),
+            Row::Documented {
+                area,
+                path,
+                methods,
+                handler,
+                ..
+            } => {
+                let full = path();
+                // The document's paths are whole; the table's are within the area's scope.
+                let path = match area {
+                    Area::Api => full.strip_prefix(API_SCOPE).unwrap_or(&full).to_owned(),
+                    _ => full.clone(),
+                };
+                (*area, path, methods().iter().filter_map(Verb::of).collect(), *handler)
+            }
+        };
+        let methods = verbs.into_iter().map(|verb| (verb, handler));
+        match endpoints.iter_mut().find(|e| e.area == area && e.path == path) {
+            Some(endpoint) => endpoint.methods.extend(methods),
+            None => endpoints.push(Endpoint {
+                area,
+                path,
+                methods: methods.collect(),
+            }),
+        }
+    }
+    endpoints
+});
+
+/// Puts every documented operation of the table, and the schemas its
+/// bodies name, into `openapi`: the document lists what is registered.
+pub(crate) fn document_routes(openapi: &mut OpenApi) {
+    let mut schemas = SchemaList::new();
+    for row in TABLE {
+        if let Row::Documented {
+            document,
+            schemas: named,
+            ..
+        } = row
+        {
+            document(&mut openapi.paths);
+            named(&mut schemas);
+        }
+    }
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (name, schema) in schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
+}
 
 /// The scopes of the invitee's pages, in the order of the table.
 pub(crate) fn page_scopes() -> Vec<&'static str> {
     let mut scopes = Vec::new();
-    for endpoint in ROUTES {
+    for endpoint in ROUTES.iter() {
         if let Area::Page(scope) = endpoint.area
             && !scopes.contains(&scope)
         {

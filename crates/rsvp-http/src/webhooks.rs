@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::cursor;
 use crate::json::Json;
 use crate::openapi::{PageQuery, WebhookEventTypeName};
-use crate::requests::{CreateWebhookEndpointRequest, PatchWebhookEndpointRequest, RedeliverRequest};
-use crate::params::{page_params, path_id};
+use crate::params::{IdParam, PathId, page_params};
 use crate::problem::Problem;
+use crate::requests::{CreateWebhookEndpointRequest, PatchWebhookEndpointRequest, RedeliverRequest};
 use crate::state::{Caller, HttpState};
 
 /// A webhook endpoint as the API shows it (its secret only on creation and
@@ -163,7 +163,7 @@ pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result
 }
 
 /// `GET /v1/webhook-endpoints/{id}`
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(IdParam),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint (without its secret)", body = WebhookEndpointBody),
@@ -172,15 +172,14 @@ pub async fn list(state: web::Data<HttpState>, Caller(caller): Caller) -> Result
 pub async fn get(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     let endpoint = state.app.get_webhook_endpoint(&caller, id).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointBody::new(&endpoint, false)))
 }
 
 /// `PATCH /v1/webhook-endpoints/{id}`
-#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(IdParam),
     request_body = PatchWebhookEndpointRequest, security(("api_key" = [])),
     responses(
         (status = 200, description = "the endpoint after the change", body = WebhookEndpointBody),
@@ -190,16 +189,15 @@ pub async fn get(
 pub async fn patch(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
     Json(patch): Json<PatchWebhookEndpointRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     let endpoint = state.app.update_webhook_endpoint(&caller, id, &patch).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointBody::new(&endpoint, false)))
 }
 
 /// `DELETE /v1/webhook-endpoints/{id}`
-#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(IdParam),
     security(("api_key" = [])),
     responses(
         (status = 204, description = "deleted, with its deliveries"),
@@ -208,15 +206,14 @@ pub async fn patch(
 pub async fn delete(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     state.app.delete_webhook_endpoint(&caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /v1/webhook-endpoints/{id}/rotate-secret`
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(IdParam),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "the new secret; for 24 h both the new and the previous secret sign (two space-separated signatures)", body = RotatedSecret,
@@ -226,9 +223,8 @@ pub async fn delete(
 pub async fn rotate(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     let endpoint = state.app.rotate_webhook_secret(&caller, id).await?;
     Ok(secret_answer(HttpResponse::Ok()).json(RotatedSecret {
         secret: endpoint.secret.expose().to_owned(),
@@ -237,7 +233,7 @@ pub async fn rotate(
 
 /// `GET /v1/webhook-endpoints/{id}/deliveries`
 #[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, format = "uuid", description = "a UUID"), PageQuery),
+    params(IdParam, PageQuery),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "newest first", body = WebhookDeliveryList),
@@ -246,10 +242,9 @@ pub async fn rotate(
 pub async fn deliveries(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     let page = state
         .app
         .list_webhook_deliveries(&caller, id, &page_params(req.query_string())?)
@@ -261,7 +256,7 @@ pub async fn deliveries(
 }
 
 /// `POST /v1/webhook-endpoints/{id}/redeliver`
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/redeliver", tag = "webhooks", params(("id" = String, Path, format = "uuid", description = "a UUID")),
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/redeliver", tag = "webhooks", params(IdParam),
     request_body = RedeliverRequest, security(("api_key" = [])),
     responses(
         (status = 202, description = "queued again, with the same `webhook-id`", body = WebhookDeliveryBody),
@@ -272,10 +267,9 @@ pub async fn deliveries(
 pub async fn redeliver(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    id: web::Path<String>,
+    PathId(id): PathId<WebhookEndpointId>,
     Json(event_id): Json<RedeliverRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let id: WebhookEndpointId = path_id(&id, "id")?;
     let delivery = state.app.redeliver_webhook(&caller, id, event_id.as_deref()).await?;
     Ok(HttpResponse::Accepted().json(WebhookDeliveryBody::from(&delivery)))
 }

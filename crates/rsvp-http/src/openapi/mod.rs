@@ -12,7 +12,6 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-use crate::{admin, api, lifecycle, links, ops, webhooks};
 
 /// Query of the operator's business list.
 #[derive(Debug, IntoParams)]
@@ -206,7 +205,10 @@ wire_enum!(
 
 mod modifiers;
 
-use modifiers::{ClosedRequestBodies, CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, SecuritySchemes, Suspended, Throttled};
+use modifiers::{
+    ClosedRequestBodies, CommonProblems, ErrorsAreProblems, Idempotent, OptionalBodies, RouteTable, SecuritySchemes,
+    Suspended, Throttled,
+};
 
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
@@ -216,19 +218,11 @@ use modifiers::{ClosedRequestBodies, CommonProblems, ErrorsAreProblems, Idempote
         description = "Business network invitations. Errors are RFC 9457 problem documents.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(
-        api::create, api::bulk, api::list_sent, api::list_received, api::get, api::patch, api::resend,
-        api::connections, api::events, links::preview, links::accept, links::decline,
-        admin::create_business, admin::add_user, lifecycle::list_businesses, lifecycle::get_business,
-        lifecycle::update_business, lifecycle::list_users, lifecycle::update_user, lifecycle::create_api_key,
-        lifecycle::list_api_keys, lifecycle::revoke_api_key, lifecycle::erase, lifecycle::me,
-        admin::list_suppressions, admin::delete_suppression, ops::healthz, ops::readyz, ops::metrics,
-        webhooks::create, webhooks::list, webhooks::get, webhooks::patch, webhooks::delete, webhooks::rotate,
-        webhooks::deliveries, webhooks::redeliver
-    ),
+    // No `paths(...)`: the route table puts every registered operation in
+    // (`RouteTable`, first, so that the other modifiers see them).
     // Every error answer points at it (modifiers::ErrorsAreProblems), not an annotation.
     components(schemas(crate::problem::Problem)),
-    modifiers(&SecuritySchemes, &ClosedRequestBodies, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended, &ErrorsAreProblems),
+    modifiers(&RouteTable, &SecuritySchemes, &ClosedRequestBodies, &OptionalBodies, &CommonProblems, &Throttled, &Idempotent, &Suspended, &ErrorsAreProblems),
     tags(
         (name = "invitations", description = "Invite businesses, answer, cancel, resend."),
         (name = "links", description = "What the holder of an invitation link can do."),

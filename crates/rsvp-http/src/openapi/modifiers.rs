@@ -427,3 +427,14 @@ impl Modify for ClosedRequestBodies {
         }
     }
 }
+
+/// The operations of the route table (`crate::routes`), each as its
+/// handler's `#[utoipa::path]` describes it.
+#[derive(Debug)]
+pub(super) struct RouteTable;
+
+impl Modify for RouteTable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        crate::routes::document_routes(openapi);
+    }
+}
