@@ -2,15 +2,15 @@
 //! tenants into rsvp.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use rsvp_domain::{BusinessId, SuppressionId};
 use serde::Serialize;
 
 use crate::cursor;
 use crate::dto::{BusinessBody, SuppressionBody, UserBody};
 use crate::json::Json;
-use crate::openapi::{SuppressionList, SuppressionQueryParams};
-use crate::params::{IdParam, PathId, suppression_params};
+use crate::openapi::SuppressionList;
+use crate::params::{IdParam, PathId, Query, SuppressionQuery};
 use crate::problem::Problem;
 use crate::requests::{AddUserRequest, CreateBusinessRequest};
 use crate::state::{HttpState, Operator};
@@ -120,7 +120,7 @@ pub async fn add_user(
 }
 
 /// `GET /v1/admin/suppressions`
-#[utoipa::path(get, path = "/v1/admin/suppressions", tag = "operator", params(SuppressionQueryParams),
+#[utoipa::path(get, path = "/v1/admin/suppressions", tag = "operator", params(SuppressionQuery),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "recipients' opt-outs, newest first", body = SuppressionList),
@@ -129,9 +129,8 @@ pub async fn add_user(
 pub async fn list_suppressions(
     state: web::Data<HttpState>,
     _: Operator,
-    req: HttpRequest,
+    Query(query): Query<SuppressionQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let query = suppression_params(req.query_string())?;
     let page = state.app.list_suppressions(query).await?;
     Ok(HttpResponse::Ok().json(SuppressionList {
         data: page.items.iter().map(SuppressionBody::from).collect(),

@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::cursor;
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
 use crate::json::{Json, OptionalJson, read_body};
-use crate::openapi::{ConnectionList, EventList, InvitationList, ListQuery, PageQuery};
-use crate::params::{IdParam, PathId, event_params, list_params, page_params};
+use crate::openapi::{ConnectionList, EventList, InvitationList};
+use crate::params::{EventQuery, IdParam, ListQuery, PageQuery, PathId, Query};
 use crate::problem::{ItemError, Problem};
 use crate::requests::{BulkRequest, CreateInvitationRequest, PatchInvitationRequest, ResendRequest};
 use crate::state::{Caller, HttpState};
@@ -122,9 +122,8 @@ fn invitation_list(page: &rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewe
 pub async fn list_sent(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    req: HttpRequest,
+    Query(params): Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let params = list_params(req.query_string())?;
     let page = state.app.list_sent(&caller, params).await?;
     Ok(HttpResponse::Ok().json(invitation_list(&page, Viewer::Sender)))
 }
@@ -138,9 +137,8 @@ pub async fn list_sent(
 pub async fn list_received(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    req: HttpRequest,
+    Query(params): Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let params = list_params(req.query_string())?;
     let page = state.app.list_received(&caller, params).await?;
     Ok(HttpResponse::Ok().json(invitation_list(&page, Viewer::Invitee)))
 }
@@ -225,12 +223,9 @@ pub async fn resend(
 pub async fn connections(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    req: HttpRequest,
+    Query(page): Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page = state
-        .app
-        .list_connections(&caller, page_params(req.query_string())?)
-        .await?;
+    let page = state.app.list_connections(&caller, page).await?;
     Ok(HttpResponse::Ok().json(ConnectionList {
         data: page
             .items
@@ -242,7 +237,7 @@ pub async fn connections(
 }
 
 /// `GET /v1/events`
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(PageQuery),
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "oldest first", body = EventList),
@@ -250,12 +245,9 @@ pub async fn connections(
 pub async fn events(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
-    req: HttpRequest,
+    Query(query): Query<EventQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page = state
-        .app
-        .list_events(&caller, event_params(req.query_string())?)
-        .await?;
+    let page = state.app.list_events(&caller, query).await?;
     Ok(HttpResponse::Ok().json(EventList {
         data: page
             .items

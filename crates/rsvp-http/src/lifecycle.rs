@@ -4,16 +4,15 @@
 //! are public so that `rsvp admin ...` prints the very same JSON.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
-use rsvp_app::{BusinessDetail, CreatedApiKey, ErasureReport, Page, PageRequest};
+use actix_web::{HttpResponse, web};
+use rsvp_app::{BusinessDetail, CreatedApiKey, ErasureReport, Page};
 use rsvp_domain::{ApiKey, ApiKeyId, Business, BusinessId, User, UserId};
 use serde::Serialize;
 
 use crate::cursor;
 use crate::dto::{BusinessBody, UserBody, rfc3339};
 use crate::json::Json;
-use crate::openapi::{BusinessListQuery, PageQuery};
-use crate::params::{IdParam, PathId, business_list_params, page_params};
+use crate::params::{BusinessListQuery, IdParam, PageQuery, PathId, Query};
 use crate::problem::Problem;
 use crate::requests::{CreateApiKeyRequest, ErasureRequest, UpdateBusinessRequest, UpdateUserRequest};
 use crate::state::{Caller, HttpState, Operator};
@@ -220,9 +219,8 @@ pub struct MeBody {
 pub async fn list_businesses(
     state: web::Data<HttpState>,
     _: Operator,
-    req: HttpRequest,
+    Query(params): Query<BusinessListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let params = business_list_params(req.query_string())?;
     let page = state.app.list_businesses(params).await?;
     Ok(HttpResponse::Ok().json(BusinessList::from(&page)))
 }
@@ -272,9 +270,8 @@ pub async fn list_users(
     state: web::Data<HttpState>,
     _: Operator,
     PathId(id): PathId<BusinessId>,
-    req: HttpRequest,
+    Query(page): Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page: PageRequest = page_params(req.query_string())?;
     let users = state.app.list_users(id, page).await?;
     Ok(HttpResponse::Ok().json(UserList::from(&users)))
 }

@@ -1,11 +1,16 @@
-//! Query string and path parsing: every bad value is a 400 problem naming it.
+//! Query strings and path segments, typed: every bad value is a 400
+//! problem naming it.
 
 // `Problem` is the RFC 9457 document itself, flat by design (144 bytes); the
 // size of an error on a request's error path costs nothing worth boxing for.
 #![allow(clippy::result_large_err, reason = "Problem is the flat RFC 9457 document")]
 
-use rsvp_app::{Cursor, InvitationFilter, ListParams, PageSize};
+use rsvp_app::{InvitationFilter, ListParams, PageSize};
 use rsvp_domain::{EmailAddress, EventId, FieldError, InvitationStatus};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::cursor;
@@ -21,12 +26,54 @@ pub fn pairs(query: &str) -> Result<Vec<(String, String)>, Problem> {
         .map_err(|e| Problem::invalid_query(vec![FieldError::new("", "invalid_query", e.to_string())]))
 }
 
-fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+/// A query string type: serde reads it (every field a string, the last
+/// of repeated keys winning, unknown keys ignored), utoipa documents it,
+/// and [`QueryString::into_params`] reads it for the use case, naming every
+/// bad parameter.
+pub trait QueryString: DeserializeOwned + 'static {
+    /// What the handler receives.
+    type Params;
+
+    /// The parameters as the use case takes them.
+    ///
+    /// # Errors
+    /// Every bad parameter.
+    fn into_params(self) -> Result<Self::Params, Vec<FieldError>>;
 }
 
-fn limit(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> PageSize {
-    match value(pairs, "limit") {
+/// Reads the query string as `T`.
+///
+/// # Errors
+/// 400 naming every bad parameter.
+pub fn read_query<T: QueryString>(query: &str) -> Result<T::Params, Problem> {
+    // Inserted in order, so the last of repeated keys wins.
+    let object: serde_json::Map<String, Value> = pairs(query)?
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
+        .collect();
+    let parsed = T::deserialize(Value::Object(object))
+        .map_err(|e| Problem::invalid_query(vec![FieldError::new("", "invalid_query", e.to_string())]))?;
+    parsed.into_params().map_err(Problem::invalid_query)
+}
+
+/// The query string read as `T` (an extractor).
+///
+/// # Errors
+/// 400 naming every bad parameter.
+#[derive(Debug)]
+pub struct Query<T: QueryString>(pub T::Params);
+
+impl<T: QueryString> actix_web::FromRequest for Query<T> {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(read_query::<T>(req.query_string()).map(Query))
+    }
+}
+
+fn limit(raw: Option<&str>, errors: &mut Vec<FieldError>) -> PageSize {
+    match raw {
         None => PageSize::default(),
         Some(raw) => raw.parse::<i64>().ok().and_then(PageSize::new).unwrap_or_else(|| {
             errors.push(FieldError::new(
@@ -39,9 +86,9 @@ fn limit(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> PageSize {
     }
 }
 
-fn page_cursor(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> Option<Cursor> {
-    let raw = value(pairs, "cursor").filter(|c| !c.is_empty())?;
-    let decoded = cursor::decode(raw);
+fn page_cursor<C>(raw: Option<&str>, decode: fn(&str) -> Option<C>, errors: &mut Vec<FieldError>) -> Option<C> {
+    let raw = raw.filter(|c| !c.is_empty())?;
+    let decoded = decode(raw);
     if decoded.is_none() {
         errors.push(FieldError::new(
             "cursor",
@@ -52,141 +99,173 @@ fn page_cursor(pairs: &[(String, String)], errors: &mut Vec<FieldError>) -> Opti
     decoded
 }
 
-/// `?status=pending,accepted&email=...&limit=50&cursor=...`
-///
-/// # Errors
-/// 400 naming every bad parameter.
-pub fn list_params(query: &str) -> Result<ListParams, Problem> {
-    let pairs = pairs(query)?;
-    let mut errors = Vec::new();
-    let mut statuses = Vec::new();
-    if let Some(raw) = value(&pairs, "status").filter(|s| !s.trim().is_empty()) {
-        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part.parse::<InvitationStatus>() {
-                Ok(status) if !statuses.contains(&status) => statuses.push(status),
-                Ok(_) => {}
-                Err(e) => errors.push(FieldError::new("status", "invalid_value", e.to_string())),
-            }
+fn email_filter(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<EmailAddress> {
+    match EmailAddress::parse(raw.filter(|e| !e.trim().is_empty())?) {
+        Ok(email) => Some(email),
+        Err(e) => {
+            errors.push(FieldError::new("email", "invalid_email", e.message()));
+            None
         }
     }
-    let email = match value(&pairs, "email").filter(|e| !e.trim().is_empty()) {
-        None => None,
-        Some(raw) => match EmailAddress::parse(raw) {
-            Ok(email) => Some(email),
-            Err(e) => {
-                errors.push(FieldError::new("email", "invalid_email", e.message()));
-                None
+}
+
+fn all_or_errors<T>(params: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
+    if errors.is_empty() { Ok(params) } else { Err(errors) }
+}
+
+/// Query of the invitation lists: `?status=pending,accepted&email=...&limit=50&cursor=...`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Comma-separated statuses, e.g. `pending,accepted`.
+    pub status: Option<String>,
+    /// Only invitations to this address.
+    pub email: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl QueryString for ListQuery {
+    type Params = ListParams;
+
+    fn into_params(self) -> Result<ListParams, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut statuses = Vec::new();
+        if let Some(raw) = self.status.as_deref().filter(|s| !s.trim().is_empty()) {
+            for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match part.parse::<InvitationStatus>() {
+                    Ok(status) if !statuses.contains(&status) => statuses.push(status),
+                    Ok(_) => {}
+                    Err(e) => errors.push(FieldError::new("status", "invalid_value", e.to_string())),
+                }
             }
-        },
-    };
-    let limit = limit(&pairs, &mut errors);
-    let after = page_cursor(&pairs, &mut errors);
-    if errors.is_empty() {
-        Ok(ListParams {
-            filter: InvitationFilter { statuses, email },
-            limit,
-            after,
-        })
-    } else {
-        Err(Problem::invalid_query(errors))
-    }
-}
-
-/// `?limit=&cursor=` of a newest-first list.
-///
-/// # Errors
-/// 400 naming every bad parameter.
-pub fn page_params(query: &str) -> Result<rsvp_app::PageRequest, Problem> {
-    let pairs = pairs(query)?;
-    let mut errors = Vec::new();
-    let limit = limit(&pairs, &mut errors);
-    let after = page_cursor(&pairs, &mut errors);
-    if errors.is_empty() {
-        Ok(rsvp_app::PageRequest { limit, after })
-    } else {
-        Err(Problem::invalid_query(errors))
-    }
-}
-
-/// `?name=&limit=&cursor=` of the operator's business list.
-///
-/// # Errors
-/// 400 naming every bad parameter.
-pub fn business_list_params(query: &str) -> Result<rsvp_app::BusinessListParams, Problem> {
-    let pairs = pairs(query)?;
-    let mut errors = Vec::new();
-    let name = value(&pairs, "name").map(str::to_owned);
-    if name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > rsvp_domain::MAX_BUSINESS_NAME_LEN)
-    {
-        errors.push(FieldError::new(
-            "name",
-            "too_long",
-            "name must be at most 200 characters",
-        ));
-    }
-    let limit = limit(&pairs, &mut errors);
-    let after = page_cursor(&pairs, &mut errors);
-    if errors.is_empty() {
-        Ok(rsvp_app::BusinessListParams { name, limit, after })
-    } else {
-        Err(Problem::invalid_query(errors))
-    }
-}
-
-/// `?email=&limit=&cursor=` of the suppression list.
-///
-/// # Errors
-/// 400 naming every bad parameter.
-pub fn suppression_params(query: &str) -> Result<rsvp_app::SuppressionQuery, Problem> {
-    let pairs = pairs(query)?;
-    let mut errors = Vec::new();
-    let email = match value(&pairs, "email").filter(|e| !e.trim().is_empty()) {
-        None => None,
-        Some(raw) => match EmailAddress::parse(raw) {
-            Ok(email) => Some(email),
-            Err(e) => {
-                errors.push(FieldError::new("email", "invalid_email", e.message()));
-                None
-            }
-        },
-    };
-    let limit = limit(&pairs, &mut errors);
-    let after = page_cursor(&pairs, &mut errors);
-    if errors.is_empty() {
-        Ok(rsvp_app::SuppressionQuery { email, limit, after })
-    } else {
-        Err(Problem::invalid_query(errors))
-    }
-}
-
-/// `?limit=&cursor=` of the event list.
-///
-/// # Errors
-/// 400 naming every bad parameter.
-pub fn event_params(query: &str) -> Result<rsvp_app::EventQuery, Problem> {
-    let pairs = pairs(query)?;
-    let mut errors = Vec::new();
-    let limit = limit(&pairs, &mut errors);
-    let after: Option<EventId> = match value(&pairs, "cursor").filter(|c| !c.is_empty()) {
-        None => None,
-        Some(raw) => {
-            let decoded = cursor::decode_event(raw);
-            if decoded.is_none() {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "invalid_cursor",
-                    "cursor is not one this API returned",
-                ));
-            }
-            decoded
         }
-    };
-    if errors.is_empty() {
-        Ok(rsvp_app::EventQuery { limit, after })
-    } else {
-        Err(Problem::invalid_query(errors))
+        let email = email_filter(self.email.as_deref(), &mut errors);
+        let limit = limit(self.limit.as_deref(), &mut errors);
+        let after = page_cursor(self.cursor.as_deref(), cursor::decode, &mut errors);
+        all_or_errors(
+            ListParams {
+                filter: InvitationFilter { statuses, email },
+                limit,
+                after,
+            },
+            errors,
+        )
+    }
+}
+
+/// Query of the other newest-first lists: `?limit=&cursor=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 200, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl QueryString for PageQuery {
+    type Params = rsvp_app::PageRequest;
+
+    fn into_params(self) -> Result<rsvp_app::PageRequest, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let limit = limit(self.limit.as_deref(), &mut errors);
+        let after = page_cursor(self.cursor.as_deref(), cursor::decode, &mut errors);
+        all_or_errors(rsvp_app::PageRequest { limit, after }, errors)
+    }
+}
+
+/// Query of the event list (oldest first): `?limit=&cursor=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// 1 to 200, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl QueryString for EventQuery {
+    type Params = rsvp_app::EventQuery;
+
+    fn into_params(self) -> Result<rsvp_app::EventQuery, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let limit = limit(self.limit.as_deref(), &mut errors);
+        let after: Option<EventId> = page_cursor(self.cursor.as_deref(), cursor::decode_event, &mut errors);
+        all_or_errors(rsvp_app::EventQuery { limit, after }, errors)
+    }
+}
+
+/// Query of the operator's business list: `?name=&limit=&cursor=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BusinessListQuery {
+    /// Only businesses whose name contains this, case-insensitively.
+    #[param(max_length = 200)]
+    pub name: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl QueryString for BusinessListQuery {
+    type Params = rsvp_app::BusinessListParams;
+
+    fn into_params(self) -> Result<rsvp_app::BusinessListParams, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > rsvp_domain::MAX_BUSINESS_NAME_LEN)
+        {
+            errors.push(FieldError::new(
+                "name",
+                "too_long",
+                "name must be at most 200 characters",
+            ));
+        }
+        let limit = limit(self.limit.as_deref(), &mut errors);
+        let after = page_cursor(self.cursor.as_deref(), cursor::decode, &mut errors);
+        all_or_errors(
+            rsvp_app::BusinessListParams {
+                name: self.name,
+                limit,
+                after,
+            },
+            errors,
+        )
+    }
+}
+
+/// Query of the suppression list: `?email=&limit=&cursor=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuppressionQuery {
+    /// Only the suppressions of this address (compared normalized).
+    pub email: Option<String>,
+    /// 1 to 200, default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl QueryString for SuppressionQuery {
+    type Params = rsvp_app::SuppressionQuery;
+
+    fn into_params(self) -> Result<rsvp_app::SuppressionQuery, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let email = email_filter(self.email.as_deref(), &mut errors);
+        let limit = limit(self.limit.as_deref(), &mut errors);
+        let after = page_cursor(self.cursor.as_deref(), cursor::decode, &mut errors);
+        all_or_errors(rsvp_app::SuppressionQuery { email, limit, after }, errors)
     }
 }
 

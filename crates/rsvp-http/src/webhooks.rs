@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::cursor;
 use crate::json::Json;
-use crate::openapi::{PageQuery, WebhookEventTypeName};
-use crate::params::{IdParam, PathId, page_params};
+use crate::openapi::WebhookEventTypeName;
+use crate::params::{IdParam, PageQuery, PathId, Query};
 use crate::problem::Problem;
 use crate::requests::{CreateWebhookEndpointRequest, PatchWebhookEndpointRequest, RedeliverRequest};
 use crate::state::{Caller, HttpState};
@@ -243,12 +243,9 @@ pub async fn deliveries(
     state: web::Data<HttpState>,
     Caller(caller): Caller,
     PathId(id): PathId<WebhookEndpointId>,
-    req: HttpRequest,
+    Query(page): Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page = state
-        .app
-        .list_webhook_deliveries(&caller, id, &page_params(req.query_string())?)
-        .await?;
+    let page = state.app.list_webhook_deliveries(&caller, id, &page).await?;
     Ok(HttpResponse::Ok().json(WebhookDeliveryList {
         data: page.items.iter().map(WebhookDeliveryBody::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode),

@@ -9,23 +9,9 @@ use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus, Locale, Op
 use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-
-/// Query of the operator's business list.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BusinessListQuery {
-    /// Only businesses whose name contains this, case-insensitively.
-    #[param(max_length = 200)]
-    pub name: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
 
 /// A page of invitations.
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,50 +53,11 @@ pub struct SuppressionList {
     pub next_cursor: Option<String>,
 }
 
-/// Query of the suppression list.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SuppressionQueryParams {
-    /// Only the suppressions of this address (compared normalized).
-    pub email: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// A status answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
     /// `ok` or `ready`.
     pub status: String,
-}
-
-/// Query of the invitation lists.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Comma-separated statuses, e.g. `pending,accepted`.
-    pub status: Option<String>,
-    /// Only invitations to this address.
-    pub email: Option<String>,
-    /// 1 to 200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// Query of the other lists.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1 to 200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// A string schema of the given values.
