@@ -59,19 +59,19 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod admin;
-mod api;
 pub mod body;
 pub mod client_addr;
 pub mod cursor;
 pub mod dto;
 pub mod idempotency;
+mod invitations;
 pub mod json;
-pub mod lifecycle;
 mod links;
 pub mod metrics;
 mod middleware;
+mod network;
 pub mod openapi;
+pub mod operator;
 mod ops;
 mod page;
 pub mod params;

@@ -1,12 +1,20 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::metrics::OutboxGauges;
-use crate::openapi::Status;
 use crate::problem::Problem;
 use crate::state::{HttpState, bearer, token_matches};
+
+/// A status answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    pub status: String,
+}
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive", body = Status)))]

@@ -135,9 +135,7 @@ fn page(limit: i64, cursor: Option<&str>) -> anyhow::Result<(PageSize, Option<rs
 /// Runs one lifecycle subcommand; the JSON to print.
 pub async fn run(app: &App, command: LifecycleCommand) -> anyhow::Result<Value> {
     use rsvp_http::dto::{BusinessBody, UserBody};
-    use rsvp_http::lifecycle::{
-        ApiKeyList, BusinessDetailBody, BusinessList, CreatedApiKeyBody, ErasureBody, UserList,
-    };
+    use rsvp_http::operator::{ApiKeyList, BusinessDetailBody, BusinessList, CreatedApiKeyBody, ErasureBody, UserList};
     let describe = wiring::describe;
     match command {
         LifecycleCommand::ListBusinesses { name, limit, cursor } => {

@@ -236,9 +236,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         })
                         .await
                         .map_err(wiring::describe)?;
-                    print_json(&serde_json::to_value(rsvp_http::admin::ProvisionedBusinessBody::from(
-                        &made,
-                    ))?)
+                    print_json(&serde_json::to_value(
+                        rsvp_http::operator::ProvisionedBusinessBody::from(&made),
+                    )?)
                 }
                 AdminCommand::AddUser {
                     business_id,
@@ -258,7 +258,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         )
                         .await
                         .map_err(wiring::describe)?;
-                    print_json(&serde_json::to_value(rsvp_http::admin::ProvisionedUserBody::from(
+                    print_json(&serde_json::to_value(rsvp_http::operator::ProvisionedUserBody::from(
                         &made,
                     ))?)
                 }

@@ -6,59 +6,9 @@ use std::borrow::Cow;
 
 use actix_web::HttpResponse;
 use rsvp_domain::{Action, EmailDelivery, EventKind, InvitationStatus, Locale, OptOutScope};
-use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
-
-use crate::dto::{ConnectionBody, EventBody, InvitationBody};
-
-/// A page of invitations.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvitationList<'a> {
-    /// The rows.
-    pub data: Vec<InvitationBody<'a>>,
-    /// Pass as `cursor` for the next page; null on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-/// A page of connections.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConnectionList {
-    /// The rows.
-    pub data: Vec<ConnectionBody>,
-    /// Next page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-/// A page of events.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventList {
-    /// The rows.
-    pub data: Vec<EventBody>,
-    /// Next page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-/// A page of suppressions.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SuppressionList {
-    /// The rows, newest first.
-    pub data: Vec<crate::dto::SuppressionBody>,
-    /// Next page.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-/// A status answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Status {
-    /// `ok` or `ready`.
-    pub status: String,
-}
 
 /// A string schema of the given values.
 fn string_enum<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> RefOr<Schema> {

@@ -1,4 +1,5 @@
-//! The API-key endpoints: invitations, connections, events.
+//! The invitations of the API: create (one or in bulk), list, read, answer
+//! or cancel, resend.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -6,12 +7,12 @@ use rsvp_app::{Viewer, ports::Principal};
 use rsvp_domain::InvitationId;
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::cursor;
-use crate::dto::{ConnectionBody, EventBody, InvitationBody};
+use crate::dto::InvitationBody;
 use crate::json::{Json, OptionalJson, read_body};
-use crate::openapi::{ConnectionList, EventList, InvitationList};
-use crate::params::{EventQuery, IdParam, ListQuery, PageQuery, PathId, Query};
+use crate::params::{IdParam, ListQuery, PathId, Query};
 use crate::problem::{ItemError, Problem};
 use crate::requests::{BulkRequest, CreateInvitationRequest, PatchInvitationRequest, ResendRequest};
 use crate::state::{Caller, HttpState};
@@ -20,6 +21,16 @@ fn created_body<'a>(state: &HttpState, created: &'a rsvp_app::CreatedInvitation)
     let mut body = InvitationBody::new(&created.invitation, Viewer::Sender);
     body.accept_url = created.link_token.as_ref().map(|t| state.config.links.accept_url(t));
     body
+}
+
+/// A page of invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList<'a> {
+    /// The rows.
+    pub data: Vec<InvitationBody<'a>>,
+    /// Pass as `cursor` for the next page; null on the last.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/invitations`
@@ -212,48 +223,4 @@ pub async fn resend(
     let revoke = revoke.unwrap_or(false);
     let invitation = state.app.resend(&caller, id, revoke).await?;
     Ok(HttpResponse::Ok().json(InvitationBody::new(&invitation, Viewer::Sender)))
-}
-
-/// `GET /v1/connections`
-#[utoipa::path(get, path = "/v1/connections", tag = "connections", params(PageQuery),
-    security(("api_key" = [])),
-    responses(
-        (status = 200, description = "newest first", body = ConnectionList),
-    ))]
-pub async fn connections(
-    state: web::Data<HttpState>,
-    Caller(caller): Caller,
-    Query(page): Query<PageQuery>,
-) -> Result<HttpResponse, Problem> {
-    let page = state.app.list_connections(&caller, page).await?;
-    Ok(HttpResponse::Ok().json(ConnectionList {
-        data: page
-            .items
-            .iter()
-            .map(|c| ConnectionBody::new(c, caller.business.id))
-            .collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode),
-    }))
-}
-
-/// `GET /v1/events`
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery),
-    security(("api_key" = [])),
-    responses(
-        (status = 200, description = "oldest first", body = EventList),
-    ))]
-pub async fn events(
-    state: web::Data<HttpState>,
-    Caller(caller): Caller,
-    Query(query): Query<EventQuery>,
-) -> Result<HttpResponse, Problem> {
-    let page = state.app.list_events(&caller, query).await?;
-    Ok(HttpResponse::Ok().json(EventList {
-        data: page
-            .items
-            .iter()
-            .map(|e| EventBody::new(e, caller.business.id))
-            .collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode_event),
-    }))
 }

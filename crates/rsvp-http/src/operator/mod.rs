@@ -1,212 +1,104 @@
-//! The operator lifecycle (`/v1/admin/...`): businesses (list, read,
-//! rename, suspend), users (list, rename, deactivate), API keys (create,
-//! list, revoke) and erasure; and `GET /v1/me` for any API key. The bodies
-//! are public so that `rsvp admin ...` prints the very same JSON.
+//! The operator's area (`/v1/admin/...`, with the operator token): the
+//! host platform provisions its tenants into rsvp (businesses and their
+//! first user, more users), and manages their lifecycle (list, read,
+//! rename, suspend businesses; rename, deactivate users; API keys: create,
+//! list, revoke), erases a person's data, and lifts recipients'
+//! suppressions. And `GET /v1/me`, for any API key: who it acts as.
+
+mod bodies;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use rsvp_app::{BusinessDetail, CreatedApiKey, ErasureReport, Page};
-use rsvp_domain::{ApiKey, ApiKeyId, Business, BusinessId, User, UserId};
-use serde::Serialize;
+use rsvp_domain::{ApiKeyId, BusinessId, SuppressionId, UserId};
+
+pub use bodies::*;
 
 use crate::cursor;
-use crate::dto::{BusinessBody, UserBody, rfc3339};
+use crate::dto::{BusinessBody, SuppressionBody, UserBody};
 use crate::json::Json;
-use crate::params::{BusinessListQuery, IdParam, PageQuery, PathId, Query};
+use crate::params::{BusinessListQuery, IdParam, PageQuery, PathId, Query, SuppressionQuery};
 use crate::problem::Problem;
-use crate::requests::{CreateApiKeyRequest, ErasureRequest, UpdateBusinessRequest, UpdateUserRequest};
+use crate::requests::{
+    AddUserRequest, CreateApiKeyRequest, CreateBusinessRequest, ErasureRequest, UpdateBusinessRequest,
+    UpdateUserRequest,
+};
 use crate::state::{Caller, HttpState, Operator};
 
-/// An API key, without its secret.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApiKeyBody {
-    /// Id (to revoke it).
-    pub id: String,
-    /// The operator's label.
-    pub name: String,
-    /// The first characters of the secret (`rsvp_` and 8 more; only `rsvp_`
-    /// for keys made before prefixes were kept), to recognise it.
-    pub prefix: String,
-    /// When it was made.
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    /// From when it is refused; null: never.
-    #[schema(format = DateTime, required = true)]
-    pub expires_at: Option<String>,
-    /// Its last use, to the minute; null: never used.
-    #[schema(format = DateTime, required = true)]
-    pub last_used_at: Option<String>,
+/// `POST /v1/admin/businesses`
+#[utoipa::path(post, path = "/v1/admin/businesses", tag = "operator", request_body = CreateBusinessRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "created; the API key is shown once", body = ProvisionedBusinessBody),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "invalid fields"),
+    ))]
+pub async fn create_business(
+    state: web::Data<HttpState>,
+    _: Operator,
+    Json(input): Json<CreateBusinessRequest>,
+) -> Result<HttpResponse, Problem> {
+    let made = state.app.provision_business(input).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProvisionedBusinessBody::from(&made)))
 }
 
-impl From<&ApiKey> for ApiKeyBody {
-    fn from(key: &ApiKey) -> Self {
-        Self {
-            id: key.id.to_string(),
-            name: key.name.to_string(),
-            prefix: key.prefix.clone(),
-            created_at: rfc3339(key.created_at),
-            expires_at: key.expires_at.map(rfc3339),
-            last_used_at: key.last_used_at.map(rfc3339),
-        }
-    }
+/// `POST /v1/admin/businesses/{id}/users`
+#[utoipa::path(post, path = "/v1/admin/businesses/{id}/users", tag = "operator", params(IdParam),
+    request_body = AddUserRequest, security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "created; the API key is shown once", body = ProvisionedUserBody),
+        (status = 404, description = "not found (or not yours)"),
+        (status = 409, description = "conflict"),
+        (status = 422, description = "invalid fields"),
+    ))]
+pub async fn add_user(
+    state: web::Data<HttpState>,
+    _: Operator,
+    PathId(business): PathId<BusinessId>,
+    Json(input): Json<AddUserRequest>,
+) -> Result<HttpResponse, Problem> {
+    let made = state.app.add_user(business, input).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProvisionedUserBody::from(&made)))
 }
 
-/// A new API key with its secret, shown this once.
-#[derive(Clone, Serialize, utoipa::ToSchema)]
-pub struct CreatedApiKeyBody {
-    /// Id (to revoke it).
-    pub id: String,
-    /// The operator's label.
-    pub name: String,
-    /// The first characters of the secret.
-    pub prefix: String,
-    /// When it was made.
-    #[schema(format = DateTime)]
-    pub created_at: String,
-    /// From when it is refused; null: never.
-    #[schema(format = DateTime, required = true)]
-    pub expires_at: Option<String>,
-    /// Always null for a new key.
-    #[schema(format = DateTime, required = true)]
-    pub last_used_at: Option<String>,
-    /// The secret, `rsvp_...`: shown only here.
-    pub api_key: String,
+/// `GET /v1/admin/suppressions`
+#[utoipa::path(get, path = "/v1/admin/suppressions", tag = "operator", params(SuppressionQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "recipients' opt-outs, newest first", body = SuppressionList),
+        (status = 404, description = "the operator API is turned off"),
+    ))]
+pub async fn list_suppressions(
+    state: web::Data<HttpState>,
+    _: Operator,
+    Query(query): Query<SuppressionQuery>,
+) -> Result<HttpResponse, Problem> {
+    let page = state.app.list_suppressions(query).await?;
+    Ok(HttpResponse::Ok().json(SuppressionList {
+        data: page.items.iter().map(SuppressionBody::from).collect(),
+        next_cursor: page.next.as_ref().map(cursor::encode),
+    }))
 }
 
-// Hand-written so that a debug print never shows the secret.
-impl std::fmt::Debug for CreatedApiKeyBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKeyBody")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<&CreatedApiKey> for CreatedApiKeyBody {
-    fn from(made: &CreatedApiKey) -> Self {
-        let key = ApiKeyBody::from(&made.key);
-        Self {
-            id: key.id,
-            name: key.name,
-            prefix: key.prefix,
-            created_at: key.created_at,
-            expires_at: key.expires_at,
-            last_used_at: key.last_used_at,
-            api_key: made.secret.expose().to_owned(),
-        }
-    }
-}
-
-/// A user's API keys, newest first.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ApiKeyList {
-    /// The keys (never their secrets).
-    pub data: Vec<ApiKeyBody>,
-}
-
-impl ApiKeyList {
-    /// The list of `keys`.
-    pub fn new(keys: &[ApiKey]) -> Self {
-        Self {
-            data: keys.iter().map(ApiKeyBody::from).collect(),
-        }
-    }
-}
-
-/// A page of businesses.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BusinessList {
-    /// The rows, newest first.
-    pub data: Vec<BusinessBody>,
-    /// Pass as `cursor` for the next page; null on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl From<&Page<Business>> for BusinessList {
-    fn from(page: &Page<Business>) -> Self {
-        Self {
-            data: page.items.iter().map(BusinessBody::from).collect(),
-            next_cursor: page.next.as_ref().map(cursor::encode),
-        }
-    }
-}
-
-/// A page of users.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UserList {
-    /// The rows, newest first.
-    pub data: Vec<UserBody>,
-    /// Pass as `cursor` for the next page; null on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl From<&Page<User>> for UserList {
-    fn from(page: &Page<User>) -> Self {
-        Self {
-            data: page.items.iter().map(UserBody::from).collect(),
-            next_cursor: page.next.as_ref().map(cursor::encode),
-        }
-    }
-}
-
-/// A business with its users.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BusinessDetailBody {
-    /// The business.
-    pub business: BusinessBody,
-    /// Its users, newest first, at most 200.
-    pub users: Vec<UserBody>,
-    /// Non-null when it has more: pass as `cursor` to `GET /v1/admin/businesses/{id}/users`.
-    #[schema(required = true)]
-    pub users_next_cursor: Option<String>,
-}
-
-impl From<&BusinessDetail> for BusinessDetailBody {
-    fn from(detail: &BusinessDetail) -> Self {
-        let users = UserList::from(&detail.users);
-        Self {
-            business: BusinessBody::from(&detail.business),
-            users: users.data,
-            users_next_cursor: users.next_cursor,
-        }
-    }
-}
-
-/// What an erasure did.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ErasureBody {
-    /// Invitations (in every business) whose personal data was replaced.
-    pub invitations_erased: u64,
-    /// Of those, pending ones now cancelled.
-    pub invitations_cancelled: u64,
-    /// Queued emails dropped.
-    pub emails_dropped: u64,
-    /// Users with the address, deactivated (not erased).
-    pub users_deactivated: u64,
-}
-
-impl From<&ErasureReport> for ErasureBody {
-    fn from(report: &ErasureReport) -> Self {
-        Self {
-            invitations_erased: report.invitations_erased,
-            invitations_cancelled: report.invitations_cancelled,
-            emails_dropped: report.emails_dropped,
-            users_deactivated: report.users_deactivated,
-        }
-    }
-}
-
-/// The caller of `GET /v1/me`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct MeBody {
-    /// The user the API key acts as.
-    pub user: UserBody,
-    /// Its business.
-    pub business: BusinessBody,
+/// `DELETE /v1/admin/suppressions/{id}`
+#[utoipa::path(delete, path = "/v1/admin/suppressions/{id}", tag = "operator",
+    params(IdParam),
+    security(("admin_token" = [])),
+    responses(
+        (status = 204, description = "lifted: the address may be invited again by those it blocked"),
+        (status = 404, description = "no such suppression (or the operator API is turned off)"),
+    ))]
+pub async fn delete_suppression(
+    state: web::Data<HttpState>,
+    _: Operator,
+    PathId(id): PathId<SuppressionId>,
+) -> Result<HttpResponse, Problem> {
+    state.app.delete_suppression(id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /v1/admin/businesses`
