@@ -29,35 +29,24 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod admin;
 mod branding;
 mod credentials;
 mod dispatch;
 mod error;
-mod idempotency;
-mod links;
 mod list;
 pub mod ports;
+mod public_links;
 mod retention;
 mod secret;
-mod service;
+mod use_cases;
 mod view;
 mod webhook_dispatch;
-mod webhooks;
 
-pub use admin::{
-    BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
-};
 pub use branding::{Branding, BrandingError};
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
 pub use error::AppError;
-pub use idempotency::{
-    IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
-    IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
-};
-pub use links::{INVITE_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use list::{
     BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
@@ -77,17 +66,25 @@ pub use ports::{
     MockInvitationStore, MockMailer, MockNetworkStore, MockOptOutStore, MockOutboxStore, MockSecretGenerator,
     MockStore, MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
+pub use public_links::{INVITE_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use secret::{Secret, SecretHash};
-pub use service::{
+pub use use_cases::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
     MAX_BULK_INVITATIONS, NewBusinessInput, NewUserInput, OptOut, OutboxStatus, Ports, ProvisionedBusiness,
     ProvisionedUser, Settings, Viewer,
 };
+pub use use_cases::{
+    BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
+};
+pub use use_cases::{
+    IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
+    IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
+};
+pub use use_cases::{WebhookEndpointInput, WebhookEndpointPatch};
 pub use view::{EventView, rfc3339, webhook_body};
 pub use webhook_dispatch::{
     WebhookAttemptResult, WebhookDispatchReport, WebhookDispatchSettings, WebhookDispatcher, WebhookObserver,
 };
-pub use webhooks::{WebhookEndpointInput, WebhookEndpointPatch};
 
 // The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -103,14 +103,6 @@ macro_rules! store_contract_tests {
 macro_rules! __store_contract_each_case {
     ($($mode:tt)*) => {
         $crate::__store_contract_expand!([$($mode)*]
-            // accounts
-            users_are_found_by_id,
-            a_created_business_is_found_with_its_user_and_api_key,
-            creating_a_business_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
-            adding_a_user_to_a_missing_business_is_not_found_and_creates_nothing,
-            adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
-            an_added_user_acts_for_its_business_through_its_api_key,
-            users_are_found_by_email_whatever_the_case,
             // invitations
             an_invitation_reads_back_exactly_as_written,
             a_second_pending_invitation_to_the_same_email_in_any_case_is_refused_and_writes_nothing,
@@ -122,7 +114,7 @@ macro_rules! __store_contract_each_case {
             concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_invitation,
             several_invitations_are_read_at_once_each_once_and_unknown_ids_skipped,
             a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_then,
-            // listing
+            // invitations listing
             sent_invitations_are_listed_newest_first_and_paged_without_skips_or_repeats,
             paging_neither_skips_nor_repeats_rows_while_another_task_inserts,
             status_filters_read_the_status_at_the_query_time,
@@ -131,7 +123,7 @@ macro_rules! __store_contract_each_case {
             the_received_list_matches_the_emails_of_every_user_of_the_business_in_any_case,
             the_received_list_leaves_out_cancelled_invitations,
             the_received_list_never_shows_invitations_addressed_to_another_business,
-            // transitions
+            // invitations transitions
             a_transition_applies_only_to_a_pending_invitation_and_a_refused_one_writes_nothing,
             a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_expired,
             a_transition_of_an_unknown_invitation_is_not_found,
@@ -142,40 +134,35 @@ macro_rules! __store_contract_each_case {
             accepting_as_a_new_invitee_creates_its_business_and_user_in_the_same_unit,
             accepting_as_a_new_invitee_whose_email_got_a_user_is_refused_and_writes_nothing,
             a_transition_keeps_the_email_delivery_recorded_since_the_invitation_was_read,
-            // events
-            every_change_writes_its_event_and_events_are_listed_oldest_first_by_id,
-            events_are_keyset_paged_by_id_without_skips_or_repeats,
-            events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_one_else,
-            // links and resends
+            // invitations email cap
+            concurrent_creates_never_queue_more_emails_than_the_cap,
+            creates_bulks_and_resends_share_the_cap_and_emails_never_queued_count_nothing,
+            the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_comes_back,
+            concurrent_bulks_and_creates_never_queue_more_emails_than_the_cap,
+            // invitations lookups
+            due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited,
+            batch_lookups_answer_for_a_whole_bulk_request,
+            // links
             an_invitation_is_found_by_the_hash_of_its_link_token,
             a_resend_keeps_earlier_links_unless_it_revokes_them,
             a_resend_within_the_cooldown_is_refused_and_writes_nothing,
             resending_an_invitation_that_is_not_pending_is_a_conflict_and_writes_nothing,
             resending_an_unknown_invitation_is_not_found,
             a_resend_queues_a_new_email_and_records_the_send,
-            // expiry
-            due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited,
-            // outbox
-            claiming_returns_due_queued_jobs_oldest_first_and_counts_the_attempt,
-            a_claimed_job_is_not_claimed_again_before_its_lease_ends,
-            concurrent_claimers_never_get_the_same_job,
-            a_sent_job_is_done_and_marks_the_invitation_sent,
-            a_retried_job_comes_back_at_its_retry_time_with_its_error,
-            a_failed_job_is_done_and_marks_the_invitation_failed,
-            an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
-            finishing_an_unknown_job_is_not_found,
-            finishing_several_jobs_at_once_records_each_as_finishing_one_would,
-            the_outbox_depth_counts_queued_jobs,
-            // email cap
-            concurrent_creates_never_queue_more_emails_than_the_cap,
-            creates_bulks_and_resends_share_the_cap_and_emails_never_queued_count_nothing,
-            the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_comes_back,
-            concurrent_bulks_and_creates_never_queue_more_emails_than_the_cap,
-            a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
-            a_release_leaves_jobs_finished_or_claimed_again_since,
-            the_oldest_queued_email_is_the_oldest_job_still_queued,
-            finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never,
-            // operator lifecycle
+            // network
+            every_change_writes_its_event_and_events_are_listed_oldest_first_by_id,
+            events_are_keyset_paged_by_id_without_skips_or_repeats,
+            events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_one_else,
+            connections_are_listed_for_both_ends_newest_first_and_paged,
+            // operator
+            users_are_found_by_id,
+            a_created_business_is_found_with_its_user_and_api_key,
+            creating_a_business_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
+            adding_a_user_to_a_missing_business_is_not_found_and_creates_nothing,
+            adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates_nothing,
+            an_added_user_acts_for_its_business_through_its_api_key,
+            users_are_found_by_email_whatever_the_case,
+            // operator tenants
             api_keys_are_added_listed_newest_first_and_found_with_their_owner,
             adding_an_api_key_to_a_missing_user_is_not_found_and_writes_nothing,
             a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_found,
@@ -184,14 +171,45 @@ macro_rules! __store_contract_each_case {
             updating_a_business_writes_its_name_and_suspension_and_an_unknown_one_is_not_found,
             users_of_a_business_are_listed_newest_first_and_paged,
             updating_a_user_writes_its_names_and_deactivation_and_an_unknown_one_is_not_found,
+            // operator erasure
             invitations_to_an_email_are_found_in_every_business_whatever_the_case,
             an_erasure_replaces_personal_data_cancels_pending_revokes_links_drops_queued_emails_and_writes_events,
             an_erasure_skips_an_invitation_changed_since_it_was_read_and_writes_nothing_for_it,
-            // connections and health
-            connections_are_listed_for_both_ends_newest_first_and_paged,
-            a_store_answers_ping,
-            batch_lookups_answer_for_a_whole_bulk_request,
-            // idempotency records
+            // operator suppressions
+            an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_written,
+            concurrent_opt_outs_of_one_address_store_exactly_one_suppression,
+            suppressions_for_a_business_are_its_own_and_everyones_for_those_addresses,
+            suppressions_are_listed_newest_first_paged_and_filtered_by_address,
+            a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_found,
+            // outbox
+            claiming_returns_due_queued_jobs_oldest_first_and_counts_the_attempt,
+            a_claimed_job_is_not_claimed_again_before_its_lease_ends,
+            concurrent_claimers_never_get_the_same_job,
+            an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_latest,
+            the_outbox_depth_counts_queued_jobs,
+            a_sent_job_is_done_and_marks_the_invitation_sent,
+            a_retried_job_comes_back_at_its_retry_time_with_its_error,
+            a_failed_job_is_done_and_marks_the_invitation_failed,
+            finishing_an_unknown_job_is_not_found,
+            // outbox rounds
+            a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
+            a_release_leaves_jobs_finished_or_claimed_again_since,
+            the_oldest_queued_email_is_the_oldest_job_still_queued,
+            finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_ones_never,
+            finishing_several_jobs_at_once_records_each_as_finishing_one_would,
+            // webhooks
+            a_webhook_endpoint_reads_back_as_written_and_is_listed_only_for_its_business,
+            updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_forgets_its_failures,
+            deleting_a_webhook_endpoint_deletes_its_deliveries,
+            every_event_queues_one_delivery_per_matching_enabled_endpoint_of_each_business_that_can_see_it,
+            // webhooks deliveries
+            a_claimed_delivery_is_not_claimed_again_before_its_lease_ends,
+            concurrent_claimers_never_get_the_same_delivery,
+            a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clears_the_failures,
+            a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other_endpoints,
+            a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_endpoint,
+            a_released_delivery_is_due_again_at_once_and_others_are_left_alone,
+            // idempotency
             a_first_begin_starts_and_the_completed_response_is_replayed_exactly,
             a_key_reused_for_another_request_is_a_mismatch_and_writes_nothing,
             a_request_in_progress_is_taken_over_only_after_the_takeover_time,
@@ -202,21 +220,8 @@ macro_rules! __store_contract_each_case {
             expired_idempotency_records_are_pruned_earliest_first_in_batches_and_live_ones_never,
             concurrent_begins_of_one_key_have_exactly_one_start,
             concurrent_takeovers_of_a_stale_record_have_exactly_one_winner,
-            an_opt_out_is_stored_once_per_address_and_scope_and_read_back_as_written,
-            concurrent_opt_outs_of_one_address_store_exactly_one_suppression,
-            suppressions_for_a_business_are_its_own_and_everyones_for_those_addresses,
-            suppressions_are_listed_newest_first_paged_and_filtered_by_address,
-            a_lifted_suppression_no_longer_blocks_and_an_unknown_one_is_not_found,
-            a_webhook_endpoint_reads_back_as_written_and_is_listed_only_for_its_business,
-            updating_a_webhook_endpoint_writes_its_settings_and_enabling_it_forgets_its_failures,
-            deleting_a_webhook_endpoint_deletes_its_deliveries,
-            every_event_queues_one_delivery_per_matching_enabled_endpoint_of_each_business_that_can_see_it,
-            a_claimed_delivery_is_not_claimed_again_before_its_lease_ends,
-            concurrent_claimers_never_get_the_same_delivery,
-            a_retried_delivery_comes_back_at_its_retry_time_and_a_success_clears_the_failures,
-            a_failure_that_disables_an_endpoint_queues_one_notice_for_the_other_endpoints,
-            a_redelivery_is_queued_beside_the_first_and_only_for_an_existing_endpoint,
-            a_released_delivery_is_due_again_at_once_and_others_are_left_alone,
+            // readiness
+            a_store_answers_ping,
         );
     };
 }
@@ -250,22 +255,24 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 15] = [
-        include_str!("cases/accounts.rs"),
+    const CASE_SOURCES: [&str; 17] = [
+        include_str!("cases/idempotency.rs"),
         include_str!("cases/invitations.rs"),
-        include_str!("cases/listing.rs"),
-        include_str!("cases/transitions.rs"),
-        include_str!("cases/events.rs"),
+        include_str!("cases/invitations_email_cap.rs"),
+        include_str!("cases/invitations_listing.rs"),
+        include_str!("cases/invitations_lookups.rs"),
+        include_str!("cases/invitations_transitions.rs"),
         include_str!("cases/links.rs"),
+        include_str!("cases/network.rs"),
+        include_str!("cases/operator.rs"),
+        include_str!("cases/operator_erasure.rs"),
+        include_str!("cases/operator_suppressions.rs"),
+        include_str!("cases/operator_tenants.rs"),
         include_str!("cases/outbox.rs"),
         include_str!("cases/outbox_rounds.rs"),
-        include_str!("cases/quota.rs"),
-        include_str!("cases/suppressions.rs"),
-        include_str!("cases/misc.rs"),
-        include_str!("cases/idempotency.rs"),
-        include_str!("cases/lifecycle.rs"),
+        include_str!("cases/readiness.rs"),
         include_str!("cases/webhooks.rs"),
-        include_str!("cases/webhook_deliveries.rs"),
+        include_str!("cases/webhooks_deliveries.rs"),
     ];
 
     #[test]

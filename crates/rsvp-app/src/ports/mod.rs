@@ -24,8 +24,8 @@ use rsvp_domain::{
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::idempotency::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoredResponse};
 use crate::list::{BusinessQuery, EventQuery, InvitationQuery, Page, PageRequest, SuppressionQuery};
+use crate::use_cases::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoredResponse};
 use crate::{Secret, SecretHash};
 
 /// Tells the time. The only place `now` comes from.

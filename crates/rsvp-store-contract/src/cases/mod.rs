@@ -1,5 +1,7 @@
 //! The cases of the contract: one `pub async fn` per rule of the
-//! `rsvp_app::Store` rustdoc, named as the sentence it checks. Each takes a
+//! `rsvp_app::Store` rustdoc, named as the sentence it checks, in one
+//! module per area (invitations, links, network, operator, webhooks,
+//! idempotency) and for the outbox and readiness the areas share. Each takes a
 //! fresh [`Harness`](crate::Harness) and panics when the store breaks the
 //! rule; [`store_contract_tests!`](crate::store_contract_tests) turns each
 //! into a test.
@@ -11,34 +13,38 @@
 
 #![allow(clippy::expect_used, reason = "a contract case fails by panicking, like any test")]
 
-mod accounts;
-mod events;
 mod idempotency;
 mod invitations;
-mod lifecycle;
+mod invitations_email_cap;
+mod invitations_listing;
+mod invitations_lookups;
+mod invitations_transitions;
 mod links;
-mod listing;
-mod misc;
+mod network;
+mod operator;
+mod operator_erasure;
+mod operator_suppressions;
+mod operator_tenants;
 mod outbox;
 mod outbox_rounds;
-mod quota;
-mod suppressions;
-mod transitions;
-mod webhook_deliveries;
+mod readiness;
 mod webhooks;
+mod webhooks_deliveries;
 
-pub use accounts::*;
-pub use events::*;
 pub use idempotency::*;
 pub use invitations::*;
-pub use lifecycle::*;
+pub use invitations_email_cap::*;
+pub use invitations_listing::*;
+pub use invitations_lookups::*;
+pub use invitations_transitions::*;
 pub use links::*;
-pub use listing::*;
-pub use misc::*;
+pub use network::*;
+pub use operator::*;
+pub use operator_erasure::*;
+pub use operator_suppressions::*;
+pub use operator_tenants::*;
 pub use outbox::*;
 pub use outbox_rounds::*;
-pub use quota::*;
-pub use suppressions::*;
-pub use transitions::*;
-pub use webhook_deliveries::*;
+pub use readiness::*;
 pub use webhooks::*;
+pub use webhooks_deliveries::*;

@@ -12,7 +12,7 @@ impl App {
     /// the domain's refusal, or the pending invitation that is lazily
     /// expired and must be persisted as such before the email can be
     /// invited again (`Ok(Some)`), or nothing in the way (`Ok(None)`).
-    pub(super) fn check_facts(
+    pub(crate) fn check_facts(
         principal: &Principal,
         context: InvitationContext,
         now: OffsetDateTime,
@@ -41,7 +41,7 @@ impl App {
 
     /// Builds what a new invitation writes (the rules that need no store
     /// are checked here; those that do, by the store's facts).
-    pub(super) fn build_invitation(
+    pub(crate) fn build_invitation(
         &self,
         principal: &Principal,
         request: InvitationRequest,
@@ -90,7 +90,7 @@ impl App {
     }
 
     /// Refuses a `redirect_url` whose origin is not among the allowed ones.
-    pub(super) fn check_redirect(&self, request: &InvitationRequest) -> Result<(), AppError> {
+    pub(crate) fn check_redirect(&self, request: &InvitationRequest) -> Result<(), AppError> {
         let Some(url) = &request.redirect_url else {
             return Ok(());
         };
@@ -109,7 +109,7 @@ impl App {
         Err(AppError::field("redirect_url", "origin_not_allowed", &message))
     }
 
-    pub(super) fn email_job(&self, invitation: &Invitation, token: Secret, now: OffsetDateTime) -> EmailJob {
+    pub(crate) fn email_job(&self, invitation: &Invitation, token: Secret, now: OffsetDateTime) -> EmailJob {
         EmailJob {
             id: EmailJobId::from_uuid(self.new_id()),
             invitation_id: invitation.id(),
@@ -124,7 +124,7 @@ impl App {
     }
 
     /// The cap on the emails one business queues (`None`: no cap).
-    pub(super) fn email_cap(&self) -> Option<EmailCap> {
+    pub(crate) fn email_cap(&self) -> Option<EmailCap> {
         (self.settings.emails_per_hour > 0).then_some(EmailCap {
             limit: self.settings.emails_per_hour,
         })
@@ -132,7 +132,7 @@ impl App {
 
     /// The answer to a store error at `now`: the cap's refusal says how
     /// long to wait.
-    pub(super) fn store_refused(error: StoreError, now: OffsetDateTime) -> AppError {
+    pub(crate) fn store_refused(error: StoreError, now: OffsetDateTime) -> AppError {
         match error {
             StoreError::EmailCapReached { retry_at } => AppError::QuotaExceeded {
                 retry_after_secs: retry_after_secs(retry_at, now),
@@ -141,7 +141,7 @@ impl App {
         }
     }
 
-    pub(super) async fn persist_expiry(&self, invitation: &Invitation, now: OffsetDateTime) -> Result<bool, AppError> {
+    pub(crate) async fn persist_expiry(&self, invitation: &Invitation, now: OffsetDateTime) -> Result<bool, AppError> {
         let Ok(expired) = invitation.expire(now) else {
             return Ok(false);
         };

@@ -5,7 +5,7 @@ use super::*;
 
 impl App {
     /// How `principal` relates to `invitation`, if at all.
-    pub(super) async fn viewer_of(
+    pub(crate) async fn viewer_of(
         &self,
         principal: &Principal,
         invitation: &Invitation,
@@ -27,7 +27,7 @@ impl App {
             .map(|_| Viewer::Invitee))
     }
 
-    pub(super) async fn visible_invitation(
+    pub(crate) async fn visible_invitation(
         &self,
         principal: &Principal,
         id: InvitationId,
@@ -57,7 +57,7 @@ impl App {
         Ok(view)
     }
 
-    pub(super) fn query(&self, params: ListParams) -> InvitationQuery {
+    pub(crate) fn query(&self, params: ListParams) -> InvitationQuery {
         InvitationQuery {
             filter: params.filter,
             limit: params.limit,
@@ -127,7 +127,7 @@ impl App {
             .await
     }
 
-    pub(super) async fn transition(
+    pub(crate) async fn transition(
         &self,
         invitation: Invitation,
         action: Action,
@@ -227,6 +227,24 @@ impl App {
             )),
             Err(other) => Err(Self::store_refused(other, now)),
         }
+    }
+
+    /// Persists `expired` for up to `limit` pending invitations past their
+    /// expiry, each with its `invitation.expired` event; returns how many
+    /// this call expired. Safe to run from several replicas at once: each
+    /// invitation is expired (and its event written) exactly once.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
+        let now = self.now();
+        let mut expired = 0;
+        for invitation in self.ports.store.invitations().due_for_expiry(now, limit).await? {
+            if self.persist_expiry(&invitation, now).await? {
+                expired += 1;
+            }
+        }
+        Ok(expired)
     }
 }
 

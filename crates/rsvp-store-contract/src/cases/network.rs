@@ -1,12 +1,14 @@
-//! The event log: written with every change, `list_events` oldest first by
-//! id, keyset paged, visible to the sender and the known invitee.
+//! The network: the event log (written with every change, `list_events`
+//! oldest first by id, keyset paged, visible to the sender and the known
+//! invitee) and the connections (`list_connections`).
 
 use rsvp_app::EventQuery;
-use rsvp_domain::{Event, EventKind};
+use rsvp_domain::{Connection, Event, EventKind};
 
 use crate::Harness;
 use crate::fixtures::{
-    Tenant, accept, all_events, all_events_paged, at, cancel, insert, invite, invited, kinds, limit, resend,
+    Tenant, accept, all_connections, all_events, all_events_paged, at, cancel, insert, invite, invited, kinds, limit,
+    resend,
 };
 
 /// Creating, resending, accepting (with its connection) and cancelling each
@@ -176,4 +178,49 @@ pub async fn events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_on
         std::slice::from_ref(&other.record.event)
     );
     assert!(all_events(store, stranger.id()).await.is_empty());
+}
+
+/// `list_connections` shows the connections where the business is either
+/// end, newest first (`created_at`, then `id`), keyset paged; never others.
+pub async fn connections_are_listed_for_both_ends_newest_first_and_paged(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let partners = [
+        Tenant::create(store, "One", "one@one.test", at(0)).await,
+        Tenant::create(store, "Two", "two@two.test", at(0)).await,
+        Tenant::create(store, "Three", "three@three.test", at(0)).await,
+        Tenant::create(store, "Four", "four@four.test", at(0)).await,
+    ];
+    let stranger = Tenant::create(store, "Stranger", "sam@stranger.test", at(0)).await;
+
+    // (inviter, invitee, accepted at): acme on either end, a tie at 30.
+    let pairs = [
+        (&acme, &partners[0], at(10)),
+        (&partners[1], &acme, at(20)),
+        (&acme, &partners[2], at(30)),
+        (&partners[3], &acme, at(30)),
+        (&partners[0], &partners[1], at(40)),
+    ];
+    let mut connections: Vec<Connection> = Vec::new();
+    for (inviter, invitee, accepted_at) in pairs {
+        let built = insert(store, invite(inviter, &invitee.user.email.to_string(), at(0))).await;
+        let record = accept(built.invitation(), invitee.id(), accepted_at);
+        let outcome = store.invitations().apply_transition(&record).await.expect("accept");
+        connections.push(outcome.connection.expect("a connection"));
+    }
+    let newest_first = |mut rows: Vec<Connection>| {
+        rows.sort_by_key(|row| std::cmp::Reverse((row.created_at, row.id)));
+        rows
+    };
+    let of_acme = newest_first(connections[..4].to_vec());
+    let of_one = newest_first(vec![connections[0].clone(), connections[4].clone()]);
+    for size in [1, 2, 3, 50] {
+        assert_eq!(
+            all_connections(store, acme.id(), size).await,
+            of_acme,
+            "pages of {size}"
+        );
+        assert_eq!(all_connections(store, partners[0].id(), size).await, of_one);
+        assert!(all_connections(store, stranger.id(), size).await.is_empty());
+    }
 }

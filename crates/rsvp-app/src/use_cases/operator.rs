@@ -1,6 +1,8 @@
-//! The operator's use cases beyond provisioning: businesses (list, read,
-//! rename, suspend), users (list, rename, deactivate), API keys (several per
-//! user, named, expiring, revocable) and the erasure of a person's data.
+//! The operator area: provisioning (a business with its first user, more
+//! users, each with an API key shown once), businesses (list, read, rename,
+//! suspend), users (list, rename, deactivate), API keys (several per user,
+//! named, expiring, revocable), the erasure of a person's data, and the
+//! recipients' suppressions (list, lift).
 
 use rsvp_domain::{
     ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, EmailAddress, Event, EventId, FieldError,
@@ -8,9 +10,10 @@ use rsvp_domain::{
 };
 use time::OffsetDateTime;
 
+use super::*;
 use crate::list::{BusinessQuery, Page, PageRequest, PageSize};
 use crate::ports::{ErasedInvitation, ErasureRecord};
-use crate::service::optional_name;
+use crate::use_cases::optional_name;
 use crate::{App, AppError, Cursor, Secret};
 
 /// Most rounds of an erasure: each round erases what it read; a round that
@@ -317,5 +320,185 @@ impl App {
             invitation: after,
             event,
         })
+    }
+}
+
+/// Input of [`App::provision_business`] (the operator API).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewBusinessInput {
+    /// Business name.
+    pub name: Option<String>,
+    /// Its first user.
+    pub user: NewUserInput,
+}
+
+/// Input of [`App::add_user`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewUserInput {
+    /// Required, unique.
+    pub email: Option<String>,
+    /// Optional.
+    pub first_name: Option<String>,
+    /// Optional.
+    pub last_name: Option<String>,
+}
+
+/// A business, its first user, and that user's API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedBusiness {
+    /// The business.
+    pub business: Business,
+    /// Its first user.
+    pub user: User,
+    /// The user's API key, in clear, once.
+    pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
+}
+
+/// A user and its API key (shown once).
+#[derive(Debug, Clone)]
+pub struct ProvisionedUser {
+    /// The user.
+    pub user: User,
+    /// Its API key, in clear, once.
+    pub api_key: Secret,
+    /// That key's id.
+    pub api_key_id: ApiKeyId,
+}
+
+pub(crate) struct ValidUser {
+    pub(crate) email: EmailAddress,
+    pub(crate) first_name: Option<PersonName>,
+    pub(crate) last_name: Option<PersonName>,
+}
+
+impl App {
+    pub(crate) fn default_api_key(
+        &self,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<(Secret, ApiKeyRecord), AppError> {
+        let name = ApiKeyName::parse(ApiKeyName::DEFAULT).map_err(|e| AppError::Unavailable(e.message))?;
+        Ok(self.new_api_key(user_id, name, None, now))
+    }
+
+    pub(crate) fn validate_user(
+        &self,
+        input: &NewUserInput,
+        prefix: &str,
+        errors: &mut ValidationErrors,
+    ) -> Option<ValidUser> {
+        let field = |name: &str| {
+            if prefix.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
+        let email = match &input.email {
+            Some(email) => errors.collect(&field("email"), EmailAddress::parse(email)),
+            None => {
+                errors.push(FieldError::new(field("email"), "required", "email is required"));
+                None
+            }
+        };
+        let first_name = optional_name(errors, &field("first_name"), input.first_name.as_deref());
+        let last_name = optional_name(errors, &field("last_name"), input.last_name.as_deref());
+        email.map(|email| ValidUser {
+            email,
+            first_name,
+            last_name,
+        })
+    }
+
+    pub(crate) fn user_from(&self, valid: ValidUser, business_id: BusinessId, now: OffsetDateTime) -> User {
+        User {
+            id: UserId::from_uuid(self.new_id()),
+            business_id,
+            email: valid.email,
+            first_name: valid.first_name,
+            last_name: valid.last_name,
+            created_at: now,
+            deactivated_at: None,
+        }
+    }
+
+    /// Creates a business with its first user and that user's API key.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`] (`name`, `user.email`, ...),
+    /// [`AppError::EmailTaken`].
+    pub async fn provision_business(&self, input: NewBusinessInput) -> Result<ProvisionedBusiness, AppError> {
+        let mut errors = ValidationErrors::new();
+        let name = match &input.name {
+            Some(name) => errors.collect("name", BusinessName::parse(name)),
+            None => {
+                errors.push(FieldError::new("name", "required", "name is required"));
+                None
+            }
+        };
+        let user = self.validate_user(&input.user, "user", &mut errors);
+        let (Some(name), Some(user), true) = (name, user, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let business = Business {
+            id: BusinessId::from_uuid(self.new_id()),
+            name,
+            created_at: now,
+            suspended_at: None,
+        };
+        let user = self.user_from(user, business.id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
+        self.ports
+            .store
+            .accounts()
+            .create_business(&business, &user, &key)
+            .await?;
+        Ok(ProvisionedBusiness {
+            business,
+            user,
+            api_key,
+            api_key_id: key.key.id,
+        })
+    }
+
+    /// Adds a user with an API key to a business.
+    ///
+    /// # Errors
+    /// [`AppError::Validation`], [`AppError::NotFound`] (no such business),
+    /// [`AppError::EmailTaken`].
+    pub async fn add_user(&self, business_id: BusinessId, input: NewUserInput) -> Result<ProvisionedUser, AppError> {
+        let mut errors = ValidationErrors::new();
+        let valid = self.validate_user(&input, "", &mut errors);
+        let (Some(valid), true) = (valid, errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let now = self.now();
+        let user = self.user_from(valid, business_id, now);
+        let (api_key, key) = self.default_api_key(user.id, now)?;
+        self.ports.store.accounts().add_user(&user, &key).await?;
+        Ok(ProvisionedUser {
+            user,
+            api_key,
+            api_key_id: key.key.id,
+        })
+    }
+
+    /// Suppressions of every business, newest first (the operator API).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn list_suppressions(&self, query: SuppressionQuery) -> Result<Page<Suppression>, AppError> {
+        Ok(self.ports.store.opt_outs().list_suppressions(&query).await?)
+    }
+
+    /// Lifts a suppression (the operator API).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such suppression.
+    pub async fn delete_suppression(&self, id: SuppressionId) -> Result<(), AppError> {
+        Ok(self.ports.store.opt_outs().delete_suppression(id).await?)
     }
 }

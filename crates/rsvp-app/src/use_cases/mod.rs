@@ -1,8 +1,24 @@
-//! [`App`]: every use case of rsvp, over the ports.
+//! [`App`]: every use case of rsvp, over the ports, one module per area:
+//! [`invitations`] (create, read, answer, resend, expire), [`links`] (the
+//! invitee's side: preview, accept, decline, opt out), [`network`]
+//! (connections, events), [`operator`] (provisioning, the lifecycle of
+//! businesses, users and API keys, erasure, suppressions), [`webhooks`]
+//! and [`idempotency`]. This module holds `App` itself, its settings and
+//! ports, and what every area shares (the clock, ids, authentication).
 
-mod answers;
-mod invite;
+mod idempotency;
+mod invitations;
 mod links;
+mod network;
+mod operator;
+mod webhooks;
+
+pub use idempotency::*;
+pub use invitations::*;
+pub use links::*;
+pub(crate) use operator::ValidUser;
+pub use operator::*;
+pub use webhooks::*;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,9 +38,6 @@ use crate::ports::{
     TransitionOutcome, TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
-
-/// Most invitations in one bulk request.
-pub const MAX_BULK_INVITATIONS: usize = 1000;
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,78 +107,6 @@ impl std::fmt::Debug for Ports {
     }
 }
 
-/// Input of [`App::provision_business`] (the operator API).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewBusinessInput {
-    /// Business name.
-    pub name: Option<String>,
-    /// Its first user.
-    pub user: NewUserInput,
-}
-
-/// Input of [`App::add_user`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NewUserInput {
-    /// Required, unique.
-    pub email: Option<String>,
-    /// Optional.
-    pub first_name: Option<String>,
-    /// Optional.
-    pub last_name: Option<String>,
-}
-
-/// A business, its first user, and that user's API key (shown once).
-#[derive(Debug, Clone)]
-pub struct ProvisionedBusiness {
-    /// The business.
-    pub business: Business,
-    /// Its first user.
-    pub user: User,
-    /// The user's API key, in clear, once.
-    pub api_key: Secret,
-    /// That key's id.
-    pub api_key_id: ApiKeyId,
-}
-
-/// A user and its API key (shown once).
-#[derive(Debug, Clone)]
-pub struct ProvisionedUser {
-    /// The user.
-    pub user: User,
-    /// Its API key, in clear, once.
-    pub api_key: Secret,
-    /// That key's id.
-    pub api_key_id: ApiKeyId,
-}
-
-/// A created invitation.
-#[derive(Debug, Clone)]
-pub struct CreatedInvitation {
-    /// The invitation.
-    pub invitation: Invitation,
-    /// The link token, returned only when no email is sent (`send_email:
-    /// false`), so the sender can share the link another way.
-    pub link_token: Option<Secret>,
-}
-
-/// One refused item of a bulk request.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BulkFailure {
-    /// Position in the request.
-    pub index: usize,
-    /// Why.
-    pub error: AppError,
-}
-
-/// The result of a bulk request: items are independent.
-#[derive(Debug, Clone)]
-pub struct BulkOutcome {
-    /// Created invitations, in request order.
-    pub successful: Vec<CreatedInvitation>,
-    /// Refused items, in request order.
-    pub failed: Vec<BulkFailure>,
-}
-
 /// The email outbox as metrics show it ([`App::outbox_status`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct OutboxStatus {
@@ -173,73 +114,6 @@ pub struct OutboxStatus {
     pub depth: Option<u64>,
     /// Seconds the oldest queued email has waited (`None`: unknown).
     pub oldest_queued_age_seconds: Option<f64>,
-}
-
-/// How the caller relates to an invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Viewer {
-    /// The caller's business sent it (sees `custom_data`).
-    Sender,
-    /// It is addressed to the caller's business.
-    Invitee,
-}
-
-/// An invitation as one caller sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InvitationView {
-    /// The invitation as it reads now.
-    pub invitation: Invitation,
-    /// The caller's side.
-    pub viewer: Viewer,
-}
-
-/// What a link holder may see before answering.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LinkPreview {
-    /// The invitation as it reads now (never show its `custom_data`).
-    pub invitation: Invitation,
-    /// The sending business.
-    pub sender: Business,
-    /// The sending user, if still there.
-    pub sender_user: Option<User>,
-    /// Whether the invited email already belongs to a user (then accepting
-    /// needs no `business_name`).
-    pub invitee_known: bool,
-}
-
-/// What an opt-out did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OptOut {
-    /// The suppression now standing (the earlier one when the same opt-out
-    /// was already recorded).
-    pub suppression: Suppression,
-    /// The invitation of the link, as it reads after the opt-out.
-    pub invitation: Invitation,
-    /// Whether this opt-out declined the invitation (it was pending).
-    pub declined: bool,
-}
-
-/// Input of [`App::accept_link`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AcceptLinkInput {
-    /// Required when the invited email has no user yet: the name of the
-    /// business to create.
-    pub business_name: Option<String>,
-    /// The new user's first name.
-    pub first_name: Option<String>,
-    /// The new user's last name.
-    pub last_name: Option<String>,
-}
-
-/// List parameters as the caller gives them (already parsed).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListParams {
-    /// Filters.
-    pub filter: InvitationFilter,
-    /// Page size.
-    pub limit: PageSize,
-    /// Continue after.
-    pub after: Option<Cursor>,
 }
 
 /// Every use case of rsvp. Cheap to clone.
@@ -394,109 +268,6 @@ impl App {
         (secret, record)
     }
 
-    fn default_api_key(&self, user_id: UserId, now: OffsetDateTime) -> Result<(Secret, ApiKeyRecord), AppError> {
-        let name = ApiKeyName::parse(ApiKeyName::DEFAULT).map_err(|e| AppError::Unavailable(e.message))?;
-        Ok(self.new_api_key(user_id, name, None, now))
-    }
-
-    fn validate_user(&self, input: &NewUserInput, prefix: &str, errors: &mut ValidationErrors) -> Option<ValidUser> {
-        let field = |name: &str| {
-            if prefix.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{prefix}.{name}")
-            }
-        };
-        let email = match &input.email {
-            Some(email) => errors.collect(&field("email"), EmailAddress::parse(email)),
-            None => {
-                errors.push(FieldError::new(field("email"), "required", "email is required"));
-                None
-            }
-        };
-        let first_name = optional_name(errors, &field("first_name"), input.first_name.as_deref());
-        let last_name = optional_name(errors, &field("last_name"), input.last_name.as_deref());
-        email.map(|email| ValidUser {
-            email,
-            first_name,
-            last_name,
-        })
-    }
-
-    fn user_from(&self, valid: ValidUser, business_id: BusinessId, now: OffsetDateTime) -> User {
-        User {
-            id: UserId::from_uuid(self.new_id()),
-            business_id,
-            email: valid.email,
-            first_name: valid.first_name,
-            last_name: valid.last_name,
-            created_at: now,
-            deactivated_at: None,
-        }
-    }
-
-    /// Creates a business with its first user and that user's API key.
-    ///
-    /// # Errors
-    /// [`AppError::Validation`] (`name`, `user.email`, ...),
-    /// [`AppError::EmailTaken`].
-    pub async fn provision_business(&self, input: NewBusinessInput) -> Result<ProvisionedBusiness, AppError> {
-        let mut errors = ValidationErrors::new();
-        let name = match &input.name {
-            Some(name) => errors.collect("name", BusinessName::parse(name)),
-            None => {
-                errors.push(FieldError::new("name", "required", "name is required"));
-                None
-            }
-        };
-        let user = self.validate_user(&input.user, "user", &mut errors);
-        let (Some(name), Some(user), true) = (name, user, errors.is_empty()) else {
-            return Err(AppError::Validation(errors));
-        };
-        let now = self.now();
-        let business = Business {
-            id: BusinessId::from_uuid(self.new_id()),
-            name,
-            created_at: now,
-            suspended_at: None,
-        };
-        let user = self.user_from(user, business.id, now);
-        let (api_key, key) = self.default_api_key(user.id, now)?;
-        self.ports
-            .store
-            .accounts()
-            .create_business(&business, &user, &key)
-            .await?;
-        Ok(ProvisionedBusiness {
-            business,
-            user,
-            api_key,
-            api_key_id: key.key.id,
-        })
-    }
-
-    /// Adds a user with an API key to a business.
-    ///
-    /// # Errors
-    /// [`AppError::Validation`], [`AppError::NotFound`] (no such business),
-    /// [`AppError::EmailTaken`].
-    pub async fn add_user(&self, business_id: BusinessId, input: NewUserInput) -> Result<ProvisionedUser, AppError> {
-        let mut errors = ValidationErrors::new();
-        let valid = self.validate_user(&input, "", &mut errors);
-        let (Some(valid), true) = (valid, errors.is_empty()) else {
-            return Err(AppError::Validation(errors));
-        };
-        let now = self.now();
-        let user = self.user_from(valid, business_id, now);
-        let (api_key, key) = self.default_api_key(user.id, now)?;
-        self.ports.store.accounts().add_user(&user, &key).await?;
-        Ok(ProvisionedUser {
-            user,
-            api_key,
-            api_key_id: key.key.id,
-        })
-    }
-
     /// The caller an API key acts as. What the key leads to is read from the
     /// store at most once per [`Settings::credential_cache_ttl`] (0.5 s), so a
     /// revoked key, a deactivated user or a suspended business is refused at
@@ -558,10 +329,4 @@ impl App {
     pub(crate) fn forget_credentials(&self) {
         self.credentials.clear();
     }
-}
-
-struct ValidUser {
-    email: EmailAddress,
-    first_name: Option<PersonName>,
-    last_name: Option<PersonName>,
 }

@@ -1,9 +1,7 @@
-//! The expiry sweep's reader, connection lists, and the readiness ping.
-
-use rsvp_domain::Connection;
+//! The readers of the expiry sweep and of bulk requests.
 
 use crate::Harness;
-use crate::fixtures::{Tenant, accept, all_connections, at, cancel, expire, ids, insert, invite};
+use crate::fixtures::{Tenant, accept, at, cancel, expire, ids, insert, invite};
 
 /// `due_for_expiry` returns up to `limit` invitations whose stored status is
 /// `pending` and whose `expires_at` is at or before `now`, oldest expiry
@@ -66,56 +64,6 @@ pub async fn due_for_expiry_returns_stored_pending_invitations_past_expiry_oldes
             .expect("due_for_expiry")
             .is_empty()
     );
-}
-
-/// `list_connections` shows the connections where the business is either
-/// end, newest first (`created_at`, then `id`), keyset paged; never others.
-pub async fn connections_are_listed_for_both_ends_newest_first_and_paged(h: Harness) {
-    let store = h.store.as_ref();
-    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
-    let partners = [
-        Tenant::create(store, "One", "one@one.test", at(0)).await,
-        Tenant::create(store, "Two", "two@two.test", at(0)).await,
-        Tenant::create(store, "Three", "three@three.test", at(0)).await,
-        Tenant::create(store, "Four", "four@four.test", at(0)).await,
-    ];
-    let stranger = Tenant::create(store, "Stranger", "sam@stranger.test", at(0)).await;
-
-    // (inviter, invitee, accepted at): acme on either end, a tie at 30.
-    let pairs = [
-        (&acme, &partners[0], at(10)),
-        (&partners[1], &acme, at(20)),
-        (&acme, &partners[2], at(30)),
-        (&partners[3], &acme, at(30)),
-        (&partners[0], &partners[1], at(40)),
-    ];
-    let mut connections: Vec<Connection> = Vec::new();
-    for (inviter, invitee, accepted_at) in pairs {
-        let built = insert(store, invite(inviter, &invitee.user.email.to_string(), at(0))).await;
-        let record = accept(built.invitation(), invitee.id(), accepted_at);
-        let outcome = store.invitations().apply_transition(&record).await.expect("accept");
-        connections.push(outcome.connection.expect("a connection"));
-    }
-    let newest_first = |mut rows: Vec<Connection>| {
-        rows.sort_by_key(|row| std::cmp::Reverse((row.created_at, row.id)));
-        rows
-    };
-    let of_acme = newest_first(connections[..4].to_vec());
-    let of_one = newest_first(vec![connections[0].clone(), connections[4].clone()]);
-    for size in [1, 2, 3, 50] {
-        assert_eq!(
-            all_connections(store, acme.id(), size).await,
-            of_acme,
-            "pages of {size}"
-        );
-        assert_eq!(all_connections(store, partners[0].id(), size).await, of_one);
-        assert!(all_connections(store, stranger.id(), size).await.is_empty());
-    }
-}
-
-/// `ping` answers `Ok` when the store is reachable.
-pub async fn a_store_answers_ping(h: Harness) {
-    assert_eq!(h.store.ping().await, Ok(()));
 }
 
 /// The batch lookups of a bulk request answer, in one call each, what the

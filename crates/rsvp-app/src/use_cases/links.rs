@@ -1,10 +1,48 @@
-//! The link holder's side (preview, accept, decline, opt out), the
-//! operator's suppressions, the network and event lists, and expiry.
+//! The links area: what the holder of an invitation link can do (preview,
+//! accept, decline, opt out).
 
 use super::*;
 
+/// What a link holder may see before answering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkPreview {
+    /// The invitation as it reads now (never show its `custom_data`).
+    pub invitation: Invitation,
+    /// The sending business.
+    pub sender: Business,
+    /// The sending user, if still there.
+    pub sender_user: Option<User>,
+    /// Whether the invited email already belongs to a user (then accepting
+    /// needs no `business_name`).
+    pub invitee_known: bool,
+}
+
+/// What an opt-out did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOut {
+    /// The suppression now standing (the earlier one when the same opt-out
+    /// was already recorded).
+    pub suppression: Suppression,
+    /// The invitation of the link, as it reads after the opt-out.
+    pub invitation: Invitation,
+    /// Whether this opt-out declined the invitation (it was pending).
+    pub declined: bool,
+}
+
+/// Input of [`App::accept_link`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AcceptLinkInput {
+    /// Required when the invited email has no user yet: the name of the
+    /// business to create.
+    pub business_name: Option<String>,
+    /// The new user's first name.
+    pub first_name: Option<String>,
+    /// The new user's last name.
+    pub last_name: Option<String>,
+}
+
 impl App {
-    pub(super) async fn invitation_by_link(&self, token: &str) -> Result<Invitation, AppError> {
+    pub(crate) async fn invitation_by_link(&self, token: &str) -> Result<Invitation, AppError> {
         let hash = self.ports.secrets.hash(token);
         self.ports
             .store
@@ -16,7 +54,7 @@ impl App {
 
     /// The sending business of `invitation`, unless it is suspended (its
     /// links then answer nothing).
-    pub(super) async fn active_sender(&self, invitation: &Invitation) -> Result<Business, AppError> {
+    pub(crate) async fn active_sender(&self, invitation: &Invitation) -> Result<Business, AppError> {
         let sender = self
             .ports
             .store
@@ -150,7 +188,7 @@ impl App {
     }
 
     /// Declines on behalf of the link's holder (the invited address).
-    pub(super) async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
+    pub(crate) async fn decline(&self, invitation: Invitation) -> Result<Invitation, AppError> {
         let user = self
             .ports
             .store
@@ -219,73 +257,5 @@ impl App {
             invitation,
             declined,
         })
-    }
-
-    /// Suppressions of every business, newest first (the operator API).
-    ///
-    /// # Errors
-    /// Store failures only.
-    pub async fn list_suppressions(&self, query: SuppressionQuery) -> Result<Page<Suppression>, AppError> {
-        Ok(self.ports.store.opt_outs().list_suppressions(&query).await?)
-    }
-
-    /// Lifts a suppression (the operator API).
-    ///
-    /// # Errors
-    /// [`AppError::NotFound`] when there is no such suppression.
-    pub async fn delete_suppression(&self, id: SuppressionId) -> Result<(), AppError> {
-        Ok(self.ports.store.opt_outs().delete_suppression(id).await?)
-    }
-
-    /// The caller's business's connections, newest first.
-    ///
-    /// # Errors
-    /// Store failures only.
-    pub async fn list_connections(
-        &self,
-        principal: &Principal,
-        page: PageRequest,
-    ) -> Result<Page<Connection>, AppError> {
-        Ok(self
-            .ports
-            .store
-            .network()
-            .list_connections(principal.business.id, &page)
-            .await?)
-    }
-
-    /// The caller's business's events, oldest first.
-    ///
-    /// # Errors
-    /// Store failures only.
-    pub async fn list_events(
-        &self,
-        principal: &Principal,
-        query: EventQuery,
-    ) -> Result<Page<Event, EventId>, AppError> {
-        Ok(self
-            .ports
-            .store
-            .network()
-            .list_events(principal.business.id, &query)
-            .await?)
-    }
-
-    /// Persists `expired` for up to `limit` pending invitations past their
-    /// expiry, each with its `invitation.expired` event; returns how many
-    /// this call expired. Safe to run from several replicas at once: each
-    /// invitation is expired (and its event written) exactly once.
-    ///
-    /// # Errors
-    /// Store failures only.
-    pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
-        let now = self.now();
-        let mut expired = 0;
-        for invitation in self.ports.store.invitations().due_for_expiry(now, limit).await? {
-            if self.persist_expiry(&invitation, now).await? {
-                expired += 1;
-            }
-        }
-        Ok(expired)
     }
 }
