@@ -120,7 +120,6 @@ mod backup;
 mod connection;
 mod copy;
 mod fixups;
-mod idempotency;
 mod migrations;
 mod rows;
 mod schema;

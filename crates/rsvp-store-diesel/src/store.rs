@@ -25,7 +25,6 @@ use uuid::Uuid;
 
 use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
-use crate::idempotency;
 use crate::migrations;
 use crate::rows::{
     ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
@@ -156,7 +155,7 @@ pub struct DieselStore {
 }
 
 mod accounts;
-mod idempotency_records;
+mod idempotency;
 mod inviting;
 mod network;
 mod opt_outs;
@@ -164,6 +163,7 @@ mod outbox;
 mod setup;
 mod units;
 
+use idempotency::units as idempotency_units;
 use inviting::{create_call::*, rows::*};
 use outbox::{claim::*, finish::*};
 pub(crate) use units::*;

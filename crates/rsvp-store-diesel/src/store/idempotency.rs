@@ -1,4 +1,7 @@
-//! The [`rsvp_app::IdempotencyStore`] role of [`DieselStore`].
+//! The [`rsvp_app::IdempotencyStore`] role of [`DieselStore`]; its units of
+//! work are in `idempotency/units.rs`.
+
+pub(super) mod units;
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -6,9 +9,9 @@ use super::*;
 #[async_trait]
 impl IdempotencyStore for DieselStore {
     async fn begin_idempotent(&self, claim: &IdempotencyClaim) -> Result<IdempotencyBegin, StoreError> {
-        let claim = idempotency::ClaimRows::new(claim)?;
+        let claim = idempotency_units::ClaimRows::new(claim)?;
         self.run(op::BEGIN_IDEMPOTENT, move |conn| {
-            write_unit(conn, |conn| idempotency::begin(conn, &claim))
+            write_unit(conn, |conn| idempotency_units::begin(conn, &claim))
         })
         .await
     }
@@ -20,10 +23,10 @@ impl IdempotencyStore for DieselStore {
         attempt: Uuid,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        let slot = idempotency::Slot::new(scope, key, attempt);
-        let response = idempotency::CompletedRow::new(response)?;
+        let slot = idempotency_units::Slot::new(scope, key, attempt);
+        let response = idempotency_units::CompletedRow::new(response)?;
         self.run(op::COMPLETE_IDEMPOTENT, move |conn| {
-            idempotency::complete(conn, &slot, &response)
+            idempotency_units::complete(conn, &slot, &response)
         })
         .await
     }
@@ -34,9 +37,11 @@ impl IdempotencyStore for DieselStore {
         key: &IdempotencyKey,
         attempt: Uuid,
     ) -> Result<bool, StoreError> {
-        let slot = idempotency::Slot::new(scope, key, attempt);
-        self.run(op::ABANDON_IDEMPOTENT, move |conn| idempotency::abandon(conn, &slot))
-            .await
+        let slot = idempotency_units::Slot::new(scope, key, attempt);
+        self.run(op::ABANDON_IDEMPOTENT, move |conn| {
+            idempotency_units::abandon(conn, &slot)
+        })
+        .await
     }
 
     async fn prune_idempotency_records(&self, expired_by: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
@@ -48,7 +53,9 @@ impl IdempotencyStore for DieselStore {
         // One replica prunes at a time; the others find the lock taken and skip.
         let lock = format!("pg_try_advisory_xact_lock({IDEMPOTENCY_PRUNE_LOCK_KEY})");
         self.run(op::PRUNE_IDEMPOTENCY_RECORDS, move |conn| {
-            write_unit(conn, |conn| idempotency::prune(conn, expired_by, limit, Some(&lock)))
+            write_unit(conn, |conn| {
+                idempotency_units::prune(conn, expired_by, limit, Some(&lock))
+            })
         })
         .await
     }
