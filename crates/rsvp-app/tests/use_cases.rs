@@ -137,8 +137,6 @@ fn no_opt_outs(store: &mut MockStore) {
 /// pending, nobody opted out.
 fn empty_world(store: &mut MockStore) {
     store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
-    store.network.expect_are_connected().returning(|_, _| Ok(false));
-    store.invitations.expect_find_pending().returning(|_, _| Ok(None));
 }
 
 // ---------------------------------------------------------------- invite
@@ -324,8 +322,6 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
     no_opt_outs(&mut store);
     // One batched read each for the whole request: never one per item.
     store.accounts.expect_find_user_by_email().never();
-    store.network.expect_are_connected().never();
-    store.invitations.expect_find_pending().never();
     store
         .accounts
         .expect_find_users_by_emails()

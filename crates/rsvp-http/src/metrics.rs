@@ -42,6 +42,8 @@ pub struct OutboxGauges {
     pub depth: Option<u64>,
     /// Seconds since the oldest queued email job was created (0 when none).
     pub oldest_queued_age_seconds: Option<f64>,
+    /// Webhook deliveries pending.
+    pub webhook_depth: Option<u64>,
 }
 
 /// The metrics registry of one server.
@@ -116,6 +118,13 @@ impl Metrics {
                 );
                 out.push_str("# TYPE rsvp_email_oldest_queued_age_seconds gauge\n");
                 let _ = writeln!(out, "rsvp_email_oldest_queued_age_seconds {age}");
+            }
+            if let Some(depth) = outbox.webhook_depth {
+                out.push_str(
+                    "# HELP rsvp_webhook_outbox_depth Webhook deliveries pending (due or waiting for a retry).\n",
+                );
+                out.push_str("# TYPE rsvp_webhook_outbox_depth gauge\n");
+                let _ = writeln!(out, "rsvp_webhook_outbox_depth {depth}");
             }
             for (outcome, name, help, with_reason) in [
                 ("sent", "rsvp_emails_sent_total", "Emails the transport accepted, by transport.", false),
@@ -247,12 +256,15 @@ mod tests {
         let text = metrics.render(&OutboxGauges {
             depth: Some(7),
             oldest_queued_age_seconds: Some(12.5),
+            webhook_depth: Some(3),
         });
         assert!(text.contains("rsvp_email_outbox_depth 7"));
         assert!(text.contains("rsvp_email_oldest_queued_age_seconds 12.5"));
+        assert!(text.contains("rsvp_webhook_outbox_depth 3"));
         let without_store = metrics.render(&OutboxGauges::default());
         assert!(!without_store.contains("outbox_depth"));
         assert!(!without_store.contains("oldest_queued"));
+        assert!(!without_store.contains("webhook_outbox_depth"));
         assert!(text.contains("rsvp_http_requests_total{route=\"/v1/invitations\",method=\"POST\",status=\"201\"} 2"));
         assert!(text.contains("rsvp_http_request_duration_seconds_bucket{route=\"/v1/invitations\",le=\"0.005\"} 1"));
         assert!(text.contains("rsvp_http_request_duration_seconds_count{route=\"/v1/invitations\"} 2"));

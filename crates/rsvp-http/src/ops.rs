@@ -59,6 +59,7 @@ pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<Ht
     let outbox = OutboxGauges {
         depth: status.depth,
         oldest_queued_age_seconds: status.oldest_queued_age_seconds,
+        webhook_depth: status.webhook_depth,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

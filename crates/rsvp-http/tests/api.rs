@@ -660,6 +660,7 @@ async fn operations_endpoints_answer_and_count_requests(api: Api) {
         "{text}"
     );
     assert!(text.contains("rsvp_email_outbox_depth 0"), "{text}");
+    assert!(text.contains("rsvp_webhook_outbox_depth 0"), "{text}");
     assert!(text.contains("route=\"/v1/admin/businesses\""), "{text}");
 }
 

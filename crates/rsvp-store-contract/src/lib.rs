@@ -190,7 +190,7 @@ macro_rules! __store_contract_each_case {
             a_sent_job_is_done_and_marks_the_invitation_sent,
             a_retried_job_comes_back_at_its_retry_time_with_its_error,
             a_failed_job_is_done_and_marks_the_invitation_failed,
-            finishing_an_unknown_job_is_not_found,
+            finishing_an_unknown_job_skips_it_and_counts_only_the_jobs_found,
             // outbox rounds
             a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
             a_release_leaves_jobs_finished_or_claimed_again_since,

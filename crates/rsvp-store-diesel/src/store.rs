@@ -18,7 +18,7 @@ use rsvp_app::{
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, ordered_pair,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;

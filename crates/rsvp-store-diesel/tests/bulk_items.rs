@@ -4,7 +4,9 @@
 //! so the batch runs again item by item) — each item keeps its own outcome.
 
 use rsvp_app::{Store, StoreError};
-use rsvp_store_contract::fixtures::{Tenant, all_events, all_sent, at, email, invite, invited, query};
+use rsvp_store_contract::fixtures::{
+    Tenant, all_events, all_sent, at, email, invite, invited, pending_invitation, query,
+};
 use rsvp_store_diesel::DieselStore;
 use rsvp_store_diesel::testing::TestDatabase;
 
@@ -96,11 +98,7 @@ async fn a_large_batch_writes_each_email_once_with_its_rows(store: &DieselStore)
         .await
         .expect("find_invitation_by_link");
     assert_eq!(link, None, "a refused item writes no link");
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("buyer5@customer.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("buyer5@customer.test")).await;
     assert_eq!(pending.as_ref(), Some(batch[5].invitation()));
 }
 

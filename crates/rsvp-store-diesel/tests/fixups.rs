@@ -207,15 +207,13 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
     };
     assert_eq!(name(2).await, "Globex");
     assert_eq!(name(3).await, "Unnamed business");
-    let other = store
-        .invitations()
-        .find_pending(
-            BusinessId::from_uuid(id(1)),
-            &EmailAddress::parse("other@xn--bcher-kva.test").unwrap(),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let other = rsvp_store_contract::fixtures::pending_invitation(
+        &store,
+        BusinessId::from_uuid(id(1)),
+        &EmailAddress::parse("other@xn--bcher-kva.test").unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(other.id(), InvitationId::from_uuid(id(23)));
     assert_eq!(
         other.message().map(|m| m.as_str().to_owned()).as_deref(),

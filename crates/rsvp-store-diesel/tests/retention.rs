@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use rsvp_app::{EmailOutcome, Store};
-use rsvp_store_contract::fixtures::{LEASE, Tenant, at, invited};
+use rsvp_store_contract::fixtures::{LEASE, Tenant, at, finish_email, invited};
 use rsvp_store_diesel::testing::TestDatabase;
 
 /// The pruner's advisory lock key (`PRUNE_LOCK_KEY` in the store).
@@ -16,11 +16,7 @@ async fn on_postgres_a_replica_finding_another_pruning_skips_its_turn() {
     let acme = Tenant::create(&store, "Acme", "ann@acme.test", at(0)).await;
     let bob = invited(&store, &acme, "bob@globex.test", at(0)).await;
     store.outbox().claim_email_jobs(at(0), 10, LEASE).await.unwrap();
-    store
-        .outbox()
-        .finish_email_job(bob.job().id, &EmailOutcome::Sent, at(1))
-        .await
-        .unwrap();
+    finish_email(&store, bob.job().id, &EmailOutcome::Sent, at(1)).await;
 
     // Another replica is pruning: it holds the lock in its transaction.
     let url = database.url().to_owned();

@@ -114,6 +114,8 @@ pub struct OutboxStatus {
     pub depth: Option<u64>,
     /// Seconds the oldest queued email has waited (`None`: unknown).
     pub oldest_queued_age_seconds: Option<f64>,
+    /// Webhook deliveries pending (`None`: the store did not answer).
+    pub webhook_depth: Option<u64>,
 }
 
 /// Every use case of rsvp. Cheap to clone.
@@ -221,9 +223,17 @@ impl App {
             },
             None => None,
         };
+        let webhook_depth = match self.ports.store.webhooks().webhook_outbox_depth().await {
+            Ok(depth) => Some(depth),
+            Err(error) => {
+                tracing::warn!(%error, "webhook outbox depth unavailable");
+                None
+            }
+        };
         OutboxStatus {
             depth,
             oldest_queued_age_seconds,
+            webhook_depth,
         }
     }
 

@@ -12,10 +12,6 @@ impl InvitationStore for InMemoryStore {
         self.with(|s| Ok(emails.iter().filter_map(|e| s.find_pending(business, e)).collect()))
     }
 
-    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
-        self.with(|s| Ok(s.find_pending(business, email)))
-    }
-
     async fn create_invitation(
         &self,
         record: &NewInvitationRecord,

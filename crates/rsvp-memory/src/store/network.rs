@@ -18,10 +18,6 @@ impl NetworkStore for InMemoryStore {
         })
     }
 
-    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-        self.with(|s| Ok(s.connections.contains_key(&ordered_pair(a, b))))
-    }
-
     async fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Result<Page<Connection>, StoreError> {
         self.with(|s| Ok(s.list_connections(business, page)))
     }

@@ -13,13 +13,22 @@ impl OutboxStore for InMemoryStore {
         self.with(|s| Ok(s.claim_email_jobs(now, limit, lease)))
     }
 
-    async fn finish_email_job(
+    async fn finish_email_jobs(
         &self,
-        id: EmailJobId,
-        outcome: &EmailOutcome,
+        outcomes: &[(EmailJobId, EmailOutcome)],
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        self.with(|s| s.finish_email_job(id, outcome, now))
+    ) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut found = 0;
+            for (id, outcome) in outcomes {
+                match s.finish_email_job(*id, outcome, now) {
+                    Ok(()) => found += 1,
+                    Err(StoreError::NotFound) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(found)
+        })
     }
 
     async fn release_email_jobs(&self, jobs: &[EmailJob], now: OffsetDateTime) -> Result<u64, StoreError> {

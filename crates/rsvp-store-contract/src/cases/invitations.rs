@@ -1,5 +1,5 @@
 //! Writing invitations: `create_invitation`, `insert_invitations`,
-//! `get_invitation`, `find_pending`.
+//! `get_invitation`, `find_pending_for_emails`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use time::Duration;
 use tokio::sync::Barrier;
 
 use crate::Harness;
+use crate::fixtures::pending_invitation;
 use crate::fixtures::{
     Invite, LEASE, Tenant, accept, all_events, all_sent, at, cancel, claimed, create, email, expire, full_request, ids,
     insert, invite, invite_with, invited, job_ids, new_uuid, query, reject,
@@ -35,11 +36,7 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
     assert_eq!(read.custom_data(), written.invitation().custom_data());
     assert_eq!(read.roles().to_strings(), ["supplier", "orders:read"]);
 
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("bob@globex.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("bob@globex.test")).await;
     assert_eq!(pending.as_ref(), Some(written.invitation()));
     let by_link = store
         .invitations()
@@ -64,12 +61,8 @@ pub async fn an_invitation_reads_back_exactly_as_written(h: Harness) {
         .await
         .expect("get_invitation");
     assert_eq!(unknown, None);
-    let elsewhere = store
-        .invitations()
-        .find_pending(globex.id(), &email("bob@globex.test"))
-        .await
-        .expect("find_pending");
-    assert_eq!(elsewhere, None, "find_pending is per sending business");
+    let elsewhere = pending_invitation(store, globex.id(), &email("bob@globex.test")).await;
+    assert_eq!(elsewhere, None, "pending invitations are per sending business");
 }
 
 /// `create_invitation` MUST return `AlreadyInvited`, writing nothing, when a
@@ -108,11 +101,7 @@ pub async fn a_second_pending_invitation_to_the_same_email_in_any_case_is_refuse
     }
 
     assert_eq!(all_events(store, acme.id()).await, events_before);
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("BOB@GLOBEX.TEST"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("BOB@GLOBEX.TEST")).await;
     assert_eq!(pending.as_ref(), Some(first.invitation()));
     let jobs = store
         .outbox()
@@ -136,15 +125,11 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
 
     let second = invite(&acme, "bob@globex.test", at(120));
     assert_eq!(create(store, &second.record).await, Err(StoreError::AlreadyInvited));
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("bob@globex.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("bob@globex.test")).await;
     assert_eq!(
         pending.as_ref(),
         Some(first.invitation()),
-        "find_pending returns a stored-pending invitation past its expiry"
+        "a stored-pending invitation past its expiry is found"
     );
 
     store
@@ -155,11 +140,7 @@ pub async fn an_invitation_stored_as_pending_past_its_expiry_still_blocks_a_new_
     create(store, &second.record)
         .await
         .expect("once expired, the email may be invited again");
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("bob@globex.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("bob@globex.test")).await;
     assert_eq!(pending.as_ref(), Some(second.invitation()));
 }
 
@@ -189,22 +170,14 @@ pub async fn after_each_terminal_status_the_same_email_may_be_invited_again(h: H
             .apply_transition(&record)
             .await
             .expect("apply_transition");
-        let none = store
-            .invitations()
-            .find_pending(acme.id(), &email(&address))
-            .await
-            .expect("find_pending");
+        let none = pending_invitation(store, acme.id(), &email(&address)).await;
         assert_eq!(none, None, "after {status} nothing is pending");
 
         let again = invite(&acme, &address.to_uppercase(), at(1001));
         create(store, &again.record)
             .await
             .unwrap_or_else(|e| panic!("inviting again after {status}: {e}"));
-        let pending = store
-            .invitations()
-            .find_pending(acme.id(), &email(&address))
-            .await
-            .expect("find_pending");
+        let pending = pending_invitation(store, acme.id(), &email(&address)).await;
         assert_eq!(pending.as_ref(), Some(again.invitation()), "after {status}");
         let first_now = store
             .invitations()
@@ -233,11 +206,7 @@ pub async fn another_business_may_invite_the_same_email(h: Harness) {
         .expect("another business may invite the same email");
 
     for (business, expected) in [(acme.id(), &from_acme), (initech.id(), &from_initech)] {
-        let pending = store
-            .invitations()
-            .find_pending(business, &email("bob@globex.test"))
-            .await
-            .expect("find_pending");
+        let pending = pending_invitation(store, business, &email("bob@globex.test")).await;
         assert_eq!(pending.as_ref(), Some(expected.invitation()));
     }
 }
@@ -331,11 +300,7 @@ pub async fn duplicates_within_one_bulk_insert_let_exactly_one_win(h: Harness) {
         (Err(StoreError::AlreadyInvited), Ok(())) => &batch[2],
         other => panic!("exactly one duplicate must win, the other be AlreadyInvited: {other:?}"),
     };
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("dup@partner.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("dup@partner.test")).await;
     assert_eq!(pending.as_ref(), Some(winner.invitation()));
     assert_eq!(all_sent(store, acme.id(), query(at(10))).await.len(), 2);
     assert_eq!(all_events(store, acme.id()).await.len(), 2);
@@ -379,11 +344,7 @@ pub async fn concurrent_inserts_of_one_email_in_varying_case_create_exactly_one_
     assert_eq!(winners.len(), 1, "exactly one of {RACERS} concurrent inserts must win");
 
     let store = h.store.as_ref();
-    let pending = store
-        .invitations()
-        .find_pending(acme.id(), &email("carol@globex.test"))
-        .await
-        .expect("find_pending");
+    let pending = pending_invitation(store, acme.id(), &email("carol@globex.test")).await;
     assert_eq!(pending.as_ref(), Some(winners[0].invitation()));
     assert_eq!(
         ids(&all_sent(store, acme.id(), query(at(100))).await),

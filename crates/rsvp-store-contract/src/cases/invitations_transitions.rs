@@ -1,4 +1,4 @@
-//! Changes of status: `apply_transition`, `are_connected`.
+//! Changes of status: `apply_transition`.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::fixtures::{
     LEASE, Tenant, accept, accept_as_new_invitee, all_connections, all_events, all_received, at, cancel, email, expire,
     insert, invite, invited, kinds, query, reject,
 };
+use crate::fixtures::{connected, finish_email};
 
 /// `apply_transition` MUST return `Conflict` with the status the invitation
 /// reads as, writing nothing, when the stored status is not the expected
@@ -122,13 +123,7 @@ pub async fn a_pending_invitation_past_its_expiry_cannot_be_answered_but_can_be_
         .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(late.invitation()), "still stored as pending");
     assert_eq!(all_events(store, acme.id()).await, events);
-    assert!(
-        !store
-            .network()
-            .are_connected(acme.id(), globex.id())
-            .await
-            .expect("are_connected")
-    );
+    assert!(!connected(store, acme.id(), globex.id()).await);
 
     let in_time = insert(store, invite(&acme, "carol@globex.test", at(0)).expiring_at(at(100))).await;
     store
@@ -179,13 +174,7 @@ pub async fn a_transition_of_an_unknown_invitation_is_not_found(h: Harness) {
             Err(StoreError::NotFound)
         );
     }
-    assert!(
-        !store
-            .network()
-            .are_connected(acme.id(), globex.id())
-            .await
-            .expect("are_connected")
-    );
+    assert!(!connected(store, acme.id(), globex.id()).await);
     assert!(all_events(store, acme.id()).await.is_empty());
     assert!(all_events(store, globex.id()).await.is_empty());
 }
@@ -309,16 +298,13 @@ pub async fn accepting_connects_the_two_businesses_and_writes_connection_created
         .expect("get_invitation");
     assert_eq!(stored.as_ref(), Some(&record.invitation));
 
-    for (a, b, connected) in [
+    for (a, b, expected) in [
         (acme.id(), globex.id(), true),
         (globex.id(), acme.id(), true),
         (acme.id(), initech.id(), false),
         (initech.id(), globex.id(), false),
     ] {
-        assert_eq!(
-            store.network().are_connected(a, b).await.expect("are_connected"),
-            connected
-        );
+        assert_eq!(connected(store, a, b).await, expected);
     }
     assert_eq!(
         all_events(store, acme.id()).await,
@@ -434,13 +420,7 @@ pub async fn rejecting_cancelling_or_expiring_creates_no_connection(h: Harness) 
         let last = all_events(store, acme.id()).await.pop().expect("events");
         assert_eq!(last, record.event, "{kind}");
     }
-    assert!(
-        !store
-            .network()
-            .are_connected(acme.id(), globex.id())
-            .await
-            .expect("are_connected")
-    );
+    assert!(!connected(store, acme.id(), globex.id()).await);
     assert!(all_connections(store, acme.id(), 50).await.is_empty());
     let events = all_events(store, acme.id()).await;
     assert!(!kinds(&events).contains(&EventKind::ConnectionCreated));
@@ -476,13 +456,7 @@ pub async fn accepting_as_a_new_invitee_creates_its_business_and_user_in_the_sam
         .await
         .expect("find_user_by_email");
     assert_eq!(user, Some(newco.user.clone()));
-    assert!(
-        store
-            .network()
-            .are_connected(newco.business.id, acme.id())
-            .await
-            .expect("are_connected")
-    );
+    assert!(connected(store, newco.business.id, acme.id()).await);
     let events = all_events(store, newco.business.id).await;
     assert!(events.contains(&record.event), "the new business sees its acceptance");
     assert!(
@@ -531,20 +505,14 @@ pub async fn accepting_as_a_new_invitee_whose_email_got_a_user_is_refused_and_wr
         .await
         .expect("find_user_by_email");
     assert_eq!(user, Some(dora.user.clone()));
-    assert!(
-        !store
-            .network()
-            .are_connected(acme.id(), newco.business.id)
-            .await
-            .expect("are_connected")
-    );
+    assert!(!connected(store, acme.id(), newco.business.id).await);
     assert!(all_connections(store, acme.id(), 50).await.is_empty());
     assert_eq!(all_events(store, acme.id()).await, events);
 }
 
 /// A transition built from an invitation read before its email was sent
 /// must not turn `email_delivery` back: the store changes the status (and
-/// what goes with it), not what `finish_email_job` recorded meanwhile.
+/// what goes with it), not what `finish_email_jobs` recorded meanwhile.
 pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation_was_read(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
@@ -557,11 +525,7 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 1);
-    store
-        .outbox()
-        .finish_email_job(jobs[0].id, &EmailOutcome::Sent, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, jobs[0].id, &EmailOutcome::Sent, at(1)).await;
 
     let outcome = store
         .invitations()

@@ -4,6 +4,7 @@ use rsvp_app::{EmailOutcome, StoreError};
 use rsvp_domain::{EmailDelivery, InvitationStatus};
 
 use crate::Harness;
+use crate::fixtures::finish_email;
 use crate::fixtures::{
     LEASE, Tenant, accept, all_events, at, claimed, insert, invite, invited, job_ids, resend, unknown_hash,
 };
@@ -244,11 +245,7 @@ pub async fn a_resend_queues_a_new_email_and_records_the_send(h: Harness) {
     let failure = EmailOutcome::Failed {
         error: "mailbox unavailable".to_owned(),
     };
-    store
-        .outbox()
-        .finish_email_job(bob.job().id, &failure, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, bob.job().id, &failure, at(1)).await;
 
     let resent = resend(bob.invitation(), at(100), false);
     let returned = store

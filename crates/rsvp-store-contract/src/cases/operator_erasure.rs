@@ -6,6 +6,7 @@ use rsvp_domain::{Event, EventId, EventKind, Invitation, InvitationStatus};
 use time::Duration;
 
 use crate::Harness;
+use crate::fixtures::finish_email;
 use crate::fixtures::{Tenant, all_events, at, email, insert, invite, invite_with, invited, kinds, new_uuid};
 
 /// `invitations_to_email` finds the invitations to one normalized email
@@ -57,11 +58,7 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     )
     .await;
     let sent = invited(store, &globex, "Pat@Person.test", at(2)).await;
-    store
-        .outbox()
-        .finish_email_job(sent.job().id, &EmailOutcome::Sent, at(3))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, sent.job().id, &EmailOutcome::Sent, at(3)).await;
     let bystander = invited(store, &acme, "someone@else.test", at(4)).await;
     assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 2);
 

@@ -1,16 +1,17 @@
-//! The email outbox: `claim_email_jobs`, `finish_email_job`, and their
+//! The email outbox: `claim_email_jobs`, `finish_email_jobs`, and their
 //! mirror on `Invitation::email_delivery` (releases, batches, age and
 //! pruning are in `outbox_rounds`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rsvp_app::{EmailJob, EmailOutcome, StoreError};
+use rsvp_app::{EmailJob, EmailOutcome};
 use rsvp_domain::{EmailDelivery, EmailJobId};
 use time::Duration;
 use tokio::sync::Barrier;
 
 use crate::Harness;
+use crate::fixtures::finish_email;
 use crate::fixtures::{LEASE, Tenant, at, claimed, insert, invite, invited, job_ids, new_uuid};
 
 /// Claiming returns queued jobs due at `now`, oldest first, at most `limit`,
@@ -144,11 +145,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
     let failure = EmailOutcome::Failed {
         error: "mailbox unavailable".to_owned(),
     };
-    store
-        .outbox()
-        .finish_email_job(bob.job().id, &failure, at(101))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, bob.job().id, &failure, at(101)).await;
     let stored = store
         .invitations()
         .get_invitation(bob.id())
@@ -165,11 +162,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .claim_email_jobs(at(200), 10, LEASE)
         .await
         .expect("claim_email_jobs");
-    store
-        .outbox()
-        .finish_email_job(resent.record.email_job.id, &EmailOutcome::Sent, at(201))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, resent.record.email_job.id, &EmailOutcome::Sent, at(201)).await;
     let stored = store
         .invitations()
         .get_invitation(bob.id())
@@ -199,20 +192,12 @@ pub async fn the_outbox_depth_counts_queued_jobs(h: Harness) {
         3,
         "claimed jobs are still queued"
     );
-    store
-        .outbox()
-        .finish_email_job(first.job().id, &EmailOutcome::Sent, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, first.job().id, &EmailOutcome::Sent, at(1)).await;
     let retry = EmailOutcome::Retry {
         retry_at: at(100),
         error: "451".to_owned(),
     };
-    store
-        .outbox()
-        .finish_email_job(second.job().id, &retry, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, second.job().id, &retry, at(1)).await;
     assert_eq!(
         store.outbox().outbox_depth().await.expect("outbox_depth"),
         2,
@@ -234,11 +219,7 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 2);
 
-    store
-        .outbox()
-        .finish_email_job(invite.job().id, &EmailOutcome::Sent, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, invite.job().id, &EmailOutcome::Sent, at(1)).await;
     let stored = store
         .invitations()
         .get_invitation(invite.id())
@@ -279,11 +260,7 @@ pub async fn a_retried_job_comes_back_at_its_retry_time_with_its_error(h: Harnes
         retry_at: at(300),
         error: "451 try again later".to_owned(),
     };
-    store
-        .outbox()
-        .finish_email_job(invite.job().id, &outcome, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, invite.job().id, &outcome, at(1)).await;
     let stored = store
         .invitations()
         .get_invitation(invite.id())
@@ -327,11 +304,7 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
     let outcome = EmailOutcome::Failed {
         error: "550 no such user".to_owned(),
     };
-    store
-        .outbox()
-        .finish_email_job(invite.job().id, &outcome, at(1))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, invite.job().id, &outcome, at(1)).await;
     let stored = store
         .invitations()
         .get_invitation(invite.id())
@@ -347,9 +320,12 @@ pub async fn a_failed_job_is_done_and_marks_the_invitation_failed(h: Harness) {
     assert!(later.is_empty(), "a failed job is never claimed again");
 }
 
-/// `finish_email_job` returns `NotFound` when there is no such job.
-pub async fn finishing_an_unknown_job_is_not_found(h: Harness) {
+/// `finish_email_jobs` skips a job that does not exist (whatever the
+/// outcome) and counts only the jobs it found.
+pub async fn finishing_an_unknown_job_skips_it_and_counts_only_the_jobs_found(h: Harness) {
     let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let known = invited(store, &acme, "bob@globex.test", at(0)).await;
     let unknown = EmailJobId::from_uuid(new_uuid());
     for outcome in [
         EmailOutcome::Sent,
@@ -360,8 +336,18 @@ pub async fn finishing_an_unknown_job_is_not_found(h: Harness) {
         EmailOutcome::Failed { error: "x".to_owned() },
     ] {
         assert_eq!(
-            store.outbox().finish_email_job(unknown, &outcome, at(1)).await,
-            Err(StoreError::NotFound)
+            store.outbox().finish_email_jobs(&[(unknown, outcome)], at(1)).await,
+            Ok(0)
         );
     }
+    assert_eq!(
+        store
+            .outbox()
+            .finish_email_jobs(
+                &[(unknown, EmailOutcome::Sent), (known.job().id, EmailOutcome::Sent)],
+                at(1)
+            )
+            .await,
+        Ok(1)
+    );
 }

@@ -2,6 +2,7 @@
 //! several jobs at once, the age of the oldest queued email, pruning.
 
 use crate::Harness;
+use crate::fixtures::finish_email;
 use crate::fixtures::{LEASE, Tenant, at, claimed, invited, job_ids, new_uuid};
 use rsvp_app::EmailOutcome;
 use rsvp_domain::{EmailDelivery, EmailJobId};
@@ -55,11 +56,7 @@ pub async fn a_release_leaves_jobs_finished_or_claimed_again_since(h: Harness) {
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&first), [bob.job().id, carol.job().id]);
-    store
-        .outbox()
-        .finish_email_job(bob.job().id, &EmailOutcome::Sent, at(12))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, bob.job().id, &EmailOutcome::Sent, at(12)).await;
     // The first claimer stalls past its lease; another claims carol's job.
     let second = store
         .outbox()
@@ -120,11 +117,7 @@ pub async fn the_oldest_queued_email_is_the_oldest_job_still_queued(h: Harness) 
         Some(at(5)),
         "a claimed job is still queued"
     );
-    store
-        .outbox()
-        .finish_email_job(first.job().id, &EmailOutcome::Sent, at(11))
-        .await
-        .expect("finish_email_job");
+    finish_email(store, first.job().id, &EmailOutcome::Sent, at(11)).await;
     assert_eq!(
         store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
         Some(at(7))
@@ -149,11 +142,7 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
         .await
         .expect("claim_email_jobs");
     let finish = |job: EmailJobId, outcome: EmailOutcome, now| async move {
-        store
-            .outbox()
-            .finish_email_job(job, &outcome, now)
-            .await
-            .expect("finish_email_job");
+        finish_email(store, job, &outcome, now).await;
     };
     finish(sent_early.job().id, EmailOutcome::Sent, at(10)).await;
     let gave_up = EmailOutcome::Failed {
@@ -200,7 +189,7 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
 }
 
 /// `finish_email_jobs` records each outcome of a group exactly as
-/// `finish_email_job` would (status, retry time and error, link token kept
+/// finishing each alone would (status, retry time and error, link token kept
 /// only for a retry, the invitation's `email_delivery`), skips a job that
 /// does not exist, and returns how many it found; an empty group writes
 /// nothing.

@@ -59,22 +59,6 @@ impl InvitationStore for DieselStore {
         .await
     }
 
-    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError> {
-        let business = id_text(business.as_uuid());
-        let normalized = email.normalized().to_owned();
-        self.run(op::FIND_PENDING, move |conn| {
-            let row = invitations::table
-                .filter(invitations::business_id.eq(&business))
-                .filter(invitations::email_normalized.eq(&normalized))
-                .filter(stored_pending())
-                .select(InvitationRow::as_select())
-                .first(conn)
-                .optional()?;
-            Ok(row.map(InvitationRow::into_domain).transpose()?)
-        })
-        .await
-    }
-
     async fn create_invitation(
         &self,
         record: &NewInvitationRecord,

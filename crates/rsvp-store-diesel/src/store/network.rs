@@ -42,21 +42,6 @@ impl NetworkStore for DieselStore {
             .collect()
     }
 
-    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError> {
-        let (low, high) = ordered_pair(a, b);
-        let (low, high) = (id_text(low.as_uuid()), id_text(high.as_uuid()));
-        self.run(op::ARE_CONNECTED, move |conn| {
-            let found: Option<String> = connections::table
-                .filter(connections::business_low.eq(&low))
-                .filter(connections::business_high.eq(&high))
-                .select(connections::id)
-                .first(conn)
-                .optional()?;
-            Ok(found.is_some())
-        })
-        .await
-    }
-
     async fn list_connections(
         &self,
         business: BusinessId,

@@ -58,7 +58,6 @@ operations! {
     ADD_SUPPRESSION = "add_suppression": Write;
     ADD_USER = "add_user": Write;
     APPLY_TRANSITION = "apply_transition": Write;
-    ARE_CONNECTED = "are_connected": Read;
     BEGIN_IDEMPOTENT = "begin_idempotent": Write;
     CLAIM_EMAIL_JOBS = "claim_email_jobs": Write;
     CLAIM_WEBHOOK_DELIVERIES = "claim_webhook_deliveries": Write;
@@ -73,11 +72,9 @@ operations! {
     ERASE_INVITATIONS = "erase_invitations": Write;
     FIND_CREDENTIAL = "find_credential": Read;
     FIND_INVITATION_BY_LINK = "find_invitation_by_link": Read;
-    FIND_PENDING = "find_pending": Read;
     FIND_PENDING_FOR_EMAILS = "find_pending_for_emails": Read;
     FIND_USER_BY_EMAIL = "find_user_by_email": Read;
     FIND_USERS_BY_EMAILS = "find_users_by_emails": Read;
-    FINISH_EMAIL_JOB = "finish_email_job": Write;
     FINISH_EMAIL_JOBS = "finish_email_jobs": Write;
     FINISH_WEBHOOK_DELIVERY = "finish_webhook_delivery": Write;
     GET_BUSINESS = "get_business": Read;

@@ -30,29 +30,6 @@ impl OutboxStore for DieselStore {
         .await
     }
 
-    async fn finish_email_job(
-        &self,
-        id: EmailJobId,
-        outcome: &EmailOutcome,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let id = id_text(id.as_uuid());
-        let now = to_nanos(now)?;
-        let outcome = Finish::from_domain(outcome)?;
-        self.run(op::FINISH_EMAIL_JOB, move |conn| {
-            let found = match conn {
-                DbConnection::Pg(pg) => outcome.statement(&id, now).execute_on(pg)?,
-                DbConnection::Sqlite(_) => write_unit(conn, |conn| finish_on_sqlite(conn, &id, outcome, now))?,
-            };
-            if found {
-                Ok(())
-            } else {
-                Err(StoreError::NotFound.into())
-            }
-        })
-        .await
-    }
-
     async fn finish_email_jobs(
         &self,
         outcomes: &[(EmailJobId, EmailOutcome)],

@@ -79,7 +79,14 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     store.accounts().update_business(&acme).await.unwrap();
     store.accounts().update_user(&ann).await.unwrap();
     store.accounts().find_user_by_email(&bob.email).await.unwrap().unwrap();
-    assert!(!store.network().are_connected(acme.id, globex.id).await.unwrap());
+    assert!(
+        store
+            .network()
+            .connected_among(acme.id, &[globex.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let new_record = |email: &str, hash: u8| {
         let request = InvitationInput {
@@ -166,12 +173,15 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     if let Some(DbConnection::Pg(pg)) = store.pool.get().ok().as_deref_mut().map(|c| &mut **c) {
         pg.batch_execute("ANALYZE").unwrap();
     }
-    store
-        .invitations()
-        .find_pending(acme.id, &bob.email)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(
+        store
+            .invitations()
+            .find_pending_for_emails(acme.id, std::slice::from_ref(&bob.email))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert!(
         !store
             .opt_outs()
@@ -245,11 +255,14 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 10);
-    store
-        .outbox()
-        .finish_email_job(jobs[0].id, &EmailOutcome::Sent, now)
-        .await
-        .unwrap();
+    assert_eq!(
+        store
+            .outbox()
+            .finish_email_jobs(&[(jobs[0].id, EmailOutcome::Sent)], now)
+            .await
+            .unwrap(),
+        1
+    );
     let group = [
         (jobs[3].id, EmailOutcome::Sent),
         (
@@ -304,7 +317,10 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         new_invitee: None,
     };
     store.invitations().apply_transition(&record).await.unwrap();
-    assert!(store.network().are_connected(globex.id, acme.id).await.unwrap());
+    assert_eq!(
+        store.network().connected_among(globex.id, &[acme.id]).await.unwrap(),
+        [acme.id]
+    );
     let page = PageRequest {
         limit: PageSize::new(1).unwrap(),
         after: Some(Cursor {

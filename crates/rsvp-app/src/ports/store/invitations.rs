@@ -18,10 +18,6 @@ pub trait InvitationStore: Send + Sync {
         emails: &[EmailAddress],
     ) -> Result<Vec<Invitation>, StoreError>;
 
-    /// The invitation from `business` to `email` whose stored status is
-    /// `pending` (it may be past its expiry), if any.
-    async fn find_pending(&self, business: BusinessId, email: &EmailAddress) -> Result<Option<Invitation>, StoreError>;
-
     /// Creates a new invitation in one step (one round trip on PostgreSQL):
     /// reads the facts the checks of a new invitation need and, when none
     /// of them can refuse it, writes the invitation with its link token,

@@ -13,9 +13,6 @@ pub trait NetworkStore: Send + Sync {
     async fn connected_among(&self, business: BusinessId, others: &[BusinessId])
     -> Result<Vec<BusinessId>, StoreError>;
 
-    /// Whether the two businesses are connected (in either direction).
-    async fn are_connected(&self, a: BusinessId, b: BusinessId) -> Result<bool, StoreError>;
-
     /// Connections of `business` (either end), newest first, keyset paged.
     async fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Result<Page<Connection>, StoreError>;
 

@@ -21,45 +21,21 @@ pub trait OutboxStore: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<EmailJob>, StoreError>;
 
-    /// Records the outcome of an attempt, and mirrors it on the invitation's
+    /// Records the outcomes of attempts, in one unit of work where the
+    /// backend allows (the dispatcher records a round's outcomes in
+    /// groups). For each job: the outcome, mirrored on the invitation's
     /// `email_delivery` (`sent`, `failed`; `queued` while retrying) only if
     /// this job is the invitation's latest (newest `created_at`): the field
     /// tells the fate of the latest email, so an older job finishing after a
-    /// resend does not overwrite it. When the
-    /// job is done (sent or failed) its link token is wiped: only the link
-    /// table's hash remains.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when there is no such job.
-    async fn finish_email_job(
-        &self,
-        id: EmailJobId,
-        outcome: &EmailOutcome,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
-
-    /// Records the outcomes of several attempts, each exactly as
-    /// [`finish_email_job`](Self::finish_email_job) would, in one unit of
-    /// work where the backend allows (the dispatcher records a round's
-    /// outcomes in groups). A job that does not exist is skipped, not an
-    /// error. Returns how many jobs were found.
-    ///
-    /// The default runs `finish_email_job` for each.
+    /// resend does not overwrite it. When the job is done (sent or failed)
+    /// its link token is wiped: only the link table's hash remains. A job
+    /// that does not exist is skipped, not an error. Returns how many jobs
+    /// were found.
     async fn finish_email_jobs(
         &self,
         outcomes: &[(EmailJobId, EmailOutcome)],
         now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let mut found = 0;
-        for (id, outcome) in outcomes {
-            match self.finish_email_job(*id, outcome, now).await {
-                Ok(()) => found += 1,
-                Err(StoreError::NotFound) => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(found)
-    }
+    ) -> Result<u64, StoreError>;
 
     /// Gives claimed jobs back unsent: each job whose stored row is still
     /// `queued` with the lease this claim set (`job.next_attempt_at` as

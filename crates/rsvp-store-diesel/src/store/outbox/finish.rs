@@ -1,4 +1,4 @@
-//! The outcome of email job attempts: one statement per job or per round on
+//! The outcome of email job attempts: one statement per round on
 //! PostgreSQL (fixed texts, prepared once per connection), a few statements
 //! in the caller's write unit on SQLite.
 
@@ -32,19 +32,6 @@ impl Finish {
             Self::Sent => ("sent", None, None, false),
             Self::Retry(retry_at, error) => ("queued", Some(*retry_at), Some(error.as_str()), true),
             Self::Failed(error) => ("failed", None, Some(error.as_str()), false),
-        }
-    }
-
-    /// PostgreSQL's one statement for this outcome of job `id`.
-    pub(in crate::store) fn statement<'a>(&'a self, id: &'a str, now: i64) -> FinishEmailJob<'a> {
-        let (status, retry_at, error, keep_link_token) = self.columns();
-        FinishEmailJob {
-            id,
-            status,
-            retry_at,
-            error,
-            keep_link_token,
-            now,
         }
     }
 }
@@ -89,87 +76,12 @@ pub(in crate::store) fn finish_on_sqlite(conn: &mut DbConnection, id: &str, outc
     Ok(true)
 }
 
-/// Static query id of [`FinishEmailJob`].
-#[derive(Debug)]
-pub(in crate::store) enum FinishEmailJobId {}
-
-/// Records the outcome of an email job attempt, in one statement: the job
-/// (status, next attempt, error, link token wiped unless retrying) and,
-/// only if it is the invitation's latest job, the invitation's
-/// `email_delivery`. Selects the number of jobs found (0 or 1).
-///
-/// It does what the transaction of SQLite does (read the job, update it,
-/// update the invitation unless a newer job exists) with one round trip
-/// instead of five; the `NOT EXISTS` reads the statement's snapshot, in
-/// which the job's `created_at` is what the update leaves it.
-#[derive(Debug, Clone, Copy)]
-pub(in crate::store) struct FinishEmailJob<'a> {
-    /// The job.
-    pub(in crate::store) id: &'a str,
-    /// `sent`, `queued` (a retry) or `failed`.
-    pub(in crate::store) status: &'a str,
-    /// The next attempt, when retrying; `None` leaves it.
-    pub(in crate::store) retry_at: Option<i64>,
-    /// The error, when retrying or failed; `None` leaves the last one.
-    pub(in crate::store) error: Option<&'a str>,
-    /// Whether the link token stays (a retry needs it; a job that is done
-    /// no longer does).
-    pub(in crate::store) keep_link_token: bool,
-    /// The time of the outcome.
-    pub(in crate::store) now: i64,
-}
-
-impl FinishEmailJob<'_> {
-    /// Runs the statement: whether the job exists.
-    pub(in crate::store) fn execute_on(self, conn: &mut PgConnection) -> QueryResult<bool> {
-        let found: i64 = RunQueryDsl::get_result(self, conn)?;
-        Ok(found > 0)
-    }
-}
-
-impl QueryFragment<Pg> for FinishEmailJob<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH job AS (UPDATE email_jobs SET status = ");
-        out.push_bind_param::<Text, _>(self.status)?;
-        out.push_sql(", next_attempt_at = COALESCE(");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.retry_at)?;
-        out.push_sql(", next_attempt_at), last_error = COALESCE(");
-        out.push_bind_param::<Nullable<Text>, _>(&self.error)?;
-        out.push_sql(", last_error), link_token = CASE WHEN ");
-        out.push_bind_param::<Bool, _>(&self.keep_link_token)?;
-        out.push_sql(" THEN link_token END, updated_at = ");
-        out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(" WHERE id = ");
-        out.push_bind_param::<Text, _>(self.id)?;
-        out.push_sql(
-            " RETURNING invitation_id, created_at), \
-             mirrored AS (UPDATE invitations SET email_delivery = ",
-        );
-        out.push_bind_param::<Text, _>(self.status)?;
-        out.push_sql(
-            " FROM job WHERE invitations.id = job.invitation_id AND NOT EXISTS (\
-             SELECT 1 FROM email_jobs AS newer \
-             WHERE newer.invitation_id = job.invitation_id AND newer.created_at > job.created_at)) \
-             SELECT count(*) FROM job",
-        );
-        Ok(())
-    }
-}
-
-impl QueryId for FinishEmailJob<'_> {
-    type QueryId = FinishEmailJobId;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for FinishEmailJob<'_> {
-    type SqlType = BigInt;
-}
-
-impl RunQueryDsl<PgConnection> for FinishEmailJob<'_> {}
-
-/// Records the outcomes of several email job attempts in one statement:
-/// [`FinishEmailJob`] over arrays (one element per job, `unnest`ed), so a
-/// group of outcomes costs one round trip. Selects the number of jobs found.
+/// Records the outcomes of several email job attempts in one statement,
+/// over arrays (one element per job, `unnest`ed), so a group of outcomes
+/// costs one round trip: each job (status, next attempt, error, link token
+/// wiped unless retrying) and, only if it is its invitation's latest job,
+/// the invitation's `email_delivery`, as SQLite's transaction does. Selects
+/// the number of jobs found.
 ///
 /// An invitation whose two jobs finish in one group gets the status of its
 /// latest job only, as the `NOT EXISTS` keeps only the newest job of each
