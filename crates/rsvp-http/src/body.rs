@@ -189,20 +189,17 @@ pub(crate) fn too_large(limit: usize) -> Problem {
     )
 }
 
-/// Reads a JSON body of at most `limit` bytes. An empty body is `None` (the
-/// caller decides whether that is allowed).
+/// Reads a whole body of at most `limit` bytes (refused early when its
+/// declared length is over).
 ///
 /// # Errors
-/// 415 unless `Content-Type` is JSON, 413 over the limit, 400
-/// `malformed_json` when it does not parse or an object has a duplicate key
-/// ([`parse_json_bytes`]).
-pub async fn read_json(
-    req: &HttpRequest,
+/// 413 over the limit, 400 when the stream fails.
+pub(crate) async fn read_bytes(
+    headers: &header::HeaderMap,
     mut payload: impl Stream<Item = Result<web::Bytes, PayloadError>> + Unpin,
     limit: usize,
-) -> Result<Option<Value>, Problem> {
-    let declared = req
-        .headers()
+) -> Result<web::Bytes, Problem> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
@@ -217,6 +214,22 @@ pub async fn read_json(
         }
         body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
+}
+
+/// Reads a JSON body of at most `limit` bytes. An empty body is `None` (the
+/// caller decides whether that is allowed).
+///
+/// # Errors
+/// 415 unless `Content-Type` is JSON, 413 over the limit, 400
+/// `malformed_json` when it does not parse or an object has a duplicate key
+/// ([`parse_json_bytes`]).
+pub async fn read_json(
+    req: &HttpRequest,
+    payload: impl Stream<Item = Result<web::Bytes, PayloadError>> + Unpin,
+    limit: usize,
+) -> Result<Option<Value>, Problem> {
+    let body = read_bytes(req.headers(), payload, limit).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -36,7 +36,6 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpResponse, ResponseError as _, web};
-use futures_util::StreamExt as _;
 use rsvp_app::{
     IdempotencyKey, IdempotencyScope, IdempotencyTicket, IdempotentStart, RequestFingerprint, SecretHash,
     StoredResponse,
@@ -155,24 +154,8 @@ fn key_of(req: &ServiceRequest) -> Result<Option<IdempotencyKey>, Problem> {
 
 /// Reads the whole body (at most `limit` bytes), as the handler would.
 async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::Bytes, Problem> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(crate::body::too_large(limit));
-    }
-    let mut payload = req.take_payload();
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad_body", e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(crate::body::too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    let payload = req.take_payload();
+    crate::body::read_bytes(req.headers(), payload, limit).await
 }
 
 fn replay(stored: StoredResponse) -> HttpResponse {

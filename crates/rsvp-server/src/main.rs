@@ -78,6 +78,30 @@ enum Command {
     Admin(AdminCommand),
 }
 
+/// A new user, as `rsvp admin create-business` and `add-user` take it.
+#[derive(Debug, clap::Args)]
+struct UserArgs {
+    /// The user's email.
+    #[arg(long)]
+    email: String,
+    /// The user's first name.
+    #[arg(long)]
+    first_name: Option<String>,
+    /// The user's last name.
+    #[arg(long)]
+    last_name: Option<String>,
+}
+
+impl From<UserArgs> for NewUserInput {
+    fn from(user: UserArgs) -> Self {
+        Self {
+            email: Some(user.email),
+            first_name: user.first_name,
+            last_name: user.last_name,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
     /// Create a business with its first user and print its API key.
@@ -85,30 +109,16 @@ enum AdminCommand {
         /// The business's name.
         #[arg(long)]
         name: String,
-        /// The first user's email.
-        #[arg(long)]
-        email: String,
-        /// The first user's first name.
-        #[arg(long)]
-        first_name: Option<String>,
-        /// The first user's last name.
-        #[arg(long)]
-        last_name: Option<String>,
+        #[command(flatten)]
+        user: UserArgs,
     },
     /// Add a user to a business and print its API key.
     AddUser {
         /// The business's id.
         #[arg(long)]
         business_id: String,
-        /// The user's email.
-        #[arg(long)]
-        email: String,
-        /// First name.
-        #[arg(long)]
-        first_name: Option<String>,
-        /// Last name.
-        #[arg(long)]
-        last_name: Option<String>,
+        #[command(flatten)]
+        user: UserArgs,
     },
     /// The lifecycle of businesses, users and API keys, and erasure.
     #[command(flatten)]
@@ -219,20 +229,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store.run_migrations().await.context("applying migrations")?;
             let app = wiring::app(&settings, wiring::ports(std::sync::Arc::new(store)));
             match admin {
-                AdminCommand::CreateBusiness {
-                    name,
-                    email,
-                    first_name,
-                    last_name,
-                } => {
+                AdminCommand::CreateBusiness { name, user } => {
                     let made = app
                         .provision_business(NewBusinessInput {
                             name: Some(name),
-                            user: NewUserInput {
-                                email: Some(email),
-                                first_name,
-                                last_name,
-                            },
+                            user: user.into(),
                         })
                         .await
                         .map_err(wiring::describe)?;
@@ -240,24 +241,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                         rsvp_http::operator::ProvisionedBusinessBody::from(&made),
                     )?)
                 }
-                AdminCommand::AddUser {
-                    business_id,
-                    email,
-                    first_name,
-                    last_name,
-                } => {
+                AdminCommand::AddUser { business_id, user } => {
                     let business = business_id.parse().context("--business-id must be a UUID")?;
-                    let made = app
-                        .add_user(
-                            business,
-                            NewUserInput {
-                                email: Some(email),
-                                first_name,
-                                last_name,
-                            },
-                        )
-                        .await
-                        .map_err(wiring::describe)?;
+                    let made = app.add_user(business, user.into()).await.map_err(wiring::describe)?;
                     print_json(&serde_json::to_value(rsvp_http::operator::ProvisionedUserBody::from(
                         &made,
                     ))?)

@@ -148,14 +148,7 @@ impl Source<'_> {
 
     fn number(&self, name: &str, default: u32, range: std::ops::RangeInclusive<u32>) -> Result<u32, SettingsError> {
         let value = self.parse(name, default, "a whole number")?;
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(Self::error(
-                name,
-                format!("{value} is outside {}..={}", range.start(), range.end()),
-            ))
-        }
+        Self::within(name, value, &range)
     }
 
     fn flag(&self, name: &str) -> Result<bool, SettingsError> {
@@ -168,6 +161,15 @@ impl Source<'_> {
 
     fn factor(&self, name: &str, range: std::ops::RangeInclusive<f64>) -> Result<f64, SettingsError> {
         let value: f64 = self.parse(name, 1.0, "a number")?;
+        Self::within(name, value, &range)
+    }
+
+    /// `value` of `name` when `range` holds it.
+    fn within<T: PartialOrd + std::fmt::Display>(
+        name: &str,
+        value: T,
+        range: &std::ops::RangeInclusive<T>,
+    ) -> Result<T, SettingsError> {
         if range.contains(&value) {
             Ok(value)
         } else {

@@ -172,6 +172,26 @@ fn rows_into<R, T>(rows: Vec<R>, convert: impl Fn(R) -> Result<T, StoreError>) -
     Ok(rows.into_iter().map(convert).collect::<Result<Vec<_>, _>>()?)
 }
 
+/// `Ok` when an update changed a row; the port's `NotFound` when nothing matched.
+fn changed_one(changed: usize) -> Unit<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound.into())
+    } else {
+        Ok(())
+    }
+}
+
+/// A page of rows read into the domain, the extra row of an over-fetching
+/// query telling whether there is a next page (its cursor from `cursor_of`).
+fn domain_page<R, T, C>(
+    rows: Vec<R>,
+    convert: impl Fn(R) -> Result<T, StoreError>,
+    limit: rsvp_app::PageSize,
+    cursor_of: impl Fn(&T) -> C,
+) -> Unit<Page<T, C>> {
+    Ok(Page::from_overfetch(rows_into(rows, convert)?, limit, cursor_of))
+}
+
 /// The limit of an over-fetching page query: one row more than the page.
 pub(crate) fn overfetch(limit: rsvp_app::PageSize) -> i64 {
     i64::from(limit.get()) + 1

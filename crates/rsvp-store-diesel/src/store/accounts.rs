@@ -200,11 +200,10 @@ impl AccountStore for DieselStore {
                 .order((businesses::created_at.desc(), businesses::id.desc()))
                 .limit(overfetch(query.limit))
                 .load(conn)?;
-            let items = rows_into(rows, BusinessRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, |b: &Business| Cursor {
+            domain_page(rows, BusinessRow::into_domain, query.limit, |b: &Business| Cursor {
                 created_at: b.created_at,
                 id: b.id.as_uuid(),
-            }))
+            })
         })
         .await
     }
@@ -219,10 +218,7 @@ impl AccountStore for DieselStore {
                     businesses::suspended_at.eq(row.suspended_at),
                 ))
                 .execute(conn)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound.into());
-            }
-            Ok(())
+            changed_one(changed)
         })
         .await
     }
@@ -242,11 +238,10 @@ impl AccountStore for DieselStore {
                 .order((users::created_at.desc(), users::id.desc()))
                 .limit(overfetch(page.limit))
                 .load(conn)?;
-            let items = rows_into(rows, UserRow::into_domain)?;
-            Ok(Page::from_overfetch(items, page.limit, |u: &User| Cursor {
+            domain_page(rows, UserRow::into_domain, page.limit, |u: &User| Cursor {
                 created_at: u.created_at,
                 id: u.id.as_uuid(),
-            }))
+            })
         })
         .await
     }
@@ -261,10 +256,7 @@ impl AccountStore for DieselStore {
                     users::deactivated_at.eq(row.deactivated_at),
                 ))
                 .execute(conn)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound.into());
-            }
-            Ok(())
+            changed_one(changed)
         })
         .await
     }

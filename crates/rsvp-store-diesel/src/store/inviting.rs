@@ -171,11 +171,7 @@ impl InvitationStore for DieselStore {
             let base = invitations::table
                 .filter(invitations::business_id.eq(business))
                 .into_boxed::<MultiBackend>();
-            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            let items = rows_into(rows, InvitationRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+            load_invitation_page(conn, base, &query)
         })
         .await
     }
@@ -195,11 +191,7 @@ impl InvitationStore for DieselStore {
                 .filter(invitations::email_normalized.eq_any(emails))
                 .filter(invitations::status.ne(InvitationStatus::Cancelled.as_str()))
                 .into_boxed::<MultiBackend>();
-            let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
-                .select(InvitationRow::as_select())
-                .load(conn)?;
-            let items = rows_into(rows, InvitationRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, invitation_cursor))
+            load_invitation_page(conn, base, &query)
         })
         .await
     }

@@ -60,11 +60,12 @@ impl NetworkStore for DieselStore {
             rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
             rows.dedup_by(|a, b| a.id == b.id);
             rows.truncate(page.limit.as_usize() + 1);
-            let items = rows_into(rows, ConnectionRow::into_domain)?;
-            Ok(Page::from_overfetch(items, page.limit, |c: &DomainConnection| Cursor {
-                created_at: c.created_at,
-                id: c.id.as_uuid(),
-            }))
+            domain_page(rows, ConnectionRow::into_domain, page.limit, |c: &DomainConnection| {
+                Cursor {
+                    created_at: c.created_at,
+                    id: c.id.as_uuid(),
+                }
+            })
         })
         .await
     }
@@ -81,8 +82,7 @@ impl NetworkStore for DieselStore {
             rows.sort_by(|a, b| a.id.cmp(&b.id));
             rows.dedup_by(|a, b| a.id == b.id);
             rows.truncate(query.limit.as_usize() + 1);
-            let items = rows_into(rows, EventRow::into_domain)?;
-            Ok(Page::from_overfetch(items, query.limit, |e: &Event| e.id))
+            domain_page(rows, EventRow::into_domain, query.limit, |e: &Event| e.id)
         })
         .await
     }

@@ -1,4 +1,4 @@
-//! The port methods of opt-outs (suppressions) and idempotency records.
+//! The [`rsvp_app::OptOutStore`] role of [`DieselStore`]: opt-outs (suppressions) and the erasure of a person's data.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -162,11 +162,10 @@ impl OptOutStore for DieselStore {
                 .order((s::created_at.desc(), s::id.desc()))
                 .limit(overfetch(limit))
                 .load(conn)?;
-            let items = rows_into(rows, SuppressionRow::into_domain)?;
-            Ok(Page::from_overfetch(items, limit, |sup: &Suppression| Cursor {
+            domain_page(rows, SuppressionRow::into_domain, limit, |sup: &Suppression| Cursor {
                 created_at: sup.created_at,
                 id: sup.id.as_uuid(),
-            }))
+            })
         })
         .await
     }

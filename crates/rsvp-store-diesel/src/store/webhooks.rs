@@ -9,7 +9,7 @@ use rsvp_domain::{BusinessId, WebhookEndpointId};
 use time::OffsetDateTime;
 
 use super::op;
-use super::{DieselStore, Unit, overfetch, rows_into, saturating_limit, write_unit};
+use super::{DieselStore, Unit, changed_one, domain_page, overfetch, rows_into, saturating_limit, write_unit};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::rows::{EventRow, WebhookDeliveryRow, WebhookEndpointRow, id_text, to_nanos};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints};
@@ -249,13 +249,15 @@ impl WebhookStore for DieselStore {
                 .order((d::created_at.desc(), d::id.desc()))
                 .limit(overfetch(page.limit))
                 .load(conn)?;
-            let items = rows_into(rows, WebhookDeliveryRow::into_domain)?;
-            Ok(Page::from_overfetch(items, page.limit, |d: &WebhookDelivery| {
-                rsvp_app::Cursor {
+            domain_page(
+                rows,
+                WebhookDeliveryRow::into_domain,
+                page.limit,
+                |d: &WebhookDelivery| rsvp_app::Cursor {
                     created_at: d.created_at,
                     id: d.id.as_uuid(),
-                }
-            }))
+                },
+            )
         })
         .await
     }
@@ -335,9 +337,7 @@ impl WebhookStore for DieselStore {
                     d::last_error.eq(&error),
                 ))
                 .execute(conn)?;
-                if changed == 0 {
-                    return Err(StoreError::NotFound.into());
-                }
+                changed_one(changed)?;
                 let health = w::webhook_endpoints.filter(w::id.eq(&endpoint_id));
                 if succeeded {
                     diesel::update(health)

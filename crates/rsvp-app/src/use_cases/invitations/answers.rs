@@ -111,14 +111,7 @@ impl App {
         action: Action,
     ) -> Result<TransitionOutcome, AppError> {
         let view = self.visible_invitation(principal, id).await?;
-        let actor = match view.viewer {
-            Viewer::Sender => Actor::Sender {
-                user_id: principal.user.id,
-            },
-            Viewer::Invitee => Actor::Invitee {
-                user_id: Some(principal.user.id),
-            },
-        };
+        let actor = actor_of(principal, view.viewer);
         let invitee_business = match view.viewer {
             Viewer::Invitee => Some(principal.business.id),
             Viewer::Sender => None,
@@ -177,14 +170,7 @@ impl App {
         revoke_previous_links: bool,
     ) -> Result<Invitation, AppError> {
         let view = self.visible_invitation(principal, id).await?;
-        let actor = match view.viewer {
-            Viewer::Sender => Actor::Sender {
-                user_id: principal.user.id,
-            },
-            Viewer::Invitee => Actor::Invitee {
-                user_id: Some(principal.user.id),
-            },
-        };
+        let actor = actor_of(principal, view.viewer);
         let now = self.now();
         let invitation = view
             .invitation
@@ -255,6 +241,18 @@ fn resend_refused(refusal: ResendError, now: OffsetDateTime) -> AppError {
         ResendError::NotPending { current } => AppError::InvalidTransition { current },
         ResendError::CoolingDown { retry_at } => AppError::Cooldown {
             retry_after_secs: retry_after_secs(retry_at, now),
+        },
+    }
+}
+
+/// Who `principal` acts as on an invitation it sees as `viewer`.
+fn actor_of(principal: &Principal, viewer: Viewer) -> Actor {
+    match viewer {
+        Viewer::Sender => Actor::Sender {
+            user_id: principal.user.id,
+        },
+        Viewer::Invitee => Actor::Invitee {
+            user_id: Some(principal.user.id),
         },
     }
 }

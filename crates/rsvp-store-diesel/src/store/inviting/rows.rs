@@ -116,7 +116,7 @@ pub(in crate::store) fn reads_as(status: InvitationStatus, now: i64) -> Invitati
 }
 
 /// The filters, keyset and order shared by both invitation lists.
-pub(in crate::store) fn invitation_page(
+fn invitation_page(
     mut query: invitations::BoxedQuery<'static, MultiBackend>,
     filter: &InvitationFilter,
     after: Option<Cursor>,
@@ -150,6 +150,18 @@ pub(in crate::store) fn invitation_page(
     query
         .order((i::created_at.desc(), i::id.desc()))
         .limit(overfetch(limit))
+}
+
+/// The page of `base` that `query` asks for, read into the domain.
+pub(in crate::store) fn load_invitation_page(
+    conn: &mut DbConnection,
+    base: invitations::BoxedQuery<'static, MultiBackend>,
+    query: &InvitationQuery,
+) -> Unit<Page<Invitation>> {
+    let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+        .select(InvitationRow::as_select())
+        .load(conn)?;
+    domain_page(rows, InvitationRow::into_domain, query.limit, invitation_cursor)
 }
 
 pub(in crate::store) fn invitation_cursor(invitation: &Invitation) -> Cursor {
