@@ -297,32 +297,12 @@ impl WebhookDispatcher {
             Err(error) => return Handled::Unsent(Box::new(delivery), Some(error)),
         };
         if !endpoint.enabled {
-            return self
-                .record(
-                    &delivery,
-                    None,
-                    WebhookOutcome::Failed,
-                    None,
-                    0,
-                    "the endpoint is disabled",
-                    "gone",
-                )
-                .await;
+            return self.record_gone(&delivery, "the endpoint is disabled").await;
         }
         let data = match self.data(&delivery).await {
             Ok(Some(data)) => data,
             Ok(None) => {
-                return self
-                    .record(
-                        &delivery,
-                        None,
-                        WebhookOutcome::Failed,
-                        None,
-                        0,
-                        "the event no longer exists",
-                        "gone",
-                    )
-                    .await;
+                return self.record_gone(&delivery, "the event no longer exists").await;
             }
             Err(error) => return Handled::Unsent(Box::new(delivery), Some(error)),
         };
@@ -375,6 +355,13 @@ impl WebhookDispatcher {
 
     /// Records a failure that made no request.
     #[allow(clippy::too_many_arguments, reason = "one attempt's fields")]
+    /// Records a delivery that can never be made (its endpoint or event is
+    /// gone): failed at once, without a request.
+    async fn record_gone(&self, delivery: &WebhookDelivery, error: &str) -> Handled {
+        self.record(delivery, None, WebhookOutcome::Failed, None, 0, error, "gone")
+            .await
+    }
+
     async fn record(
         &self,
         delivery: &WebhookDelivery,

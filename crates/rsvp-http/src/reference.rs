@@ -128,6 +128,11 @@ fn description_of(schema: &Value) -> String {
     own.or(nested).unwrap_or_default().replace('\n', " ")
 }
 
+/// The properties of an object schema (none for another schema).
+fn properties(schema: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    schema.get("properties").and_then(Value::as_object).into_iter().flatten()
+}
+
 fn fields(doc: &Value, schema: &Value) -> Vec<Field> {
     let schema = resolve(doc, schema);
     let required: Vec<&str> = schema
@@ -135,21 +140,14 @@ fn fields(doc: &Value, schema: &Value) -> Vec<Field> {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .map(|(name, property)| Field {
-                    name: name.clone(),
-                    kind: type_name(property),
-                    required: required.contains(&name.as_str()),
-                    description: description_of(property),
-                })
-                .collect()
+    properties(schema)
+        .map(|(name, property)| Field {
+            name: name.clone(),
+            kind: type_name(property),
+            required: required.contains(&name.as_str()),
+            description: description_of(property),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// A plausible value for `schema`: its own example, else one made from its type.
@@ -196,16 +194,9 @@ fn example(doc: &Value, schema: &Value, depth: usize) -> Value {
     };
     match kind {
         "object" => Value::Object(
-            schema
-                .get("properties")
-                .and_then(Value::as_object)
-                .map(|properties| {
-                    properties
-                        .iter()
-                        .map(|(name, property)| (name.clone(), example(doc, property, depth + 1)))
-                        .collect::<Map<String, Value>>()
-                })
-                .unwrap_or_default(),
+            properties(schema)
+                .map(|(name, property)| (name.clone(), example(doc, property, depth + 1)))
+                .collect::<Map<String, Value>>(),
         ),
         "array" => json!([schema.get("items").map_or(Value::Null, |i| example(doc, i, depth + 1))]),
         "string" => match schema.get("format").and_then(Value::as_str) {

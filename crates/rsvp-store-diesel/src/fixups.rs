@@ -142,45 +142,38 @@ fn renormalized(table: &str, id: &str, email: &str, stored: &str) -> String {
 
 fn input_means_one_thing(conn: &mut DbConnection) -> FixupResult<()> {
     let name = INPUT_MEANS_ONE_THING;
-    let mut last = String::new();
-    loop {
-        let mut next = None;
-        let ran = batch(conn, name, |conn| {
-            next = fix_businesses(conn, &last)?;
-            Ok(())
-        })?;
-        match (ran, next) {
-            (true, Some(id)) => last = id,
-            (true, None) => break,
-            (false, _) => return Ok(()),
-        }
+    // Each table in turn; the last batch of the last table ends the fix-up.
+    if !each_batch(conn, name, fix_businesses, false)? || !each_batch(conn, name, fix_users, false)? {
+        return Ok(());
     }
-    let mut last = String::new();
+    each_batch(conn, name, fix_invitations, true)?;
+    Ok(())
+}
+
+/// Runs `fix` batch after batch (each in a unit of [`batch`], keyed by the
+/// last id it fixed) until a batch fixes nothing more; with `last`, the
+/// batch that finds nothing more also removes the fix-up from the queue.
+/// Whether it ran to the end (`false`: another replica holds the fix-up).
+fn each_batch(
+    conn: &mut DbConnection,
+    name: &str,
+    mut fix: impl FnMut(&mut DbConnection, &str) -> FixupResult<Option<String>>,
+    last: bool,
+) -> FixupResult<bool> {
+    let mut after = String::new();
     loop {
         let mut next = None;
         let ran = batch(conn, name, |conn| {
-            next = fix_users(conn, &last)?;
-            Ok(())
-        })?;
-        match (ran, next) {
-            (true, Some(id)) => last = id,
-            (true, None) => break,
-            (false, _) => return Ok(()),
-        }
-    }
-    let mut last = String::new();
-    loop {
-        let mut next = None;
-        let ran = batch(conn, name, |conn| {
-            next = fix_invitations(conn, &last)?;
-            if next.is_none() {
+            next = fix(conn, &after)?;
+            if last && next.is_none() {
                 diesel::delete(pending_fixups::table.filter(pending_fixups::name.eq(name))).execute(conn)?;
             }
             Ok(())
         })?;
         match (ran, next) {
-            (true, Some(id)) => last = id,
-            _ => return Ok(()),
+            (true, Some(id)) => after = id,
+            (true, None) => return Ok(true),
+            (false, _) => return Ok(false),
         }
     }
 }
