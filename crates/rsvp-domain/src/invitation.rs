@@ -15,10 +15,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::{
-    BusinessId, CustomData, EmailAddress, ExternalId, InvitationId, InvitationRequest, Locale, Message, PersonName,
-    Phone, RedirectUrl, Roles, UserId,
-};
+use crate::{BusinessId, CustomData, EmailAddress, InvitationId, InvitationRequest, UserId};
 
 pub use parts::InvitationParts;
 pub use resend::ResendError;
@@ -209,51 +206,9 @@ impl std::error::Error for TransitionError {}
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
-    /// Its id.
-    id: InvitationId,
-    /// The sending business.
-    business_id: BusinessId,
-    /// The sending user.
-    sent_by_user_id: UserId,
-    /// The invited address.
-    email: EmailAddress,
-    /// The stored status; read [`status_at`](Self::status_at) for the truth at a given time.
-    status: InvitationStatus,
-    /// The sender's note.
-    message: Option<Message>,
-    /// The sender's metadata, shown only to the sender's business.
-    custom_data: CustomData,
-    /// Roles the connection will carry.
-    roles: Roles,
-    /// Invitee's first name, if the sender knows it.
-    first_name: Option<PersonName>,
-    /// Invitee's last name.
-    last_name: Option<PersonName>,
-    /// Invitee's phone.
-    phone: Option<Phone>,
-    /// The sender's own reference.
-    external_id: Option<ExternalId>,
-    /// Whether the invitee will share data with the sender (`true`) or receive it.
-    source_is_invitee: bool,
-    /// The invitee's business, once known (on acceptance, or when the email belongs to a member).
-    invitee_business_id: Option<BusinessId>,
-    /// When it stops being answerable.
-    expires_at: OffsetDateTime,
-    /// When it was created.
-    created_at: OffsetDateTime,
-    /// When it last changed.
-    updated_at: OffsetDateTime,
-    /// When it reached a terminal status.
-    resolved_at: Option<OffsetDateTime>,
-    /// Fate of its latest email; `None` when created with `send_email: false`.
-    email_delivery: Option<EmailDelivery>,
-    /// When its link was last (re)sent, for the resend cooldown.
-    last_sent_at: Option<OffsetDateTime>,
-    /// Where the invitee's page sends the invitee after an answer.
-    redirect_url: Option<RedirectUrl>,
-    /// The language of its emails; `None` for invitations created before
-    /// rsvp stored one (the server's default applies).
-    locale: Option<Locale>,
+    // Every field, private: what a store holds ([`InvitationParts`]), behind
+    // the accessors and the rules of this type.
+    parts: InvitationParts,
 }
 
 impl Invitation {
@@ -265,7 +220,7 @@ impl Invitation {
         request: InvitationRequest,
         now: OffsetDateTime,
     ) -> Self {
-        Self {
+        Self::restore(InvitationParts {
             id,
             business_id,
             sent_by_user_id,
@@ -288,7 +243,7 @@ impl Invitation {
             last_sent_at: request.send_email.then_some(now),
             redirect_url: request.redirect_url,
             locale: request.locale,
-        }
+        })
     }
 
     /// This new invitation, addressed to an email that belongs to a user of
@@ -312,19 +267,19 @@ impl Invitation {
     /// ```
     #[must_use]
     pub fn with_invitee_business(self, invitee_business: Option<BusinessId>) -> Self {
-        Self {
+        Self::restore(InvitationParts {
             invitee_business_id: invitee_business,
-            ..self
-        }
+            ..self.parts
+        })
     }
 
     /// The status as it reads at `now`: a pending invitation at or past
     /// `expires_at` reads as [`InvitationStatus::Expired`].
     pub fn status_at(&self, now: OffsetDateTime) -> InvitationStatus {
-        if self.status == InvitationStatus::Pending && now >= self.expires_at {
+        if self.parts.status == InvitationStatus::Pending && now >= self.parts.expires_at {
             InvitationStatus::Expired
         } else {
-            self.status
+            self.parts.status
         }
     }
 
@@ -339,7 +294,7 @@ impl Invitation {
         match self.expire(now) {
             Ok(mut expired) => {
                 // Reading must not look like a write: the change happened at expires_at.
-                expired.updated_at = self.updated_at.max(self.expires_at);
+                expired.parts.updated_at = self.parts.updated_at.max(self.parts.expires_at);
                 expired
             }
             Err(_) => self.clone(),
@@ -350,7 +305,7 @@ impl Invitation {
     /// it reads as stored (a list of pending invitations, the common case).
     #[must_use]
     pub fn into_as_of(self, now: OffsetDateTime) -> Self {
-        if self.status_at(now) == self.status {
+        if self.status_at(now) == self.parts.status {
             self
         } else {
             self.as_of(now)
@@ -438,7 +393,7 @@ impl Invitation {
         if matches!(action, Action::Accept | Action::Reject)
             && let Some(business) = invitee_business
         {
-            next.invitee_business_id = Some(business);
+            next.parts.invitee_business_id = Some(business);
         }
         Ok(next)
     }
@@ -454,16 +409,20 @@ impl Invitation {
         }
         let current = self.status_at(now);
         let allowed = match action {
-            Action::Expire => self.status == InvitationStatus::Pending && current == InvitationStatus::Expired,
+            Action::Expire => self.parts.status == InvitationStatus::Pending && current == InvitationStatus::Expired,
             _ => current == InvitationStatus::Pending,
         };
         if !allowed {
             return Err(TransitionError::InvalidTransition { action, current });
         }
         let mut next = self.clone();
-        next.status = action.target();
-        next.updated_at = now;
-        next.resolved_at = Some(if action == Action::Expire { self.expires_at } else { now });
+        next.parts.status = action.target();
+        next.parts.updated_at = now;
+        next.parts.resolved_at = Some(if action == Action::Expire {
+            self.parts.expires_at
+        } else {
+            now
+        });
         Ok(next)
     }
 
@@ -476,19 +435,19 @@ impl Invitation {
     pub fn erased(&self, placeholder: EmailAddress, now: OffsetDateTime) -> Self {
         let moved = match self.status_at(now) {
             InvitationStatus::Pending => self.transition(Action::Cancel, &Actor::Operator, now).ok(),
-            InvitationStatus::Expired if self.status == InvitationStatus::Pending => {
+            InvitationStatus::Expired if self.parts.status == InvitationStatus::Pending => {
                 self.transition(Action::Expire, &Actor::System, now).ok()
             }
             _ => None,
         };
         let mut next = moved.unwrap_or_else(|| self.clone());
-        next.email = placeholder;
-        next.first_name = None;
-        next.last_name = None;
-        next.phone = None;
-        next.message = None;
-        next.custom_data = CustomData::empty();
-        next.updated_at = now;
+        next.parts.email = placeholder;
+        next.parts.first_name = None;
+        next.parts.last_name = None;
+        next.parts.phone = None;
+        next.parts.message = None;
+        next.parts.custom_data = CustomData::empty();
+        next.parts.updated_at = now;
         next
     }
 

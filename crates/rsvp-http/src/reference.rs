@@ -130,7 +130,11 @@ fn description_of(schema: &Value) -> String {
 
 /// The properties of an object schema (none for another schema).
 fn properties(schema: &Value) -> impl Iterator<Item = (&String, &Value)> {
-    schema.get("properties").and_then(Value::as_object).into_iter().flatten()
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
 }
 
 fn fields(doc: &Value, schema: &Value) -> Vec<Field> {

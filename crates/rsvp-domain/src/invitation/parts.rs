@@ -89,221 +89,127 @@ impl Invitation {
     /// for stores reading a row, never for a new invitation (see
     /// [`new`](Self::new)). No rule is checked.
     pub fn restore(parts: InvitationParts) -> Self {
-        let InvitationParts {
-            id,
-            business_id,
-            sent_by_user_id,
-            email,
-            status,
-            message,
-            custom_data,
-            roles,
-            first_name,
-            last_name,
-            phone,
-            external_id,
-            source_is_invitee,
-            invitee_business_id,
-            expires_at,
-            created_at,
-            updated_at,
-            resolved_at,
-            email_delivery,
-            last_sent_at,
-            redirect_url,
-            locale,
-        } = parts;
-        Self {
-            id,
-            business_id,
-            sent_by_user_id,
-            email,
-            status,
-            message,
-            custom_data,
-            roles,
-            first_name,
-            last_name,
-            phone,
-            external_id,
-            source_is_invitee,
-            invitee_business_id,
-            expires_at,
-            created_at,
-            updated_at,
-            resolved_at,
-            email_delivery,
-            last_sent_at,
-            redirect_url,
-            locale,
-        }
+        Self { parts }
     }
 
     /// Every field, for a store to write: the inverse of
     /// [`restore`](Self::restore).
     pub fn into_parts(self) -> InvitationParts {
-        let Self {
-            id,
-            business_id,
-            sent_by_user_id,
-            email,
-            status,
-            message,
-            custom_data,
-            roles,
-            first_name,
-            last_name,
-            phone,
-            external_id,
-            source_is_invitee,
-            invitee_business_id,
-            expires_at,
-            created_at,
-            updated_at,
-            resolved_at,
-            email_delivery,
-            last_sent_at,
-            redirect_url,
-            locale,
-        } = self;
-        InvitationParts {
-            id,
-            business_id,
-            sent_by_user_id,
-            email,
-            status,
-            message,
-            custom_data,
-            roles,
-            first_name,
-            last_name,
-            phone,
-            external_id,
-            source_is_invitee,
-            invitee_business_id,
-            expires_at,
-            created_at,
-            updated_at,
-            resolved_at,
-            email_delivery,
-            last_sent_at,
-            redirect_url,
-            locale,
-        }
+        self.parts
     }
 
     /// Its id.
     pub fn id(&self) -> InvitationId {
-        self.id
+        self.parts.id
     }
 
     /// The sending business.
     pub fn business_id(&self) -> BusinessId {
-        self.business_id
+        self.parts.business_id
     }
 
     /// The sending user.
     pub fn sent_by_user_id(&self) -> UserId {
-        self.sent_by_user_id
+        self.parts.sent_by_user_id
     }
 
     /// The invited address.
     pub fn email(&self) -> &EmailAddress {
-        &self.email
+        &self.parts.email
     }
 
     /// The stored status; read [`status_at`](Self::status_at) for the truth
     /// at a given time.
     pub fn status(&self) -> InvitationStatus {
-        self.status
+        self.parts.status
     }
 
     /// The sender's note.
     pub fn message(&self) -> Option<&Message> {
-        self.message.as_ref()
+        self.parts.message.as_ref()
     }
 
     /// The sender's metadata, shown only to the sender's business.
     pub fn custom_data(&self) -> &CustomData {
-        &self.custom_data
+        &self.parts.custom_data
     }
 
     /// Roles the connection will carry.
     pub fn roles(&self) -> &Roles {
-        &self.roles
+        &self.parts.roles
     }
 
     /// Invitee's first name, if the sender knows it.
     pub fn first_name(&self) -> Option<&PersonName> {
-        self.first_name.as_ref()
+        self.parts.first_name.as_ref()
     }
 
     /// Invitee's last name.
     pub fn last_name(&self) -> Option<&PersonName> {
-        self.last_name.as_ref()
+        self.parts.last_name.as_ref()
     }
 
     /// Invitee's phone.
     pub fn phone(&self) -> Option<&Phone> {
-        self.phone.as_ref()
+        self.parts.phone.as_ref()
     }
 
     /// The sender's own reference.
     pub fn external_id(&self) -> Option<&ExternalId> {
-        self.external_id.as_ref()
+        self.parts.external_id.as_ref()
     }
 
     /// Whether the invitee will share data with the sender (`true`) or receive it.
     pub fn source_is_invitee(&self) -> bool {
-        self.source_is_invitee
+        self.parts.source_is_invitee
     }
 
     /// The invitee's business, once known (on an answer, or from the start
     /// when the email belongs to a user). Only the invitee's side may see it
     /// before acceptance.
     pub fn invitee_business_id(&self) -> Option<BusinessId> {
-        self.invitee_business_id
+        self.parts.invitee_business_id
     }
 
     /// When it stops being answerable.
     pub fn expires_at(&self) -> OffsetDateTime {
-        self.expires_at
+        self.parts.expires_at
     }
 
     /// When it was created.
     pub fn created_at(&self) -> OffsetDateTime {
-        self.created_at
+        self.parts.created_at
     }
 
     /// When it last changed.
     pub fn updated_at(&self) -> OffsetDateTime {
-        self.updated_at
+        self.parts.updated_at
     }
 
     /// When it reached a terminal status.
     pub fn resolved_at(&self) -> Option<OffsetDateTime> {
-        self.resolved_at
+        self.parts.resolved_at
     }
 
     /// Fate of its latest email; `None` when created with `send_email: false`.
     pub fn email_delivery(&self) -> Option<EmailDelivery> {
-        self.email_delivery
+        self.parts.email_delivery
     }
 
     /// When its link was last (re)sent, for the resend cooldown.
     pub fn last_sent_at(&self) -> Option<OffsetDateTime> {
-        self.last_sent_at
+        self.parts.last_sent_at
     }
 
     /// Where the invitee's page sends the invitee after an answer.
     pub fn redirect_url(&self) -> Option<&RedirectUrl> {
-        self.redirect_url.as_ref()
+        self.parts.redirect_url.as_ref()
     }
 
     /// The language of its emails; `None` for invitations created before
     /// rsvp stored one (the server's default applies).
     pub fn locale(&self) -> Option<Locale> {
-        self.locale
+        self.parts.locale
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 
 use time::{Duration, OffsetDateTime};
 
-use super::{Actor, EmailDelivery, Invitation, InvitationStatus};
+use super::{Actor, EmailDelivery, Invitation, InvitationParts, InvitationStatus};
 
 /// Why a resend was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,19 +84,19 @@ impl Invitation {
         if current != InvitationStatus::Pending {
             return Err(ResendError::NotPending { current });
         }
-        if let Some(last_sent_at) = self.last_sent_at
+        if let Some(last_sent_at) = self.parts.last_sent_at
             && last_sent_at > now - cooldown
         {
             return Err(ResendError::CoolingDown {
                 retry_at: last_sent_at + cooldown,
             });
         }
-        Ok(Self {
+        Ok(Self::restore(InvitationParts {
             last_sent_at: Some(now),
             updated_at: now,
             email_delivery: Some(EmailDelivery::Queued),
-            ..self.clone()
-        })
+            ..self.parts.clone()
+        }))
     }
 }
 
