@@ -14,7 +14,7 @@ use futures_util::stream::{self, StreamExt};
 use rsvp_domain::EventId;
 use rsvp_domain::webhook::{self, DISABLE_AFTER};
 use serde_json::Value;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
     DisabledNotice, StoreError, Timer, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookOutcome,
@@ -358,31 +358,16 @@ impl WebhookDispatcher {
     /// Records a delivery that can never be made (its endpoint or event is
     /// gone): failed at once, without a request.
     async fn record_gone(&self, delivery: &WebhookDelivery, error: &str) -> Handled {
-        self.record(delivery, None, WebhookOutcome::Failed, None, 0, error, "gone")
-            .await
-    }
-
-    async fn record(
-        &self,
-        delivery: &WebhookDelivery,
-        status: Option<u16>,
-        outcome: WebhookOutcome,
-        disable: Option<DisabledNotice>,
-        duration_ms: u64,
-        error: &str,
-        reason: &'static str,
-    ) -> Handled {
-        let attempt = WebhookAttempt {
-            delivery_id: delivery.id,
-            endpoint_id: delivery.endpoint_id,
-            outcome,
-            response_status: status,
-            duration_ms,
-            error: Some(error.to_owned()),
-            attempted_at: self.ports.clock.now(),
-            disable,
-        };
-        self.store_attempt(&attempt, Some(reason)).await
+        let attempt = attempt_of(
+            delivery,
+            WebhookOutcome::Failed,
+            None,
+            0,
+            Some(error.to_owned()),
+            self.ports.clock.now(),
+            None,
+        );
+        self.store_attempt(&attempt, Some("gone")).await
     }
 
     #[allow(clippy::too_many_arguments, reason = "one attempt's fields")]
@@ -423,16 +408,7 @@ impl WebhookDispatcher {
                 "webhook attempt failed"
             );
         }
-        let attempt = WebhookAttempt {
-            delivery_id: delivery.id,
-            endpoint_id: delivery.endpoint_id,
-            outcome,
-            response_status: status,
-            duration_ms,
-            error,
-            attempted_at: now,
-            disable,
-        };
+        let attempt = attempt_of(delivery, outcome, status, duration_ms, error, now, disable);
         self.store_attempt(&attempt, reason).await
     }
 
@@ -461,5 +437,28 @@ impl WebhookDispatcher {
                 Either::Right(((), _)) => Err(WebhookSendError::Timeout),
             },
         }
+    }
+}
+
+/// What one attempt at `delivery` came to, for the store to record.
+#[allow(clippy::too_many_arguments, reason = "one attempt's fields")]
+fn attempt_of(
+    delivery: &WebhookDelivery,
+    outcome: WebhookOutcome,
+    response_status: Option<u16>,
+    duration_ms: u64,
+    error: Option<String>,
+    attempted_at: OffsetDateTime,
+    disable: Option<DisabledNotice>,
+) -> WebhookAttempt {
+    WebhookAttempt {
+        delivery_id: delivery.id,
+        endpoint_id: delivery.endpoint_id,
+        outcome,
+        response_status,
+        duration_ms,
+        error,
+        attempted_at,
+        disable,
     }
 }

@@ -10,26 +10,35 @@ use utoipa::ToSchema;
 use crate::cursor;
 use crate::dto::{BusinessBody, SuppressionBody, UserBody, rfc3339};
 
+/// A secret an answer shows once: written as the string itself, never
+/// shown by a debug print.
+#[derive(Clone, Serialize)]
+#[serde(transparent)]
+pub struct ShownOnce(String);
+
+impl ShownOnce {
+    /// The secret.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ShownOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShownOnce(..)")
+    }
+}
+
 /// A new business, its user and API key.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProvisionedBusinessBody {
     business: BusinessBody,
     user: UserBody,
     /// The key's secret, shown once.
-    api_key: String,
+    #[schema(value_type = String)]
+    api_key: ShownOnce,
     /// The key's id (to list or revoke it).
     api_key_id: String,
-}
-
-// Hand-written so that a debug print never shows the secret.
-impl std::fmt::Debug for ProvisionedBusinessBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProvisionedBusinessBody")
-            .field("business", &self.business)
-            .field("user", &self.user)
-            .field("api_key_id", &self.api_key_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl From<&rsvp_app::ProvisionedBusiness> for ProvisionedBusinessBody {
@@ -37,37 +46,28 @@ impl From<&rsvp_app::ProvisionedBusiness> for ProvisionedBusinessBody {
         Self {
             business: BusinessBody::from(&made.business),
             user: UserBody::from(&made.user),
-            api_key: made.api_key.expose().to_owned(),
+            api_key: ShownOnce(made.api_key.expose().to_owned()),
             api_key_id: made.api_key_id.to_string(),
         }
     }
 }
 
 /// A new user and its API key.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProvisionedUserBody {
     user: UserBody,
     /// The key's secret, shown once.
-    api_key: String,
+    #[schema(value_type = String)]
+    api_key: ShownOnce,
     /// The key's id (to list or revoke it).
     api_key_id: String,
-}
-
-// Hand-written so that a debug print never shows the secret.
-impl std::fmt::Debug for ProvisionedUserBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProvisionedUserBody")
-            .field("user", &self.user)
-            .field("api_key_id", &self.api_key_id)
-            .finish_non_exhaustive()
-    }
 }
 
 impl From<&rsvp_app::ProvisionedUser> for ProvisionedUserBody {
     fn from(made: &rsvp_app::ProvisionedUser) -> Self {
         Self {
             user: UserBody::from(&made.user),
-            api_key: made.api_key.expose().to_owned(),
+            api_key: ShownOnce(made.api_key.expose().to_owned()),
             api_key_id: made.api_key_id.to_string(),
         }
     }
@@ -108,7 +108,7 @@ impl From<&ApiKey> for ApiKeyBody {
 }
 
 /// A new API key with its secret, shown this once.
-#[derive(Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiKeyBody {
     /// Id (to revoke it).
     pub id: String,
@@ -126,18 +126,8 @@ pub struct CreatedApiKeyBody {
     #[schema(format = DateTime, required = true)]
     pub last_used_at: Option<String>,
     /// The secret, `rsvp_...`: shown only here.
-    pub api_key: String,
-}
-
-// Hand-written so that a debug print never shows the secret.
-impl std::fmt::Debug for CreatedApiKeyBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKeyBody")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
+    #[schema(value_type = String)]
+    pub api_key: ShownOnce,
 }
 
 impl From<&CreatedApiKey> for CreatedApiKeyBody {
@@ -150,7 +140,7 @@ impl From<&CreatedApiKey> for CreatedApiKeyBody {
             created_at: key.created_at,
             expires_at: key.expires_at,
             last_used_at: key.last_used_at,
-            api_key: made.secret.expose().to_owned(),
+            api_key: ShownOnce(made.secret.expose().to_owned()),
         }
     }
 }
@@ -171,43 +161,38 @@ impl ApiKeyList {
     }
 }
 
-/// A page of businesses.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct BusinessList {
-    /// The rows, newest first.
-    pub data: Vec<BusinessBody>,
-    /// Pass as `cursor` for the next page; null on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl From<&Page<Business>> for BusinessList {
-    fn from(page: &Page<Business>) -> Self {
-        Self {
-            data: page.items.iter().map(BusinessBody::from).collect(),
-            next_cursor: page.next.as_ref().map(cursor::encode),
+/// A page of `$body`s read from a page of `$item`s, newest first.
+macro_rules! newest_first_page {
+    ($(#[$doc:meta])* $name:ident of $body:ident from $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The rows, newest first.
+            pub data: Vec<$body>,
+            /// Pass as `cursor` for the next page; null on the last.
+            #[schema(required = true)]
+            pub next_cursor: Option<String>,
         }
-    }
-}
 
-/// A page of users.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UserList {
-    /// The rows, newest first.
-    pub data: Vec<UserBody>,
-    /// Pass as `cursor` for the next page; null on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
-}
-
-impl From<&Page<User>> for UserList {
-    fn from(page: &Page<User>) -> Self {
-        Self {
-            data: page.items.iter().map(UserBody::from).collect(),
-            next_cursor: page.next.as_ref().map(cursor::encode),
+        impl From<&Page<$item>> for $name {
+            fn from(page: &Page<$item>) -> Self {
+                Self {
+                    data: page.items.iter().map($body::from).collect(),
+                    next_cursor: page.next.as_ref().map(cursor::encode),
+                }
+            }
         }
-    }
+    };
 }
+
+newest_first_page!(
+    /// A page of businesses.
+    BusinessList of BusinessBody from Business
+);
+newest_first_page!(
+    /// A page of users.
+    UserList of UserBody from User
+);
 
 /// A business with its users.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -273,4 +258,30 @@ pub struct SuppressionList {
     /// Next page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_shown_once_is_in_the_json_and_never_in_a_debug_print() {
+        let body = ProvisionedUserBody {
+            user: UserBody {
+                id: "u".to_owned(),
+                business_id: "b".to_owned(),
+                email: "ann@acme.test".to_owned(),
+                first_name: None,
+                last_name: None,
+                created_at: "2026-01-01T00:00:00Z".to_owned(),
+                deactivated: false,
+                deactivated_at: None,
+            },
+            api_key: ShownOnce("rsvp_secret".to_owned()),
+            api_key_id: "k".to_owned(),
+        };
+        assert!(!format!("{body:?}").contains("rsvp_secret"));
+        let json = serde_json::to_value(&body).unwrap_or_default();
+        assert_eq!(json["api_key"], "rsvp_secret");
+    }
 }

@@ -35,14 +35,15 @@ impl OutboxStore for InMemoryStore {
         self.with(|s| {
             let mut released = 0;
             for claimed in jobs {
-                // Still ours: queued with the very lease our claim set.
                 if let Some(job) = s.email_jobs.get_mut(&claimed.id)
                     && job.status == EmailJobStatus::Queued
-                    && job.next_attempt_at == claimed.next_attempt_at
                 {
-                    job.next_attempt_at = now;
-                    job.attempts = job.attempts.saturating_sub(1);
-                    released += 1;
+                    released += give_back(
+                        &mut job.next_attempt_at,
+                        &mut job.attempts,
+                        claimed.next_attempt_at,
+                        now,
+                    );
                 }
             }
             Ok(released)
@@ -88,4 +89,21 @@ impl OutboxStore for InMemoryStore {
                 .count() as u64)
         })
     }
+}
+
+/// Gives a claimed item back when it is still ours (its lease is the very
+/// one our claim set): due at `now`, its attempt uncounted. 1 when given
+/// back, else 0.
+pub(super) fn give_back(
+    next_attempt_at: &mut OffsetDateTime,
+    attempts: &mut u32,
+    claimed_lease: OffsetDateTime,
+    now: OffsetDateTime,
+) -> u64 {
+    if *next_attempt_at != claimed_lease {
+        return 0;
+    }
+    *next_attempt_at = now;
+    *attempts = attempts.saturating_sub(1);
+    1
 }

@@ -124,11 +124,13 @@ impl WebhookStore for InMemoryStore {
             for claimed in deliveries {
                 if let Some(delivery) = s.webhook_deliveries.get_mut(&(claimed.endpoint_id, claimed.id))
                     && delivery.status == WebhookDeliveryStatus::Pending
-                    && delivery.next_attempt_at == claimed.next_attempt_at
                 {
-                    delivery.next_attempt_at = now;
-                    delivery.attempts = delivery.attempts.saturating_sub(1);
-                    released += 1;
+                    released += super::outbox::give_back(
+                        &mut delivery.next_attempt_at,
+                        &mut delivery.attempts,
+                        claimed.next_attempt_at,
+                        now,
+                    );
                 }
             }
             Ok(released)
