@@ -49,6 +49,24 @@ macro_rules! binds {
     }};
 }
 
+/// `query` (a boxed query of the table `$table`) narrowed to one page of a
+/// newest-first list (`created_at`, then `id`) after the cursor `after`,
+/// one row over the page: the keyset every list of the operator shares.
+macro_rules! newest_first_page {
+    ($query:expr, $table:ident, $after:expr, $limit:expr) => {{
+        let mut query = $query;
+        if let Some(cursor) = $after {
+            query = query.filter(KeysetBefore::new(
+                concat!("(", stringify!($table), ".created_at, ", stringify!($table), ".id)"),
+                &cursor,
+            ));
+        }
+        query
+            .order(($table::created_at.desc(), $table::id.desc()))
+            .limit(overfetch($limit))
+    }};
+}
+
 mod bulk;
 mod context;
 mod email_cap;

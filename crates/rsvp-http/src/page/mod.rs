@@ -25,7 +25,6 @@ mod texts;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt as _;
 use rsvp_app::{AcceptLinkInput, AppError, LinkPreview, Locale};
 use rsvp_domain::{Invitation, InvitationStatus, OptOutScope};
 
@@ -207,23 +206,16 @@ impl FormRefusal {
 /// Reads the accept form. A body that is too large or cannot be read is
 /// refused whole: accepting with the typed fields silently dropped would
 /// record something the invitee did not say.
-async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<(String, String)>, FormRefusal> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > FORM_LIMIT) {
-        return Err(FormRefusal::TooLarge);
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| FormRefusal::Unreadable)?;
-        if body.len() + chunk.len() > FORM_LIMIT {
-            return Err(FormRefusal::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
+async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(String, String)>, FormRefusal> {
+    let body = crate::body::read_bytes(req.headers(), payload, FORM_LIMIT)
+        .await
+        .map_err(|problem| {
+            if problem.status == StatusCode::PAYLOAD_TOO_LARGE.as_u16() {
+                FormRefusal::TooLarge
+            } else {
+                FormRefusal::Unreadable
+            }
+        })?;
     if body.is_empty() {
         return Ok(Vec::new());
     }

@@ -193,13 +193,7 @@ impl AccountStore for DieselStore {
                 // ASCII case itself) and PostgreSQL (whose LIKE folds none).
                 q = q.filter(businesses::name_folded.like(contains_pattern(name)).escape('\\'));
             }
-            if let Some(cursor) = query.after {
-                q = q.filter(KeysetBefore::new("(businesses.created_at, businesses.id)", &cursor));
-            }
-            let rows: Vec<BusinessRow> = q
-                .order((businesses::created_at.desc(), businesses::id.desc()))
-                .limit(overfetch(query.limit))
-                .load(conn)?;
+            let rows: Vec<BusinessRow> = newest_first_page!(q, businesses, query.after, query.limit).load(conn)?;
             domain_page(rows, BusinessRow::into_domain, query.limit, |b: &Business| Cursor {
                 created_at: b.created_at,
                 id: b.id.as_uuid(),
@@ -227,17 +221,11 @@ impl AccountStore for DieselStore {
         let business = id_text(business.as_uuid());
         let page = *page;
         self.run(op::LIST_USERS, move |conn| {
-            let mut q = users::table
+            let q = users::table
                 .filter(users::business_id.eq(business))
                 .select(UserRow::as_select())
                 .into_boxed::<MultiBackend>();
-            if let Some(cursor) = page.after {
-                q = q.filter(KeysetBefore::new("(users.created_at, users.id)", &cursor));
-            }
-            let rows: Vec<UserRow> = q
-                .order((users::created_at.desc(), users::id.desc()))
-                .limit(overfetch(page.limit))
-                .load(conn)?;
+            let rows: Vec<UserRow> = newest_first_page!(q, users, page.after, page.limit).load(conn)?;
             domain_page(rows, UserRow::into_domain, page.limit, |u: &User| Cursor {
                 created_at: u.created_at,
                 id: u.id.as_uuid(),

@@ -155,13 +155,7 @@ impl OptOutStore for DieselStore {
             if let Some(email) = email {
                 q = q.filter(s::email_normalized.eq(email));
             }
-            if let Some(cursor) = after {
-                q = q.filter(KeysetBefore::new("(suppressions.created_at, suppressions.id)", &cursor));
-            }
-            let rows = q
-                .order((s::created_at.desc(), s::id.desc()))
-                .limit(overfetch(limit))
-                .load(conn)?;
+            let rows = newest_first_page!(q, suppressions, after, limit).load(conn)?;
             domain_page(rows, SuppressionRow::into_domain, limit, |sup: &Suppression| Cursor {
                 created_at: sup.created_at,
                 id: sup.id.as_uuid(),
