@@ -40,6 +40,33 @@ const FROM_LINK: &str = "../";
 /// The way back from a page answering `POST /invite/{token}/accept`.
 const FROM_ANSWER: &str = "../../";
 
+/// The page's language, from `Accept-Language` (an extractor).
+pub(crate) struct PageLocale(Locale);
+
+impl actix_web::FromRequest for PageLocale {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Self(locale(req))))
+    }
+}
+
+/// A form post's fields, or why it cannot be read (an extractor: the page
+/// answers a refusal itself, in the invitee's language).
+pub(crate) struct FormPost(Result<Vec<(String, String)>, FormRefusal>);
+
+impl actix_web::FromRequest for FormPost {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move { Ok(Self(read_form(&req, payload).await)) })
+    }
+}
+
 fn locale(req: &HttpRequest) -> Locale {
     req.headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -155,8 +182,11 @@ async fn page_for_error(state: &crate::HttpState, locale: Locale, token: &str, e
 }
 
 /// `GET /invite/{token}`
-pub async fn show(state: web::Data<crate::HttpState>, token: web::Path<String>, req: HttpRequest) -> HttpResponse {
-    let locale = locale(&req);
+pub async fn show(
+    state: web::Data<crate::HttpState>,
+    token: web::Path<String>,
+    PageLocale(locale): PageLocale,
+) -> HttpResponse {
     match state.app.preview_link(&token).await {
         Ok(preview) if preview.invitation.status() == InvitationStatus::Pending => pending_page(
             &state,
@@ -174,7 +204,7 @@ pub async fn show(state: web::Data<crate::HttpState>, token: web::Path<String>, 
 
 /// Why a form body was not read: the page says so and changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FormRefusal {
+pub(crate) enum FormRefusal {
     /// Over [`FORM_LIMIT`]: 413.
     TooLarge,
     /// Not UTF-8 `application/x-www-form-urlencoded`, or a broken stream: 422.
@@ -206,7 +236,7 @@ impl FormRefusal {
 /// Reads the accept form. A body that is too large or cannot be read is
 /// refused whole: accepting with the typed fields silently dropped would
 /// record something the invitee did not say.
-async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(String, String)>, FormRefusal> {
+async fn read_form(req: &HttpRequest, payload: actix_web::dev::Payload) -> Result<Vec<(String, String)>, FormRefusal> {
     let body = crate::body::read_bytes(req.headers(), payload, FORM_LIMIT)
         .await
         .map_err(|problem| {
@@ -238,11 +268,10 @@ async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Vec<(Stri
 pub async fn accept(
     state: web::Data<crate::HttpState>,
     token: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    PageLocale(locale): PageLocale,
+    FormPost(form): FormPost,
 ) -> HttpResponse {
-    let locale = locale(&req);
-    let fields = match read_form(&req, payload).await {
+    let fields = match form {
         Ok(fields) => fields,
         Err(refusal) => return refused_form_page(&state, locale, &token, refusal).await,
     };
@@ -316,8 +345,11 @@ async fn refused_form_page(
 }
 
 /// `POST /invite/{token}/decline` (a form post)
-pub async fn decline(state: web::Data<crate::HttpState>, token: web::Path<String>, req: HttpRequest) -> HttpResponse {
-    let locale = locale(&req);
+pub async fn decline(
+    state: web::Data<crate::HttpState>,
+    token: web::Path<String>,
+    PageLocale(locale): PageLocale,
+) -> HttpResponse {
     match state.app.decline_link(&token).await {
         Ok(invitation) => {
             state.metrics.observe_transition(invitation.status().as_str());
@@ -333,9 +365,8 @@ pub async fn decline(state: web::Data<crate::HttpState>, token: web::Path<String
 pub async fn opt_out_form(
     state: web::Data<crate::HttpState>,
     token: web::Path<String>,
-    req: HttpRequest,
+    PageLocale(locale): PageLocale,
 ) -> HttpResponse {
-    let locale = locale(&req);
     match state.app.preview_link(&token).await {
         Ok(preview) => {
             let brand = &state.config.branding;
@@ -364,11 +395,10 @@ fn requested_scope(fields: &[(String, String)]) -> OptOutScope {
 pub async fn opt_out(
     state: web::Data<crate::HttpState>,
     token: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
+    FormPost(form): FormPost,
+    PageLocale(locale): PageLocale,
 ) -> HttpResponse {
-    let locale = locale(&req);
-    let scope = match read_form(&req, payload).await {
+    let scope = match form {
         Ok(fields) => requested_scope(&fields),
         Err(FormRefusal::TooLarge) => {
             let mut page = outcome_page(&state, locale, Outcome::Unknown, "", None);
