@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use rsvp_app::{
     AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailJobStatus,
     EmailOutcome, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
-    IdempotencyScope, IdempotencyStore, InvitationContext, InvitationQuery, InvitationStore, NetworkStore,
-    NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store, StoreError,
-    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
+    IdempotencyScope, IdempotencyStore, IdempotencyTicket, InvitationContext, InvitationQuery, InvitationStore,
+    NetworkStore, NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store,
+    StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
     WebhookDeliveryStatus, WebhookEndpoint, WebhookStore,
 };
 use rsvp_domain::{

@@ -11,17 +11,16 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
     AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailOutcome,
-    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
-    IdempotencyStore, InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore,
-    NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, Principal, ResendRecord, SecretHash, Store,
-    StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookStore,
+    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyStore, IdempotencyTicket,
+    InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore, NewInvitationRecord,
+    OptOutStore, OutboxStore, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError,
+    StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookStore,
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
     Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId,
 };
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};

@@ -25,7 +25,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::list::{BusinessQuery, EventQuery, InvitationQuery, Page, PageRequest, SuppressionQuery};
-use crate::use_cases::{IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope, StoredResponse};
+use crate::use_cases::{IdempotencyBegin, IdempotencyClaim, IdempotencyTicket, StoredResponse};
 use crate::{Secret, SecretHash};
 
 /// Tells the time. The only place `now` comes from.

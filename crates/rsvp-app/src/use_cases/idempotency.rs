@@ -132,6 +132,18 @@ pub struct IdempotencyClaim {
     pub stale_before: OffsetDateTime,
 }
 
+impl IdempotencyClaim {
+    /// The ticket of this claim's attempt, as a completion or an abandon
+    /// names it.
+    pub fn ticket(&self) -> IdempotencyTicket {
+        IdempotencyTicket {
+            scope: self.scope,
+            key: self.key.clone(),
+            attempt: self.attempt,
+        }
+    }
+}
+
 /// What the store found when a request began.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyBegin {
@@ -220,7 +232,7 @@ impl App {
             .ports()
             .store
             .idempotency()
-            .complete_idempotent(&ticket.scope, &ticket.key, ticket.attempt, response)
+            .complete_idempotent(ticket, response)
             .await?)
     }
 
@@ -231,12 +243,7 @@ impl App {
     /// # Errors
     /// [`AppError::Unavailable`] when the store fails.
     pub async fn abandon_idempotent(&self, ticket: &IdempotencyTicket) -> Result<bool, AppError> {
-        Ok(self
-            .ports()
-            .store
-            .idempotency()
-            .abandon_idempotent(&ticket.scope, &ticket.key, ticket.attempt)
-            .await?)
+        Ok(self.ports().store.idempotency().abandon_idempotent(ticket).await?)
     }
 
     /// Deletes up to `batch` idempotency records whose retention ended

@@ -29,13 +29,11 @@ impl IdempotencyStore for InMemoryStore {
 
     async fn complete_idempotent(
         &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
+        ticket: &IdempotencyTicket,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        self.with(|s| match s.idempotency.get_mut(&(*scope, key.clone())) {
-            Some(record) if record.held_by(attempt) => {
+        self.with(|s| match s.idempotency.get_mut(&(ticket.scope, ticket.key.clone())) {
+            Some(record) if record.held_by(ticket.attempt) => {
                 record.response = Some(response.clone());
                 Ok(true)
             }
@@ -43,15 +41,10 @@ impl IdempotencyStore for InMemoryStore {
         })
     }
 
-    async fn abandon_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-    ) -> Result<bool, StoreError> {
+    async fn abandon_idempotent(&self, ticket: &IdempotencyTicket) -> Result<bool, StoreError> {
         self.with(|s| {
-            let slot = (*scope, key.clone());
-            if s.idempotency.get(&slot).is_some_and(|r| r.held_by(attempt)) {
+            let slot = (ticket.scope, ticket.key.clone());
+            if s.idempotency.get(&slot).is_some_and(|r| r.held_by(ticket.attempt)) {
                 s.idempotency.remove(&slot);
                 Ok(true)
             } else {

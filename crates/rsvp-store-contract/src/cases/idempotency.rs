@@ -71,7 +71,7 @@ async fn begin(store: &dyn Store, claim: &IdempotencyClaim) -> IdempotencyBegin 
 async fn complete(store: &dyn Store, claim: &IdempotencyClaim, response: &StoredResponse) -> bool {
     store
         .idempotency()
-        .complete_idempotent(&claim.scope, &claim.key, claim.attempt, response)
+        .complete_idempotent(&claim.ticket(), response)
         .await
         .expect("complete_idempotent")
 }
@@ -79,7 +79,7 @@ async fn complete(store: &dyn Store, claim: &IdempotencyClaim, response: &Stored
 async fn abandon(store: &dyn Store, claim: &IdempotencyClaim) -> bool {
     store
         .idempotency()
-        .abandon_idempotent(&claim.scope, &claim.key, claim.attempt)
+        .abandon_idempotent(&claim.ticket())
         .await
         .expect("abandon_idempotent")
 }

@@ -18,12 +18,10 @@ impl IdempotencyStore for DieselStore {
 
     async fn complete_idempotent(
         &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
+        ticket: &IdempotencyTicket,
         response: &StoredResponse,
     ) -> Result<bool, StoreError> {
-        let slot = idempotency_units::Slot::new(scope, key, attempt);
+        let slot = idempotency_units::Slot::new(&ticket.scope, &ticket.key, ticket.attempt);
         let response = idempotency_units::CompletedRow::new(response)?;
         self.run(op::COMPLETE_IDEMPOTENT, move |conn| {
             idempotency_units::complete(conn, &slot, &response)
@@ -31,13 +29,8 @@ impl IdempotencyStore for DieselStore {
         .await
     }
 
-    async fn abandon_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-    ) -> Result<bool, StoreError> {
-        let slot = idempotency_units::Slot::new(scope, key, attempt);
+    async fn abandon_idempotent(&self, ticket: &IdempotencyTicket) -> Result<bool, StoreError> {
+        let slot = idempotency_units::Slot::new(&ticket.scope, &ticket.key, ticket.attempt);
         self.run(op::ABANDON_IDEMPOTENT, move |conn| {
             idempotency_units::abandon(conn, &slot)
         })

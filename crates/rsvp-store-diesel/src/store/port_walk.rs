@@ -379,11 +379,10 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     let begin = |claim| async move { store.idempotency().begin_idempotent(&claim).await.unwrap() };
     let first = claim("k1", 1, now);
     assert_eq!(begin(first.clone()).await, rsvp_app::IdempotencyBegin::Started);
-    let (scope, key, attempt) = (first.scope, first.key.clone(), first.attempt);
     assert!(
         store
             .idempotency()
-            .complete_idempotent(&scope, &key, attempt, &response)
+            .complete_idempotent(&first.ticket(), &response)
             .await
             .unwrap()
     );
@@ -401,11 +400,10 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     );
     let abandoned = claim("k3", 1, now);
     assert_eq!(begin(abandoned.clone()).await, rsvp_app::IdempotencyBegin::Started);
-    let (scope, key, attempt) = (abandoned.scope, abandoned.key.clone(), abandoned.attempt);
     assert!(
         store
             .idempotency()
-            .abandon_idempotent(&scope, &key, attempt)
+            .abandon_idempotent(&abandoned.ticket())
             .await
             .unwrap()
     );

@@ -35,28 +35,21 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Completes an idempotent request: its record becomes completed with
     /// `response`, to be replayed by later begins. MUST apply only when the
-    /// record is in progress and held by `attempt`, and return `true`;
+    /// record is in progress and held by the ticket's `attempt`, and return `true`;
     /// otherwise (taken over, abandoned, pruned, already completed) it MUST
     /// write nothing and return `false`.
     async fn complete_idempotent(
         &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
+        ticket: &IdempotencyTicket,
         response: &StoredResponse,
     ) -> Result<bool, StoreError>;
 
     /// Abandons an idempotent request: its record is deleted, so that the
     /// next begin with the key starts afresh. MUST apply only when the
-    /// record is in progress and held by `attempt`, and return `true`;
+    /// record is in progress and held by the ticket's `attempt`, and return `true`;
     /// otherwise it MUST write nothing and return `false` (a completed
     /// record is never deleted this way).
-    async fn abandon_idempotent(
-        &self,
-        scope: &IdempotencyScope,
-        key: &IdempotencyKey,
-        attempt: Uuid,
-    ) -> Result<bool, StoreError>;
+    async fn abandon_idempotent(&self, ticket: &IdempotencyTicket) -> Result<bool, StoreError>;
 
     /// Deletes up to `limit` idempotency records (in progress or completed)
     /// whose `expires_at` is at or before `expired_by`, earliest expiry

@@ -10,6 +10,7 @@ use rsvp_domain::{BusinessName, UserId};
 use crate::store::test_support::{id, migrated_store, test_key};
 use crate::store::*;
 use crate::testing::TestDatabase;
+use uuid::Uuid;
 
 #[tokio::test]
 async fn a_panic_inside_a_unit_of_work_is_unavailable_and_the_store_goes_on() {
