@@ -3,7 +3,7 @@
 //! The use cases of rsvp and the ports they run on. It knows the domain
 //! (`rsvp-domain`) and nothing else: no database, no HTTP, no runtime.
 //!
-//! * Ports ([`ports`]): [`Store`] (in roles: [`AccountStore`],
+//! * Ports ([`ports`]): [`Store`] (in roles: [`OperatorStore`],
 //!   [`InvitationStore`], [`NetworkStore`], [`OutboxStore`],
 //!   [`IdempotencyStore`], [`OptOutStore`], [`WebhookStore`]), [`Clock`], [`IdGenerator`],
 //!   [`SecretGenerator`], [`Timer`]. Their rustdoc is their contract; the
@@ -52,19 +52,19 @@ pub use list::{
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
-    AccountStore, ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus,
-    EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
-    IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer,
-    NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OptOutStore, OutboxStore, OutgoingEmail, Principal,
+    ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus, EmailOutcome,
+    EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, IdempotencyStore,
+    InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer, NamedAddress,
+    NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore, OutboxStore, OutgoingEmail, Principal,
     RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
     TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
     WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
-    MockAccountStore, MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore,
-    MockInvitationStore, MockMailer, MockNetworkStore, MockOptOutStore, MockOutboxStore, MockSecretGenerator,
-    MockStore, MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
+    MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore, MockInvitationStore,
+    MockMailer, MockNetworkStore, MockOperatorStore, MockOptOutStore, MockOutboxStore, MockSecretGenerator, MockStore,
+    MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
 pub use public_links::{INVITE_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use secret::{Secret, SecretHash};

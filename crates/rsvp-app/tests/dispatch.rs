@@ -82,7 +82,7 @@ fn dispatcher_with(
         .invitations
         .expect_get_invitations()
         .returning(move |_| Ok(vec![invitation.clone()]));
-    store.accounts.expect_get_business().returning(|id| {
+    store.operator.expect_get_business().returning(|id| {
         Ok(Some(Business {
             id,
             name: BusinessName::parse("Acme").unwrap(),
@@ -90,7 +90,7 @@ fn dispatcher_with(
             suspended_at: None,
         }))
     });
-    store.accounts.expect_get_user().returning(|id| {
+    store.operator.expect_get_user().returning(|id| {
         Ok(Some(User {
             id,
             business_id: BusinessId::from_uuid(Uuid::from_u128(1)),

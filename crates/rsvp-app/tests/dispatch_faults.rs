@@ -168,7 +168,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
             Ok(vec![invitation()])
         }
     });
-    store.accounts.expect_get_business().returning(|id| {
+    store.operator.expect_get_business().returning(|id| {
         Ok(Some(Business {
             id,
             name: BusinessName::parse("Acme").unwrap(),
@@ -176,7 +176,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
             suspended_at: None,
         }))
     });
-    store.accounts.expect_get_user().returning(|_| Ok(None));
+    store.operator.expect_get_user().returning(|_| Ok(None));
     store
         .opt_outs
         .expect_suppressions_for()

@@ -136,7 +136,7 @@ fn no_opt_outs(store: &mut MockStore) {
 /// A store in which nobody owns any email, nothing is connected, nothing is
 /// pending, nobody opted out.
 fn empty_world(store: &mut MockStore) {
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
 }
 
 // ---------------------------------------------------------------- invite
@@ -321,9 +321,9 @@ async fn bulk_items_are_independent_and_duplicates_within_the_request_are_caught
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     // One batched read each for the whole request: never one per item.
-    store.accounts.expect_find_user_by_email().never();
+    store.operator.expect_find_user_by_email().never();
     store
-        .accounts
+        .operator
         .expect_find_users_by_emails()
         .times(1)
         .returning(|emails| {
@@ -418,7 +418,7 @@ async fn the_sender_and_the_invitee_see_an_invitation_and_nobody_else_does() {
         .expect_get_invitation()
         .returning(move |_| Ok(Some(stored.clone())));
     store
-        .accounts
+        .operator
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     let app = app_with(store);
@@ -531,7 +531,7 @@ fn store_with(invitation: Invitation) -> MockStore {
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
     store
-        .accounts
+        .operator
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store
@@ -672,7 +672,7 @@ async fn a_business_that_can_see_nothing_gets_not_found_when_answering() {
         .invitations
         .expect_get_invitation()
         .returning(move |_| Ok(Some(invitation.clone())));
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
     store.invitations.expect_apply_transition().never();
     let error = app_with(store)
         .change_status(&bob(), InvitationId::from_uuid(id(100)), Action::Accept)
@@ -758,13 +758,13 @@ async fn an_unknown_or_revoked_link_is_not_found() {
 #[tokio::test]
 async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it() {
     let mut store = MockStore::new();
-    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.operator.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
         .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
     store
         .invitations
         .expect_apply_transition()
@@ -800,14 +800,14 @@ async fn accepting_by_link_without_a_business_requires_its_name_and_creates_it()
 #[tokio::test]
 async fn accepting_by_link_with_an_existing_user_connects_that_users_business() {
     let mut store = MockStore::new();
-    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.operator.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
         .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
     store
-        .accounts
+        .operator
         .expect_find_user_by_email()
         .returning(|_| Ok(Some(user(20, &globex(), "bob@globex.test"))));
     store
@@ -835,14 +835,14 @@ async fn accepting_by_link_with_an_existing_user_connects_that_users_business() 
 #[tokio::test]
 async fn a_link_of_an_answered_or_expired_invitation_cannot_be_used_again() {
     let mut store = MockStore::new();
-    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.operator.expect_get_business().returning(|_| Ok(Some(acme())));
     no_opt_outs(&mut store);
     store
         .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now() - Duration::days(30)))));
     store.invitations.expect_apply_transition().never();
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
     let app = app_with(store);
     let input = AcceptLinkInput {
         business_name: Some("Globex".into()),
@@ -870,9 +870,9 @@ async fn a_link_preview_shows_the_sender_business_and_user() {
         .invitations
         .expect_find_invitation_by_link()
         .returning(|_| Ok(Some(pending_to_bob(now()))));
-    store.accounts.expect_get_business().returning(|_| Ok(Some(acme())));
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
-    store.accounts.expect_get_user().returning(|_| Ok(Some(ann().user)));
+    store.operator.expect_get_business().returning(|_| Ok(Some(acme())));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_get_user().returning(|_| Ok(Some(ann().user)));
     let preview = app_with(store).preview_link("token").await.unwrap();
     assert_eq!(preview.sender.name.as_str(), "Acme");
     assert_eq!(preview.sender_user, Some(ann().user));
@@ -916,7 +916,7 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
 async fn an_unknown_api_key_is_unauthorized() {
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
-    store.accounts.expect_find_credential().returning(|_| Ok(None));
+    store.operator.expect_find_credential().returning(|_| Ok(None));
     assert_eq!(
         app_with(store).authenticate("rsvp_nope").await.unwrap_err(),
         AppError::Unauthorized
@@ -928,7 +928,7 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
     let mut store = MockStore::new();
     no_opt_outs(&mut store);
     store
-        .accounts
+        .operator
         .expect_create_business()
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -1019,7 +1019,7 @@ fn capped(emails_per_hour: u32) -> Settings {
 fn cap_reached_at(store: &mut MockStore, cap: Option<EmailCap>, retry_at: OffsetDateTime) {
     let refusal = StoreError::EmailCapReached { retry_at };
     let (one, many, resend) = (refusal.clone(), refusal.clone(), refusal);
-    store.accounts.expect_find_users_by_emails().returning(|_| Ok(vec![]));
+    store.operator.expect_find_users_by_emails().returning(|_| Ok(vec![]));
     store.network.expect_connected_among().returning(|_, _| Ok(vec![]));
     store
         .invitations
@@ -1185,10 +1185,10 @@ async fn a_suspended_senders_link_can_be_neither_seen_nor_answered() {
         .expect_find_invitation_by_link()
         .returning(move |_| Ok(Some(invitation.clone())));
     store
-        .accounts
+        .operator
         .expect_get_business()
         .returning(|_| Ok(Some(acme().with_suspension(true, now()))));
-    store.accounts.expect_find_user_by_email().returning(|_| Ok(None));
+    store.operator.expect_find_user_by_email().returning(|_| Ok(None));
     store.invitations.expect_apply_transition().never();
     let app = app_with(store);
     assert_eq!(app.preview_link("token").await.unwrap_err(), AppError::SenderSuspended);
@@ -1242,10 +1242,10 @@ async fn an_expired_key_or_a_deactivated_user_is_unauthorized_and_a_suspended_bu
     for (found, refusal) in cases {
         let mut store = MockStore::new();
         store
-            .accounts
+            .operator
             .expect_find_credential()
             .returning(move |_| Ok(Some(found.clone())));
-        store.accounts.expect_record_api_key_use().never();
+        store.operator.expect_record_api_key_use().never();
         assert_eq!(app_with(store).authenticate("rsvp_key").await.unwrap_err(), refusal);
     }
 }
@@ -1259,11 +1259,11 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
     ] {
         let mut store = MockStore::new();
         store
-            .accounts
+            .operator
             .expect_find_credential()
             .returning(move |_| Ok(Some(credential(None, last_used_at))));
         store
-            .accounts
+            .operator
             .expect_record_api_key_use()
             .withf(|_, at, since| *at == now() && *since == now() - Duration::minutes(1))
             .times(usize::from(recorded))
@@ -1276,14 +1276,14 @@ async fn a_use_is_recorded_only_when_the_last_recorded_one_is_a_minute_old() {
 fn counting_credentials(reads: &Arc<AtomicU64>) -> MockStore {
     let mut store = MockStore::new();
     let counted = reads.clone();
-    store.accounts.expect_find_credential().returning(move |_| {
+    store.operator.expect_find_credential().returning(move |_| {
         counted.fetch_add(1, Ordering::SeqCst);
         Ok(Some(credential(
             Some(now() + Duration::milliseconds(1500)),
             Some(now()),
         )))
     });
-    store.accounts.expect_revoke_api_key().returning(|_| Ok(()));
+    store.operator.expect_revoke_api_key().returning(|_| Ok(()));
     store
 }
 

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use rsvp_app::{
-    AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailJobStatus,
-    EmailOutcome, ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
-    IdempotencyScope, IdempotencyStore, IdempotencyTicket, InvitationContext, InvitationQuery, InvitationStore,
-    NetworkStore, NewInvitationRecord, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store,
+    ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailJobStatus, EmailOutcome,
+    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyKey, IdempotencyScope,
+    IdempotencyStore, IdempotencyTicket, InvitationContext, InvitationQuery, InvitationStore, NetworkStore,
+    NewInvitationRecord, OperatorStore, OptOutStore, OutboxStore, Page, PageRequest, ResendRecord, SecretHash, Store,
     StoreError, StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery,
     WebhookDeliveryStatus, WebhookEndpoint, WebhookStore,
 };
@@ -17,10 +17,10 @@ use rsvp_domain::{
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-mod accounts;
 mod idempotency;
 mod invitations;
 mod network;
+mod operator;
 mod opt_outs;
 mod outbox;
 mod records;
@@ -32,7 +32,7 @@ pub use state::InMemoryStore;
 
 #[async_trait]
 impl Store for InMemoryStore {
-    fn accounts(&self) -> &dyn AccountStore {
+    fn operator(&self) -> &dyn OperatorStore {
         self
     }
 

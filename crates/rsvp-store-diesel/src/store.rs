@@ -10,10 +10,10 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use rsvp_app::{
-    AccountStore, ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailOutcome,
-    ErasureCounts, ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyStore, IdempotencyTicket,
+    ApiKeyRecord, BusinessQuery, CreateOutcome, Credential, Cursor, EmailCap, EmailJob, EmailOutcome, ErasureCounts,
+    ErasureRecord, EventQuery, IdempotencyBegin, IdempotencyClaim, IdempotencyStore, IdempotencyTicket,
     InvitationContext, InvitationFilter, InvitationQuery, InvitationStore, NetworkStore, NewInvitationRecord,
-    OptOutStore, OutboxStore, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError,
+    OperatorStore, OptOutStore, OutboxStore, Page, PageRequest, Principal, ResendRecord, SecretHash, Store, StoreError,
     StoredResponse, SuppressionQuery, TransitionOutcome, TransitionRecord, WebhookStore,
 };
 use rsvp_domain::{
@@ -171,10 +171,10 @@ pub struct DieselStore {
     listen_url: Option<String>,
 }
 
-mod accounts;
 mod idempotency;
 mod inviting;
 mod network;
+mod operator;
 mod opt_outs;
 mod outbox;
 mod setup;
@@ -220,7 +220,7 @@ fn saturating_limit(limit: usize) -> i64 {
 
 #[async_trait]
 impl Store for DieselStore {
-    fn accounts(&self) -> &dyn AccountStore {
+    fn operator(&self) -> &dyn OperatorStore {
         self
     }
 

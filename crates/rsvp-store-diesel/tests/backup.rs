@@ -22,7 +22,7 @@ async fn a_sqlite_backup_opens_as_a_store_with_the_same_rows() {
         copy.run_migrations().await.unwrap().is_empty(),
         "the copy is fully migrated"
     );
-    let business = copy.accounts().get_business(acme.business.id).await.unwrap();
+    let business = copy.operator().get_business(acme.business.id).await.unwrap();
     assert_eq!(business.map(|b| b.name), Some(acme.business.name.clone()));
 
     assert_eq!(

@@ -176,7 +176,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
 
     // Every row reads back under today's rules, and lookups by any spelling work.
     let ann = store
-        .accounts()
+        .operator()
         .find_user_by_email(&EmailAddress::parse("ANN@bu\u{0308}cher.TEST").unwrap())
         .await
         .unwrap()
@@ -185,7 +185,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
     assert_eq!(ann.email.as_str(), "Ann@Bücher.test", "the spelling is kept");
     assert_eq!(ann.first_name.map(|n| n.as_str().to_owned()).as_deref(), Some("Ann"));
     let carl = store
-        .accounts()
+        .operator()
         .get_user(UserId::from_uuid(id(13)))
         .await
         .unwrap()
@@ -195,7 +195,7 @@ async fn an_old_database_is_renormalized_by_the_migrations(database: &TestDataba
         let store = &store;
         async move {
             store
-                .accounts()
+                .operator()
                 .get_business(BusinessId::from_uuid(id(b)))
                 .await
                 .unwrap()

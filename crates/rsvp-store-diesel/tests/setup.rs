@@ -34,7 +34,7 @@ async fn migrations_go_up_down_and_up_again(database: &TestDatabase, backend: Ba
 
     // Before any migration there is no table to read.
     assert!(matches!(
-        store.accounts().get_business(acme().id).await,
+        store.operator().get_business(acme().id).await,
         Err(StoreError::Unavailable(_))
     ));
     let applied = store.run_migrations().await.unwrap();
@@ -44,13 +44,13 @@ async fn migrations_go_up_down_and_up_again(database: &TestDatabase, backend: Ba
         Vec::<String>::new(),
         "nothing left to apply"
     );
-    assert_eq!(store.accounts().get_business(acme().id).await, Ok(None));
+    assert_eq!(store.operator().get_business(acme().id).await, Ok(None));
 
     // Every down.sql runs, newest first, and leaves no table behind.
     let mut reverted = store.revert_all_migrations().await.unwrap();
     reverted.reverse();
     assert_eq!(reverted, applied);
-    match store.accounts().get_business(acme().id).await {
+    match store.operator().get_business(acme().id).await {
         Err(StoreError::Unavailable(message)) => assert!(message.contains("businesses"), "{message}"),
         other => panic!("the tables must be gone, got {other:?}"),
     }
@@ -58,7 +58,7 @@ async fn migrations_go_up_down_and_up_again(database: &TestDatabase, backend: Ba
     // And up again, to a working schema.
     assert_eq!(store.run_migrations().await.unwrap(), applied);
     assert_eq!(store.ping().await, Ok(()));
-    assert_eq!(store.accounts().get_business(acme().id).await, Ok(None));
+    assert_eq!(store.operator().get_business(acme().id).await, Ok(None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,12 +101,12 @@ async fn every_url_form_of_sqlite_opens_the_same_file() {
         },
         hash: rsvp_app::SecretHash([7; 32]),
     };
-    first.accounts().create_business(&business, &user, &key).await.unwrap();
+    first.operator().create_business(&business, &user, &key).await.unwrap();
     for url in [format!("sqlite:{path}"), path.clone()] {
         let store = DieselStore::connect(&url).await.unwrap();
         assert_eq!(store.backend(), Backend::Sqlite, "{url}");
         assert_eq!(
-            store.accounts().get_business(business.id).await,
+            store.operator().get_business(business.id).await,
             Ok(Some(business.clone())),
             "{url}"
         );
@@ -188,7 +188,7 @@ async fn a_throwaway_cluster_serves_a_migrated_store_and_is_removed_on_drop() {
     assert!(url.starts_with("postgres://postgres@127.0.0.1:"), "{url}");
     let store = DieselStore::connect(&url).await.unwrap();
     assert_eq!(store.run_migrations().await.unwrap().len(), migration_count());
-    assert_eq!(store.accounts().get_business(acme().id).await, Ok(None));
+    assert_eq!(store.operator().get_business(acme().id).await, Ok(None));
     drop(store);
     tokio::task::spawn_blocking(move || drop(cluster)).await.unwrap();
     assert!(

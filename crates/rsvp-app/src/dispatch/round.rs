@@ -35,7 +35,7 @@ impl EmailDispatcher {
         businesses.dedup();
         for id in businesses {
             let name = store
-                .accounts()
+                .operator()
                 .get_business(id)
                 .await?
                 .map(|b| b.name.to_string())
@@ -46,7 +46,7 @@ impl EmailDispatcher {
         users.sort_unstable();
         users.dedup();
         for id in users {
-            if let Some(user) = store.accounts().get_user(id).await? {
+            if let Some(user) = store.operator().get_user(id).await? {
                 context.users.insert(id, user);
             }
         }

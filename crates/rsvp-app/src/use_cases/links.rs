@@ -58,7 +58,7 @@ impl App {
         let sender = self
             .ports
             .store
-            .accounts()
+            .operator()
             .get_business(invitation.business_id())
             .await?
             .ok_or(AppError::NotFound)?;
@@ -79,14 +79,14 @@ impl App {
         let invitee_known = self
             .ports
             .store
-            .accounts()
+            .operator()
             .find_user_by_email(invitation.email())
             .await?
             .is_some();
         let sender_user = self
             .ports
             .store
-            .accounts()
+            .operator()
             .get_user(invitation.sent_by_user_id())
             .await?;
         Ok(LinkPreview {
@@ -118,7 +118,7 @@ impl App {
         match self
             .ports
             .store
-            .accounts()
+            .operator()
             .find_user_by_email(invitation.email())
             .await?
         {
@@ -192,7 +192,7 @@ impl App {
         let user = self
             .ports
             .store
-            .accounts()
+            .operator()
             .find_user_by_email(invitation.email())
             .await?;
         let actor = Actor::Invitee {

@@ -240,7 +240,7 @@ impl App {
     /// A business's name, for pages that name the sender (`None` when it
     /// is unknown or cannot be read: the page still says what happened).
     pub async fn business_name(&self, id: BusinessId) -> Option<String> {
-        match self.ports.store.accounts().get_business(id).await {
+        match self.ports.store.operator().get_business(id).await {
             Ok(Some(business)) => Some(business.name.to_string()),
             _ => None,
         }
@@ -300,7 +300,7 @@ impl App {
                 let credential = self
                     .ports
                     .store
-                    .accounts()
+                    .operator()
                     .find_credential(&hash)
                     .await?
                     .ok_or(AppError::Unauthorized)?;
@@ -322,7 +322,7 @@ impl App {
             let recorded = self
                 .ports
                 .store
-                .accounts()
+                .operator()
                 .record_api_key_use(key.id, now, now - LAST_USED_GRANULARITY)
                 .await;
             // Bookkeeping only: a failed write must not refuse a valid key.

@@ -105,13 +105,13 @@ impl App {
             limit: params.limit,
             after: params.after,
         };
-        Ok(self.ports().store.accounts().list_businesses(&query).await?)
+        Ok(self.ports().store.operator().list_businesses(&query).await?)
     }
 
     async fn business(&self, id: BusinessId) -> Result<Business, AppError> {
         self.ports()
             .store
-            .accounts()
+            .operator()
             .get_business(id)
             .await?
             .ok_or(AppError::NotFound)
@@ -120,7 +120,7 @@ impl App {
     async fn user(&self, id: UserId) -> Result<User, AppError> {
         self.ports()
             .store
-            .accounts()
+            .operator()
             .get_user(id)
             .await?
             .ok_or(AppError::NotFound)
@@ -136,7 +136,7 @@ impl App {
             limit: PageSize::new(i64::from(crate::MAX_PAGE_SIZE)).unwrap_or_default(),
             after: None,
         };
-        let users = self.ports().store.accounts().list_users(id, &first).await?;
+        let users = self.ports().store.operator().list_users(id, &first).await?;
         Ok(BusinessDetail { business, users })
     }
 
@@ -162,7 +162,7 @@ impl App {
         if let Some(suspended) = change.suspended {
             business = business.with_suspension(suspended, self.now());
         }
-        self.ports().store.accounts().update_business(&business).await?;
+        self.ports().store.operator().update_business(&business).await?;
         self.forget_credentials();
         Ok(business)
     }
@@ -173,7 +173,7 @@ impl App {
     /// [`AppError::NotFound`] when there is no such business.
     pub async fn list_users(&self, business: BusinessId, page: PageRequest) -> Result<Page<User>, AppError> {
         self.business(business).await?;
-        Ok(self.ports().store.accounts().list_users(business, &page).await?)
+        Ok(self.ports().store.operator().list_users(business, &page).await?)
     }
 
     /// Renames, deactivates or reactivates a user. A deactivated user's keys
@@ -203,7 +203,7 @@ impl App {
         if let Some(deactivated) = change.deactivated {
             user = user.with_deactivation(deactivated, self.now());
         }
-        self.ports().store.accounts().update_user(&user).await?;
+        self.ports().store.operator().update_user(&user).await?;
         self.forget_credentials();
         Ok(user)
     }
@@ -233,7 +233,7 @@ impl App {
             return Err(AppError::UserDeactivated);
         }
         let (secret, record) = self.new_api_key(user, name, input.expires_at, now);
-        self.ports().store.accounts().create_api_key(&record).await?;
+        self.ports().store.operator().create_api_key(&record).await?;
         Ok(CreatedApiKey {
             key: record.key,
             secret,
@@ -246,7 +246,7 @@ impl App {
     /// [`AppError::NotFound`] when there is no such user.
     pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, AppError> {
         self.user(user).await?;
-        Ok(self.ports().store.accounts().list_api_keys(user).await?)
+        Ok(self.ports().store.operator().list_api_keys(user).await?)
     }
 
     /// Revokes an API key: refused at once on this replica, within
@@ -255,7 +255,7 @@ impl App {
     /// # Errors
     /// [`AppError::NotFound`] when there is no such key.
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), AppError> {
-        self.ports().store.accounts().revoke_api_key(id).await?;
+        self.ports().store.operator().revoke_api_key(id).await?;
         self.forget_credentials();
         Ok(())
     }
@@ -299,11 +299,11 @@ impl App {
             report.invitations_cancelled += counts.resolved;
             report.emails_dropped += counts.emails_dropped;
         }
-        if let Some(user) = store.accounts().find_user_by_email(&email).await?
+        if let Some(user) = store.operator().find_user_by_email(&email).await?
             && !user.is_deactivated()
         {
             let user = user.with_deactivation(true, self.now());
-            store.accounts().update_user(&user).await?;
+            store.operator().update_user(&user).await?;
             self.forget_credentials();
             report.users_deactivated += 1;
         }
@@ -453,7 +453,7 @@ impl App {
         let (api_key, key) = self.default_api_key(user.id, now)?;
         self.ports
             .store
-            .accounts()
+            .operator()
             .create_business(&business, &user, &key)
             .await?;
         Ok(ProvisionedBusiness {
@@ -478,7 +478,7 @@ impl App {
         let now = self.now();
         let user = self.user_from(valid, business_id, now);
         let (api_key, key) = self.default_api_key(user.id, now)?;
-        self.ports.store.accounts().add_user(&user, &key).await?;
+        self.ports.store.operator().add_user(&user, &key).await?;
         Ok(ProvisionedUser {
             user,
             api_key,

@@ -54,7 +54,7 @@ use super::records::{IdempotencyRecord, invitation_cursor, matches, newest_first
 /// runtime.block_on(async {
 ///     store.ping().await.unwrap();
 ///     let email = EmailAddress::parse("ann@acme.test").unwrap();
-///     assert_eq!(store.accounts().find_user_by_email(&email).await.unwrap(), None);
+///     assert_eq!(store.operator().find_user_by_email(&email).await.unwrap(), None);
 /// });
 /// ```
 #[derive(Debug, Default)]

@@ -90,7 +90,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     invited(store, &globex, "frank@x.test", at(2)).await;
 
     let mut users: Vec<String> = store
-        .accounts()
+        .operator()
         .find_users_by_emails(&[
             email("BOB@globex.test"),
             email("eve@initech.test"),
@@ -105,7 +105,7 @@ pub async fn batch_lookups_answer_for_a_whole_bulk_request(h: Harness) {
     assert_eq!(users, ["bob@globex.test", "eve@initech.test"]);
     assert!(
         store
-            .accounts()
+            .operator()
             .find_users_by_emails(&[])
             .await
             .expect("find_users_by_emails")

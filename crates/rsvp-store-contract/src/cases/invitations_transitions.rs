@@ -445,13 +445,13 @@ pub async fn accepting_as_a_new_invitee_creates_its_business_and_user_in_the_sam
     assert_eq!(outcome.invitation, record.invitation);
 
     let business = store
-        .accounts()
+        .operator()
         .get_business(newco.business.id)
         .await
         .expect("get_business");
     assert_eq!(business, Some(newco.business.clone()));
     let user = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("dora@newco.test"))
         .await
         .expect("find_user_by_email");
@@ -493,14 +493,14 @@ pub async fn accepting_as_a_new_invitee_whose_email_got_a_user_is_refused_and_wr
     assert_eq!(stored.as_ref(), Some(invite.invitation()), "still pending, unchanged");
     assert_eq!(
         store
-            .accounts()
+            .operator()
             .get_business(newco.business.id)
             .await
             .expect("get_business"),
         None
     );
     let user = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("dora@newco.test"))
         .await
         .expect("find_user_by_email");

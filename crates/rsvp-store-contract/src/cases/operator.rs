@@ -11,10 +11,10 @@ use crate::fixtures::{Member, Tenant, at, email, new_uuid, principal, unknown_ha
 pub async fn users_are_found_by_id(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
-    let found = store.accounts().get_user(acme.user.id).await.expect("get_user");
+    let found = store.operator().get_user(acme.user.id).await.expect("get_user");
     assert_eq!(found, Some(acme.user.clone()));
     let unknown = store
-        .accounts()
+        .operator()
         .get_user(rsvp_domain::UserId::from_uuid(new_uuid()))
         .await
         .expect("get_user");
@@ -27,10 +27,10 @@ pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
     let store = h.store.as_ref();
     let acme = Tenant::create(store, "Acme", "Ann.Lee@Acme.test", at(0)).await;
 
-    let business = store.accounts().get_business(acme.id()).await.expect("get_business");
+    let business = store.operator().get_business(acme.id()).await.expect("get_business");
     assert_eq!(business, Some(acme.business.clone()));
     let credential = store
-        .accounts()
+        .operator()
         .find_credential(&acme.key.record.hash)
         .await
         .expect("find_credential")
@@ -50,7 +50,7 @@ pub async fn a_created_business_is_found_with_its_user_and_api_key(h: Harness) {
     );
 
     let unknown_business = store
-        .accounts()
+        .operator()
         .get_business(BusinessId::from_uuid(new_uuid()))
         .await
         .expect("get_business");
@@ -67,18 +67,18 @@ pub async fn creating_a_business_with_a_taken_email_in_any_case_is_refused_and_c
     let copycat = Tenant::build("Copycat", "  ANN@Acme.TEST ", at(1));
 
     let result = store
-        .accounts()
+        .operator()
         .create_business(&copycat.business, &copycat.user, &copycat.key.record)
         .await;
     assert_eq!(result, Err(StoreError::EmailTaken));
 
     assert_eq!(
-        store.accounts().get_business(copycat.id()).await.expect("get_business"),
+        store.operator().get_business(copycat.id()).await.expect("get_business"),
         None
     );
     assert_eq!(principal(store, &copycat.key.record.hash).await, None);
     let owner = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("ann@acme.test"))
         .await
         .expect("find_user_by_email");
@@ -92,11 +92,11 @@ pub async fn adding_a_user_to_a_missing_business_is_not_found_and_creates_nothin
     let ghost = BusinessId::from_uuid(new_uuid());
     let member = Member::build(ghost, "bob@ghost.test", at(0));
 
-    let result = store.accounts().add_user(&member.user, &member.key.record).await;
+    let result = store.operator().add_user(&member.user, &member.key.record).await;
     assert_eq!(result, Err(StoreError::NotFound));
 
     let user = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("bob@ghost.test"))
         .await
         .expect("find_user_by_email");
@@ -114,13 +114,13 @@ pub async fn adding_a_user_with_a_taken_email_in_any_case_is_refused_and_creates
 
     for (business, address) in [(globex.id(), "ANN@acme.test"), (acme.id(), "Ann@Acme.Test")] {
         let member = Member::build(business, address, at(1));
-        let result = store.accounts().add_user(&member.user, &member.key.record).await;
+        let result = store.operator().add_user(&member.user, &member.key.record).await;
         assert_eq!(result, Err(StoreError::EmailTaken), "adding {address}");
         let principal = principal(store, &member.key.record.hash).await;
         assert_eq!(principal, None, "the refused user's key must not act");
     }
     let owner = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("ann@acme.test"))
         .await
         .expect("find_user_by_email");
@@ -150,7 +150,7 @@ pub async fn an_added_user_acts_for_its_business_through_its_api_key(h: Harness)
         .expect("the first key still acts");
     assert_eq!(first.user, acme.user);
     let found = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("carol@acme.test"))
         .await
         .expect("find_user_by_email");
@@ -165,7 +165,7 @@ pub async fn users_are_found_by_email_whatever_the_case(h: Harness) {
 
     for address in ["ann.lee@acme.test", "ANN.LEE@ACME.TEST", " Ann.Lee@Acme.test "] {
         let found = store
-            .accounts()
+            .operator()
             .find_user_by_email(&email(address))
             .await
             .expect("find_user_by_email");
@@ -176,7 +176,7 @@ pub async fn users_are_found_by_email_whatever_the_case(h: Harness) {
         );
     }
     let nobody = store
-        .accounts()
+        .operator()
         .find_user_by_email(&email("ann.lee@acme.example"))
         .await
         .expect("find_user_by_email");

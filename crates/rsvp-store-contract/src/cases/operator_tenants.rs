@@ -17,7 +17,7 @@ async fn all_businesses(store: &dyn rsvp_app::Store, name: Option<&str>, size: i
     let mut after = None;
     for _ in 0..1000 {
         let page = store
-            .accounts()
+            .operator()
             .list_businesses(&BusinessQuery {
                 name: name.map(str::to_owned),
                 limit: limit(size),
@@ -46,19 +46,19 @@ pub async fn api_keys_are_added_listed_newest_first_and_found_with_their_owner(h
     let other = Tenant::create(store, "Globex", "bob@globex.test", at(0)).await;
     let ci = named_api_key(acme.user.id, "ci deploy", Some(at(3600)), at(10));
     store
-        .accounts()
+        .operator()
         .create_api_key(&ci.record)
         .await
         .expect("create_api_key");
 
     let keys = store
-        .accounts()
+        .operator()
         .list_api_keys(acme.user.id)
         .await
         .expect("list_api_keys");
     assert_eq!(keys, vec![ci.record.key.clone(), acme.key.record.key.clone()]);
     let found = store
-        .accounts()
+        .operator()
         .find_credential(&ci.record.hash)
         .await
         .expect("find_credential")
@@ -67,7 +67,7 @@ pub async fn api_keys_are_added_listed_newest_first_and_found_with_their_owner(h
     assert_eq!(found.principal.user, acme.user);
     assert_eq!(
         store
-            .accounts()
+            .operator()
             .list_api_keys(other.user.id)
             .await
             .expect("list_api_keys"),
@@ -75,7 +75,7 @@ pub async fn api_keys_are_added_listed_newest_first_and_found_with_their_owner(h
     );
     assert_eq!(
         store
-            .accounts()
+            .operator()
             .list_api_keys(UserId::from_uuid(new_uuid()))
             .await
             .expect("list_api_keys"),
@@ -89,12 +89,12 @@ pub async fn adding_an_api_key_to_a_missing_user_is_not_found_and_writes_nothing
     let ghost = UserId::from_uuid(new_uuid());
     let key = named_api_key(ghost, "ghost", None, at(0));
     assert_eq!(
-        store.accounts().create_api_key(&key.record).await,
+        store.operator().create_api_key(&key.record).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(principal(store, &key.record.hash).await, None);
     assert_eq!(
-        store.accounts().list_api_keys(ghost).await.expect("list_api_keys"),
+        store.operator().list_api_keys(ghost).await.expect("list_api_keys"),
         Vec::new()
     );
 }
@@ -106,13 +106,13 @@ pub async fn a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_foun
     let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
     let spare = named_api_key(acme.user.id, "spare", None, at(1));
     store
-        .accounts()
+        .operator()
         .create_api_key(&spare.record)
         .await
         .expect("create_api_key");
 
     store
-        .accounts()
+        .operator()
         .revoke_api_key(acme.key.record.key.id)
         .await
         .expect("revoke_api_key");
@@ -123,18 +123,18 @@ pub async fn a_revoked_key_is_found_by_nothing_and_revoking_it_again_is_not_foun
     );
     assert_eq!(
         store
-            .accounts()
+            .operator()
             .list_api_keys(acme.user.id)
             .await
             .expect("list_api_keys"),
         vec![spare.record.key.clone()]
     );
     assert_eq!(
-        store.accounts().revoke_api_key(acme.key.record.key.id).await,
+        store.operator().revoke_api_key(acme.key.record.key.id).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
-        store.accounts().revoke_api_key(ApiKeyId::from_uuid(new_uuid())).await,
+        store.operator().revoke_api_key(ApiKeyId::from_uuid(new_uuid())).await,
         Err(StoreError::NotFound)
     );
     assert!(principal(store, &spare.record.hash).await.is_some());
@@ -149,7 +149,7 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
     let id = acme.key.record.key.id;
     let last_used = || async move {
         store
-            .accounts()
+            .operator()
             .find_credential(&acme.key.record.hash)
             .await
             .expect("find_credential")
@@ -159,13 +159,13 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
     };
     let minute = Duration::MINUTE;
     store
-        .accounts()
+        .operator()
         .record_api_key_use(id, at(100), at(100) - minute)
         .await
         .expect("use");
     assert_eq!(last_used().await, Some(at(100)), "the first use is recorded");
     store
-        .accounts()
+        .operator()
         .record_api_key_use(id, at(130), at(130) - minute)
         .await
         .expect("use");
@@ -175,19 +175,19 @@ pub async fn a_key_use_is_recorded_at_most_once_a_minute_and_never_backwards(h: 
         "a use within the minute is not written"
     );
     store
-        .accounts()
+        .operator()
         .record_api_key_use(id, at(160), at(160) - minute)
         .await
         .expect("use");
     assert_eq!(last_used().await, Some(at(160)), "a minute later it is");
     store
-        .accounts()
+        .operator()
         .record_api_key_use(id, at(50), at(500))
         .await
         .expect("use");
     assert_eq!(last_used().await, Some(at(160)), "never backwards");
     store
-        .accounts()
+        .operator()
         .record_api_key_use(ApiKeyId::from_uuid(new_uuid()), at(200), at(140))
         .await
         .expect("an unknown key is no error");
@@ -244,18 +244,18 @@ pub async fn updating_a_business_writes_its_name_and_suspension_and_an_unknown_o
     }
     .with_suspension(true, at(5));
     store
-        .accounts()
+        .operator()
         .update_business(&renamed)
         .await
         .expect("update_business");
     assert_eq!(
-        store.accounts().get_business(acme.id()).await.expect("get_business"),
+        store.operator().get_business(acme.id()).await.expect("get_business"),
         Some(renamed.clone())
     );
     assert_eq!(names(&all_businesses(store, Some("initech"), 5).await), ["Initech"]);
     assert_eq!(names(&all_businesses(store, Some("acme"), 5).await), Vec::<&str>::new());
     let credential = store
-        .accounts()
+        .operator()
         .find_credential(&acme.key.record.hash)
         .await
         .expect("find_credential")
@@ -267,11 +267,11 @@ pub async fn updating_a_business_writes_its_name_and_suspension_and_an_unknown_o
         ..renamed
     };
     assert_eq!(
-        store.accounts().update_business(&ghost).await,
+        store.operator().update_business(&ghost).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
-        store.accounts().get_business(ghost.id).await.expect("get_business"),
+        store.operator().get_business(ghost.id).await.expect("get_business"),
         None
     );
 }
@@ -287,7 +287,7 @@ pub async fn users_of_a_business_are_listed_newest_first_and_paged(h: Harness) {
     let mut after = None;
     loop {
         let page = store
-            .accounts()
+            .operator()
             .list_users(acme.id(), &PageRequest { limit: limit(1), after })
             .await
             .expect("list_users");
@@ -300,7 +300,7 @@ pub async fn users_of_a_business_are_listed_newest_first_and_paged(h: Harness) {
     }
     assert_eq!(seen, vec![dave.user, carol.user, acme.user]);
     let nobody = store
-        .accounts()
+        .operator()
         .list_users(
             BusinessId::from_uuid(new_uuid()),
             &PageRequest {
@@ -324,13 +324,13 @@ pub async fn updating_a_user_writes_its_names_and_deactivation_and_an_unknown_on
         ..acme.user.clone()
     }
     .with_deactivation(true, at(9));
-    store.accounts().update_user(&changed).await.expect("update_user");
+    store.operator().update_user(&changed).await.expect("update_user");
     assert_eq!(
-        store.accounts().get_user(acme.user.id).await.expect("get_user"),
+        store.operator().get_user(acme.user.id).await.expect("get_user"),
         Some(changed.clone())
     );
     let credential = store
-        .accounts()
+        .operator()
         .find_credential(&acme.key.record.hash)
         .await
         .expect("find_credential")
@@ -342,11 +342,11 @@ pub async fn updating_a_user_writes_its_names_and_deactivation_and_an_unknown_on
         email: email("ghost@acme.test"),
         ..changed
     };
-    assert_eq!(store.accounts().update_user(&ghost).await, Err(StoreError::NotFound));
-    assert_eq!(store.accounts().get_user(ghost.id).await.expect("get_user"), None);
+    assert_eq!(store.operator().update_user(&ghost).await, Err(StoreError::NotFound));
+    assert_eq!(store.operator().get_user(ghost.id).await.expect("get_user"), None);
     assert_eq!(
         store
-            .accounts()
+            .operator()
             .find_user_by_email(&email("ghost@acme.test"))
             .await
             .expect("find_user_by_email"),

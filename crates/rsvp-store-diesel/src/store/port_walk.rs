@@ -35,22 +35,22 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     let acme = business("Acme");
     let ann = user(acme.id, "ann@acme.test");
     store
-        .accounts()
+        .operator()
         .create_business(&acme, &ann, &key(ann.id, 1))
         .await
         .unwrap();
     let globex = business("Globex");
     let bob = user(globex.id, "bob@globex.test");
     store
-        .accounts()
+        .operator()
         .create_business(&globex, &bob, &key(bob.id, 2))
         .await
         .unwrap();
     let carol = user(globex.id, "carol@globex.test");
-    store.accounts().add_user(&carol, &key(carol.id, 3)).await.unwrap();
-    store.accounts().get_business(acme.id).await.unwrap().unwrap();
+    store.operator().add_user(&carol, &key(carol.id, 3)).await.unwrap();
+    store.operator().get_business(acme.id).await.unwrap().unwrap();
     let credential = store
-        .accounts()
+        .operator()
         .find_credential(&SecretHash([1; 32]))
         .await
         .unwrap()
@@ -58,27 +58,27 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     // The operator lifecycle (the business list reads every business by
     // nature, so it is left out of this check).
     let extra = key(ann.id, 9);
-    store.accounts().create_api_key(&extra).await.unwrap();
-    assert_eq!(store.accounts().list_api_keys(ann.id).await.unwrap().len(), 2);
+    store.operator().create_api_key(&extra).await.unwrap();
+    assert_eq!(store.operator().list_api_keys(ann.id).await.unwrap().len(), 2);
     store
-        .accounts()
+        .operator()
         .record_api_key_use(credential.key.id, now, now - Duration::minutes(1))
         .await
         .unwrap();
-    store.accounts().revoke_api_key(extra.key.id).await.unwrap();
+    store.operator().revoke_api_key(extra.key.id).await.unwrap();
     let first_users = PageRequest {
         limit: PageSize::new(1).unwrap(),
         after: None,
     };
-    let users_page = store.accounts().list_users(globex.id, &first_users).await.unwrap();
+    let users_page = store.operator().list_users(globex.id, &first_users).await.unwrap();
     let next_users = PageRequest {
         limit: PageSize::new(1).unwrap(),
         after: users_page.next,
     };
-    store.accounts().list_users(globex.id, &next_users).await.unwrap();
-    store.accounts().update_business(&acme).await.unwrap();
-    store.accounts().update_user(&ann).await.unwrap();
-    store.accounts().find_user_by_email(&bob.email).await.unwrap().unwrap();
+    store.operator().list_users(globex.id, &next_users).await.unwrap();
+    store.operator().update_business(&acme).await.unwrap();
+    store.operator().update_user(&ann).await.unwrap();
+    store.operator().find_user_by_email(&bob.email).await.unwrap().unwrap();
     assert!(
         store
             .network()
@@ -143,7 +143,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         let mut owner_key = key(member.id, 100);
         owner_key.hash.0[0] = n;
         store
-            .accounts()
+            .operator()
             .create_business(&sender, &member, &owner_key)
             .await
             .unwrap();

@@ -2,18 +2,18 @@
 //! cases need from storage; its methods are its contract, checked on every
 //! adapter by `rsvp-store-contract`.
 
-mod accounts;
 mod idempotency;
 mod invitations;
 mod network;
+mod operator;
 mod opt_outs;
 mod outbox;
 mod webhooks;
 
-pub use accounts::*;
 pub use idempotency::*;
 pub use invitations::*;
 pub use network::*;
+pub use operator::*;
 pub use opt_outs::*;
 pub use outbox::*;
 pub use webhooks::*;
@@ -40,7 +40,7 @@ use super::*;
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Businesses, their users and their API keys.
-    fn accounts(&self) -> &dyn AccountStore;
+    fn operator(&self) -> &dyn OperatorStore;
 
     /// Invitations, their link tokens and their transitions.
     fn invitations(&self) -> &dyn InvitationStore;
@@ -71,8 +71,8 @@ pub trait Store: Send + Sync {
 #[cfg(any(test, feature = "mock"))]
 #[derive(Default)]
 pub struct MockStore {
-    /// The [`AccountStore`] role.
-    pub accounts: MockAccountStore,
+    /// The [`OperatorStore`] role.
+    pub operator: MockOperatorStore,
     /// The [`InvitationStore`] role.
     pub invitations: MockInvitationStore,
     /// The [`NetworkStore`] role.
@@ -105,8 +105,8 @@ impl MockStore {
 #[cfg(any(test, feature = "mock"))]
 #[async_trait]
 impl Store for MockStore {
-    fn accounts(&self) -> &dyn AccountStore {
-        &self.accounts
+    fn operator(&self) -> &dyn OperatorStore {
+        &self.operator
     }
 
     fn invitations(&self) -> &dyn InvitationStore {

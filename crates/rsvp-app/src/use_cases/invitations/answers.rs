@@ -19,7 +19,7 @@ impl App {
         let owner = self
             .ports
             .store
-            .accounts()
+            .operator()
             .find_user_by_email(invitation.email())
             .await?;
         Ok(owner

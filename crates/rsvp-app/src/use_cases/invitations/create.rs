@@ -253,7 +253,7 @@ impl App {
         let store = &self.ports.store;
         let emails: Vec<EmailAddress> = valid.iter().map(|(_, r)| r.email.clone()).collect();
         let users: HashMap<String, User> = store
-            .accounts()
+            .operator()
             .find_users_by_emails(&emails)
             .await?
             .into_iter()

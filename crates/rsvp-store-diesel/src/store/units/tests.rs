@@ -32,7 +32,7 @@ async fn a_panic_inside_a_unit_of_work_is_unavailable_and_the_store_goes_on() {
     // The pool (of one) replaced the connection the panic left behind.
     store.ping().await.unwrap();
     assert_eq!(
-        store.accounts().get_business(BusinessId::from_uuid(Uuid::nil())).await,
+        store.operator().get_business(BusinessId::from_uuid(Uuid::nil())).await,
         Ok(None)
     );
 }
@@ -145,7 +145,7 @@ async fn write_until_refused(store: &DieselStore) -> StoreError {
         let mut hash = [0u8; 32];
         hash[..4].copy_from_slice(&n.to_be_bytes());
         let key = test_key(user.id, SecretHash(hash), now);
-        if let Err(error) = store.accounts().create_business(&business, &user, &key).await {
+        if let Err(error) = store.operator().create_business(&business, &user, &key).await {
             return error;
         }
     }
@@ -191,7 +191,7 @@ async fn a_sqlite_store_whose_disk_is_full_is_not_ready_until_a_write_succeeds_a
     );
     // Reads still work: only readiness reports the failed writes.
     assert_eq!(
-        store.accounts().get_business(BusinessId::from_uuid(Uuid::nil())).await,
+        store.operator().get_business(BusinessId::from_uuid(Uuid::nil())).await,
         Ok(None)
     );
     cap_file(&store, false).await;
@@ -303,8 +303,8 @@ async fn units_after_the_server_drops_the_connection(
     .await
     .unwrap();
     let unknown = BusinessId::from_uuid(Uuid::nil());
-    let first = store.accounts().get_business(unknown).await;
-    let second = store.accounts().get_business(unknown).await;
+    let first = store.operator().get_business(unknown).await;
+    let second = store.operator().get_business(unknown).await;
     (first, second)
 }
 

@@ -1,4 +1,4 @@
-//! The [`AccountStore`] role of the store port.
+//! The [`OperatorStore`] role of the store port.
 
 use super::super::*;
 
@@ -8,7 +8,7 @@ use super::super::*;
 /// every adapter by `rsvp-store-contract`.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
-pub trait AccountStore: Send + Sync {
+pub trait OperatorStore: Send + Sync {
     /// Creates a business, its first user and that user's API key.
     ///
     /// # Errors

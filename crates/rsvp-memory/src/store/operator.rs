@@ -1,9 +1,9 @@
-//! The [`rsvp_app::AccountStore`] role of [`InMemoryStore`].
+//! The [`rsvp_app::OperatorStore`] role of [`InMemoryStore`].
 
 use super::*;
 
 #[async_trait]
-impl AccountStore for InMemoryStore {
+impl OperatorStore for InMemoryStore {
     async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
         self.with(|s| s.create_business(business, user, key))
     }

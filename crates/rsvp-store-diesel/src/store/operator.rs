@@ -1,4 +1,4 @@
-//! The [`AccountStore`] role: businesses, users and API keys, and the
+//! The [`OperatorStore`] role: businesses, users and API keys, and the
 //! operator's lifecycle of them. Every statement is portable.
 
 #[allow(clippy::wildcard_imports)]
@@ -48,7 +48,7 @@ impl DieselStore {
 }
 
 #[async_trait]
-impl AccountStore for DieselStore {
+impl OperatorStore for DieselStore {
     async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError> {
         let business = BusinessRow::from_domain(business)?;
         let user = UserRow::from_domain(user)?;
