@@ -137,7 +137,7 @@ struct StoreKnobs {
     jobs: Vec<EmailJob>,
     /// Reads fail as if the database went away.
     reads_fail: bool,
-    /// How many `finish_email_job` calls fail before they succeed.
+    /// How many `finish_email_jobs` calls fail before they succeed.
     finish_failures: usize,
     /// How many `release_email_jobs` calls fail before they succeed.
     release_failures: usize,

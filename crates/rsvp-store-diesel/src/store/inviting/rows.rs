@@ -63,7 +63,7 @@ pub(in crate::store) fn stored_pending() -> diesel::expression::SqlLiteral<Bool>
 /// [`stored_pending`] for lists, with the tautology that
 /// `invitations_sent_pending_keyset_idx` carries in its predicate
 /// (`source_is_invitee` is a NOT NULL boolean): only a query that states it
-/// may read that index. Point lookups (`find_pending`) do not, so a planner
+/// may read that index. Point lookups (`find_pending_for_emails`) do not, so a planner
 /// without statistics yet (a fresh database) can never pick the keyset
 /// index, scanning a sender's pending rows in time order, over the unique
 /// `(business_id, email_normalized)` one; measured: `App::invite` fell from
