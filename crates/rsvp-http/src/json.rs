@@ -115,10 +115,6 @@ impl WireType for Vec<Value> {
     const EXPECTED: &'static str = "an array";
 }
 
-impl WireType for Value {
-    const EXPECTED: &'static str = "a JSON value";
-}
-
 /// An integer of any size, held as an `i64` saturated at its bounds: a
 /// number too large is then refused by the rule on its range, as
 /// `out_of_range`, not as the wrong type.

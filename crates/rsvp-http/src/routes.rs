@@ -258,8 +258,8 @@ pub(crate) static ROUTES: LazyLock<Vec<Endpoint>> = LazyLock::new(|| {
                 let full = path();
                 // The document's paths are whole; the table's are within the area's scope.
                 let path = match area {
-                    Area::Api => full.strip_prefix(API_SCOPE).unwrap_or(&full).to_owned(),
-                    _ => full.clone(),
+                    Area::Api => full.strip_prefix(API_SCOPE).map(str::to_owned).unwrap_or(full),
+                    _ => full,
                 };
                 (*area, path, methods().iter().filter_map(Verb::of).collect(), *handler)
             }

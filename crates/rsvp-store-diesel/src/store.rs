@@ -55,14 +55,14 @@ macro_rules! newest_first_page {
     ($query:expr, $table:ident, $after:expr, $limit:expr) => {{
         let mut query = $query;
         if let Some(cursor) = $after {
-            query = query.filter(KeysetBefore::new(
+            query = query.filter($crate::sql::KeysetBefore::new(
                 concat!("(", stringify!($table), ".created_at, ", stringify!($table), ".id)"),
                 &cursor,
             ));
         }
         query
             .order(($table::created_at.desc(), $table::id.desc()))
-            .limit(overfetch($limit))
+            .limit($crate::store::overfetch($limit))
     }};
 }
 

@@ -119,13 +119,7 @@ fn connections_at_one_end(
     } else {
         query.filter(c::invitee_business_id.eq(business.to_owned()))
     };
-    if let Some(cursor) = page.after {
-        query = query.filter(KeysetBefore::new("(connections.created_at, connections.id)", &cursor));
-    }
-    Ok(query
-        .order((c::created_at.desc(), c::id.desc()))
-        .limit(overfetch(page.limit))
-        .load(conn)?)
+    Ok(newest_first_page!(query, connections, page.after, page.limit).load(conn)?)
 }
 
 /// Events on one side (`sender` or known `invitee`) of `business`, by id.

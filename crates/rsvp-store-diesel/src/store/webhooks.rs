@@ -9,11 +9,10 @@ use rsvp_domain::{BusinessId, WebhookEndpointId};
 use time::OffsetDateTime;
 
 use super::op;
-use super::{DieselStore, Unit, changed_one, domain_page, overfetch, rows_into, saturating_limit, write_unit};
+use super::{DieselStore, Unit, changed_one, domain_page, rows_into, saturating_limit, write_unit};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::rows::{EventRow, WebhookDeliveryRow, WebhookEndpointRow, id_text, to_nanos};
 use crate::schema::{events, webhook_deliveries, webhook_endpoints};
-use crate::sql::KeysetBefore;
 use async_trait::async_trait;
 use rsvp_app::WebhookStore;
 
@@ -235,20 +234,11 @@ impl WebhookStore for DieselStore {
         let endpoint = id_text(endpoint.as_uuid());
         let page = *page;
         self.run(op::LIST_WEBHOOK_DELIVERIES, move |conn| {
-            let mut query = d::webhook_deliveries
+            let query = d::webhook_deliveries
                 .filter(d::endpoint_id.eq(endpoint))
                 .select(WebhookDeliveryRow::as_select())
                 .into_boxed::<MultiBackend>();
-            if let Some(cursor) = page.after {
-                query = query.filter(KeysetBefore::new(
-                    "(webhook_deliveries.created_at, webhook_deliveries.id)",
-                    &cursor,
-                ));
-            }
-            let rows = query
-                .order((d::created_at.desc(), d::id.desc()))
-                .limit(overfetch(page.limit))
-                .load(conn)?;
+            let rows = newest_first_page!(query, webhook_deliveries, page.after, page.limit).load(conn)?;
             domain_page(
                 rows,
                 WebhookDeliveryRow::into_domain,
