@@ -4,17 +4,11 @@
 //! named, expiring, revocable), the erasure of a person's data, and the
 //! recipients' suppressions (list, lift).
 
-use rsvp_domain::{
-    ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, EmailAddress, Event, EventId, FieldError,
-    Invitation, User, UserId, ValidationErrors, fold_for_search,
-};
-use time::OffsetDateTime;
+use rsvp_domain::fold_for_search;
 
 use super::*;
-use crate::list::{BusinessQuery, Page, PageRequest, PageSize};
+use crate::list::BusinessQuery;
 use crate::ports::{ErasedInvitation, ErasureRecord};
-use crate::use_cases::optional_name;
-use crate::{App, AppError, Cursor, Secret};
 
 /// Most rounds of an erasure: each round erases what it read; a round that
 /// raced with a change reads again.
