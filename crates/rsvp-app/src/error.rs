@@ -1,7 +1,7 @@
 //! [`AppError`]: every way a use case can refuse, with the stable codes the
 //! HTTP API uses.
 
-use rsvp_domain::{InvitationStatus, TransitionError, ValidationErrors};
+use rsvp_domain::{InvitationStatus, JoinRefusal, TransitionError, ValidationErrors};
 
 use crate::StoreError;
 
@@ -76,6 +76,15 @@ pub enum AppError {
     /// The webhook endpoint is disabled: enable it first.
     #[error("the webhook endpoint is disabled; enable it first")]
     EndpointDisabled,
+    /// A join link redemption is refused.
+    #[error("{0}")]
+    JoinRefused(rsvp_domain::JoinRefusal),
+    /// The connection request is answered already.
+    #[error("the connection request is {current}")]
+    RequestAnswered {
+        /// Where it stands.
+        current: rsvp_domain::ConnectionRequestStatus,
+    },
     /// The store failed; details are for logs, never for clients.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -102,6 +111,15 @@ impl AppError {
             Self::RecipientOptedOut => "recipient_opted_out",
             Self::UrlNotAllowed(_) => "url_not_allowed",
             Self::EndpointDisabled => "endpoint_disabled",
+            Self::JoinRefused(refusal) => match refusal {
+                JoinRefusal::UsedUp => "join_link_used_up",
+                JoinRefusal::Expired => "join_link_expired",
+                JoinRefusal::Revoked => "join_link_revoked",
+                JoinRefusal::SelfJoin => "self_join",
+                JoinRefusal::AlreadyConnected => "already_connected",
+                JoinRefusal::AlreadyRequested => "already_requested",
+            },
+            Self::RequestAnswered { .. } => "invalid_transition",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -124,6 +142,8 @@ impl From<StoreError> for AppError {
             StoreError::Cooldown { .. } => Self::Cooldown { retry_after_secs: 1 },
             // Use cases map it with their clock (`App::cap_reached`); this is the floor.
             StoreError::EmailCapReached { .. } => Self::QuotaExceeded { retry_after_secs: 1 },
+            StoreError::JoinRefused(refusal) => Self::JoinRefused(refusal),
+            StoreError::RequestAnswered { current } => Self::RequestAnswered { current },
             StoreError::Unavailable(message) => Self::Unavailable(message),
         }
     }

@@ -54,19 +54,20 @@ pub use list::{
 pub use ports::{
     ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus, EmailOutcome,
     EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, IdempotencyStore,
-    InvitationContext, InvitationEmail, InvitationStore, LinkTokenRecord, Locale, MailError, Mailer, NamedAddress,
-    NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore, OutboxStore, OutgoingEmail, Principal,
-    RenderError, RenderedEmail, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome,
-    TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome,
-    WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
+    InvitationContext, InvitationEmail, InvitationStore, JoinLinkStore, LinkTokenRecord, Locale, MailError, Mailer,
+    NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore, OutboxStore,
+    OutgoingEmail, Principal, RedeemRecord, Redemption, RenderError, RenderedEmail, RequestAnswerRecord, RequestSide,
+    ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord, WebhookAttempt,
+    WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome, WebhookRequest, WebhookSendError,
+    WebhookSender, WebhookStore, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore, MockInvitationStore,
-    MockMailer, MockNetworkStore, MockOperatorStore, MockOptOutStore, MockOutboxStore, MockSecretGenerator, MockStore,
-    MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
+    MockJoinLinkStore, MockMailer, MockNetworkStore, MockOperatorStore, MockOptOutStore, MockOutboxStore,
+    MockSecretGenerator, MockStore, MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
-pub use public_links::{INVITE_PATH, PublicLinks, UNSUBSCRIBE_PATH};
+pub use public_links::{INVITE_PATH, JOIN_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use secret::{Secret, SecretHash};
 pub use use_cases::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,
@@ -80,6 +81,7 @@ pub use use_cases::{
     IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
     IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
 };
+pub use use_cases::{JoinLinkPreview, NewJoinLink};
 pub use use_cases::{WebhookEndpointInput, WebhookEndpointPatch};
 pub use view::{EventView, rfc3339, webhook_body};
 pub use webhook_dispatch::{

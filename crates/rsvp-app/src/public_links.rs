@@ -11,6 +11,10 @@ pub const INVITE_PATH: &str = "/invite";
 /// `<public url>/unsubscribe/<token>`.
 pub const UNSUBSCRIBE_PATH: &str = "/unsubscribe";
 
+/// The path of the join link page; a join link's URL is
+/// `<public URL>/join/<token>`.
+pub const JOIN_PATH: &str = "/join";
+
 /// The links to rsvp's pages for a link token, under the public URL (which
 /// carries the prefix of a host that mounted rsvp under one).
 ///
@@ -52,6 +56,11 @@ impl PublicLinks {
         self.under(UNSUBSCRIBE_PATH, token)
     }
 
+    /// The URL of a join link with `token`.
+    pub fn join_url(&self, token: &Secret) -> String {
+        self.under(JOIN_PATH, token)
+    }
+
     fn under(&self, path: &str, token: &Secret) -> String {
         format!("{}{path}/{}", self.base, token.expose())
     }
@@ -69,6 +78,7 @@ mod tests {
             assert_eq!(links.public_url(), "https://rsvp.test");
             assert_eq!(links.accept_url(&token), "https://rsvp.test/invite/t0k");
             assert_eq!(links.unsubscribe_url(&token), "https://rsvp.test/unsubscribe/t0k");
+            assert_eq!(links.join_url(&token), "https://rsvp.test/join/t0k");
         }
     }
 

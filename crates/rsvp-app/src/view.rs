@@ -21,8 +21,12 @@ pub struct EventView {
     /// e.g. `invitation.accepted`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// The invitation concerned.
-    pub invitation_id: String,
+    /// The invitation concerned (absent for the events of join links).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
+    /// The join link concerned (absent for the events of invitations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_link_id: Option<String>,
     /// When, RFC 3339.
     pub occurred_at: String,
     /// Details: actor, status before and after, connection.
@@ -47,7 +51,8 @@ impl EventView {
         Self {
             id: event.id.to_string(),
             kind: event.kind.as_str(),
-            invitation_id: event.invitation_id.to_string(),
+            invitation_id: event.invitation_id.map(|id| id.to_string()),
+            join_link_id: event.join_link_id.map(|id| id.to_string()),
             occurred_at: rfc3339(event.occurred_at),
             data: serde_json::to_value(EventDataView::from(&data)).unwrap_or(Value::Null),
         }
@@ -59,9 +64,15 @@ impl EventView {
 #[derive(Debug, Serialize)]
 struct EventDataView {
     actor: ActorView,
-    status_before: Option<&'static str>,
-    status_after: &'static str,
+    // An invitation's events always carry both statuses (`status_before`
+    // null on creation); a join link's carry neither.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_before: Option<Option<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_after: Option<&'static str>,
     connection_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,9 +101,10 @@ impl From<&EventData> for EventDataView {
                 Actor::System => ActorView::System,
                 Actor::Operator => ActorView::Operator,
             },
-            status_before: data.status_before.map(|s| s.as_str()),
-            status_after: data.status_after.as_str(),
+            status_before: data.status_after.map(|_| data.status_before.map(|s| s.as_str())),
+            status_after: data.status_after.map(|s| s.as_str()),
             connection_id: data.connection_id.map(|id| id.to_string()),
+            connection_request_id: data.connection_request_id.map(|id| id.to_string()),
         }
     }
 }

@@ -152,7 +152,7 @@ async fn an_invitation_is_written_with_its_event_link_and_email_in_one_record() 
         .withf(|record, _| {
             record.invitation.status() == InvitationStatus::Pending
                 && record.event.kind == EventKind::InvitationCreated
-                && record.event.invitation_id == record.invitation.id()
+                && record.event.invitation_id == Some(record.invitation.id())
                 && record.link.invitation_id == record.invitation.id()
                 && record.email_job.as_ref().is_some_and(|job| {
                     job.invitation_id == record.invitation.id()

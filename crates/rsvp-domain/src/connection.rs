@@ -2,9 +2,10 @@
 
 use time::OffsetDateTime;
 
-use crate::{BusinessId, ConnectionId, Invitation, Roles};
+use crate::{BusinessId, ConnectionId, Invitation, JoinLinkId, Roles};
 
-/// A link between two businesses, created when an invitation is accepted.
+/// A link between two businesses, created when an invitation is accepted
+/// or a join link redeemed (see [`Connection::from_join_link`]).
 /// There is at most one per pair of businesses, whoever invited whom.
 ///
 /// ```
@@ -27,13 +28,15 @@ use crate::{BusinessId, ConnectionId, Invitation, Roles};
 pub struct Connection {
     /// Its id.
     pub id: ConnectionId,
-    /// The business that sent the invitation.
+    /// The business that sent the invitation (or owns the join link).
     pub inviter_business_id: BusinessId,
-    /// The business that accepted it.
+    /// The business that accepted it (or redeemed the join link).
     pub invitee_business_id: BusinessId,
-    /// The accepted invitation.
-    pub invitation_id: crate::InvitationId,
-    /// The invitation's roles.
+    /// The accepted invitation, when an invitation made it.
+    pub invitation_id: Option<crate::InvitationId>,
+    /// The redeemed join link, when a join link made it.
+    pub join_link_id: Option<JoinLinkId>,
+    /// The invitation's (or join link's) roles.
     pub roles: Roles,
     /// The invitation's `source_is_invitee`.
     pub source_is_invitee: bool,
@@ -53,7 +56,8 @@ impl Connection {
             id,
             inviter_business_id: invitation.business_id(),
             invitee_business_id,
-            invitation_id: invitation.id(),
+            invitation_id: Some(invitation.id()),
+            join_link_id: None,
             roles: invitation.roles().clone(),
             source_is_invitee: invitation.source_is_invitee(),
             created_at: now,

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 
 use crate::{
-    Actor, BusinessId, Connection, ConnectionId, EventId, Invitation, InvitationId, InvitationStatus, UnknownStatus,
+    Actor, BusinessId, Connection, ConnectionId, ConnectionRequest, ConnectionRequestId, EventId, Invitation,
+    InvitationId, InvitationStatus, JoinLink, JoinLinkId, UnknownStatus,
 };
 
 /// What happened.
@@ -30,11 +31,20 @@ pub enum EventKind {
     /// `invitation.erased`: the invitee's personal data was erased (GDPR
     /// art. 17); a pending invitation was cancelled with it.
     InvitationErased,
+    /// `join_link.redeemed`: a business used a join link (a connection or a
+    /// connection request follows).
+    JoinLinkRedeemed,
+    /// `connection_request.created`
+    ConnectionRequestCreated,
+    /// `connection_request.approved`
+    ConnectionRequestApproved,
+    /// `connection_request.declined`
+    ConnectionRequestDeclined,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 12] = [
         Self::InvitationCreated,
         Self::InvitationAccepted,
         Self::InvitationRejected,
@@ -43,6 +53,10 @@ impl EventKind {
         Self::InvitationResent,
         Self::ConnectionCreated,
         Self::InvitationErased,
+        Self::JoinLinkRedeemed,
+        Self::ConnectionRequestCreated,
+        Self::ConnectionRequestApproved,
+        Self::ConnectionRequestDeclined,
     ];
 
     /// The wire name, e.g. `invitation.accepted`.
@@ -56,6 +70,10 @@ impl EventKind {
             Self::InvitationResent => "invitation.resent",
             Self::ConnectionCreated => "connection.created",
             Self::InvitationErased => "invitation.erased",
+            Self::JoinLinkRedeemed => "join_link.redeemed",
+            Self::ConnectionRequestCreated => "connection_request.created",
+            Self::ConnectionRequestApproved => "connection_request.approved",
+            Self::ConnectionRequestDeclined => "connection_request.declined",
         }
     }
 
@@ -88,34 +106,52 @@ impl FromStr for EventKind {
     }
 }
 
-/// The details of an event: who acted, the status before and after, and the
-/// connection made.
+/// The details of an event: who acted, the invitation's status before and
+/// after, the connection made and the connection request concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventData {
     /// Who caused it.
     pub actor: Actor,
-    /// Status before (`None` on creation).
+    /// The invitation's status before (`None` on creation and for the
+    /// events of join links).
     pub status_before: Option<InvitationStatus>,
-    /// Status after.
-    pub status_after: InvitationStatus,
-    /// The connection created, for `connection.created`.
+    /// The invitation's status after (`None` for the events of join links).
+    pub status_after: Option<InvitationStatus>,
+    /// The connection created, for `connection.created` (and a redemption
+    /// that made one).
     pub connection_id: Option<ConnectionId>,
+    /// The connection request, for the events of one.
+    pub connection_request_id: Option<ConnectionRequestId>,
+}
+
+/// What a redemption made: a connection at once, or a request waiting for
+/// approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinMade {
+    /// The connection made.
+    Connection(ConnectionId),
+    /// The connection request made.
+    Request(ConnectionRequestId),
 }
 
 /// An immutable record of one state change.
 ///
-/// Visible to the sending business, and to the invitee's business once known.
+/// Visible to the sending business, and to the invitee's business once
+/// known. For the events of a join link, the link's business is the sender
+/// and the redeeming business the invitee.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Its id.
     pub id: EventId,
     /// What happened.
     pub kind: EventKind,
-    /// The invitation concerned.
-    pub invitation_id: InvitationId,
-    /// The sending business.
+    /// The invitation concerned (`None` for the events of join links).
+    pub invitation_id: Option<InvitationId>,
+    /// The join link concerned (`None` for the events of invitations).
+    pub join_link_id: Option<JoinLinkId>,
+    /// The sending business (or the join link's).
     pub business_id: BusinessId,
-    /// The invitee's business, when known.
+    /// The invitee's business, when known (or the redeeming business).
     pub invitee_business_id: Option<BusinessId>,
     /// When it happened.
     pub occurred_at: OffsetDateTime,
@@ -206,15 +242,114 @@ impl Event {
         Self {
             id,
             kind,
-            invitation_id: invitation.id(),
+            invitation_id: Some(invitation.id()),
+            join_link_id: None,
             business_id: invitation.business_id(),
             invitee_business_id: invitation.invitee_business_id(),
             occurred_at,
             data: EventData {
                 actor,
                 status_before,
-                status_after: invitation.status(),
+                status_after: Some(invitation.status()),
                 connection_id,
+                connection_request_id: None,
+            },
+        }
+    }
+
+    /// `join_link.redeemed`: `redeemer`'s user `user` used `link` at
+    /// `occurred_at`, making `connection` or `request`.
+    pub fn join_link_redeemed(
+        id: EventId,
+        link: &JoinLink,
+        redeemer: BusinessId,
+        actor: Actor,
+        made: JoinMade,
+        occurred_at: OffsetDateTime,
+    ) -> Self {
+        let (connection_id, connection_request_id) = match made {
+            JoinMade::Connection(connection) => (Some(connection), None),
+            JoinMade::Request(request) => (None, Some(request)),
+        };
+        Self::about_join(
+            id,
+            EventKind::JoinLinkRedeemed,
+            link.id,
+            (link.business_id, redeemer),
+            actor,
+            connection_id,
+            connection_request_id,
+            occurred_at,
+        )
+    }
+
+    /// The event of `request` in its current status
+    /// (`connection_request.created`, `.approved` or `.declined`), at its
+    /// last change.
+    pub fn connection_request(id: EventId, request: &ConnectionRequest, actor: Actor) -> Self {
+        use crate::ConnectionRequestStatus as Status;
+        let kind = match request.status {
+            Status::Pending => EventKind::ConnectionRequestCreated,
+            Status::Approved => EventKind::ConnectionRequestApproved,
+            Status::Declined => EventKind::ConnectionRequestDeclined,
+        };
+        Self::about_join(
+            id,
+            kind,
+            request.join_link_id,
+            (request.business_id, request.requester_business_id),
+            actor,
+            request.connection_id,
+            Some(request.id),
+            request.resolved_at.unwrap_or(request.created_at),
+        )
+    }
+
+    /// `connection.created` for `connection`, made by a join link.
+    pub fn join_connection_created(
+        id: EventId,
+        connection: &Connection,
+        join_link_id: JoinLinkId,
+        actor: Actor,
+        connection_request_id: Option<ConnectionRequestId>,
+    ) -> Self {
+        Self::about_join(
+            id,
+            EventKind::ConnectionCreated,
+            join_link_id,
+            (connection.inviter_business_id, connection.invitee_business_id),
+            actor,
+            Some(connection.id),
+            connection_request_id,
+            connection.created_at,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn about_join(
+        id: EventId,
+        kind: EventKind,
+        join_link_id: JoinLinkId,
+        (owner, redeemer): (BusinessId, BusinessId),
+        actor: Actor,
+        connection_id: Option<ConnectionId>,
+        connection_request_id: Option<ConnectionRequestId>,
+        occurred_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            invitation_id: None,
+            join_link_id: Some(join_link_id),
+            business_id: owner,
+            invitee_business_id: Some(redeemer),
+            occurred_at,
+            data: EventData {
+                actor,
+                status_before: None,
+                status_after: None,
+                connection_id,
+                connection_request_id,
             },
         }
     }

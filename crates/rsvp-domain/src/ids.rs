@@ -88,3 +88,13 @@ typed_id!(
     /// Identifies one webhook delivery (one event to one endpoint, with its attempts).
     WebhookDeliveryId
 );
+
+typed_id!(
+    /// Identifies a [`JoinLink`](crate::JoinLink).
+    JoinLinkId
+);
+
+typed_id!(
+    /// Identifies a [`ConnectionRequest`](crate::ConnectionRequest).
+    ConnectionRequestId
+);

@@ -19,6 +19,9 @@
 //!   (a store's [`InvitationParts`]); [`Invitation::resend`] holds who may
 //!   send its link again and how often ([`ResendError`]).
 //! * [`Connection`] and [`Event`].
+//! * Join links: a [`JoinLink`] connects many businesses, each use counted
+//!   against its `max_uses` ([`JoinLink::redeem`], [`JoinRefusal`]); a
+//!   [`ConnectionRequest`] waits for approval when the link asks for it.
 //! * The invitee's side: [`Locale`], [`RedirectUrl`], [`Suppression`] (an
 //!   opt-out, [`OptOutScope`]).
 //! * [`webhook`]: endpoint URL rules, event-type filters, the retry
@@ -55,6 +58,7 @@ mod event;
 mod fields;
 mod ids;
 mod invitation;
+mod join_link;
 mod locale;
 mod policy;
 mod redirect;
@@ -74,18 +78,22 @@ pub use custom_data::{
 };
 pub use email::{EmailAddress, EmailError, MAX_EMAIL_LEN};
 pub use error::{FieldError, ValidationErrors};
-pub use event::{Event, EventData, EventKind};
+pub use event::{Event, EventData, EventKind, JoinMade};
 pub use fields::{
     ApiKeyName, BusinessName, ExpiryDays, ExternalId, MAX_API_KEY_NAME_LEN, MAX_BUSINESS_NAME_LEN, MAX_EXTERNAL_ID_LEN,
     MAX_MESSAGE_LEN, MAX_NAME_LEN, MAX_ROLE_LEN, MAX_ROLES, Message, PersonName, Phone, Role, Roles,
 };
 pub use ids::{
-    ApiKeyId, BusinessId, ConnectionId, EmailJobId, EventId, InvitationId, SuppressionId, UserId, WebhookDeliveryId,
-    WebhookEndpointId,
+    ApiKeyId, BusinessId, ConnectionId, ConnectionRequestId, EmailJobId, EventId, InvitationId, JoinLinkId,
+    SuppressionId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use invitation::{
     Action, Actor, EmailDelivery, Invitation, InvitationParts, InvitationStatus, ResendError, TransitionError,
     UnknownStatus,
+};
+pub use join_link::{
+    ConnectionRequest, ConnectionRequestStatus, DEFAULT_JOIN_LINK_DAYS, JoinLink, JoinLinkInput, JoinLinkRequest,
+    JoinLinkStatus, JoinRefusal, MAX_JOIN_LINK_USES, RequestAnswered,
 };
 pub use locale::Locale;
 pub use policy::{InviteFacts, InviteRefusal, check_invite};

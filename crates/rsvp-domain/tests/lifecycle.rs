@@ -249,7 +249,7 @@ fn events_record_the_actor_and_the_status_before_and_after() {
     assert_eq!(event.kind, EventKind::InvitationAccepted);
     assert_eq!(event.kind.as_str(), "invitation.accepted");
     assert_eq!(event.data.status_before, Some(InvitationStatus::Pending));
-    assert_eq!(event.data.status_after, InvitationStatus::Accepted);
+    assert_eq!(event.data.status_after, Some(InvitationStatus::Accepted));
     assert_eq!(event.data.actor, invitee());
     assert!(Event::transition(EventId::from_uuid(Uuid::from_u128(6)), &after, &after, invitee()).is_none());
 }

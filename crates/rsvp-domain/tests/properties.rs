@@ -233,3 +233,84 @@ proptest! {
         }
     }
 }
+
+/// One step on a join link: a business (0..6) redeems it, the link's
+/// business declines or approves the n-th pending request, or revokes it.
+#[derive(Debug, Clone)]
+enum JoinStep {
+    Redeem(u128),
+    Decline(usize),
+    Approve(usize),
+    Revoke,
+}
+
+fn join_step() -> impl Strategy<Value = JoinStep> {
+    prop_oneof![
+        4 => (0u128..6).prop_map(JoinStep::Redeem),
+        1 => (0usize..4).prop_map(JoinStep::Decline),
+        1 => (0usize..4).prop_map(JoinStep::Approve),
+        1 => Just(JoinStep::Revoke),
+    ]
+}
+
+proptest! {
+    /// Whatever the order of redemptions, declines, approvals and the
+    /// revocation: uses never exceed `max_uses`, every use is a live
+    /// redemption (a declined request gives its use back), and nothing is
+    /// redeemed after the revocation.
+    #[test]
+    fn join_link_uses_never_exceed_max_uses(
+        max_uses in 1i64..4,
+        requires_approval in any::<bool>(),
+        steps in proptest::collection::vec(join_step(), 0..40),
+    ) {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let owner = BusinessId::from_uuid(Uuid::from_u128(1_000));
+        let request = JoinLinkInput { max_uses: Some(max_uses), requires_approval: Some(requires_approval), ..Default::default() }
+            .validate()
+            .unwrap();
+        let mut link = JoinLink::new(JoinLinkId::from_uuid(Uuid::from_u128(1)), owner, UserId::from_uuid(Uuid::from_u128(2)), request, now);
+        let mut pending: Vec<ConnectionRequest> = Vec::new();
+        let mut connected: Vec<BusinessId> = Vec::new();
+        let mut revoked = false;
+        for (n, step) in steps.into_iter().enumerate() {
+            let n = n as u128;
+            match step {
+                JoinStep::Redeem(business) => {
+                    let redeemer = BusinessId::from_uuid(Uuid::from_u128(10 + business));
+                    if connected.contains(&redeemer) || pending.iter().any(|r| r.requester_business_id == redeemer) {
+                        continue;
+                    }
+                    let result = link.redeem(redeemer, now);
+                    if revoked {
+                        prop_assert_eq!(result, Err(JoinRefusal::Revoked));
+                    }
+                    if result.is_ok() {
+                        if link.requires_approval {
+                            pending.push(ConnectionRequest::new(ConnectionRequestId::from_uuid(Uuid::from_u128(100 + n)), &link, redeemer, UserId::from_uuid(Uuid::from_u128(3)), now));
+                        } else {
+                            connected.push(redeemer);
+                        }
+                    }
+                }
+                JoinStep::Decline(index) if index < pending.len() => {
+                    let request = pending.remove(index);
+                    prop_assert!(request.decline(now).is_ok());
+                    link.release_use();
+                }
+                JoinStep::Approve(index) if index < pending.len() => {
+                    let request = pending.remove(index);
+                    let approved = request.approve(ConnectionId::from_uuid(Uuid::from_u128(200 + n)), now).unwrap();
+                    connected.push(approved.requester_business_id);
+                }
+                JoinStep::Decline(_) | JoinStep::Approve(_) => {}
+                JoinStep::Revoke => {
+                    link.revoke(now);
+                    revoked = true;
+                }
+            }
+            prop_assert!(i64::from(link.uses) <= max_uses);
+            prop_assert_eq!(link.uses as usize, pending.len() + connected.len());
+        }
+    }
+}

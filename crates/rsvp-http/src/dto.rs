@@ -156,8 +156,12 @@ pub struct ConnectionBody {
     pub inviter_business_id: String,
     /// The business that accepted.
     pub invitee_business_id: String,
-    /// The accepted invitation.
-    pub invitation_id: String,
+    /// The accepted invitation (null for a join link's connection).
+    #[schema(required = true)]
+    pub invitation_id: Option<String>,
+    /// The redeemed join link (null for an invitation's connection).
+    #[schema(required = true)]
+    pub join_link_id: Option<String>,
     /// Roles.
     pub roles: Vec<String>,
     /// Whether the invitee shares data with the inviter.
@@ -178,7 +182,8 @@ impl ConnectionBody {
             connected_business_id: other.to_string(),
             inviter_business_id: connection.inviter_business_id.to_string(),
             invitee_business_id: connection.invitee_business_id.to_string(),
-            invitation_id: connection.invitation_id.to_string(),
+            invitation_id: connection.invitation_id.map(|id| id.to_string()),
+            join_link_id: connection.join_link_id.map(|id| id.to_string()),
             roles: connection.roles.to_strings(),
             source_is_invitee: connection.source_is_invitee,
             created_at: rfc3339(connection.created_at),
@@ -195,8 +200,12 @@ pub struct EventBody {
     #[serde(rename = "type")]
     #[schema(value_type = EventType, example = "invitation.accepted")]
     pub kind: &'static str,
-    /// The invitation concerned.
-    pub invitation_id: String,
+    /// The invitation concerned (absent for the events of join links).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_id: Option<String>,
+    /// The join link concerned (absent for the events of invitations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_link_id: Option<String>,
     /// When.
     #[schema(format = DateTime)]
     pub occurred_at: String,
@@ -216,6 +225,7 @@ impl EventBody {
             id: view.id,
             kind: view.kind,
             invitation_id: view.invitation_id,
+            join_link_id: view.join_link_id,
             occurred_at: view.occurred_at,
             data: view.data,
         }

@@ -65,6 +65,7 @@ pub mod cursor;
 pub mod dto;
 pub mod idempotency;
 mod invitations;
+mod join_links;
 pub mod json;
 mod links;
 pub mod metrics;

@@ -200,7 +200,21 @@ impl From<AppError> for Problem {
             AppError::SenderSuspended => Self::new(
                 StatusCode::CONFLICT,
                 code,
-                "the business that sent this invitation is suspended: the invitation cannot be seen or answered",
+                "the business that sent this invitation or join link is suspended: it cannot be seen, answered or used",
+            ),
+            AppError::JoinRefused(refusal) => {
+                use rsvp_domain::JoinRefusal;
+                let status = match refusal {
+                    JoinRefusal::UsedUp | JoinRefusal::Expired | JoinRefusal::Revoked => StatusCode::GONE,
+                    JoinRefusal::SelfJoin => StatusCode::UNPROCESSABLE_ENTITY,
+                    JoinRefusal::AlreadyConnected | JoinRefusal::AlreadyRequested => StatusCode::CONFLICT,
+                };
+                Self::new(status, code, error.to_string())
+            }
+            AppError::RequestAnswered { .. } => Self::new(
+                StatusCode::CONFLICT,
+                code,
+                format!("{error}; only a pending connection request can be answered"),
             ),
             AppError::UserDeactivated => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             AppError::UrlNotAllowed(reason) => Self::new(

@@ -7,7 +7,10 @@ use rsvp_app::{
     AcceptLinkInput, BusinessChange, NewApiKeyInput, NewBusinessInput, NewUserInput, UserChange, WebhookEndpointInput,
     WebhookEndpointPatch,
 };
-use rsvp_domain::{Action, FieldError, InvitationInput, InvitationRequest, InvitationStatus, RawValue};
+use rsvp_domain::{
+    Action, ConnectionRequestStatus, FieldError, InvitationInput, InvitationRequest, InvitationStatus, JoinLinkInput,
+    JoinLinkRequest, RawValue,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -16,7 +19,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::json::{Field, Integer, Object, RequestBody, not_null, nullable, object, required, typed};
-use crate::openapi::{LocaleName, StatusChange, WebhookEventTypeName};
+use crate::openapi::{ConnectionRequestAnswerName, LocaleName, StatusChange, WebhookEventTypeName};
 
 /// `POST /v1/invitations` body (see the brief for every rule).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -502,5 +505,86 @@ impl RequestBody for RedeliverRequest {
 
     fn into_input(self) -> Result<Option<String>, Vec<FieldError>> {
         Ok(self.event_id.given())
+    }
+}
+
+/// `POST /v1/join-links` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CreateJoinLinkRequest {
+    /// 1 to 10,000 businesses may use it; null or left out: unlimited.
+    #[validate(custom(function = typed))]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 10000)]
+    #[serde(default)]
+    pub max_uses: Field<Integer>,
+    /// 1 to 90, default 7.
+    #[validate(custom(function = typed))]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 90)]
+    #[serde(default)]
+    pub expires_in_days: Field<Integer>,
+    /// Roles of the connections it makes: at most 20 of 1 to 64 characters of `A-Z a-z 0-9 _ - . :`.
+    #[validate(custom(function = typed))]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    #[serde(default)]
+    pub roles: Field<Vec<String>>,
+    /// As an invitation's `custom_data`; shown only to the link's business.
+    #[schema(value_type = Option<BTreeMap<String, CustomValue>>)]
+    #[serde(default)]
+    pub custom_data: Field<Value>,
+    /// Whether each redemption waits for the link's business to approve it (default false).
+    #[validate(custom(function = typed))]
+    #[schema(value_type = Option<bool>)]
+    #[serde(default)]
+    pub requires_approval: Field<bool>,
+    /// The link's business's own note, at most 1000 characters.
+    #[validate(custom(function = typed))]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    #[serde(default)]
+    pub note: Field<String>,
+}
+
+impl RequestBody for CreateJoinLinkRequest {
+    type Input = JoinLinkRequest;
+
+    fn into_input(self) -> Result<JoinLinkRequest, Vec<FieldError>> {
+        let custom_data = match self.custom_data {
+            Field::Absent => None,
+            Field::Null | Field::WrongType => Some(RawValue::from(&Value::Null)),
+            Field::Given(value) => Some(RawValue::from(&value)),
+        };
+        JoinLinkInput {
+            max_uses: self.max_uses.given().map(|uses| uses.0),
+            expires_in_days: self.expires_in_days.given().map(|days| days.0),
+            roles: self.roles.given(),
+            custom_data,
+            requires_approval: self.requires_approval.given(),
+            note: self.note.given(),
+        }
+        .validate()
+        .map_err(rsvp_domain::ValidationErrors::into_vec)
+    }
+}
+
+/// `PATCH /v1/connection-requests/{id}` body.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct AnswerConnectionRequestRequest {
+    /// `approved` or `declined`.
+    #[validate(custom(function = required))]
+    #[schema(value_type = ConnectionRequestAnswerName, required = true)]
+    #[serde(default)]
+    pub status: Field<String>,
+}
+
+impl RequestBody for AnswerConnectionRequestRequest {
+    type Input = ConnectionRequestStatus;
+
+    fn into_input(self) -> Result<ConnectionRequestStatus, Vec<FieldError>> {
+        match self.status.given().map(|s| s.parse::<ConnectionRequestStatus>()) {
+            Some(Ok(status @ (ConnectionRequestStatus::Approved | ConnectionRequestStatus::Declined))) => Ok(status),
+            _ => Err(vec![FieldError::new(
+                "status",
+                "invalid_value",
+                "status must be approved or declined",
+            )]),
+        }
     }
 }

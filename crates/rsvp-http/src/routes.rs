@@ -19,7 +19,7 @@ use utoipa::openapi::{OpenApi, RefOr, Schema};
 use Area::{Api, Probe, Reference, Scrape};
 use Verb::{Get, Post};
 
-use crate::{invitations, links, network, openapi, operator, ops, page, webhooks};
+use crate::{invitations, join_links, links, network, openapi, operator, ops, page, webhooks};
 
 /// The scope of the JSON API.
 pub(crate) const API_SCOPE: &str = "/v1";
@@ -216,6 +216,16 @@ static TABLE: &[Row] = &[
     api!(links::preview, __path_preview),
     api!(links::accept, __path_accept),
     api!(links::decline, __path_decline),
+    api!(join_links::create, __path_create),
+    api!(join_links::list, __path_list),
+    api!(join_links::get, __path_get),
+    api!(join_links::revoke, __path_revoke),
+    api!(join_links::preview, __path_preview),
+    api!(join_links::redeem, __path_redeem),
+    api!(join_links::received, __path_received),
+    api!(join_links::sent, __path_sent),
+    api!(join_links::get_request, __path_get_request),
+    api!(join_links::answer, __path_answer),
     api!(network::connections, __path_connections),
     api!(network::events, __path_events),
     api!(operator::me, __path_me),
@@ -378,7 +388,7 @@ mod tests {
     fn the_throttles_link_routes_are_the_apis_routes_keyed_by_a_link_token() {
         for endpoint in in_area(Area::Api) {
             assert_eq!(
-                endpoint.path.starts_with(crate::throttle::LINK_ROUTES),
+                crate::throttle::is_link_route(&endpoint.path),
                 endpoint.path.contains("{token}"),
                 "{}",
                 endpoint.path

@@ -3,7 +3,7 @@
 //!
 //! A failed attempt is a failed authentication (any 401 under `/v1`: a
 //! missing, unknown or invalid API key, a wrong operator token) or a failed
-//! link lookup (a 404 from `/v1/invitation-links/{token}...` or from the
+//! link lookup (a 404 from `/v1/invitation-links/{token}...`, `/v1/join/{token}` or from the
 //! invitee page `/invite/{token}...`). Successful requests are never counted.
 //! Which endpoints are which is decided by the scope a guard wraps
 //! ([`guard`] for the API, [`page_guard`] for the pages), so the rule holds
@@ -199,9 +199,14 @@ enum Guarded {
 }
 
 /// The link routes of the API, as the path left after the `/v1` scope
-/// (`/invitation-links/{token}...`): whatever prefix the host mounted rsvp
-/// under is consumed by then.
-pub(crate) const LINK_ROUTES: &str = "/invitation-links/";
+/// (`/invitation-links/{token}...`, `/join/{token}`): whatever prefix the
+/// host mounted rsvp under is consumed by then.
+pub(crate) const LINK_ROUTES: [&str; 2] = ["/invitation-links/", "/join/"];
+
+/// Whether `path` (after the `/v1` scope) is a link route's.
+pub(crate) fn is_link_route(path: &str) -> bool {
+    LINK_ROUTES.iter().any(|prefix| path.starts_with(prefix))
+}
 
 /// A failed authentication or a failed link lookup (`link`: the request
 /// was for a link route).
@@ -276,7 +281,7 @@ async fn guarded(
     }
     // Read before routing goes on: in the scope's middleware, what is left
     // of the path is the part after the scope (and any host prefix).
-    let link = req.match_info().unprocessed().starts_with(LINK_ROUTES);
+    let link = is_link_route(req.match_info().unprocessed());
     let response = next.call(req).await?;
     if is_failure(guarded, link, response.status())
         && let Some(seconds) = state.throttle.failed(ip)

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod idempotency;
 mod invitations;
+mod join_links;
 mod network;
 mod operator;
 mod opt_outs;
@@ -41,6 +42,10 @@ impl Store for InMemoryStore {
     }
 
     fn network(&self) -> &dyn NetworkStore {
+        self
+    }
+
+    fn join_links(&self) -> &dyn rsvp_app::JoinLinkStore {
         self
     }
 

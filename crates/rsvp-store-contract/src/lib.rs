@@ -154,6 +154,18 @@ macro_rules! __store_contract_each_case {
             events_are_keyset_paged_by_id_without_skips_or_repeats,
             events_are_visible_to_the_sender_and_the_known_invitee_and_to_no_one_else,
             connections_are_listed_for_both_ends_newest_first_and_paged,
+            // join links
+            a_join_link_reads_back_exactly_as_written_by_id_and_by_token_hash,
+            join_links_are_listed_newest_first_paged_and_only_their_business,
+            revoking_a_join_link_keeps_its_first_revocation_time_and_another_business_gets_not_found,
+            redeeming_connects_the_two_businesses_takes_one_use_and_writes_both_events,
+            a_redemption_is_refused_for_the_links_own_business_when_connected_used_up_expired_or_revoked_and_writes_nothing,
+            ten_businesses_redeeming_a_link_of_two_uses_at_once_make_exactly_two_connections,
+            one_business_redeeming_twice_at_once_makes_one_connection,
+            a_revocation_racing_redemptions_lets_none_through_after_it_commits,
+            a_link_that_requires_approval_makes_a_pending_request_listed_on_both_sides,
+            approving_a_request_connects_and_declining_frees_its_use,
+            concurrent_answers_to_one_request_have_exactly_one_winner,
             // operator
             users_are_found_by_id,
             a_created_business_is_found_with_its_user_and_api_key,
@@ -255,13 +267,14 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 17] = [
+    const CASE_SOURCES: [&str; 18] = [
         include_str!("cases/idempotency.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/invitations_email_cap.rs"),
         include_str!("cases/invitations_listing.rs"),
         include_str!("cases/invitations_lookups.rs"),
         include_str!("cases/invitations_transitions.rs"),
+        include_str!("cases/join_links.rs"),
         include_str!("cases/links.rs"),
         include_str!("cases/network.rs"),
         include_str!("cases/operator.rs"),

@@ -22,13 +22,15 @@ use crate::{Backend, DieselStore};
 /// Every table rsvp keeps, in an order where a row's references are copied
 /// before it. A test checks it against the migrated schema, so a new table
 /// cannot be forgotten.
-pub(crate) const TABLES: [&str; 14] = [
+pub(crate) const TABLES: [&str; 16] = [
     "businesses",
     "users",
     "api_keys",
     "invitations",
     "link_tokens",
+    "join_links",
     "connections",
+    "connection_requests",
     "events",
     "email_jobs",
     "email_cap_minutes",

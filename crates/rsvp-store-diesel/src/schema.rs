@@ -98,10 +98,11 @@ diesel::table! {
         business_high -> Text,
         inviter_business_id -> Text,
         invitee_business_id -> Text,
-        invitation_id -> Text,
+        invitation_id -> Nullable<Text>,
         roles -> Text,
         source_is_invitee -> Bool,
         created_at -> BigInt,
+        join_link_id -> Nullable<Text>,
     }
 }
 
@@ -109,11 +110,45 @@ diesel::table! {
     events (id) {
         id -> Text,
         kind -> Text,
-        invitation_id -> Text,
+        invitation_id -> Nullable<Text>,
         business_id -> Text,
         invitee_business_id -> Nullable<Text>,
         occurred_at -> BigInt,
         data -> Text,
+        join_link_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    join_links (id) {
+        id -> Text,
+        business_id -> Text,
+        created_by_user_id -> Text,
+        token_hash -> Text,
+        max_uses -> Nullable<Integer>,
+        uses -> Integer,
+        roles -> Text,
+        custom_data -> Text,
+        requires_approval -> Bool,
+        note -> Nullable<Text>,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    connection_requests (id) {
+        id -> Text,
+        join_link_id -> Text,
+        business_id -> Text,
+        requester_business_id -> Text,
+        requester_user_id -> Text,
+        roles -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        resolved_at -> Nullable<BigInt>,
+        connection_id -> Nullable<Text>,
     }
 }
 
@@ -206,6 +241,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     link_tokens,
     connections,
     events,
+    join_links,
+    connection_requests,
     email_jobs,
     suppressions,
     webhook_endpoints,

@@ -173,6 +173,7 @@ pub struct DieselStore {
 
 mod idempotency;
 mod inviting;
+mod joining;
 mod network;
 mod operator;
 mod opt_outs;
@@ -229,6 +230,10 @@ impl Store for DieselStore {
     }
 
     fn network(&self) -> &dyn NetworkStore {
+        self
+    }
+
+    fn join_links(&self) -> &dyn rsvp_app::JoinLinkStore {
         self
     }
 

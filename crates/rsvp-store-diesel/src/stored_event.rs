@@ -14,8 +14,12 @@ use crate::rows::{corrupt, id_text, parse_id};
 struct StoredEventData {
     actor: StoredActor,
     status_before: Option<String>,
-    status_after: String,
+    // Absent for the events of join links (which have no invitation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status_after: Option<String>,
     connection_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    connection_request_id: Option<String>,
 }
 
 /// `events.data.actor`, tagged by `type`.
@@ -47,8 +51,9 @@ pub(crate) fn to_json(data: &EventData) -> Result<String, StoreError> {
     let stored = StoredEventData {
         actor,
         status_before: data.status_before.map(|s| s.as_str().to_owned()),
-        status_after: data.status_after.as_str().to_owned(),
+        status_after: data.status_after.map(|s| s.as_str().to_owned()),
         connection_id: data.connection_id.map(|id| id_text(id.as_uuid())),
+        connection_request_id: data.connection_request_id.map(|id| id_text(id.as_uuid())),
     };
     serde_json::to_string(&stored).map_err(|e| StoreError::Unavailable(format!("event data: {e}")))
 }
@@ -71,8 +76,12 @@ pub(crate) fn from_json(text: &str) -> Result<EventData, StoreError> {
     Ok(EventData {
         actor,
         status_before: stored.status_before.as_deref().map(status).transpose()?,
-        status_after: status(&stored.status_after)?,
+        status_after: stored.status_after.as_deref().map(status).transpose()?,
         connection_id: stored.connection_id.map(|id| parse_id(COLUMN, &id)).transpose()?,
+        connection_request_id: stored
+            .connection_request_id
+            .map(|id| parse_id(COLUMN, &id))
+            .transpose()?,
     })
 }
 
@@ -100,8 +109,9 @@ mod tests {
                 EventData {
                     actor: Actor::Sender { user_id: user() },
                     status_before: None,
-                    status_after: InvitationStatus::Pending,
+                    status_after: Some(InvitationStatus::Pending),
                     connection_id: None,
+                    connection_request_id: None,
                 },
                 format!(
                     r#"{{"actor":{{"type":"sender","user_id":"{USER}"}},"status_before":null,"status_after":"pending","connection_id":null}}"#
@@ -111,8 +121,9 @@ mod tests {
                 EventData {
                     actor: Actor::Invitee { user_id: Some(user()) },
                     status_before: Some(InvitationStatus::Pending),
-                    status_after: InvitationStatus::Accepted,
+                    status_after: Some(InvitationStatus::Accepted),
                     connection_id: Some(connection),
+                    connection_request_id: None,
                 },
                 format!(
                     r#"{{"actor":{{"type":"invitee","user_id":"{USER}"}},"status_before":"pending","status_after":"accepted","connection_id":"{CONNECTION}"}}"#
@@ -122,8 +133,9 @@ mod tests {
                 EventData {
                     actor: Actor::Invitee { user_id: None },
                     status_before: Some(InvitationStatus::Pending),
-                    status_after: InvitationStatus::Rejected,
+                    status_after: Some(InvitationStatus::Rejected),
                     connection_id: None,
+                    connection_request_id: None,
                 },
                 r#"{"actor":{"type":"invitee","user_id":null},"status_before":"pending","status_after":"rejected","connection_id":null}"#.to_owned(),
             ),
@@ -131,8 +143,9 @@ mod tests {
                 EventData {
                     actor: Actor::System,
                     status_before: Some(InvitationStatus::Pending),
-                    status_after: InvitationStatus::Expired,
+                    status_after: Some(InvitationStatus::Expired),
                     connection_id: None,
+                    connection_request_id: None,
                 },
                 r#"{"actor":{"type":"system"},"status_before":"pending","status_after":"expired","connection_id":null}"#.to_owned(),
             ),
@@ -140,8 +153,9 @@ mod tests {
                 EventData {
                     actor: Actor::Operator,
                     status_before: Some(InvitationStatus::Pending),
-                    status_after: InvitationStatus::Cancelled,
+                    status_after: Some(InvitationStatus::Cancelled),
                     connection_id: None,
+                    connection_request_id: None,
                 },
                 r#"{"actor":{"type":"operator"},"status_before":"pending","status_after":"cancelled","connection_id":null}"#.to_owned(),
             ),
@@ -150,6 +164,23 @@ mod tests {
             assert_eq!(to_json(&data).unwrap(), json);
             assert_eq!(from_json(&json).unwrap(), data);
         }
+    }
+
+    #[test]
+    fn a_join_links_event_stores_its_request_and_no_statuses() {
+        let request = rsvp_domain::ConnectionRequestId::from_uuid(Uuid::parse_str(CONNECTION).unwrap());
+        let data = EventData {
+            actor: Actor::Sender { user_id: user() },
+            status_before: None,
+            status_after: None,
+            connection_id: None,
+            connection_request_id: Some(request),
+        };
+        let json = format!(
+            r#"{{"actor":{{"type":"sender","user_id":"{USER}"}},"status_before":null,"connection_id":null,"connection_request_id":"{CONNECTION}"}}"#
+        );
+        assert_eq!(to_json(&data).unwrap(), json);
+        assert_eq!(from_json(&json).unwrap(), data);
     }
 
     #[test]

@@ -34,6 +34,15 @@ pub enum StoreError {
         /// When the link was last sent.
         last_sent_at: OffsetDateTime,
     },
+    /// A join link redemption is refused; nothing was written.
+    #[error("{0}")]
+    JoinRefused(rsvp_domain::JoinRefusal),
+    /// The connection request is answered already.
+    #[error("the connection request is {current}")]
+    RequestAnswered {
+        /// Where it stands.
+        current: rsvp_domain::ConnectionRequestStatus,
+    },
     /// The database could not be reached or failed; the message is for logs.
     #[error("store unavailable: {0}")]
     Unavailable(String),

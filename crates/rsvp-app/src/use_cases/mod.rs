@@ -1,13 +1,15 @@
 //! [`App`]: every use case of rsvp, over the ports, one module per area:
 //! [`invitations`] (create, read, answer, resend, expire), [`links`] (the
 //! invitee's side: preview, accept, decline, opt out), [`network`]
-//! (connections, events), [`operator`] (provisioning, the lifecycle of
+//! (connections, events), [`join_links`] (links many businesses use to
+//! connect, and their connection requests), [`operator`] (provisioning, the lifecycle of
 //! businesses, users and API keys, erasure, suppressions), [`webhooks`]
 //! and [`idempotency`]. This module holds `App` itself, its settings and
 //! ports, and what every area shares (the clock, ids, authentication).
 
 mod idempotency;
 mod invitations;
+mod join_links;
 mod links;
 mod network;
 mod operator;
@@ -15,6 +17,7 @@ mod webhooks;
 
 pub use idempotency::*;
 pub use invitations::*;
+pub use join_links::*;
 pub use links::*;
 pub(crate) use operator::ValidUser;
 pub use operator::*;

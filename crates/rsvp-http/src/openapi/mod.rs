@@ -61,6 +61,40 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Schema `JoinLinkStatus`: what a join link reads as now.
+    JoinLinkStatusName,
+    "JoinLinkStatus",
+    "What a join link reads as now.",
+    [
+        rsvp_domain::JoinLinkStatus::Active,
+        rsvp_domain::JoinLinkStatus::UsedUp,
+        rsvp_domain::JoinLinkStatus::Expired,
+        rsvp_domain::JoinLinkStatus::Revoked
+    ]
+    .map(rsvp_domain::JoinLinkStatus::as_str)
+);
+
+wire_enum!(
+    /// Schema `ConnectionRequestStatus`: where a connection request stands.
+    ConnectionRequestStatusName,
+    "ConnectionRequestStatus",
+    "Where a connection request stands.",
+    rsvp_domain::ConnectionRequestStatus::ALL.map(rsvp_domain::ConnectionRequestStatus::as_str)
+);
+
+wire_enum!(
+    /// Schema `ConnectionRequestAnswer`: what the link's business answers.
+    ConnectionRequestAnswerName,
+    "ConnectionRequestAnswer",
+    "`approved` (connects the two businesses) or `declined` (frees the link's use).",
+    [
+        rsvp_domain::ConnectionRequestStatus::Approved,
+        rsvp_domain::ConnectionRequestStatus::Declined
+    ]
+    .map(rsvp_domain::ConnectionRequestStatus::as_str)
+);
+
+wire_enum!(
     /// Schema `EmailDelivery`: what became of an invitation's email.
     EmailDeliveryName,
     "EmailDelivery",

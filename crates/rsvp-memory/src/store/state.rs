@@ -110,6 +110,12 @@ pub(super) struct State {
     pub(super) webhook_endpoints: HashMap<WebhookEndpointId, WebhookEndpoint>,
     /// Deliveries by endpoint and id (a delivery id is unique within its endpoint).
     pub(super) webhook_deliveries: HashMap<(WebhookEndpointId, WebhookDeliveryId), WebhookDelivery>,
+    /// Join links by id.
+    pub(super) join_links: HashMap<rsvp_domain::JoinLinkId, rsvp_domain::JoinLink>,
+    /// Join link token hash → link.
+    pub(super) join_link_by_token: HashMap<SecretHash, rsvp_domain::JoinLinkId>,
+    /// Connection requests by id.
+    pub(super) connection_requests: HashMap<rsvp_domain::ConnectionRequestId, rsvp_domain::ConnectionRequest>,
     /// The email cap's counts: business → unix minute → emails queued.
     pub(super) email_cap_minutes: HashMap<BusinessId, BTreeMap<i64, u32>>,
 }

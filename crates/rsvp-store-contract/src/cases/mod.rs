@@ -1,10 +1,10 @@
 //! The cases of the contract: one `pub async fn` per rule of the
 //! `rsvp_app::Store` rustdoc, named as the sentence it checks, in one
-//! module per area (invitations, links, network, operator, webhooks,
-//! idempotency) and for the outbox and readiness the areas share. Each takes a
-//! fresh [`Harness`](crate::Harness) and panics when the store breaks the
-//! rule; [`store_contract_tests!`](crate::store_contract_tests) turns each
-//! into a test.
+//! module per area (invitations, links, network, join links, operator,
+//! webhooks, idempotency) and for the outbox and readiness the areas share.
+//! Each takes a fresh [`Harness`](crate::Harness) and panics when the store
+//! breaks the rule; [`store_contract_tests!`](crate::store_contract_tests)
+//! turns each into a test.
 //!
 //! Every case asserts what a wrong store would get wrong: refusals are
 //! checked for the error *and* for having written nothing (no row, no link,
@@ -19,6 +19,7 @@ mod invitations_email_cap;
 mod invitations_listing;
 mod invitations_lookups;
 mod invitations_transitions;
+mod join_links;
 mod links;
 mod network;
 mod operator;
@@ -37,6 +38,7 @@ pub use invitations_email_cap::*;
 pub use invitations_listing::*;
 pub use invitations_lookups::*;
 pub use invitations_transitions::*;
+pub use join_links::*;
 pub use links::*;
 pub use network::*;
 pub use operator::*;

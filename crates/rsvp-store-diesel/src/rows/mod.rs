@@ -14,7 +14,7 @@
 //!
 //! One module per table family: `tenants` (businesses, users, API keys),
 //! `inviting` (invitations, link tokens, suppressions), `network`
-//! (connections, events), `outbox` (email jobs), `webhooks` (endpoints,
+//! (connections, events), `joining` (join links, connection requests), `outbox` (email jobs), `webhooks` (endpoints,
 //! deliveries); the conversions they share are here.
 
 use diesel::prelude::*;
@@ -32,17 +32,19 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::schema::{
-    api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,
-    webhook_deliveries, webhook_endpoints,
+    api_keys, businesses, connection_requests, connections, email_jobs, events, invitations, join_links, link_tokens,
+    suppressions, users, webhook_deliveries, webhook_endpoints,
 };
 
 mod inviting;
+mod joining;
 mod network;
 mod outbox;
 mod tenants;
 mod webhooks;
 
 pub(crate) use inviting::{InvitationRow, LinkTokenRow, SuppressionRow};
+pub(crate) use joining::{ConnectionRequestRow, JoinLinkRow};
 pub(crate) use network::{ConnectionRow, EventRow};
 pub(crate) use outbox::EmailJobRow;
 pub(crate) use tenants::{ApiKeyRow, BusinessRow, UserRow};
@@ -101,6 +103,11 @@ pub(super) fn optional_text<T>(
 ) -> Result<Option<T>, StoreError> {
     text.map(|t| parse(&t).map_err(|e| corrupt(column, e.message)))
         .transpose()
+}
+
+/// A nullable id column read back.
+pub(crate) fn optional_id<T: From<Uuid>>(column: &str, text: Option<String>) -> Result<Option<T>, StoreError> {
+    text.map(|t| parse_id(column, &t)).transpose()
 }
 
 pub(super) fn roles_json(roles: &Roles) -> Result<String, StoreError> {

@@ -5,17 +5,18 @@ use super::*;
 
 /// `connections`.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = connections)]
+#[diesel(table_name = connections, treat_none_as_default_value = false)]
 pub(crate) struct ConnectionRow {
     pub(crate) id: String,
     pub(crate) business_low: String,
     pub(crate) business_high: String,
     pub(crate) inviter_business_id: String,
     pub(crate) invitee_business_id: String,
-    pub(crate) invitation_id: String,
+    pub(crate) invitation_id: Option<String>,
     pub(crate) roles: String,
     pub(crate) source_is_invitee: bool,
     pub(crate) created_at: i64,
+    pub(crate) join_link_id: Option<String>,
 }
 
 impl ConnectionRow {
@@ -27,10 +28,11 @@ impl ConnectionRow {
             business_high: id_text(high.as_uuid()),
             inviter_business_id: id_text(connection.inviter_business_id.as_uuid()),
             invitee_business_id: id_text(connection.invitee_business_id.as_uuid()),
-            invitation_id: id_text(connection.invitation_id.as_uuid()),
+            invitation_id: connection.invitation_id.map(|id| id_text(id.as_uuid())),
             roles: roles_json(&connection.roles)?,
             source_is_invitee: connection.source_is_invitee,
             created_at: to_nanos(connection.created_at)?,
+            join_link_id: connection.join_link_id.map(|id| id_text(id.as_uuid())),
         })
     }
 
@@ -39,7 +41,8 @@ impl ConnectionRow {
             id: parse_id("connections.id", &self.id)?,
             inviter_business_id: parse_id("connections.inviter_business_id", &self.inviter_business_id)?,
             invitee_business_id: parse_id("connections.invitee_business_id", &self.invitee_business_id)?,
-            invitation_id: parse_id("connections.invitation_id", &self.invitation_id)?,
+            invitation_id: optional_id("connections.invitation_id", self.invitation_id)?,
+            join_link_id: optional_id("connections.join_link_id", self.join_link_id)?,
             roles: parse_roles("connections.roles", &self.roles)?,
             source_is_invitee: self.source_is_invitee,
             created_at: from_nanos("connections.created_at", self.created_at)?,
@@ -53,11 +56,12 @@ impl ConnectionRow {
 pub(crate) struct EventRow {
     pub(crate) id: String,
     pub(crate) kind: String,
-    pub(crate) invitation_id: String,
+    pub(crate) invitation_id: Option<String>,
     pub(crate) business_id: String,
     pub(crate) invitee_business_id: Option<String>,
     pub(crate) occurred_at: i64,
     pub(crate) data: String,
+    pub(crate) join_link_id: Option<String>,
 }
 
 impl EventRow {
@@ -65,11 +69,12 @@ impl EventRow {
         Ok(Self {
             id: id_text(event.id.as_uuid()),
             kind: event.kind.as_str().to_owned(),
-            invitation_id: id_text(event.invitation_id.as_uuid()),
+            invitation_id: event.invitation_id.map(|id| id_text(id.as_uuid())),
             business_id: id_text(event.business_id.as_uuid()),
             invitee_business_id: event.invitee_business_id.map(|b| id_text(b.as_uuid())),
             occurred_at: to_nanos(event.occurred_at)?,
             data: crate::stored_event::to_json(&event.data)?,
+            join_link_id: event.join_link_id.map(|id| id_text(id.as_uuid())),
         })
     }
 
@@ -78,7 +83,8 @@ impl EventRow {
         Ok(Event {
             id: parse_id("events.id", &self.id)?,
             kind: self.kind.parse().map_err(|e| corrupt("events.kind", e))?,
-            invitation_id: parse_id("events.invitation_id", &self.invitation_id)?,
+            invitation_id: optional_id("events.invitation_id", self.invitation_id)?,
+            join_link_id: optional_id("events.join_link_id", self.join_link_id)?,
             business_id: parse_id("events.business_id", &self.business_id)?,
             invitee_business_id: self
                 .invitee_business_id

@@ -379,7 +379,7 @@ columns! {
     EventColumns of EventRow {
         id: String => Text as "text",
         kind: String => Text as "text",
-        invitation_id: String => Text as "text",
+        invitation_id: Option<String> => Nullable<Text> as "text",
         business_id: String => Text as "text",
         invitee_business_id: Option<String> => Nullable<Text> as "text",
         occurred_at: i64 => BigInt as "bigint",

@@ -4,6 +4,7 @@
 
 mod idempotency;
 mod invitations;
+mod join_links;
 mod network;
 mod operator;
 mod opt_outs;
@@ -12,6 +13,7 @@ mod webhooks;
 
 pub use idempotency::*;
 pub use invitations::*;
+pub use join_links::*;
 pub use network::*;
 pub use operator::*;
 pub use opt_outs::*;
@@ -48,6 +50,9 @@ pub trait Store: Send + Sync {
     /// Connections and the event log.
     fn network(&self) -> &dyn NetworkStore;
 
+    /// Join links and the connection requests they make.
+    fn join_links(&self) -> &dyn JoinLinkStore;
+
     /// The email outbox.
     fn outbox(&self) -> &dyn OutboxStore;
 
@@ -77,6 +82,8 @@ pub struct MockStore {
     pub invitations: MockInvitationStore,
     /// The [`NetworkStore`] role.
     pub network: MockNetworkStore,
+    /// The [`JoinLinkStore`] role.
+    pub join_links: MockJoinLinkStore,
     /// The [`OutboxStore`] role.
     pub outbox: MockOutboxStore,
     /// The [`IdempotencyStore`] role.
@@ -115,6 +122,10 @@ impl Store for MockStore {
 
     fn network(&self) -> &dyn NetworkStore {
         &self.network
+    }
+
+    fn join_links(&self) -> &dyn JoinLinkStore {
+        &self.join_links
     }
 
     fn outbox(&self) -> &dyn OutboxStore {
