@@ -340,7 +340,8 @@ async function startLanding() {
     res.end(
       `<!doctype html><html lang="en"><title>Acme app</title><main><h1 id="landing">Welcome to the Acme app</h1>` +
         `<p>invitation_id=<code id="invitation-id">${query.get('invitation_id')}</code></p>` +
-        `<p>status=<code id="status">${query.get('status')}</code></p></main></html>`,
+        `<p>status=<code id="status">${query.get('status')}</code></p>` +
+        `<p>token=<code id="token">${query.get('token')}</code></p></main></html>`,
     );
   });
   await new Promise((resolve) => srv.listen(port, '127.0.0.1', resolve));
@@ -371,7 +372,7 @@ before(async () => {
   assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   landing = await startLanding();
-  server = await startServer({ RSVP_REDIRECT_ORIGINS: landing.baseUrl });
+  server = await startServer({ RSVP_REDIRECT_ORIGINS: landing.baseUrl, RSVP_JOIN_CONTINUE_URL: `${landing.baseUrl}/join` });
   const provisioned = await api('POST', '/v1/admin/businesses', { token: ADMIN_TOKEN, body: SENDER, expect: 201 });
   assert.equal(provisioned.business.name, 'Acme', `provisioning returns the business: ${JSON.stringify(provisioned)}`);
   assert.ok(provisioned.api_key, 'provisioning returns an api_key');
@@ -498,6 +499,34 @@ test('the page names the inviter and the address, passes axe-core, answers with 
   await assertText(page, '#invitation-id', invitation.id, 'the sender app gets the invitation id');
   await screenshot(page, 'continue-landing-desktop.png');
   await context.close();
+});
+
+test('a join link page names the business and roles on a phone, passes axe-core, never uses the link, and Continue carries the token; a revoked link answers 410', async () => {
+  const link = await api('POST', '/v1/join-links', { body: { max_uses: 5, roles: ['supplier'], requires_approval: true }, expect: 201 });
+  assert.ok(link.url.endsWith(`/join/${link.token}`), `the link's url ends with its token: ${link.url}`);
+
+  const { context, page, response } = await openPage({ ...PHONE, bypassCSP: true }, link.url);
+  assert.equal(response.status(), 200, 'the join page answers 200');
+  await assertText(page, '#join-heading', 'Acme invites businesses to connect on rsvp', 'the join page heading');
+  await assertText(page, '#roles', 'Roles offered: supplier', 'the join page roles');
+  await assertText(page, '#approval', 'Acme approves each business that asks to connect.', 'the join page approval');
+  await assertFitsPhone(page, 'join page on a phone');
+  await assertAccessible(page, 'the join page');
+  await screenshot(page, 'join-phone.png');
+  await Promise.all([page.waitForURL(`${landing.baseUrl}/**`), page.click('#continue')]);
+  await assertText(page, '#token', link.token, "the platform's page gets the token");
+  await context.close();
+
+  const looked = await api('GET', `/v1/join-links/${link.id}`, { expect: 200 });
+  assert.equal(looked.uses, 0, 'looking at the page never uses the link');
+
+  await api('DELETE', `/v1/join-links/${link.id}`, { expect: 204 });
+  const gone = await openPage({ ...DESKTOP, bypassCSP: true }, link.url);
+  assert.equal(gone.response.status(), 410, 'a revoked join link answers 410');
+  await assertText(gone.page, '#outcome', 'This link was withdrawn', 'the revoked join page heading');
+  await assertAccessible(gone.page, 'the revoked join page');
+  await screenshot(gone.page, 'join-revoked-desktop.png');
+  await gone.context.close();
 });
 
 test('declining offers Continue with status=rejected', async () => {

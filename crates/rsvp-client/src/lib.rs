@@ -253,6 +253,97 @@ impl Client {
         self.get("/v1/me", &[]).await
     }
 
+    // ---- join links (API key) ----
+
+    /// `POST /v1/join-links`: a link many businesses can use to connect with
+    /// yours; the answer's `url` and `token` are shown only here.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `validation_failed`.
+    pub async fn create_join_link(&self, link: &NewJoinLink) -> Result<JoinLink, Error> {
+        self.post("/v1/join-links", link).await
+    }
+
+    /// `GET /v1/join-links`: one page of your business's links, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a bad cursor.
+    pub async fn join_links(&self, page: &PageRequest) -> Result<Page<JoinLink>, Error> {
+        self.get("/v1/join-links", &page.query()).await
+    }
+
+    /// `DELETE /v1/join-links/{id}`: redemptions after it are refused (410).
+    ///
+    /// # Errors
+    /// [`Error::Api`] `not_found`.
+    pub async fn revoke_join_link(&self, id: &str) -> Result<(), Error> {
+        self.send::<(), ()>(Method::DELETE, &format!("/v1/join-links/{}", segment(id)), &[], None)
+            .await
+    }
+
+    /// `GET /v1/join/{token}`: what a join link's holder sees (no credentials needed).
+    ///
+    /// # Errors
+    /// [`Error::Api`] `not_found`, `business_suspended`.
+    pub async fn preview_join_link(&self, token: &str) -> Result<JoinLinkPreview, Error> {
+        self.get(&format!("/v1/join/{}", segment(token)), &[]).await
+    }
+
+    /// `POST /v1/join/{token}`: redeems a join link for your business.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `join_link_used_up`, `join_link_expired`,
+    /// `join_link_revoked`, `already_connected`, `already_requested`,
+    /// `self_join`, `not_found`.
+    pub async fn redeem_join_link(&self, token: &str) -> Result<Joined, Error> {
+        let body: JoinedBody = self
+            .send::<(), _>(Method::POST, &format!("/v1/join/{}", segment(token)), &[], None)
+            .await?;
+        match (body.connection, body.connection_request) {
+            (Some(connection), _) => Ok(Joined::Connected(connection)),
+            (None, Some(request)) => Ok(Joined::Requested(request)),
+            (None, None) => Err(Error::Unexpected {
+                status: 200,
+                message: "neither a connection nor a connection request".to_owned(),
+            }),
+        }
+    }
+
+    /// `GET /v1/connection-requests/received`: requests on your business's links.
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a bad cursor.
+    pub async fn received_connection_requests(&self, page: &PageRequest) -> Result<Page<ConnectionRequest>, Error> {
+        self.get("/v1/connection-requests/received", &page.query()).await
+    }
+
+    /// `GET /v1/connection-requests/sent`: requests your business made.
+    ///
+    /// # Errors
+    /// [`Error::Api`] for a bad cursor.
+    pub async fn sent_connection_requests(&self, page: &PageRequest) -> Result<Page<ConnectionRequest>, Error> {
+        self.get("/v1/connection-requests/sent", &page.query()).await
+    }
+
+    /// `PATCH /v1/connection-requests/{id}`: approves or declines a request
+    /// on one of your business's links.
+    ///
+    /// # Errors
+    /// [`Error::Api`] `invalid_transition`, `forbidden`, `not_found`.
+    pub async fn answer_connection_request(&self, id: &str, answer: RequestAnswer) -> Result<AnsweredRequest, Error> {
+        #[derive(Serialize)]
+        struct Patch {
+            status: RequestAnswer,
+        }
+        self.send(
+            Method::PATCH,
+            &format!("/v1/connection-requests/{}", segment(id)),
+            &[],
+            Some(&Patch { status: answer }),
+        )
+        .await
+    }
+
     // ---- links (no credentials) ----
 
     /// `GET /v1/invitation-links/{token}`: what the link holder may see.

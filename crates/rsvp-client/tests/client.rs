@@ -8,7 +8,8 @@ use std::sync::mpsc;
 
 use actix_web::{App as ActixApp, HttpServer};
 use rsvp_client::{
-    AcceptLink, Client, Error, ListFilter, NewBusiness, NewInvitation, NewUser, PageRequest, StatusChange,
+    AcceptLink, Client, Error, Joined, ListFilter, NewBusiness, NewInvitation, NewJoinLink, NewUser, PageRequest,
+    RequestAnswer, StatusChange,
 };
 use rsvp_store_diesel::testing::TestDatabase;
 use serde_json::{Map, Value, json};
@@ -281,6 +282,84 @@ async fn every_operation_round_trips(server: &Server) {
     assert_eq!(late.code(), Some("invalid_transition"));
     let unknown = link.preview_link("no-such-token").await.unwrap_err();
     assert_eq!(unknown.code(), Some("not_found"));
+
+    // Join links: one that connects at once, one that Acme approves.
+    let initech = operator
+        .create_business(&NewBusiness {
+            name: "Initech".into(),
+            user: NewUser {
+                email: "peter@initech.test".into(),
+                ..NewUser::default()
+            },
+        })
+        .await
+        .unwrap();
+    let as_initech = Client::new(&server.base, &initech.api_key).unwrap();
+    let open = as_acme
+        .create_join_link(&NewJoinLink {
+            max_uses: Some(1),
+            roles: vec!["supplier".into()],
+            ..NewJoinLink::default()
+        })
+        .await
+        .unwrap();
+    let open_token = open.token.clone().unwrap();
+    assert!(open.url.as_deref().unwrap().ends_with(&format!("/join/{open_token}")));
+    let preview = link.preview_join_link(&open_token).await.unwrap();
+    assert_eq!(
+        (preview.business.name.as_str(), preview.status.as_str()),
+        ("Acme", "active")
+    );
+    let Joined::Connected(joined) = as_initech.redeem_join_link(&open_token).await.unwrap() else {
+        panic!("a link without approval connects");
+    };
+    assert_eq!(joined.join_link_id.as_deref(), Some(open.id.as_str()));
+    assert_eq!(joined.invitation_id, None);
+    let used_up = as_globex.redeem_join_link(&open_token).await.unwrap_err();
+    assert_eq!(used_up.code(), Some("already_connected"));
+    let events = as_initech.events(&PageRequest::default()).await.unwrap();
+    assert!(
+        events
+            .data
+            .iter()
+            .any(|e| e.kind == "join_link.redeemed" && e.join_link_id.as_deref() == Some(open.id.as_str())),
+        "{events:?}"
+    );
+    let approved_link = as_globex
+        .create_join_link(&NewJoinLink {
+            requires_approval: true,
+            ..NewJoinLink::default()
+        })
+        .await
+        .unwrap();
+    let Joined::Requested(request) = as_initech
+        .redeem_join_link(approved_link.token.as_deref().unwrap())
+        .await
+        .unwrap()
+    else {
+        panic!("a link with approval makes a request");
+    };
+    let received = as_globex
+        .received_connection_requests(&PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(received.data[0].id, request.id);
+    assert_eq!(received.data[0].other_business_name.as_deref(), Some("Initech"));
+    let answered = as_globex
+        .answer_connection_request(&request.id, RequestAnswer::Approved)
+        .await
+        .unwrap();
+    assert_eq!(answered.connection_request.status, "approved");
+    assert!(answered.connection.is_some());
+    let sent = as_initech
+        .sent_connection_requests(&PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(sent.data[0].status, "approved");
+    as_acme.revoke_join_link(&open.id).await.unwrap();
+    let links = as_acme.join_links(&PageRequest::default()).await.unwrap();
+    assert_eq!(links.data[0].status, "revoked");
+    assert_eq!(links.data[0].token, None, "the token is shown once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

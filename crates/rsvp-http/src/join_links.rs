@@ -6,6 +6,7 @@
 //! link lookups, as invitation links do.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -355,8 +356,8 @@ async fn list_requests(
     let mut names: HashMap<BusinessId, Option<String>> = HashMap::new();
     for request in &page.items {
         let other = other_business(request, business);
-        if !names.contains_key(&other) {
-            names.insert(other, state.app.business_name(other).await);
+        if let Entry::Vacant(slot) = names.entry(other) {
+            slot.insert(state.app.business_name(other).await);
         }
     }
     Ok(HttpResponse::Ok().json(ConnectionRequestList {

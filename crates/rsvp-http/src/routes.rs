@@ -140,6 +140,7 @@ pub(crate) fn is_api_path(path: &str) -> bool {
 
 const INVITE: Area = Area::Page(rsvp_app::INVITE_PATH);
 const UNSUBSCRIBE: Area = Area::Page(rsvp_app::UNSUBSCRIBE_PATH);
+const JOIN: Area = Area::Page(rsvp_app::JOIN_PATH);
 
 /// The schemas an operation's bodies name (utoipa's own derive collects
 /// them the same way for `#[openapi(paths(...))]`).
@@ -206,6 +207,8 @@ static TABLE: &[Row] = &[
     // Opting out: the page's form and the emails' RFC 8058 one-click POST.
     Row::Plain(UNSUBSCRIBE, "/{token}", Get, |r| r.to(page::opt_out_form)),
     Row::Plain(UNSUBSCRIBE, "/{token}", Post, |r| r.to(page::opt_out)),
+    // The join link page; redeeming is the API's (`POST /v1/join/{token}`).
+    Row::Plain(JOIN, "/{token}", Get, |r| r.to(page::join)),
     api!(invitations::create, __path_create),
     api!(invitations::bulk, __path_bulk),
     api!(invitations::list_sent, __path_list_sent),

@@ -41,6 +41,9 @@ pub struct HttpConfig {
     pub branding: Branding,
     /// The invitee page's template (`None`: the built-in one).
     pub pages: Option<Arc<PageTemplates>>,
+    /// Where the join link page's "Continue" goes, with the link's token
+    /// added as `token` (`RSVP_JOIN_CONTINUE_URL`; `None`: no button).
+    pub join_continue_url: Option<rsvp_domain::RedirectUrl>,
 }
 
 impl HttpConfig {
@@ -56,6 +59,7 @@ impl HttpConfig {
             trusted_proxies: TrustedProxies::default(),
             branding: Branding::default(),
             pages: None,
+            join_continue_url: None,
         }
     }
 }

@@ -108,6 +108,8 @@ catalog! {
         "Directory of email and invitee page templates overriding the built-in ones (checked at start-up).";
     redirect_origins: "RSVP_REDIRECT_ORIGINS", "none: no redirect_url allowed", false,
         "Comma-separated origins (https://app.example.com) an invitation's redirect_url may point to.";
+    join_continue_url: "RSVP_JOIN_CONTINUE_URL", "unset: no Continue button", false,
+        "Where the join link page's Continue goes (an absolute http(s) URL); the link's token is added as ?token=.";
     product_name: "RSVP_PRODUCT_NAME", "rsvp", true,
         "Product name shown on the invitee page and in emails.";
     brand_color: "RSVP_BRAND_COLOR", "#4f46e5", false,

@@ -93,6 +93,8 @@ pub struct Settings {
     /// The invitee's side: origins a `redirect_url` may point to (as
     /// `RedirectUrl::origin` writes them).
     pub redirect_origins: Vec<String>,
+    /// The join link page's "Continue" (the token is added as `token`).
+    pub join_continue_url: Option<rsvp_domain::RedirectUrl>,
     /// The invitee's side: product name, colour and logo.
     pub branding: Branding,
     /// Resend cooldown in seconds.
@@ -331,6 +333,14 @@ impl Settings {
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
+        let join_continue_url = src
+            .get("RSVP_JOIN_CONTINUE_URL")
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| {
+                rsvp_domain::RedirectUrl::parse(url)
+                    .map_err(|e| Source::error("RSVP_JOIN_CONTINUE_URL", format!("'{url}': {}", e.message)))
+            })
+            .transpose()?;
         let product_name = src.get("RSVP_PRODUCT_NAME").unwrap_or("rsvp");
         let brand_color = src.get("RSVP_BRAND_COLOR");
         let logo_url = src.get("RSVP_LOGO_URL");
@@ -344,6 +354,7 @@ impl Settings {
         })?;
         Ok(Self {
             redirect_origins,
+            join_continue_url,
             branding,
             bind,
             data_dir,

@@ -195,6 +195,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     http_config.failed_attempts_per_minute = settings.failed_attempts_per_minute;
     http_config.trusted_proxies = settings.trusted_proxies.clone();
     http_config.branding = settings.branding.clone();
+    http_config.join_continue_url = settings.join_continue_url.clone();
     if let Some(dir) = &settings.templates_dir {
         let pages =
             rsvp_http::PageTemplates::from_dir(dir).with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?;

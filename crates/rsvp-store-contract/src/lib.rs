@@ -267,7 +267,7 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 18] = [
+    const CASE_SOURCES: [&str; 20] = [
         include_str!("cases/idempotency.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/invitations_email_cap.rs"),
@@ -275,6 +275,8 @@ mod tests {
         include_str!("cases/invitations_lookups.rs"),
         include_str!("cases/invitations_transitions.rs"),
         include_str!("cases/join_links.rs"),
+        include_str!("cases/join_links_races.rs"),
+        include_str!("cases/join_links_requests.rs"),
         include_str!("cases/links.rs"),
         include_str!("cases/network.rs"),
         include_str!("cases/operator.rs"),

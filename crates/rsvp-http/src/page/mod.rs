@@ -26,9 +26,11 @@ mod texts;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use rsvp_app::{AcceptLinkInput, AppError, LinkPreview, Locale};
-use rsvp_domain::{Invitation, InvitationStatus, OptOutScope};
+use rsvp_domain::{Invitation, InvitationStatus, JoinLinkStatus, OptOutScope};
 
-use templates::{FormState, View, builtin_pages, html, opt_out_context, outcome_context, pending_context};
+use templates::{
+    FormState, JoinView, View, builtin_pages, html, join_context, opt_out_context, outcome_context, pending_context,
+};
 pub use templates::{PAGE_TEMPLATE, PageTemplates};
 use texts::{Outcome, form_error};
 
@@ -119,7 +121,7 @@ fn outcome_page(
     let brand = &state.config.branding;
     let status = match outcome {
         Outcome::Unknown => StatusCode::NOT_FOUND,
-        Outcome::Expired | Outcome::Cancelled | Outcome::Withdrawn => StatusCode::GONE,
+        Outcome::Expired | Outcome::Cancelled | Outcome::Withdrawn | Outcome::JoinUnusable(_) => StatusCode::GONE,
         Outcome::AlreadyAnswered(_) => StatusCode::CONFLICT,
         Outcome::AcceptedNow | Outcome::DeclinedNow | Outcome::OptedOut { .. } => StatusCode::OK,
         Outcome::Throttled => StatusCode::TOO_MANY_REQUESTS,
@@ -419,6 +421,47 @@ pub async fn opt_out(
                 declined: done.declined,
             };
             outcome_page(&state, locale, outcome, &sender, None)
+        }
+        Err(error) => page_for_error(&state, locale, &token, error).await,
+    }
+}
+
+/// `GET /join/{token}`: the join link page (who the link connects with, the
+/// roles, whether the business approves, "Continue" to the operator's
+/// `RSVP_JOIN_CONTINUE_URL` with the token). Looking never uses the link:
+/// redeeming takes the redeeming business's API key (`POST /v1/join/{token}`).
+pub async fn join(
+    state: web::Data<crate::HttpState>,
+    token: web::Path<String>,
+    PageLocale(locale): PageLocale,
+) -> HttpResponse {
+    match state.app.preview_join_link(&token).await {
+        Ok(preview) if preview.status == JoinLinkStatus::Active => {
+            let continue_url = state
+                .config
+                .join_continue_url
+                .as_ref()
+                .map(|url| url.with_query("token", &token));
+            let view = JoinView {
+                business: preview.business.name.to_string(),
+                roles: preview.link.roles.to_strings(),
+                requires_approval: preview.link.requires_approval,
+                expires_at: preview.link.expires_at,
+                can_continue: continue_url.is_some(),
+            };
+            let brand = &state.config.branding;
+            let ctx = join_context(locale, brand, &view, continue_url);
+            html(brand, StatusCode::OK, pages(&state).render(&ctx))
+        }
+        Ok(preview) => outcome_page(
+            &state,
+            locale,
+            Outcome::JoinUnusable(preview.status),
+            preview.business.name.as_str(),
+            None,
+        ),
+        Err(AppError::SenderSuspended) => {
+            outcome_page(&state, locale, Outcome::JoinUnusable(JoinLinkStatus::Revoked), "", None)
         }
         Err(error) => page_for_error(&state, locale, &token, error).await,
     }

@@ -12,7 +12,7 @@ use rsvp_app::{Branding, LinkPreview, Locale};
 use rsvp_templates::{TemplateError, TemplateFile, Templates};
 use time::OffsetDateTime;
 
-use super::texts::{Outcome, opt_out_texts, outcome_texts, pending_texts};
+use super::texts::{Outcome, join_texts, opt_out_texts, outcome_texts, pending_texts};
 
 /// The page's template file: `invite.html`.
 pub const PAGE_TEMPLATE: &str = "invite.html";
@@ -44,6 +44,12 @@ const FILES: [TemplateFile; 1] = [TemplateFile {
 /// | `icon` | a symbol for the outcome |
 /// | `continue_url` | "Continue" after an answer (the invitation's `redirect_url` with the outcome), or none |
 /// | `product_name`, `brand_color`, `brand_text`, `logo_url` | the operator's brand; `brand_text` is black or white, whichever reads better on `brand_color` |
+///
+/// The join link page (`/join/{token}`) renders the same template with
+/// `state` `join`: `t.heading`, `t.body`, `t.roles`, `t.approval`,
+/// `t.expires`, `t.continue`, `roles`, `icon` and `continue_url` (the
+/// operator's `RSVP_JOIN_CONTINUE_URL` with the token, or none). A template
+/// without a `join` branch shows it as an outcome (heading, body, continue).
 ///
 /// Every value is HTML-escaped.
 pub struct PageTemplates {
@@ -116,6 +122,13 @@ impl PageTemplates {
                 pages.templates.check(PAGE_TEMPLATE, &outcome, |_| None)?;
                 let choice = opt_out_context(locale, brand, "../", "sample-token", &view);
                 pages.templates.check(PAGE_TEMPLATE, &choice, |_| None)?;
+                let join = JoinView::sample(full);
+                let continue_url = full.then(|| "https://app.example/join?token=sample-token".to_owned());
+                pages
+                    .templates
+                    .check(PAGE_TEMPLATE, &join_context(locale, brand, &join, continue_url), |_| {
+                        None
+                    })?;
             }
         }
         Ok(pages)
@@ -218,6 +231,44 @@ impl View {
             invitee_known: !full,
         }
     }
+}
+
+/// What the join link page says about a link.
+#[derive(Debug, Clone)]
+pub(super) struct JoinView {
+    pub(super) business: String,
+    pub(super) roles: Vec<String>,
+    pub(super) requires_approval: bool,
+    pub(super) expires_at: OffsetDateTime,
+    /// Whether the page offers "Continue" (the operator set where to).
+    pub(super) can_continue: bool,
+}
+
+impl JoinView {
+    fn sample(full: bool) -> Self {
+        Self {
+            business: "Sample Business Ltd".to_owned(),
+            roles: if full { vec!["supplier".to_owned()] } else { Vec::new() },
+            requires_approval: full,
+            expires_at: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+            can_continue: full,
+        }
+    }
+}
+
+/// The join link page of an active link.
+pub(super) fn join_context(locale: Locale, brand: &Branding, join: &JoinView, continue_url: Option<String>) -> Value {
+    let t = join_texts(locale, join, brand.product_name());
+    let base = context! {
+        lang => locale.as_str(),
+        title => t.get("title").cloned().unwrap_or_default(),
+        state => "join",
+        t => t,
+        icon => "🤝",
+        roles => join.roles.clone(),
+        continue_url => continue_url,
+    };
+    context! { ..base, ..brand_values(brand) }
 }
 
 /// The Content-Security-Policy: nothing from anywhere, but inline styles,

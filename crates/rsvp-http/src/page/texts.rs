@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use rsvp_app::Locale;
-use rsvp_domain::{InvitationStatus, OptOutScope};
+use rsvp_domain::{InvitationStatus, JoinLinkStatus, OptOutScope};
 
-use super::templates::View;
+use super::templates::{JoinView, View};
 
 /// The outcome a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub(super) enum Outcome {
     },
     /// Too many failed attempts from the visitor's address (see `throttle`).
     Throttled,
+    /// A join link that can no longer be used (used up, expired, revoked).
+    JoinUnusable(JoinLinkStatus),
 }
 
 pub(super) fn outcome_texts(
@@ -69,19 +71,23 @@ pub(super) fn outcome_texts(
         // `sender` carries the wait in seconds here.
         (Locale::En, Outcome::Throttled) => ("Too many attempts".into(), format!("Too many invalid links were opened from your network. Please try again in {sender} seconds."), "…"),
         (Locale::De, Outcome::Throttled) => ("Zu viele Versuche".into(), format!("Aus Ihrem Netzwerk wurden zu viele ungültige Links geöffnet. Bitte versuchen Sie es in {sender} Sekunden erneut."), "…"),
+        (_, Outcome::JoinUnusable(status)) => {
+            let (heading, body) = join_outcome_texts(locale, status, sender);
+            (heading, body, "✕")
+        }
     };
     let mut texts = BTreeMap::new();
     texts.insert("heading", heading);
     texts.insert("body", body);
-    texts.insert(
-        "continue",
-        match locale {
-            Locale::En => "Continue",
-            Locale::De => "Weiter",
-        }
-        .to_owned(),
-    );
+    texts.insert("continue", continue_text(locale).to_owned());
     (texts, icon)
+}
+
+fn continue_text(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "Continue",
+        Locale::De => "Weiter",
+    }
 }
 
 /// The opt-out texts, shared by the pending page and the opt-out page.
@@ -213,5 +219,102 @@ pub(super) fn form_error(locale: Locale, field: &str, code: &str) -> String {
         (Locale::De, "invalid_characters") => "Bitte entfernen Sie die Sonderzeichen.".to_owned(),
         (Locale::En, _) => "Please check this field.".to_owned(),
         (Locale::De, _) => "Bitte prüfen Sie dieses Feld.".to_owned(),
+    }
+}
+
+/// What the join link page says: who the link connects with, the roles, the
+/// approval, the expiry, and how to go on.
+pub(super) fn join_texts(locale: Locale, join: &JoinView, product: &str) -> BTreeMap<&'static str, String> {
+    let business = join.business.as_str();
+    let roles = join.roles.join(", ");
+    let expires = locale.format_date(join.expires_at);
+    let pairs: [(&'static str, String); 7] = match locale {
+        Locale::En => [
+            (
+                "heading",
+                format!("{business} invites businesses to connect on {product}"),
+            ),
+            (
+                "body",
+                if join.can_continue {
+                    format!("Continue to connect your business with {business}.")
+                } else {
+                    format!(
+                        "To connect your business with {business}, give this link to whoever runs your business's account on {product}."
+                    )
+                },
+            ),
+            ("roles", format!("Roles offered: {roles}")),
+            (
+                "approval",
+                if join.requires_approval {
+                    format!("{business} approves each business that asks to connect.")
+                } else {
+                    "Your business is connected as soon as it uses the link.".to_owned()
+                },
+            ),
+            ("expires", format!("This link works until {expires} (UTC).")),
+            ("continue", continue_text(locale).to_owned()),
+            ("title", format!("Connect with {business}")),
+        ],
+        Locale::De => [
+            (
+                "heading",
+                format!("{business} lädt Unternehmen zur Vernetzung auf {product} ein"),
+            ),
+            (
+                "body",
+                if join.can_continue {
+                    format!("Fahren Sie fort, um Ihr Unternehmen mit {business} zu vernetzen.")
+                } else {
+                    format!(
+                        "Um Ihr Unternehmen mit {business} zu vernetzen, geben Sie diesen Link an die Person weiter, die das Konto Ihres Unternehmens auf {product} verwaltet."
+                    )
+                },
+            ),
+            ("roles", format!("Angebotene Rollen: {roles}")),
+            (
+                "approval",
+                if join.requires_approval {
+                    format!("{business} bestätigt jedes Unternehmen, das sich vernetzen möchte.")
+                } else {
+                    "Ihr Unternehmen wird verbunden, sobald es den Link verwendet.".to_owned()
+                },
+            ),
+            ("expires", format!("Dieser Link gilt bis {expires} (UTC).")),
+            ("continue", continue_text(locale).to_owned()),
+            ("title", format!("Mit {business} vernetzen")),
+        ],
+    };
+    pairs.into_iter().collect()
+}
+
+/// The outcome of a join link that cannot be used.
+pub(super) fn join_outcome_texts(locale: Locale, status: JoinLinkStatus, business: &str) -> (String, String) {
+    match (locale, status) {
+        (Locale::En, JoinLinkStatus::UsedUp) => (
+            "This link has been used up".into(),
+            format!("Every use of it is taken. Ask {business} for a new link."),
+        ),
+        (Locale::De, JoinLinkStatus::UsedUp) => (
+            "Dieser Link ist aufgebraucht".into(),
+            format!("Alle Verwendungen sind vergeben. Bitten Sie {business} um einen neuen Link."),
+        ),
+        (Locale::En, JoinLinkStatus::Expired) => (
+            "This link has expired".into(),
+            format!("Ask {business} for a new link."),
+        ),
+        (Locale::De, JoinLinkStatus::Expired) => (
+            "Dieser Link ist abgelaufen".into(),
+            format!("Bitten Sie {business} um einen neuen Link."),
+        ),
+        (Locale::En, _) => (
+            "This link was withdrawn".into(),
+            "It can no longer be used. Nothing else to do here.".into(),
+        ),
+        (Locale::De, _) => (
+            "Dieser Link wurde zurückgezogen".into(),
+            "Er kann nicht mehr verwendet werden. Hier ist nichts weiter zu tun.".into(),
+        ),
     }
 }

@@ -114,8 +114,12 @@ impl State {
             .get(&record.token_hash)
             .ok_or(StoreError::NotFound)?;
         let mut link = self.join_links.get(&id).cloned().ok_or(StoreError::NotFound)?;
-        link.check_redeem(record.redeemer, record.now)
-            .map_err(StoreError::JoinRefused)?;
+        // Self-join first, then what the two businesses already have, then
+        // the link's status: a business redeeming twice is told it is
+        // connected, whether or not uses are left.
+        if record.redeemer == link.business_id {
+            return Err(StoreError::JoinRefused(JoinRefusal::SelfJoin));
+        }
         if self
             .connections
             .contains_key(&ordered_pair(link.business_id, record.redeemer))

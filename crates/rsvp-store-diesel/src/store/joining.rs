@@ -80,8 +80,12 @@ fn insert_connection(conn: &mut DbConnection, connection: &DomainConnection) -> 
 fn redeem(conn: &mut DbConnection, record: &RedeemRecord) -> Unit<Redemption> {
     let row = lock_link_by_token(conn, &record.token_hash.to_hex())?.ok_or(StoreError::NotFound)?;
     let mut link = row.into_domain()?;
-    link.check_redeem(record.redeemer, record.now)
-        .map_err(StoreError::JoinRefused)?;
+    // Self-join first, then what the two businesses already have, then the
+    // link's status: a business redeeming twice is told it is connected,
+    // whether or not uses are left.
+    if record.redeemer == link.business_id {
+        return Err(StoreError::JoinRefused(JoinRefusal::SelfJoin).into());
+    }
     if connection_of_pair(conn, link.business_id, record.redeemer)?.is_some() {
         return Err(StoreError::JoinRefused(JoinRefusal::AlreadyConnected).into());
     }

@@ -109,11 +109,12 @@ pub trait JoinLinkStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<JoinLink, StoreError>;
 
-    /// Redeems a link in one atomic step: reads the link, refuses as
-    /// [`JoinLink::redeem`] does and when the two businesses are connected
-    /// ([`JoinRefusal::AlreadyConnected`](rsvp_domain::JoinRefusal)) or the
-    /// redeemer has a pending request on this link
-    /// ([`JoinRefusal::AlreadyRequested`](rsvp_domain::JoinRefusal));
+    /// Redeems a link in one atomic step: reads the link and refuses, in
+    /// this order, the link's own business (`SelfJoin`), a business
+    /// connected to it ([`JoinRefusal::AlreadyConnected`](rsvp_domain::JoinRefusal))
+    /// or with a pending request on this link
+    /// ([`JoinRefusal::AlreadyRequested`](rsvp_domain::JoinRefusal)), then
+    /// a link that cannot be used as [`JoinLink::redeem`] does;
     /// otherwise takes one use and writes the connection (or, when the link
     /// requires approval, the pending request), the events
     /// `join_link.redeemed` and `connection.created` (or
