@@ -91,30 +91,8 @@ impl JoinLinkInput {
             None => ExpiryDays::new(i64::from(DEFAULT_JOIN_LINK_DAYS)).ok(),
             Some(days) => errors.collect("expires_in_days", ExpiryDays::new(days)),
         };
-        let roles = match &self.roles {
-            None => Some(Roles::empty()),
-            Some(items) => match Roles::parse(items) {
-                Ok(roles) => Some(roles),
-                Err(found) => {
-                    for error in found {
-                        errors.push(error.under("roles"));
-                    }
-                    None
-                }
-            },
-        };
-        let custom_data = match &self.custom_data {
-            None | Some(RawValue::Null) => Some(CustomData::empty()),
-            Some(raw) => match CustomData::parse(raw) {
-                Ok(data) => Some(data),
-                Err(found) => {
-                    for error in found.into_vec() {
-                        errors.push(error);
-                    }
-                    None
-                }
-            },
-        };
+        let roles = crate::request::roles_field(&mut errors, self.roles.as_deref());
+        let custom_data = crate::request::custom_data_field(&mut errors, self.custom_data.as_ref());
         let note = match self.note.as_deref() {
             Some(text) if !text.trim().is_empty() => errors.collect("note", Message::parse(text)),
             _ => None,

@@ -84,6 +84,40 @@ fn optional_text<T>(
     }
 }
 
+/// `custom_data` of a request: empty when absent or null, else parsed, its
+/// errors collected.
+pub(crate) fn custom_data_field(errors: &mut ValidationErrors, raw: Option<&RawValue>) -> Option<CustomData> {
+    match raw {
+        None | Some(RawValue::Null) => Some(CustomData::empty()),
+        Some(raw) => match CustomData::parse(raw) {
+            Ok(data) => Some(data),
+            Err(found) => {
+                for error in found.into_vec() {
+                    errors.push(error);
+                }
+                None
+            }
+        },
+    }
+}
+
+/// `roles` of a request: none when absent, else parsed, its errors
+/// collected under `roles`.
+pub(crate) fn roles_field(errors: &mut ValidationErrors, items: Option<&[String]>) -> Option<Roles> {
+    match items {
+        None => Some(Roles::empty()),
+        Some(items) => match Roles::parse(items) {
+            Ok(roles) => Some(roles),
+            Err(found) => {
+                for error in found {
+                    errors.push(error.under("roles"));
+                }
+                None
+            }
+        },
+    }
+}
+
 impl InvitationInput {
     /// Checks every field and reports every invalid one at once, with field
     /// paths such as `email`, `custom_data.key1` or `roles.2`.
@@ -115,30 +149,8 @@ impl InvitationInput {
             }
         };
         let message = optional_text(&mut errors, "message", self.message.as_deref(), Message::parse);
-        let custom_data = match &self.custom_data {
-            None | Some(RawValue::Null) => Some(CustomData::empty()),
-            Some(raw) => match CustomData::parse(raw) {
-                Ok(data) => Some(data),
-                Err(found) => {
-                    for error in found.into_vec() {
-                        errors.push(error);
-                    }
-                    None
-                }
-            },
-        };
-        let roles = match &self.roles {
-            None => Some(Roles::empty()),
-            Some(items) => match Roles::parse(items) {
-                Ok(roles) => Some(roles),
-                Err(found) => {
-                    for error in found {
-                        errors.push(error.under("roles"));
-                    }
-                    None
-                }
-            },
-        };
+        let custom_data = custom_data_field(&mut errors, self.custom_data.as_ref());
+        let roles = roles_field(&mut errors, self.roles.as_deref());
         let first_name = optional_text(&mut errors, "first_name", self.first_name.as_deref(), PersonName::parse);
         let last_name = optional_text(&mut errors, "last_name", self.last_name.as_deref(), PersonName::parse);
         let phone = optional_text(&mut errors, "phone", self.phone.as_deref(), Phone::parse);

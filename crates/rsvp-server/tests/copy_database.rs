@@ -46,6 +46,8 @@ fn views(server: &Server, acme: &str, globex: &str) -> Vec<Value> {
         ("/v1/events?limit=100", acme),
         ("/v1/events?limit=100", globex),
         ("/v1/webhook-endpoints", acme),
+        ("/v1/join-links", acme),
+        ("/v1/connection-requests/received", acme),
         ("/v1/me", globex),
     ]
     .into_iter()
@@ -120,6 +122,25 @@ fn a_sqlite_server_moves_to_postgresql_whole_and_keeps_working_there() {
         &acme_key,
         Some(json!({"url": "http://127.0.0.1:9/hooks", "description": "moved"})),
     );
+    // A join link with a pending request of a third business.
+    let initech = ok(
+        &server,
+        "POST",
+        "/v1/admin/businesses",
+        ADMIN,
+        Some(json!({"name": "Initech", "user": {"email": "peter@initech.test"}})),
+    );
+    let initech_key = initech["api_key"].as_str().unwrap().to_owned();
+    let link = ok(
+        &server,
+        "POST",
+        "/v1/join-links",
+        &acme_key,
+        Some(json!({"max_uses": 3, "requires_approval": true, "roles": ["supplier"]})),
+    );
+    let join_token = link["token"].as_str().unwrap().to_owned();
+    let requested = ok(&server, "POST", &format!("/v1/join/{join_token}"), &initech_key, None);
+    let request_id = requested["connection_request"]["id"].as_str().unwrap().to_owned();
     // Emails sent, so that the state is still (the dispatcher on PostgreSQL
     // would send what is queued and change `email_delivery`).
     let settled = poll_until(Instant::now() + Duration::from_secs(30), || {
@@ -138,10 +159,12 @@ fn a_sqlite_server_moves_to_postgresql_whole_and_keeps_working_there() {
         (report["from"].as_str(), report["to"].as_str()),
         (Some("sqlite"), Some("postgres"))
     );
-    assert_eq!(report["tables"]["businesses"], 2, "{report}");
+    assert_eq!(report["tables"]["businesses"], 3, "{report}");
     assert_eq!(report["tables"]["invitations"], 4, "{report}");
     assert_eq!(report["tables"]["connections"], 1, "{report}");
     assert_eq!(report["tables"]["webhook_endpoints"], 1, "{report}");
+    assert_eq!(report["tables"]["join_links"], 1, "{report}");
+    assert_eq!(report["tables"]["connection_requests"], 1, "{report}");
     assert!(report["tables"]["events"].as_i64().unwrap() >= 6, "{report}");
 
     // The same answers on PostgreSQL, with the same keys.
@@ -172,6 +195,17 @@ fn a_sqlite_server_moves_to_postgresql_whole_and_keeps_working_there() {
         Some(json!({"status": "cancelled"})),
     );
     assert_eq!(cancelled_now["status"], "cancelled");
+    // The join link moved with its token's hash and its pending request.
+    let preview = ok(&server, "GET", &format!("/v1/join/{join_token}"), &initech_key, None);
+    assert_eq!(preview["status"], "active", "{preview}");
+    let approved = ok(
+        &server,
+        "PATCH",
+        &format!("/v1/connection-requests/{request_id}"),
+        &acme_key,
+        Some(json!({"status": "approved"})),
+    );
+    assert_eq!(approved["connection_request"]["status"], "approved", "{approved}");
     drop(server);
 
     // A second copy would mix two histories: refused, the target untouched.
