@@ -44,8 +44,12 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let mode = *accept_mode.lock().unwrap();
-                match mode {
+                // The mode stays locked until the new connection is
+                // registered: a `set` between reading the mode and the
+                // registration would leave a forwarded connection open
+                // while the database reads as down.
+                let mode = accept_mode.lock().unwrap();
+                match *mode {
                     Mode::Refuse => drop(client),
                     Mode::Hang => accept_open.lock().unwrap().push(client),
                     Mode::Forward => {
@@ -72,7 +76,8 @@ impl Proxy {
     }
 
     fn set(&self, mode: Mode) {
-        *self.mode.lock().unwrap() = mode;
+        let mut current = self.mode.lock().unwrap();
+        *current = mode;
         for stream in self.open.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
