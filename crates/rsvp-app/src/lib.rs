@@ -52,14 +52,14 @@ pub use list::{
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
 pub use ports::{
-    ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus, EmailOutcome,
-    EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator, IdempotencyStore,
-    InvitationContext, InvitationEmail, InvitationStore, JoinLinkStore, LinkTokenRecord, Locale, MailError, Mailer,
-    NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore, OutboxStore,
-    OutgoingEmail, Principal, RedeemRecord, Redemption, RenderError, RenderedEmail, RequestAnswerRecord, RequestSide,
-    ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord, WebhookAttempt,
-    WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome, WebhookRequest, WebhookSendError,
-    WebhookSender, WebhookStore, WorkSignal,
+    AnswerOutcome, ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus,
+    EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
+    IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, JoinLinkStore, LinkTokenRecord, Locale,
+    MailError, Mailer, NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore,
+    OutboxStore, OutgoingEmail, Principal, RedeemRecord, Redemption, RenderError, RenderedEmail, RequestAnswerRecord,
+    RequestSide, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
+    WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome, WebhookRequest,
+    WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{

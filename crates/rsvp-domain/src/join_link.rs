@@ -187,6 +187,16 @@ impl fmt::Display for JoinRefusal {
     }
 }
 
+/// What a redeeming business already has with a link's business: the facts
+/// a store reads for [`JoinLink::redeem`] (the default: nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JoinFacts {
+    /// The two businesses are connected (either way).
+    pub connected: bool,
+    /// The redeemer has a pending request on this link.
+    pub requested: bool,
+}
+
 /// A link many businesses can use to connect with its business.
 ///
 /// ```
@@ -200,8 +210,14 @@ impl fmt::Display for JoinRefusal {
 /// let request = JoinLinkInput { max_uses: Some(1), ..Default::default() }.validate().unwrap();
 /// let mut link = JoinLink::new(JoinLinkId::from_uuid(Uuid::from_u128(3)), acme,
 ///     UserId::from_uuid(Uuid::from_u128(4)), request, now);
-/// assert_eq!(link.check_redeem(acme, now), Err(JoinRefusal::SelfJoin));
-/// assert_eq!(link.redeem(globex, now), Ok(()));
+/// let none = JoinFacts::default();
+/// assert_eq!(link.check_redeem(acme, none, now), Err(JoinRefusal::SelfJoin));
+/// assert_eq!(link.redeem(globex, none, now), Ok(()));
+/// assert_eq!(
+///     link.check_redeem(globex, JoinFacts { connected: true, ..none }, now),
+///     Err(JoinRefusal::AlreadyConnected),
+///     "connected comes before used up"
+/// );
 /// assert_eq!(link.status_at(now), JoinLinkStatus::UsedUp);
 /// assert_eq!(link.status_at(now + Duration::days(8)), JoinLinkStatus::Expired);
 /// ```
@@ -272,15 +288,23 @@ impl JoinLink {
         }
     }
 
-    /// Whether `redeemer` may redeem it at `now`, as far as the link alone
-    /// tells (whether the two are connected is for the caller to add).
+    /// Whether `redeemer`, with what it already has with the link's
+    /// business (`facts`, read by the caller), may redeem it at `now`. The
+    /// refusals, in order: the link's own business, connected, a request
+    /// pending, then the link's status (so that a business redeeming twice
+    /// is told it is connected, whether or not uses are left).
     ///
     /// # Errors
-    /// [`JoinRefusal::SelfJoin`] for the link's own business, else the
-    /// refusal of its status.
-    pub fn check_redeem(&self, redeemer: BusinessId, now: OffsetDateTime) -> Result<(), JoinRefusal> {
+    /// The first [`JoinRefusal`] that applies.
+    pub fn check_redeem(&self, redeemer: BusinessId, facts: JoinFacts, now: OffsetDateTime) -> Result<(), JoinRefusal> {
         if redeemer == self.business_id {
             return Err(JoinRefusal::SelfJoin);
+        }
+        if facts.connected {
+            return Err(JoinRefusal::AlreadyConnected);
+        }
+        if facts.requested {
+            return Err(JoinRefusal::AlreadyRequested);
         }
         JoinRefusal::for_status(self.status_at(now)).map_or(Ok(()), Err)
     }
@@ -289,8 +313,8 @@ impl JoinLink {
     ///
     /// # Errors
     /// As [`check_redeem`](Self::check_redeem); nothing changes then.
-    pub fn redeem(&mut self, redeemer: BusinessId, now: OffsetDateTime) -> Result<(), JoinRefusal> {
-        self.check_redeem(redeemer, now)?;
+    pub fn redeem(&mut self, redeemer: BusinessId, facts: JoinFacts, now: OffsetDateTime) -> Result<(), JoinRefusal> {
+        self.check_redeem(redeemer, facts, now)?;
         self.uses += 1;
         Ok(())
     }
@@ -504,9 +528,9 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut link = link(Some(1));
         assert_eq!(link.status_at(now), JoinLinkStatus::Active);
-        link.redeem(id(9), now).unwrap();
+        link.redeem(id(9), JoinFacts::default(), now).unwrap();
         assert_eq!(link.status_at(now), JoinLinkStatus::UsedUp);
-        assert_eq!(link.redeem(id(8), now), Err(JoinRefusal::UsedUp));
+        assert_eq!(link.redeem(id(8), JoinFacts::default(), now), Err(JoinRefusal::UsedUp));
         assert_eq!(link.uses, 1);
         assert_eq!(link.status_at(link.expires_at), JoinLinkStatus::Expired);
         assert_eq!(
@@ -526,7 +550,7 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut link = link(None);
         for n in 0..100 {
-            link.redeem(id(100 + n), now).unwrap();
+            link.redeem(id(100 + n), JoinFacts::default(), now).unwrap();
         }
         assert_eq!(link.status_at(now), JoinLinkStatus::Active);
     }

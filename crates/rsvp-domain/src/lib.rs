@@ -92,8 +92,8 @@ pub use invitation::{
     UnknownStatus,
 };
 pub use join_link::{
-    ConnectionRequest, ConnectionRequestStatus, DEFAULT_JOIN_LINK_DAYS, JoinLink, JoinLinkInput, JoinLinkRequest,
-    JoinLinkStatus, JoinRefusal, MAX_JOIN_LINK_USES, RequestAnswered,
+    ConnectionRequest, ConnectionRequestStatus, DEFAULT_JOIN_LINK_DAYS, JoinFacts, JoinLink, JoinLinkInput,
+    JoinLinkRequest, JoinLinkStatus, JoinRefusal, MAX_JOIN_LINK_USES, RequestAnswered,
 };
 pub use locale::Locale;
 pub use policy::{InviteFacts, InviteRefusal, check_invite};

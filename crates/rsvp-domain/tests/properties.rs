@@ -278,10 +278,15 @@ proptest! {
             match step {
                 JoinStep::Redeem(business) => {
                     let redeemer = BusinessId::from_uuid(Uuid::from_u128(10 + business));
-                    if connected.contains(&redeemer) || pending.iter().any(|r| r.requester_business_id == redeemer) {
+                    let facts = JoinFacts {
+                        connected: connected.contains(&redeemer),
+                        requested: pending.iter().any(|r| r.requester_business_id == redeemer),
+                    };
+                    let result = link.redeem(redeemer, facts, now);
+                    if facts.connected || facts.requested {
+                        prop_assert!(result.is_err());
                         continue;
                     }
-                    let result = link.redeem(redeemer, now);
                     if revoked {
                         prop_assert_eq!(result, Err(JoinRefusal::Revoked));
                     }

@@ -1,9 +1,7 @@
 //! The [`rsvp_app::JoinLinkStore`] role of [`InMemoryStore`].
 
 use rsvp_app::{JoinLinkStore, RedeemRecord, Redemption, RequestAnswerRecord, RequestSide};
-use rsvp_domain::{
-    Actor, ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinLink, JoinLinkId, JoinMade, JoinRefusal,
-};
+use rsvp_domain::{ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinFacts, JoinLink, JoinLinkId};
 
 use super::state::State;
 use super::*;
@@ -114,77 +112,31 @@ impl State {
             .get(&record.token_hash)
             .ok_or(StoreError::NotFound)?;
         let mut link = self.join_links.get(&id).cloned().ok_or(StoreError::NotFound)?;
-        // Self-join first, then what the two businesses already have, then
-        // the link's status: a business redeeming twice is told it is
-        // connected, whether or not uses are left.
-        if record.redeemer == link.business_id {
-            return Err(StoreError::JoinRefused(JoinRefusal::SelfJoin));
-        }
-        if self
-            .connections
-            .contains_key(&ordered_pair(link.business_id, record.redeemer))
-        {
-            return Err(StoreError::JoinRefused(JoinRefusal::AlreadyConnected));
-        }
-        if self.connection_requests.values().any(|r| {
-            r.join_link_id == link.id
-                && r.requester_business_id == record.redeemer
-                && r.status == ConnectionRequestStatus::Pending
-        }) {
-            return Err(StoreError::JoinRefused(JoinRefusal::AlreadyRequested));
-        }
-        link.redeem(record.redeemer, record.now)
+        let facts = JoinFacts {
+            connected: self
+                .connections
+                .contains_key(&ordered_pair(link.business_id, record.redeemer)),
+            requested: self.connection_requests.values().any(|r| {
+                r.join_link_id == link.id
+                    && r.requester_business_id == record.redeemer
+                    && r.status == ConnectionRequestStatus::Pending
+            }),
+        };
+        link.redeem(record.redeemer, facts, record.now)
             .map_err(StoreError::JoinRefused)?;
-        let actor = Actor::Invitee {
-            user_id: Some(record.redeemer_user),
-        };
-        let [redeemed_id, made_id] = record.event_ids;
-        let redemption = if link.requires_approval {
-            let request = ConnectionRequest::new(
-                record.request_id,
-                &link,
-                record.redeemer,
-                record.redeemer_user,
-                record.now,
-            );
-            self.insert_event(&Event::join_link_redeemed(
-                redeemed_id,
-                &link,
-                record.redeemer,
-                actor,
-                JoinMade::Request(request.id),
-                record.now,
-            ));
-            self.insert_event(&Event::connection_request(made_id, &request, actor));
-            self.connection_requests.insert(request.id, request.clone());
-            Redemption::Requested {
-                link: link.clone(),
-                request,
+        self.join_links.insert(link.id, link.clone());
+        let (redemption, events) = record.outcome(link);
+        match &redemption {
+            Redemption::Connected { connection, .. } => {
+                self.connections.insert(connection.pair(), connection.clone());
             }
-        } else {
-            let connection = Connection::from_join_link(record.connection_id, &link, record.redeemer, record.now);
-            self.insert_event(&Event::join_link_redeemed(
-                redeemed_id,
-                &link,
-                record.redeemer,
-                actor,
-                JoinMade::Connection(connection.id),
-                record.now,
-            ));
-            self.insert_event(&Event::join_connection_created(
-                made_id,
-                &connection,
-                link.id,
-                actor,
-                None,
-            ));
-            self.connections.insert(connection.pair(), connection.clone());
-            Redemption::Connected {
-                link: link.clone(),
-                connection,
+            Redemption::Requested { request, .. } => {
+                self.connection_requests.insert(request.id, request.clone());
             }
-        };
-        self.join_links.insert(link.id, link);
+        }
+        for event in &events {
+            self.insert_event(event);
+        }
         Ok(redemption)
     }
 
@@ -198,40 +150,21 @@ impl State {
             .filter(|r| r.business_id == record.business)
             .cloned()
             .ok_or(StoreError::NotFound)?;
-        let answered_error = |e: rsvp_domain::RequestAnswered| StoreError::RequestAnswered { current: e.current };
-        let [answer_event, created_event] = record.event_ids;
-        let (answered, connection) = if record.answer == ConnectionRequestStatus::Approved {
-            let pair = ordered_pair(request.business_id, request.requester_business_id);
-            let (connection_id, connection) = match self.connections.get(&pair) {
-                Some(existing) => (existing.id, None),
-                None => {
-                    let connection = request.connection(record.connection_id, record.now);
-                    (connection.id, Some(connection))
-                }
-            };
-            let answered = request.approve(connection_id, record.now).map_err(answered_error)?;
-            self.insert_event(&Event::connection_request(answer_event, &answered, record.actor));
-            if let Some(connection) = &connection {
-                self.insert_event(&Event::join_connection_created(
-                    created_event,
-                    connection,
-                    request.join_link_id,
-                    record.actor,
-                    Some(request.id),
-                ));
-                self.connections.insert(pair, connection.clone());
-            }
-            let made = connection.or_else(|| self.connections.get(&pair).cloned());
-            (answered, made)
-        } else {
-            let answered = request.decline(record.now).map_err(answered_error)?;
-            self.insert_event(&Event::connection_request(answer_event, &answered, record.actor));
-            if let Some(link) = self.join_links.get_mut(&request.join_link_id) {
-                link.release_use();
-            }
-            (answered, None)
-        };
-        self.connection_requests.insert(answered.id, answered.clone());
-        Ok((answered, connection))
+        let pair = ordered_pair(request.business_id, request.requester_business_id);
+        let outcome = record.outcome(&request, self.connections.get(&pair).cloned())?;
+        if let Some(connection) = outcome.connection.as_ref().filter(|_| outcome.connection_is_new) {
+            self.connections.insert(pair, connection.clone());
+        }
+        if outcome.request.status == ConnectionRequestStatus::Declined
+            && let Some(link) = self.join_links.get_mut(&request.join_link_id)
+        {
+            link.release_use();
+        }
+        for event in &outcome.events {
+            self.insert_event(event);
+        }
+        self.connection_requests
+            .insert(outcome.request.id, outcome.request.clone());
+        Ok((outcome.request, outcome.connection))
     }
 }

@@ -8,8 +8,8 @@
 
 use rsvp_app::{JoinLinkStore, RedeemRecord, Redemption, RequestAnswerRecord, RequestSide};
 use rsvp_domain::{
-    Actor, ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinLink, JoinLinkId, JoinMade,
-    JoinRefusal, ordered_pair,
+    ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinFacts, JoinLink, JoinLinkId, JoinRefusal,
+    ordered_pair,
 };
 
 #[allow(clippy::wildcard_imports)]
@@ -80,15 +80,6 @@ fn insert_connection(conn: &mut DbConnection, connection: &DomainConnection) -> 
 fn redeem(conn: &mut DbConnection, record: &RedeemRecord) -> Unit<Redemption> {
     let row = lock_link_by_token(conn, &record.token_hash.to_hex())?.ok_or(StoreError::NotFound)?;
     let mut link = row.into_domain()?;
-    // Self-join first, then what the two businesses already have, then the
-    // link's status: a business redeeming twice is told it is connected,
-    // whether or not uses are left.
-    if record.redeemer == link.business_id {
-        return Err(StoreError::JoinRefused(JoinRefusal::SelfJoin).into());
-    }
-    if connection_of_pair(conn, link.business_id, record.redeemer)?.is_some() {
-        return Err(StoreError::JoinRefused(JoinRefusal::AlreadyConnected).into());
-    }
     let link_id = id_text(link.id.as_uuid());
     let redeemer = id_text(record.redeemer.as_uuid());
     let pending: i64 = connection_requests::table
@@ -97,59 +88,30 @@ fn redeem(conn: &mut DbConnection, record: &RedeemRecord) -> Unit<Redemption> {
         .filter(connection_requests::status.eq(ConnectionRequestStatus::Pending.as_str()))
         .count()
         .get_result(conn)?;
-    if pending > 0 {
-        return Err(StoreError::JoinRefused(JoinRefusal::AlreadyRequested).into());
-    }
-    link.redeem(record.redeemer, record.now)
+    let facts = JoinFacts {
+        connected: connection_of_pair(conn, link.business_id, record.redeemer)?.is_some(),
+        requested: pending > 0,
+    };
+    link.redeem(record.redeemer, facts, record.now)
         .map_err(StoreError::JoinRefused)?;
     let uses = i32::try_from(link.uses).map_err(|e| StoreError::Unavailable(format!("join_links.uses: {e}")))?;
     diesel::update(join_links::table.filter(join_links::id.eq(&link_id)))
         .set(join_links::uses.eq(uses))
         .execute(conn)?;
-    let actor = Actor::Invitee {
-        user_id: Some(record.redeemer_user),
-    };
-    let [redeemed_id, made_id] = record.event_ids;
-    if link.requires_approval {
-        let request = ConnectionRequest::new(
-            record.request_id,
-            &link,
-            record.redeemer,
-            record.redeemer_user,
-            record.now,
-        );
-        diesel::insert_into(connection_requests::table)
-            .values(ConnectionRequestRow::from_domain(&request)?)
-            .execute(conn)
-            .map_err(unique_is(StoreError::JoinRefused(JoinRefusal::AlreadyRequested)))?;
-        let redeemed = Event::join_link_redeemed(
-            redeemed_id,
-            &link,
-            record.redeemer,
-            actor,
-            JoinMade::Request(request.id),
-            record.now,
-        );
-        webhooks::insert_event(conn, &EventRow::from_domain(&redeemed)?)?;
-        let created = Event::connection_request(made_id, &request, actor);
-        webhooks::insert_event(conn, &EventRow::from_domain(&created)?)?;
-        Ok(Redemption::Requested { link, request })
-    } else {
-        let connection = DomainConnection::from_join_link(record.connection_id, &link, record.redeemer, record.now);
-        insert_connection(conn, &connection)?;
-        let redeemed = Event::join_link_redeemed(
-            redeemed_id,
-            &link,
-            record.redeemer,
-            actor,
-            JoinMade::Connection(connection.id),
-            record.now,
-        );
-        webhooks::insert_event(conn, &EventRow::from_domain(&redeemed)?)?;
-        let created = Event::join_connection_created(made_id, &connection, link.id, actor, None);
-        webhooks::insert_event(conn, &EventRow::from_domain(&created)?)?;
-        Ok(Redemption::Connected { link, connection })
+    let (redemption, events) = record.outcome(link);
+    match &redemption {
+        Redemption::Connected { connection, .. } => insert_connection(conn, connection)?,
+        Redemption::Requested { request, .. } => {
+            diesel::insert_into(connection_requests::table)
+                .values(ConnectionRequestRow::from_domain(request)?)
+                .execute(conn)
+                .map_err(unique_is(StoreError::JoinRefused(JoinRefusal::AlreadyRequested)))?;
+        }
     }
+    for event in &events {
+        webhooks::insert_event(conn, &EventRow::from_domain(event)?)?;
+    }
+    Ok(redemption)
 }
 
 fn answer(
@@ -160,29 +122,16 @@ fn answer(
     let request = lock_request(conn, &id_text(record.request_id.as_uuid()), &business)?
         .ok_or(StoreError::NotFound)?
         .into_domain()?;
-    let answered_error = |e: rsvp_domain::RequestAnswered| StoreError::RequestAnswered { current: e.current };
-    let [answer_event, created_event] = record.event_ids;
-    let (answered, connection, made) = if record.answer == ConnectionRequestStatus::Approved {
-        match connection_of_pair(conn, request.business_id, request.requester_business_id)? {
-            Some(existing) => {
-                let existing = existing.into_domain()?;
-                let answered = request.approve(existing.id, record.now).map_err(answered_error)?;
-                (answered, Some(existing), None)
-            }
-            None => {
-                let connection = request.connection(record.connection_id, record.now);
-                let answered = request.approve(connection.id, record.now).map_err(answered_error)?;
-                (answered, Some(connection.clone()), Some(connection))
-            }
-        }
-    } else {
-        (request.decline(record.now).map_err(answered_error)?, None, None)
-    };
-    if let Some(connection) = &made {
+    let existing = connection_of_pair(conn, request.business_id, request.requester_business_id)?
+        .map(ConnectionRow::into_domain)
+        .transpose()?;
+    let outcome = record.outcome(&request, existing)?;
+    if let Some(connection) = outcome.connection.as_ref().filter(|_| outcome.connection_is_new) {
         // The request points at the connection: write it first (the request
         // was read under its lock, so it is still pending here).
         insert_connection(conn, connection)?;
     }
+    let answered = &outcome.request;
     let changed = diesel::update(
         connection_requests::table
             .filter(connection_requests::id.eq(id_text(answered.id.as_uuid())))
@@ -205,19 +154,8 @@ fn answer(
             .map_err(|e| crate::rows::corrupt("connection_requests.status", e))?;
         return Err(StoreError::RequestAnswered { current }.into());
     }
-    webhooks::insert_event(
-        conn,
-        &EventRow::from_domain(&Event::connection_request(answer_event, &answered, record.actor))?,
-    )?;
-    if let Some(connection) = &made {
-        let created = Event::join_connection_created(
-            created_event,
-            connection,
-            request.join_link_id,
-            record.actor,
-            Some(request.id),
-        );
-        webhooks::insert_event(conn, &EventRow::from_domain(&created)?)?;
+    for event in &outcome.events {
+        webhooks::insert_event(conn, &EventRow::from_domain(event)?)?;
     }
     if answered.status == ConnectionRequestStatus::Declined {
         diesel::update(
@@ -228,7 +166,7 @@ fn answer(
         .set(join_links::uses.eq(join_links::uses - 1))
         .execute(conn)?;
     }
-    Ok((answered, connection))
+    Ok((outcome.request, outcome.connection))
 }
 
 #[async_trait]

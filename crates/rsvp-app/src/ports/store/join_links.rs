@@ -1,7 +1,8 @@
 //! The [`JoinLinkStore`] role of the store port.
 
 use rsvp_domain::{
-    ConnectionId, ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinLink, JoinLinkId,
+    Actor, ConnectionId, ConnectionRequest, ConnectionRequestId, ConnectionRequestStatus, JoinLink, JoinLinkId,
+    JoinMade, RequestAnswered,
 };
 
 use super::super::*;
@@ -25,6 +26,50 @@ pub struct RedeemRecord {
     /// The ids of the two events (`join_link.redeemed`, then
     /// `connection.created` or `connection_request.created`).
     pub event_ids: [EventId; 2],
+}
+
+impl RedeemRecord {
+    /// What redeeming `link` makes, once the link has taken the use
+    /// ([`JoinLink::redeem`]): the connection (or, when the link requires
+    /// approval, the pending request) and the two events to write with it,
+    /// `join_link.redeemed` then `connection.created` (or
+    /// `connection_request.created`), acted by the redeeming user. Every
+    /// store writes what this says, so they cannot differ.
+    pub fn outcome(&self, link: JoinLink) -> (Redemption, [Event; 2]) {
+        let actor = Actor::Invitee {
+            user_id: Some(self.redeemer_user),
+        };
+        let [redeemed_id, made_id] = self.event_ids;
+        if link.requires_approval {
+            let request = ConnectionRequest::new(self.request_id, &link, self.redeemer, self.redeemer_user, self.now);
+            let events = [
+                Event::join_link_redeemed(
+                    redeemed_id,
+                    &link,
+                    self.redeemer,
+                    actor,
+                    JoinMade::Request(request.id),
+                    self.now,
+                ),
+                Event::connection_request(made_id, &request, actor),
+            ];
+            (Redemption::Requested { link, request }, events)
+        } else {
+            let connection = Connection::from_join_link(self.connection_id, &link, self.redeemer, self.now);
+            let events = [
+                Event::join_link_redeemed(
+                    redeemed_id,
+                    &link,
+                    self.redeemer,
+                    actor,
+                    JoinMade::Connection(connection.id),
+                    self.now,
+                ),
+                Event::join_connection_created(made_id, &connection, link.id, actor, None),
+            ];
+            (Redemption::Connected { link, connection }, events)
+        }
+    }
 }
 
 /// What a redemption made.
@@ -63,6 +108,68 @@ pub struct RequestAnswerRecord {
     pub connection_id: ConnectionId,
     /// The ids of the events (the request's, then `connection.created`).
     pub event_ids: [EventId; 2],
+}
+
+/// What answering a request does ([`RequestAnswerRecord::outcome`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerOutcome {
+    /// The request as answered.
+    pub request: ConnectionRequest,
+    /// The connection of the two businesses after an approval (the new one,
+    /// or the one they had already); `None` after a decline.
+    pub connection: Option<Connection>,
+    /// Whether `connection` is new (to be written, with `connection.created`).
+    pub connection_is_new: bool,
+    /// The events to write, in order: the request's, then
+    /// `connection.created` for a new connection.
+    pub events: Vec<Event>,
+}
+
+impl RequestAnswerRecord {
+    /// What answering the pending `request` does, given the connection the
+    /// two businesses already have (`existing`): an approval points the
+    /// request at it, or makes a new one; a decline makes none. Every store
+    /// writes what this says.
+    ///
+    /// # Errors
+    /// [`StoreError::RequestAnswered`] unless `request` is pending.
+    pub fn outcome(
+        &self,
+        request: &ConnectionRequest,
+        existing: Option<Connection>,
+    ) -> Result<AnswerOutcome, StoreError> {
+        let answered = |e: RequestAnswered| StoreError::RequestAnswered { current: e.current };
+        let [answer_event, created_event] = self.event_ids;
+        let (answered, connection, connection_is_new) = if self.answer == ConnectionRequestStatus::Approved {
+            let (connection, is_new) = match existing {
+                Some(existing) => (existing, false),
+                None => (request.connection(self.connection_id, self.now), true),
+            };
+            (
+                request.approve(connection.id, self.now).map_err(answered)?,
+                Some(connection),
+                is_new,
+            )
+        } else {
+            (request.decline(self.now).map_err(answered)?, None, false)
+        };
+        let mut events = vec![Event::connection_request(answer_event, &answered, self.actor)];
+        if let Some(connection) = connection.as_ref().filter(|_| connection_is_new) {
+            events.push(Event::join_connection_created(
+                created_event,
+                connection,
+                request.join_link_id,
+                self.actor,
+                Some(request.id),
+            ));
+        }
+        Ok(AnswerOutcome {
+            request: answered,
+            connection,
+            connection_is_new,
+            events,
+        })
+    }
 }
 
 /// The side of a connection request a business lists.
@@ -109,16 +216,16 @@ pub trait JoinLinkStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<JoinLink, StoreError>;
 
-    /// Redeems a link in one atomic step: reads the link and refuses, in
-    /// this order, the link's own business (`SelfJoin`), a business
-    /// connected to it ([`JoinRefusal::AlreadyConnected`](rsvp_domain::JoinRefusal))
-    /// or with a pending request on this link
-    /// ([`JoinRefusal::AlreadyRequested`](rsvp_domain::JoinRefusal)), then
-    /// a link that cannot be used as [`JoinLink::redeem`] does;
+    /// Redeems a link in one atomic step: reads the link and the
+    /// [`JoinFacts`](rsvp_domain::JoinFacts) of the redeemer (connected to
+    /// the link's business, a pending request on this link) and refuses as
+    /// [`JoinLink::redeem`] does with them (the link's own business, then
+    /// connected, then requested, then the link's status);
     /// otherwise takes one use and writes the connection (or, when the link
     /// requires approval, the pending request), the events
     /// `join_link.redeemed` and `connection.created` (or
-    /// `connection_request.created`), and their webhook deliveries.
+    /// `connection_request.created`), and their webhook deliveries: what
+    /// [`RedeemRecord::outcome`] says.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown token;
