@@ -102,8 +102,8 @@ impl App {
     /// [`AppError::NotFound`] for an unknown token;
     /// [`AppError::SenderSuspended`] when the link's business is suspended.
     pub async fn preview_join_link(&self, token: &str) -> Result<JoinLinkPreview, AppError> {
-        let link = self.join_link_by_token(token).await?;
-        let business = self.active_link_owner(&link).await?;
+        let link = self.join_link_by_token(&self.ports.secrets.hash(token)).await?;
+        let business = self.active_link_business(link.business_id).await?;
         let status = link.status_at(self.now());
         Ok(JoinLinkPreview { link, status, business })
     }
@@ -118,10 +118,11 @@ impl App {
     /// expired, revoked), is the caller's own, or the two are connected or
     /// already asked to be.
     pub async fn redeem_join_link(&self, principal: &Principal, token: &str) -> Result<Redemption, AppError> {
-        let link = self.join_link_by_token(token).await?;
-        self.active_link_owner(&link).await?;
+        let token_hash = self.ports.secrets.hash(token);
+        let link = self.join_link_by_token(&token_hash).await?;
+        self.active_link_business(link.business_id).await?;
         let record = RedeemRecord {
-            token_hash: self.ports.secrets.hash(token),
+            token_hash,
             redeemer: principal.business.id,
             redeemer_user: principal.user.id,
             now: self.now(),
@@ -203,29 +204,12 @@ impl App {
         Ok(self.ports.store.join_links().answer_connection_request(&record).await?)
     }
 
-    async fn join_link_by_token(&self, token: &str) -> Result<JoinLink, AppError> {
-        let hash = self.ports.secrets.hash(token);
+    async fn join_link_by_token(&self, hash: &crate::SecretHash) -> Result<JoinLink, AppError> {
         self.ports
             .store
             .join_links()
-            .find_join_link_by_token(&hash)
+            .find_join_link_by_token(hash)
             .await?
             .ok_or(AppError::NotFound)
-    }
-
-    /// The link's business, unless it is suspended (its links then answer
-    /// nothing).
-    async fn active_link_owner(&self, link: &JoinLink) -> Result<Business, AppError> {
-        let owner = self
-            .ports
-            .store
-            .operator()
-            .get_business(link.business_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if owner.is_suspended() {
-            return Err(AppError::SenderSuspended);
-        }
-        Ok(owner)
     }
 }

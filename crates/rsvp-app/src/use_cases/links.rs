@@ -55,17 +55,23 @@ impl App {
     /// The sending business of `invitation`, unless it is suspended (its
     /// links then answer nothing).
     pub(crate) async fn active_sender(&self, invitation: &Invitation) -> Result<Business, AppError> {
-        let sender = self
+        self.active_link_business(invitation.business_id()).await
+    }
+
+    /// The business behind a link (an invitation's or a join link's),
+    /// unless it is suspended: [`AppError::SenderSuspended`] then.
+    pub(crate) async fn active_link_business(&self, id: BusinessId) -> Result<Business, AppError> {
+        let business = self
             .ports
             .store
             .operator()
-            .get_business(invitation.business_id())
+            .get_business(id)
             .await?
             .ok_or(AppError::NotFound)?;
-        if sender.is_suspended() {
+        if business.is_suspended() {
             return Err(AppError::SenderSuspended);
         }
-        Ok(sender)
+        Ok(business)
     }
 
     /// What the holder of a link sees: sender's name, message, status, expiry.
