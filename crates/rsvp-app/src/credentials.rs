@@ -1,6 +1,6 @@
-//! A short-lived cache of what API key hashes lead to, so that a client
-//! sending many requests a second costs the store one credential read a
-//! second, not one per request.
+//! A short-lived cache of what API key hashes (and the host platform's ids
+//! of a verified JWT) lead to, so that a client sending many requests a
+//! second costs the store one credential read a second, not one per request.
 //!
 //! Why it stays correct: an entry lives at most [`Settings::credential_cache_ttl`]
 //! (half a second by default), so a key revoked, a user deactivated or a business
@@ -25,15 +25,23 @@ use crate::ports::Credential;
 /// client can push).
 const MAX_ENTRIES: usize = 10_000;
 
-/// Credentials by key hash, each with when it was read.
-#[derive(Debug, Default)]
-pub(crate) struct CredentialCache {
-    entries: Mutex<HashMap<SecretHash, (Credential, OffsetDateTime)>>,
+/// Credentials (or principals) by key hash, each with when it was read.
+#[derive(Debug)]
+pub(crate) struct CredentialCache<V = Credential> {
+    entries: Mutex<HashMap<SecretHash, (V, OffsetDateTime)>>,
 }
 
-impl CredentialCache {
+impl<V> Default for CredentialCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+        }
+    }
+}
+
+impl<V: Clone> CredentialCache<V> {
     /// The credential of `hash` read less than `ttl` before `now`.
-    pub(crate) fn get(&self, hash: &SecretHash, now: OffsetDateTime, ttl: Duration) -> Option<Credential> {
+    pub(crate) fn get(&self, hash: &SecretHash, now: OffsetDateTime, ttl: Duration) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
             .get(hash)
@@ -42,21 +50,12 @@ impl CredentialCache {
     }
 
     /// Keeps `credential`, read at `now`.
-    pub(crate) fn put(&self, hash: SecretHash, credential: Credential, now: OffsetDateTime) {
+    pub(crate) fn put(&self, hash: SecretHash, credential: V, now: OffsetDateTime) {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&hash) {
             entries.clear();
         }
         entries.insert(hash, (credential, now));
-    }
-
-    /// Notes that the key of `hash` had its use recorded at `at`, so that
-    /// the cached copy does not ask to record it again.
-    pub(crate) fn note_use(&self, hash: &SecretHash, at: OffsetDateTime) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((credential, _)) = entries.get_mut(hash) {
-            credential.key.last_used_at = Some(at);
-        }
     }
 
     /// Forgets everything (after an operator change that may take access away).
@@ -65,5 +64,16 @@ impl CredentialCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+    }
+}
+
+impl CredentialCache<Credential> {
+    /// Notes that the key of `hash` had its use recorded at `at`, so that
+    /// the cached copy does not ask to record it again.
+    pub(crate) fn note_use(&self, hash: &SecretHash, at: OffsetDateTime) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((credential, _)) = entries.get_mut(hash) {
+            credential.key.last_used_at = Some(at);
+        }
     }
 }

@@ -32,6 +32,9 @@ pub enum AppError {
     /// A user with this email exists already.
     #[error("a user with this email already exists")]
     EmailTaken,
+    /// Another business (or user) has this host platform id.
+    #[error("this external_id belongs to another business or user")]
+    ExternalIdTaken,
     /// The invitation is not pending.
     #[error("the invitation is {current}")]
     InvalidTransition {
@@ -102,6 +105,7 @@ impl AppError {
             Self::SelfInvite => "self_invite",
             Self::DuplicateInRequest => "duplicate_in_request",
             Self::EmailTaken => "email_taken",
+            Self::ExternalIdTaken => "external_id_taken",
             Self::InvalidTransition { .. } => "invalid_transition",
             Self::Forbidden(_) => "forbidden",
             Self::Cooldown { .. } => "resend_cooldown",
@@ -137,6 +141,7 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::AlreadyInvited => Self::AlreadyInvited,
             StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::ExternalIdTaken => Self::ExternalIdTaken,
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict { current } => Self::InvalidTransition { current },
             StoreError::Cooldown { .. } => Self::Cooldown { retry_after_secs: 1 },

@@ -24,6 +24,9 @@
 //!   [`WebhookSender`] and [`HostResolver`] ports, and [`EventView`], the one
 //!   rendering of an event as one business sees it (the API and the
 //!   payloads share it).
+//! * The event bus: [`EventRelay`] publishes the event log to an
+//!   [`EventBus`] in the store's commit order ([`EventRelayStore`]: a
+//!   cursor and a lease, one relay at a time across replicas).
 //! * Errors: [`AppError`], whose [`code`](AppError::code) is the stable code
 //!   of the HTTP API.
 
@@ -36,6 +39,7 @@ mod error;
 mod list;
 pub mod ports;
 mod public_links;
+mod relay;
 mod retention;
 mod secret;
 mod use_cases;
@@ -57,17 +61,21 @@ pub use ports::{
     IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, JoinLinkStore, LinkTokenRecord, Locale,
     MailError, Mailer, NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore,
     OutboxStore, OutgoingEmail, Principal, RedeemRecord, Redemption, RenderError, RenderedEmail, RequestAnswerRecord,
-    RequestSide, ResendRecord, SecretGenerator, Store, StoreError, Timer, TransitionOutcome, TransitionRecord,
-    WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookOutcome, WebhookRequest,
-    WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
+    RequestSide, ResendRecord, SecretGenerator, Store, StoreError, Timer, TokenIdentity, TokenRejected, TokenVerifier,
+    TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
+    WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
+pub use ports::{EventBus, EventBusError, EventRelayStore, RelayCursor, RelayLag};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore, MockInvitationStore,
     MockJoinLinkStore, MockMailer, MockNetworkStore, MockOperatorStore, MockOptOutStore, MockOutboxStore,
-    MockSecretGenerator, MockStore, MockTimer, MockWebhookSender, MockWebhookStore, MockWorkSignal,
+    MockSecretGenerator, MockStore, MockTimer, MockTokenVerifier, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
+#[cfg(any(test, feature = "mock"))]
+pub use ports::{MockEventBus, MockEventRelayStore};
 pub use public_links::{INVITE_PATH, JOIN_PATH, PublicLinks, UNSUBSCRIBE_PATH};
+pub use relay::{EventRelay, EventRelayObserver, EventRelaySettings, EventRelayStatus, RelayError, RelayRound};
 pub use secret::{Secret, SecretHash};
 pub use use_cases::{
     AcceptLinkInput, App, BulkFailure, BulkOutcome, CreatedInvitation, InvitationView, LinkPreview, ListParams,

@@ -1,6 +1,6 @@
 //! Keyset pagination and list filters, shared by every list.
 
-use rsvp_domain::{EmailAddress, EventId, InvitationStatus};
+use rsvp_domain::{EmailAddress, EventId, ExternalId, InvitationStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,6 +92,8 @@ pub struct BusinessQuery {
     /// Only businesses whose folded name contains this (already folded with
     /// [`rsvp_domain::fold_for_search`]; `None` or empty: all).
     pub name: Option<String>,
+    /// Only the business with this host platform id.
+    pub external_id: Option<ExternalId>,
     /// How many.
     pub limit: PageSize,
     /// Continue after this row.

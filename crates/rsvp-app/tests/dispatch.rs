@@ -88,6 +88,7 @@ fn dispatcher_with(
             name: BusinessName::parse("Acme").unwrap(),
             created_at: now(),
             suspended_at: None,
+            external_id: None,
         }))
     });
     store.operator.expect_get_user().returning(|id| {
@@ -99,6 +100,7 @@ fn dispatcher_with(
             last_name: Some(PersonName::parse("Lee").unwrap()),
             created_at: now(),
             deactivated_at: None,
+            external_id: None,
         }))
     });
     let outcomes = Arc::new(Mutex::new(Vec::new()));

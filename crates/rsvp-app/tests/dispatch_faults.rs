@@ -174,6 +174,7 @@ fn store(knobs: StoreKnobs, log: &Log, recorded: &Recorded) -> MockStore {
             name: BusinessName::parse("Acme").unwrap(),
             created_at: t0(),
             suspended_at: None,
+            external_id: None,
         }))
     });
     store.operator.expect_get_user().returning(|_| Ok(None));

@@ -23,6 +23,7 @@ fn acme() -> Business {
         name: BusinessName::parse("Acme").unwrap(),
         created_at: now(),
         suspended_at: None,
+        external_id: None,
     }
 }
 
@@ -32,6 +33,7 @@ fn globex() -> Business {
         name: BusinessName::parse("Globex").unwrap(),
         created_at: now(),
         suspended_at: None,
+        external_id: None,
     }
 }
 
@@ -44,6 +46,7 @@ fn user(n: u128, business: &Business, email: &str) -> User {
         last_name: None,
         created_at: now(),
         deactivated_at: None,
+        external_id: None,
     }
 }
 
@@ -940,6 +943,7 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
                 email: Some("x".into()),
                 ..Default::default()
             },
+            external_id: None,
         })
         .await
         .unwrap_err()
@@ -955,6 +959,7 @@ async fn provisioning_lists_every_invalid_field_and_returns_a_prefixed_api_key()
                 email: Some("ann@acme.test".into()),
                 ..Default::default()
             },
+            external_id: None,
         })
         .await
         .unwrap();

@@ -46,7 +46,9 @@ pub async fn sender(app: &App, name: &str, email: &str) -> anyhow::Result<Princi
                 email: Some(email.to_owned()),
                 first_name: Some("Ann".to_owned()),
                 last_name: Some("Lee".to_owned()),
+                external_id: None,
             },
+            external_id: None,
         })
         .await
         .map_err(|e| anyhow::anyhow!("provisioning {name}: {e}"))?;

@@ -135,6 +135,7 @@ pub async fn run(server: &str, settings: ListSettings) -> anyhow::Result<ListRep
                     email: Some(format!("member{n}@big-sender.example")),
                     first_name: None,
                     last_name: None,
+                    external_id: None,
                 },
             )
             .await

@@ -27,7 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 email: format!("ann+{suffix}@acme.example"),
                 first_name: Some("Ann".to_owned()),
                 last_name: None,
+                external_id: None,
             },
+            external_id: None,
         })
         .await?;
     println!("provisioned {} ({})", acme.business.name, acme.business.id);

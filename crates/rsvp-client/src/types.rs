@@ -360,6 +360,9 @@ pub struct NewBusiness {
     pub name: String,
     /// Its first user.
     pub user: NewUser,
+    /// The host platform's id of the business (its org or tenant id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// A new user.
@@ -373,6 +376,9 @@ pub struct NewUser {
     /// Last name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
+    /// The host platform's id of the user (its identity provider's `sub`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// A business.
@@ -390,6 +396,9 @@ pub struct Business {
     /// Since when.
     #[serde(default)]
     pub suspended_at: Option<String>,
+    /// The host platform's id of the business.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// A user.
@@ -413,6 +422,9 @@ pub struct User {
     /// Since when.
     #[serde(default)]
     pub deactivated_at: Option<String>,
+    /// The host platform's id of the user.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// A provisioned tenant: the API key is shown only here.

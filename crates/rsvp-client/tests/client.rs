@@ -90,11 +90,15 @@ async fn every_operation_round_trips(server: &Server) {
                 email: "ann@acme.test".into(),
                 first_name: Some("Ann".into()),
                 last_name: Some("Lee".into()),
+                external_id: Some("idp|ann".into()),
             },
+            external_id: Some("org_acme".into()),
         })
         .await
         .unwrap();
     assert_eq!(acme.business.name, "Acme");
+    assert_eq!(acme.business.external_id.as_deref(), Some("org_acme"));
+    assert_eq!(acme.user.external_id.as_deref(), Some("idp|ann"));
     assert!(acme.api_key.starts_with("rsvp_"));
     let added = operator
         .add_user(
@@ -114,6 +118,7 @@ async fn every_operation_round_trips(server: &Server) {
                 email: "bob@globex.test".into(),
                 ..NewUser::default()
             },
+            external_id: None,
         })
         .await
         .unwrap();
@@ -291,6 +296,7 @@ async fn every_operation_round_trips(server: &Server) {
                 email: "peter@initech.test".into(),
                 ..NewUser::default()
             },
+            external_id: None,
         })
         .await
         .unwrap();

@@ -155,6 +155,7 @@ mod tests {
             name: BusinessName::parse("Acme").unwrap(),
             created_at: datetime!(2030-01-01 0:00 UTC),
             suspended_at: None,
+            external_id: None,
         };
         let user = User {
             id: UserId::from_uuid(Uuid::from_u128(2)),
@@ -164,6 +165,7 @@ mod tests {
             last_name: None,
             created_at: datetime!(2030-01-01 0:00 UTC),
             deactivated_at: None,
+            external_id: None,
         };
         (user, business)
     }

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::{BusinessId, BusinessName, EmailAddress, PersonName, UserId};
+use crate::{BusinessId, BusinessName, EmailAddress, ExternalId, PersonName, UserId};
 
 /// A tenant: a company that sends and receives invitations.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,9 @@ pub struct Business {
     /// Since when the operator suspended it (`None`: active). A suspended
     /// business's API keys are refused and its invitation links are dead.
     pub suspended_at: Option<OffsetDateTime>,
+    /// The host platform's id of this business (its org or tenant id),
+    /// unique among businesses; what a JWT's business claim names.
+    pub external_id: Option<ExternalId>,
 }
 
 impl Business {
@@ -67,6 +70,9 @@ pub struct User {
     /// Since when the operator deactivated it (`None`: active). A
     /// deactivated user's API keys are refused.
     pub deactivated_at: Option<OffsetDateTime>,
+    /// The host platform's id of this user (its identity provider's
+    /// subject), unique among users; what a JWT's user claim names.
+    pub external_id: Option<ExternalId>,
 }
 
 impl User {

@@ -185,8 +185,11 @@ text_type!(
     ApiKeyName, MAX_API_KEY_NAME_LEN, false, Invisible::Format, "an API key name"
 );
 text_type!(
-    /// The sender's own reference for an invitation, at most 255 characters,
-    /// without control or format characters (category Cf).
+    /// An id from outside rsvp: the sender's own reference for an
+    /// invitation, or the host platform's id of a business or a user; at most
+    /// 255 characters, trimmed, without control or format characters
+    /// (category Cf). Compared exactly (case-sensitive), as identity
+    /// providers compare their ids.
     ///
     /// ```
     /// use rsvp_domain::ExternalId;

@@ -47,7 +47,9 @@ async fn main() -> std::io::Result<()> {
                 email: Some("ann@acme.example".to_owned()),
                 first_name: Some("Ann".to_owned()),
                 last_name: None,
+                external_id: None,
             },
+            external_id: None,
         })
         .await
         .map_err(std::io::Error::other)?;

@@ -247,6 +247,9 @@ pub struct BusinessBody {
     /// Since when.
     #[schema(format = DateTime, required = true)]
     pub suspended_at: Option<String>,
+    /// The host platform's id of the business (null: none).
+    #[schema(required = true)]
+    pub external_id: Option<String>,
 }
 
 impl From<&Business> for BusinessBody {
@@ -257,6 +260,7 @@ impl From<&Business> for BusinessBody {
             created_at: rfc3339(b.created_at),
             suspended: b.is_suspended(),
             suspended_at: b.suspended_at.map(rfc3339),
+            external_id: b.external_id.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -284,6 +288,9 @@ pub struct UserBody {
     /// Since when.
     #[schema(format = DateTime, required = true)]
     pub deactivated_at: Option<String>,
+    /// The host platform's id of the user (null: none).
+    #[schema(required = true)]
+    pub external_id: Option<String>,
 }
 
 impl From<&User> for UserBody {
@@ -297,6 +304,7 @@ impl From<&User> for UserBody {
             created_at: rfc3339(u.created_at),
             deactivated: u.is_deactivated(),
             deactivated_at: u.deactivated_at.map(rfc3339),
+            external_id: u.external_id.as_ref().map(ToString::to_string),
         }
     }
 }

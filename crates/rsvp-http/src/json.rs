@@ -317,7 +317,7 @@ fn flatten(prefix: &str, errors: &ValidationErrors, found: &mut Vec<FieldError>)
 ///
 /// ```
 /// use rsvp_http::json::read_body;
-/// use rsvp_http::requests::ErasureRequest;
+/// use rsvp_http::operator::ErasureRequest;
 /// use serde_json::json;
 ///
 /// let errors = read_body::<ErasureRequest>(json!({"email": 42, "colour": "red"})).unwrap_err();
@@ -451,9 +451,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::requests::{
-        BulkRequest, CreateBusinessRequest, CreateInvitationRequest, PatchWebhookEndpointRequest, UpdateUserRequest,
-    };
+    use crate::operator::{CreateBusinessRequest, UpdateUserRequest};
+    use crate::requests::{BulkRequest, CreateInvitationRequest, PatchWebhookEndpointRequest};
 
     fn codes<T: RequestBody>(body: Value) -> Vec<(String, String)> {
         read_body::<T>(body)

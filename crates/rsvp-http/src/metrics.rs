@@ -2,14 +2,17 @@
 //! requests by route, method and status; latency histograms by route; state
 //! transitions by target status; email attempts by transport, outcome and
 //! reason (as the [`DispatchObserver`] of the email dispatcher); the outbox
-//! depth and the age of its oldest queued email.
+//! depth and the age of its oldest queued email; the event relay's lag and
+//! its publications (as the relay's [`EventRelayObserver`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rsvp_app::{AttemptOutcome, DispatchObserver, FailureReason, WebhookAttemptResult, WebhookObserver};
+use rsvp_app::{
+    AttemptOutcome, DispatchObserver, EventRelayObserver, FailureReason, WebhookAttemptResult, WebhookObserver,
+};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
@@ -32,6 +35,10 @@ struct Inner {
     webhooks: BTreeMap<(&'static str, &'static str), u64>,
     /// Webhook endpoints disabled after failing for days.
     webhook_endpoints_disabled: u64,
+    /// Events the relay published (acknowledged by the bus).
+    relay_published: u64,
+    /// Publications of the relay that failed.
+    relay_publish_failures: u64,
 }
 
 /// The outbox gauges, read from the store at scrape time (`None`: the store
@@ -44,6 +51,11 @@ pub struct OutboxGauges {
     pub oldest_queued_age_seconds: Option<f64>,
     /// Webhook deliveries pending.
     pub webhook_depth: Option<u64>,
+    /// Events the relay has not published yet (`None`: no relay, or the
+    /// store did not answer).
+    pub relay_lag_events: Option<u64>,
+    /// Seconds since the first of them occurred (0 when none).
+    pub relay_lag_seconds: Option<f64>,
 }
 
 /// The metrics registry of one server.
@@ -126,6 +138,30 @@ impl Metrics {
                 out.push_str("# TYPE rsvp_webhook_outbox_depth gauge\n");
                 let _ = writeln!(out, "rsvp_webhook_outbox_depth {depth}");
             }
+            if let Some(lag) = outbox.relay_lag_events {
+                out.push_str("# HELP rsvp_event_relay_lag_events Events not yet published to the event bus.\n");
+                out.push_str("# TYPE rsvp_event_relay_lag_events gauge\n");
+                let _ = writeln!(out, "rsvp_event_relay_lag_events {lag}");
+            }
+            if let Some(lag) = outbox.relay_lag_seconds {
+                out.push_str(
+                    "# HELP rsvp_event_relay_lag_seconds Seconds since the oldest event not yet published to the event bus occurred.\n",
+                );
+                out.push_str("# TYPE rsvp_event_relay_lag_seconds gauge\n");
+                let _ = writeln!(out, "rsvp_event_relay_lag_seconds {lag}");
+            }
+            out.push_str("# HELP rsvp_event_relay_published_total Events published to the event bus and acknowledged.\n");
+            out.push_str("# TYPE rsvp_event_relay_published_total counter\n");
+            let _ = writeln!(out, "rsvp_event_relay_published_total {}", inner.relay_published);
+            out.push_str(
+                "# HELP rsvp_event_relay_publish_failures_total Publications to the event bus that failed (retried with backoff).\n",
+            );
+            out.push_str("# TYPE rsvp_event_relay_publish_failures_total counter\n");
+            let _ = writeln!(
+                out,
+                "rsvp_event_relay_publish_failures_total {}",
+                inner.relay_publish_failures
+            );
             for (outcome, name, help, with_reason) in [
                 ("sent", "rsvp_emails_sent_total", "Emails the transport accepted, by transport.", false),
                 (
@@ -239,6 +275,17 @@ impl WebhookObserver for Metrics {
     }
 }
 
+/// The event relay's publications, counted.
+impl EventRelayObserver for Metrics {
+    fn published(&self, events: usize) {
+        self.with(|inner| inner.relay_published += events as u64);
+    }
+
+    fn publish_failed(&self) {
+        self.with(|inner| inner.relay_publish_failures += 1);
+    }
+}
+
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
@@ -257,6 +304,8 @@ mod tests {
             depth: Some(7),
             oldest_queued_age_seconds: Some(12.5),
             webhook_depth: Some(3),
+            relay_lag_events: Some(4),
+            relay_lag_seconds: Some(1.5),
         });
         assert!(text.contains("rsvp_email_outbox_depth 7"));
         assert!(text.contains("rsvp_email_oldest_queued_age_seconds 12.5"));
@@ -265,6 +314,9 @@ mod tests {
         assert!(!without_store.contains("outbox_depth"));
         assert!(!without_store.contains("oldest_queued"));
         assert!(!without_store.contains("webhook_outbox_depth"));
+        assert!(text.contains("rsvp_event_relay_lag_events 4"));
+        assert!(text.contains("rsvp_event_relay_lag_seconds 1.5"));
+        assert!(!without_store.contains("rsvp_event_relay_lag"), "no relay, no lag");
         assert!(text.contains("rsvp_http_requests_total{route=\"/v1/invitations\",method=\"POST\",status=\"201\"} 2"));
         assert!(text.contains("rsvp_http_request_duration_seconds_bucket{route=\"/v1/invitations\",le=\"0.005\"} 1"));
         assert!(text.contains("rsvp_http_request_duration_seconds_count{route=\"/v1/invitations\"} 2"));
@@ -284,5 +336,20 @@ mod tests {
         assert!(text.contains("rsvp_emails_retried_total{transport=\"smtp\",reason=\"timeout\"} 1"));
         assert!(text.contains("rsvp_emails_failed_total{transport=\"http\",reason=\"permanent\"} 1"));
         assert!(text.contains("# TYPE rsvp_emails_failed_total counter"));
+    }
+
+    #[test]
+    fn the_relays_publications_and_failures_are_counted() {
+        let metrics = Metrics::new();
+        let observer: &dyn EventRelayObserver = &metrics;
+        let text = metrics.render(&OutboxGauges::default());
+        assert!(text.contains("rsvp_event_relay_publish_failures_total 0"), "{text}");
+        observer.published(3);
+        observer.publish_failed();
+        observer.publish_failed();
+        let text = metrics.render(&OutboxGauges::default());
+        assert!(text.contains("rsvp_event_relay_published_total 3"), "{text}");
+        assert!(text.contains("rsvp_event_relay_publish_failures_total 2"), "{text}");
+        assert!(text.contains("# TYPE rsvp_event_relay_publish_failures_total counter"));
     }
 }

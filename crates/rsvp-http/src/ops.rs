@@ -27,6 +27,8 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "ready", body = Status), (status = 503, description = "store unavailable")))]
 pub async fn readyz(state: web::Data<HttpState>) -> Result<HttpResponse, Problem> {
+    // The event bus has no part in it: a bus that is down only delays the
+    // relay (its lag metric rises), never the API.
     match state.app.check_ready().await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
         Err(error) => {
@@ -56,10 +58,19 @@ pub async fn metrics(state: web::Data<HttpState>, req: HttpRequest) -> Result<Ht
         }
     }
     let status = state.app.outbox_status().await;
+    // The relay's lag only where events are relayed: elsewhere it would
+    // grow for ever.
+    let relay = if state.config.event_relay {
+        state.app.event_relay_status().await
+    } else {
+        rsvp_app::EventRelayStatus::default()
+    };
     let outbox = OutboxGauges {
         depth: status.depth,
         oldest_queued_age_seconds: status.oldest_queued_age_seconds,
         webhook_depth: status.webhook_depth,
+        relay_lag_events: relay.lag_events,
+        relay_lag_seconds: relay.lag_seconds,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

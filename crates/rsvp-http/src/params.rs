@@ -109,6 +109,17 @@ fn email_filter(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<Email
     }
 }
 
+fn external_id_filter(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<rsvp_domain::ExternalId> {
+    match rsvp_domain::ExternalId::parse(raw.filter(|e| !e.trim().is_empty())?) {
+        Ok(id) => Some(id),
+        Err(mut e) => {
+            "external_id".clone_into(&mut e.field);
+            errors.push(e);
+            None
+        }
+    }
+}
+
 fn all_or_errors<T>(params: T, errors: Vec<FieldError>) -> Result<T, Vec<FieldError>> {
     if errors.is_empty() { Ok(params) } else { Err(errors) }
 }
@@ -208,6 +219,10 @@ pub struct BusinessListQuery {
     /// Only businesses whose name contains this, case-insensitively.
     #[param(max_length = 200)]
     pub name: Option<String>,
+    /// Only the business with this host platform id (exact match): the
+    /// look-up of a business by `external_id`.
+    #[param(max_length = 255)]
+    pub external_id: Option<String>,
     /// 1 to 200, default 50.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
@@ -231,16 +246,44 @@ impl QueryString for BusinessListQuery {
                 "name must be at most 200 characters",
             ));
         }
+        let external_id = external_id_filter(self.external_id.as_deref(), &mut errors);
         let limit = limit(self.limit.as_deref(), &mut errors);
         let after = page_cursor(self.cursor.as_deref(), cursor::decode, &mut errors);
         all_or_errors(
             rsvp_app::BusinessListParams {
                 name: self.name,
+                external_id,
                 limit,
                 after,
             },
             errors,
         )
+    }
+}
+
+/// Query of the users' look-up: `?external_id=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserLookupQuery {
+    /// The host platform's id of the user (exact match).
+    #[param(required = true, max_length = 255)]
+    pub external_id: Option<String>,
+}
+
+impl QueryString for UserLookupQuery {
+    type Params = rsvp_domain::ExternalId;
+
+    fn into_params(self) -> Result<rsvp_domain::ExternalId, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        match external_id_filter(self.external_id.as_deref(), &mut errors) {
+            Some(id) => Ok(id),
+            None if errors.is_empty() => Err(vec![FieldError::new(
+                "external_id",
+                "required",
+                "external_id is required",
+            )]),
+            None => Err(errors),
+        }
     }
 }
 

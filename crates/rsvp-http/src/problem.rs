@@ -110,7 +110,7 @@ impl Problem {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "a valid API key is required: Authorization: Bearer <key>",
+            "a valid API key (or token) is required: Authorization: Bearer <key>",
         )
     }
 
@@ -180,9 +180,10 @@ impl From<AppError> for Problem {
             AppError::Validation(errors) => Self::invalid_fields(errors.into_vec()),
             AppError::Unauthorized => Self::unauthorized(),
             AppError::NotFound => Self::not_found(),
-            AppError::AlreadyInvited | AppError::AlreadyConnected | AppError::EmailTaken => {
-                Self::new(StatusCode::CONFLICT, code, error.to_string())
-            }
+            AppError::AlreadyInvited
+            | AppError::AlreadyConnected
+            | AppError::EmailTaken
+            | AppError::ExternalIdTaken => Self::new(StatusCode::CONFLICT, code, error.to_string()),
             AppError::InvalidTransition { current } => {
                 let mut problem = Self::new(StatusCode::CONFLICT, code, error.to_string());
                 problem.detail = format!("the invitation is {current}; only a pending invitation can change");
@@ -230,7 +231,7 @@ impl From<AppError> for Problem {
                 problem
             }
             AppError::Unavailable(cause) => {
-                tracing::error!(cause, "store unavailable");
+                tracing::error!(cause, "a dependency (the store, the identity provider) is unavailable");
                 Self::unavailable(code, "the service is temporarily unavailable")
             }
         }

@@ -238,6 +238,7 @@ static TABLE: &[Row] = &[
     api!(operator::update_business, __path_update_business),
     api!(operator::list_users, __path_list_users),
     api!(operator::add_user, __path_add_user),
+    api!(operator::find_users, __path_find_users),
     api!(operator::update_user, __path_update_user),
     api!(operator::list_api_keys, __path_list_api_keys),
     api!(operator::create_api_key, __path_create_api_key),

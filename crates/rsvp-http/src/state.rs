@@ -44,6 +44,9 @@ pub struct HttpConfig {
     /// Where the join link page's "Continue" goes, with the link's token
     /// added as `token` (`RSVP_JOIN_CONTINUE_URL`; `None`: no button).
     pub join_continue_url: Option<rsvp_domain::RedirectUrl>,
+    /// Whether the event log is relayed to a bus (`RSVP_EVENTS_NATS_URL`):
+    /// `/metrics` then shows the relay's lag (default false).
+    pub event_relay: bool,
 }
 
 impl HttpConfig {
@@ -60,6 +63,7 @@ impl HttpConfig {
             branding: Branding::default(),
             pages: None,
             join_continue_url: None,
+            event_relay: false,
         }
     }
 }
@@ -142,7 +146,15 @@ pub(crate) fn token_matches(state: &HttpState, given: &str, expected: &Secret) -
     state.app.secret_matches(given, expected)
 }
 
-/// The authenticated caller of an API-key endpoint.
+/// Whether a bearer token is a JWT (three base64url parts) rather than an
+/// API key (`rsvp_...`, never with a dot).
+fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+/// The authenticated caller of an API-key endpoint: an API key, or a JWT of
+/// the host platform's identity provider when rsvp is configured to accept
+/// them.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
@@ -156,7 +168,12 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state = state?;
             let key = key?.ok_or_else(Problem::unauthorized)?;
-            match state.app.authenticate(&key).await {
+            let authenticated = if state.app.accepts_tokens() && looks_like_jwt(&key) {
+                state.app.authenticate_token(&key).await
+            } else {
+                state.app.authenticate(&key).await
+            };
+            match authenticated {
                 Ok(principal) => Ok(Caller(principal)),
                 Err(error @ (AppError::Unavailable(_) | AppError::BusinessSuspended)) => Err(error.into()),
                 Err(_) => Err(Problem::unauthorized()),

@@ -10,13 +10,14 @@ use rsvp_app::{
     WebhookDeliveryStatus, WebhookEndpoint, WebhookStore,
 };
 use rsvp_domain::{
-    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, Suppression, SuppressionId, User, UserId, WebhookDeliveryId, WebhookEndpointId, fold_for_search,
-    ordered_pair,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, EventId, ExternalId,
+    Invitation, InvitationId, Suppression, SuppressionId, User, UserId, WebhookDeliveryId, WebhookEndpointId,
+    fold_for_search, ordered_pair,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+mod event_relay;
 mod idempotency;
 mod invitations;
 mod join_links;
@@ -62,6 +63,10 @@ impl Store for InMemoryStore {
     }
 
     fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    fn event_relay(&self) -> &dyn rsvp_app::EventRelayStore {
         self
     }
 

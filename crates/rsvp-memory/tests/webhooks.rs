@@ -90,6 +90,7 @@ impl World {
                     email: Some(email.into()),
                     ..NewUserInput::default()
                 },
+                external_id: None,
             })
             .await
             .unwrap();

@@ -6,6 +6,9 @@
 //! - the **email dispatcher** ([`rsvp_app::EmailDispatcher`]), woken by the
 //!   store's [`WorkSignal`] when there is one, else polling every second;
 //! - the **webhook dispatcher** ([`rsvp_app::WebhookDispatcher`]);
+//! - the **event relay** ([`rsvp_app::EventRelay`]), publishing the event
+//!   log to a bus in commit order, one replica at a time (the store's
+//!   lease), paced by [`RelayPacing`] and backing off while the bus fails;
 //! - the **expiry sweeper** ([`App::expire_due`]), which persists `expired`
 //!   for invitations past their time (they already *read* as expired);
 //! - the **pruners** of email jobs finished longer ago than the retention
@@ -38,9 +41,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rsvp_app::{App, EmailDispatcher, WebhookDispatcher, WorkSignal};
+use rsvp_app::{App, EmailDispatcher, EventRelay, WebhookDispatcher, WorkSignal};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+mod relay;
+
+pub use relay::RelayPacing;
 
 /// How often each worker runs, and how much it does per round.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +74,8 @@ pub struct WorkerSettings {
     pub idempotency_prune_every: Duration,
     /// Idempotency records deleted per statement (default 1000).
     pub idempotency_prune_batch: usize,
+    /// How the event relay paces itself (with [`Workers::with_event_relay`]).
+    pub relay: RelayPacing,
 }
 
 impl Default for WorkerSettings {
@@ -80,6 +89,7 @@ impl Default for WorkerSettings {
             email_retention: time::Duration::days(30),
             idempotency_prune_every: Duration::from_secs(600),
             idempotency_prune_batch: 1000,
+            relay: RelayPacing::default(),
         }
     }
 }
@@ -94,12 +104,14 @@ impl WorkerSettings {
 
 /// The workers to start: the sweeper and the idempotency pruner always; the
 /// email dispatcher and the email pruner with [`Workers::with_emails`]; the
-/// webhook dispatcher with [`Workers::with_webhooks`].
+/// webhook dispatcher with [`Workers::with_webhooks`]; the event relay
+/// with [`Workers::with_event_relay`].
 pub struct Workers {
     app: App,
     emails: Option<EmailDispatcher>,
     signal: Option<Arc<dyn WorkSignal>>,
     webhooks: Option<WebhookDispatcher>,
+    relay: Option<EventRelay>,
     settings: WorkerSettings,
 }
 
@@ -109,6 +121,7 @@ impl std::fmt::Debug for Workers {
             .field("emails", &self.emails.is_some())
             .field("signal", &self.signal.is_some())
             .field("webhooks", &self.webhooks.is_some())
+            .field("relay", &self.relay.is_some())
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
@@ -122,6 +135,7 @@ impl Workers {
             emails: None,
             signal: None,
             webhooks: None,
+            relay: None,
             settings: WorkerSettings::default(),
         }
     }
@@ -145,6 +159,13 @@ impl Workers {
         self
     }
 
+    /// Also publish the event log to a bus with `relay` (on a task of its
+    /// own: the API never waits for the bus).
+    pub fn with_event_relay(mut self, relay: EventRelay) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
     /// Tunes the rounds and intervals.
     pub fn with_settings(mut self, settings: WorkerSettings) -> Self {
         self.settings = settings;
@@ -163,6 +184,7 @@ impl Workers {
             emails,
             signal,
             webhooks,
+            relay,
             settings,
         } = self;
         let mut handles = Vec::new();
@@ -190,6 +212,13 @@ impl Workers {
             handles.push(tokio::spawn(dispatch_webhooks(
                 dispatcher,
                 settings.dispatch_idle,
+                stopped.clone(),
+            )));
+        }
+        if let Some(relay) = relay {
+            handles.push(tokio::spawn(relay::relay_events(
+                relay,
+                settings.relay.clone(),
                 stopped.clone(),
             )));
         }

@@ -64,6 +64,7 @@ async fn world() -> World {
                 email: Some("ann@acme.test".into()),
                 ..Default::default()
             },
+            external_id: None,
         })
         .await
         .unwrap();

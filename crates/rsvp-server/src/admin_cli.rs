@@ -18,6 +18,9 @@ pub enum LifecycleCommand {
         /// Only businesses whose name contains this, case-insensitively.
         #[arg(long)]
         name: Option<String>,
+        /// Only the business with this host platform id.
+        #[arg(long)]
+        external_id: Option<String>,
         /// Page size, 1 to 200.
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -42,6 +45,9 @@ pub enum LifecycleCommand {
         /// `true` suspends, `false` reinstates.
         #[arg(long)]
         suspended: Option<bool>,
+        /// The host platform's id; an empty value clears it.
+        #[arg(long)]
+        external_id: Option<String>,
     },
     /// Suspend a business: its keys get 403, its links are dead.
     SuspendBusiness {
@@ -81,6 +87,15 @@ pub enum LifecycleCommand {
         /// `true` deactivates, `false` reactivates.
         #[arg(long)]
         deactivated: Option<bool>,
+        /// The host platform's id; an empty value clears it.
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// Find the user with a host platform id (as GET /v1/admin/users?external_id=).
+    FindUser {
+        /// The host platform's id of the user.
+        #[arg(long)]
+        external_id: String,
     },
     /// Deactivate a user: its keys get 401.
     DeactivateUser {
@@ -124,6 +139,10 @@ fn id<T: std::str::FromStr>(raw: &str, flag: &str) -> anyhow::Result<T> {
     raw.parse().map_err(|_| anyhow::anyhow!("{flag} must be a UUID"))
 }
 
+fn external(raw: &str) -> anyhow::Result<rsvp_domain::ExternalId> {
+    rsvp_domain::ExternalId::parse(raw).map_err(|e| anyhow::anyhow!("--external-id: {}", e.message))
+}
+
 fn page(limit: i64, cursor: Option<&str>) -> anyhow::Result<(PageSize, Option<rsvp_app::Cursor>)> {
     let limit = PageSize::new(limit).context("--limit must be from 1 to 200")?;
     let after = cursor
@@ -138,10 +157,21 @@ pub async fn run(app: &App, command: LifecycleCommand) -> anyhow::Result<Value> 
     use rsvp_http::operator::{ApiKeyList, BusinessDetailBody, BusinessList, CreatedApiKeyBody, ErasureBody, UserList};
     let describe = wiring::describe;
     match command {
-        LifecycleCommand::ListBusinesses { name, limit, cursor } => {
+        LifecycleCommand::ListBusinesses {
+            name,
+            external_id,
+            limit,
+            cursor,
+        } => {
             let (limit, after) = page(limit, cursor.as_deref())?;
+            let external_id = external_id.as_deref().map(external).transpose()?;
             let found = app
-                .list_businesses(BusinessListParams { name, limit, after })
+                .list_businesses(BusinessListParams {
+                    name,
+                    external_id,
+                    limit,
+                    after,
+                })
                 .await
                 .map_err(describe)?;
             Ok(serde_json::to_value(BusinessList::from(&found))?)
@@ -154,11 +184,14 @@ pub async fn run(app: &App, command: LifecycleCommand) -> anyhow::Result<Value> 
             id: raw,
             name,
             suspended,
+            external_id,
         } => {
-            let business = app
-                .update_business(id(&raw, "--id")?, BusinessChange { name, suspended })
-                .await
-                .map_err(describe)?;
+            let change = BusinessChange {
+                name,
+                suspended,
+                external_id: external_id.map(Some),
+            };
+            let business = app.update_business(id(&raw, "--id")?, change).await.map_err(describe)?;
             Ok(serde_json::to_value(BusinessBody::from(&business))?)
         }
         LifecycleCommand::SuspendBusiness { id: raw } => {
@@ -194,14 +227,27 @@ pub async fn run(app: &App, command: LifecycleCommand) -> anyhow::Result<Value> 
             first_name,
             last_name,
             deactivated,
+            external_id,
         } => {
             let change = UserChange {
                 first_name: first_name.map(Some),
                 last_name: last_name.map(Some),
                 deactivated,
+                external_id: external_id.map(Some),
             };
             let user = app.update_user(id(&raw, "--id")?, change).await.map_err(describe)?;
             Ok(serde_json::to_value(UserBody::from(&user))?)
+        }
+        LifecycleCommand::FindUser { external_id } => {
+            let user = app
+                .find_user_by_external_id(&external(&external_id)?)
+                .await
+                .map_err(describe)?;
+            let page = rsvp_app::Page {
+                items: user.into_iter().collect(),
+                next: None,
+            };
+            Ok(serde_json::to_value(UserList::from(&page))?)
         }
         LifecycleCommand::DeactivateUser { id: raw } => {
             let change = UserChange {

@@ -110,6 +110,18 @@ catalog! {
         "Comma-separated origins (https://app.example.com) an invitation's redirect_url may point to.";
     join_continue_url: "RSVP_JOIN_CONTINUE_URL", "unset: no Continue button", false,
         "Where the join link page's Continue goes (an absolute http(s) URL); the link's token is added as ?token=.";
+    jwt_jwks_url: "RSVP_JWT_JWKS_URL", "unset: JWT callers off", false,
+        "The host platform's identity provider's JWKS (https); set, bearer JWTs it signs are accepted beside API keys.";
+    jwt_issuer: "RSVP_JWT_ISSUER", "none: required with RSVP_JWT_JWKS_URL", false,
+        "The accepted iss of a JWT.";
+    jwt_audience: "RSVP_JWT_AUDIENCE", "none: required with RSVP_JWT_JWKS_URL", false,
+        "The accepted aud of a JWT.";
+    jwt_algorithms: "RSVP_JWT_ALGORITHMS", "RS256,ES256", true,
+        "Comma-separated JWT algorithms accepted (RS*, PS*, ES256, ES384, EdDSA; never none or HS*).";
+    jwt_business_claim: "RSVP_JWT_BUSINESS_CLAIM", "org_id", true,
+        "The JWT claim holding the business's external_id.";
+    jwt_user_claim: "RSVP_JWT_USER_CLAIM", "sub", true,
+        "The JWT claim holding the user's external_id.";
     product_name: "RSVP_PRODUCT_NAME", "rsvp", true,
         "Product name shown on the invitee page and in emails.";
     brand_color: "RSVP_BRAND_COLOR", "#4f46e5", false,
@@ -142,6 +154,10 @@ catalog! {
         "true lets webhook endpoints target loopback, private, link-local and unique-local addresses (local setups and tests only).";
     webhook_retry_scale: "RSVP_WEBHOOK_RETRY_SCALE", "1", false,
         "Scales the webhook retry schedule (0.0001..=1), for tests only: 0.001 turns 5 s into 5 ms.";
+    events_nats_url: "RSVP_EVENTS_NATS_URL", "unset: events are not relayed", false,
+        "NATS server(s) with JetStream (nats://HOST:PORT, comma-separated) to publish every event to as a CloudEvent; needs the nats build feature (on by default).";
+    events_nats_subject: "RSVP_EVENTS_NATS_SUBJECT", "rsvp.events", true,
+        "Subject prefix of the events: one message per event on <prefix>.<business id>.<event type>, in the stream <PREFIX> (dots as _) created when missing.";
     log: "RSVP_LOG", "info (or RUST_LOG)", false,
         "Log filter (tracing env-filter syntax); wins over RUST_LOG.";
 }

@@ -21,6 +21,8 @@
 mod admin_cli;
 mod arenas;
 mod catalog;
+mod events;
+mod identity;
 mod probe;
 mod settings;
 mod wiring;
@@ -90,6 +92,9 @@ struct UserArgs {
     /// The user's last name.
     #[arg(long)]
     last_name: Option<String>,
+    /// The host platform's id of the user (its identity provider's `sub`).
+    #[arg(long)]
+    user_external_id: Option<String>,
 }
 
 impl From<UserArgs> for NewUserInput {
@@ -98,6 +103,7 @@ impl From<UserArgs> for NewUserInput {
             email: Some(user.email),
             first_name: user.first_name,
             last_name: user.last_name,
+            external_id: user.user_external_id,
         }
     }
 }
@@ -109,6 +115,9 @@ enum AdminCommand {
         /// The business's name.
         #[arg(long)]
         name: String,
+        /// The host platform's id of the business (its org or tenant id).
+        #[arg(long)]
+        external_id: Option<String>,
         #[command(flatten)]
         user: UserArgs,
     },
@@ -229,11 +238,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store.run_migrations().await.context("applying migrations")?;
             let app = wiring::app(&settings, wiring::ports(std::sync::Arc::new(store)));
             match admin {
-                AdminCommand::CreateBusiness { name, user } => {
+                AdminCommand::CreateBusiness {
+                    name,
+                    external_id,
+                    user,
+                } => {
                     let made = app
                         .provision_business(NewBusinessInput {
                             name: Some(name),
                             user: user.into(),
+                            external_id,
                         })
                         .await
                         .map_err(wiring::describe)?;

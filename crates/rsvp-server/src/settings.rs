@@ -95,6 +95,8 @@ pub struct Settings {
     pub redirect_origins: Vec<String>,
     /// The join link page's "Continue" (the token is added as `token`).
     pub join_continue_url: Option<rsvp_domain::RedirectUrl>,
+    /// The host platform's JWTs accepted beside API keys (`RSVP_JWT_*`).
+    pub jwt: Option<rsvp_jwt::JwtSettings>,
     /// The invitee's side: product name, colour and logo.
     pub branding: Branding,
     /// Resend cooldown in seconds.
@@ -121,6 +123,9 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     /// Factor of every webhook retry delay (tests only; 1 in production).
     pub webhook_retry_scale: f64,
+    /// The event bus the event log is relayed to (`RSVP_EVENTS_NATS_*`;
+    /// `None`: not relayed).
+    pub events: Option<crate::events::EventBusSettings>,
     /// Log filter.
     pub log_filter: String,
 }
@@ -341,6 +346,8 @@ impl Settings {
                     .map_err(|e| Source::error("RSVP_JOIN_CONTINUE_URL", format!("'{url}': {}", e.message)))
             })
             .transpose()?;
+        let jwt = crate::identity::jwt_settings(|name| src.get(name))
+            .map_err(|(name, problem)| Source::error(name, problem))?;
         let product_name = src.get("RSVP_PRODUCT_NAME").unwrap_or("rsvp");
         let brand_color = src.get("RSVP_BRAND_COLOR");
         let logo_url = src.get("RSVP_LOGO_URL");
@@ -355,6 +362,7 @@ impl Settings {
         Ok(Self {
             redirect_origins,
             join_continue_url,
+            jwt,
             branding,
             bind,
             data_dir,
@@ -390,6 +398,8 @@ impl Settings {
             webhook_allow_http: src.flag("RSVP_WEBHOOK_ALLOW_HTTP")?,
             webhook_allow_private: src.flag("RSVP_WEBHOOK_ALLOW_PRIVATE")?,
             webhook_retry_scale: src.factor("RSVP_WEBHOOK_RETRY_SCALE", 0.0001..=1.0)?,
+            events: crate::events::event_bus_settings(|name| src.get(name))
+                .map_err(|(name, problem)| Source::error(name, problem))?,
             log_filter: log_filter(&src)?,
         })
     }

@@ -173,6 +173,19 @@ pub fn dispatch_settings(settings: &Settings, public_url: String) -> DispatchSet
     dispatch
 }
 
+/// `app`, accepting the host platform's JWTs when `RSVP_JWT_JWKS_URL` is
+/// set; the keys are fetched once now, so that the first caller does not wait
+/// (a failure is logged, and retried when a token comes).
+async fn with_jwt_callers(app: App, settings: &Settings) -> anyhow::Result<App> {
+    let Some(jwt) = &settings.jwt else {
+        return Ok(app);
+    };
+    let verifier = rsvp_jwt::JwtVerifier::with_clock(jwt.clone(), app.clock()).context("RSVP_JWT_*")?;
+    let keys = verifier.prefetch().await;
+    tracing::info!(keys, algorithms = ?jwt.algorithms, "JWT callers accepted");
+    Ok(app.with_token_verifier(Arc::new(verifier)))
+}
+
 /// `rsvp serve`: migrations, HTTP server, workers; stops cleanly on SIGTERM/SIGINT.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&settings).await?);
@@ -183,7 +196,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "database ready"
     );
     let ports = ports(store.clone());
-    let app = app(&settings, ports.clone());
+    let app = with_jwt_callers(app(&settings, ports.clone()), &settings).await?;
     // Bind first: with RSVP_BIND on port 0 the links need the port the system chose.
     let listener =
         std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;
@@ -196,6 +209,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     http_config.trusted_proxies = settings.trusted_proxies.clone();
     http_config.branding = settings.branding.clone();
     http_config.join_continue_url = settings.join_continue_url.clone();
+    http_config.event_relay = settings.events.is_some();
     if let Some(dir) = &settings.templates_dir {
         let pages =
             rsvp_http::PageTemplates::from_dir(dir).with_context(|| format!("RSVP_TEMPLATES_DIR={}", dir.display()))?;
@@ -211,6 +225,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .with_timer(Arc::new(TokioTimer))
     .with_observer(state.metrics.clone());
     let webhooks = webhook_dispatcher(&settings, &ports)?.with_observer(state.metrics.clone());
+    let relay = crate::events::event_relay(
+        settings.events.as_ref(),
+        settings.public_url.as_deref(),
+        &ports,
+        state.metrics.clone(),
+    )
+    .await?;
     let server = HttpServer::new(move || {
         ActixApp::new()
             .configure(rsvp_http::configure(state.clone()))
@@ -223,12 +244,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .run();
     tracing::info!(bind = %bound, public_url = %public_url, "rsvp listening");
     let retention = time::Duration::days(i64::from(settings.email_retention_days));
-    let workers = rsvp_runtime::Workers::new(app)
+    let mut workers = rsvp_runtime::Workers::new(app)
         .with_emails(dispatcher)
         .with_work_signal(Arc::new(store.work_signal()))
         .with_webhooks(webhooks)
-        .with_settings(rsvp_runtime::WorkerSettings::default().with_email_retention(retention))
-        .start();
+        .with_settings(rsvp_runtime::WorkerSettings::default().with_email_retention(retention));
+    if let Some(relay) = relay {
+        // A task of its own: the API never waits for the bus.
+        workers = workers.with_event_relay(relay);
+    }
+    let workers = workers.start();
     // actix-web handles SIGTERM/SIGINT itself: it stops accepting, lets
     // in-flight requests finish, then resolves.
     let result = server.await;

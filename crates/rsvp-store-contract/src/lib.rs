@@ -183,6 +183,9 @@ macro_rules! __store_contract_each_case {
             updating_a_business_writes_its_name_and_suspension_and_an_unknown_one_is_not_found,
             users_of_a_business_are_listed_newest_first_and_paged,
             updating_a_user_writes_its_names_and_deactivation_and_an_unknown_one_is_not_found,
+            // operator external ids
+            external_ids_read_back_and_find_their_business_and_user_exactly,
+            a_taken_external_id_is_refused_on_every_write_and_writes_nothing,
             // operator erasure
             invitations_to_an_email_are_found_in_every_business_whatever_the_case,
             an_erasure_replaces_personal_data_cancels_pending_revokes_links_drops_queued_emails_and_writes_events,
@@ -232,6 +235,11 @@ macro_rules! __store_contract_each_case {
             expired_idempotency_records_are_pruned_earliest_first_in_batches_and_live_ones_never,
             concurrent_begins_of_one_key_have_exactly_one_start,
             concurrent_takeovers_of_a_stale_record_have_exactly_one_winner,
+            // event relay
+            the_relay_reads_events_in_commit_order_after_a_cursor_each_once,
+            the_relay_cursor_only_moves_forward_and_only_for_the_lease_holder,
+            the_relay_lease_is_exclusive_until_it_ends_and_then_taken_over,
+            the_relay_lag_counts_the_events_after_the_cursor_and_when_the_first_occurred,
             // readiness
             a_store_answers_ping,
         );
@@ -267,7 +275,8 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 20] = [
+    const CASE_SOURCES: [&str; 22] = [
+        include_str!("cases/event_relay.rs"),
         include_str!("cases/idempotency.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/invitations_email_cap.rs"),
@@ -281,6 +290,7 @@ mod tests {
         include_str!("cases/network.rs"),
         include_str!("cases/operator.rs"),
         include_str!("cases/operator_erasure.rs"),
+        include_str!("cases/operator_external_ids.rs"),
         include_str!("cases/operator_suppressions.rs"),
         include_str!("cases/operator_tenants.rs"),
         include_str!("cases/outbox.rs"),

@@ -22,7 +22,7 @@ use crate::{Backend, DieselStore};
 /// Every table rsvp keeps, in an order where a row's references are copied
 /// before it. A test checks it against the migrated schema, so a new table
 /// cannot be forgotten.
-pub(crate) const TABLES: [&str; 16] = [
+pub(crate) const TABLES: [&str; 17] = [
     "businesses",
     "users",
     "api_keys",
@@ -32,6 +32,7 @@ pub(crate) const TABLES: [&str; 16] = [
     "connections",
     "connection_requests",
     "events",
+    "event_relay",
     "email_jobs",
     "email_cap_minutes",
     "suppressions",
@@ -40,6 +41,13 @@ pub(crate) const TABLES: [&str; 16] = [
     "idempotency_records",
     "pending_fixups",
 ];
+
+/// Columns each backend fills itself, left out of the copy: an event's
+/// place in the relay's commit order (`relay_seq` on SQLite; `relay_tx` and
+/// `relay_seq` on PostgreSQL). The events arrive in SQLite's order (rowid,
+/// which is `relay_seq`) in one transaction, so PostgreSQL numbers them in
+/// the same order, and the relay's cursor (an event id) keeps its place.
+const FILLED_BY_EACH_BACKEND: [(&str, &str); 2] = [("events", "relay_seq"), ("events", "relay_tx")];
 
 /// Data fix-ups a migration of the target queued itself: the source's own
 /// rows merge with them instead of making the target count as not empty.
@@ -197,10 +205,14 @@ fn copy_all(lite: &mut SqliteConnection, pg: &mut PgConnection) -> Result<CopyRe
 /// The table's columns on SQLite (name, declared type), after checking that
 /// PostgreSQL has the same set.
 fn matching_columns(lite: &mut SqliteConnection, pg: &mut PgConnection, table: &str) -> Result<Vec<ColumnRow>, Abort> {
+    let copied = |name: &str| !FILLED_BY_EACH_BACKEND.contains(&(table, name));
     let columns: Vec<ColumnRow> =
         diesel::sql_query("SELECT name, upper(type) AS declared_type FROM pragma_table_info(?) ORDER BY cid")
             .bind::<Text, _>(table)
-            .load(lite)?;
+            .load::<ColumnRow>(lite)?
+            .into_iter()
+            .filter(|column| copied(&column.name))
+            .collect();
     let mut on_pg: Vec<String> = diesel::sql_query(
         "SELECT column_name::text AS name, data_type::text AS declared_type FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1",
@@ -209,6 +221,7 @@ fn matching_columns(lite: &mut SqliteConnection, pg: &mut PgConnection, table: &
     .load::<ColumnRow>(pg)?
     .into_iter()
     .map(|column| column.name)
+    .filter(|name| copied(name))
     .collect();
     let mut on_sqlite: Vec<String> = columns.iter().map(|column| column.name.clone()).collect();
     on_pg.sort();

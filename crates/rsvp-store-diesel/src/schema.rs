@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> BigInt,
         name_folded -> Text,
         suspended_at -> Nullable<BigInt>,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -26,6 +27,7 @@ diesel::table! {
         last_name -> Nullable<Text>,
         created_at -> BigInt,
         deactivated_at -> Nullable<BigInt>,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -229,6 +231,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The relay of the event log to an event bus: its cursor (the last
+    /// event published) and its lease. The events' places in commit order
+    /// (`events.relay_tx`, `events.relay_seq` on PostgreSQL;
+    /// `events.relay_seq` on SQLite) are read by the relay's own SQL only
+    /// (`store/event_relay.rs`).
+    event_relay (name) {
+        name -> Text,
+        last_event_id -> Nullable<Text>,
+        holder -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(users -> businesses (business_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(link_tokens -> invitations (invitation_id));
@@ -241,6 +257,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     link_tokens,
     connections,
     events,
+    event_relay,
     join_links,
     connection_requests,
     email_jobs,

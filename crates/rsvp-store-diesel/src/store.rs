@@ -18,7 +18,7 @@ use rsvp_app::{
 };
 use rsvp_domain::{
     ApiKey, ApiKeyId, Business, BusinessId, Connection as DomainConnection, EmailAddress, EmailJobId, Event, EventId,
-    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId,
+    ExternalId, Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId,
 };
 use time::OffsetDateTime;
 
@@ -171,6 +171,7 @@ pub struct DieselStore {
     listen_url: Option<String>,
 }
 
+mod event_relay;
 mod idempotency;
 mod inviting;
 mod joining;
@@ -250,6 +251,10 @@ impl Store for DieselStore {
     }
 
     fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    fn event_relay(&self) -> &dyn rsvp_app::EventRelayStore {
         self
     }
 

@@ -15,6 +15,7 @@ fn acme() -> Business {
         name: BusinessName::parse("Acme").unwrap_or_else(|e| panic!("{e:?}")),
         created_at: OffsetDateTime::UNIX_EPOCH,
         suspended_at: None,
+        external_id: None,
     }
 }
 
@@ -88,6 +89,7 @@ async fn every_url_form_of_sqlite_opens_the_same_file() {
         last_name: None,
         created_at: business.created_at,
         deactivated_at: None,
+        external_id: None,
     };
     let key = rsvp_app::ApiKeyRecord {
         key: rsvp_domain::ApiKey {

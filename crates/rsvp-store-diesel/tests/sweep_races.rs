@@ -37,6 +37,7 @@ async fn race(database: TestDatabase) {
                 email: Some("ann@acme.test".into()),
                 ..Default::default()
             },
+            external_id: None,
         })
         .await
         .unwrap();

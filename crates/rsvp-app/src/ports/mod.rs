@@ -4,12 +4,18 @@
 //!
 //! `records`: what the store reads and writes; `store`: the [`Store`] port
 //! and its contract; `outbound`: emails, webhooks and time (the mailer,
-//! renderer, sender, resolver, timer and work signal ports).
+//! renderer, sender, resolver, timer and work signal ports); `identity`: the
+//! host platform's bearer JWTs ([`TokenVerifier`]); `bus`: the event bus
+//! the relay publishes the event log to ([`EventBus`]).
 
+mod bus;
+mod identity;
 mod outbound;
 mod records;
 mod store;
 
+pub use bus::*;
+pub use identity::*;
 pub use outbound::*;
 pub use records::*;
 pub use rsvp_domain::Locale;
@@ -18,8 +24,9 @@ pub use store::*;
 use async_trait::async_trait;
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
-    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, EventId, Invitation,
-    InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId, WebhookEndpointId,
+    ApiKey, ApiKeyId, Business, BusinessId, Connection, EmailAddress, EmailJobId, Event, EventId, ExternalId,
+    Invitation, InvitationId, InvitationStatus, Suppression, SuppressionId, User, UserId, WebhookDeliveryId,
+    WebhookEndpointId,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;

@@ -11,6 +11,9 @@ pub enum StoreError {
     /// A user with this (normalized) email exists.
     #[error("a user with this email already exists")]
     EmailTaken,
+    /// Another business (or user) already has this host platform id.
+    #[error("this external_id belongs to another business or user")]
+    ExternalIdTaken,
     /// The row to change is not there.
     #[error("not found")]
     NotFound,

@@ -157,12 +157,14 @@ impl App {
                     name,
                     created_at: now,
                     suspended_at: None,
+                    external_id: None,
                 };
                 let user = self.user_from(
                     ValidUser {
                         email: invitation.email().clone(),
                         first_name,
                         last_name,
+                        external_id: None,
                     },
                     business.id,
                     now,

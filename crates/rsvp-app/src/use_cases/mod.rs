@@ -8,6 +8,7 @@
 //! ports, and what every area shares (the clock, ids, authentication).
 
 mod idempotency;
+mod identity;
 mod invitations;
 mod join_links;
 mod links;
@@ -28,9 +29,9 @@ use std::sync::Arc;
 
 use rsvp_domain::{
     AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
-    ConnectionId, EmailAddress, EmailJobId, Event, EventId, FieldError, Invitation, InvitationId, InvitationRequest,
-    InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, ResendError, Suppression,
-    SuppressionId, User, UserId, ValidationErrors, check_access, check_invite,
+    ConnectionId, EmailAddress, EmailJobId, Event, EventId, ExternalId, FieldError, Invitation, InvitationId,
+    InvitationRequest, InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, ResendError,
+    Suppression, SuppressionId, User, UserId, ValidationErrors, check_access, check_invite,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -128,6 +129,8 @@ pub struct App {
     pub(crate) settings: Settings,
     pub(crate) resolver: Resolver,
     pub(crate) credentials: Arc<crate::credentials::CredentialCache>,
+    pub(crate) verifier: identity::Verifier,
+    pub(crate) principals: Arc<crate::credentials::CredentialCache<Principal>>,
 }
 
 /// The host resolver of the webhook URL check, if any.
@@ -146,6 +149,17 @@ pub(crate) fn optional_name(errors: &mut ValidationErrors, field: &str, value: O
         .and_then(|v| errors.collect(field, PersonName::parse(v)))
 }
 
+/// An optional external id field: `None` when absent or blank, else parsed.
+pub(crate) fn optional_external_id(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<ExternalId> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| errors.collect(field, ExternalId::parse(v)))
+}
+
 impl App {
     /// Builds the application over its ports.
     pub fn new(ports: Ports, settings: Settings) -> Self {
@@ -154,6 +168,8 @@ impl App {
             settings,
             resolver: Resolver::default(),
             credentials: Arc::default(),
+            verifier: identity::Verifier::default(),
+            principals: Arc::default(),
         }
     }
 
@@ -341,5 +357,6 @@ impl App {
     /// business, erasure), so that this replica applies it at once.
     pub(crate) fn forget_credentials(&self) {
         self.credentials.clear();
+        self.principals.clear();
     }
 }

@@ -19,6 +19,8 @@ const ERASURE_ROUNDS: usize = 5;
 pub struct BusinessListParams {
     /// Only businesses whose name contains this, case-insensitively.
     pub name: Option<String>,
+    /// Only the business with this host platform id (exact).
+    pub external_id: Option<ExternalId>,
     /// Page size.
     pub limit: PageSize,
     /// Continue after.
@@ -42,6 +44,8 @@ pub struct BusinessChange {
     pub name: Option<String>,
     /// Suspend (`true`) or reinstate (`false`).
     pub suspended: Option<bool>,
+    /// Set (`Some(Some(_))`) or clear (`Some(None)`) the host platform's id.
+    pub external_id: Option<Option<String>>,
 }
 
 /// A change of a user; `None` leaves a field as it is, `Some(None)` clears a
@@ -54,6 +58,8 @@ pub struct UserChange {
     pub last_name: Option<Option<String>>,
     /// Deactivate (`true`) or reactivate (`false`).
     pub deactivated: Option<bool>,
+    /// Set (`Some(Some(_))`) or clear (`Some(None)`) the host platform's id.
+    pub external_id: Option<Option<String>>,
 }
 
 /// Input of [`App::create_api_key`].
@@ -96,6 +102,7 @@ impl App {
     pub async fn list_businesses(&self, params: BusinessListParams) -> Result<Page<Business>, AppError> {
         let query = BusinessQuery {
             name: params.name.map(|n| fold_for_search(&n)).filter(|n| !n.is_empty()),
+            external_id: params.external_id,
             limit: params.limit,
             after: params.after,
         };
@@ -139,13 +146,17 @@ impl App {
     /// replica, within [`Settings::credential_cache_ttl`](crate::Settings::credential_cache_ttl) (0.5 s) on the others.
     ///
     /// # Errors
-    /// [`AppError::Validation`] (`name`), [`AppError::NotFound`].
+    /// [`AppError::Validation`] (`name`, `external_id`), [`AppError::NotFound`],
+    /// [`AppError::ExternalIdTaken`].
     pub async fn update_business(&self, id: BusinessId, change: BusinessChange) -> Result<Business, AppError> {
         let mut errors = ValidationErrors::new();
         let name = change
             .name
             .as_deref()
             .and_then(|n| errors.collect("name", BusinessName::parse(n)));
+        let external_id = change
+            .external_id
+            .map(|e| optional_external_id(&mut errors, "external_id", e.as_deref()));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
@@ -153,12 +164,28 @@ impl App {
         if let Some(name) = name {
             business.name = name;
         }
+        if let Some(external_id) = external_id {
+            business.external_id = external_id;
+        }
         if let Some(suspended) = change.suspended {
             business = business.with_suspension(suspended, self.now());
         }
         self.ports().store.operator().update_business(&business).await?;
         self.forget_credentials();
         Ok(business)
+    }
+
+    /// The user with this host platform id (compared exactly), if any.
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn find_user_by_external_id(&self, external_id: &ExternalId) -> Result<Option<User>, AppError> {
+        Ok(self
+            .ports()
+            .store
+            .operator()
+            .find_user_by_external_id(external_id)
+            .await?)
     }
 
     /// The users of a business, newest first.
@@ -175,7 +202,8 @@ impl App {
     /// [`Settings::credential_cache_ttl`](crate::Settings::credential_cache_ttl) (0.5 s) on the others.
     ///
     /// # Errors
-    /// [`AppError::Validation`] (`first_name`, `last_name`), [`AppError::NotFound`].
+    /// [`AppError::Validation`] (`first_name`, `last_name`, `external_id`),
+    /// [`AppError::NotFound`], [`AppError::ExternalIdTaken`].
     pub async fn update_user(&self, id: UserId, change: UserChange) -> Result<User, AppError> {
         let mut errors = ValidationErrors::new();
         let first_name = change
@@ -184,10 +212,16 @@ impl App {
         let last_name = change
             .last_name
             .map(|n| optional_name(&mut errors, "last_name", n.as_deref()));
+        let external_id = change
+            .external_id
+            .map(|e| optional_external_id(&mut errors, "external_id", e.as_deref()));
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
         let mut user = self.user(id).await?;
+        if let Some(external_id) = external_id {
+            user.external_id = external_id;
+        }
         if let Some(first_name) = first_name {
             user.first_name = first_name;
         }
@@ -324,6 +358,8 @@ pub struct NewBusinessInput {
     pub name: Option<String>,
     /// Its first user.
     pub user: NewUserInput,
+    /// Optional: the host platform's id of the business, unique.
+    pub external_id: Option<String>,
 }
 
 /// Input of [`App::add_user`].
@@ -335,6 +371,8 @@ pub struct NewUserInput {
     pub first_name: Option<String>,
     /// Optional.
     pub last_name: Option<String>,
+    /// Optional: the host platform's id of the user, unique.
+    pub external_id: Option<String>,
 }
 
 /// A business, its first user, and that user's API key (shown once).
@@ -365,6 +403,7 @@ pub(crate) struct ValidUser {
     pub(crate) email: EmailAddress,
     pub(crate) first_name: Option<PersonName>,
     pub(crate) last_name: Option<PersonName>,
+    pub(crate) external_id: Option<ExternalId>,
 }
 
 impl App {
@@ -399,10 +438,12 @@ impl App {
         };
         let first_name = optional_name(errors, &field("first_name"), input.first_name.as_deref());
         let last_name = optional_name(errors, &field("last_name"), input.last_name.as_deref());
+        let external_id = optional_external_id(errors, &field("external_id"), input.external_id.as_deref());
         email.map(|email| ValidUser {
             email,
             first_name,
             last_name,
+            external_id,
         })
     }
 
@@ -415,6 +456,7 @@ impl App {
             last_name: valid.last_name,
             created_at: now,
             deactivated_at: None,
+            external_id: valid.external_id,
         }
     }
 
@@ -422,7 +464,7 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::Validation`] (`name`, `user.email`, ...),
-    /// [`AppError::EmailTaken`].
+    /// [`AppError::EmailTaken`], [`AppError::ExternalIdTaken`].
     pub async fn provision_business(&self, input: NewBusinessInput) -> Result<ProvisionedBusiness, AppError> {
         let mut errors = ValidationErrors::new();
         let name = match &input.name {
@@ -432,6 +474,7 @@ impl App {
                 None
             }
         };
+        let external_id = optional_external_id(&mut errors, "external_id", input.external_id.as_deref());
         let user = self.validate_user(&input.user, "user", &mut errors);
         let (Some(name), Some(user), true) = (name, user, errors.is_empty()) else {
             return Err(AppError::Validation(errors));
@@ -442,6 +485,7 @@ impl App {
             name,
             created_at: now,
             suspended_at: None,
+            external_id,
         };
         let user = self.user_from(user, business.id, now);
         let (api_key, key) = self.default_api_key(user.id, now)?;
@@ -462,7 +506,7 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::Validation`], [`AppError::NotFound`] (no such business),
-    /// [`AppError::EmailTaken`].
+    /// [`AppError::EmailTaken`], [`AppError::ExternalIdTaken`].
     pub async fn add_user(&self, business_id: BusinessId, input: NewUserInput) -> Result<ProvisionedUser, AppError> {
         let mut errors = ValidationErrors::new();
         let valid = self.validate_user(&input, "", &mut errors);

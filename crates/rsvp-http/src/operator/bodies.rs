@@ -276,6 +276,7 @@ mod tests {
                 created_at: "2026-01-01T00:00:00Z".to_owned(),
                 deactivated: false,
                 deactivated_at: None,
+                external_id: None,
             },
             api_key: ShownOnce("rsvp_secret".to_owned()),
             api_key_id: "k".to_owned(),

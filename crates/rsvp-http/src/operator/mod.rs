@@ -6,6 +6,7 @@
 //! suppressions. And `GET /v1/me`, for any API key: who it acts as.
 
 mod bodies;
+mod requests;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -16,13 +17,13 @@ pub use bodies::*;
 use crate::cursor;
 use crate::dto::{BusinessBody, SuppressionBody, UserBody};
 use crate::json::Json;
-use crate::params::{BusinessListQuery, IdParam, PageQuery, PathId, Query, SuppressionQuery};
+use crate::params::{BusinessListQuery, IdParam, PageQuery, PathId, Query, SuppressionQuery, UserLookupQuery};
 use crate::problem::Problem;
-use crate::requests::{
+use crate::state::{Caller, HttpState, Operator};
+pub use requests::{
     AddUserRequest, CreateApiKeyRequest, CreateBusinessRequest, ErasureRequest, UpdateBusinessRequest,
     UpdateUserRequest,
 };
-use crate::state::{Caller, HttpState, Operator};
 
 /// `POST /v1/admin/businesses`
 #[utoipa::path(post, path = "/v1/admin/businesses", tag = "operator", request_body = CreateBusinessRequest,
@@ -106,6 +107,7 @@ pub async fn delete_suppression(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "newest first", body = BusinessList),
+        (status = 400, description = "`invalid_query`: a bad filter, limit or cursor"),
         (status = 404, description = "the operator API is off"),
     ))]
 pub async fn list_businesses(
@@ -133,12 +135,13 @@ pub async fn get_business(
     Ok(HttpResponse::Ok().json(BusinessDetailBody::from(&detail)))
 }
 
-/// `PATCH /v1/admin/businesses/{id}` with `{"name", "suspended"}`
+/// `PATCH /v1/admin/businesses/{id}` with `{"name", "suspended", "external_id"}`
 #[utoipa::path(patch, path = "/v1/admin/businesses/{id}", tag = "operator", params(IdParam),
     request_body = UpdateBusinessRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the business after the change; while suspended its API keys get 403 `business_suspended` and its links are dead", body = BusinessBody),
         (status = 404, description = "no such business"),
+        (status = 409, description = "`external_id_taken`: another business has this external_id"),
         (status = 422, description = "invalid fields"),
     ))]
 pub async fn update_business(
@@ -168,12 +171,34 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(UserList::from(&users)))
 }
 
-/// `PATCH /v1/admin/users/{id}` with `{"first_name","last_name","deactivated"}`
+/// `GET /v1/admin/users?external_id=`: the user with the host platform's id.
+#[utoipa::path(get, path = "/v1/admin/users", tag = "operator", params(UserLookupQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "the user with this external_id, or none (`data` is empty)", body = UserList),
+        (status = 404, description = "the operator API is off"),
+        (status = 400, description = "`invalid_query`: external_id missing or invalid"),
+    ))]
+pub async fn find_users(
+    state: web::Data<HttpState>,
+    _: Operator,
+    Query(external_id): Query<UserLookupQuery>,
+) -> Result<HttpResponse, Problem> {
+    let user = state.app.find_user_by_external_id(&external_id).await?;
+    let page = rsvp_app::Page {
+        items: user.into_iter().collect(),
+        next: None,
+    };
+    Ok(HttpResponse::Ok().json(UserList::from(&page)))
+}
+
+/// `PATCH /v1/admin/users/{id}` with `{"first_name","last_name","deactivated","external_id"}`
 #[utoipa::path(patch, path = "/v1/admin/users/{id}", tag = "operator", params(IdParam),
     request_body = UpdateUserRequest, security(("admin_token" = [])),
     responses(
         (status = 200, description = "the user after the change; while deactivated its API keys get 401", body = UserBody),
         (status = 404, description = "no such user"),
+        (status = 409, description = "`external_id_taken`: another user has this external_id"),
         (status = 422, description = "invalid fields"),
     ))]
 pub async fn update_user(

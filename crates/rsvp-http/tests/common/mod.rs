@@ -95,6 +95,15 @@ impl Api {
         })
     }
 
+    /// The same API accepting the host platform's JWTs, verified by
+    /// `verifier`, beside API keys (a fresh HTTP state over the same app and
+    /// config: call it before the first request).
+    pub fn accepting_tokens(mut self, verifier: Arc<dyn rsvp_app::TokenVerifier>) -> Self {
+        let app = self.state.app.clone().with_token_verifier(verifier);
+        self.state = HttpState::new(app, self.state.config.clone());
+        self
+    }
+
     fn over(store: Arc<dyn rsvp_app::Store>, database: Option<TestDatabase>) -> Self {
         Self::over_with(store, database, |_, _| {})
     }

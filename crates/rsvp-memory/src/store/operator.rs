@@ -78,6 +78,10 @@ impl OperatorStore for InMemoryStore {
                         .name
                         .as_deref()
                         .is_none_or(|name| fold_for_search(b.name.as_str()).contains(name))
+                        && query
+                            .external_id
+                            .as_ref()
+                            .is_none_or(|wanted| b.external_id.as_ref() == Some(wanted))
                 })
                 .cloned();
             let cursor = |b: &Business| Cursor {
@@ -90,9 +94,16 @@ impl OperatorStore for InMemoryStore {
 
     async fn update_business(&self, business: &Business) -> Result<(), StoreError> {
         self.with(|s| {
+            if !s.businesses.contains_key(&business.id) {
+                return Err(StoreError::NotFound);
+            }
+            if s.business_external_id_taken(business.external_id.as_ref(), business.id) {
+                return Err(StoreError::ExternalIdTaken);
+            }
             let stored = s.businesses.get_mut(&business.id).ok_or(StoreError::NotFound)?;
             stored.name = business.name.clone();
             stored.suspended_at = business.suspended_at;
+            stored.external_id = business.external_id.clone();
             Ok(())
         })
     }
@@ -110,10 +121,17 @@ impl OperatorStore for InMemoryStore {
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         self.with(|s| {
+            if !s.users.contains_key(&user.id) {
+                return Err(StoreError::NotFound);
+            }
+            if s.user_external_id_taken(user.external_id.as_ref(), user.id) {
+                return Err(StoreError::ExternalIdTaken);
+            }
             let stored = s.users.get_mut(&user.id).ok_or(StoreError::NotFound)?;
             stored.first_name = user.first_name.clone();
             stored.last_name = user.last_name.clone();
             stored.deactivated_at = user.deactivated_at;
+            stored.external_id = user.external_id.clone();
             Ok(())
         })
     }
@@ -122,11 +140,42 @@ impl OperatorStore for InMemoryStore {
         self.with(|s| Ok(s.find_user_by_email(email)))
     }
 
+    async fn find_user_by_external_id(&self, external_id: &ExternalId) -> Result<Option<User>, StoreError> {
+        self.with(|s| {
+            Ok(s.users
+                .values()
+                .find(|u| u.external_id.as_ref() == Some(external_id))
+                .cloned())
+        })
+    }
+
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.with(|s| Ok(s.users.get(&id).cloned()))
     }
 
     async fn find_users_by_emails(&self, emails: &[EmailAddress]) -> Result<Vec<User>, StoreError> {
         self.with(|s| Ok(emails.iter().filter_map(|e| s.find_user_by_email(e)).collect()))
+    }
+}
+
+/// Uniqueness of the host platform's ids, as the unique indexes of the
+/// SQL stores keep it.
+impl super::state::State {
+    /// Whether a business other than `except` has `external_id`.
+    pub(super) fn business_external_id_taken(&self, external_id: Option<&ExternalId>, except: BusinessId) -> bool {
+        external_id.is_some_and(|wanted| {
+            self.businesses
+                .values()
+                .any(|b| b.id != except && b.external_id.as_ref() == Some(wanted))
+        })
+    }
+
+    /// Whether a user other than `except` has `external_id`.
+    pub(super) fn user_external_id_taken(&self, external_id: Option<&ExternalId>, except: UserId) -> bool {
+        external_id.is_some_and(|wanted| {
+            self.users
+                .values()
+                .any(|u| u.id != except && u.external_id.as_ref() == Some(wanted))
+        })
     }
 }

@@ -100,6 +100,8 @@ pub(super) struct State {
     pub(super) connections: HashMap<(BusinessId, BusinessId), Connection>,
     /// Events in id order.
     pub(super) events: BTreeMap<EventId, Event>,
+    /// The events in insertion (commit) order, the relay's cursor and lease.
+    pub(super) relay: super::event_relay::RelayLog,
     pub(super) email_jobs: HashMap<EmailJobId, EmailJob>,
     /// When each finished job finished (for retention).
     pub(super) email_jobs_finished_at: HashMap<EmailJobId, OffsetDateTime>,
@@ -125,6 +127,7 @@ impl State {
     /// each business that can see it whose filter matches.
     pub(super) fn insert_event(&mut self, event: &Event) {
         self.events.insert(event.id, event.clone());
+        self.relay.log.push(event.id);
         let kind = event.kind.as_str();
         let deliveries: Vec<WebhookDelivery> = self
             .webhook_endpoints
@@ -200,6 +203,9 @@ impl State {
         if self.user_by_email.contains_key(user.email.normalized()) {
             return Err(StoreError::EmailTaken);
         }
+        if self.user_external_id_taken(user.external_id.as_ref(), user.id) {
+            return Err(StoreError::ExternalIdTaken);
+        }
         self.user_by_email.insert(user.email.normalized().to_owned(), user.id);
         self.users.insert(user.id, user.clone());
         Ok(())
@@ -211,6 +217,9 @@ impl State {
         user: &User,
         key: &ApiKeyRecord,
     ) -> Result<(), StoreError> {
+        if self.business_external_id_taken(business.external_id.as_ref(), business.id) {
+            return Err(StoreError::ExternalIdTaken);
+        }
         self.insert_user(user)?;
         self.businesses.insert(business.id, business.clone());
         self.api_keys.insert(key.hash, key.clone());
@@ -295,6 +304,7 @@ impl State {
                 job.last_error = None;
             }
             self.events.insert(item.event.id, item.event.clone());
+            self.relay.log.push(item.event.id);
             counts.invitations += 1;
             if item.resolves() {
                 counts.resolved += 1;

@@ -1,7 +1,7 @@
 //! The cases of the contract: one `pub async fn` per rule of the
 //! `rsvp_app::Store` rustdoc, named as the sentence it checks, in one
 //! module per area (invitations, links, network, join links, operator,
-//! webhooks, idempotency) and for the outbox and readiness the areas share.
+//! webhooks, idempotency, the event relay) and for the outbox and readiness the areas share.
 //! Each takes a fresh [`Harness`](crate::Harness) and panics when the store
 //! breaks the rule; [`store_contract_tests!`](crate::store_contract_tests)
 //! turns each into a test.
@@ -13,6 +13,7 @@
 
 #![allow(clippy::expect_used, reason = "a contract case fails by panicking, like any test")]
 
+mod event_relay;
 mod idempotency;
 mod invitations;
 mod invitations_email_cap;
@@ -26,6 +27,7 @@ mod links;
 mod network;
 mod operator;
 mod operator_erasure;
+mod operator_external_ids;
 mod operator_suppressions;
 mod operator_tenants;
 mod outbox;
@@ -34,6 +36,7 @@ mod readiness;
 mod webhooks;
 mod webhooks_deliveries;
 
+pub use event_relay::*;
 pub use idempotency::*;
 pub use invitations::*;
 pub use invitations_email_cap::*;
@@ -47,6 +50,7 @@ pub use links::*;
 pub use network::*;
 pub use operator::*;
 pub use operator_erasure::*;
+pub use operator_external_ids::*;
 pub use operator_suppressions::*;
 pub use operator_tenants::*;
 pub use outbox::*;

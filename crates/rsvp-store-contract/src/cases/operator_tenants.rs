@@ -20,6 +20,7 @@ async fn all_businesses(store: &dyn rsvp_app::Store, name: Option<&str>, size: i
             .operator()
             .list_businesses(&BusinessQuery {
                 name: name.map(str::to_owned),
+                external_id: None,
                 limit: limit(size),
                 after,
             })

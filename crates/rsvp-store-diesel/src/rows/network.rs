@@ -50,8 +50,8 @@ impl ConnectionRow {
     }
 }
 
-/// `events`.
-#[derive(Debug, Queryable, Selectable, Insertable)]
+/// `events` (also read by name: the relay's own SQL).
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = events, treat_none_as_default_value = false)]
 pub(crate) struct EventRow {
     pub(crate) id: String,

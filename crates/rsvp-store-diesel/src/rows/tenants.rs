@@ -13,6 +13,7 @@ pub(crate) struct BusinessRow {
     /// The name as the operator's filter compares it (`fold_for_search`).
     pub(crate) name_folded: String,
     pub(crate) suspended_at: Option<i64>,
+    pub(crate) external_id: Option<String>,
 }
 
 impl BusinessRow {
@@ -23,6 +24,7 @@ impl BusinessRow {
             created_at: to_nanos(business.created_at)?,
             name_folded: fold_for_search(business.name.as_str()),
             suspended_at: optional_nanos(business.suspended_at)?,
+            external_id: business.external_id.as_ref().map(|e| e.as_str().to_owned()),
         })
     }
 
@@ -32,6 +34,7 @@ impl BusinessRow {
             name: BusinessName::parse(&self.name).map_err(|e| corrupt("businesses.name", e.message))?,
             created_at: from_nanos("businesses.created_at", self.created_at)?,
             suspended_at: optional_time("businesses.suspended_at", self.suspended_at)?,
+            external_id: optional_text("businesses.external_id", self.external_id, ExternalId::parse)?,
         })
     }
 }
@@ -48,6 +51,7 @@ pub(crate) struct UserRow {
     pub(crate) last_name: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) deactivated_at: Option<i64>,
+    pub(crate) external_id: Option<String>,
 }
 
 impl UserRow {
@@ -61,6 +65,7 @@ impl UserRow {
             last_name: user.last_name.as_ref().map(|n| n.as_str().to_owned()),
             created_at: to_nanos(user.created_at)?,
             deactivated_at: optional_nanos(user.deactivated_at)?,
+            external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
         })
     }
 
@@ -73,6 +78,7 @@ impl UserRow {
             last_name: optional_text("users.last_name", self.last_name, PersonName::parse)?,
             created_at: from_nanos("users.created_at", self.created_at)?,
             deactivated_at: optional_time("users.deactivated_at", self.deactivated_at)?,
+            external_id: optional_text("users.external_id", self.external_id, ExternalId::parse)?,
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::rows::UserRow;
 /// partial unique index answers.
 const SQL: &str = "\
 SELECT u.id, u.business_id, u.email, u.email_normalized, u.first_name, u.last_name, u.created_at, \
-       u.deactivated_at, \
+       u.deactivated_at, u.external_id, \
        CASE WHEN u.id IS NULL OR u.business_id = $1 THEN FALSE ELSE EXISTS (\
            SELECT 1 FROM connections c \
            WHERE (c.business_low = u.business_id AND c.business_high = $1) \
@@ -45,6 +45,8 @@ struct Row {
     created_at: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     deactivated_at: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    external_id: Option<String>,
     #[diesel(sql_type = Bool)]
     connected: bool,
     #[diesel(sql_type = Bool)]
@@ -82,6 +84,7 @@ pub(crate) fn read(conn: &mut DbConnection, business: &str, normalized: &str) ->
             last_name: row.last_name,
             created_at,
             deactivated_at: row.deactivated_at,
+            external_id: row.external_id,
         }),
         _ => None,
     };

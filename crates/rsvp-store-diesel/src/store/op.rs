@@ -57,6 +57,7 @@ operations! {
     ABANDON_IDEMPOTENT = "abandon_idempotent": Write;
     ADD_SUPPRESSION = "add_suppression": Write;
     ADD_USER = "add_user": Write;
+    ADVANCE_RELAY_CURSOR = "advance_relay_cursor": Write;
     ANSWER_CONNECTION_REQUEST = "answer_connection_request": Write;
     APPLY_TRANSITION = "apply_transition": Write;
     BEGIN_IDEMPOTENT = "begin_idempotent": Write;
@@ -76,6 +77,7 @@ operations! {
     FIND_JOIN_LINK_BY_TOKEN = "find_join_link_by_token": Read;
     FIND_PENDING_FOR_EMAILS = "find_pending_for_emails": Read;
     FIND_USER_BY_EMAIL = "find_user_by_email": Read;
+    FIND_USER_BY_EXTERNAL_ID = "find_user_by_external_id": Read;
     FIND_USERS_BY_EMAILS = "find_users_by_emails": Read;
     FINISH_EMAIL_JOBS = "finish_email_jobs": Write;
     FINISH_WEBHOOK_DELIVERY = "finish_webhook_delivery": Write;
@@ -111,11 +113,16 @@ operations! {
     RECORD_API_KEY_USE = "record_api_key_use": Write;
     RECORD_RESEND = "record_resend": QueuesEmail;
     REDEEM_JOIN_LINK = "redeem_join_link": Write;
+    RELAY_CURSOR = "relay_cursor": Read;
+    RELAY_EVENTS_AFTER = "relay_events_after": Read;
+    RELAY_LAG = "relay_lag": Read;
     RELEASE_EMAIL_JOBS = "release_email_jobs": Write;
+    RELEASE_RELAY_LEASE = "release_relay_lease": Write;
     RELEASE_WEBHOOK_DELIVERIES = "release_webhook_deliveries": Write;
     REVOKE_API_KEY = "revoke_api_key": Write;
     REVOKE_JOIN_LINK = "revoke_join_link": Write;
     SUPPRESSIONS_FOR = "suppressions_for": Read;
+    TAKE_RELAY_LEASE = "take_relay_lease": Write;
     UPDATE_BUSINESS = "update_business": Write;
     UPDATE_USER = "update_user": Write;
     UPDATE_WEBHOOK_ENDPOINT = "update_webhook_endpoint": Write;

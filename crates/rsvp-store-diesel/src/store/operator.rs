@@ -19,6 +19,19 @@ fn contains_pattern(text: &str) -> String {
     pattern
 }
 
+/// A unique violation inserting a user: its `external_id`'s index, or else
+/// the email's.
+fn unique_user(error: DieselError) -> Failure {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+            if info.constraint_name().unwrap_or(info.message()).contains("external_id") =>
+        {
+            Failure::Store(StoreError::ExternalIdTaken)
+        }
+        _ => unique_is(StoreError::EmailTaken)(error),
+    }
+}
+
 impl DieselStore {
     pub(crate) async fn touch_api_key(
         &self,
@@ -55,11 +68,14 @@ impl OperatorStore for DieselStore {
         let key = ApiKeyRow::from_domain(key)?;
         self.run(op::CREATE_BUSINESS, move |conn| {
             write_unit(conn, |conn| {
-                diesel::insert_into(businesses::table).values(&business).execute(conn)?;
+                diesel::insert_into(businesses::table)
+                    .values(&business)
+                    .execute(conn)
+                    .map_err(unique_is(StoreError::ExternalIdTaken))?;
                 diesel::insert_into(users::table)
                     .values(&user)
                     .execute(conn)
-                    .map_err(unique_is(StoreError::EmailTaken))?;
+                    .map_err(unique_user)?;
                 diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
                 Ok(())
             })
@@ -83,7 +99,7 @@ impl OperatorStore for DieselStore {
                 diesel::insert_into(users::table)
                     .values(&user)
                     .execute(conn)
-                    .map_err(unique_is(StoreError::EmailTaken))?;
+                    .map_err(unique_user)?;
                 diesel::insert_into(api_keys::table).values(&key).execute(conn)?;
                 Ok(())
             })
@@ -193,6 +209,9 @@ impl OperatorStore for DieselStore {
                 // ASCII case itself) and PostgreSQL (whose LIKE folds none).
                 q = q.filter(businesses::name_folded.like(contains_pattern(name)).escape('\\'));
             }
+            if let Some(external_id) = &query.external_id {
+                q = q.filter(businesses::external_id.eq(external_id.as_str().to_owned()));
+            }
             let rows: Vec<BusinessRow> = newest_first_page!(q, businesses, query.after, query.limit).load(conn)?;
             domain_page(rows, BusinessRow::into_domain, query.limit, |b: &Business| Cursor {
                 created_at: b.created_at,
@@ -210,8 +229,10 @@ impl OperatorStore for DieselStore {
                     businesses::name.eq(&row.name),
                     businesses::name_folded.eq(&row.name_folded),
                     businesses::suspended_at.eq(row.suspended_at),
+                    businesses::external_id.eq(&row.external_id),
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(unique_is(StoreError::ExternalIdTaken))?;
             changed_one(changed)
         })
         .await
@@ -242,8 +263,10 @@ impl OperatorStore for DieselStore {
                     users::first_name.eq(&row.first_name),
                     users::last_name.eq(&row.last_name),
                     users::deactivated_at.eq(row.deactivated_at),
+                    users::external_id.eq(&row.external_id),
                 ))
-                .execute(conn)?;
+                .execute(conn)
+                .map_err(unique_is(StoreError::ExternalIdTaken))?;
             changed_one(changed)
         })
         .await
@@ -254,6 +277,19 @@ impl OperatorStore for DieselStore {
         self.run(op::FIND_USER_BY_EMAIL, move |conn| {
             let row = users::table
                 .filter(users::email_normalized.eq(&normalized))
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(UserRow::into_domain).transpose()?)
+        })
+        .await
+    }
+
+    async fn find_user_by_external_id(&self, external_id: &ExternalId) -> Result<Option<User>, StoreError> {
+        let external_id = external_id.as_str().to_owned();
+        self.run(op::FIND_USER_BY_EXTERNAL_ID, move |conn| {
+            let row = users::table
+                .filter(users::external_id.eq(&external_id))
                 .select(UserRow::as_select())
                 .first(conn)
                 .optional()?;

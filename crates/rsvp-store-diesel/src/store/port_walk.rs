@@ -21,6 +21,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         name: BusinessName::parse(name).unwrap(),
         created_at: now,
         suspended_at: None,
+        external_id: None,
     };
     let user = |business: BusinessId, email: &str| User {
         id: UserId::from_uuid(id()),
@@ -30,6 +31,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         last_name: None,
         created_at: now,
         deactivated_at: None,
+        external_id: None,
     };
     let key = |user: UserId, byte: u8| test_key(user, SecretHash([byte; 32]), now);
     let acme = business("Acme");
@@ -352,6 +354,8 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
             .len(),
         2
     );
+    let listed = store.network().list_events(globex.id, &events).await.unwrap();
+    walk_the_event_relay(store, listed.items[0].id, now).await;
     // The job sent alone and the one sent in a group.
     assert_eq!(
         store
@@ -413,4 +417,25 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         .await
         .unwrap();
     assert_eq!(pruned, 2);
+}
+
+/// The event relay's methods, each of its statements on both sides of the
+/// cursor (unset, then on `event`).
+async fn walk_the_event_relay(store: &DieselStore, event: EventId, now: OffsetDateTime) {
+    let relay = store.event_relay();
+    assert_eq!(relay.relay_cursor().await.unwrap(), None);
+    relay.relay_lag().await.unwrap();
+    relay.relay_events_after(None, 10).await.unwrap();
+    assert!(
+        relay
+            .take_relay_lease("walk", now, Duration::seconds(10))
+            .await
+            .unwrap()
+    );
+    let cursor = rsvp_app::RelayCursor::after(event);
+    assert!(relay.advance_relay_cursor("walk", cursor).await.unwrap());
+    assert_eq!(relay.relay_cursor().await.unwrap(), Some(cursor));
+    relay.relay_events_after(Some(cursor), 10).await.unwrap();
+    relay.relay_lag().await.unwrap();
+    relay.release_relay_lease("walk").await.unwrap();
 }

@@ -2,6 +2,7 @@
 //! cases need from storage; its methods are its contract, checked on every
 //! adapter by `rsvp-store-contract`.
 
+mod event_relay;
 mod idempotency;
 mod invitations;
 mod join_links;
@@ -11,6 +12,7 @@ mod opt_outs;
 mod outbox;
 mod webhooks;
 
+pub use event_relay::*;
 pub use idempotency::*;
 pub use invitations::*;
 pub use join_links::*;
@@ -65,6 +67,9 @@ pub trait Store: Send + Sync {
     /// Webhook endpoints and deliveries.
     fn webhooks(&self) -> &dyn WebhookStore;
 
+    /// The event log in commit order, its relay's cursor and lease.
+    fn event_relay(&self) -> &dyn EventRelayStore;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -92,6 +97,8 @@ pub struct MockStore {
     pub opt_outs: MockOptOutStore,
     /// The [`WebhookStore`] role.
     pub webhooks: MockWebhookStore,
+    /// The [`EventRelayStore`] role.
+    pub event_relay: MockEventRelayStore,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -142,6 +149,10 @@ impl Store for MockStore {
 
     fn webhooks(&self) -> &dyn WebhookStore {
         &self.webhooks
+    }
+
+    fn event_relay(&self) -> &dyn EventRelayStore {
+        &self.event_relay
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -13,14 +13,17 @@ pub trait OperatorStore: Send + Sync {
     ///
     /// # Errors
     /// MUST return [`StoreError::EmailTaken`] when a user with the same
-    /// normalized email exists, creating nothing.
+    /// normalized email exists, and [`StoreError::ExternalIdTaken`] when
+    /// another business has the business's `external_id` or another user the
+    /// user's, creating nothing.
     async fn create_business(&self, business: &Business, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError>;
 
     /// Adds a user, with its API key, to an existing business.
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when the business does not exist
-    /// and [`StoreError::EmailTaken`] when the email is taken.
+    /// and [`StoreError::EmailTaken`] when the email is taken,
+    /// [`StoreError::ExternalIdTaken`] when another user has its `external_id`.
     async fn add_user(&self, user: &User, key: &ApiKeyRecord) -> Result<(), StoreError>;
 
     /// A business by id.
@@ -65,28 +68,37 @@ pub trait OperatorStore: Send + Sync {
     /// Businesses, newest first (`created_at`, then id, descending), keyset
     /// paged; with `query.name`, only those whose name, trimmed and
     /// lowercased ([`rsvp_domain::fold_for_search`]), contains it (`%` and
-    /// `_` in it are plain characters, not wildcards).
+    /// `_` in it are plain characters, not wildcards); with
+    /// `query.external_id`, only the business with that host platform id.
     async fn list_businesses(&self, query: &BusinessQuery) -> Result<Page<Business>, StoreError>;
 
-    /// Writes a business's `name` and `suspended_at` (nothing else).
+    /// Writes a business's `name`, `suspended_at` and `external_id` (nothing
+    /// else).
     ///
     /// # Errors
-    /// MUST return [`StoreError::NotFound`] when there is no such business.
+    /// MUST return [`StoreError::NotFound`] when there is no such business,
+    /// [`StoreError::ExternalIdTaken`] when another business has the
+    /// `external_id` (writing nothing).
     async fn update_business(&self, business: &Business) -> Result<(), StoreError>;
 
     /// The users of `business`, newest first, keyset paged; empty for an
     /// unknown business.
     async fn list_users(&self, business: BusinessId, page: &PageRequest) -> Result<Page<User>, StoreError>;
 
-    /// Writes a user's `first_name`, `last_name` and `deactivated_at`
-    /// (nothing else: the email and the business stay).
+    /// Writes a user's `first_name`, `last_name`, `deactivated_at` and
+    /// `external_id` (nothing else: the email and the business stay).
     ///
     /// # Errors
-    /// MUST return [`StoreError::NotFound`] when there is no such user.
+    /// MUST return [`StoreError::NotFound`] when there is no such user,
+    /// [`StoreError::ExternalIdTaken`] when another user has the
+    /// `external_id` (writing nothing).
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
 
     /// The user with this normalized email, if any.
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<User>, StoreError>;
+
+    /// The user with this host platform id (compared exactly), if any.
+    async fn find_user_by_external_id(&self, external_id: &ExternalId) -> Result<Option<User>, StoreError>;
 
     /// A user by id.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;

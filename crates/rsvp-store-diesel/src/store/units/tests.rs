@@ -132,6 +132,7 @@ async fn write_until_refused(store: &DieselStore) -> StoreError {
             name: BusinessName::parse(&format!("Business number {n} with a long name to fill pages")).unwrap(),
             created_at: now,
             suspended_at: None,
+            external_id: None,
         };
         let user = User {
             id: UserId::from_uuid(id()),
@@ -141,6 +142,7 @@ async fn write_until_refused(store: &DieselStore) -> StoreError {
             last_name: None,
             created_at: now,
             deactivated_at: None,
+            external_id: None,
         };
         let mut hash = [0u8; 32];
         hash[..4].copy_from_slice(&n.to_be_bytes());
