@@ -243,11 +243,7 @@ pub async fn run(app: &App, command: LifecycleCommand) -> anyhow::Result<Value> 
                 .find_user_by_external_id(&external(&external_id)?)
                 .await
                 .map_err(describe)?;
-            let page = rsvp_app::Page {
-                items: user.into_iter().collect(),
-                next: None,
-            };
-            Ok(serde_json::to_value(UserList::from(&page))?)
+            Ok(serde_json::to_value(UserList::found(user.as_ref()))?)
         }
         LifecycleCommand::DeactivateUser { id: raw } => {
             let change = UserChange {

@@ -414,14 +414,38 @@ fn lifecycle_admin_commands_print_the_operator_apis_json() {
     let business = made["business"]["id"].as_str().unwrap().to_owned();
     let user = made["user"]["id"].as_str().unwrap().to_owned();
     assert!(made["api_key_id"].is_string(), "{made}");
-    run(&[
+    let globex = run(&[
         "admin",
         "create-business",
         "--name",
         "Globex",
+        "--external-id",
+        "org_globex",
         "--email",
         "bob@globex.test",
+        "--user-external-id",
+        "idp|bob",
     ]);
+    assert_eq!(globex["business"]["external_id"], "org_globex", "{globex}");
+    assert_eq!(globex["user"]["external_id"], "idp|bob", "{globex}");
+    let by_id = run(&["admin", "list-businesses", "--external-id", "org_globex"]);
+    assert_eq!(by_id["data"][0]["id"], globex["business"]["id"], "{by_id}");
+    let found = run(&["admin", "find-user", "--external-id", "idp|bob"]);
+    assert_eq!(found["data"][0]["id"], globex["user"]["id"], "{found}");
+    let bob = globex["user"]["id"].as_str().unwrap();
+    let cleared = run(&["admin", "update-user", "--id", bob, "--external-id", ""]);
+    assert_eq!(cleared["external_id"], Value::Null, "{cleared}");
+    let none = run(&["admin", "find-user", "--external-id", "idp|bob"]);
+    assert_eq!(none["data"], json!([]), "{none}");
+    let moved = run(&[
+        "admin",
+        "update-business",
+        "--id",
+        &business,
+        "--external-id",
+        "org_acme",
+    ]);
+    assert_eq!(moved["external_id"], "org_acme", "{moved}");
 
     let listed = run(&["admin", "list-businesses", "--name", "acme"]);
     assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");

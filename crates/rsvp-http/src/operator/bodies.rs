@@ -194,6 +194,17 @@ newest_first_page!(
     UserList of UserBody from User
 );
 
+impl UserList {
+    /// The answer of a look-up by `external_id`: the user found, or none;
+    /// one page, no next.
+    pub fn found(user: Option<&User>) -> Self {
+        Self {
+            data: user.map(UserBody::from).into_iter().collect(),
+            next_cursor: None,
+        }
+    }
+}
+
 /// A business with its users.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BusinessDetailBody {

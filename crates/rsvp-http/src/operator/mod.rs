@@ -185,11 +185,7 @@ pub async fn find_users(
     Query(external_id): Query<UserLookupQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = state.app.find_user_by_external_id(&external_id).await?;
-    let page = rsvp_app::Page {
-        items: user.into_iter().collect(),
-        next: None,
-    };
-    Ok(HttpResponse::Ok().json(UserList::from(&page)))
+    Ok(HttpResponse::Ok().json(UserList::found(user.as_ref())))
 }
 
 /// `PATCH /v1/admin/users/{id}` with `{"first_name","last_name","deactivated","external_id"}`
