@@ -180,6 +180,14 @@ async fn with_jwt_callers(app: App, settings: &Settings) -> anyhow::Result<App> 
     let Some(jwt) = &settings.jwt else {
         return Ok(app);
     };
+    if jwt.jwks_url.starts_with("http://") {
+        // Allowed for an identity provider inside the same network (a
+        // cluster's Keycloak service), but keys fetched in clear can be
+        // swapped by anyone on the path.
+        tracing::warn!(
+            "RSVP_JWT_JWKS_URL is plain http: use https unless the identity provider is on a trusted network"
+        );
+    }
     let verifier = rsvp_jwt::JwtVerifier::with_clock(jwt.clone(), app.clock()).context("RSVP_JWT_*")?;
     let keys = verifier.prefetch().await;
     tracing::info!(keys, algorithms = ?jwt.algorithms, "JWT callers accepted");
