@@ -5,6 +5,9 @@
 //! the failures counted; started again, the lag drains.
 
 mod support;
+// The nats-server binary is found as rsvp-nats's tests find it.
+#[path = "../../rsvp-nats/tests/support/mod.rs"]
+mod nats_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -26,15 +29,7 @@ struct Nats {
 
 impl Nats {
     fn start(port: u16, dir: &Path) -> Self {
-        let binary = [
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ]
-        .into_iter()
-        .find(|path| Path::new(path).is_file())
-        .unwrap_or("nats-server");
-        let child = Command::new(binary)
+        let child = Command::new(nats_support::binary())
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir)
             .stdout(Stdio::null())

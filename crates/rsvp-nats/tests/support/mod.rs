@@ -43,18 +43,29 @@ struct Own {
     child: Option<Child>,
 }
 
-fn binary() -> PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path
+/// The nats-server the tests start: `RSVP_TEST_NATS_SERVER` (which
+/// `scripts/test` sets, providing one in its venv on a machine without it),
+/// else `nats-server` on the `PATH` or in `/usr/sbin` (Debian's package).
+/// Also read by rsvp-server's `nats_serve` test.
+pub fn binary() -> PathBuf {
+    let given = std::env::var_os("RSVP_TEST_NATS_SERVER")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    let on_path = || {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server"))
+                .find(|candidate| candidate.is_file())
+        })
+    };
+    given
+        .or_else(on_path)
         .or_else(|| Some(PathBuf::from("/usr/sbin/nats-server")).filter(|p| p.is_file()))
         .unwrap_or_else(|| {
             panic!(
-                "no nats-server for the tests: set RSVP_TEST_NATS_URL=nats://host:port (JetStream on), \
-                 or install the server (Debian/Ubuntu: `apt-get install nats-server`)"
+                "no nats-server for the tests: run them through ./scripts/test (which provides one), \
+                 set RSVP_TEST_NATS_SERVER to a nats-server binary or RSVP_TEST_NATS_URL=nats://host:port \
+                 (JetStream on), or install it (Debian/Ubuntu: `apt-get install nats-server`)"
             )
         })
 }
