@@ -185,13 +185,13 @@ impl EventRelay {
                 }
             }
             Err(error) => {
+                let acknowledged = error.acknowledged.min(events.len());
                 if let Some(observer) = &self.observer {
                     observer.publish_failed();
-                    if error.acknowledged > 0 {
-                        observer.published(error.acknowledged);
+                    if acknowledged > 0 {
+                        observer.published(acknowledged);
                     }
                 }
-                let acknowledged = error.acknowledged.min(events.len());
                 if let Some(event) = acknowledged.checked_sub(1).and_then(|i| events.get(i)) {
                     // What the bus stored is not published again; a lost
                     // lease shows at the next round.

@@ -3,52 +3,17 @@
 //! loop backs off while the bus fails, and a relay whose lease passed to
 //! another stops publishing.
 
+mod support;
+
+use support::{World, world};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rsvp_app::{
-    App, Clock, EventBusError, EventRelay, EventRelaySettings, MockEventBus, NewBusinessInput, NewUserInput, Ports,
-    RelayError, RelayRound, Settings, Store, ports::Principal,
-};
+use rsvp_app::{Clock, EventBusError, EventRelay, EventRelaySettings, MockEventBus, RelayError, RelayRound, Store};
 use rsvp_domain::{EventId, InvitationInput};
-use rsvp_memory::{InMemoryStore, ManualClock};
 use rsvp_runtime::{RelayPacing, WorkerSettings, Workers};
-use rsvp_system::{RandomSecrets, UuidV7Ids};
-use time::OffsetDateTime;
-
-struct World {
-    ports: Ports,
-    clock: Arc<ManualClock>,
-    app: App,
-    ann: Principal,
-}
-
-async fn world() -> World {
-    let clock = Arc::new(ManualClock::new(
-        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
-    ));
-    let ports = Ports {
-        store: Arc::new(InMemoryStore::new()),
-        clock: clock.clone(),
-        ids: Arc::new(UuidV7Ids),
-        secrets: Arc::new(RandomSecrets),
-    };
-    let app = App::new(ports.clone(), Settings::default());
-    let acme = app
-        .provision_business(NewBusinessInput {
-            name: Some("Acme".into()),
-            user: NewUserInput {
-                email: Some("ann@acme.test".into()),
-                ..Default::default()
-            },
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let ann = app.authenticate(acme.api_key.expose()).await.unwrap();
-    World { ports, clock, app, ann }
-}
 
 /// Invites `count` addresses: one `invitation.created` each.
 async fn invite(world: &World, count: usize) {

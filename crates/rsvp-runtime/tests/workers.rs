@@ -1,19 +1,20 @@
 //! The workers on a real tokio runtime, over the in-memory store.
 
+mod support;
+
+use support::{World, world};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rsvp_app::{
-    App, DispatchSettings, EmailDispatcher, EmailRenderer, InvitationEmail, MailError, Mailer, NewBusinessInput,
-    NewUserInput, OutgoingEmail, Ports, RenderError, RenderedEmail, Settings,
+    DispatchSettings, EmailDispatcher, EmailRenderer, InvitationEmail, MailError, Mailer, OutgoingEmail, RenderError,
+    RenderedEmail,
 };
-use rsvp_app::{EventQuery, PageSize, ports::Principal};
+use rsvp_app::{EventQuery, PageSize};
 use rsvp_domain::InvitationInput;
-use rsvp_memory::{InMemoryStore, ManualClock};
 use rsvp_runtime::{WorkerSettings, Workers};
-use rsvp_system::{RandomSecrets, UuidV7Ids};
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 struct LinkOnly;
@@ -37,39 +38,6 @@ impl Mailer for Recording {
         let _ = self.0.send(email.clone());
         Ok(())
     }
-}
-
-struct World {
-    ports: Ports,
-    clock: Arc<ManualClock>,
-    app: App,
-    ann: Principal,
-}
-
-async fn world() -> World {
-    let clock = Arc::new(ManualClock::new(
-        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
-    ));
-    let ports = Ports {
-        store: Arc::new(InMemoryStore::new()),
-        clock: clock.clone(),
-        ids: Arc::new(UuidV7Ids),
-        secrets: Arc::new(RandomSecrets),
-    };
-    let app = App::new(ports.clone(), Settings::default());
-    let acme = app
-        .provision_business(NewBusinessInput {
-            name: Some("Acme".into()),
-            user: NewUserInput {
-                email: Some("ann@acme.test".into()),
-                ..Default::default()
-            },
-            external_id: None,
-        })
-        .await
-        .unwrap();
-    let ann = app.authenticate(acme.api_key.expose()).await.unwrap();
-    World { ports, clock, app, ann }
 }
 
 async fn invite(world: &World, email: &str, days: i64) {

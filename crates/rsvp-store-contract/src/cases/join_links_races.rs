@@ -12,8 +12,8 @@ use tokio::sync::Barrier;
 
 use crate::Harness;
 use crate::fixtures::{
-    JoinSnapshot, Tenant, all_connection_requests, all_connections, all_events, answer_record, at, join_link_now,
-    kinds, redeem_record, requested, stored_join_link,
+    JoinSnapshot, Tenant, all_connection_requests, all_connections, all_events, answer_record, at,
+    connection_request_now, join_link_now, kinds, redeem_record, requested, stored_join_link,
 };
 
 use super::join_links::partners;
@@ -278,14 +278,7 @@ pub async fn concurrent_answers_to_one_request_have_exactly_one_winner(h: Harnes
                 );
             }
         }
-        assert_eq!(
-            store
-                .join_links()
-                .get_connection_request(request.id)
-                .await
-                .expect("get_connection_request"),
-            Some(answered.clone())
-        );
+        assert_eq!(connection_request_now(store, request.id).await, Some(answered.clone()));
         let connections = all_connections(store, requester.id(), 50).await;
         let events = kinds(&all_events(store, requester.id()).await);
         let uses = join_link_now(store, link.id).await.uses;

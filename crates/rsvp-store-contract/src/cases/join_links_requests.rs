@@ -8,8 +8,8 @@ use rsvp_domain::{ConnectionRequestId, ConnectionRequestStatus, Event, EventKind
 use crate::Harness;
 use crate::fixtures::{
     JoinSnapshot, Tenant, accept, all_connection_requests, all_connections, all_events, answer_record, at, connected,
-    full_join_link_request, insert, insert_join_link, invite, join_link_now, join_link_with, kinds, new_uuid,
-    redeem_record, redemption_events, requested, stored_join_link,
+    connection_request_now, full_join_link_request, insert, insert_join_link, invite, join_link_now, join_link_with,
+    kinds, new_uuid, redeem_record, redemption_events, requested, stored_join_link,
 };
 
 use super::join_links::newest_first;
@@ -55,20 +55,9 @@ pub async fn a_link_that_requires_approval_makes_a_pending_request_listed_on_bot
         after,
         "a pending request holds a use"
     );
+    assert_eq!(connection_request_now(store, request.id).await, Some(request.clone()));
     assert_eq!(
-        store
-            .join_links()
-            .get_connection_request(request.id)
-            .await
-            .expect("get_connection_request"),
-        Some(request.clone())
-    );
-    assert_eq!(
-        store
-            .join_links()
-            .get_connection_request(ConnectionRequestId::from_uuid(new_uuid()))
-            .await
-            .expect("get_connection_request"),
+        connection_request_now(store, ConnectionRequestId::from_uuid(new_uuid())).await,
         None
     );
     assert_eq!(
@@ -207,14 +196,7 @@ pub async fn approving_a_request_connects_and_declining_frees_its_use(h: Harness
         store.join_links().answer_connection_request(&approve).await,
         Ok((approved.clone(), Some(connection.clone())))
     );
-    assert_eq!(
-        store
-            .join_links()
-            .get_connection_request(approved.id)
-            .await
-            .expect("get_connection_request"),
-        Some(approved.clone())
-    );
+    assert_eq!(connection_request_now(store, approved.id).await, Some(approved.clone()));
     assert_eq!(
         all_connections(store, globex.id(), 50).await,
         std::slice::from_ref(&connection)
