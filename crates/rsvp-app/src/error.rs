@@ -72,6 +72,10 @@ pub enum AppError {
     /// from everyone).
     #[error("this address opted out of invitations from your business")]
     RecipientOptedOut,
+    /// The email provider reported the address hard-bounced or complained:
+    /// it is on the suppression list (the operator may lift it).
+    #[error("this address is suppressed: the email provider reported a hard bounce or a spam complaint")]
+    RecipientSuppressed,
     /// A webhook URL rsvp will not call: not https, or a loopback, private,
     /// link-local or unique-local target (also after DNS resolution).
     #[error("{0}")]
@@ -113,6 +117,7 @@ impl AppError {
             Self::BusinessSuspended | Self::SenderSuspended => "business_suspended",
             Self::UserDeactivated => "user_deactivated",
             Self::RecipientOptedOut => "recipient_opted_out",
+            Self::RecipientSuppressed => "recipient_suppressed",
             Self::UrlNotAllowed(_) => "url_not_allowed",
             Self::EndpointDisabled => "endpoint_disabled",
             Self::JoinRefused(refusal) => match refusal {

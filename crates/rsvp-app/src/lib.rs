@@ -57,7 +57,7 @@ pub use list::{
 };
 pub use ports::{
     AnswerOutcome, ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus,
-    EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
+    EmailKind, EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
     IdempotencyStore, InvitationContext, InvitationEmail, InvitationStore, JoinLinkStore, LinkTokenRecord, Locale,
     MailError, Mailer, NamedAddress, NetworkStore, NewInvitationRecord, NewInvitee, OperatorStore, OptOutStore,
     OutboxStore, OutgoingEmail, Principal, RedeemRecord, Redemption, RenderError, RenderedEmail, RequestAnswerRecord,
@@ -66,6 +66,9 @@ pub use ports::{
     WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
 pub use ports::{EventBus, EventBusError, EventRelayStore, RelayCursor, RelayLag};
+pub use ports::{
+    EmailProvider, EmailReport, FeedbackStore, ReportOutcome, SnsError, SnsMessage, SnsMessageType, SnsVerifier,
+};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore, MockInvitationStore,
@@ -73,7 +76,7 @@ pub use ports::{
     MockSecretGenerator, MockStore, MockTimer, MockTokenVerifier, MockWebhookSender, MockWebhookStore, MockWorkSignal,
 };
 #[cfg(any(test, feature = "mock"))]
-pub use ports::{MockEventBus, MockEventRelayStore};
+pub use ports::{MockEventBus, MockEventRelayStore, MockFeedbackStore, MockSnsVerifier};
 pub use public_links::{INVITE_PATH, JOIN_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use relay::{EventRelay, EventRelayObserver, EventRelaySettings, EventRelayStatus, RelayError, RelayRound};
 pub use secret::{Secret, SecretHash};

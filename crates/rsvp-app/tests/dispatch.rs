@@ -41,6 +41,7 @@ fn job(attempts: u32) -> EmailJob {
         next_attempt_at: now() + Duration::seconds(45),
         last_error: None,
         created_at: now(),
+        kind: rsvp_app::EmailKind::Invitation,
     }
 }
 
@@ -275,6 +276,7 @@ async fn no_email_is_sent_to_a_recipient_who_opted_out_after_it_was_queued() {
         business_id: None,
         invitation_id: None,
         created_at: now(),
+        reason: rsvp_domain::SuppressionReason::OptOut,
     };
     let (dispatcher, world) = dispatcher_with(invitation(), job(1), Ok(()), vec![opted_out], Locale::En);
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);

@@ -46,6 +46,7 @@ fn job(n: u128) -> EmailJob {
         next_attempt_at: t0() + LEASE,
         last_error: None,
         created_at: t0(),
+        kind: rsvp_app::EmailKind::Invitation,
     }
 }
 

@@ -110,6 +110,7 @@ pub fn new_record(
         next_attempt_at: now,
         last_error: None,
         created_at: now,
+        kind: rsvp_app::EmailKind::Invitation,
     };
     NewInvitationRecord {
         invitation,

@@ -40,11 +40,22 @@ pub enum EventKind {
     ConnectionRequestApproved,
     /// `connection_request.declined`
     ConnectionRequestDeclined,
+    /// `invitation.email_delivered`: the provider reports the invitation's
+    /// email reached the recipient's server.
+    InvitationEmailDelivered,
+    /// `invitation.email_bounced`: the provider reports the email bounced.
+    InvitationEmailBounced,
+    /// `invitation.email_complained`: the recipient marked the email as
+    /// spam.
+    InvitationEmailComplained,
+    /// `invitation.reminded`: a reminder went to the invitee before the
+    /// invitation expires.
+    InvitationReminded,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::InvitationCreated,
         Self::InvitationAccepted,
         Self::InvitationRejected,
@@ -57,6 +68,10 @@ impl EventKind {
         Self::ConnectionRequestCreated,
         Self::ConnectionRequestApproved,
         Self::ConnectionRequestDeclined,
+        Self::InvitationEmailDelivered,
+        Self::InvitationEmailBounced,
+        Self::InvitationEmailComplained,
+        Self::InvitationReminded,
     ];
 
     /// The wire name, e.g. `invitation.accepted`.
@@ -74,6 +89,19 @@ impl EventKind {
             Self::ConnectionRequestCreated => "connection_request.created",
             Self::ConnectionRequestApproved => "connection_request.approved",
             Self::ConnectionRequestDeclined => "connection_request.declined",
+            Self::InvitationEmailDelivered => "invitation.email_delivered",
+            Self::InvitationEmailBounced => "invitation.email_bounced",
+            Self::InvitationEmailComplained => "invitation.email_complained",
+            Self::InvitationReminded => "invitation.reminded",
+        }
+    }
+
+    /// The kind recording the provider's `feedback` on an invitation's email.
+    pub fn for_feedback(feedback: crate::EmailFeedback) -> Self {
+        match feedback {
+            crate::EmailFeedback::Delivered => Self::InvitationEmailDelivered,
+            crate::EmailFeedback::Bounced { .. } => Self::InvitationEmailBounced,
+            crate::EmailFeedback::Complained => Self::InvitationEmailComplained,
         }
     }
 
@@ -181,6 +209,39 @@ impl Event {
             invitation,
             now,
             actor,
+            Some(invitation.status()),
+            None,
+        )
+    }
+
+    /// The event of the provider's `feedback` on `invitation`'s email,
+    /// received at `now` (by the system: the provider told rsvp).
+    pub fn email_feedback(
+        id: EventId,
+        invitation: &Invitation,
+        feedback: crate::EmailFeedback,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self::about(
+            id,
+            EventKind::for_feedback(feedback),
+            invitation,
+            now,
+            Actor::System,
+            Some(invitation.status()),
+            None,
+        )
+    }
+
+    /// `invitation.reminded` at `now`: the reminder before expiry, sent by
+    /// the system.
+    pub fn reminded(id: EventId, invitation: &Invitation, now: OffsetDateTime) -> Self {
+        Self::about(
+            id,
+            EventKind::InvitationReminded,
+            invitation,
+            now,
+            Actor::System,
             Some(invitation.status()),
             None,
         )

@@ -19,7 +19,7 @@ use crate::{BusinessId, CustomData, EmailAddress, InvitationId, InvitationReques
 
 pub use parts::InvitationParts;
 pub use resend::ResendError;
-pub use status::{EmailDelivery, InvitationStatus, UnknownStatus};
+pub use status::{EmailDelivery, EmailFeedback, InvitationStatus, UnknownStatus};
 
 /// Who asks for a transition. The application decides which one a caller is
 /// (the sender's business, the business of the invited email, a link holder).

@@ -88,7 +88,7 @@ pub use ids::{
     SuppressionId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use invitation::{
-    Action, Actor, EmailDelivery, Invitation, InvitationParts, InvitationStatus, ResendError, TransitionError,
+    Action, Actor, EmailDelivery, EmailFeedback, Invitation, InvitationParts, InvitationStatus, ResendError, TransitionError,
     UnknownStatus,
 };
 pub use join_link::{
@@ -99,5 +99,5 @@ pub use locale::Locale;
 pub use policy::{InviteFacts, InviteRefusal, check_invite};
 pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};
 pub use request::{InvitationInput, InvitationRequest};
-pub use suppression::{OptOutScope, Suppression};
+pub use suppression::{OptOutScope, Suppression, SuppressionReason};
 pub use unicode::{is_bidi_override, is_format_control};

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use crate::{BusinessId, Invitation};
+use crate::{BusinessId, Invitation, SuppressionReason};
 
 /// Why a new invitation is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub enum InviteRefusal {
     RecipientOptedOut,
     /// The inviting business has a pending invitation to the address.
     AlreadyInvited,
+    /// The email provider reported the address hard-bounced or complained
+    /// (a suppression the operator may lift).
+    RecipientSuppressed,
 }
 
 /// What is known of an address when a business invites it.
@@ -30,15 +33,18 @@ pub struct InviteFacts<'a> {
     pub invitee_business: Option<BusinessId>,
     /// Whether that business is connected to the sender.
     pub connected: bool,
-    /// Whether the address opted out of the sender's invitations.
-    pub suppressed: bool,
+    /// Why the address must not be invited by the sender, if it must not:
+    /// the strongest of its suppressions (a provider's bounce or complaint
+    /// before an opt-out; see [`SuppressionReason::strongest`]).
+    pub suppressed: Option<SuppressionReason>,
     /// The sender's invitation to the address whose stored status is
     /// pending (it may be past its expiry), if any.
     pub pending: Option<&'a Invitation>,
 }
 
 /// Checks a new invitation at `now`, in the order the API reports refusals:
-/// self-invite, already connected, opted out, already invited. A stored
+/// self-invite, already connected, suppressed (by the provider's bounce or
+/// complaint) or opted out, already invited. A stored
 /// pending invitation past its expiry does not refuse (it reads as expired;
 /// the caller persists that before inviting again).
 ///
@@ -48,7 +54,7 @@ pub struct InviteFacts<'a> {
 /// use uuid::Uuid;
 ///
 /// let acme = BusinessId::from_uuid(Uuid::from_u128(1));
-/// let facts = InviteFacts { sender: acme, invitee_business: Some(acme), connected: false, suppressed: false, pending: None };
+/// let facts = InviteFacts { sender: acme, invitee_business: Some(acme), connected: false, suppressed: None, pending: None };
 /// assert_eq!(check_invite(&facts, datetime!(2026-11-30 12:00 UTC)), Err(InviteRefusal::SelfInvite));
 /// ```
 ///
@@ -63,8 +69,10 @@ pub fn check_invite(facts: &InviteFacts<'_>, now: OffsetDateTime) -> Result<(), 
             return Err(InviteRefusal::AlreadyConnected);
         }
     }
-    if facts.suppressed {
-        return Err(InviteRefusal::RecipientOptedOut);
+    match facts.suppressed {
+        Some(reason) if reason.is_provider_feedback() => return Err(InviteRefusal::RecipientSuppressed),
+        Some(_) => return Err(InviteRefusal::RecipientOptedOut),
+        None => {}
     }
     if facts.pending.is_some_and(|pending| pending.is_pending_at(now)) {
         return Err(InviteRefusal::AlreadyInvited);
@@ -109,7 +117,7 @@ mod tests {
             sender: business(1),
             invitee_business: Some(business(1)),
             connected: true,
-            suppressed: true,
+            suppressed: Some(SuppressionReason::OptOut),
             pending: Some(&live),
         };
         assert_eq!(check_invite(&everything, now), Err(InviteRefusal::SelfInvite));
@@ -123,8 +131,15 @@ mod tests {
             ..other
         };
         assert_eq!(check_invite(&unconnected, now), Err(InviteRefusal::RecipientOptedOut));
+        for reason in [SuppressionReason::Bounce, SuppressionReason::Complaint] {
+            let undeliverable = InviteFacts {
+                suppressed: Some(reason),
+                ..unconnected
+            };
+            assert_eq!(check_invite(&undeliverable, now), Err(InviteRefusal::RecipientSuppressed));
+        }
         let willing = InviteFacts {
-            suppressed: false,
+            suppressed: None,
             ..unconnected
         };
         assert_eq!(check_invite(&willing, now), Err(InviteRefusal::AlreadyInvited));
@@ -148,7 +163,7 @@ mod tests {
             sender: business(1),
             invitee_business: None,
             connected: false,
-            suppressed: false,
+            suppressed: None,
             pending: Some(&old),
         };
         assert_eq!(check_invite(&facts, now), Ok(()));

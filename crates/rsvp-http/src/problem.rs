@@ -189,7 +189,10 @@ impl From<AppError> for Problem {
                 problem.detail = format!("the invitation is {current}; only a pending invitation can change");
                 problem
             }
-            AppError::SelfInvite | AppError::DuplicateInRequest | AppError::RecipientOptedOut => {
+            AppError::SelfInvite
+            | AppError::DuplicateInRequest
+            | AppError::RecipientOptedOut
+            | AppError::RecipientSuppressed => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
             }
             AppError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, code, reason),

@@ -18,6 +18,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 mod event_relay;
+mod feedback;
 mod idempotency;
 mod invitations;
 mod join_links;
@@ -67,6 +68,10 @@ impl Store for InMemoryStore {
     }
 
     fn event_relay(&self) -> &dyn rsvp_app::EventRelayStore {
+        self
+    }
+
+    fn feedback(&self) -> &dyn rsvp_app::FeedbackStore {
         self
     }
 

@@ -69,6 +69,9 @@ diesel::table! {
         last_sent_at -> Nullable<BigInt>,
         redirect_url -> Nullable<Text>,
         locale -> Nullable<Text>,
+        email_feedback -> Nullable<Text>,
+        page_viewed_at -> Nullable<BigInt>,
+        reminded_at -> Nullable<BigInt>,
     }
 }
 
@@ -81,6 +84,7 @@ diesel::table! {
         business_id -> Nullable<Text>,
         invitation_id -> Nullable<Text>,
         created_at -> BigInt,
+        reason -> Text,
     }
 }
 
@@ -167,6 +171,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         business_id -> Text,
+        provider_message_id -> Nullable<Text>,
+        kind -> Text,
     }
 }
 
@@ -249,6 +255,15 @@ diesel::joinable!(users -> businesses (business_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(link_tokens -> invitations (invitation_id));
 
+diesel::table! {
+    /// Provider events already applied (the same report twice has one effect).
+    provider_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        received_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     businesses,
     users,
@@ -262,6 +277,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     connection_requests,
     email_jobs,
     suppressions,
+    provider_events,
     webhook_endpoints,
     webhook_deliveries,
 );

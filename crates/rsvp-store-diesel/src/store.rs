@@ -172,6 +172,7 @@ pub struct DieselStore {
 }
 
 mod event_relay;
+mod feedback;
 mod idempotency;
 mod inviting;
 mod joining;
@@ -255,6 +256,10 @@ impl Store for DieselStore {
     }
 
     fn event_relay(&self) -> &dyn rsvp_app::EventRelayStore {
+        self
+    }
+
+    fn feedback(&self) -> &dyn rsvp_app::FeedbackStore {
         self
     }
 

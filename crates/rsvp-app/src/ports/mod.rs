@@ -6,15 +6,18 @@
 //! and its contract; `outbound`: emails, webhooks and time (the mailer,
 //! renderer, sender, resolver, timer and work signal ports); `identity`: the
 //! host platform's bearer JWTs ([`TokenVerifier`]); `bus`: the event bus
-//! the relay publishes the event log to ([`EventBus`]).
+//! the relay publishes the event log to ([`EventBus`]); `feedback`: what
+//! email providers report after a send ([`SnsVerifier`]).
 
 mod bus;
+mod feedback;
 mod identity;
 mod outbound;
 mod records;
 mod store;
 
 pub use bus::*;
+pub use feedback::*;
 pub use identity::*;
 pub use outbound::*;
 pub use records::*;

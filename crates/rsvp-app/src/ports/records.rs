@@ -90,8 +90,10 @@ pub struct InvitationContext {
     pub connected: bool,
     /// The sender's invitation to the email whose stored status is pending.
     pub pending: Option<Invitation>,
-    /// Whether the email opted out of the sender's invitations.
-    pub suppressed: bool,
+    /// Why the email must not be invited by the sender, if it must not:
+    /// the strongest reason among its suppressions
+    /// ([`SuppressionReason::strongest`](rsvp_domain::SuppressionReason::strongest)).
+    pub suppressed: Option<rsvp_domain::SuppressionReason>,
 }
 
 impl InvitationContext {
@@ -102,7 +104,7 @@ impl InvitationContext {
         self.invitee.as_ref().is_some_and(|user| user.business_id == sender)
             || self.connected
             || self.pending.is_some()
-            || self.suppressed
+            || self.suppressed.is_some()
     }
 }
 
@@ -192,6 +194,37 @@ pub struct EmailJob {
     pub last_error: Option<String>,
     /// When it was queued.
     pub created_at: OffsetDateTime,
+    /// What the email is.
+    pub kind: EmailKind,
+}
+
+/// What an email job sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EmailKind {
+    /// The invitation to the invitee (the first email, a resend or the
+    /// reminder before expiry), with its link.
+    #[default]
+    Invitation,
+    /// The notice to the sending user that the invitation expired
+    /// unanswered (no link).
+    ExpiryNotice,
+}
+
+impl EmailKind {
+    /// The stored name: `invitation`, `expiry_notice`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitation => "invitation",
+            Self::ExpiryNotice => "expiry_notice",
+        }
+    }
+
+    /// The kind of a stored name; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Invitation, Self::ExpiryNotice]
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+    }
 }
 
 /// What came of one delivery attempt.

@@ -247,6 +247,7 @@ impl App {
             },
             invitation_id: Some(invitation.id()),
             created_at: now,
+            reason: SuppressionReason::OptOut,
         };
         let suppression = self.ports.store.opt_outs().add_suppression(&suppression).await?;
         let invitation = match declined {

@@ -31,13 +31,14 @@ use rsvp_domain::{
     AccessDenied, Action, Actor, ApiKey, ApiKeyId, ApiKeyName, Business, BusinessId, BusinessName, Connection,
     ConnectionId, EmailAddress, EmailJobId, Event, EventId, ExternalId, FieldError, Invitation, InvitationId,
     InvitationRequest, InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, ResendError,
-    Suppression, SuppressionId, User, UserId, ValidationErrors, check_access, check_invite,
+    Suppression, SuppressionId, SuppressionReason, User, UserId, ValidationErrors, check_access, check_invite,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
-    ApiKeyRecord, Clock, CreateOutcome, Credential, EmailCap, EmailJob, EmailJobStatus, IdGenerator, InvitationContext,
+    ApiKeyRecord, Clock, CreateOutcome, Credential, EmailCap, EmailJob, EmailJobStatus, EmailKind, IdGenerator,
+    InvitationContext,
     LinkTokenRecord, NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError,
     TransitionOutcome, TransitionRecord,
 };

@@ -82,6 +82,10 @@ impl FromStr for InvitationStatus {
 }
 
 /// What became of the invitation's email.
+///
+/// `queued`, `sent` and `failed` are rsvp's own; `delivered`, `bounced` and
+/// `complained` are what the email provider reported afterwards (see
+/// [`EmailFeedback`] and [`EmailDelivery::after`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -92,16 +96,95 @@ pub enum EmailDelivery {
     Sent,
     /// Every attempt failed, or the transport refused it for good.
     Failed,
+    /// The provider reports the recipient's server accepted it.
+    Delivered,
+    /// The provider reports it bounced.
+    Bounced,
+    /// The recipient marked it as spam.
+    Complained,
 }
 
 impl EmailDelivery {
-    /// The wire name: `queued`, `sent`, `failed`.
+    /// Every state.
+    pub const ALL: [Self; 6] = [
+        Self::Queued,
+        Self::Sent,
+        Self::Failed,
+        Self::Delivered,
+        Self::Bounced,
+        Self::Complained,
+    ];
+
+    /// The wire name: `queued`, `sent`, `failed`, `delivered`, `bounced`,
+    /// `complained`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Delivered => "delivered",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
         }
+    }
+
+    /// Whether the state came from the provider's feedback rather than from
+    /// rsvp's own sending.
+    pub fn is_feedback(self) -> bool {
+        matches!(self, Self::Delivered | Self::Bounced | Self::Complained)
+    }
+
+    /// The state after the provider reports `feedback` on this email, or
+    /// `None` when the report changes nothing: a delivery never overrides a
+    /// bounce or a complaint (reports may arrive out of order), a bounce
+    /// never overrides a complaint, and nothing follows a failed send (the
+    /// provider never had it).
+    ///
+    /// ```
+    /// use rsvp_domain::{EmailDelivery, EmailFeedback};
+    ///
+    /// let bounced = EmailFeedback::Bounced { permanent: true };
+    /// assert_eq!(EmailDelivery::Sent.after(bounced), Some(EmailDelivery::Bounced));
+    /// assert_eq!(EmailDelivery::Bounced.after(EmailFeedback::Delivered), None);
+    /// assert_eq!(EmailDelivery::Delivered.after(EmailFeedback::Complained), Some(EmailDelivery::Complained));
+    /// ```
+    pub fn after(self, feedback: EmailFeedback) -> Option<Self> {
+        let next = match feedback {
+            EmailFeedback::Delivered => Self::Delivered,
+            EmailFeedback::Bounced { .. } => Self::Bounced,
+            EmailFeedback::Complained => Self::Complained,
+        };
+        let allowed = match next {
+            Self::Delivered => matches!(self, Self::Queued | Self::Sent),
+            Self::Bounced => matches!(self, Self::Queued | Self::Sent | Self::Delivered),
+            Self::Complained => !matches!(self, Self::Failed | Self::Complained),
+            Self::Queued | Self::Sent | Self::Failed => false,
+        };
+        allowed.then_some(next)
+    }
+}
+
+/// What an email provider reported about a sent email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmailFeedback {
+    /// The recipient's server accepted it.
+    Delivered,
+    /// It bounced: `permanent` for a hard bounce (the address does not
+    /// exist, or never accepts mail), not for a full mailbox or a
+    /// temporary refusal.
+    Bounced {
+        /// Whether the bounce is permanent (a hard bounce).
+        permanent: bool,
+    },
+    /// The recipient marked it as spam.
+    Complained,
+}
+
+impl EmailFeedback {
+    /// Whether the address must get no more email: a hard bounce or a
+    /// complaint.
+    pub fn suppresses(self) -> bool {
+        matches!(self, Self::Bounced { permanent: true } | Self::Complained)
     }
 }
 
@@ -109,11 +192,9 @@ impl FromStr for EmailDelivery {
     type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "queued" => Ok(Self::Queued),
-            "sent" => Ok(Self::Sent),
-            "failed" => Ok(Self::Failed),
-            other => Err(UnknownStatus(other.to_owned())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }

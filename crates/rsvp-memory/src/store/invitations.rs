@@ -28,7 +28,12 @@ impl InvitationStore for InMemoryStore {
                 invitee,
                 connected,
                 pending: s.find_pending(business, email),
-                suppressed: s.suppressions.values().any(|sup| sup.blocks(business, email)),
+                suppressed: rsvp_domain::SuppressionReason::strongest(
+                    s.suppressions
+                        .values()
+                        .filter(|sup| sup.blocks(business, email))
+                        .map(|sup| sup.reason),
+                ),
             };
             if context.may_refuse(business) {
                 return Ok(CreateOutcome::Refused(context));

@@ -120,6 +120,10 @@ pub(super) struct State {
     pub(super) connection_requests: HashMap<rsvp_domain::ConnectionRequestId, rsvp_domain::ConnectionRequest>,
     /// The email cap's counts: business → unix minute → emails queued.
     pub(super) email_cap_minutes: HashMap<BusinessId, BTreeMap<i64, u32>>,
+    /// The provider's message id of each sent job that got one.
+    pub(super) provider_message_ids: HashMap<String, EmailJobId>,
+    /// Provider reports applied: (provider, report id).
+    pub(super) provider_reports: HashSet<(&'static str, String)>,
 }
 
 impl State {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rsvp_app::{CreateOutcome, StoreError};
-use rsvp_domain::{InvitationId, InvitationStatus, Suppression, SuppressionId};
+use rsvp_domain::{InvitationId, InvitationStatus, Suppression, SuppressionId, SuppressionReason};
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -423,7 +423,7 @@ pub async fn a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_th
 
     let own = refused(invite(&acme, "ANN@acme.test", at(1))).await;
     assert_eq!(own.invitee.as_ref(), Some(&acme.user));
-    assert_eq!((own.connected, own.pending, own.suppressed), (false, None, false));
+    assert_eq!((own.connected, own.pending, own.suppressed), (false, None, None));
 
     let bob = invite(&acme, "Bob@Globex.test", at(1));
     assert_eq!(
@@ -449,7 +449,7 @@ pub async fn a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_th
     let pending = refused(invite(&acme, "bob@GLOBEX.test", at(2))).await;
     assert_eq!(pending.invitee.as_ref(), Some(&globex.user));
     assert_eq!(pending.pending.as_ref(), Some(&stored));
-    assert!(!pending.connected && !pending.suppressed);
+    assert!(!pending.connected && pending.suppressed.is_none());
 
     store
         .invitations()
@@ -461,10 +461,12 @@ pub async fn a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_th
     let back = refused(invite(&globex, "ann@acme.test", at(3))).await;
     assert!(back.connected, "seen from the other end, the same connection");
 
-    for (address, scope, blocked) in [
-        ("carl@initech.test", Some(acme.id()), true),
-        ("dora@initech.test", None, true),
-        ("erin@initech.test", Some(globex.id()), false),
+    for (address, scope, reason, blocked) in [
+        ("carl@initech.test", Some(acme.id()), SuppressionReason::OptOut, true),
+        ("dora@initech.test", None, SuppressionReason::OptOut, true),
+        ("erin@initech.test", Some(globex.id()), SuppressionReason::OptOut, false),
+        ("finn@initech.test", None, SuppressionReason::Bounce, true),
+        ("gina@initech.test", None, SuppressionReason::Complaint, true),
     ] {
         store
             .opt_outs()
@@ -474,13 +476,14 @@ pub async fn a_create_reports_the_facts_that_may_refuse_it_and_writes_nothing_th
                 business_id: scope,
                 invitation_id: None,
                 created_at: at(3),
+                reason,
             })
             .await
             .expect("add_suppression");
         let candidate = invite(&acme, address, at(4));
         if blocked {
             let context = refused(candidate).await;
-            assert!(context.suppressed, "{address}");
+            assert_eq!(context.suppressed, Some(reason), "{address}");
             assert_eq!(context.invitee, None);
         } else {
             assert_eq!(

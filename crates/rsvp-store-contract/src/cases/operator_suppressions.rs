@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rsvp_app::{Cursor, PageSize, StoreError, SuppressionQuery};
-use rsvp_domain::{BusinessId, Suppression, SuppressionId};
+use rsvp_domain::{BusinessId, Suppression, SuppressionId, SuppressionReason};
 use time::OffsetDateTime;
 use tokio::sync::Barrier;
 
@@ -18,6 +18,7 @@ fn suppression(address: &str, business: Option<BusinessId>, now: OffsetDateTime)
         business_id: business,
         invitation_id: None,
         created_at: now,
+        reason: SuppressionReason::OptOut,
     }
 }
 

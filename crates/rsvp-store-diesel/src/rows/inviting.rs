@@ -30,6 +30,10 @@ pub(crate) struct InvitationRow {
     pub(crate) last_sent_at: Option<i64>,
     pub(crate) redirect_url: Option<String>,
     pub(crate) locale: Option<String>,
+    /// The provider's report on the latest email; when set, it is the
+    /// invitation's `email_delivery` (the stored `email_delivery` keeps
+    /// rsvp's own state, whose CHECK allows only those).
+    pub(crate) email_feedback: Option<String>,
 }
 
 impl InvitationRow {
@@ -56,10 +60,16 @@ impl InvitationRow {
             created_at: to_nanos(invitation.created_at())?,
             updated_at: to_nanos(invitation.updated_at())?,
             resolved_at: optional_nanos(invitation.resolved_at())?,
-            email_delivery: invitation.email_delivery().map(|d| d.as_str().to_owned()),
+            email_delivery: invitation
+                .email_delivery()
+                .map(|d| if d.is_feedback() { EmailDelivery::Sent } else { d }.as_str().to_owned()),
             last_sent_at: optional_nanos(invitation.last_sent_at())?,
             redirect_url: invitation.redirect_url().map(|u| u.as_str().to_owned()),
             locale: invitation.locale().map(|l| l.as_str().to_owned()),
+            email_feedback: invitation
+                .email_delivery()
+                .filter(|d| d.is_feedback())
+                .map(|d| d.as_str().to_owned()),
         })
     }
 
@@ -93,7 +103,8 @@ impl InvitationRow {
             updated_at: from_nanos("invitations.updated_at", self.updated_at)?,
             resolved_at: optional_time("invitations.resolved_at", self.resolved_at)?,
             email_delivery: self
-                .email_delivery
+                .email_feedback
+                .or(self.email_delivery)
                 .map(|d| d.parse::<EmailDelivery>())
                 .transpose()
                 .map_err(|e| corrupt("invitations.email_delivery", e))?,
@@ -114,6 +125,7 @@ pub(crate) struct SuppressionRow {
     pub(crate) business_id: Option<String>,
     pub(crate) invitation_id: Option<String>,
     pub(crate) created_at: i64,
+    pub(crate) reason: String,
 }
 
 impl SuppressionRow {
@@ -125,6 +137,7 @@ impl SuppressionRow {
             business_id: suppression.business_id.map(|b| id_text(b.as_uuid())),
             invitation_id: suppression.invitation_id.map(|i| id_text(i.as_uuid())),
             created_at: to_nanos(suppression.created_at)?,
+            reason: suppression.reason.as_str().to_owned(),
         })
     }
 
@@ -141,6 +154,8 @@ impl SuppressionRow {
                 .map(|i| parse_id("suppressions.invitation_id", &i))
                 .transpose()?,
             created_at: from_nanos("suppressions.created_at", self.created_at)?,
+            reason: SuppressionReason::parse(&self.reason)
+                .ok_or_else(|| corrupt("suppressions.reason", format!("unknown reason {:?}", self.reason)))?,
         })
     }
 }

@@ -19,14 +19,14 @@
 
 use diesel::prelude::*;
 use rsvp_app::{
-    ApiKeyRecord, EmailJob, EmailJobStatus, LinkTokenRecord, StoreError, WebhookDelivery, WebhookDeliveryStatus,
+    ApiKeyRecord, EmailJob, EmailJobStatus, EmailKind, LinkTokenRecord, StoreError, WebhookDelivery, WebhookDeliveryStatus,
     WebhookEndpoint,
 };
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
     ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event,
     ExternalId, Invitation, InvitationParts, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles,
-    Suppression, User, fold_for_search, ordered_pair,
+    Suppression, SuppressionReason, User, fold_for_search, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;

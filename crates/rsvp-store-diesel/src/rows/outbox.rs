@@ -36,6 +36,10 @@ pub(crate) struct EmailJobRow {
     pub(crate) updated_at: i64,
     /// The sending business (of the job's invitation), for the email cap.
     pub(crate) business_id: String,
+    /// The provider's id of the sent email, once the provider answered.
+    pub(crate) provider_message_id: Option<String>,
+    /// What the email is (`EmailKind`).
+    pub(crate) kind: String,
 }
 
 impl EmailJobRow {
@@ -52,6 +56,8 @@ impl EmailJobRow {
             created_at: to_nanos(job.created_at)?,
             updated_at: to_nanos(job.created_at)?,
             business_id: id_text(business.as_uuid()),
+            provider_message_id: None,
+            kind: job.kind.as_str().to_owned(),
         })
     }
 
@@ -66,6 +72,8 @@ impl EmailJobRow {
             next_attempt_at: from_nanos("email_jobs.next_attempt_at", self.next_attempt_at)?,
             last_error: self.last_error,
             created_at: from_nanos("email_jobs.created_at", self.created_at)?,
+            kind: EmailKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("email_jobs.kind", format!("unknown kind {:?}", self.kind)))?,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! The facts of a new invitation ([`CreateOutcome::Refused`](rsvp_app::CreateOutcome::Refused)):
-//! the invitee user, the connection, the pending invitation and the opt-out
+//! the invitee user, the connection, the pending invitation and the strongest suppression
 //! of a new invitation's email in one statement (one round trip on
 //! PostgreSQL), written once for both backends (`$n` parameters on
 //! PostgreSQL, `?n` on SQLite).
@@ -23,8 +23,9 @@ SELECT u.id, u.business_id, u.email, u.email_normalized, u.first_name, u.last_na
               OR (c.business_low = $1 AND c.business_high = u.business_id)) END AS connected, \
        EXISTS (SELECT 1 FROM invitations i \
                WHERE i.business_id = $1 AND i.email_normalized = $2 AND i.status = 'pending') AS pending, \
-       EXISTS (SELECT 1 FROM suppressions s \
-               WHERE s.email_normalized = $2 AND (s.business_id IS NULL OR s.business_id = $1)) AS suppressed \
+       (SELECT s.reason FROM suppressions s \
+        WHERE s.email_normalized = $2 AND (s.business_id IS NULL OR s.business_id = $1) \
+        ORDER BY CASE s.reason WHEN 'bounce' THEN 0 WHEN 'complaint' THEN 1 ELSE 2 END LIMIT 1) AS suppressed \
 FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.email_normalized = $2";
 
 #[derive(QueryableByName)]
@@ -51,8 +52,10 @@ struct Row {
     connected: bool,
     #[diesel(sql_type = Bool)]
     pending: bool,
-    #[diesel(sql_type = Bool)]
-    suppressed: bool,
+    /// The strongest reason among the suppressions (as
+    /// `SuppressionReason::strongest` orders them).
+    #[diesel(sql_type = Nullable<Text>)]
+    suppressed: Option<String>,
 }
 
 /// What the statement found.
@@ -60,7 +63,7 @@ pub(crate) struct ContextRow {
     pub(crate) invitee: Option<UserRow>,
     pub(crate) connected: bool,
     pub(crate) pending: bool,
-    pub(crate) suppressed: bool,
+    pub(crate) suppressed: Option<String>,
 }
 
 pub(crate) fn read(conn: &mut DbConnection, business: &str, normalized: &str) -> diesel::QueryResult<ContextRow> {

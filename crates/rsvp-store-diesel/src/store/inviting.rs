@@ -28,7 +28,13 @@ fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<Invi
         invitee: row.invitee.map(UserRow::into_domain).transpose()?,
         connected: row.connected,
         pending,
-        suppressed: row.suppressed,
+        suppressed: row
+            .suppressed
+            .map(|reason| {
+                rsvp_domain::SuppressionReason::parse(&reason)
+                    .ok_or_else(|| crate::rows::corrupt("suppressions.reason", format!("unknown reason {reason:?}")))
+            })
+            .transpose()?,
     })
 }
 
@@ -326,6 +332,8 @@ impl InvitationStore for DieselStore {
                     .set((
                         i::last_sent_at.eq(now),
                         i::email_delivery.eq("queued"),
+                        // The provider's report was on the previous email.
+                        i::email_feedback.eq(None::<String>),
                         i::updated_at.eq(now),
                     ))
                     .execute(conn)?;

@@ -115,6 +115,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
                 next_attempt_at: now,
                 last_error: None,
                 created_at: now,
+                kind: rsvp_app::EmailKind::Invitation,
             }),
             invitation,
         }

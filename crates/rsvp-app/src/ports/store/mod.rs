@@ -3,6 +3,7 @@
 //! adapter by `rsvp-store-contract`.
 
 mod event_relay;
+mod feedback;
 mod idempotency;
 mod invitations;
 mod join_links;
@@ -13,6 +14,7 @@ mod outbox;
 mod webhooks;
 
 pub use event_relay::*;
+pub use feedback::*;
 pub use idempotency::*;
 pub use invitations::*;
 pub use join_links::*;
@@ -70,6 +72,9 @@ pub trait Store: Send + Sync {
     /// The event log in commit order, its relay's cursor and lease.
     fn event_relay(&self) -> &dyn EventRelayStore;
 
+    /// Email providers' reports (delivered, bounced, complained).
+    fn feedback(&self) -> &dyn FeedbackStore;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -99,6 +104,8 @@ pub struct MockStore {
     pub webhooks: MockWebhookStore,
     /// The [`EventRelayStore`] role.
     pub event_relay: MockEventRelayStore,
+    /// The [`FeedbackStore`] role.
+    pub feedback: MockFeedbackStore,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -153,6 +160,10 @@ impl Store for MockStore {
 
     fn event_relay(&self) -> &dyn EventRelayStore {
         &self.event_relay
+    }
+
+    fn feedback(&self) -> &dyn FeedbackStore {
+        &self.feedback
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

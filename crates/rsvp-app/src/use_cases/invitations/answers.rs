@@ -176,15 +176,16 @@ impl App {
             .invitation
             .resend(&actor, now, self.settings.resend_cooldown)
             .map_err(|refusal| resend_refused(refusal, now))?;
-        if !self
+        let suppressions = self
             .ports
             .store
             .opt_outs()
             .suppressions_for(invitation.business_id(), std::slice::from_ref(invitation.email()))
-            .await?
-            .is_empty()
-        {
-            return Err(AppError::RecipientOptedOut);
+            .await?;
+        match SuppressionReason::strongest(suppressions.iter().map(|s| s.reason)) {
+            Some(reason) if reason.is_provider_feedback() => return Err(AppError::RecipientSuppressed),
+            Some(_) => return Err(AppError::RecipientOptedOut),
+            None => {}
         }
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {

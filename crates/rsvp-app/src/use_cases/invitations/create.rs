@@ -34,6 +34,7 @@ impl App {
             InviteRefusal::SelfInvite => AppError::SelfInvite,
             InviteRefusal::AlreadyConnected => AppError::AlreadyConnected,
             InviteRefusal::RecipientOptedOut => AppError::RecipientOptedOut,
+            InviteRefusal::RecipientSuppressed => AppError::RecipientSuppressed,
             InviteRefusal::AlreadyInvited => AppError::AlreadyInvited,
         })?;
         Ok(pending)
@@ -120,6 +121,7 @@ impl App {
             next_attempt_at: now,
             last_error: None,
             created_at: now,
+            kind: EmailKind::Invitation,
         }
     }
 
@@ -279,13 +281,19 @@ impl App {
             .into_iter()
             .map(|i| (i.email().normalized().to_owned(), i))
             .collect();
-        let suppressed: HashSet<String> = store
+        let suppressed: HashMap<String, SuppressionReason> = store
             .opt_outs()
             .suppressions_for(principal.business.id, &emails)
             .await?
             .into_iter()
-            .map(|s| s.email.normalized().to_owned())
-            .collect();
+            .fold(HashMap::new(), |mut reasons, s| {
+                let key = s.email.normalized().to_owned();
+                let strongest = SuppressionReason::strongest(reasons.get(&key).copied().into_iter().chain([s.reason]));
+                if let Some(reason) = strongest {
+                    reasons.insert(key, reason);
+                }
+                reasons
+            });
         let mut prepared = Vec::new();
         for (index, request) in valid {
             let key = request.email.normalized().to_owned();
@@ -295,7 +303,7 @@ impl App {
                 connected: invitee_business.is_some_and(|b| connected.contains(&b)),
                 invitee,
                 pending: pending.remove(&key),
-                suppressed: suppressed.contains(&key),
+                suppressed: suppressed.get(&key).copied(),
             };
             let ready = Self::check_facts(principal, context, now).and_then(|expired| {
                 let ready = self.build_invitation(principal, request, invitee_business, now)?;
