@@ -66,6 +66,9 @@ pub use ports::{
     WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
 pub use ports::{EventBus, EventBusError, EventRelayStore, RelayCursor, RelayLag};
+pub use ports::{ExpiryNoticeEmail, ReminderQuery, ReminderRecord};
+pub use ports::{AnalyticsStore, FunnelQuery, InvitationFunnel, median_nanos};
+pub use ports::SentEmail;
 pub use ports::{
     EmailProvider, EmailReport, FeedbackStore, ReportOutcome, SnsError, SnsMessage, SnsMessageType, SnsVerifier,
 };
@@ -77,6 +80,8 @@ pub use ports::{
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockEventBus, MockEventRelayStore, MockFeedbackStore, MockSnsVerifier};
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockAnalyticsStore;
 pub use public_links::{INVITE_PATH, JOIN_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use relay::{EventRelay, EventRelayObserver, EventRelaySettings, EventRelayStatus, RelayError, RelayRound};
 pub use secret::{Secret, SecretHash};
@@ -93,6 +98,8 @@ pub use use_cases::{
     IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
 };
 pub use use_cases::{JoinLinkPreview, NewJoinLink};
+pub use use_cases::{ProviderReport, REPORT_ID_RETENTION, SNS_MAX_AGE, SnsReceipt};
+pub use use_cases::{FUNNEL_DEFAULT_DAYS, FUNNEL_MAX_DAYS, FunnelRange, FunnelReport};
 pub use use_cases::{WebhookEndpointInput, WebhookEndpointPatch};
 pub use view::{EventView, rfc3339, webhook_body};
 pub use webhook_dispatch::{

@@ -51,7 +51,7 @@ struct World {
     locales: Arc<Mutex<Vec<Locale>>>,
 }
 
-fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>) -> (EmailDispatcher, World) {
+fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<SentEmail, MailError>) -> (EmailDispatcher, World) {
     dispatcher_with(invitation, job, send, Vec::new(), Locale::En)
 }
 
@@ -59,7 +59,7 @@ fn dispatcher(invitation: Invitation, job: EmailJob, send: Result<(), MailError>
 fn dispatcher_with(
     invitation: Invitation,
     job: EmailJob,
-    send: Result<(), MailError>,
+    send: Result<SentEmail, MailError>,
     suppressions: Vec<Suppression>,
     default_locale: Locale,
 ) -> (EmailDispatcher, World) {
@@ -152,7 +152,7 @@ fn dispatcher_with(
 
 #[tokio::test]
 async fn a_due_email_is_rendered_sent_with_a_stable_message_id_and_recorded() {
-    let (dispatcher, world) = dispatcher(invitation(), job(1), Ok(()));
+    let (dispatcher, world) = dispatcher(invitation(), job(1), Ok(SentEmail::default()));
     let report = dispatcher.run_once().await.unwrap();
     assert_eq!(
         report,
@@ -168,7 +168,26 @@ async fn a_due_email_is_rendered_sent_with_a_stable_message_id_and_recorded() {
     assert_eq!(sent[0].message_id, "00000000-0000-0000-0000-00000000022b@rsvp.test");
     assert_eq!(sent[0].content.text, "https://rsvp.test/invite/tok123");
     assert_eq!(sent[0].content.subject, "Acme (Ann Lee) invites you");
-    assert_eq!(*world.outcomes.lock().unwrap(), [EmailOutcome::Sent]);
+    assert_eq!(*world.outcomes.lock().unwrap(), [EmailOutcome::sent()]);
+}
+
+#[tokio::test]
+async fn the_recorded_outcome_carries_the_provider_message_id_the_transport_returned() {
+    let (dispatcher, world) = dispatcher(
+        invitation(),
+        job(1),
+        Ok(SentEmail::with_provider_id("b7bc2f4a-e38e-4336-af7d-e6c392c2f817")),
+    );
+    assert_eq!(dispatcher.run_once().await.unwrap().sent, 1);
+    assert_eq!(
+        *world.outcomes.lock().unwrap(),
+        [EmailOutcome::Sent {
+            provider_message_id: Some("b7bc2f4a-e38e-4336-af7d-e6c392c2f817".to_owned()),
+        }]
+    );
+    // What a transport sends as the provider's metadata: the job's id.
+    let sent = world.sent.lock().unwrap();
+    assert_eq!(sent[0].job_reference(), job(1).id.to_string());
 }
 
 #[tokio::test]
@@ -225,7 +244,7 @@ async fn no_email_is_sent_for_an_invitation_that_is_no_longer_pending() {
             now(),
         )
         .unwrap();
-    let (dispatcher, world) = dispatcher(cancelled, job(1), Ok(()));
+    let (dispatcher, world) = dispatcher(cancelled, job(1), Ok(SentEmail::default()));
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
     assert!(world.sent.lock().unwrap().is_empty());
 }
@@ -236,7 +255,7 @@ async fn an_email_names_the_inviter_replies_to_them_and_offers_one_click_unsubsc
         locale: Some(Locale::De),
         ..invitation().into_parts()
     });
-    let (dispatcher, world) = dispatcher(german, job(1), Ok(()));
+    let (dispatcher, world) = dispatcher(german, job(1), Ok(SentEmail::default()));
     assert_eq!(dispatcher.run_once().await.unwrap().sent, 1);
     let sent = world.sent.lock().unwrap();
     assert_eq!(sent[0].from_name.as_deref(), Some("Ann Lee (Acme) via rsvp"));
@@ -261,7 +280,7 @@ async fn an_email_is_rendered_in_the_invitations_locale_or_else_the_default() {
             locale,
             ..invitation().into_parts()
         });
-        let (dispatcher, world) = dispatcher_with(invitation, job(1), Ok(()), Vec::new(), Locale::De);
+        let (dispatcher, world) = dispatcher_with(invitation, job(1), Ok(SentEmail::default()), Vec::new(), Locale::De);
         dispatcher.run_once().await.unwrap();
         seen.extend(world.locales.lock().unwrap().iter().copied());
     }
@@ -278,7 +297,13 @@ async fn no_email_is_sent_to_a_recipient_who_opted_out_after_it_was_queued() {
         created_at: now(),
         reason: rsvp_domain::SuppressionReason::OptOut,
     };
-    let (dispatcher, world) = dispatcher_with(invitation(), job(1), Ok(()), vec![opted_out], Locale::En);
+    let (dispatcher, world) = dispatcher_with(
+        invitation(),
+        job(1),
+        Ok(SentEmail::default()),
+        vec![opted_out],
+        Locale::En,
+    );
     assert_eq!(dispatcher.run_once().await.unwrap().failed, 1);
     assert!(world.sent.lock().unwrap().is_empty());
     assert!(

@@ -106,7 +106,7 @@ impl StandInMailer {
 
 #[async_trait]
 impl Mailer for StandInMailer {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         self.calls.lock().unwrap().push(email.to.as_str().to_owned());
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -115,11 +115,11 @@ impl Mailer for StandInMailer {
             tokio::task::yield_now().await;
         }
         let result = match (self.behaviour)(email.to.as_str()) {
-            Behaviour::Accept => Ok(()),
+            Behaviour::Accept => Ok(SentEmail::default()),
             Behaviour::Hang(took) => {
                 self.clock.advance(took);
                 std::future::pending::<()>().await;
-                Ok(())
+                Ok(SentEmail::default())
             }
             Behaviour::Refuse(error) => Err(MailError::Permanent(error.to_owned())),
         };
@@ -308,7 +308,7 @@ async fn one_hung_send_delays_no_other_email_of_its_round() {
                 "the hung send ran to its timeout: {took:?}"
             );
         } else {
-            assert_eq!(*outcome, EmailOutcome::Sent);
+            assert_eq!(*outcome, EmailOutcome::sent());
             assert!(
                 took < std::time::Duration::from_millis(500),
                 "email {id} waited for the hung one: {took:?}"
@@ -471,7 +471,7 @@ async fn an_outcome_the_store_did_not_take_is_recorded_before_the_next_claim_and
         *log.lock().unwrap(),
         ["claim 1", "finish 1 err", "finish 1 ok", "claim 0"]
     );
-    assert_eq!(recorded.lock().unwrap()[0].1, EmailOutcome::Sent);
+    assert_eq!(recorded.lock().unwrap()[0].1, EmailOutcome::sent());
     assert_eq!(mailer.calls.lock().unwrap().len(), 1, "sent once");
 }
 

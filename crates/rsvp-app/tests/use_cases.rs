@@ -283,10 +283,15 @@ async fn a_lazily_expired_pending_invitation_is_expired_first_then_the_email_is_
                 Ok(created())
             }
         });
+    store.operator.expect_get_user().returning(|_| Ok(Some(ann().user)));
     store
         .invitations
         .expect_apply_transition()
-        .withf(|r| r.invitation.status() == InvitationStatus::Expired && r.event.kind == EventKind::InvitationExpired)
+        .withf(|r| {
+            r.invitation.status() == InvitationStatus::Expired
+                && r.event.kind == EventKind::InvitationExpired
+                && r.email_job.as_ref().is_some_and(|notice| notice.to == ann().user.email)
+        })
         .times(1)
         .returning(|r| {
             Ok(TransitionOutcome {
@@ -900,6 +905,12 @@ async fn the_sweep_expires_each_due_invitation_once_and_tolerates_lost_races() {
         .invitations
         .expect_due_for_expiry()
         .returning(move |_, _| Ok(due.clone()));
+    // The sender is read once for the sweep's two invitations.
+    store
+        .operator
+        .expect_get_user()
+        .times(1)
+        .returning(|_| Ok(Some(ann().user)));
     store.invitations.expect_apply_transition().times(2).returning(|r| {
         if r.invitation.id() == InvitationId::from_uuid(id(101)) {
             Err(StoreError::Conflict {

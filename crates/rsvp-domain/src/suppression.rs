@@ -145,3 +145,26 @@ impl Suppression {
         self.email.normalized() == email.normalized() && self.business_id.is_none_or(|b| b == business)
     }
 }
+
+#[cfg(test)]
+mod reason_tests {
+    use super::SuppressionReason;
+    use crate::EmailFeedback;
+
+    #[test]
+    fn a_providers_report_outranks_an_opt_out_and_a_bounce_a_complaint() {
+        use SuppressionReason::{Bounce, Complaint, OptOut};
+        assert_eq!(SuppressionReason::strongest([]), None);
+        assert_eq!(SuppressionReason::strongest([OptOut, Complaint]), Some(Complaint));
+        assert_eq!(SuppressionReason::strongest([Bounce, OptOut, Complaint]), Some(Bounce));
+        assert!(!OptOut.is_provider_feedback() && Bounce.is_provider_feedback() && Complaint.is_provider_feedback());
+        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: true }), Some(Bounce));
+        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: false }), None);
+        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Complained), Some(Complaint));
+        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Delivered), None);
+        for reason in SuppressionReason::ALL {
+            assert_eq!(SuppressionReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(SuppressionReason::parse("spam"), None);
+    }
+}

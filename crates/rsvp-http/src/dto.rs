@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::openapi::{EmailDeliveryName, EventType, InvitationStatusName, LocaleName, OptOutScopeName};
+use crate::openapi::{
+    EmailDeliveryName, EventType, InvitationStatusName, LocaleName, OptOutScopeName, SuppressionReasonName,
+};
 
 /// RFC 3339 in UTC, e.g. `2026-11-22T10:00:00Z`.
 pub fn rfc3339(t: OffsetDateTime) -> String {
@@ -97,7 +99,9 @@ pub struct InvitationBody<'a> {
     /// Terminal time.
     #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub resolved_at: Option<Rfc3339>,
-    /// Email fate: queued, sent, failed; null when no email was asked for.
+    /// Email fate: queued, sent, failed (rsvp's sending), then delivered,
+    /// bounced or complained (the provider's report); null when no email was
+    /// asked for.
     #[schema(value_type = Option<EmailDeliveryName>, required = true, example = "queued")]
     pub email_delivery: Option<&'static str>,
     /// Where the invitee's page sends the invitee after an answer, with
@@ -329,6 +333,10 @@ pub struct SuppressionBody {
     /// When the recipient opted out.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Why: the recipient's opt-out, or the provider's hard bounce or
+    /// complaint report (those block every business).
+    #[schema(value_type = SuppressionReasonName, example = "opt_out")]
+    pub reason: &'static str,
 }
 
 impl From<&Suppression> for SuppressionBody {
@@ -340,6 +348,7 @@ impl From<&Suppression> for SuppressionBody {
             business_id: suppression.business_id.map(|b| b.to_string()),
             invitation_id: suppression.invitation_id.map(|i| i.to_string()),
             created_at: rfc3339(suppression.created_at),
+            reason: suppression.reason.as_str(),
         }
     }
 }

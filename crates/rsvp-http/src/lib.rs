@@ -59,6 +59,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod analytics;
 pub mod body;
 pub mod client_addr;
 pub mod cursor;
@@ -77,6 +78,7 @@ mod ops;
 mod page;
 pub mod params;
 pub mod problem;
+mod provider_events;
 pub mod reference;
 pub mod requests;
 mod routes;

@@ -39,6 +39,8 @@ struct Inner {
     relay_published: u64,
     /// Publications of the relay that failed.
     relay_publish_failures: u64,
+    /// (provider, result) → provider POSTs received.
+    provider_events: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// The outbox gauges, read from the store at scrape time (`None`: the store
@@ -93,6 +95,12 @@ impl Metrics {
             histogram.count += 1;
             histogram.sum += seconds;
         });
+    }
+
+    /// Records one provider POST and what came of it (`applied`,
+    /// `duplicate`, `unknown_message`, `ignored`, `subscription_confirmed`).
+    pub fn observe_provider_event(&self, provider: &'static str, result: &'static str) {
+        self.with(|inner| *inner.provider_events.entry((provider, result)).or_default() += 1);
     }
 
     /// Records one state transition into `status`.
@@ -239,6 +247,16 @@ impl Metrics {
                     out,
                     "rsvp_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
                     h.count
+                );
+            }
+            out.push_str(
+                "# HELP rsvp_provider_events_total Email providers' reports received, by provider and result (unknown_message: no email rsvp sent matches).\n",
+            );
+            out.push_str("# TYPE rsvp_provider_events_total counter\n");
+            for ((provider, result), n) in &inner.provider_events {
+                let _ = writeln!(
+                    out,
+                    "rsvp_provider_events_total{{provider=\"{provider}\",result=\"{result}\"}} {n}"
                 );
             }
             out.push_str("# HELP rsvp_invitation_transitions_total Invitation state transitions by new status.\n");

@@ -19,7 +19,9 @@ use utoipa::openapi::{OpenApi, RefOr, Schema};
 use Area::{Api, Probe, Reference, Scrape};
 use Verb::{Get, Post};
 
-use crate::{invitations, join_links, links, network, openapi, operator, ops, page, webhooks};
+use crate::{
+    analytics, invitations, join_links, links, network, openapi, operator, ops, page, provider_events, webhooks,
+};
 
 /// The scope of the JSON API.
 pub(crate) const API_SCOPE: &str = "/v1";
@@ -231,6 +233,7 @@ static TABLE: &[Row] = &[
     api!(join_links::answer, __path_answer),
     api!(network::connections, __path_connections),
     api!(network::events, __path_events),
+    api!(analytics::invitation_funnel, __path_invitation_funnel),
     api!(operator::me, __path_me),
     api!(operator::list_businesses, __path_list_businesses),
     api!(operator::create_business, __path_create_business),
@@ -254,6 +257,8 @@ static TABLE: &[Row] = &[
     api!(webhooks::rotate, __path_rotate),
     api!(webhooks::deliveries, __path_deliveries),
     api!(webhooks::redeliver, __path_redeliver),
+    api!(provider_events::postmark, __path_postmark),
+    api!(provider_events::ses, __path_ses),
 ];
 
 /// The table's rows grouped into resources, in the table's order.

@@ -11,7 +11,9 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::{App, HttpResponse, test, web};
 use async_trait::async_trait;
-use rsvp_app::{DispatchSettings, EmailDispatcher, MailError, Mailer, OutgoingEmail, Ports, Secret, Settings};
+use rsvp_app::{
+    DispatchSettings, EmailDispatcher, MailError, Mailer, OutgoingEmail, Ports, Secret, SentEmail, Settings,
+};
 use rsvp_http::{HttpConfig, HttpState};
 use rsvp_memory::{InMemoryStore, ManualClock};
 use rsvp_runtime::{WorkerSettings, Workers};
@@ -29,9 +31,9 @@ struct Recording(mpsc::UnboundedSender<OutgoingEmail>);
 
 #[async_trait]
 impl Mailer for Recording {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         let _ = self.0.send(email.clone());
-        Ok(())
+        Ok(SentEmail::default())
     }
 }
 

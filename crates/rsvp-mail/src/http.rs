@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use lettre::message::Mailbox;
 use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{StatusCode, Url};
-use rsvp_app::{MailError, Mailer, OutgoingEmail};
+use rsvp_app::{MailError, Mailer, OutgoingEmail, SentEmail};
 use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
 use crate::message::{
     DEFAULT_TIMEOUT, ONE_CLICK, error_chain, list_unsubscribe, message_id_header, one_line, parse_from, parse_to,
-    reply_to, sender,
+    provider_id, reply_to, sender,
 };
 
 /// Postmark's API address, the default [`PostmarkConfig::base_url`].
@@ -24,6 +24,13 @@ const TOKEN_HEADER: &str = "X-Postmark-Server-Token";
 
 /// How much of an answer is read, at most (Postmark's are a few hundred bytes).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The `Metadata` key carrying the email job's id; Postmark echoes the
+/// email's metadata in its bounce, spam complaint and delivery webhooks.
+pub const POSTMARK_JOB_METADATA_KEY: &str = "rsvp_email_job";
+
+/// Postmark's limit on a metadata value: a longer job reference is not sent.
+const MAX_METADATA_VALUE: usize = 80;
 
 /// Settings of [`HttpMailer`]. Its `Debug` output never shows the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -73,8 +80,11 @@ impl fmt::Debug for PostmarkConfig {
 /// Sends messages through the [Postmark email API](https://postmarkapp.com/developer/api/email-api):
 /// `POST {base_url}/email` with the `X-Postmark-Server-Token` header and a
 /// JSON body (`From`, `To`, `ReplyTo`, `Subject`, `TextBody`, `HtmlBody`,
-/// `MessageStream`, and the `Message-ID`, `List-Unsubscribe` and
-/// `List-Unsubscribe-Post` in `Headers`).
+/// `MessageStream`, the `Message-ID`, `List-Unsubscribe` and
+/// `List-Unsubscribe-Post` in `Headers`, and `Metadata` with
+/// [`POSTMARK_JOB_METADATA_KEY`] set to the email job's id,
+/// [`OutgoingEmail::job_reference`], which Postmark's webhooks echo).
+/// A send returns the answer's `MessageID` as the provider message id.
 ///
 /// Errors: a 2xx answer with `"ErrorCode": 0` is success; 408, 429, 5xx,
 /// redirects, timeouts and connection errors are [`MailError::Transient`];
@@ -171,7 +181,7 @@ impl HttpMailer {
         }
     }
 
-    async fn post(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn post(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         let to = parse_to(email)?;
         let message_id = message_id_header(&email.message_id, &self.from)?;
         let from = sender(&self.from, email).to_string();
@@ -193,6 +203,8 @@ impl HttpMailer {
                 value: ONE_CLICK,
             });
         }
+        let job = email.job_reference();
+        let metadata = (job.len() <= MAX_METADATA_VALUE).then_some(Metadata { rsvp_email_job: job });
         let body = SendEmail {
             from: &from,
             to: &to,
@@ -202,6 +214,7 @@ impl HttpMailer {
             html_body: &email.content.html,
             message_stream: &self.message_stream,
             headers,
+            metadata,
         };
         let response = self
             .client
@@ -249,7 +262,7 @@ impl Mailer for HttpMailer {
     /// # Errors
     /// See [`HttpMailer`] for which answers are transient and which
     /// permanent.
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         self.post(email).await.map_err(|e| match e {
             MailError::Transient(text) => MailError::Transient(self.redact(text)),
             MailError::Permanent(text) => MailError::Permanent(self.redact(text)),
@@ -270,6 +283,14 @@ struct SendEmail<'a> {
     html_body: &'a str,
     message_stream: &'a str,
     headers: Vec<Header<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<Metadata<'a>>,
+}
+
+/// Postmark's `Metadata`: what its webhooks echo about the email.
+#[derive(Serialize)]
+struct Metadata<'a> {
+    rsvp_email_job: &'a str,
 }
 
 #[derive(Serialize)]
@@ -286,6 +307,9 @@ struct Answer {
     error_code: i64,
     #[serde(rename = "Message", default)]
     message: String,
+    /// The id Postmark gave the message; its webhooks name it by this.
+    #[serde(rename = "MessageID", default)]
+    message_id: Option<String>,
 }
 
 async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
@@ -300,8 +324,9 @@ async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest
     Ok(body)
 }
 
-/// Success, transient or permanent, from the status and Postmark's answer.
-fn classify(status: StatusCode, answer: &[u8]) -> Result<(), MailError> {
+/// Success (with Postmark's `MessageID`, when the answer has a usable one),
+/// transient or permanent, from the status and Postmark's answer.
+fn classify(status: StatusCode, answer: &[u8]) -> Result<SentEmail, MailError> {
     let parsed = serde_json::from_slice::<Answer>(answer).ok();
     let detail = match &parsed {
         Some(a) => format!("ErrorCode {}: {}", a.error_code, one_line(&a.message)),
@@ -311,7 +336,11 @@ fn classify(status: StatusCode, answer: &[u8]) -> Result<(), MailError> {
     if status.is_success() {
         return match parsed {
             Some(a) if a.error_code != 0 => Err(MailError::Permanent(text)),
-            _ => Ok(()),
+            Some(a) => Ok(SentEmail {
+                provider_message_id: a.message_id.as_deref().and_then(provider_id),
+            }),
+            // Taken, but the answer is not Postmark's JSON: no id to keep.
+            None => Ok(SentEmail::default()),
         };
     }
     if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
@@ -329,13 +358,16 @@ fn classify(status: StatusCode, answer: &[u8]) -> Result<(), MailError> {
 mod tests {
     use super::*;
 
-    fn class(status: u16, body: &str) -> Result<(), MailError> {
+    fn class(status: u16, body: &str) -> Result<SentEmail, MailError> {
         classify(StatusCode::from_u16(status).unwrap(), body.as_bytes())
     }
 
     #[test]
     fn answers_are_classified_by_status_and_error_code() {
-        assert_eq!(class(200, r#"{"ErrorCode":0,"Message":"OK"}"#), Ok(()));
+        assert_eq!(
+            class(200, r#"{"ErrorCode":0,"Message":"OK"}"#),
+            Ok(SentEmail::default())
+        );
         assert!(matches!(
             class(200, r#"{"ErrorCode":406,"Message":"Inactive"}"#),
             Err(MailError::Permanent(_))
@@ -358,5 +390,29 @@ mod tests {
             panic!("expected a permanent error");
         };
         assert!(text.contains("422") && text.contains("ErrorCode 300") && text.contains("Invalid 'To' address"));
+    }
+
+    #[test]
+    fn a_success_answer_gives_postmarks_message_id_when_it_is_usable() {
+        let sent = |message_id: &str| {
+            class(
+                200,
+                &format!(r#"{{"ErrorCode":0,"Message":"OK","MessageID":{message_id}}}"#),
+            )
+        };
+        assert_eq!(
+            sent(r#""b7bc2f4a-e38e-4336-af7d-e6c392c2f817""#),
+            Ok(SentEmail::with_provider_id("b7bc2f4a-e38e-4336-af7d-e6c392c2f817"))
+        );
+        for unusable in [
+            r#""""#,
+            r#"" ""#,
+            r#""a b""#,
+            "null",
+            &format!(r#""{}""#, "x".repeat(256)),
+        ] {
+            assert_eq!(sent(unusable), Ok(SentEmail::default()), "{unusable}");
+        }
+        assert_eq!(class(200, "not json"), Ok(SentEmail::default()));
     }
 }

@@ -32,6 +32,8 @@
 //! | `invitation.de.subject.txt` | German subject |
 //! | `invitation.de.txt` | German plain-text body |
 //! | `invitation.de.html` | German HTML body (auto-escaped) |
+//! | `expiry_notice.en.subject.txt`, `expiry_notice.en.txt`, `expiry_notice.en.html` | the English notice to the sender of an invitation that expired unanswered |
+//! | `expiry_notice.de.subject.txt`, `expiry_notice.de.txt`, `expiry_notice.de.html` | the German notice |
 //!
 //! Templates are UTF-8 Jinja2 syntax (minijinja, with its built-in
 //! filters; `trim_blocks` and `lstrip_blocks` on; undefined variables are
@@ -39,8 +41,9 @@
 //! `import`.
 //! The variables are listed on [`TemplateRenderer`]. A broken template is
 //! refused when the directory is loaded — a syntax error, an unknown
-//! variable, a body without `{{ accept_url }}`, an empty subject, or a file
-//! named `invitation.*` that is not one of the names above — so that a
+//! variable, a body without `{{ accept_url }}` (a notice's without
+//! `{{ invitee_email }}`), an empty subject, or a file named `invitation.*`
+//! or `expiry_notice.*` that is not one of the names above — so that a
 //! server fails at start-up rather than at send time.
 //!
 //! ## Transports
@@ -67,6 +70,14 @@
 //! `<left@right>`: job `0190f3a2-...` from `no-reply@rsvp.example` is sent
 //! as `Message-ID: <0190f3a2-...@rsvp.example>`. An id that already holds
 //! an `@` is sent as it is.
+//!
+//! A send returns what the transport learned of the message
+//! ([`SentEmail`](rsvp_app::SentEmail)), stored with the job so that the
+//! provider's later reports (bounces, complaints, deliveries) find it:
+//! [`HttpMailer`] returns Postmark's `MessageID` and sends the job's id as
+//! `Metadata` (`{"rsvp_email_job": "<job id>"}`, echoed by Postmark's
+//! webhooks); [`SmtpMailer`] returns the id of an answer `250 Ok <id>`
+//! (Amazon SES); [`LogMailer`] returns none.
 //!
 //! Constructors check the configuration (sender address, URL, credentials)
 //! and return a [`ConfigError`] naming what is wrong; nothing is checked
@@ -146,7 +157,7 @@ mod render;
 mod smtp;
 
 pub use error::ConfigError;
-pub use http::{DEFAULT_POSTMARK_URL, HttpMailer, PostmarkConfig};
+pub use http::{DEFAULT_POSTMARK_URL, HttpMailer, POSTMARK_JOB_METADATA_KEY, PostmarkConfig};
 pub use log_file::LogMailer;
 pub use message::DEFAULT_TIMEOUT;
 pub use render::{DEFAULT_BRAND_COLOR, TEMPLATE_FILES, TemplateError, TemplateRenderer};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use lettre::message::Mailbox;
-use rsvp_app::{MailError, Mailer, OutgoingEmail};
+use rsvp_app::{MailError, Mailer, OutgoingEmail, SentEmail};
 
 use crate::ConfigError;
 use crate::message::{Bodies, build_message, check_message_id, parse_from};
@@ -59,13 +59,14 @@ impl LogMailer {
 
 #[async_trait]
 impl Mailer for LogMailer {
-    /// Writes the message file.
+    /// Writes the message file; there is no provider, so no provider
+    /// message id.
     ///
     /// # Errors
     /// [`MailError::Permanent`] when the message cannot be built (a message
     /// id that is not a safe file name, an invalid recipient);
     /// [`MailError::Transient`] for I/O errors.
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         check_message_id(&email.message_id)?;
         let bytes = build_message(&self.from, email, Bodies::Verbatim)?.formatted();
         let dir = self.dir.clone();
@@ -80,7 +81,9 @@ impl Mailer for LogMailer {
         let result = tokio::task::spawn_blocking(move || write_atomically(&dir, &temp_path, &final_path, &bytes))
             .await
             .map_err(|e| MailError::Transient(format!("the file writer task failed: {e}")))?;
-        result.map_err(|e| MailError::Transient(format!("cannot write {shown}: {e}")))
+        result
+            .map(|()| SentEmail::default())
+            .map_err(|e| MailError::Transient(format!("cannot write {shown}: {e}")))
     }
 }
 

@@ -59,6 +59,18 @@ pub(crate) fn check_message_id(id: &str) -> Result<(), MailError> {
     }
 }
 
+/// The longest provider message id kept (Postmark's are 36-character
+/// UUIDs, Amazon SES's about 60 characters).
+const MAX_PROVIDER_ID: usize = 255;
+
+/// A provider's message id worth storing: trimmed, not empty, at most
+/// [`MAX_PROVIDER_ID`] bytes of printable ASCII (it comes from the network
+/// and is stored and matched as it is).
+pub(crate) fn provider_id(id: &str) -> Option<String> {
+    let id = id.trim();
+    (!id.is_empty() && id.len() <= MAX_PROVIDER_ID && id.bytes().all(|b| b.is_ascii_graphic())).then(|| id.to_owned())
+}
+
 /// The `Message-ID` header value: `<id>` when the id holds an `@`,
 /// otherwise `<id@sender domain>`.
 pub(crate) fn message_id_header(id: &str, from: &Mailbox) -> Result<String, MailError> {

@@ -1,24 +1,33 @@
 //! The template renderer: built-in English and German templates, operator
 //! overrides from a directory, HTML escaping of every value.
 
+mod notice;
+
 use std::path::Path;
 
 use minijinja::{Value, context};
-use rsvp_app::{Branding, EmailRenderer, InvitationEmail, Locale, RenderError, RenderedEmail};
+use rsvp_app::{Branding, EmailRenderer, ExpiryNoticeEmail, InvitationEmail, Locale, RenderError, RenderedEmail};
 pub use rsvp_templates::TemplateError;
 use rsvp_templates::{TemplateFile, Templates, contains_link, describe};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::message::one_line;
 
-/// The template file names [`TemplateRenderer::from_dir`] looks for.
-pub const TEMPLATE_FILES: [&str; 6] = [
+/// The template file names [`TemplateRenderer::from_dir`] looks for: the
+/// invitation's (also its reminder) and the expiry notice's to its sender.
+pub const TEMPLATE_FILES: [&str; 12] = [
     "invitation.en.subject.txt",
     "invitation.en.txt",
     "invitation.en.html",
     "invitation.de.subject.txt",
     "invitation.de.txt",
     "invitation.de.html",
+    "expiry_notice.en.subject.txt",
+    "expiry_notice.en.txt",
+    "expiry_notice.en.html",
+    "expiry_notice.de.subject.txt",
+    "expiry_notice.de.txt",
+    "expiry_notice.de.html",
 ];
 
 const LOCALES: [Locale; 2] = [Locale::En, Locale::De];
@@ -81,7 +90,15 @@ impl Part {
 /// | `is_reminder` | `true` on a resend |
 /// | `product_name` | the operator's product name (`RSVP_PRODUCT_NAME`, default `rsvp`) |
 /// | `brand_color` | the brand colour, `#rrggbb` (`RSVP_BRAND_COLOR`, default `#2563eb`) |
-/// | `logo_url` | the logo's URL (`RSVP_LOGO_URL`), or none |
+/// | `logo_url` | the logo (`RSVP_LOGO_URL`) if it is a `data:` URL, else none (emails load nothing remote) |
+///
+/// The expiry notice's templates (`expiry_notice.*`, to the user who sent
+/// an invitation that expired unanswered; no link, no image) have
+/// `locale`, `sender_business`, `sender_user` (the recipient), `invitee_name`,
+/// `invitee_email`, `sent_on` / `sent_at` (when the invitation was sent),
+/// `expired_on` / `expired_at` (written as `expires_on` / `expires_at`
+/// are), `product_name` and `brand_color`; each body must contain
+/// `{{ invitee_email }}`.
 ///
 /// In `.html` templates every value is HTML-escaped (`<`, `>`, `&`, `"`,
 /// `'`); `|safe` turns that off for one value. Subjects are made one line.
@@ -109,7 +126,15 @@ fn files() -> Vec<TemplateFile> {
                 builtin: part.builtin(locale),
             })
         })
+        .chain(notice::files())
         .collect()
+}
+
+/// The brandings every template is checked with: none, and a full one.
+fn sample_brandings() -> [(bool, Branding); 2] {
+    let branded =
+        Branding::new("Sample Network", Some("#0f766e"), Some("https://cdn.example/logo.png")).unwrap_or_default();
+    [(true, branded), (false, Branding::default())]
 }
 
 impl TemplateRenderer {
@@ -126,18 +151,24 @@ impl TemplateRenderer {
 
     /// A renderer whose templates are read from `dir`: each file of
     /// [`TEMPLATE_FILES`] found there replaces the built-in template of that
-    /// name; the others stay built-in. Files not named `invitation.*` are
-    /// left alone (the directory also holds the page's templates).
+    /// name; the others stay built-in. Files not named `invitation.*` or
+    /// `expiry_notice.*` are left alone (the directory also holds the page's
+    /// templates).
     ///
     /// # Errors
     /// [`TemplateError::Io`] when `dir` or a file cannot be read (a missing
     /// directory included), [`TemplateError::UnknownFile`] for a file named
-    /// `invitation.*` that is not a known template,
+    /// `invitation.*` or `expiry_notice.*` that is not a known template,
     /// [`TemplateError::Invalid`] when a template does not compile, uses an
     /// unknown variable, renders an empty subject, or leaves out
-    /// `accept_url` from a body.
+    /// `accept_url` from an invitation's body (`invitee_email` from a
+    /// notice's).
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, TemplateError> {
-        Self::checked(Templates::load(dir.as_ref(), &["invitation."], &files())?)
+        Self::checked(Templates::load(
+            dir.as_ref(),
+            &["invitation.", notice::PREFIX],
+            &files(),
+        )?)
     }
 
     /// The same templates, rendered with the operator's brand.
@@ -157,13 +188,10 @@ impl TemplateRenderer {
     /// optional ones, with and without a brand), so that a broken template
     /// fails now, not at send time.
     fn checked(templates: Templates) -> Result<Self, TemplateError> {
-        let plain = Branding::default();
-        let branded =
-            Branding::new("Sample Network", Some("#0f766e"), Some("https://cdn.example/logo.png")).unwrap_or_default();
         for locale in LOCALES {
-            for (full, branding) in [(true, &branded), (false, &plain)] {
+            for (full, branding) in sample_brandings() {
                 let sample = sample_email(locale, full);
-                let ctx = template_context(&sample, branding);
+                let ctx = template_context(&sample, &branding);
                 for part in Part::ALL {
                     templates.check(part.file_name(locale), &ctx, |out| match part {
                         Part::Subject if one_line(out).is_empty() => Some("the subject is empty".to_owned()),
@@ -175,6 +203,7 @@ impl TemplateRenderer {
                 }
             }
         }
+        notice::check(&templates)?;
         Ok(Self {
             templates,
             branding: Branding::default(),
@@ -196,6 +225,10 @@ impl EmailRenderer for TemplateRenderer {
         text.push('\n');
         let html = render(Part::Html)?;
         Ok(RenderedEmail { subject, text, html })
+    }
+
+    fn render_expiry_notice(&self, email: &ExpiryNoticeEmail) -> Result<RenderedEmail, RenderError> {
+        notice::render(&self.templates, email, &self.branding)
     }
 }
 
@@ -223,7 +256,9 @@ fn template_context(email: &InvitationEmail, branding: &Branding) -> Value {
         is_reminder => email.is_reminder,
         product_name => branding.product_name(),
         brand_color => branding.brand_color().unwrap_or(DEFAULT_BRAND_COLOR),
-        logo_url => branding.logo_url(),
+        // An email loads nothing from a server (an https logo would tell
+        // its host who opened it): only an inline logo goes in.
+        logo_url => branding.logo_url().filter(|url| url.starts_with("data:")),
     }
 }
 

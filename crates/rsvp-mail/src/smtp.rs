@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::response::Response;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use rsvp_app::{MailError, Mailer, OutgoingEmail};
+use rsvp_app::{MailError, Mailer, OutgoingEmail, SentEmail};
 
 use crate::ConfigError;
-use crate::message::{Bodies, DEFAULT_TIMEOUT, build_message, error_chain, parse_from};
+use crate::message::{Bodies, DEFAULT_TIMEOUT, build_message, error_chain, parse_from, provider_id};
 
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -120,6 +121,11 @@ impl fmt::Debug for SmtpConfig {
 /// Errors: 5xx replies are [`MailError::Permanent`]; 4xx replies,
 /// connection failures, timeouts, TLS and network errors are
 /// [`MailError::Transient`].
+///
+/// The provider message id: when the server's answer to the message is
+/// `250 Ok <id>` (Amazon SES's SMTP interface, whose id its SNS reports
+/// carry as `mail.messageId`), the send returns its last word; other
+/// answers give none.
 #[derive(Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -195,14 +201,29 @@ impl Mailer for SmtpMailer {
     /// # Errors
     /// [`MailError::Permanent`] for 5xx replies and messages that cannot be
     /// built; [`MailError::Transient`] for everything else.
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         let message = build_message(&self.from, email, Bodies::Auto)?;
         self.transport
             .send(message)
             .await
-            .map(|_| ())
+            .map(|response| SentEmail {
+                provider_message_id: ses_message_id(&response),
+            })
             .map_err(|e| classify(&e, &self.host, self.port))
     }
+}
+
+/// The id in an answer `250 Ok <id>` (Amazon SES): the last word of its
+/// first line; `None` for any other answer.
+fn ses_message_id(response: &Response) -> Option<String> {
+    if !response.has_code(250) {
+        return None;
+    }
+    let mut words = response.first_line()?.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("ok") {
+        return None;
+    }
+    provider_id(words.next_back()?)
 }
 
 /// 5xx replies are permanent; 4xx replies, connection, timeout, TLS and
@@ -228,6 +249,24 @@ mod tests {
         assert!(matches!("ssl".parse::<SmtpTls>(), Err(ConfigError::UnknownTlsMode(_))));
         for mode in [SmtpTls::None, SmtpTls::StartTls, SmtpTls::Tls] {
             assert_eq!(mode.as_str().parse::<SmtpTls>().unwrap(), mode);
+        }
+    }
+
+    #[test]
+    fn only_an_answer_250_ok_id_gives_a_provider_message_id() {
+        let id = |answer: &str| ses_message_id(&answer.parse::<Response>().unwrap());
+        assert_eq!(
+            id("250 Ok 0100018c7f4e8a3b-2a6e4b1c-9d0e-4f5a-8b7c-6d5e4f3a2b1c-000000\r\n").as_deref(),
+            Some("0100018c7f4e8a3b-2a6e4b1c-9d0e-4f5a-8b7c-6d5e4f3a2b1c-000000")
+        );
+        assert_eq!(id("250 OK queued as 4XyZ\r\n").as_deref(), Some("4XyZ"));
+        for other in [
+            "250 2.0.0 Message accepted\r\n",
+            "250 Ok\r\n",
+            "251 Ok elsewhere\r\n",
+            "250 Okay id-1\r\n",
+        ] {
+            assert_eq!(id(other), None, "{other}");
         }
     }
 

@@ -17,6 +17,7 @@ use rsvp_domain::{
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+mod analytics;
 mod event_relay;
 mod feedback;
 mod idempotency;
@@ -28,6 +29,7 @@ mod opt_outs;
 mod outbox;
 mod records;
 mod state;
+mod sweeps;
 mod webhooks;
 
 use records::*;
@@ -72,6 +74,10 @@ impl Store for InMemoryStore {
     }
 
     fn feedback(&self) -> &dyn rsvp_app::FeedbackStore {
+        self
+    }
+
+    fn analytics(&self) -> &dyn rsvp_app::AnalyticsStore {
         self
     }
 

@@ -10,14 +10,16 @@
 //!   log to a bus in commit order, one replica at a time (the store's
 //!   lease), paced by [`RelayPacing`] and backing off while the bus fails;
 //! - the **expiry sweeper** ([`App::expire_due`]), which persists `expired`
-//!   for invitations past their time (they already *read* as expired);
+//!   for invitations past their time (they already *read* as expired), with
+//!   the notice to each one's sender, and then queues the reminders of
+//!   invitations about to expire ([`App::send_reminders`]);
 //! - the **pruners** of email jobs finished longer ago than the retention
 //!   ([`App::prune_finished_emails`]) and of idempotency records past their
 //!   24 hours ([`App::prune_idempotency_records`]).
 //!
 //! All are safe with several replicas (the store's claims and conditional
-//! updates make each job and each expiry happen once; one replica prunes at
-//! a time). Each worker finishes its current round when told to stop.
+//! updates make each job, each expiry and each reminder happen once; one
+//! replica prunes at a time). Each worker finishes its current round when told to stop.
 //!
 //! ```no_run
 //! use rsvp_runtime::{WorkerSettings, Workers};
@@ -57,9 +59,11 @@ pub struct WorkerSettings {
     /// 1 s). The poll stays for what no signal announces: retries coming
     /// due, leases of a dead replica running out, a lost wake-up.
     pub dispatch_idle: Duration,
-    /// How often the sweeper looks for due invitations (default 30 s).
+    /// How often the sweeper looks for due invitations, to expire or to
+    /// remind (default 30 s).
     pub sweep_every: Duration,
-    /// Invitations expired per sweep round (default 500).
+    /// Invitations expired, and invitations reminded, per sweep round
+    /// (default 500 each).
     pub sweep_batch: usize,
     /// How often finished email jobs are pruned (default 1 h).
     pub prune_every: Duration,
@@ -235,6 +239,8 @@ impl Workers {
                         keys.prune_idempotency_records(n)
                     })
                     .await;
+                    // The providers' report ids, on the same cadence.
+                    prune("old provider report ids", batch, &told, |n| keys.prune_provider_reports(n)).await;
                 }
             },
         )));
@@ -246,6 +252,13 @@ impl Workers {
                     Ok(0) => {}
                     Ok(expired) => tracing::info!(expired, "expiry sweep"),
                     Err(error) => tracing::warn!(%error, "expiry sweep failed"),
+                }
+                // Reminders come after expiries: one that expires meanwhile
+                // is expired, not reminded.
+                match app.send_reminders(batch).await {
+                    Ok(0) => {}
+                    Ok(reminded) => tracing::info!(reminded, "reminder round"),
+                    Err(error) => tracing::warn!(%error, "reminder round failed"),
                 }
             }
         })));

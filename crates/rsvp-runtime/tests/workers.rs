@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rsvp_app::{
     DispatchSettings, EmailDispatcher, EmailRenderer, InvitationEmail, MailError, Mailer, OutgoingEmail, RenderError,
-    RenderedEmail,
+    RenderedEmail, SentEmail,
 };
 use rsvp_app::{EventQuery, PageSize};
 use rsvp_domain::InvitationInput;
@@ -34,9 +34,9 @@ struct Recording(mpsc::UnboundedSender<OutgoingEmail>);
 
 #[async_trait]
 impl Mailer for Recording {
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         let _ = self.0.send(email.clone());
-        Ok(())
+        Ok(SentEmail::default())
     }
 }
 
@@ -101,4 +101,25 @@ async fn the_email_worker_sends_what_an_invitation_queued_with_its_link() {
         email.content.text
     );
     assert!(inbox.try_recv().is_err(), "one invitation, one email");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_reminds_an_invitation_about_to_expire_once() {
+    let world = world().await;
+    invite(&world, "bob@globex.test", 5).await;
+    // Two days before expiry: inside the default 72 hours, last sent before.
+    world.clock.advance(time::Duration::days(3));
+    Workers::new(world.app.clone()).start().stop().await;
+    Workers::new(world.app.clone()).start().stop().await;
+    let query = EventQuery {
+        limit: PageSize::new(50).unwrap(),
+        after: None,
+    };
+    let events = world.app.list_events(&world.ann, query).await.unwrap();
+    let kinds: Vec<_> = events.items.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["invitation.created", "invitation.reminded"],
+        "two rounds, one reminder"
+    );
 }

@@ -122,12 +122,18 @@ catalog! {
         "The JWT claim holding the business's external_id.";
     jwt_user_claim: "RSVP_JWT_USER_CLAIM", "sub", true,
         "The JWT claim holding the user's external_id.";
+    postmark_webhook_user: "RSVP_POSTMARK_WEBHOOK_USER", "unset: Postmark's webhooks off", false,
+        "HTTP Basic user Postmark's webhooks send to /v1/provider-events/postmark (with RSVP_POSTMARK_WEBHOOK_PASSWORD).";
+    postmark_webhook_password: "RSVP_POSTMARK_WEBHOOK_PASSWORD", "unset", false,
+        "HTTP Basic password of Postmark's webhooks (compared in constant time).";
+    ses_topic_arns: "RSVP_SES_TOPIC_ARNS", "unset: SES reports off", false,
+        "Comma-separated SNS topic ARNs whose signed SES reports /v1/provider-events/ses accepts.";
     product_name: "RSVP_PRODUCT_NAME", "rsvp", true,
         "Product name shown on the invitee page and in emails.";
     brand_color: "RSVP_BRAND_COLOR", "#4f46e5", false,
         "Brand colour of the page and emails, as #rrggbb.";
     logo_url: "RSVP_LOGO_URL", "unset: the product name", false,
-        "Logo of the page and emails: an https:// URL or a data:image/... URL.";
+        "Logo of the page, an https:// or data:image/... URL; emails show a data: logo only (nothing remote).";
     default_locale: "RSVP_DEFAULT_LOCALE", "en", true,
         "Language of emails by default: en or de.";
     resend_cooldown_secs: "RSVP_RESEND_COOLDOWN_SECS", "60", true,
@@ -141,7 +147,11 @@ catalog! {
     email_retention_days: "RSVP_EMAIL_RETENTION_DAYS", "30", true,
         "Days a sent or failed email job is kept before it is deleted (1..=3650).";
     emails_per_hour: "RSVP_EMAILS_PER_HOUR", "10000", true,
-        "Emails (creates and resends) one business may queue in any hour; 0 turns the cap off.";
+        "Emails (creates, resends and reminders) one business may queue in any hour; 0 turns the cap off.";
+    reminder_hours_before_expiry: "RSVP_REMINDER_HOURS_BEFORE_EXPIRY", "72", true,
+        "Hours before its expiry a pending invitation gets one reminder email, if its last email went out before then (0..=8760; 0 turns reminders off).";
+    notify_sender_on_expiry: "RSVP_NOTIFY_SENDER_ON_EXPIRY", "true", true,
+        "true emails the user who sent an invitation when it expires unanswered; false does not.";
     failed_attempts_per_minute: "RSVP_FAILED_ATTEMPTS_PER_MINUTE", "60", true,
         "Failed authentications and link lookups per client address and minute before 429; 0 turns throttling off.";
     trusted_proxies: "RSVP_TRUSTED_PROXIES", "none", false,

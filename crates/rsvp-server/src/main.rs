@@ -24,6 +24,7 @@ mod catalog;
 mod events;
 mod identity;
 mod probe;
+mod provider_feedback;
 mod settings;
 mod wiring;
 

@@ -97,6 +97,8 @@ pub struct Settings {
     pub join_continue_url: Option<rsvp_domain::RedirectUrl>,
     /// The host platform's JWTs accepted beside API keys (`RSVP_JWT_*`).
     pub jwt: Option<rsvp_jwt::JwtSettings>,
+    /// The email providers' reports accepted (`RSVP_POSTMARK_WEBHOOK_*`, `RSVP_SES_TOPIC_ARNS`).
+    pub provider_feedback: crate::provider_feedback::ProviderFeedback,
     /// The invitee's side: product name, colour and logo.
     pub branding: Branding,
     /// Resend cooldown in seconds.
@@ -105,6 +107,10 @@ pub struct Settings {
     pub email_max_attempts: u32,
     /// Emails one business may queue an hour (`0`: no cap).
     pub emails_per_hour: u32,
+    /// Hours before expiry of the one reminder (`0`: no reminders).
+    pub reminder_hours_before_expiry: u32,
+    /// Whether the sender is emailed when an invitation expires.
+    pub notify_sender_on_expiry: bool,
     /// Failed attempts per client address and minute (`0`: no throttling).
     pub failed_attempts_per_minute: u32,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -348,6 +354,8 @@ impl Settings {
             .transpose()?;
         let jwt = crate::identity::jwt_settings(|name| src.get(name))
             .map_err(|(name, problem)| Source::error(name, problem))?;
+        let provider_feedback = crate::provider_feedback::provider_feedback(|name| src.get(name))
+            .map_err(|(name, problem)| Source::error(name, problem))?;
         let product_name = src.get("RSVP_PRODUCT_NAME").unwrap_or("rsvp");
         let brand_color = src.get("RSVP_BRAND_COLOR");
         let logo_url = src.get("RSVP_LOGO_URL");
@@ -363,6 +371,7 @@ impl Settings {
             redirect_origins,
             join_continue_url,
             jwt,
+            provider_feedback,
             branding,
             bind,
             data_dir,
@@ -387,6 +396,10 @@ impl Settings {
             email_send_timeout_secs: src.number("RSVP_EMAIL_SEND_TIMEOUT_SECS", 30, 1..=45)?,
             email_retention_days: src.number("RSVP_EMAIL_RETENTION_DAYS", 30, 1..=3650)?,
             emails_per_hour: src.number("RSVP_EMAILS_PER_HOUR", 10_000, 0..=100_000_000)?,
+            reminder_hours_before_expiry: src.number("RSVP_REMINDER_HOURS_BEFORE_EXPIRY", 72, 0..=8760)?,
+            // On unless set to false.
+            notify_sender_on_expiry: src.get("RSVP_NOTIFY_SENDER_ON_EXPIRY").is_none()
+                || src.flag("RSVP_NOTIFY_SENDER_ON_EXPIRY")?,
             failed_attempts_per_minute: src.number("RSVP_FAILED_ATTEMPTS_PER_MINUTE", 60, 0..=1_000_000)?,
             trusted_proxies: match src.get("RSVP_TRUSTED_PROXIES") {
                 None => TrustedProxies::default(),
@@ -448,6 +461,24 @@ mod tests {
             "webhooks: public https only"
         );
         assert!((s.webhook_retry_scale - 1.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn reminders_default_to_72_hours_and_expiry_notices_to_on_and_both_turn_off() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.reminder_hours_before_expiry, s.notify_sender_on_expiry), (72, true));
+        let s = settings(&[
+            ("RSVP_REMINDER_HOURS_BEFORE_EXPIRY", "0"),
+            ("RSVP_NOTIFY_SENDER_ON_EXPIRY", "false"),
+        ])
+        .unwrap();
+        assert_eq!((s.reminder_hours_before_expiry, s.notify_sender_on_expiry), (0, false));
+        for (name, value) in [
+            ("RSVP_REMINDER_HOURS_BEFORE_EXPIRY", "8761"),
+            ("RSVP_NOTIFY_SENDER_ON_EXPIRY", "maybe"),
+        ] {
+            assert_eq!(settings(&[(name, value)]).unwrap_err().name, name);
+        }
     }
 
     #[test]

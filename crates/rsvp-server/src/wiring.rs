@@ -81,6 +81,8 @@ pub fn app(settings: &Settings, ports: Ports) -> App {
         redirect_origins: settings.redirect_origins.clone(),
         webhook_policy: webhook_policy(settings),
         credential_cache_ttl: time::Duration::milliseconds(i64::from(settings.credential_cache_ms)),
+        reminder_before_expiry: time::Duration::hours(i64::from(settings.reminder_hours_before_expiry)),
+        notify_sender_on_expiry: settings.notify_sender_on_expiry,
     };
     App::new(ports, app_settings).with_resolver(Arc::new(rsvp_webhooks::SystemResolver))
 }
@@ -205,6 +207,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let ports = ports(store.clone());
     let app = with_jwt_callers(app(&settings, ports.clone()), &settings).await?;
+    let app = crate::provider_feedback::with_provider_feedback(app, &settings.provider_feedback)?;
     // Bind first: with RSVP_BIND on port 0 the links need the port the system chose.
     let listener =
         std::net::TcpListener::bind(settings.bind).with_context(|| format!("binding RSVP_BIND={}", settings.bind))?;

@@ -142,6 +142,13 @@ macro_rules! __store_contract_each_case {
             // invitations lookups
             due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited,
             batch_lookups_answer_for_a_whole_bulk_request,
+            // reminders and expiry notices
+            a_reminder_is_recorded_once_with_its_link_event_and_email,
+            due_for_reminder_reads_pending_invitations_inside_the_window_last_sent_before_it,
+            a_reminder_of_an_invitation_that_is_not_due_is_none_and_writes_nothing,
+            concurrent_reminders_of_one_invitation_record_exactly_one,
+            a_reminder_over_the_email_cap_is_refused_writes_nothing_and_counts_when_it_fits,
+            an_expiry_writes_its_notice_once_and_the_notice_leaves_the_invitations_delivery,
             // links
             an_invitation_is_found_by_the_hash_of_its_link_token,
             a_resend_keeps_earlier_links_unless_it_revokes_them,
@@ -206,6 +213,7 @@ macro_rules! __store_contract_each_case {
             a_retried_job_comes_back_at_its_retry_time_with_its_error,
             a_failed_job_is_done_and_marks_the_invitation_failed,
             finishing_an_unknown_job_skips_it_and_counts_only_the_jobs_found,
+            a_job_sent_with_a_provider_message_id_is_found_by_it,
             // outbox rounds
             a_released_job_is_due_again_at_once_with_its_attempt_uncounted,
             a_release_leaves_jobs_finished_or_claimed_again_since,
@@ -240,6 +248,16 @@ macro_rules! __store_contract_each_case {
             the_relay_cursor_only_moves_forward_and_only_for_the_lease_holder,
             the_relay_lease_is_exclusive_until_it_ends_and_then_taken_over,
             the_relay_lag_counts_the_events_after_the_cursor_and_when_the_first_occurred,
+            // providers' feedback
+            a_report_sets_the_latest_emails_delivery_writes_one_event_and_its_webhook_and_a_repeat_changes_nothing,
+            a_hard_bounce_or_a_complaint_suppresses_the_address_for_everyone_and_a_soft_bounce_does_not,
+            a_report_never_moves_delivery_backwards_and_one_on_a_superseded_email_only_writes_its_event,
+            a_report_matching_no_invitation_email_is_unknown_and_changes_nothing,
+            report_ids_are_forgotten_oldest_first_after_retention_and_then_apply_again,
+            // analytics
+            the_funnel_counts_exactly_the_business_invitations_created_in_the_range_by_their_state,
+            a_funnel_without_invitations_or_answers_counts_zero_and_has_no_median,
+            only_the_first_page_view_of_an_invitation_is_recorded,
             // readiness
             a_store_answers_ping,
         );
@@ -275,8 +293,10 @@ mod tests {
 
     /// The source of every case module: a case written there but missing from
     /// the macro's list would silently never run.
-    const CASE_SOURCES: [&str; 22] = [
+    const CASE_SOURCES: &[&str] = &[
+        include_str!("cases/analytics.rs"),
         include_str!("cases/event_relay.rs"),
+        include_str!("cases/feedback.rs"),
         include_str!("cases/idempotency.rs"),
         include_str!("cases/invitations.rs"),
         include_str!("cases/invitations_email_cap.rs"),
@@ -296,6 +316,7 @@ mod tests {
         include_str!("cases/outbox.rs"),
         include_str!("cases/outbox_rounds.rs"),
         include_str!("cases/readiness.rs"),
+        include_str!("cases/reminders.rs"),
         include_str!("cases/webhooks.rs"),
         include_str!("cases/webhooks_deliveries.rs"),
     ];

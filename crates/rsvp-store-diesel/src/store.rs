@@ -171,6 +171,7 @@ pub struct DieselStore {
     listen_url: Option<String>,
 }
 
+mod analytics;
 mod event_relay;
 mod feedback;
 mod idempotency;
@@ -260,6 +261,10 @@ impl Store for DieselStore {
     }
 
     fn feedback(&self) -> &dyn rsvp_app::FeedbackStore {
+        self
+    }
+
+    fn analytics(&self) -> &dyn rsvp_app::AnalyticsStore {
         self
     }
 

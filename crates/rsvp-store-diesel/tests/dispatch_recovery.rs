@@ -9,7 +9,7 @@ use std::time::{Duration as StdDuration, Instant};
 use async_trait::async_trait;
 use rsvp_app::{
     DispatchSettings, EmailDispatcher, EmailRenderer, InvitationEmail, MailError, Mailer, OutgoingEmail, Ports,
-    RenderError, RenderedEmail, Store,
+    RenderError, RenderedEmail, SentEmail, Store,
 };
 use rsvp_memory::ManualClock;
 use rsvp_store_contract::fixtures::{Tenant, at, invited};
@@ -37,12 +37,12 @@ struct CountingMailer {
 
 #[async_trait]
 impl Mailer for CountingMailer {
-    async fn send(&self, _email: &OutgoingEmail) -> Result<(), MailError> {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<SentEmail, MailError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.hang {
             std::future::pending::<()>().await;
         }
-        Ok(())
+        Ok(SentEmail::default())
     }
 }
 

@@ -16,7 +16,7 @@ async fn on_postgres_a_replica_finding_another_pruning_skips_its_turn() {
     let acme = Tenant::create(&store, "Acme", "ann@acme.test", at(0)).await;
     let bob = invited(&store, &acme, "bob@globex.test", at(0)).await;
     store.outbox().claim_email_jobs(at(0), 10, LEASE).await.unwrap();
-    finish_email(&store, bob.job().id, &EmailOutcome::Sent, at(1)).await;
+    finish_email(&store, bob.job().id, &EmailOutcome::sent(), at(1)).await;
 
     // Another replica is pruning: it holds the lock in its transaction.
     let url = database.url().to_owned();

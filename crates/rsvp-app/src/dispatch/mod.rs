@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ports::{
     EmailJob, EmailOutcome, EmailRenderer, InvitationEmail, Locale, MailError, Mailer, NamedAddress, OutgoingEmail,
-    StoreError, Timer,
+    SentEmail, StoreError, Timer,
 };
 use crate::{AppError, Ports, PublicLinks};
 
@@ -490,7 +490,13 @@ impl EmailDispatcher {
                 // send that timed out is not retried the moment it ends.
                 let failed_at = self.ports.clock.now();
                 match result {
-                    Ok(()) => (EmailOutcome::Sent, AttemptOutcome::Sent, None),
+                    Ok(sent) => (
+                        EmailOutcome::Sent {
+                            provider_message_id: sent.provider_message_id,
+                        },
+                        AttemptOutcome::Sent,
+                        None,
+                    ),
                     Err((error, reason)) if reason == FailureReason::Permanent => {
                         (EmailOutcome::Failed { error }, AttemptOutcome::Failed, Some(reason))
                     }
@@ -546,7 +552,7 @@ impl EmailDispatcher {
     }
 
     /// Sends under the send timeout (when there is a timer).
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), (String, FailureReason)> {
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, (String, FailureReason)> {
         let send = self.mailer.send(email);
         let result = match &self.timer {
             None => send.await,

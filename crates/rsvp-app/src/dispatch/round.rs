@@ -2,6 +2,7 @@
 //! read once, and each email rendered from it.
 
 use super::*;
+use crate::ports::{EmailKind, ExpiryNoticeEmail};
 
 /// What a round's emails need from the store, read once for the whole
 /// round: its invitations, and the names of their senders.
@@ -12,6 +13,9 @@ pub(super) struct RoundContext {
     pub(super) users: HashMap<UserId, User>,
     /// (sender, normalized address) pairs whose recipient opted out.
     pub(super) opted_out: HashSet<(BusinessId, String)>,
+    /// Those of them suppressed on the provider's report (a hard bounce, a
+    /// complaint): the address takes no mail at all, not even a notice.
+    pub(super) undeliverable: HashSet<(BusinessId, String)>,
 }
 
 /// An email ready to send, or why there is none.
@@ -62,9 +66,11 @@ impl EmailDispatcher {
         }
         for (business, emails) in recipients {
             for suppression in store.opt_outs().suppressions_for(business, &emails).await? {
-                context
-                    .opted_out
-                    .insert((business, suppression.email.normalized().to_owned()));
+                let key = (business, suppression.email.normalized().to_owned());
+                if suppression.reason.is_provider_feedback() {
+                    context.undeliverable.insert(key.clone());
+                }
+                context.opted_out.insert(key);
             }
         }
         Ok(context)
@@ -77,6 +83,9 @@ impl EmailDispatcher {
         let Some(invitation) = context.invitations.get(&job.invitation_id) else {
             return Prepared::Closed("the invitation no longer exists".into(), FailureReason::NotPending);
         };
+        if job.kind == EmailKind::ExpiryNotice {
+            return self.prepare_notice(job, invitation, context, now);
+        }
         let status = invitation.status_at(now);
         if status != InvitationStatus::Pending {
             return Prepared::Closed(
@@ -112,11 +121,7 @@ impl EmailDispatcher {
             email: u.email.clone(),
         });
         let unsubscribe_url = self.settings.links.unsubscribe_url(token);
-        let invitee_name = match (invitation.first_name(), invitation.last_name()) {
-            (Some(f), Some(l)) => Some(format!("{f} {l}")),
-            (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
-            (None, None) => None,
-        };
+        let invitee_name = invitee_name(invitation);
         let email = InvitationEmail {
             locale: invitation.locale().unwrap_or(self.settings.default_locale),
             sender_business: sender_name,
@@ -140,5 +145,67 @@ impl EmailDispatcher {
             })),
             Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
         }
+    }
+
+    /// Renders the notice of an expiry to the user who sent the invitation:
+    /// no link, no unsubscribe (it is the business's own user), from the
+    /// product itself.
+    fn prepare_notice(
+        &self,
+        job: &EmailJob,
+        invitation: &Invitation,
+        context: &RoundContext,
+        now: OffsetDateTime,
+    ) -> Prepared {
+        let status = invitation.status_at(now);
+        if status != InvitationStatus::Expired {
+            return Prepared::Closed(
+                format!("not sent: the invitation is {status}, not expired"),
+                FailureReason::NotPending,
+            );
+        }
+        if context
+            .undeliverable
+            .contains(&(invitation.business_id(), job.to.normalized().to_owned()))
+        {
+            return Prepared::Closed(
+                "not sent: the provider reported the address undeliverable".into(),
+                FailureReason::OptedOut,
+            );
+        }
+        let email = ExpiryNoticeEmail {
+            locale: invitation.locale().unwrap_or(self.settings.default_locale),
+            sender_business: context
+                .businesses
+                .get(&invitation.business_id())
+                .cloned()
+                .unwrap_or_default(),
+            sender_user: context
+                .users
+                .get(&invitation.sent_by_user_id())
+                .map(User::display_name)
+                .unwrap_or_default(),
+            invitee_email: invitation.email().as_str().to_owned(),
+            invitee_name: invitee_name(invitation),
+            sent_at: invitation.created_at(),
+            expired_at: invitation.expires_at(),
+        };
+        match self.renderer.render_expiry_notice(&email) {
+            Ok(content) => {
+                let mut outgoing = OutgoingEmail::new(self.message_id(job), job.to.clone(), content);
+                outgoing.from_name = Some(self.settings.product_name.trim().to_owned());
+                Prepared::Ready(Box::new(outgoing))
+            }
+            Err(error) => Prepared::Closed(error.to_string(), FailureReason::Render),
+        }
+    }
+}
+
+/// The invitee's name as the sender gave it, if at all.
+fn invitee_name(invitation: &Invitation) -> Option<String> {
+    match (invitation.first_name(), invitation.last_name()) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+        (None, None) => None,
     }
 }

@@ -53,7 +53,10 @@ pub struct NamedAddress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
     /// Stable Message-ID (without angle brackets), the same on every retry of
-    /// one job, so a retried send can be recognised as the same message.
+    /// one job, so a retried send can be recognised as the same message. The
+    /// dispatcher writes `<email job id>@<public host>`: its part before `@`
+    /// ([`job_reference`](Self::job_reference)) is what provider reports are
+    /// matched by when they carry it back.
     pub message_id: String,
     /// Recipient.
     pub to: EmailAddress,
@@ -83,6 +86,36 @@ impl OutgoingEmail {
             list_unsubscribe: None,
         }
     }
+
+    /// The Message-ID's part before `@` (all of it when it has none): the
+    /// email job's id in an email the dispatcher built. A transport that can
+    /// attach data the provider echoes in its reports sends it (Postmark's
+    /// `Metadata` `rsvp_email_job`), so a report matches its job even
+    /// without the provider's message id.
+    pub fn job_reference(&self) -> &str {
+        self.message_id
+            .split_once('@')
+            .map_or(self.message_id.as_str(), |(local, _)| local)
+    }
+}
+
+/// What a transport tells of an email it accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentEmail {
+    /// The provider's own id of the message (Postmark's `MessageID`, the id
+    /// in Amazon SES's SMTP answer `250 Ok <id>`), stored with the email job
+    /// so the provider's later reports (bounce, complaint, delivery) find
+    /// it. `None` (the [`Default`]) when the transport learns no id.
+    pub provider_message_id: Option<String>,
+}
+
+impl SentEmail {
+    /// Accepted under the provider's id `id`.
+    pub fn with_provider_id(id: impl Into<String>) -> Self {
+        Self {
+            provider_message_id: Some(id.into()),
+        }
+    }
 }
 
 /// Why a render failed (a broken operator template, say).
@@ -90,7 +123,8 @@ impl OutgoingEmail {
 #[error("cannot render email: {0}")]
 pub struct RenderError(pub String);
 
-/// Turns an [`InvitationEmail`] into subject, text and HTML.
+/// Turns an [`InvitationEmail`] (or an [`ExpiryNoticeEmail`]) into
+/// subject, text and HTML.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait EmailRenderer: Send + Sync {
     /// Renders one email.
@@ -98,6 +132,41 @@ pub trait EmailRenderer: Send + Sync {
     /// # Errors
     /// [`RenderError`] when a template fails.
     fn render(&self, email: &InvitationEmail) -> Result<RenderedEmail, RenderError>;
+
+    /// Renders the notice to a sender that an invitation expired
+    /// unanswered.
+    ///
+    /// The default refuses (a renderer written before the notices existed):
+    /// the notice's email job then fails as a render failure, and nothing
+    /// else changes.
+    ///
+    /// # Errors
+    /// [`RenderError`] when a template fails, or the renderer has none.
+    fn render_expiry_notice(&self, email: &ExpiryNoticeEmail) -> Result<RenderedEmail, RenderError> {
+        let _ = email;
+        Err(RenderError("this renderer has no expiry notice template".to_owned()))
+    }
+}
+
+/// What the notice of an expired invitation must say to its sender (the
+/// user who sent it); the renderer turns it into text. It links to
+/// nothing: the invitation cannot be answered any more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpiryNoticeEmail {
+    /// Language (the invitation's).
+    pub locale: Locale,
+    /// The sending business's name.
+    pub sender_business: String,
+    /// The sending user's display name (the recipient; may be empty).
+    pub sender_user: String,
+    /// The address that did not answer, as the sender wrote it.
+    pub invitee_email: String,
+    /// The invitee's name, if the sender gave it.
+    pub invitee_name: Option<String>,
+    /// When the invitation was sent (created).
+    pub sent_at: OffsetDateTime,
+    /// When it expired.
+    pub expired_at: OffsetDateTime,
 }
 
 /// Waits: the only place a delay comes from (the dispatcher's per-send
@@ -138,12 +207,13 @@ pub enum MailError {
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait Mailer: Send + Sync {
-    /// Sends one email.
+    /// Sends one email; what the provider said of it (its message id, when
+    /// it gives one).
     ///
     /// # Errors
     /// [`MailError::Transient`] when a retry may succeed,
     /// [`MailError::Permanent`] when it cannot.
-    async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError>;
+    async fn send(&self, email: &OutgoingEmail) -> Result<SentEmail, MailError>;
 }
 
 /// A signed webhook request, ready to send.

@@ -231,7 +231,11 @@ impl EmailKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EmailOutcome {
     /// The transport accepted the message.
-    Sent,
+    Sent {
+        /// The provider's id of the message, when the transport returned
+        /// one ([`SentEmail`](crate::SentEmail)): stored with the job.
+        provider_message_id: Option<String>,
+    },
     /// A transient failure: try again at `retry_at`.
     Retry {
         /// When to try again.
@@ -244,6 +248,15 @@ pub enum EmailOutcome {
         /// What went wrong.
         error: String,
     },
+}
+
+impl EmailOutcome {
+    /// Sent, without a provider message id.
+    pub fn sent() -> Self {
+        Self::Sent {
+            provider_message_id: None,
+        }
+    }
 }
 
 /// The per-business email cap a write that queues an email must respect:
@@ -526,6 +539,10 @@ pub struct TransitionRecord {
     /// On acceptance by link of an email without a user: the business and
     /// user to create.
     pub new_invitee: Option<NewInvitee>,
+    /// On expiry: the notice to the sending user
+    /// ([`EmailKind::ExpiryNotice`]), queued only if the transition applies
+    /// (so once per invitation, whichever replica or request persists it).
+    pub email_job: Option<EmailJob>,
 }
 
 /// What a transition left behind.

@@ -7,6 +7,8 @@
 //! and [`idempotency`]. This module holds `App` itself, its settings and
 //! ports, and what every area shares (the clock, ids, authentication).
 
+mod analytics;
+mod feedback;
 mod idempotency;
 mod identity;
 mod invitations;
@@ -16,6 +18,8 @@ mod network;
 mod operator;
 mod webhooks;
 
+pub use analytics::*;
+pub use feedback::{ProviderReport, REPORT_ID_RETENTION, SNS_MAX_AGE, SnsReceipt};
 pub use idempotency::*;
 pub use invitations::*;
 pub use join_links::*;
@@ -69,6 +73,13 @@ pub struct Settings {
     /// deactivated or a business suspended through another replica is
     /// refused within this time; through this one, at once.
     pub credential_cache_ttl: Duration,
+    /// How long before its expiry a pending invitation gets its one
+    /// reminder, when its last email went out before that (default 72 h;
+    /// zero turns reminders off). See [`App::send_reminders`].
+    pub reminder_before_expiry: Duration,
+    /// Whether the sending user gets an email when an invitation expires
+    /// unanswered (default true).
+    pub notify_sender_on_expiry: bool,
 }
 
 impl Default for Settings {
@@ -80,6 +91,8 @@ impl Default for Settings {
             redirect_origins: Vec::new(),
             webhook_policy: rsvp_domain::webhook::UrlPolicy::default(),
             credential_cache_ttl: Duration::milliseconds(500),
+            reminder_before_expiry: Duration::hours(72),
+            notify_sender_on_expiry: true,
         }
     }
 }
@@ -132,6 +145,7 @@ pub struct App {
     pub(crate) credentials: Arc<crate::credentials::CredentialCache>,
     pub(crate) verifier: identity::Verifier,
     pub(crate) principals: Arc<crate::credentials::CredentialCache<Principal>>,
+    pub(crate) feedback: feedback::Feedback,
 }
 
 /// The host resolver of the webhook URL check, if any.
@@ -171,6 +185,7 @@ impl App {
             credentials: Arc::default(),
             verifier: identity::Verifier::default(),
             principals: Arc::default(),
+            feedback: feedback::Feedback::default(),
         }
     }
 

@@ -198,3 +198,41 @@ impl FromStr for EmailDelivery {
             .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{EmailDelivery, EmailFeedback};
+
+    #[test]
+    fn feedback_moves_delivery_forward_only() {
+        use EmailDelivery::{Bounced, Complained, Delivered, Failed, Queued, Sent};
+        let hard = EmailFeedback::Bounced { permanent: true };
+        let soft = EmailFeedback::Bounced { permanent: false };
+        let table = [
+            // (from, delivered, bounced, complained)
+            (Queued, Some(Delivered), Some(Bounced), Some(Complained)),
+            (Sent, Some(Delivered), Some(Bounced), Some(Complained)),
+            (Failed, None, None, None),
+            (Delivered, None, Some(Bounced), Some(Complained)),
+            (Bounced, None, None, Some(Complained)),
+            (Complained, None, None, None),
+        ];
+        for (from, delivered, bounced, complained) in table {
+            assert_eq!(from.after(EmailFeedback::Delivered), delivered, "{from:?}");
+            assert_eq!(from.after(hard), bounced, "{from:?}");
+            assert_eq!(from.after(soft), bounced, "{from:?}");
+            assert_eq!(from.after(EmailFeedback::Complained), complained, "{from:?}");
+        }
+        assert!(hard.suppresses() && EmailFeedback::Complained.suppresses());
+        assert!(!soft.suppresses() && !EmailFeedback::Delivered.suppresses());
+    }
+
+    #[test]
+    fn every_state_reads_back_from_its_wire_name() {
+        for state in EmailDelivery::ALL {
+            assert_eq!(state.as_str().parse::<EmailDelivery>(), Ok(state));
+            assert_eq!(state.is_feedback(), matches!(state.as_str(), "delivered" | "bounced" | "complained"));
+        }
+        assert!("opened".parse::<EmailDelivery>().is_err());
+    }
+}

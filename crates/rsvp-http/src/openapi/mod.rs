@@ -98,8 +98,16 @@ wire_enum!(
     /// Schema `EmailDelivery`: what became of an invitation's email.
     EmailDeliveryName,
     "EmailDelivery",
-    "What became of the invitation's email.",
-    [EmailDelivery::Queued, EmailDelivery::Sent, EmailDelivery::Failed].map(EmailDelivery::as_str)
+    "What became of the invitation's email: `queued`, `sent`, `failed` (rsvp's sending); `delivered`, `bounced`, `complained` (the email provider's report).",
+    EmailDelivery::ALL.map(EmailDelivery::as_str)
+);
+
+wire_enum!(
+    /// Schema `SuppressionReason`: why an address is suppressed.
+    SuppressionReasonName,
+    "SuppressionReason",
+    "`opt_out`: the recipient opted out; `bounce`: the email provider reported a hard bounce; `complaint`: the recipient marked an email as spam.",
+    rsvp_domain::SuppressionReason::ALL.map(rsvp_domain::SuppressionReason::as_str)
 );
 
 wire_enum!(
@@ -159,9 +167,11 @@ use modifiers::{
         (name = "links", description = "What the holder of an invitation link can do."),
         (name = "connections", description = "Businesses connected by accepted invitations."),
         (name = "events", description = "Every state change, oldest first."),
+        (name = "analytics", description = "What became of a business's invitations: the funnel from sent to answered."),
         (name = "operator", description = "Provisioning by the host platform; the lifecycle of businesses, users and API keys; erasure; recipients' opt-outs."),
         (name = "me", description = "Who an API key acts as."),
         (name = "webhooks", description = "Signed deliveries of events (Standard Webhooks) to a business's endpoints."),
+        (name = "provider events", description = "What the email providers (Postmark, Amazon SES through SNS) report after a send: deliveries, bounces, complaints."),
         (name = "operations", description = "Health, readiness, metrics.")
     )
 )]
@@ -258,7 +268,14 @@ mod tests {
             values("StatusChange"),
             serde_json::json!(["accepted", "rejected", "cancelled"])
         );
-        assert_eq!(values("EmailDelivery"), serde_json::json!(["queued", "sent", "failed"]));
+        assert_eq!(
+            values("EmailDelivery"),
+            serde_json::json!(["queued", "sent", "failed", "delivered", "bounced", "complained"])
+        );
+        assert_eq!(
+            values("SuppressionReason"),
+            serde_json::json!(["opt_out", "bounce", "complaint"])
+        );
         assert_eq!(values("EventType").as_array().map(Vec::len), Some(EventKind::ALL.len()));
     }
 

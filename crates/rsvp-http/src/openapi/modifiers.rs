@@ -124,6 +124,8 @@ impl Modify for SecuritySchemes {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components.add_security_scheme("admin_token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        // Postmark's webhooks (`POST /v1/provider-events/postmark`).
+        components.add_security_scheme("postmark_basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
     }
 }
 

@@ -189,7 +189,13 @@ pub async fn show(
     token: web::Path<String>,
     PageLocale(locale): PageLocale,
 ) -> HttpResponse {
-    match state.app.preview_link(&token).await {
+    let preview = state.app.preview_link(&token).await;
+    if let Ok(preview) = &preview {
+        // The funnel's `page_viewed`: the first opening only; a failure is
+        // logged, never the page's.
+        state.app.record_page_view(preview.invitation.id()).await;
+    }
+    match preview {
         Ok(preview) if preview.invitation.status() == InvitationStatus::Pending => pending_page(
             &state,
             locale,

@@ -104,6 +104,14 @@ impl Api {
         self
     }
 
+    /// The same API over the app `change` makes of this one (a fresh HTTP
+    /// state over the same config: call it before the first request).
+    pub fn with_app(mut self, change: impl FnOnce(rsvp_app::App) -> rsvp_app::App) -> Self {
+        let app = change(self.state.app.clone());
+        self.state = HttpState::new(app, self.state.config.clone());
+        self
+    }
+
     fn over(store: Arc<dyn rsvp_app::Store>, database: Option<TestDatabase>) -> Self {
         Self::over_with(store, database, |_, _| {})
     }

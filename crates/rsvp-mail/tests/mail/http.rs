@@ -2,8 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use rsvp_app::{EmailRenderer, Locale, MailError, Mailer, RenderedEmail};
-use rsvp_mail::{ConfigError, DEFAULT_POSTMARK_URL, HttpMailer, PostmarkConfig, TemplateRenderer};
+use rsvp_app::{EmailRenderer, Locale, MailError, Mailer, RenderedEmail, SentEmail};
+use rsvp_mail::{
+    ConfigError, DEFAULT_POSTMARK_URL, HttpMailer, POSTMARK_JOB_METADATA_KEY, PostmarkConfig, TemplateRenderer,
+};
 use serde_json::json;
 
 use crate::support::postmark::{PostmarkStub, Reply};
@@ -25,7 +27,7 @@ fn content() -> RenderedEmail {
     TemplateRenderer::new().render(&invitation(Locale::En)).unwrap()
 }
 
-async fn send_with_reply(reply: Reply) -> (PostmarkStub, Result<(), MailError>) {
+async fn send_with_reply(reply: Reply) -> (PostmarkStub, Result<SentEmail, MailError>) {
     let stub = PostmarkStub::start(reply).await;
     let mailer = HttpMailer::new(config(&stub.base_url)).unwrap();
     let result = mailer.send(&outgoing(JOB_ID, "bob@example.com", content())).await;
@@ -38,11 +40,16 @@ async fn the_http_mailer_posts_the_message_to_postmarks_email_api() {
     let stub = PostmarkStub::start(Reply::ok()).await;
     let mailer = HttpMailer::new(config(&stub.base_url)).unwrap();
 
-    mailer
+    let sent = mailer
         .send(&outgoing(JOB_ID, "bob@example.com", content.clone()))
         .await
         .unwrap();
 
+    assert_eq!(
+        sent,
+        SentEmail::with_provider_id(Reply::OK_MESSAGE_ID),
+        "the provider message id is Postmark's MessageID"
+    );
     let requests = stub.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
@@ -60,8 +67,10 @@ async fn the_http_mailer_posts_the_message_to_postmarks_email_api() {
             "HtmlBody": content.html,
             "MessageStream": "outbound",
             "Headers": [{"Name": "Message-ID", "Value": format!("<{JOB_ID}@rsvp.example>")}],
+            "Metadata": {"rsvp_email_job": JOB_ID},
         })
     );
+    assert_eq!(POSTMARK_JOB_METADATA_KEY, "rsvp_email_job");
     assert!(request.json()["HtmlBody"].as_str().unwrap().contains(ACCEPT_URL));
 }
 
@@ -102,6 +111,39 @@ async fn the_base_url_may_carry_a_path_and_a_trailing_slash_and_the_stream_is_co
     assert_eq!(request.path, "/postmark/email");
     assert_eq!(request.json()["MessageStream"], "invitations");
     assert_eq!(request.json()["Headers"][0]["Value"], "<job-7@mail.rsvp.example>");
+    assert_eq!(
+        request.json()["Metadata"],
+        json!({"rsvp_email_job": "job-7"}),
+        "the metadata holds the Message-ID's part before '@'"
+    );
+}
+
+#[tokio::test]
+async fn each_send_returns_the_message_id_postmark_gave_it() {
+    let stub = PostmarkStub::start(Reply::Numbered).await;
+    let mailer = HttpMailer::new(config(&stub.base_url)).unwrap();
+    let mut ids = Vec::new();
+    for (job, to) in [("job-1", "ann@example.com"), ("job-2", "bob@example.com")] {
+        ids.push(
+            mailer
+                .send(&outgoing(job, to, content()))
+                .await
+                .unwrap()
+                .provider_message_id,
+        );
+    }
+    assert_eq!(ids, [Some("pm-message-1".to_owned()), Some("pm-message-2".to_owned())]);
+    let jobs: Vec<_> = stub.requests().iter().map(|r| r.json()["Metadata"].clone()).collect();
+    assert_eq!(
+        jobs,
+        [json!({"rsvp_email_job": "job-1"}), json!({"rsvp_email_job": "job-2"})]
+    );
+}
+
+#[tokio::test]
+async fn a_success_answer_without_a_message_id_sends_with_no_provider_id() {
+    let (_stub, result) = send_with_reply(Reply::Json(200, r#"{"ErrorCode":0,"Message":"OK"}"#.to_owned())).await;
+    assert_eq!(result, Ok(SentEmail::default()));
 }
 
 #[tokio::test]

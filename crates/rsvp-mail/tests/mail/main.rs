@@ -6,6 +6,7 @@
 
 mod http;
 mod log_mailer;
+mod remote_content;
 mod renderer;
 mod smtp;
 mod support;

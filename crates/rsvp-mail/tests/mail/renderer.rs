@@ -203,14 +203,82 @@ fn override_files_replace_their_built_in_templates_and_the_others_stay_built_in(
 fn every_documented_template_file_name_is_read() {
     let dir = TempDir::new("templates");
     for name in TEMPLATE_FILES {
-        write(&dir, name, &format!("{name} {{{{ accept_url }}}}"));
+        // Each family's bodies must carry its one required value.
+        let required = if name.starts_with("expiry_notice.") {
+            "invitee_email"
+        } else {
+            "accept_url"
+        };
+        write(&dir, name, &format!("{name} {{{{ {required} }}}}"));
     }
     let renderer = TemplateRenderer::from_dir(dir.path()).unwrap();
-    assert_eq!(renderer.overridden().len(), 6);
+    assert_eq!(renderer.overridden().len(), 12);
     let out = render(&renderer, &invitation(Locale::De));
     assert_eq!(out.subject, format!("invitation.de.subject.txt {ACCEPT_URL}"));
     assert_eq!(out.text, format!("invitation.de.txt {ACCEPT_URL}\n"));
     assert_eq!(out.html, format!("invitation.de.html {ACCEPT_URL}"));
+    let notice = renderer.render_expiry_notice(&expiry_notice(Locale::En)).unwrap();
+    assert_eq!(notice.subject, "expiry_notice.en.subject.txt bob@globex.test");
+    assert_eq!(notice.text, "expiry_notice.en.txt bob@globex.test\n");
+}
+
+fn expiry_notice(locale: Locale) -> rsvp_app::ExpiryNoticeEmail {
+    rsvp_app::ExpiryNoticeEmail {
+        locale,
+        sender_business: "Acme <Ltd>".to_owned(),
+        sender_user: "Ann Lee".to_owned(),
+        invitee_email: "bob@globex.test".to_owned(),
+        invitee_name: Some("Bob Stone".to_owned()),
+        sent_at: datetime!(2026-11-08 09:30 UTC),
+        expired_at: datetime!(2026-11-22 09:30 UTC),
+    }
+}
+
+#[test]
+fn the_expiry_notice_names_the_address_that_did_not_answer_in_both_languages_without_links_or_images() {
+    let renderer = TemplateRenderer::new();
+    let english = renderer.render_expiry_notice(&expiry_notice(Locale::En)).unwrap();
+    assert_eq!(english.subject, "Your invitation to bob@globex.test expired unanswered");
+    let german = renderer.render_expiry_notice(&expiry_notice(Locale::De)).unwrap();
+    assert_eq!(
+        german.subject,
+        "Ihre Einladung an bob@globex.test ist unbeantwortet abgelaufen"
+    );
+    for (out, dates) in [
+        (&english, ["8 November 2026", "22 November 2026"]),
+        (&german, ["8. November 2026", "22. November 2026"]),
+    ] {
+        for body in [&out.text, &out.html] {
+            for needle in ["bob@globex.test", "Bob Stone", "Ann Lee", dates[0], dates[1]] {
+                assert!(body.contains(needle), "{needle:?} missing from:\n{body}");
+            }
+        }
+        assert!(out.text.contains("Acme <Ltd>"), "verbatim in text");
+        assert!(out.html.contains("Acme &lt;Ltd&gt;"), "escaped in HTML");
+        assert_no_external_assets(&out.html);
+        assert!(!out.html.contains("href="), "the notice links to nothing");
+    }
+}
+
+#[test]
+fn an_expiry_notice_template_is_overridden_and_one_without_the_address_is_refused() {
+    let dir = TempDir::new("templates");
+    write(&dir, "expiry_notice.de.txt", "Abgelaufen: {{ invitee_email }}");
+    let renderer = TemplateRenderer::from_dir(dir.path()).unwrap();
+    assert_eq!(renderer.overridden(), ["expiry_notice.de.txt"]);
+    let german = renderer.render_expiry_notice(&expiry_notice(Locale::De)).unwrap();
+    assert_eq!(german.text, "Abgelaufen: bob@globex.test\n");
+    let builtin = TemplateRenderer::new();
+    let english = renderer.render_expiry_notice(&expiry_notice(Locale::En)).unwrap();
+    assert_eq!(
+        english,
+        builtin.render_expiry_notice(&expiry_notice(Locale::En)).unwrap()
+    );
+
+    let error = refused("expiry_notice.en.html", "<p>{{ sender_business }}</p>");
+    assert_invalid(error, "expiry_notice.en.html", "invitee_email");
+    let error = refused("expiry_notice.fr.txt", "{{ invitee_email }}");
+    assert!(matches!(&error, TemplateError::UnknownFile { path, .. } if path.ends_with("expiry_notice.fr.txt")));
 }
 
 fn refused(name: &str, source: &str) -> TemplateError {
@@ -329,13 +397,21 @@ fn a_brand_sets_the_product_name_colour_and_logo_of_both_languages() {
         let email = render(&renderer, &invitation(locale));
         assert!(email.html.contains("background-color:#0f766e"), "{locale:?}");
         assert!(!email.html.contains(rsvp_mail::DEFAULT_BRAND_COLOR), "{locale:?}");
+        // An https logo is the page's: an email loads nothing remote.
+        assert!(!email.html.contains("<img"), "{locale:?}");
+        assert!(email.text.contains("Acme Network"), "{locale:?}");
+    }
+    let inline = "data:image/png;base64,iVBORw0KGgo=";
+    let brand = rsvp_app::Branding::new("Acme Network", None, Some(inline)).unwrap();
+    let renderer = TemplateRenderer::new().with_branding(brand);
+    for locale in [Locale::En, Locale::De] {
+        let email = render(&renderer, &invitation(locale));
         assert!(
             email
                 .html
-                .contains("<img src=\"https://cdn.acme.example/logo.png\" alt=\"Acme Network\""),
+                .contains(&format!("<img src=\"{inline}\" alt=\"Acme Network\"")),
             "{locale:?}"
         );
-        assert!(email.text.contains("Acme Network"), "{locale:?}");
     }
     let plain = render(&TemplateRenderer::new(), &invitation(Locale::En));
     assert!(!plain.html.contains("<img"), "no logo unless configured");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rsvp_app::{EmailRenderer, Locale, MailError, Mailer, RenderedEmail};
+use rsvp_app::{EmailRenderer, Locale, MailError, Mailer, RenderedEmail, SentEmail};
 use rsvp_mail::{ConfigError, SmtpConfig, SmtpMailer, SmtpTls, TemplateRenderer};
 
 use crate::support::smtp_server::SmtpServer;
@@ -32,11 +32,12 @@ async fn the_smtp_mailer_delivers_a_multipart_message_to_a_real_server() {
     let mailer = SmtpMailer::new(config(server.port)).unwrap();
     let content = content();
 
-    mailer
+    let sent = mailer
         .send(&outgoing(JOB_ID, "bob@example.com", content.clone()))
         .await
         .unwrap();
 
+    assert_eq!(sent, SentEmail::default(), "a plain `250 2.0.0` answer carries no id");
     let received = server.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].mail_from, "no-reply@rsvp.example");
@@ -105,6 +106,31 @@ async fn consecutive_messages_all_arrive_through_the_connection_pool() {
         ids,
         ["<job-1@rsvp.example>", "<job-2@rsvp.example>", "<job-3@rsvp.example>"]
     );
+}
+
+#[tokio::test]
+async fn an_ses_style_answer_250_ok_id_gives_the_provider_message_id() {
+    let server = SmtpServer::start();
+    let mailer = SmtpMailer::new(config(server.port)).unwrap();
+    let mut ids = Vec::new();
+    for to in ["ses-answer@example.com", "bob@example.com", "ses-answer@example.org"] {
+        ids.push(
+            mailer
+                .send(&outgoing(JOB_ID, to, content()))
+                .await
+                .unwrap()
+                .provider_message_id,
+        );
+    }
+    assert_eq!(
+        ids,
+        [
+            Some("0100018c-ses-test-0001-000000".to_owned()),
+            None,
+            Some("0100018c-ses-test-0003-000000".to_owned()),
+        ]
+    );
+    assert_eq!(server.received().len(), 3);
 }
 
 #[tokio::test]

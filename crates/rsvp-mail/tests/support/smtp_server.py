@@ -12,6 +12,9 @@ Usage: smtp_server.py OUTPUT_DIR
   OUTPUT_DIR/NNNN.eml (written to a temporary file, then renamed) and its
   envelope to OUTPUT_DIR/NNNN.envelope (MAIL FROM on the first line, one
   RCPT TO per following line), before it answers 250 to DATA.
+* Answers DATA as Amazon SES's SMTP interface does, `250 Ok <message id>`
+  with the id `0100018c-ses-test-NNNN-000000`, when a recipient contains
+  "ses-answer"; `250 2.0.0 Message accepted` otherwise.
 * Exits when its standard input is closed (the test process is gone) or
   when it is killed.
 """
@@ -58,6 +61,8 @@ class Handler:
         if isinstance(content, str):
             content = content.encode("utf-8")
         write_atomically(base + ".eml", content)
+        if any("ses-answer" in rcpt.lower() for rcpt in envelope.rcpt_tos):
+            return "250 Ok 0100018c-ses-test-%04d-000000" % n
         return "250 2.0.0 Message accepted (test server)"
 
 

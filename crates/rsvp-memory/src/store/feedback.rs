@@ -9,12 +9,11 @@ use super::*;
 impl FeedbackStore for InMemoryStore {
     async fn record_email_report(&self, report: &EmailReport) -> Result<ReportOutcome, StoreError> {
         self.with(|s| {
-            if !s
-                .provider_reports
-                .insert((report.provider.as_str(), report.report_id.clone()))
-            {
+            let key = (report.provider.as_str(), report.report_id.clone());
+            if s.provider_reports.contains_key(&key) {
                 return Ok(ReportOutcome::Duplicate);
             }
+            s.provider_reports.insert(key, report.received_at);
             let job_id = report
                 .job_id
                 .filter(|id| s.email_jobs.contains_key(id))
@@ -79,10 +78,27 @@ impl FeedbackStore for InMemoryStore {
                 }
             }
             Ok(ReportOutcome::Applied {
-                invitation,
-                event,
+                invitation: Box::new(invitation),
+                event: Box::new(event),
                 suppressed,
             })
+        })
+    }
+
+    async fn prune_email_reports(&self, received_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.with(|s| {
+            let mut old: Vec<(OffsetDateTime, (&'static str, String))> = s
+                .provider_reports
+                .iter()
+                .filter(|(_, at)| **at < received_before)
+                .map(|(key, at)| (*at, key.clone()))
+                .collect();
+            old.sort();
+            old.truncate(limit);
+            for (_, key) in &old {
+                s.provider_reports.remove(key);
+            }
+            Ok(old.len() as u64)
         })
     }
 }

@@ -83,4 +83,12 @@ impl InvitationStore for InMemoryStore {
     async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError> {
         self.with(|s| Ok(s.due_for_expiry(now, limit)))
     }
+
+    async fn due_for_reminder(&self, query: &rsvp_app::ReminderQuery) -> Result<Vec<Invitation>, StoreError> {
+        self.with(|s| Ok(s.due_for_reminder(query)))
+    }
+
+    async fn record_reminder(&self, record: &rsvp_app::ReminderRecord) -> Result<Option<Invitation>, StoreError> {
+        self.with(|s| s.record_reminder(record))
+    }
 }

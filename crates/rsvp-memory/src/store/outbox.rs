@@ -77,6 +77,10 @@ impl OutboxStore for InMemoryStore {
                 s.email_jobs.remove(id);
                 s.email_jobs_finished_at.remove(id);
             }
+            if !done.is_empty() {
+                let pruned: std::collections::HashSet<EmailJobId> = done.iter().map(|(_, id)| *id).collect();
+                s.provider_message_ids.retain(|_, job| !pruned.contains(job));
+            }
             Ok(done.len() as u64)
         })
     }

@@ -122,8 +122,12 @@ pub(super) struct State {
     pub(super) email_cap_minutes: HashMap<BusinessId, BTreeMap<i64, u32>>,
     /// The provider's message id of each sent job that got one.
     pub(super) provider_message_ids: HashMap<String, EmailJobId>,
-    /// Provider reports applied: (provider, report id).
-    pub(super) provider_reports: HashSet<(&'static str, String)>,
+    /// Provider reports applied: (provider, report id) → when received.
+    pub(super) provider_reports: HashMap<(&'static str, String), OffsetDateTime>,
+    /// When each invitation's page was first opened (`invitations.page_viewed_at`).
+    pub(super) page_views: HashMap<InvitationId, OffsetDateTime>,
+    /// When each reminded invitation got its reminder (`invitations.reminded_at`).
+    pub(super) reminded: HashMap<InvitationId, OffsetDateTime>,
 }
 
 impl State {
@@ -446,6 +450,9 @@ impl State {
         });
         let invitation = stored.clone();
         self.insert_event(&record.event);
+        if let Some(job) = &record.email_job {
+            self.email_jobs.insert(job.id, job.clone());
+        }
 
         let connection = match &record.connection {
             None => None,
@@ -499,17 +506,6 @@ impl State {
         self.invitations.get(&link.invitation_id).cloned()
     }
 
-    pub(super) fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Vec<Invitation> {
-        let mut due: Vec<&Invitation> = self
-            .pending
-            .values()
-            .filter_map(|id| self.invitations.get(id))
-            .filter(|i| i.status() == InvitationStatus::Pending && i.expires_at() <= now)
-            .collect();
-        due.sort_by_key(|i| (i.expires_at(), i.id()));
-        due.into_iter().take(limit).cloned().collect()
-    }
-
     pub(super) fn list_connections(&self, business: BusinessId, page: &PageRequest) -> Page<Connection> {
         let rows = self.connections.values().filter(|c| c.involves(business)).cloned();
         let cursor = |c: &Connection| Cursor {
@@ -561,9 +557,13 @@ impl State {
         let job = self.email_jobs.get_mut(&id).ok_or(StoreError::NotFound)?;
         self.email_jobs_finished_at.insert(id, now);
         let delivery = match outcome {
-            EmailOutcome::Sent => {
+            EmailOutcome::Sent { provider_message_id } => {
                 job.status = EmailJobStatus::Sent;
                 job.link_token = None;
+                // The provider's reports name the email by this id.
+                if let Some(provider_id) = provider_message_id {
+                    self.provider_message_ids.insert(provider_id.clone(), id);
+                }
                 EmailDelivery::Sent
             }
             EmailOutcome::Retry { retry_at, error } => {
@@ -579,13 +579,14 @@ impl State {
                 EmailDelivery::Failed
             }
         };
-        let (invitation_id, created_at) = (job.invitation_id, job.created_at);
-        // The invitation shows the fate of its latest email only: an older
-        // job finishing after a resend does not overwrite it.
-        let superseded = self
-            .email_jobs
-            .values()
-            .any(|other| other.invitation_id == invitation_id && other.created_at > created_at);
+        let (invitation_id, created_at, kind) = (job.invitation_id, job.created_at, job.kind);
+        // The invitation shows the fate of its latest email to the invitee
+        // only: not an older job finishing after a resend, nor a notice.
+        let to_invitee = |kind| kind == rsvp_app::EmailKind::Invitation;
+        let superseded = !to_invitee(kind)
+            || self.email_jobs.values().any(|other| {
+                other.invitation_id == invitation_id && to_invitee(other.kind) && other.created_at > created_at
+            });
         if !superseded && let Some(invitation) = self.invitations.get_mut(&invitation_id) {
             *invitation = Invitation::restore(InvitationParts {
                 email_delivery: Some(delivery),

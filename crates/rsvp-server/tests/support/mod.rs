@@ -117,22 +117,32 @@ impl Client {
     /// # Errors
     /// When the server cannot be reached or breaks the connection.
     pub fn try_call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> std::io::Result<Answer> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let authorization = format!("Bearer {key}");
+        self.send(method, path, &[("Authorization", &authorization), ("Content-Type", "application/json")], &body)
+    }
+
+    /// One request with these headers (and `Content-Length` when `body`
+    /// is not empty), over a new connection.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or breaks the connection.
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<Answer> {
         let started = Instant::now();
         let mut stream = TcpStream::connect(self.addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: Bearer {key}\r\n",
-            self.addr
-        );
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        for (name, value) in headers {
+            if body.is_empty() && name.eq_ignore_ascii_case("content-type") {
+                continue;
+            }
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
         if !body.is_empty() {
-            request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         request.push_str("\r\n");
-        request.push_str(&body);
+        request.push_str(body);
         stream.write_all(request.as_bytes())?;
         let mut raw = String::new();
         stream.read_to_string(&mut raw)?;
@@ -185,6 +195,11 @@ pub struct Received {
     pub to: String,
     /// The `X-Postmark-Server-Token`: tells the replicas apart.
     pub token: String,
+    /// The `Metadata` object sent with it.
+    pub metadata: Value,
+    /// The `MessageID` the stand-in answered (`pm-<n>`, unique), as
+    /// Postmark answers its own id.
+    pub provider_message_id: String,
     /// When it was taken.
     pub at: Instant,
 }
@@ -298,14 +313,18 @@ fn serve_provider(stream: TcpStream, log: &Mutex<Vec<Received>>, hold: &Hold, de
         let answer = if is_email {
             let at = Instant::now();
             let email: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            // Taken once read in full, whether or not the answer reaches the sender.
+            let mut taken = log.lock().unwrap();
             let received = Received {
                 message_id: email["Headers"][0]["Value"].as_str().unwrap_or_default().to_owned(),
                 to: email["To"].as_str().unwrap_or_default().to_owned(),
                 token: headers.get("x-postmark-server-token").cloned().unwrap_or_default(),
+                metadata: email["Metadata"].clone(),
+                provider_message_id: format!("pm-{}", taken.len() + 1),
                 at,
             };
-            // Taken once read in full, whether or not the answer reaches the sender.
-            log.lock().unwrap().push(received.clone());
+            taken.push(received.clone());
+            drop(taken);
             let mut state = hold.state.lock().unwrap();
             if state.token.as_deref() == Some(received.token.as_str()) {
                 state.open.push(received.message_id);
@@ -315,9 +334,12 @@ fn serve_provider(stream: TcpStream, log: &Mutex<Vec<Received>>, hold: &Hold, de
             }
             drop(state);
             std::thread::sleep(delay);
-            "{\"ErrorCode\":0,\"Message\":\"OK\",\"MessageID\":\"standin\"}"
+            format!(
+                "{{\"To\":\"{}\",\"ErrorCode\":0,\"Message\":\"OK\",\"MessageID\":\"{}\"}}",
+                received.to, received.provider_message_id
+            )
         } else {
-            "{\"ErrorCode\":404,\"Message\":\"not found\"}"
+            "{\"ErrorCode\":404,\"Message\":\"not found\"}".to_owned()
         };
         let status = if is_email { "200 OK" } else { "404 Not Found" };
         writer.write_all(

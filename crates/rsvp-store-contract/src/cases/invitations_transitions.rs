@@ -525,7 +525,7 @@ pub async fn a_transition_keeps_the_email_delivery_recorded_since_the_invitation
         .await
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 1);
-    finish_email(store, jobs[0].id, &EmailOutcome::Sent, at(1)).await;
+    finish_email(store, jobs[0].id, &EmailOutcome::sent(), at(1)).await;
 
     let outcome = store
         .invitations()

@@ -13,7 +13,9 @@
 
 #![allow(clippy::expect_used, reason = "a contract case fails by panicking, like any test")]
 
+mod analytics;
 mod event_relay;
+mod feedback;
 mod idempotency;
 mod invitations;
 mod invitations_email_cap;
@@ -33,10 +35,13 @@ mod operator_tenants;
 mod outbox;
 mod outbox_rounds;
 mod readiness;
+mod reminders;
 mod webhooks;
 mod webhooks_deliveries;
 
+pub use analytics::*;
 pub use event_relay::*;
+pub use feedback::*;
 pub use idempotency::*;
 pub use invitations::*;
 pub use invitations_email_cap::*;
@@ -56,5 +61,6 @@ pub use operator_tenants::*;
 pub use outbox::*;
 pub use outbox_rounds::*;
 pub use readiness::*;
+pub use reminders::*;
 pub use webhooks::*;
 pub use webhooks_deliveries::*;

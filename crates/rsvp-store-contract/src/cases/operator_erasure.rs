@@ -58,7 +58,7 @@ pub async fn an_erasure_replaces_personal_data_cancels_pending_revokes_links_dro
     )
     .await;
     let sent = invited(store, &globex, "Pat@Person.test", at(2)).await;
-    finish_email(store, sent.job().id, &EmailOutcome::Sent, at(3)).await;
+    finish_email(store, sent.job().id, &EmailOutcome::sent(), at(3)).await;
     let bystander = invited(store, &acme, "someone@else.test", at(4)).await;
     assert_eq!(store.outbox().outbox_depth().await.expect("outbox_depth"), 2);
 

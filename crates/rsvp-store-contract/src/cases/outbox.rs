@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rsvp_app::{EmailJob, EmailOutcome};
-use rsvp_domain::{EmailDelivery, EmailJobId};
+use rsvp_app::{EmailJob, EmailOutcome, EmailProvider, EmailReport, ReportOutcome};
+use rsvp_domain::{EmailDelivery, EmailFeedback, EmailJobId, EventId, SuppressionId};
 use time::Duration;
 use tokio::sync::Barrier;
 
@@ -162,7 +162,7 @@ pub async fn an_older_job_finishing_after_a_resend_leaves_the_delivery_of_the_la
         .claim_email_jobs(at(200), 10, LEASE)
         .await
         .expect("claim_email_jobs");
-    finish_email(store, resent.record.email_job.id, &EmailOutcome::Sent, at(201)).await;
+    finish_email(store, resent.record.email_job.id, &EmailOutcome::sent(), at(201)).await;
     let stored = store
         .invitations()
         .get_invitation(bob.id())
@@ -192,7 +192,7 @@ pub async fn the_outbox_depth_counts_queued_jobs(h: Harness) {
         3,
         "claimed jobs are still queued"
     );
-    finish_email(store, first.job().id, &EmailOutcome::Sent, at(1)).await;
+    finish_email(store, first.job().id, &EmailOutcome::sent(), at(1)).await;
     let retry = EmailOutcome::Retry {
         retry_at: at(100),
         error: "451".to_owned(),
@@ -219,7 +219,7 @@ pub async fn a_sent_job_is_done_and_marks_the_invitation_sent(h: Harness) {
         .expect("claim_email_jobs");
     assert_eq!(jobs.len(), 2);
 
-    finish_email(store, invite.job().id, &EmailOutcome::Sent, at(1)).await;
+    finish_email(store, invite.job().id, &EmailOutcome::sent(), at(1)).await;
     let stored = store
         .invitations()
         .get_invitation(invite.id())
@@ -328,7 +328,7 @@ pub async fn finishing_an_unknown_job_skips_it_and_counts_only_the_jobs_found(h:
     let known = invited(store, &acme, "bob@globex.test", at(0)).await;
     let unknown = EmailJobId::from_uuid(new_uuid());
     for outcome in [
-        EmailOutcome::Sent,
+        EmailOutcome::sent(),
         EmailOutcome::Retry {
             retry_at: at(10),
             error: "x".to_owned(),
@@ -344,10 +344,60 @@ pub async fn finishing_an_unknown_job_skips_it_and_counts_only_the_jobs_found(h:
         store
             .outbox()
             .finish_email_jobs(
-                &[(unknown, EmailOutcome::Sent), (known.job().id, EmailOutcome::Sent)],
+                &[(unknown, EmailOutcome::sent()), (known.job().id, EmailOutcome::sent())],
                 at(1)
             )
             .await,
         Ok(1)
+    );
+}
+
+/// A job finished as sent with the provider's message id stores it: a
+/// provider report that names the email only by that id
+/// (`record_email_report` without a job id) finds the job and applies to
+/// its invitation; an id no job was sent with finds nothing.
+pub async fn a_job_sent_with_a_provider_message_id_is_found_by_it(h: Harness) {
+    let store = h.store.as_ref();
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let bob = invited(store, &acme, "bob@globex.test", at(0)).await;
+    let carol = invited(store, &acme, "carol@globex.test", at(0)).await;
+    store
+        .outbox()
+        .claim_email_jobs(at(0), 10, LEASE)
+        .await
+        .expect("claim_email_jobs");
+    let sent = EmailOutcome::Sent {
+        provider_message_id: Some("b7bc2f4a-e38e-4336-af7d-e6c392c2f817".to_owned()),
+    };
+    finish_email(store, bob.job().id, &sent, at(1)).await;
+    finish_email(store, carol.job().id, &EmailOutcome::sent(), at(1)).await;
+
+    let report = |report_id: &str, provider_message_id: &str| EmailReport {
+        provider: EmailProvider::Postmark,
+        report_id: report_id.to_owned(),
+        job_id: None,
+        provider_message_id: Some(provider_message_id.to_owned()),
+        feedback: EmailFeedback::Delivered,
+        received_at: at(5),
+        event_id: EventId::from_uuid(new_uuid()),
+        suppression_id: SuppressionId::from_uuid(new_uuid()),
+    };
+    let outcome = store
+        .feedback()
+        .record_email_report(&report("delivery-1", "b7bc2f4a-e38e-4336-af7d-e6c392c2f817"))
+        .await
+        .expect("record_email_report");
+    let ReportOutcome::Applied { invitation, .. } = outcome else {
+        panic!("the report should find the job by its provider message id: {outcome:?}");
+    };
+    assert_eq!(invitation.id(), bob.id());
+    assert_eq!(invitation.email_delivery(), Some(EmailDelivery::Delivered));
+    assert_eq!(
+        store
+            .feedback()
+            .record_email_report(&report("delivery-2", "no-job-was-sent-with-this-id"))
+            .await
+            .expect("record_email_report"),
+        ReportOutcome::UnknownEmail
     );
 }

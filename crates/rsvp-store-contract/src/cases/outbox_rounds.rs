@@ -56,7 +56,7 @@ pub async fn a_release_leaves_jobs_finished_or_claimed_again_since(h: Harness) {
         .await
         .expect("claim_email_jobs");
     assert_eq!(job_ids(&first), [bob.job().id, carol.job().id]);
-    finish_email(store, bob.job().id, &EmailOutcome::Sent, at(12)).await;
+    finish_email(store, bob.job().id, &EmailOutcome::sent(), at(12)).await;
     // The first claimer stalls past its lease; another claims carol's job.
     let second = store
         .outbox()
@@ -117,7 +117,7 @@ pub async fn the_oldest_queued_email_is_the_oldest_job_still_queued(h: Harness) 
         Some(at(5)),
         "a claimed job is still queued"
     );
-    finish_email(store, first.job().id, &EmailOutcome::Sent, at(11)).await;
+    finish_email(store, first.job().id, &EmailOutcome::sent(), at(11)).await;
     assert_eq!(
         store.outbox().oldest_queued_email().await.expect("oldest_queued_email"),
         Some(at(7))
@@ -144,12 +144,12 @@ pub async fn finished_email_jobs_are_pruned_oldest_first_in_batches_and_queued_o
     let finish = |job: EmailJobId, outcome: EmailOutcome, now| async move {
         finish_email(store, job, &outcome, now).await;
     };
-    finish(sent_early.job().id, EmailOutcome::Sent, at(10)).await;
+    finish(sent_early.job().id, EmailOutcome::sent(), at(10)).await;
     let gave_up = EmailOutcome::Failed {
         error: "550".to_owned(),
     };
     finish(failed.job().id, gave_up, at(20)).await;
-    finish(sent_late.job().id, EmailOutcome::Sent, at(1000)).await;
+    finish(sent_late.job().id, EmailOutcome::sent(), at(1000)).await;
     let retry = EmailOutcome::Retry {
         retry_at: at(5000),
         error: "451".to_owned(),
@@ -215,7 +215,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
         0
     );
     let outcomes = [
-        (sent.job().id, EmailOutcome::Sent),
+        (sent.job().id, EmailOutcome::sent()),
         (
             retried.job().id,
             EmailOutcome::Retry {
@@ -229,7 +229,7 @@ pub async fn finishing_several_jobs_at_once_records_each_as_finishing_one_would(
                 error: "550 no such user".into(),
             },
         ),
-        (EmailJobId::from_uuid(new_uuid()), EmailOutcome::Sent),
+        (EmailJobId::from_uuid(new_uuid()), EmailOutcome::sent()),
     ];
     let found = store
         .outbox()

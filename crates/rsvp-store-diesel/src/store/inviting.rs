@@ -4,6 +4,7 @@
 use super::*;
 
 pub(super) mod create_call;
+mod reminders;
 pub(super) mod rows;
 
 /// The facts of a new invitation from `business` to `normalized`, as
@@ -229,6 +230,11 @@ impl InvitationStore for DieselStore {
             )),
             None => None,
         };
+        let job = record
+            .email_job
+            .as_ref()
+            .map(|job| EmailJobRow::from_domain(job, after.business_id()))
+            .transpose()?;
         self.run(op::APPLY_TRANSITION, move |conn| {
             write_unit(conn, |conn| {
                 use crate::schema::invitations::dsl as i;
@@ -267,6 +273,9 @@ impl InvitationStore for DieselStore {
                         .map_err(unique_is(StoreError::EmailTaken))?;
                 }
                 webhooks::insert_event(conn, &event)?;
+                if let Some(job) = &job {
+                    diesel::insert_into(email_jobs::table).values(job).execute(conn)?;
+                }
                 let connection = match &connection {
                     None => None,
                     Some((domain, row, created)) => {
@@ -398,6 +407,19 @@ impl InvitationStore for DieselStore {
                 .select(InvitationRow::as_select())
                 .load(conn)?;
             rows_into(rows, InvitationRow::into_domain)
+        })
+        .await
+    }
+
+    async fn due_for_reminder(&self, query: &rsvp_app::ReminderQuery) -> Result<Vec<Invitation>, StoreError> {
+        let query = reminders::DueQuery::new(query);
+        self.run(op::DUE_FOR_REMINDER, move |conn| query.load(conn)).await
+    }
+
+    async fn record_reminder(&self, record: &rsvp_app::ReminderRecord) -> Result<Option<Invitation>, StoreError> {
+        let rows = reminders::ReminderRows::from_domain(record)?;
+        self.run(op::RECORD_REMINDER, move |conn| {
+            write_unit(conn, |conn| rows.record(conn))
         })
         .await
     }

@@ -71,6 +71,7 @@ operations! {
     DELETE_SUPPRESSION = "delete_suppression": Write;
     DELETE_WEBHOOK_ENDPOINT = "delete_webhook_endpoint": Write;
     DUE_FOR_EXPIRY = "due_for_expiry": Read;
+    DUE_FOR_REMINDER = "due_for_reminder": Read;
     ERASE_INVITATIONS = "erase_invitations": Write;
     FIND_CREDENTIAL = "find_credential": Read;
     FIND_INVITATION_BY_LINK = "find_invitation_by_link": Read;
@@ -93,6 +94,7 @@ operations! {
     INSERT_JOIN_LINK = "insert_join_link": Write;
     INSERT_WEBHOOK_DELIVERY = "insert_webhook_delivery": Write;
     INSERT_WEBHOOK_ENDPOINT = "insert_webhook_endpoint": Write;
+    INVITATION_FUNNEL = "invitation_funnel": Read;
     INVITATIONS_TO_EMAIL = "invitations_to_email": Read;
     LIST_API_KEYS = "list_api_keys": Read;
     LIST_BUSINESSES = "list_businesses": Read;
@@ -109,8 +111,12 @@ operations! {
     OLDEST_QUEUED_EMAIL = "oldest_queued_email": Read;
     OUTBOX_DEPTH = "outbox_depth": Read;
     PRUNE_EMAIL_JOBS = "prune_email_jobs": Write;
+    PRUNE_EMAIL_REPORTS = "prune_email_reports": Write;
     PRUNE_IDEMPOTENCY_RECORDS = "prune_idempotency_records": Write;
     RECORD_API_KEY_USE = "record_api_key_use": Write;
+    RECORD_EMAIL_REPORT = "record_email_report": Write;
+    RECORD_PAGE_VIEW = "record_page_view": Write;
+    RECORD_REMINDER = "record_reminder": QueuesEmail;
     RECORD_RESEND = "record_resend": QueuesEmail;
     REDEEM_JOIN_LINK = "redeem_join_link": Write;
     RELAY_CURSOR = "relay_cursor": Read;

@@ -261,13 +261,13 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     assert_eq!(
         store
             .outbox()
-            .finish_email_jobs(&[(jobs[0].id, EmailOutcome::Sent)], now)
+            .finish_email_jobs(&[(jobs[0].id, EmailOutcome::sent())], now)
             .await
             .unwrap(),
         1
     );
     let group = [
-        (jobs[3].id, EmailOutcome::Sent),
+        (jobs[3].id, EmailOutcome::sent()),
         (
             jobs[4].id,
             EmailOutcome::Retry {
@@ -303,6 +303,44 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     let mut resend = resend;
     resend.email_job.invitation_id = bulk[0].invitation.id();
     store.invitations().record_resend(&resend).await.unwrap();
+    // The reminder round: 13 days before a 14-day invitation's expiry, read
+    // with and without businesses left out, then recorded.
+    let reminder_window = Duration::days(13);
+    let mut due = rsvp_app::ReminderQuery {
+        now: now + Duration::days(2),
+        window: reminder_window,
+        skip_businesses: vec![globex.id],
+        limit: 10,
+    };
+    assert!(!store.invitations().due_for_reminder(&due).await.unwrap().is_empty());
+    due.skip_businesses.clear();
+    let reminded = &bulk[1].invitation;
+    assert!(
+        store
+            .invitations()
+            .due_for_reminder(&due)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id() == reminded.id())
+    );
+    let mut reminder_job = new_record("eve@initech.test", 15).email_job.unwrap();
+    reminder_job.invitation_id = reminded.id();
+    reminder_job.created_at = due.now;
+    let reminder = rsvp_app::ReminderRecord {
+        invitation_id: reminded.id(),
+        now: due.now,
+        window: reminder_window,
+        link: LinkTokenRecord {
+            hash: SecretHash([16; 32]),
+            invitation_id: reminded.id(),
+            created_at: due.now,
+        },
+        event: Event::reminded(EventId::from_uuid(id()), reminded, due.now),
+        email_job: reminder_job,
+        email_cap: Some(EmailCap { limit: 1_000 }),
+    };
+    assert!(store.invitations().record_reminder(&reminder).await.unwrap().is_some());
     let later = now + Duration::hours(2);
     let accepted = first
         .invitation
@@ -318,6 +356,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
         now: later,
         connection: Some((connection, created)),
         new_invitee: None,
+        email_job: None,
     };
     store.invitations().apply_transition(&record).await.unwrap();
     assert_eq!(
@@ -357,6 +396,7 @@ pub(super) async fn exercise_every_query(store: &DieselStore) {
     );
     let listed = store.network().list_events(globex.id, &events).await.unwrap();
     walk_the_event_relay(store, listed.items[0].id, now).await;
+    walk_the_analytics(store, acme.id, first.invitation.id(), now).await;
     // The job sent alone and the one sent in a group.
     assert_eq!(
         store
@@ -439,4 +479,20 @@ async fn walk_the_event_relay(store: &DieselStore, event: EventId, now: OffsetDa
     relay.relay_events_after(Some(cursor), 10).await.unwrap();
     relay.relay_lag().await.unwrap();
     relay.release_relay_lease("walk").await.unwrap();
+}
+
+/// The funnel of a business (one accepted invitation among its range) and
+/// a page view, first and repeated.
+async fn walk_the_analytics(store: &DieselStore, business: BusinessId, invitation: InvitationId, now: OffsetDateTime) {
+    let analytics = store.analytics();
+    assert!(analytics.record_page_view(invitation, now).await.unwrap());
+    assert!(!analytics.record_page_view(invitation, now).await.unwrap());
+    let query = rsvp_app::FunnelQuery {
+        from: now - Duration::days(1),
+        to: now + Duration::days(1),
+        now: now + Duration::days(1),
+    };
+    let funnel = analytics.invitation_funnel(business, &query).await.unwrap();
+    assert_eq!((funnel.page_viewed, funnel.accepted), (1, 1));
+    assert!(funnel.median_nanos_to_answer.is_some());
 }

@@ -242,3 +242,70 @@ async fn every_page_on_postgres_is_a_prepared_statement_so_it_is_planned_once_pe
     }
     drop(store);
 }
+
+/// The funnel's statement (both backends name its median `median_nanos`).
+fn funnel_plan(plans: &[(String, Vec<String>)]) -> &(String, Vec<String>) {
+    plans
+        .iter()
+        .find(|(sql, _)| sql.contains("AS median_nanos"))
+        .expect("the funnel's statement")
+}
+
+#[tokio::test]
+async fn the_funnel_seeks_the_range_of_the_sent_keyset_index_on_sqlite() {
+    let database = TestDatabase::sqlite();
+    let store = migrated_store(&database, 1).await;
+    let statements = statements_of_every_query(&store).await;
+    let plans = plans(&store, statements).await;
+    let (sql, steps) = funnel_plan(&plans);
+    // The outer count and both middle values (with their counts) read the
+    // business's range, never the table.
+    let seeks: Vec<&String> = steps
+        .iter()
+        .filter(|s| {
+            s.contains("USING INDEX invitations_sent_keyset_idx (business_id=? AND created_at>? AND created_at<?)")
+        })
+        .collect();
+    assert_eq!(seeks.len(), 5, "{sql}\n{steps:#?}");
+    assert!(
+        steps
+            .iter()
+            .filter(|s| s.starts_with("SEARCH") || s.starts_with("SCAN"))
+            .all(|s| seeks.contains(&s)),
+        "{sql}\n{steps:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_funnel_seeks_the_range_of_the_sent_keyset_index_on_postgres_with_its_generic_plan() {
+    let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+    let store = migrated_store(&database, 1).await;
+    let statements = statements_of_every_query(&store).await;
+    let plans = plans(&store, statements).await;
+    let (sql, steps) = funnel_plan(&plans);
+    assert!(sql.contains("percentile_disc"), "{sql}");
+    // One pass: the index read once (a bitmap scan also reads the pages it
+    // found), its range the condition (a seek, not the whole index), and
+    // no other relation read.
+    let reads: Vec<&String> = steps.iter().filter(|s| s.contains("Scan")).collect();
+    assert!(
+        (1..=2).contains(&reads.len())
+            && reads
+                .iter()
+                .all(|s| s.contains("invitations_sent_keyset_idx") || s.contains("Bitmap Heap Scan on invitations")),
+        "{sql}\n{steps:#?}"
+    );
+    let index = steps
+        .iter()
+        .position(|s| s.contains("invitations_sent_keyset_idx"))
+        .unwrap_or_else(|| panic!("{sql}\n{steps:#?}"));
+    let condition = steps.get(index + 1).map(String::as_str).unwrap_or_default();
+    assert!(
+        condition.starts_with("Index Cond:")
+            && condition.contains("business_id = $1")
+            && condition.contains("created_at >= $2")
+            && condition.contains("created_at < $3"),
+        "{sql}\n{steps:#?}"
+    );
+    drop(store);
+}

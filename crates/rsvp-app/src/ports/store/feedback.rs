@@ -54,9 +54,9 @@ pub enum ReportOutcome {
     /// invitation as it now reads.
     Applied {
         /// The invitation the email was about, after the report.
-        invitation: Invitation,
+        invitation: Box<Invitation>,
         /// The event written.
-        event: Event,
+        event: Box<Event>,
         /// Whether a suppression was added or its reason raised (a hard
         /// bounce or a complaint of an address not yet suppressed for it).
         suppressed: bool,
@@ -100,4 +100,10 @@ pub trait FeedbackStore: Send + Sync {
     ///    stands (one per address and scope), its reason becomes the
     ///    [strongest](rsvp_domain::SuppressionReason::strongest) of the two.
     async fn record_email_report(&self, report: &EmailReport) -> Result<ReportOutcome, StoreError>;
+
+    /// Forgets up to `limit` recorded `(provider, report_id)` pairs received
+    /// before `received_before`, oldest first (a provider's retries come
+    /// within hours; after that the same id would be applied again).
+    /// Returns how many were forgotten.
+    async fn prune_email_reports(&self, received_before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }

@@ -110,7 +110,8 @@ pub trait InvitationStore: Send + Sync {
     /// record is a copy taken at read time, and fields changed since (such as
     /// `email_delivery`) must survive. With it, in one transaction: the
     /// event, the connection and its event (skipped when the pair is already
-    /// connected), the new invitee's business and user.
+    /// connected), the new invitee's business and user, the email job (an
+    /// expiry's notice to its sender).
     ///
     /// # Errors
     /// MUST return [`StoreError::Conflict`] with the status the invitation
@@ -142,4 +143,90 @@ pub trait InvitationStore: Send + Sync {
     /// Up to `limit` invitations whose stored status is `pending` and whose
     /// `expires_at` is at or before `now`, oldest expiry first.
     async fn due_for_expiry(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Up to `query.limit` invitations due for their reminder at
+    /// `query.now` ([`ReminderQuery::is_due`]: stored status `pending`, not
+    /// reminded yet, `expires_at` within the window, last sent before the
+    /// window started, no bounce or complaint on its email), none of whose
+    /// normalized address is suppressed for its business or for everyone,
+    /// none of a business in `query.skip_businesses`; oldest expiry first
+    /// (`expires_at`, then `id`).
+    async fn due_for_reminder(&self, query: &ReminderQuery) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Records the reminder before expiry of `record.invitation_id`, when
+    /// it is still due at `record.now` for `record.window` (as
+    /// [`due_for_reminder`](Self::due_for_reminder) reads it, suppressions
+    /// included), in one unit of work: marks it reminded, writes the new
+    /// link token (earlier ones keep working), the event with its webhook
+    /// deliveries and the email job, sets `last_sent_at` and `updated_at`
+    /// to `now` and `email_delivery` to `queued` (the provider's report on
+    /// the earlier email no longer applies), and counts the email against
+    /// `record.email_cap`. Returns the invitation as stored after it; `None`,
+    /// writing nothing, when it is not due (reminded already, answered,
+    /// cancelled, expired, outside the window, sent since the window
+    /// started, bounced, suppressed, unknown).
+    ///
+    /// MUST mark an invitation reminded at most once: among concurrent
+    /// calls for one invitation exactly one returns `Some`.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::EmailCapReached`], writing nothing, when
+    /// the email does not fit under `record.email_cap` (the invitation stays
+    /// due).
+    async fn record_reminder(&self, record: &ReminderRecord) -> Result<Option<Invitation>, StoreError>;
+}
+
+/// Which invitations [`InvitationStore::due_for_reminder`] reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderQuery {
+    /// The time of the round.
+    pub now: OffsetDateTime,
+    /// How long before `expires_at` the reminder goes out (positive).
+    pub window: Duration,
+    /// Businesses left out: their email cap is reached this round.
+    pub skip_businesses: Vec<BusinessId>,
+    /// The most invitations returned.
+    pub limit: usize,
+}
+
+impl ReminderQuery {
+    /// Whether `invitation`, as stored, is due for its reminder at `now`
+    /// (suppressions aside, which the store reads): stored status `pending`,
+    /// `now < expires_at <= now + window`, emailed (`last_sent_at` set: an
+    /// invitation created without an email gets none) before the window's
+    /// start `expires_at - window`, and its `email_delivery` neither
+    /// `bounced` nor `complained`. Whether it was reminded already is the
+    /// store's to know.
+    pub fn is_due(invitation: &Invitation, now: OffsetDateTime, window: Duration) -> bool {
+        let starts = invitation.expires_at() - window;
+        invitation.status() == InvitationStatus::Pending
+            && now < invitation.expires_at()
+            && starts <= now
+            && invitation.last_sent_at().is_some_and(|sent| sent < starts)
+            && !matches!(
+                invitation.email_delivery(),
+                Some(rsvp_domain::EmailDelivery::Bounced | rsvp_domain::EmailDelivery::Complained)
+            )
+    }
+}
+
+/// The reminder before expiry of one invitation, and everything it writes
+/// (see [`InvitationStore::record_reminder`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderRecord {
+    /// The invitation.
+    pub invitation_id: InvitationId,
+    /// The time of the reminder.
+    pub now: OffsetDateTime,
+    /// How long before `expires_at` the reminder goes out.
+    pub window: Duration,
+    /// The new link, in the reminder.
+    pub link: LinkTokenRecord,
+    /// `invitation.reminded`.
+    pub event: Event,
+    /// The reminder (an [`EmailKind::Invitation`] job, queued after the
+    /// invitation: rendered as a reminder).
+    pub email_job: EmailJob,
+    /// The cap the reminder counts against (`None`: uncapped).
+    pub email_cap: Option<EmailCap>,
 }

@@ -2,6 +2,7 @@
 //! cases need from storage; its methods are its contract, checked on every
 //! adapter by `rsvp-store-contract`.
 
+mod analytics;
 mod event_relay;
 mod feedback;
 mod idempotency;
@@ -13,6 +14,7 @@ mod opt_outs;
 mod outbox;
 mod webhooks;
 
+pub use analytics::*;
 pub use event_relay::*;
 pub use feedback::*;
 pub use idempotency::*;
@@ -75,6 +77,9 @@ pub trait Store: Send + Sync {
     /// Email providers' reports (delivered, bounced, complained).
     fn feedback(&self) -> &dyn FeedbackStore;
 
+    /// The invitation funnel and the page views it counts.
+    fn analytics(&self) -> &dyn AnalyticsStore;
+
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> Result<(), StoreError>;
 }
@@ -106,6 +111,8 @@ pub struct MockStore {
     pub event_relay: MockEventRelayStore,
     /// The [`FeedbackStore`] role.
     pub feedback: MockFeedbackStore,
+    /// The [`AnalyticsStore`] role.
+    pub analytics: MockAnalyticsStore,
 }
 
 #[cfg(any(test, feature = "mock"))]
@@ -164,6 +171,10 @@ impl Store for MockStore {
 
     fn feedback(&self) -> &dyn FeedbackStore {
         &self.feedback
+    }
+
+    fn analytics(&self) -> &dyn AnalyticsStore {
+        &self.analytics
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -25,12 +25,16 @@ pub trait OutboxStore: Send + Sync {
     /// backend allows (the dispatcher records a round's outcomes in
     /// groups). For each job: the outcome, mirrored on the invitation's
     /// `email_delivery` (`sent`, `failed`; `queued` while retrying) only if
-    /// this job is the invitation's latest (newest `created_at`): the field
-    /// tells the fate of the latest email, so an older job finishing after a
-    /// resend does not overwrite it. When the job is done (sent or failed)
+    /// this job is the invitation's latest (newest `created_at`) of kind
+    /// [`EmailKind::Invitation`]: the field tells the fate of the latest
+    /// email to the invitee, so an older job finishing after a resend does
+    /// not overwrite it, nor does the sender's expiry notice. When the job is done (sent or failed)
     /// its link token is wiped: only the link table's hash remains. A job
-    /// that does not exist is skipped, not an error. Returns how many jobs
-    /// were found.
+    /// sent with a provider message id (the `provider_message_id` of
+    /// [`EmailOutcome::Sent`]) stores it, so that
+    /// [`FeedbackStore::record_email_report`] finds the job by it (an
+    /// outcome without one leaves a stored id). A job that does not exist
+    /// is skipped, not an error. Returns how many jobs were found.
     async fn finish_email_jobs(
         &self,
         outcomes: &[(EmailJobId, EmailOutcome)],

@@ -151,6 +151,7 @@ impl App {
             event,
             connection,
             new_invitee,
+            email_job: None,
         };
         Ok(self.ports.store.invitations().apply_transition(&record).await?)
     }
@@ -217,17 +218,20 @@ impl App {
     }
 
     /// Persists `expired` for up to `limit` pending invitations past their
-    /// expiry, each with its `invitation.expired` event; returns how many
-    /// this call expired. Safe to run from several replicas at once: each
-    /// invitation is expired (and its event written) exactly once.
+    /// expiry, each with its `invitation.expired` event and (unless
+    /// [`Settings::notify_sender_on_expiry`] is off) the notice to its
+    /// sender; returns how many this call expired. Safe to run from several
+    /// replicas at once: each invitation is expired (and its event and
+    /// notice written) exactly once.
     ///
     /// # Errors
     /// Store failures only.
     pub async fn expire_due(&self, limit: usize) -> Result<usize, AppError> {
         let now = self.now();
         let mut expired = 0;
+        let mut senders = HashMap::new();
         for invitation in self.ports.store.invitations().due_for_expiry(now, limit).await? {
-            if self.persist_expiry(&invitation, now).await? {
+            if self.persist_expiry_notifying(&invitation, now, &mut senders).await? {
                 expired += 1;
             }
         }

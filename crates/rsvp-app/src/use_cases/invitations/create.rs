@@ -144,6 +144,19 @@ impl App {
     }
 
     pub(crate) async fn persist_expiry(&self, invitation: &Invitation, now: OffsetDateTime) -> Result<bool, AppError> {
+        self.persist_expiry_notifying(invitation, now, &mut HashMap::new())
+            .await
+    }
+
+    /// Persists the expiry with the notice to its sender (whose address is
+    /// read once per sweep, through `senders`): written only by the unit
+    /// that wins the expiry, so once per invitation.
+    pub(crate) async fn persist_expiry_notifying(
+        &self,
+        invitation: &Invitation,
+        now: OffsetDateTime,
+        senders: &mut super::reminders::Senders,
+    ) -> Result<bool, AppError> {
         let Ok(expired) = invitation.expire(now) else {
             return Ok(false);
         };
@@ -158,6 +171,7 @@ impl App {
             event,
             connection: None,
             new_invitee: None,
+            email_job: self.expiry_notice(invitation, now, senders).await?,
         };
         match self.ports.store.invitations().apply_transition(&record).await {
             Ok(_) => Ok(true),

@@ -1,8 +1,10 @@
 //! The invitations area: invite (one or in bulk), read, list, answer or
-//! cancel, resend, and expire.
+//! cancel, resend, expire (with the notice to the sender), and remind
+//! before expiry.
 
 mod answers;
 mod create;
+mod reminders;
 
 use super::*;
 

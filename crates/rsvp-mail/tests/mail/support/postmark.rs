@@ -1,6 +1,8 @@
 //! A local HTTP/1.1 server standing in for Postmark: records every request
-//! and gives one fixed answer (or none at all). Stopped on drop.
+//! and gives one fixed answer, a numbered one, or none at all. Stopped on
+//! drop.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -12,19 +14,28 @@ use tokio::task::{JoinHandle, JoinSet};
 pub enum Reply {
     /// This status with this JSON body.
     Json(u16, String),
+    /// Postmark's success answer with `MessageID` `pm-message-<n>`, `n`
+    /// counting the requests from 1.
+    Numbered,
     /// Read the request, then never answer (holds the connection open).
     Silent,
 }
 
 impl Reply {
+    /// The `MessageID` of [`Reply::ok`].
+    pub const OK_MESSAGE_ID: &str = "b7bc2f4a-e38e-4336-af7d-e6c392c2f817";
+
     /// Postmark's success answer.
     pub fn ok() -> Self {
-        Self::Json(
-            200,
-            r#"{"To":"bob@example.com","SubmittedAt":"2026-11-08T10:00:00Z","MessageID":"b7bc2f4a-e38e-4336-af7d-e6c392c2f817","ErrorCode":0,"Message":"OK"}"#
-                .to_owned(),
-        )
+        Self::Json(200, success(Self::OK_MESSAGE_ID))
     }
+}
+
+/// Postmark's answer to a message it took, as `POST /email` gives it.
+fn success(message_id: &str) -> String {
+    format!(
+        r#"{{"To":"bob@example.com","SubmittedAt":"2026-11-08T10:00:00Z","MessageID":"{message_id}","ErrorCode":0,"Message":"OK"}}"#
+    )
 }
 
 /// One recorded request.
@@ -65,12 +76,18 @@ impl PostmarkStub {
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&requests);
+        let counter = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(async move {
             // Dropping the set (when this task is aborted) aborts the
             // connections, silent ones included.
             let mut connections = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, reply.clone(), Arc::clone(&recorded)));
+                connections.spawn(serve(
+                    stream,
+                    reply.clone(),
+                    Arc::clone(&recorded),
+                    Arc::clone(&counter),
+                ));
             }
         });
         Self {
@@ -92,7 +109,7 @@ impl Drop for PostmarkStub {
     }
 }
 
-async fn serve(stream: TcpStream, reply: Reply, requests: Arc<Mutex<Vec<Request>>>) {
+async fn serve(stream: TcpStream, reply: Reply, requests: Arc<Mutex<Vec<Request>>>, counter: Arc<AtomicU64>) {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -130,19 +147,22 @@ async fn serve(stream: TcpStream, reply: Reply, requests: Arc<Mutex<Vec<Request>
         headers,
         body,
     });
-    match reply {
-        Reply::Silent => std::future::pending::<()>().await,
-        Reply::Json(status, json) => {
-            let response = format!(
-                "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-                reason(status),
-                json.len()
-            );
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
+    let (status, json) = match reply {
+        Reply::Silent => return std::future::pending().await,
+        Reply::Json(status, json) => (status, json),
+        Reply::Numbered => {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            (200, success(&format!("pm-message-{n}")))
         }
-    }
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        reason(status),
+        json.len()
+    );
+    let mut stream = reader.into_inner();
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 fn reason(status: u16) -> &'static str {

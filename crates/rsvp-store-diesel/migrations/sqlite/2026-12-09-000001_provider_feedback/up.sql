@@ -6,10 +6,10 @@
 -- email_delivery; queuing a new email clears it.
 ALTER TABLE invitations ADD COLUMN email_feedback TEXT CHECK (email_feedback IN ('delivered', 'bounced', 'complained'));
 -- The first time the invitee's page was opened (the funnel's page_viewed).
-ALTER TABLE invitations ADD COLUMN page_viewed_at BIGINT;
+ALTER TABLE invitations ADD COLUMN page_viewed_at INTEGER;
 -- When the reminder before expiry was queued: set once, so one reminder per
 -- invitation across replicas.
-ALTER TABLE invitations ADD COLUMN reminded_at BIGINT;
+ALTER TABLE invitations ADD COLUMN reminded_at INTEGER;
 
 -- The provider's id of a sent email (Postmark's MessageID), to match its
 -- reports.
@@ -30,7 +30,7 @@ ALTER TABLE suppressions ADD COLUMN reason TEXT NOT NULL DEFAULT 'opt_out'
 CREATE TABLE provider_events (
     provider TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    received_at BIGINT NOT NULL,
+    received_at INTEGER NOT NULL,
     PRIMARY KEY (provider, event_id)
 );
 CREATE INDEX provider_events_received_idx ON provider_events (received_at);

@@ -24,7 +24,8 @@ pub(in crate::store) fn claim_on_postgres(
          SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
          FROM due WHERE j.id = due.id \
          RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id",
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id, \
+                   j.provider_message_id, j.kind",
     )
     .bind::<BigInt, _>(now)
     .bind::<BigInt, _>(limit)
