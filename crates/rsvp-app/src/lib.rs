@@ -11,7 +11,9 @@
 //!   With the `mock` feature each has a mockall mock (`MockStore`, ...).
 //! * Use cases: [`App`] — provisioning, invite, bulk invite, get, list sent
 //!   and received, accept / reject / cancel, resend, link preview / accept /
-//!   decline, connections, events, the expiry sweep. Each state change
+//!   decline, connections, events, the expiry sweep (with the notice to
+//!   each expired invitation's sender), the reminders before expiry
+//!   ([`App::send_reminders`]). Each state change
 //!   reaches the store as one record holding everything it writes (the
 //!   invitation, its event, its email job, the connection), so that the
 //!   store commits it as one unit of work.
@@ -55,6 +57,10 @@ pub use list::{
     BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,
 };
+#[cfg(any(test, feature = "mock"))]
+pub use ports::MockAnalyticsStore;
+pub use ports::SentEmail;
+pub use ports::{AnalyticsStore, FunnelQuery, InvitationFunnel, median_nanos};
 pub use ports::{
     AnswerOutcome, ApiKeyRecord, Clock, CreateOutcome, Credential, DisabledNotice, EmailCap, EmailJob, EmailJobStatus,
     EmailKind, EmailOutcome, EmailRenderer, ErasedInvitation, ErasureCounts, ErasureRecord, HostResolver, IdGenerator,
@@ -65,13 +71,11 @@ pub use ports::{
     TransitionOutcome, TransitionRecord, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint,
     WebhookOutcome, WebhookRequest, WebhookSendError, WebhookSender, WebhookStore, WorkSignal,
 };
-pub use ports::{EventBus, EventBusError, EventRelayStore, RelayCursor, RelayLag};
-pub use ports::{ExpiryNoticeEmail, ReminderQuery, ReminderRecord};
-pub use ports::{AnalyticsStore, FunnelQuery, InvitationFunnel, median_nanos};
-pub use ports::SentEmail;
 pub use ports::{
     EmailProvider, EmailReport, FeedbackStore, ReportOutcome, SnsError, SnsMessage, SnsMessageType, SnsVerifier,
 };
+pub use ports::{EventBus, EventBusError, EventRelayStore, RelayCursor, RelayLag};
+pub use ports::{ExpiryNoticeEmail, ReminderQuery, ReminderRecord};
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{
     MockClock, MockEmailRenderer, MockHostResolver, MockIdGenerator, MockIdempotencyStore, MockInvitationStore,
@@ -80,8 +84,6 @@ pub use ports::{
 };
 #[cfg(any(test, feature = "mock"))]
 pub use ports::{MockEventBus, MockEventRelayStore, MockFeedbackStore, MockSnsVerifier};
-#[cfg(any(test, feature = "mock"))]
-pub use ports::MockAnalyticsStore;
 pub use public_links::{INVITE_PATH, JOIN_PATH, PublicLinks, UNSUBSCRIBE_PATH};
 pub use relay::{EventRelay, EventRelayObserver, EventRelaySettings, EventRelayStatus, RelayError, RelayRound};
 pub use secret::{Secret, SecretHash};
@@ -93,13 +95,13 @@ pub use use_cases::{
 pub use use_cases::{
     BusinessChange, BusinessDetail, BusinessListParams, CreatedApiKey, ErasureReport, NewApiKeyInput, UserChange,
 };
+pub use use_cases::{FUNNEL_DEFAULT_DAYS, FUNNEL_MAX_DAYS, FunnelRange, FunnelReport};
 pub use use_cases::{
     IDEMPOTENCY_RETENTION, IDEMPOTENCY_TAKEOVER_AFTER, IdempotencyBegin, IdempotencyClaim, IdempotencyKey,
     IdempotencyScope, IdempotencyTicket, IdempotentStart, InvalidIdempotencyKey, RequestFingerprint, StoredResponse,
 };
 pub use use_cases::{JoinLinkPreview, NewJoinLink};
 pub use use_cases::{ProviderReport, REPORT_ID_RETENTION, SNS_MAX_AGE, SnsReceipt};
-pub use use_cases::{FUNNEL_DEFAULT_DAYS, FUNNEL_MAX_DAYS, FunnelRange, FunnelReport};
 pub use use_cases::{WebhookEndpointInput, WebhookEndpointPatch};
 pub use view::{EventView, rfc3339, webhook_body};
 pub use webhook_dispatch::{

@@ -51,7 +51,12 @@ fn message(kind: SnsMessageType, at: OffsetDateTime) -> SnsMessage {
 fn postmark_credentials_pass_only_when_both_match_exactly() {
     let app = app(MockSnsVerifier::new());
     assert_eq!(app.authenticate_postmark("postmark", "s3cret"), Ok(()));
-    for (user, password) in [("postmark", "s3cre"), ("postmark", "s3cret "), ("Postmark", "s3cret"), ("", "")] {
+    for (user, password) in [
+        ("postmark", "s3cre"),
+        ("postmark", "s3cret "),
+        ("Postmark", "s3cret"),
+        ("", ""),
+    ] {
         assert_eq!(
             app.authenticate_postmark(user, password),
             Err(AppError::Unauthorized),
@@ -69,7 +74,10 @@ fn postmark_credentials_pass_only_when_both_match_exactly() {
         },
         Settings::default(),
     );
-    assert_eq!(plain.authenticate_postmark("postmark", "s3cret"), Err(AppError::NotFound));
+    assert_eq!(
+        plain.authenticate_postmark("postmark", "s3cret"),
+        Err(AppError::NotFound)
+    );
     assert!(!plain.accepts_postmark() && !plain.accepts_ses());
 }
 
@@ -88,7 +96,11 @@ async fn a_message_from_another_topic_or_outside_its_time_never_reaches_the_veri
         ..message(SnsMessageType::Notification, now())
     };
     for refused in [foreign, stale, early, unreadable] {
-        assert_eq!(app.receive_sns(&refused).await, Err(AppError::Unauthorized), "{refused:?}");
+        assert_eq!(
+            app.receive_sns(&refused).await,
+            Err(AppError::Unauthorized),
+            "{refused:?}"
+        );
     }
 }
 

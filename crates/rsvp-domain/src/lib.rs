@@ -88,8 +88,8 @@ pub use ids::{
     SuppressionId, UserId, WebhookDeliveryId, WebhookEndpointId,
 };
 pub use invitation::{
-    Action, Actor, EmailDelivery, EmailFeedback, Invitation, InvitationParts, InvitationStatus, ResendError, TransitionError,
-    UnknownStatus,
+    Action, Actor, EmailDelivery, EmailFeedback, Invitation, InvitationParts, InvitationStatus, ResendError,
+    TransitionError, UnknownStatus,
 };
 pub use join_link::{
     ConnectionRequest, ConnectionRequestStatus, DEFAULT_JOIN_LINK_DAYS, JoinFacts, JoinLink, JoinLinkInput,

@@ -136,7 +136,10 @@ mod tests {
                 suppressed: Some(reason),
                 ..unconnected
             };
-            assert_eq!(check_invite(&undeliverable, now), Err(InviteRefusal::RecipientSuppressed));
+            assert_eq!(
+                check_invite(&undeliverable, now),
+                Err(InviteRefusal::RecipientSuppressed)
+            );
         }
         let willing = InviteFacts {
             suppressed: None,

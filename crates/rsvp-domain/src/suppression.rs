@@ -158,9 +158,18 @@ mod reason_tests {
         assert_eq!(SuppressionReason::strongest([OptOut, Complaint]), Some(Complaint));
         assert_eq!(SuppressionReason::strongest([Bounce, OptOut, Complaint]), Some(Bounce));
         assert!(!OptOut.is_provider_feedback() && Bounce.is_provider_feedback() && Complaint.is_provider_feedback());
-        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: true }), Some(Bounce));
-        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: false }), None);
-        assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Complained), Some(Complaint));
+        assert_eq!(
+            SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: true }),
+            Some(Bounce)
+        );
+        assert_eq!(
+            SuppressionReason::for_feedback(EmailFeedback::Bounced { permanent: false }),
+            None
+        );
+        assert_eq!(
+            SuppressionReason::for_feedback(EmailFeedback::Complained),
+            Some(Complaint)
+        );
         assert_eq!(SuppressionReason::for_feedback(EmailFeedback::Delivered), None);
         for reason in SuppressionReason::ALL {
             assert_eq!(SuppressionReason::parse(reason.as_str()), Some(reason));

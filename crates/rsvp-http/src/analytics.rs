@@ -95,7 +95,7 @@ pub struct InvitationFunnelBody {
     pub accepted: u64,
     /// Those declined (status `rejected`).
     pub declined: u64,
-    /// Those cancelled by their sender.
+    /// Those cancelled (by their sender, or by an operator's erasure).
     pub cancelled: u64,
     /// Those expired, including pending ones past `expires_at` that the
     /// expiry sweep has not reached yet.

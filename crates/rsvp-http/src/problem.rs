@@ -192,9 +192,7 @@ impl From<AppError> for Problem {
             AppError::SelfInvite
             | AppError::DuplicateInRequest
             | AppError::RecipientOptedOut
-            | AppError::RecipientSuppressed => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
-            }
+            | AppError::RecipientSuppressed => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()),
             AppError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, code, reason),
             AppError::BusinessSuspended => Self::new(
                 StatusCode::FORBIDDEN,

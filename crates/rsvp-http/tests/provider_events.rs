@@ -146,7 +146,10 @@ async fn postmark_bounce_delivery_and_complaint_reach_the_invitation_events_webh
         "MessageID": "pm-0001", "Recipient": "bob@globex.test", "Tag": "", "DeliveredAt": "2027-01-15T08:00:01Z",
         "Details": "Test delivery webhook details", "Metadata": {}});
     let reply = postmark(&api, &delivery).await;
-    assert_eq!((reply.status, &reply.body["result"]), (StatusCode::OK, &json!("applied")));
+    assert_eq!(
+        (reply.status, &reply.body["result"]),
+        (StatusCode::OK, &json!("applied"))
+    );
     let shown = get(&api, &key, &format!("/v1/invitations/{invitation}")).await;
     assert_eq!(shown["email_delivery"], "delivered");
 
@@ -160,7 +163,10 @@ async fn postmark_bounce_delivery_and_complaint_reach_the_invitation_events_webh
     let reply = postmark(&api, &bounce).await;
     assert_eq!(reply.body["result"], "applied", "{}", reply.body);
     let again = postmark(&api, &bounce).await;
-    assert_eq!((again.status, &again.body["result"]), (StatusCode::OK, &json!("duplicate")));
+    assert_eq!(
+        (again.status, &again.body["result"]),
+        (StatusCode::OK, &json!("duplicate"))
+    );
 
     let shown = get(&api, &key, &format!("/v1/invitations/{invitation}")).await;
     assert_eq!(shown["email_delivery"], "bounced");
@@ -209,7 +215,10 @@ async fn postmark_bounce_delivery_and_complaint_reach_the_invitation_events_webh
         )
         .await;
     assert_eq!(lifted.status, StatusCode::NO_CONTENT, "{}", lifted.body);
-    assert_eq!(api.invite(&other_key, json!({"email": "bob@globex.test"})).await.status, StatusCode::CREATED);
+    assert_eq!(
+        api.invite(&other_key, json!({"email": "bob@globex.test"})).await.status,
+        StatusCode::CREATED
+    );
 
     // A spam complaint on the first email: its event, and the address suppressed again.
     let complaint = json!({"RecordType": "SpamComplaint", "MessageStream": "outbound", "ID": 42, "Type": "SpamComplaint",
@@ -226,7 +235,10 @@ async fn postmark_bounce_delivery_and_complaint_reach_the_invitation_events_webh
     let stranger = json!({"RecordType": "Bounce", "ID": 7, "TypeCode": 1, "MessageID": "not-ours",
         "Email": "x@y.test", "Metadata": {}});
     let reply = postmark(&api, &stranger).await;
-    assert_eq!((reply.status, &reply.body["result"]), (StatusCode::OK, &json!("unknown_message")));
+    assert_eq!(
+        (reply.status, &reply.body["result"]),
+        (StatusCode::OK, &json!("unknown_message"))
+    );
     let opened = postmark(&api, &json!({"RecordType": "Open", "MessageID": "pm-0001"})).await;
     assert_eq!(opened.body["result"], "ignored");
     let metrics = api.state.metrics.render(&rsvp_http::metrics::OutboxGauges::default());
@@ -257,7 +269,13 @@ async fn postmark_refuses_wrong_credentials_and_bad_bodies_and_changes_nothing(a
         let reply = post_postmark(&api, authorization.as_deref(), &bounce.to_string()).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{authorization:?}");
         assert!(
-            reply.headers.get(header::WWW_AUTHENTICATE).unwrap().to_str().unwrap().starts_with("Basic"),
+            reply
+                .headers
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("Basic"),
             "{authorization:?}"
         );
     }
@@ -265,11 +283,19 @@ async fn postmark_refuses_wrong_credentials_and_bad_bodies_and_changes_nothing(a
     for (body, status, code) in [
         ("{not json", StatusCode::BAD_REQUEST, "malformed_json"),
         ("[]", StatusCode::BAD_REQUEST, "invalid_payload"),
-        (r#"{"RecordType":"Bounce","MessageID":"pm-0002"}"#, StatusCode::BAD_REQUEST, "invalid_payload"),
+        (
+            r#"{"RecordType":"Bounce","MessageID":"pm-0002"}"#,
+            StatusCode::BAD_REQUEST,
+            "invalid_payload",
+        ),
         (r#"{"MessageID":"pm-0002"}"#, StatusCode::BAD_REQUEST, "invalid_payload"),
     ] {
         let reply = post_postmark(&api, Some(&good), body).await;
-        assert_eq!((reply.status, reply.body["code"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
     }
     let huge = format!(r#"{{"RecordType":"Open","Details":"{}"}}"#, "x".repeat(600 * 1024));
     let reply = post_postmark(&api, Some(&good), &huge).await;
@@ -290,10 +316,13 @@ struct Aws {
 async fn with_ses(api: Api) -> (Api, Aws) {
     let pki = sns::Pki::new();
     let now = rsvp_app::Clock::now(api.clock.as_ref());
-    let cert = pki.signing_cert(sns::SIGNER_KEY_PEM, now - time::Duration::DAY, now + time::Duration::days(365));
+    let cert = pki.signing_cert(
+        sns::SIGNER_KEY_PEM,
+        now - time::Duration::DAY,
+        now + time::Duration::days(365),
+    );
     let server = sns::SnsServer::start(&pki, &cert).await;
-    let verifier =
-        rsvp_sns::AwsSnsVerifier::with_clock(sns::test_settings(&pki, &server), api.clock.clone()).unwrap();
+    let verifier = rsvp_sns::AwsSnsVerifier::with_clock(sns::test_settings(&pki, &server), api.clock.clone()).unwrap();
     let api = api.with_app(|app| app.with_ses_feedback(Arc::new(verifier), vec![TOPIC.to_owned()]));
     (api, Aws { server })
 }
@@ -364,7 +393,8 @@ async fn ses_reports_signed_by_aws_apply_once_and_a_subscription_is_confirmed(ap
             timestamp: now.format(&Rfc3339).unwrap(),
             ..sns::confirmation(
                 &aws.server.cert_url(),
-                &aws.server.url("/?Action=ConfirmSubscription&TopicArn=ses-feedback&Token=2336412f37fb"),
+                &aws.server
+                    .url("/?Action=ConfirmSubscription&TopicArn=ses-feedback&Token=2336412f37fb"),
             )
         },
         "1",
@@ -388,14 +418,22 @@ async fn ses_reports_signed_by_aws_apply_once_and_a_subscription_is_confirmed(ap
 
     let bounce = aws.notification("sns-0001", &ses_bounce(&job, "Permanent"), now);
     let reply = post_ses(&api, &bounce).await;
-    assert_eq!((reply.status, &reply.body["result"]), (StatusCode::OK, &json!("applied")), "{}", reply.body);
+    assert_eq!(
+        (reply.status, &reply.body["result"]),
+        (StatusCode::OK, &json!("applied")),
+        "{}",
+        reply.body
+    );
     let again = post_ses(&api, &bounce).await;
     assert_eq!(again.body["result"], "duplicate");
 
     let shown = get(&api, &key, &format!("/v1/invitations/{invitation}")).await;
     assert_eq!(shown["email_delivery"], "bounced");
     assert_eq!(count(&event_types(&api, &key).await, "invitation.email_bounced"), 1);
-    assert_eq!(count(&delivered_types(&api, &key, &hook).await, "invitation.email_bounced"), 1);
+    assert_eq!(
+        count(&delivered_types(&api, &key, &hook).await, "invitation.email_bounced"),
+        1
+    );
     let listed = suppressions(&api, "bob@globex.test").await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["reason"], "bounce");
@@ -425,7 +463,11 @@ async fn ses_refuses_unsigned_stale_and_foreign_messages_and_changes_nothing(api
         ..good.clone()
     };
     let foreign_key = sns::signed(good.clone(), "2", sns::OTHER_KEY_PEM);
-    let stale = aws.notification("sns-0004", &ses_bounce(&job, "Permanent"), now - time::Duration::hours(2));
+    let stale = aws.notification(
+        "sns-0004",
+        &ses_bounce(&job, "Permanent"),
+        now - time::Duration::hours(2),
+    );
     let foreign_topic = sns::signed(
         SnsMessage {
             topic_arn: "arn:aws:sns:us-east-1:999999999999:other".to_owned(),
@@ -455,7 +497,10 @@ async fn ses_refuses_unsigned_stale_and_foreign_messages_and_changes_nothing(api
     for (body, status) in [
         ("{not json".to_owned(), StatusCode::BAD_REQUEST),
         (r#"{"Type":"Notification"}"#.to_owned(), StatusCode::BAD_REQUEST),
-        (format!(r#"{{"Type":"Notification","Message":"{}"}}"#, "x".repeat(600 * 1024)), StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            format!(r#"{{"Type":"Notification","Message":"{}"}}"#, "x".repeat(600 * 1024)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
     ] {
         let request = TestRequest::default()
             .method(Method::POST)

@@ -240,7 +240,10 @@ impl Workers {
                     })
                     .await;
                     // The providers' report ids, on the same cadence.
-                    prune("old provider report ids", batch, &told, |n| keys.prune_provider_reports(n)).await;
+                    prune("old provider report ids", batch, &told, |n| {
+                        keys.prune_provider_reports(n)
+                    })
+                    .await;
                 }
             },
         )));

@@ -24,9 +24,14 @@ pub struct ProviderFeedback {
 /// # Errors
 /// One of the Postmark credentials without the other, or a topic that is not
 /// an SNS topic ARN.
-pub fn provider_feedback<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<ProviderFeedback, (&'static str, String)> {
+pub fn provider_feedback<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+) -> Result<ProviderFeedback, (&'static str, String)> {
     let given = |name: &str| get(name).filter(|v| !v.is_empty());
-    let postmark = match (given("RSVP_POSTMARK_WEBHOOK_USER"), given("RSVP_POSTMARK_WEBHOOK_PASSWORD")) {
+    let postmark = match (
+        given("RSVP_POSTMARK_WEBHOOK_USER"),
+        given("RSVP_POSTMARK_WEBHOOK_PASSWORD"),
+    ) {
         (None, None) => None,
         (Some(user), Some(password)) => Some((Secret::new(user), Secret::new(password))),
         (Some(_), None) => {
@@ -139,8 +144,17 @@ mod tests {
                 "arn:aws-cn:sns:cn-north-1:1:t"
             ]
         );
-        for bad in ["ses-feedback", "arn:aws:sqs:eu-west-1:1:q", "arn:aws:sns:eu-west-1::t", "arn:aws:sns:a:b:c:d"] {
-            assert_eq!(read(&[("RSVP_SES_TOPIC_ARNS", bad)]).unwrap_err().0, "RSVP_SES_TOPIC_ARNS", "{bad}");
+        for bad in [
+            "ses-feedback",
+            "arn:aws:sqs:eu-west-1:1:q",
+            "arn:aws:sns:eu-west-1::t",
+            "arn:aws:sns:a:b:c:d",
+        ] {
+            assert_eq!(
+                read(&[("RSVP_SES_TOPIC_ARNS", bad)]).unwrap_err().0,
+                "RSVP_SES_TOPIC_ARNS",
+                "{bad}"
+            );
         }
     }
 }

@@ -102,14 +102,20 @@ fn a_bounce_reaches_the_senders_webhook_and_suppresses_the_address(database: Tes
         "POST",
         "/v1/webhook-endpoints",
         &key,
-        Some(json!({"url": format!("http://127.0.0.1:{port}/hooks/rsvp"), "event_types": ["invitation.email_bounced"]})),
+        Some(
+            json!({"url": format!("http://127.0.0.1:{port}/hooks/rsvp"), "event_types": ["invitation.email_bounced"]}),
+        ),
     );
     assert_eq!(status, 201, "{endpoint}");
     let secret = endpoint["secret"].as_str().unwrap();
     std::fs::write(&control, json!({"mode": "ok", "secret": secret}).to_string()).unwrap();
 
-    let (status, _, invitation, _) =
-        server.call("POST", "/v1/invitations", &key, Some(json!({"email": "bob@globex.test"})));
+    let (status, _, invitation, _) = server.call(
+        "POST",
+        "/v1/invitations",
+        &key,
+        Some(json!({"email": "bob@globex.test"})),
+    );
     assert_eq!(status, 201, "{invitation}");
     let invitation_id = invitation["id"].as_str().unwrap().to_owned();
     let path = format!("/v1/invitations/{invitation_id}");
@@ -122,8 +128,15 @@ fn a_bounce_reaches_the_senders_webhook_and_suppresses_the_address(database: Tes
     );
     let sent = provider.received();
     assert_eq!(sent.len(), 1);
-    let job = sent[0].metadata["rsvp_email_job"].as_str().expect("rsvp's job id in Metadata").to_owned();
-    assert!(sent[0].message_id.contains(&job), "the Message-ID {} names the job {job}", sent[0].message_id);
+    let job = sent[0].metadata["rsvp_email_job"]
+        .as_str()
+        .expect("rsvp's job id in Metadata")
+        .to_owned();
+    assert!(
+        sent[0].message_id.contains(&job),
+        "the Message-ID {} names the job {job}",
+        sent[0].message_id
+    );
     eprintln!(
         "sent: Message-ID {}, Metadata {}, provider MessageID {}",
         sent[0].message_id, sent[0].metadata, sent[0].provider_message_id
@@ -143,13 +156,22 @@ fn a_bounce_reaches_the_senders_webhook_and_suppresses_the_address(database: Tes
     );
     let headers = [("Authorization", basic.as_str()), ("Content-Type", "application/json")];
     let client = server.client();
-    let wrong = [("Authorization", "Basic cG9zdG1hcms6d3Jvbmc="), ("Content-Type", "application/json")];
-    let (status, _, body, _) = client.send("POST", "/v1/provider-events/postmark", &wrong, &bounce).unwrap();
+    let wrong = [
+        ("Authorization", "Basic cG9zdG1hcms6d3Jvbmc="),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _, body, _) = client
+        .send("POST", "/v1/provider-events/postmark", &wrong, &bounce)
+        .unwrap();
     assert_eq!(status, 401, "{body}");
-    let (status, _, body, _) = client.send("POST", "/v1/provider-events/postmark", &headers, &bounce).unwrap();
+    let (status, _, body, _) = client
+        .send("POST", "/v1/provider-events/postmark", &headers, &bounce)
+        .unwrap();
     assert_eq!((status, &body["result"]), (200, &json!("applied")), "{body}");
     eprintln!("POST /v1/provider-events/postmark -> {status} {body}");
-    let (status, _, body, _) = client.send("POST", "/v1/provider-events/postmark", &headers, &bounce).unwrap();
+    let (status, _, body, _) = client
+        .send("POST", "/v1/provider-events/postmark", &headers, &bounce)
+        .unwrap();
     assert_eq!((status, &body["result"]), (200, &json!("duplicate")), "{body}");
 
     // The sender's webhook receives the event, signed.
@@ -178,7 +200,11 @@ fn a_bounce_reaches_the_senders_webhook_and_suppresses_the_address(database: Tes
         &key,
         Some(json!({"email": "bob@globex.test"})),
     );
-    assert_eq!((status, &refused["code"]), (422, &json!("recipient_suppressed")), "{refused}");
+    assert_eq!(
+        (status, &refused["code"]),
+        (422, &json!("recipient_suppressed")),
+        "{refused}"
+    );
     drop(receiver);
 }
 

@@ -22,7 +22,7 @@ use crate::{Backend, DieselStore};
 /// Every table rsvp keeps, in an order where a row's references are copied
 /// before it. A test checks it against the migrated schema, so a new table
 /// cannot be forgotten.
-pub(crate) const TABLES: [&str; 17] = [
+pub(crate) const TABLES: [&str; 18] = [
     "businesses",
     "users",
     "api_keys",
@@ -36,6 +36,7 @@ pub(crate) const TABLES: [&str; 17] = [
     "email_jobs",
     "email_cap_minutes",
     "suppressions",
+    "provider_events",
     "webhook_endpoints",
     "webhook_deliveries",
     "idempotency_records",

@@ -201,7 +201,10 @@ impl App {
         };
         let outcome = self.ports.store.feedback().record_email_report(&report).await?;
         if let ReportOutcome::Applied { suppressed: true, .. } = &outcome {
-            tracing::info!(provider = report.provider.as_str(), "an address was suppressed on the provider's report");
+            tracing::info!(
+                provider = report.provider.as_str(),
+                "an address was suppressed on the provider's report"
+            );
         }
         Ok(outcome)
     }

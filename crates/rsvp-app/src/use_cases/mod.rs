@@ -42,9 +42,8 @@ use time::{Duration, OffsetDateTime};
 use crate::list::{EventQuery, InvitationFilter, InvitationQuery, Page, PageRequest, PageSize, SuppressionQuery};
 use crate::ports::{
     ApiKeyRecord, Clock, CreateOutcome, Credential, EmailCap, EmailJob, EmailJobStatus, EmailKind, IdGenerator,
-    InvitationContext,
-    LinkTokenRecord, NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator, Store, StoreError,
-    TransitionOutcome, TransitionRecord,
+    InvitationContext, LinkTokenRecord, NewInvitationRecord, NewInvitee, Principal, ResendRecord, SecretGenerator,
+    Store, StoreError, TransitionOutcome, TransitionRecord,
 };
 use crate::{AppError, Cursor, Secret};
 

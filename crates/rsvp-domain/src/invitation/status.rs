@@ -231,7 +231,10 @@ mod tests {
     fn every_state_reads_back_from_its_wire_name() {
         for state in EmailDelivery::ALL {
             assert_eq!(state.as_str().parse::<EmailDelivery>(), Ok(state));
-            assert_eq!(state.is_feedback(), matches!(state.as_str(), "delivered" | "bounced" | "complained"));
+            assert_eq!(
+                state.is_feedback(),
+                matches!(state.as_str(), "delivered" | "bounced" | "complained")
+            );
         }
         assert!("opened".parse::<EmailDelivery>().is_err());
     }

@@ -91,7 +91,9 @@ pub(crate) fn answer(state: &HttpState, provider: &'static str, result: Provider
 pub(crate) fn job_id_of_message_id(message_id: &str) -> Option<rsvp_domain::EmailJobId> {
     let inner = message_id.trim().trim_start_matches('<').trim_end_matches('>');
     let (local, _) = inner.split_once('@')?;
-    uuid::Uuid::parse_str(local).ok().map(rsvp_domain::EmailJobId::from_uuid)
+    uuid::Uuid::parse_str(local)
+        .ok()
+        .map(rsvp_domain::EmailJobId::from_uuid)
 }
 
 /// Reads the whole body of a provider's POST.

@@ -74,7 +74,11 @@ pub(crate) fn report_of(record: &Value) -> Result<Option<ProviderReport>, String
     let record_id = || {
         record
             .get("ID")
-            .and_then(|id| id.as_i64().map(|n| n.to_string()).or_else(|| id.as_str().map(str::to_owned)))
+            .and_then(|id| {
+                id.as_i64()
+                    .map(|n| n.to_string())
+                    .or_else(|| id.as_str().map(str::to_owned))
+            })
             .ok_or_else(|| format!("a {record_type} record needs its ID"))
     };
     let (report_id, feedback) = match record_type {
@@ -95,9 +99,7 @@ pub(crate) fn report_of(record: &Value) -> Result<Option<ProviderReport>, String
         "SpamComplaint" => (format!("complaint:{}", record_id()?), EmailFeedback::Complained),
         // A Delivery record has no id of its own: one per message and recipient.
         "Delivery" => {
-            let message = message_id
-                .as_deref()
-                .ok_or("a Delivery record needs its MessageID")?;
+            let message = message_id.as_deref().ok_or("a Delivery record needs its MessageID")?;
             let recipient = text(record, "Recipient").unwrap_or_default();
             (format!("delivery:{message}:{recipient}"), EmailFeedback::Delivered)
         }
@@ -145,7 +147,9 @@ pub async fn postmark(
     let body = read_body(&req, payload).await?;
     let record = crate::body::parse_json_bytes(&body).map_err(|e| Problem::malformed_json(e.to_string()))?;
     if !record.is_object() {
-        return Err(invalid_payload("the body must be a Postmark webhook record (a JSON object)"));
+        return Err(invalid_payload(
+            "the body must be a Postmark webhook record (a JSON object)",
+        ));
     }
     let report = report_of(&record).map_err(invalid_payload)?;
     acknowledge(&state, "postmark", report).await
@@ -185,7 +189,10 @@ mod tests {
             (report.report_id.as_str(), report.feedback),
             ("delivery:pm-2:bob@globex.test", EmailFeedback::Delivered)
         );
-        assert_eq!(report_of(&json!({"RecordType": "Open", "MessageID": "pm-2"})).unwrap(), None);
+        assert_eq!(
+            report_of(&json!({"RecordType": "Open", "MessageID": "pm-2"})).unwrap(),
+            None
+        );
         for bad in [
             json!({}),
             json!({"RecordType": "Bounce", "MessageID": "pm"}),

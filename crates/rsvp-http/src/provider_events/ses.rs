@@ -8,7 +8,9 @@ use rsvp_app::{EmailProvider, ProviderReport, SnsMessage, SnsMessageType, SnsRec
 use rsvp_domain::EmailFeedback;
 use serde_json::Value;
 
-use super::{ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, job_id_of_message_id, read_body};
+use super::{
+    ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, job_id_of_message_id, read_body,
+};
 use crate::problem::Problem;
 use crate::state::HttpState;
 
@@ -35,7 +37,11 @@ pub(crate) fn sns_message(envelope: &Value) -> Result<SnsMessage, String> {
         subject: field(envelope, "Subject"),
         message: required(envelope, "Message")?,
         timestamp: required(envelope, "Timestamp")?,
-        token: if confirmation { Some(required(envelope, "Token")?) } else { None },
+        token: if confirmation {
+            Some(required(envelope, "Token")?)
+        } else {
+            None
+        },
         subscribe_url: if confirmation {
             Some(required(envelope, "SubscribeURL")?)
         } else {
@@ -114,14 +120,20 @@ pub(crate) fn report_of(report_id: &str, message: &str) -> Result<Option<Provide
         (status = 413, description = "`payload_too_large`"),
         (status = 503, description = "`unavailable`: the signing certificate cannot be fetched now (SNS retries)"),
     ))]
-pub async fn ses(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, Problem> {
+pub async fn ses(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
     if !state.app.accepts_ses() {
         return Err(Problem::not_found());
     }
     let body = read_body(&req, payload).await?;
     let envelope = crate::body::parse_json_bytes(&body).map_err(|e| Problem::malformed_json(e.to_string()))?;
     if !envelope.is_object() {
-        return Err(invalid_payload("the body must be an Amazon SNS message (a JSON object)"));
+        return Err(invalid_payload(
+            "the body must be an Amazon SNS message (a JSON object)",
+        ));
     }
     let message = sns_message(&envelope).map_err(invalid_payload)?;
     match state.app.receive_sns(&message).await? {
@@ -155,9 +167,12 @@ mod tests {
 
     #[test]
     fn ses_events_become_reports_matched_by_rsvps_message_id_and_sess_own() {
-        let hard = report_of("sns-1", &event("Bounce", json!({"bounce": {"bounceType": "Permanent"}})))
-            .unwrap()
-            .unwrap();
+        let hard = report_of(
+            "sns-1",
+            &event("Bounce", json!({"bounce": {"bounceType": "Permanent"}})),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(hard.feedback, EmailFeedback::Bounced { permanent: true });
         assert_eq!(hard.job_id.map(|j| j.to_string()), Some(JOB.to_owned()));
         assert_eq!(hard.provider_message_id.as_deref(), Some("0100018c-ses"));
@@ -169,14 +184,22 @@ mod tests {
             assert_eq!(report.feedback, EmailFeedback::Bounced { permanent: false }, "{soft}");
         }
         assert_eq!(
-            report_of("sns-3", &event("Complaint", json!({}))).unwrap().unwrap().feedback,
+            report_of("sns-3", &event("Complaint", json!({})))
+                .unwrap()
+                .unwrap()
+                .feedback,
             EmailFeedback::Complained
         );
         let published = json!({"eventType": "Delivery", "mail": {"messageId": "ses-9"}}).to_string();
         let delivered = report_of("sns-4", &published).unwrap().unwrap();
         assert_eq!((delivered.feedback, delivered.job_id), (EmailFeedback::Delivered, None));
         assert_eq!(report_of("sns-5", &event("Open", json!({}))).unwrap(), None);
-        for bad in ["not json", "{}", r#"{"notificationType":"Bounce"}"#, r#"{"notificationType":"Bounce","mail":{}}"#] {
+        for bad in [
+            "not json",
+            "{}",
+            r#"{"notificationType":"Bounce"}"#,
+            r#"{"notificationType":"Bounce","mail":{}}"#,
+        ] {
             assert!(report_of("sns-6", bad).is_err(), "{bad}");
         }
     }
@@ -189,14 +212,29 @@ mod tests {
             "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/x.pem",
         });
         let message = sns_message(&notification).unwrap();
-        assert_eq!((message.kind, message.token, message.subscribe_url), (SnsMessageType::Notification, None, None));
+        assert_eq!(
+            (message.kind, message.token, message.subscribe_url),
+            (SnsMessageType::Notification, None, None)
+        );
         let mut confirmation = notification.clone();
         confirmation["Type"] = json!("SubscriptionConfirmation");
-        assert!(sns_message(&confirmation).is_err(), "a confirmation needs Token and SubscribeURL");
+        assert!(
+            sns_message(&confirmation).is_err(),
+            "a confirmation needs Token and SubscribeURL"
+        );
         confirmation["Token"] = json!("t");
         confirmation["SubscribeURL"] = json!("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription");
         assert_eq!(sns_message(&confirmation).unwrap().token.as_deref(), Some("t"));
-        for field in ["Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"] {
+        for field in [
+            "Type",
+            "MessageId",
+            "TopicArn",
+            "Message",
+            "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
+        ] {
             let mut missing = notification.clone();
             missing.as_object_mut().unwrap().remove(field);
             assert!(sns_message(&missing).is_err(), "{field}");

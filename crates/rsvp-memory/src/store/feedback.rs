@@ -14,15 +14,12 @@ impl FeedbackStore for InMemoryStore {
                 return Ok(ReportOutcome::Duplicate);
             }
             s.provider_reports.insert(key, report.received_at);
-            let job_id = report
-                .job_id
-                .filter(|id| s.email_jobs.contains_key(id))
-                .or_else(|| {
-                    report
-                        .provider_message_id
-                        .as_ref()
-                        .and_then(|id| s.provider_message_ids.get(id).copied())
-                });
+            let job_id = report.job_id.filter(|id| s.email_jobs.contains_key(id)).or_else(|| {
+                report
+                    .provider_message_id
+                    .as_ref()
+                    .and_then(|id| s.provider_message_ids.get(id).copied())
+            });
             let Some(job) = job_id
                 .and_then(|id| s.email_jobs.get(&id))
                 .filter(|job| job.kind == EmailKind::Invitation)

@@ -119,7 +119,12 @@ impl Client {
     pub fn try_call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> std::io::Result<Answer> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let authorization = format!("Bearer {key}");
-        self.send(method, path, &[("Authorization", &authorization), ("Content-Type", "application/json")], &body)
+        self.send(
+            method,
+            path,
+            &[("Authorization", &authorization), ("Content-Type", "application/json")],
+            &body,
+        )
     }
 
     /// One request with these headers (and `Content-Length` when `body`
@@ -131,7 +136,10 @@ impl Client {
         let started = Instant::now();
         let mut stream = TcpStream::connect(self.addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        );
         for (name, value) in headers {
             if body.is_empty() && name.eq_ignore_ascii_case("content-type") {
                 continue;

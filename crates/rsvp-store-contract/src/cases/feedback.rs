@@ -10,9 +10,7 @@ use rsvp_domain::{
 use time::OffsetDateTime;
 
 use crate::Harness;
-use crate::fixtures::{
-    Tenant, all_events, at, email, finish_email, insert, invite, limit, new_uuid, resend,
-};
+use crate::fixtures::{Tenant, all_events, at, email, finish_email, insert, invite, limit, new_uuid, resend};
 
 use super::webhooks::{endpoint, registered};
 
@@ -77,7 +75,11 @@ pub async fn a_report_sets_the_latest_emails_delivery_writes_one_event_and_its_w
     let (invitation, event, suppressed) = apply(store, &delivered).await;
     assert_eq!(invitation.email_delivery(), Some(EmailDelivery::Delivered));
     assert_eq!(delivery(store, bob.invitation()).await, Some(EmailDelivery::Delivered));
-    assert_eq!(invitation.updated_at(), bob.invitation().updated_at(), "a report is not an edit");
+    assert_eq!(
+        invitation.updated_at(),
+        bob.invitation().updated_at(),
+        "a report is not an edit"
+    );
     assert!(!suppressed);
     assert_eq!(
         (event.id, event.kind, event.invitation_id, event.occurred_at),
@@ -93,10 +95,13 @@ pub async fn a_report_sets_the_latest_emails_delivery_writes_one_event_and_its_w
     assert_eq!(events.last(), Some(&event));
     let deliveries = store
         .webhooks()
-        .list_webhook_deliveries(hook.id, &PageRequest {
-            limit: limit(50),
-            after: None,
-        })
+        .list_webhook_deliveries(
+            hook.id,
+            &PageRequest {
+                limit: limit(50),
+                after: None,
+            },
+        )
         .await
         .expect("list_webhook_deliveries");
     assert!(
@@ -163,7 +168,13 @@ pub async fn a_hard_bounce_or_a_complaint_suppresses_the_address_for_everyone_an
             stored[0].reason,
             stored[0].created_at
         ),
-        (bounce.suppression_id, None, Some(hard.id()), SuppressionReason::Bounce, at(4))
+        (
+            bounce.suppression_id,
+            None,
+            Some(hard.id()),
+            SuppressionReason::Bounce,
+            at(4)
+        )
     );
     // A later complaint on the bounced address: the bounce stays the reason.
     let (after, event, suppressed) = apply(store, &report(Some(hard.job().id), EmailFeedback::Complained, at(5))).await;
@@ -228,7 +239,11 @@ pub async fn a_report_never_moves_delivery_backwards_and_one_on_a_superseded_ema
     let late = report(Some(bob.job().id), EmailFeedback::Complained, at(201));
     let (after, event, suppressed) = apply(store, &late).await;
     assert_eq!(event.kind, EventKind::InvitationEmailComplained);
-    assert_eq!(after.email_delivery(), Some(EmailDelivery::Queued), "the latest email's state stands");
+    assert_eq!(
+        after.email_delivery(),
+        Some(EmailDelivery::Queued),
+        "the latest email's state stands"
+    );
     assert!(suppressed, "a complaint suppresses whichever email it was about");
 }
 
@@ -241,7 +256,11 @@ pub async fn a_report_matching_no_invitation_email_is_unknown_and_changes_nothin
     finish_email(store, bob.job().id, &EmailOutcome::sent(), at(2)).await;
     let events_before = all_events(store, acme.id()).await;
     for unknown in [
-        report(Some(EmailJobId::from_uuid(new_uuid())), EmailFeedback::Complained, at(3)),
+        report(
+            Some(EmailJobId::from_uuid(new_uuid())),
+            EmailFeedback::Complained,
+            at(3),
+        ),
         report(None, EmailFeedback::Complained, at(3)),
         EmailReport {
             provider_message_id: Some("no-such-message".into()),
@@ -273,7 +292,11 @@ pub async fn report_ids_are_forgotten_oldest_first_after_retention_and_then_appl
         apply(store, report).await;
     }
     let feedback = store.feedback();
-    assert_eq!(feedback.prune_email_reports(at(10), 10).await, Ok(0), "none before the cutoff");
+    assert_eq!(
+        feedback.prune_email_reports(at(10), 10).await,
+        Ok(0),
+        "none before the cutoff"
+    );
     assert_eq!(feedback.prune_email_reports(at(12), 1).await, Ok(1), "the limit holds");
     assert_eq!(feedback.prune_email_reports(at(12), 10).await, Ok(1));
     assert_eq!(feedback.prune_email_reports(at(12), 10).await, Ok(0));

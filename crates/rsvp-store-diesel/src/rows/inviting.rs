@@ -60,9 +60,11 @@ impl InvitationRow {
             created_at: to_nanos(invitation.created_at())?,
             updated_at: to_nanos(invitation.updated_at())?,
             resolved_at: optional_nanos(invitation.resolved_at())?,
-            email_delivery: invitation
-                .email_delivery()
-                .map(|d| if d.is_feedback() { EmailDelivery::Sent } else { d }.as_str().to_owned()),
+            email_delivery: invitation.email_delivery().map(|d| {
+                if d.is_feedback() { EmailDelivery::Sent } else { d }
+                    .as_str()
+                    .to_owned()
+            }),
             last_sent_at: optional_nanos(invitation.last_sent_at())?,
             redirect_url: invitation.redirect_url().map(|u| u.as_str().to_owned()),
             locale: invitation.locale().map(|l| l.as_str().to_owned()),

@@ -19,8 +19,8 @@
 
 use diesel::prelude::*;
 use rsvp_app::{
-    ApiKeyRecord, EmailJob, EmailJobStatus, EmailKind, LinkTokenRecord, StoreError, WebhookDelivery, WebhookDeliveryStatus,
-    WebhookEndpoint,
+    ApiKeyRecord, EmailJob, EmailJobStatus, EmailKind, LinkTokenRecord, StoreError, WebhookDelivery,
+    WebhookDeliveryStatus, WebhookEndpoint,
 };
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{

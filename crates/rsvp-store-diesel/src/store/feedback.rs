@@ -3,9 +3,9 @@
 use rsvp_app::{EmailKind, EmailReport, FeedbackStore, ReportOutcome};
 use rsvp_domain::{EmailDelivery, SuppressionReason};
 
+use super::webhooks::insert_event;
 use crate::rows::{parse_email, parse_id};
 use crate::schema::provider_events;
-use super::webhooks::insert_event;
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -151,7 +151,11 @@ impl FeedbackStore for DieselStore {
                 // provider_events_received_idx, oldest first, then by key.
                 let keys: Vec<(String, String)> = provider_events::table
                     .filter(provider_events::received_at.lt(before))
-                    .order((provider_events::received_at, provider_events::provider, provider_events::event_id))
+                    .order((
+                        provider_events::received_at,
+                        provider_events::provider,
+                        provider_events::event_id,
+                    ))
                     .select((provider_events::provider, provider_events::event_id))
                     .limit(limit)
                     .load(conn)?;

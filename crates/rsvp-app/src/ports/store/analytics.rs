@@ -40,7 +40,7 @@ pub struct InvitationFunnel {
     pub accepted: u64,
     /// Those declined (the status `rejected`).
     pub declined: u64,
-    /// Those cancelled by their sender (or by an erasure).
+    /// Those cancelled (by their sender, or by an operator's erasure).
     pub cancelled: u64,
     /// Those expired: stored `expired`, or `pending` with `expires_at` at
     /// or before [`FunnelQuery::now`].
