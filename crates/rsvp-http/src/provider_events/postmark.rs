@@ -120,7 +120,10 @@ pub(crate) fn report_of(record: &Value) -> Result<Option<ProviderReport>, String
 /// `POST /v1/provider-events/postmark`
 #[utoipa::path(post, path = "/v1/provider-events/postmark", tag = "provider events",
     security(("postmark_basic" = [])),
-    request_body(content = Object, description = "A Postmark webhook record (RecordType Bounce, SpamComplaint, Delivery; others are ignored)", content_type = "application/json"),
+    request_body(content = Object, description = "A Postmark webhook record (RecordType Bounce, SpamComplaint, Delivery; others are ignored)", content_type = "application/json",
+        example = json!({"RecordType": "Bounce", "ID": 4_323_372_036_854_775_807_i64, "Type": "HardBounce", "TypeCode": 1,
+            "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483", "Metadata": {"rsvp_email_job": "01a24d4a-8755-73ec-a20c-f3c15b91662a"},
+            "Email": "bob@globex.test", "BouncedAt": "2026-12-06T10:00:02Z", "Inactive": true})),
     responses(
         (status = 200, description = "received: `result` says what came of it", body = ProviderEventAck),
         (status = 400, description = "`invalid_payload` or `malformed_json`: not a Postmark record"),

@@ -111,7 +111,12 @@ pub(crate) fn report_of(report_id: &str, message: &str) -> Result<Option<Provide
 
 /// `POST /v1/provider-events/ses`
 #[utoipa::path(post, path = "/v1/provider-events/ses", tag = "provider events",
-    request_body(content = Object, description = "An Amazon SNS message (Notification of an SES event, SubscriptionConfirmation, UnsubscribeConfirmation), signed by AWS. SNS sends it with Content-Type: text/plain; any content type is read as JSON.", content_type = "application/json"),
+    request_body(content = Object, description = "An Amazon SNS message (Notification of an SES event, SubscriptionConfirmation, UnsubscribeConfirmation), signed by AWS. SNS sends it with Content-Type: text/plain; any content type is read as JSON.", content_type = "application/json",
+        example = json!({"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-feedback",
+            "Message": "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\"},\"mail\":{\"messageId\":\"0100018c-ses\"}}",
+            "Timestamp": "2026-12-06T10:00:00.000Z", "SignatureVersion": "2", "Signature": "c2lnbmF0dXJl",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem"})),
     responses(
         (status = 200, description = "received: `result` says what came of it", body = ProviderEventAck),
         (status = 400, description = "`invalid_payload` or `malformed_json`: not an SNS message"),
