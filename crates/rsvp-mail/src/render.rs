@@ -214,17 +214,7 @@ impl TemplateRenderer {
 impl EmailRenderer for TemplateRenderer {
     fn render(&self, email: &InvitationEmail) -> Result<RenderedEmail, RenderError> {
         let ctx = template_context(email, &self.branding);
-        let render = |part: Part| {
-            let name = part.file_name(email.locale);
-            self.templates
-                .render(name, &ctx)
-                .map_err(|e| RenderError(format!("{name}: {}", describe(&e))))
-        };
-        let subject = one_line(&render(Part::Subject)?);
-        let mut text = render(Part::Text)?.trim_end().to_owned();
-        text.push('\n');
-        let html = render(Part::Html)?;
-        Ok(RenderedEmail { subject, text, html })
+        render_parts(&self.templates, &ctx, |part| part.file_name(email.locale))
     }
 
     fn render_expiry_notice(&self, email: &ExpiryNoticeEmail) -> Result<RenderedEmail, RenderError> {
@@ -233,6 +223,26 @@ impl EmailRenderer for TemplateRenderer {
 }
 
 /// The variables of every template (documented on [`TemplateRenderer`]).
+/// Renders one email's subject (on one line), text (ending in one newline)
+/// and HTML from the templates `name` gives for each part.
+fn render_parts(
+    templates: &Templates,
+    ctx: &Value,
+    name: impl Fn(Part) -> &'static str,
+) -> Result<RenderedEmail, RenderError> {
+    let render = |part: Part| {
+        let name = name(part);
+        templates
+            .render(name, ctx)
+            .map_err(|e| RenderError(format!("{name}: {}", describe(&e))))
+    };
+    let subject = one_line(&render(Part::Subject)?);
+    let mut text = render(Part::Text)?.trim_end().to_owned();
+    text.push('\n');
+    let html = render(Part::Html)?;
+    Ok(RenderedEmail { subject, text, html })
+}
+
 fn template_context(email: &InvitationEmail, branding: &Branding) -> Value {
     let present = |value: &Option<String>| {
         value

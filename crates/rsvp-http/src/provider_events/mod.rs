@@ -96,9 +96,19 @@ pub(crate) fn job_id_of_message_id(message_id: &str) -> Option<rsvp_domain::Emai
         .map(rsvp_domain::EmailJobId::from_uuid)
 }
 
-/// Reads the whole body of a provider's POST.
-pub(crate) async fn read_body(req: &actix_web::HttpRequest, payload: web::Payload) -> Result<web::Bytes, Problem> {
-    crate::body::read_bytes(req.headers(), payload, PROVIDER_BODY_LIMIT).await
+/// The body of a provider's POST: a JSON object (`what` names it in the
+/// 400), whatever its `Content-Type` (SNS sends `text/plain`).
+pub(crate) async fn read_object(
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+    what: &str,
+) -> Result<serde_json::Value, Problem> {
+    let body = crate::body::read_bytes(req.headers(), payload, PROVIDER_BODY_LIMIT).await?;
+    let value = crate::body::parse_json_bytes(&body).map_err(|e| Problem::malformed_json(e.to_string()))?;
+    if !value.is_object() {
+        return Err(invalid_payload(format!("the body must be {what} (a JSON object)")));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]

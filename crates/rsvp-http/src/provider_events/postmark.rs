@@ -9,7 +9,7 @@ use rsvp_app::{AppError, EmailProvider, ProviderReport};
 use rsvp_domain::{EmailFeedback, EmailJobId};
 use serde_json::Value;
 
-use super::{ProviderEventAck, acknowledge, invalid_payload, read_body};
+use super::{ProviderEventAck, acknowledge, invalid_payload, read_object};
 use crate::problem::Problem;
 use crate::state::HttpState;
 
@@ -147,13 +147,7 @@ pub async fn postmark(
         Err(AppError::Unauthorized) => return Ok(basic_unauthorized()),
         Err(other) => return Err(other.into()),
     }
-    let body = read_body(&req, payload).await?;
-    let record = crate::body::parse_json_bytes(&body).map_err(|e| Problem::malformed_json(e.to_string()))?;
-    if !record.is_object() {
-        return Err(invalid_payload(
-            "the body must be a Postmark webhook record (a JSON object)",
-        ));
-    }
+    let record = read_object(&req, payload, "a Postmark webhook record").await?;
     let report = report_of(&record).map_err(invalid_payload)?;
     acknowledge(&state, "postmark", report).await
 }

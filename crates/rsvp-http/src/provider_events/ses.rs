@@ -9,7 +9,7 @@ use rsvp_domain::EmailFeedback;
 use serde_json::Value;
 
 use super::{
-    ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, job_id_of_message_id, read_body,
+    ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, job_id_of_message_id, read_object,
 };
 use crate::problem::Problem;
 use crate::state::HttpState;
@@ -133,13 +133,7 @@ pub async fn ses(
     if !state.app.accepts_ses() {
         return Err(Problem::not_found());
     }
-    let body = read_body(&req, payload).await?;
-    let envelope = crate::body::parse_json_bytes(&body).map_err(|e| Problem::malformed_json(e.to_string()))?;
-    if !envelope.is_object() {
-        return Err(invalid_payload(
-            "the body must be an Amazon SNS message (a JSON object)",
-        ));
-    }
+    let envelope = read_object(&req, payload, "an Amazon SNS message").await?;
     let message = sns_message(&envelope).map_err(invalid_payload)?;
     match state.app.receive_sns(&message).await? {
         SnsReceipt::SubscriptionConfirmed => Ok(answer(&state, "ses", ProviderEventResult::SubscriptionConfirmed)),

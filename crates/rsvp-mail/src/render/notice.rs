@@ -4,7 +4,7 @@
 
 use minijinja::{Value, context};
 use rsvp_app::{Branding, ExpiryNoticeEmail, Locale, RenderError, RenderedEmail};
-use rsvp_templates::{TemplateError, TemplateFile, Templates, contains_link, describe};
+use rsvp_templates::{TemplateError, TemplateFile, Templates, contains_link};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::{DEFAULT_BRAND_COLOR, LOCALES, Part, format_rfc3339, sample_brandings};
@@ -52,17 +52,7 @@ pub(super) fn render(
     branding: &Branding,
 ) -> Result<RenderedEmail, RenderError> {
     let ctx = template_context(email, branding);
-    let render = |part: Part| {
-        let name = file_name(email.locale, part);
-        templates
-            .render(name, &ctx)
-            .map_err(|e| RenderError(format!("{name}: {}", describe(&e))))
-    };
-    let subject = one_line(&render(Part::Subject)?);
-    let mut text = render(Part::Text)?.trim_end().to_owned();
-    text.push('\n');
-    let html = render(Part::Html)?;
-    Ok(RenderedEmail { subject, text, html })
+    super::render_parts(templates, &ctx, |part| file_name(email.locale, part))
 }
 
 /// Renders every notice template with sample values (with and without the
