@@ -83,7 +83,9 @@ impl InvitationRow {
             id: parse_id("invitations.id", &self.id)?,
             business_id: parse_id("invitations.business_id", &self.business_id)?,
             sent_by_user_id: parse_id("invitations.sent_by_user_id", &self.sent_by_user_id)?,
-            email: parse_email("invitations.email", &self.email)?,
+            // Written from a parsed address with its normalized form: not normalized again.
+            email: EmailAddress::restore(&self.email, &self.email_normalized)
+                .map_err(|e| corrupt("invitations.email", e))?,
             status: self
                 .status
                 .parse::<InvitationStatus>()
