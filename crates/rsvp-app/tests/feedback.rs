@@ -15,6 +15,21 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
+/// Secrets hashed as the real generator does in effect: equal digests for
+/// equal secrets only (the bytes folded into 32 and the length mixed in).
+fn secrets() -> MockSecretGenerator {
+    let mut secrets = MockSecretGenerator::new();
+    secrets.expect_hash().returning(|s| {
+        let mut bytes = [0u8; 32];
+        for (i, b) in s.bytes().enumerate() {
+            bytes[i % 31] ^= b.rotate_left(u32::try_from(i % 7).unwrap());
+        }
+        bytes[31] = u8::try_from(s.len() % 256).unwrap();
+        SecretHash(bytes)
+    });
+    secrets
+}
+
 fn app(verifier: MockSnsVerifier) -> App {
     let mut clock = MockClock::new();
     clock.expect_now().return_const(now());
@@ -23,7 +38,7 @@ fn app(verifier: MockSnsVerifier) -> App {
             store: Arc::new(MockStore::new()),
             clock: Arc::new(clock),
             ids: Arc::new(MockIdGenerator::new()),
-            secrets: Arc::new(MockSecretGenerator::new()),
+            secrets: Arc::new(secrets()),
         },
         Settings::default(),
     )

@@ -96,7 +96,7 @@ pub use join_link::{
     JoinLinkRequest, JoinLinkStatus, JoinRefusal, MAX_JOIN_LINK_USES, RequestAnswered,
 };
 pub use locale::Locale;
-pub use policy::{InviteFacts, InviteRefusal, check_invite};
+pub use policy::{InviteFacts, InviteRefusal, check_invite, suppression_refusal};
 pub use redirect::{MAX_REDIRECT_URL_LEN, RedirectUrl, parse_origin};
 pub use request::{InvitationInput, InvitationRequest};
 pub use suppression::{OptOutScope, Suppression, SuppressionReason};

@@ -42,6 +42,24 @@ pub struct InviteFacts<'a> {
     pub pending: Option<&'a Invitation>,
 }
 
+/// Why an address suppressed for `reason` is refused: the provider's
+/// report (a bounce, a complaint) says the address cannot take mail; an
+/// opt-out says its owner wants none from the sender.
+///
+/// ```
+/// use rsvp_domain::{InviteRefusal, SuppressionReason, suppression_refusal};
+///
+/// assert_eq!(suppression_refusal(SuppressionReason::Bounce), InviteRefusal::RecipientSuppressed);
+/// assert_eq!(suppression_refusal(SuppressionReason::OptOut), InviteRefusal::RecipientOptedOut);
+/// ```
+pub fn suppression_refusal(reason: SuppressionReason) -> InviteRefusal {
+    if reason.is_provider_feedback() {
+        InviteRefusal::RecipientSuppressed
+    } else {
+        InviteRefusal::RecipientOptedOut
+    }
+}
+
 /// Checks a new invitation at `now`, in the order the API reports refusals:
 /// self-invite, already connected, suppressed (by the provider's bounce or
 /// complaint) or opted out, already invited. A stored
@@ -69,10 +87,8 @@ pub fn check_invite(facts: &InviteFacts<'_>, now: OffsetDateTime) -> Result<(), 
             return Err(InviteRefusal::AlreadyConnected);
         }
     }
-    match facts.suppressed {
-        Some(reason) if reason.is_provider_feedback() => return Err(InviteRefusal::RecipientSuppressed),
-        Some(_) => return Err(InviteRefusal::RecipientOptedOut),
-        None => {}
+    if let Some(reason) = facts.suppressed {
+        return Err(suppression_refusal(reason));
     }
     if facts.pending.is_some_and(|pending| pending.is_pending_at(now)) {
         return Err(InviteRefusal::AlreadyInvited);

@@ -36,6 +36,7 @@ use rsvp_domain::{
     ConnectionId, EmailAddress, EmailJobId, Event, EventId, ExternalId, FieldError, Invitation, InvitationId,
     InvitationRequest, InviteFacts, InviteRefusal, LAST_USED_GRANULARITY, Locale, OptOutScope, PersonName, ResendError,
     Suppression, SuppressionId, SuppressionReason, User, UserId, ValidationErrors, check_access, check_invite,
+    suppression_refusal,
 };
 use time::{Duration, OffsetDateTime};
 

@@ -183,10 +183,8 @@ impl App {
             .opt_outs()
             .suppressions_for(invitation.business_id(), std::slice::from_ref(invitation.email()))
             .await?;
-        match SuppressionReason::strongest(suppressions.iter().map(|s| s.reason)) {
-            Some(reason) if reason.is_provider_feedback() => return Err(AppError::RecipientSuppressed),
-            Some(_) => return Err(AppError::RecipientOptedOut),
-            None => {}
+        if let Some(reason) = SuppressionReason::strongest(suppressions.iter().map(|s| s.reason)) {
+            return Err(Self::refused(suppression_refusal(reason)));
         }
         let token = self.ports.secrets.generate();
         let link = LinkTokenRecord {

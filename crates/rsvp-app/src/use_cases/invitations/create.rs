@@ -30,14 +30,19 @@ impl App {
             suppressed,
             pending: pending.as_ref(),
         };
-        check_invite(&facts, now).map_err(|refusal| match refusal {
+        check_invite(&facts, now).map_err(Self::refused)?;
+        Ok(pending)
+    }
+
+    /// The answer to a refused invitation.
+    pub(crate) fn refused(refusal: InviteRefusal) -> AppError {
+        match refusal {
             InviteRefusal::SelfInvite => AppError::SelfInvite,
             InviteRefusal::AlreadyConnected => AppError::AlreadyConnected,
             InviteRefusal::RecipientOptedOut => AppError::RecipientOptedOut,
             InviteRefusal::RecipientSuppressed => AppError::RecipientSuppressed,
             InviteRefusal::AlreadyInvited => AppError::AlreadyInvited,
-        })?;
-        Ok(pending)
+        }
     }
 
     /// Builds what a new invitation writes (the rules that need no store
