@@ -1,7 +1,7 @@
 //! The [`rsvp_app::FeedbackStore`] role of [`DieselStore`]: email providers' reports.
 
 use rsvp_app::{EmailKind, EmailReport, FeedbackStore, ReportOutcome};
-use rsvp_domain::{EmailDelivery, SuppressionReason};
+use rsvp_domain::{EmailDelivery, InvitationParts, SuppressionReason};
 
 use super::webhooks::insert_event;
 use crate::rows::{parse_email, parse_id};
@@ -124,7 +124,11 @@ impl FeedbackStore for DieselStore {
                     diesel::update(invitations::table.find(&invitation_id))
                         .set(invitations::email_feedback.eq(next.as_str()))
                         .execute(conn)?;
-                    invitation = stored_invitation(conn, &invitation_id)?;
+                    // The row as it now reads, without reading it again.
+                    invitation = Invitation::restore(InvitationParts {
+                        email_delivery: Some(next),
+                        ..invitation.into_parts()
+                    });
                 }
                 let event = Event::email_feedback(report.event_id, &invitation, report.feedback, report.received_at);
                 insert_event(conn, &EventRow::from_domain(&event)?)?;
