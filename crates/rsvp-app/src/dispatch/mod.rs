@@ -317,9 +317,27 @@ impl EmailDispatcher {
         &self.settings
     }
 
-    /// The stable Message-ID of a job's email.
+    /// The stable Message-ID of a job's email (read back by
+    /// [`EmailDispatcher::job_of_message_id`]).
     pub fn message_id(&self, job: &EmailJob) -> String {
         format!("{}@{}", job.id, message_id_domain(self.settings.links.public_url()))
+    }
+
+    /// The email job a Message-ID [`EmailDispatcher::message_id`] made names
+    /// (`job id@domain`, in angle brackets or not, as a provider's report
+    /// quotes it); `None` for any other Message-ID.
+    ///
+    /// ```
+    /// use rsvp_app::EmailDispatcher;
+    ///
+    /// let job = EmailDispatcher::job_of_message_id("<01a24d4a-8755-73ec-a20c-f3c15b91662a@rsvp.example.test>");
+    /// assert_eq!(job.map(|id| id.to_string()).as_deref(), Some("01a24d4a-8755-73ec-a20c-f3c15b91662a"));
+    /// assert_eq!(EmailDispatcher::job_of_message_id("<0100018c@email.amazonses.com>"), None);
+    /// ```
+    pub fn job_of_message_id(message_id: &str) -> Option<EmailJobId> {
+        let inner = message_id.trim().trim_start_matches('<').trim_end_matches('>');
+        let (local, _) = inner.split_once('@')?;
+        uuid::Uuid::parse_str(local).ok().map(EmailJobId::from_uuid)
     }
 
     fn backlog(&self) -> std::sync::MutexGuard<'_, Backlog> {
@@ -578,7 +596,22 @@ impl EmailDispatcher {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{EmailDispatcher, redact};
+
+    #[test]
+    fn the_job_id_is_read_from_the_message_id_rsvp_set_and_nothing_else() {
+        let id = "01a24d4a-8755-73ec-a20c-f3c15b91662a";
+        for given in [format!("<{id}@rsvp.example.test>"), format!("{id}@rsvp.example.test")] {
+            assert_eq!(
+                EmailDispatcher::job_of_message_id(&given).map(|j| j.to_string()),
+                Some(id.to_owned()),
+                "{given}"
+            );
+        }
+        for other in ["<0100018c@email.amazonses.com>", "", "<@x>", id] {
+            assert_eq!(EmailDispatcher::job_of_message_id(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn a_logged_transport_message_names_the_recipient_only_by_domain() {

@@ -86,16 +86,6 @@ pub(crate) fn answer(state: &HttpState, provider: &'static str, result: Provider
     HttpResponse::Ok().json(ProviderEventAck { result })
 }
 
-/// rsvp's email job id from a `Message-ID` it set (`<job id@domain>`, the
-/// angle brackets optional).
-pub(crate) fn job_id_of_message_id(message_id: &str) -> Option<rsvp_domain::EmailJobId> {
-    let inner = message_id.trim().trim_start_matches('<').trim_end_matches('>');
-    let (local, _) = inner.split_once('@')?;
-    uuid::Uuid::parse_str(local)
-        .ok()
-        .map(rsvp_domain::EmailJobId::from_uuid)
-}
-
 /// The body of a provider's POST: a JSON object (`what` names it in the
 /// 400), whatever its `Content-Type` (SNS sends `text/plain`).
 pub(crate) async fn read_object(
@@ -109,24 +99,4 @@ pub(crate) async fn read_object(
         return Err(invalid_payload(format!("the body must be {what} (a JSON object)")));
     }
     Ok(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_job_id_is_read_from_the_message_id_rsvp_set_and_nothing_else() {
-        let id = "01a24d4a-8755-73ec-a20c-f3c15b91662a";
-        for given in [format!("<{id}@rsvp.example.test>"), format!("{id}@rsvp.example.test")] {
-            assert_eq!(
-                job_id_of_message_id(&given).map(|j| j.to_string()),
-                Some(id.to_owned()),
-                "{given}"
-            );
-        }
-        for other in ["<0100018c@email.amazonses.com>", "", "<@x>", id] {
-            assert_eq!(job_id_of_message_id(other), None, "{other}");
-        }
-    }
 }

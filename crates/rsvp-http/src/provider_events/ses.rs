@@ -8,9 +8,7 @@ use rsvp_app::{EmailProvider, ProviderReport, SnsMessage, SnsMessageType, SnsRec
 use rsvp_domain::EmailFeedback;
 use serde_json::Value;
 
-use super::{
-    ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, job_id_of_message_id, read_object,
-};
+use super::{ProviderEventAck, ProviderEventResult, acknowledge, answer, invalid_payload, read_object};
 use crate::problem::Problem;
 use crate::state::HttpState;
 
@@ -95,7 +93,7 @@ pub(crate) fn report_of(report_id: &str, message: &str) -> Result<Option<Provide
                     .and_then(|h| h.get("value").and_then(Value::as_str))
             })
         });
-    let job_id = header_message_id.and_then(job_id_of_message_id);
+    let job_id = header_message_id.and_then(rsvp_app::EmailDispatcher::job_of_message_id);
     let provider_message_id = mail.get("messageId").and_then(Value::as_str).map(str::to_owned);
     if job_id.is_none() && provider_message_id.is_none() {
         return Err("the SES event names no message (mail.messageId)".to_owned());
