@@ -55,6 +55,15 @@ impl Locale {
     }
 }
 
+impl std::str::FromStr for Locale {
+    type Err = FieldError;
+
+    /// [`Locale::parse`].
+    fn from_str(tag: &str) -> Result<Self, Self::Err> {
+        Self::parse(tag)
+    }
+}
+
 impl Locale {
     /// The month's name in this language: `March`, `März`.
     pub fn month_name(self, month: Month) -> &'static str {

@@ -104,3 +104,79 @@ impl<QS> SelectableExpression<QS> for KeysetBefore {}
 impl<GB> ValidGrouping<GB> for KeysetBefore {
     type IsAggregate = is_aggregate::Never;
 }
+
+/// The select list of a [`Selectable`](diesel::Selectable) row as fixed
+/// text, written once per process from diesel's own rendering of it.
+///
+/// A boxed query (a list page, whose filters vary) has no static query id,
+/// so diesel renders its SQL at every call to find the prepared statement;
+/// each quoted identifier of the select list is a fresh `String` there
+/// (48 of them for an invitation row). This fragment pushes the whole list
+/// as one piece of text; its SQL type is the row's, so the row loads from
+/// it as from `as_select()` (docs/BENCHMARKS.md).
+pub(crate) struct FixedSelection<S> {
+    sql: &'static str,
+    of: std::marker::PhantomData<S>,
+}
+
+impl<S> FixedSelection<S> {
+    /// `selection` rendered as PostgreSQL writes it, which SQLite reads
+    /// alike (double-quoted identifiers, no binds).
+    ///
+    /// # Errors
+    /// Diesel's, when the selection cannot be written (it always can: it
+    /// is the derive's list of columns).
+    pub(crate) fn render(selection: &S) -> QueryResult<String>
+    where
+        S: QueryFragment<diesel::pg::Pg>,
+    {
+        use diesel::query_builder::QueryBuilder;
+        let mut sql = diesel::pg::PgQueryBuilder::default();
+        selection.to_sql(&mut sql, &diesel::pg::Pg)?;
+        Ok(sql.finish())
+    }
+
+    /// A selection of `sql` (from [`render`](Self::render)).
+    pub(crate) const fn new(sql: &'static str) -> Self {
+        Self {
+            sql,
+            of: std::marker::PhantomData,
+        }
+    }
+}
+
+// Not derived: a derive would ask `S: Clone`, and the selection holds no `S`.
+impl<S> Clone for FixedSelection<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for FixedSelection<S> {}
+
+impl<S: Expression> Expression for FixedSelection<S> {
+    type SqlType = S::SqlType;
+}
+
+impl<S, DB: Backend> QueryFragment<DB> for FixedSelection<S> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.sql);
+        Ok(())
+    }
+}
+
+impl<S> QueryId for FixedSelection<S> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<S, QS> AppearsOnTable<QS> for FixedSelection<S> where S: AppearsOnTable<QS> {}
+
+impl<S, QS> SelectableExpression<QS> for FixedSelection<S> where S: SelectableExpression<QS> {}
+
+impl<S, GB> ValidGrouping<GB> for FixedSelection<S>
+where
+    S: ValidGrouping<GB>,
+{
+    type IsAggregate = S::IsAggregate;
+}

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::sql::FixedSelection;
 use async_trait::async_trait;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::dsl::sql;
@@ -26,8 +27,8 @@ use crate::SetupError;
 use crate::connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, Pool, PoolShape, build_pool};
 use crate::migrations;
 use crate::rows::{
-    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, SuppressionRow, UserRow,
-    bound_nanos, id_text, to_nanos,
+    ApiKeyRow, BusinessRow, ConnectionRow, EmailJobRow, EventRow, InvitationRow, LinkTokenRow, StoredInvitationRow,
+    SuppressionRow, UserRow, bound_nanos, id_text, to_nanos,
 };
 use crate::schema::{
     api_keys, businesses, connections, email_jobs, events, invitations, link_tokens, suppressions, users,

@@ -25,8 +25,8 @@ use rsvp_app::{
 use rsvp_domain::webhook::{EventTypeFilter, WebhookSecret};
 use rsvp_domain::{
     ApiKey, ApiKeyName, Business, BusinessId, BusinessName, Connection, CustomData, EmailAddress, EmailDelivery, Event,
-    ExternalId, Invitation, InvitationParts, InvitationStatus, Locale, Message, PersonName, Phone, RedirectUrl, Roles,
-    Suppression, SuppressionReason, User, fold_for_search, ordered_pair,
+    ExternalId, Invitation, InvitationId, InvitationParts, InvitationStatus, Locale, Message, PersonName, Phone,
+    RedirectUrl, Roles, Suppression, SuppressionReason, User, UserId, fold_for_search, ordered_pair,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -40,13 +40,15 @@ mod inviting;
 mod joining;
 mod network;
 mod outbox;
+mod parsed;
 mod tenants;
 mod webhooks;
 
-pub(crate) use inviting::{InvitationRow, LinkTokenRow, SuppressionRow};
+pub(crate) use inviting::{InvitationRow, LinkTokenRow, StoredInvitationRow, SuppressionRow};
 pub(crate) use joining::{ConnectionRequestRow, JoinLinkRow};
 pub(crate) use network::{ConnectionRow, EventRow};
 pub(crate) use outbox::EmailJobRow;
+pub(crate) use parsed::Parsed;
 pub(crate) use tenants::{ApiKeyRow, BusinessRow, UserRow};
 pub(crate) use webhooks::{WebhookDeliveryRow, WebhookEndpointRow};
 
@@ -160,6 +162,29 @@ mod tests {
         .with_invitee_business(Some(BusinessId::from_uuid(Uuid::from_u128(4))))
     }
 
+    /// A migrated SQLite database holding `invitation`'s row as written.
+    fn stored(invitation: &Invitation) -> (crate::testing::TestDatabase, crate::connection::DbConnection) {
+        let database = crate::testing::TestDatabase::sqlite();
+        let mut conn = crate::connection::DatabaseUrl::parse(database.url())
+            .unwrap()
+            .establish()
+            .unwrap();
+        crate::migrations::run_pending(&mut conn).unwrap();
+        // The row alone: no business or user rows behind its ids.
+        diesel::sql_query("PRAGMA foreign_keys = OFF")
+            .execute(&mut conn)
+            .unwrap();
+        diesel::insert_into(invitations::table)
+            .values(InvitationRow::from_domain(invitation).unwrap())
+            .execute(&mut conn)
+            .unwrap();
+        (database, conn)
+    }
+
+    fn read_back(conn: &mut crate::connection::DbConnection) -> QueryResult<StoredInvitationRow> {
+        invitations::table.select(StoredInvitationRow::as_select()).first(conn)
+    }
+
     #[test]
     fn an_invitation_survives_its_row_exactly_to_the_nanosecond() {
         let invitation = full_invitation();
@@ -167,7 +192,8 @@ mod tests {
         assert_eq!(row.email_normalized, "bob.builder@globex.test");
         assert_eq!(row.status, "pending");
         assert_eq!(row.roles, r#"["supplier","orders:read"]"#);
-        let back = row.into_domain().unwrap();
+        let (_database, mut conn) = stored(&invitation);
+        let back = read_back(&mut conn).unwrap().into_domain().unwrap();
         assert_eq!(back, invitation);
         assert_eq!(back.custom_data().get("f"), invitation.custom_data().get("f"));
         assert_eq!(back.created_at().nanosecond(), 123_456_789);
@@ -189,11 +215,40 @@ mod tests {
 
     #[test]
     fn a_corrupt_row_reads_as_unavailable_naming_the_column() {
-        let mut row = InvitationRow::from_domain(&full_invitation()).unwrap();
-        row.status = "maybe".into();
-        match row.into_domain() {
-            Err(StoreError::Unavailable(message)) => assert!(message.contains("invitations.status"), "{message}"),
+        let (_database, mut conn) = stored(&full_invitation());
+        diesel::sql_query("UPDATE invitations SET custom_data = 'not json'")
+            .execute(&mut conn)
+            .unwrap();
+        match read_back(&mut conn).unwrap().into_domain() {
+            Err(StoreError::Unavailable(message)) => assert!(message.contains("invitations.custom_data"), "{message}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_corrupt_id_or_name_fails_the_read_naming_the_column_the_value_and_its_type() {
+        for (column, value, expected) in [
+            ("id", "not-an-id", "InvitationId"),
+            ("sent_by_user_id", "0190", "UserId"),
+            ("email_delivery", "lost", "EmailDelivery"),
+            ("locale", "fr", "Locale"),
+        ] {
+            let (_database, mut conn) = stored(&full_invitation());
+            // The CHECK on email_delivery is PostgreSQL's and SQLite's alike; written around it.
+            diesel::sql_query("PRAGMA ignore_check_constraints = ON")
+                .execute(&mut conn)
+                .unwrap();
+            diesel::sql_query(format!("UPDATE invitations SET {column} = '{value}'"))
+                .execute(&mut conn)
+                .unwrap();
+            let error = read_back(&mut conn).unwrap_err();
+            // diesel's message names the column; its source, the value and the type.
+            assert!(error.to_string().contains(&format!("'{column}'")), "{column}: {error}");
+            let source = std::error::Error::source(&error)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(source.contains(&format!("{value:?}")), "{column}: {source}");
+            assert!(source.contains(expected), "{column}: {source}");
         }
     }
 

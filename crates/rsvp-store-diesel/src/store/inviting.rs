@@ -17,10 +17,10 @@ fn facts(conn: &mut DbConnection, business: &str, normalized: &str) -> Unit<Invi
             .filter(invitations::business_id.eq(business))
             .filter(invitations::email_normalized.eq(normalized))
             .filter(stored_pending())
-            .select(InvitationRow::as_select())
+            .select(StoredInvitationRow::as_select())
             .first(conn)
             .optional()?
-            .map(InvitationRow::into_domain)
+            .map(StoredInvitationRow::into_domain)
             .transpose()?
     } else {
         None
@@ -56,11 +56,11 @@ impl InvitationStore for DieselStore {
                 .filter(invitations::business_id.eq(&business))
                 .filter(invitations::email_normalized.eq_any(&normalized))
                 .filter(stored_pending())
-                .select(InvitationRow::as_select())
+                .select(StoredInvitationRow::as_select())
                 .load(conn)?;
             Ok(rows
                 .into_iter()
-                .map(InvitationRow::into_domain)
+                .map(StoredInvitationRow::into_domain)
                 .collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -152,9 +152,9 @@ impl InvitationStore for DieselStore {
             for chunk in ids.chunks(500) {
                 let rows = invitations::table
                     .filter(invitations::id.eq_any(chunk))
-                    .select(InvitationRow::as_select())
+                    .select(StoredInvitationRow::as_select())
                     .load(conn)?;
-                found.extend(rows_into(rows, InvitationRow::into_domain)?);
+                found.extend(rows_into(rows, StoredInvitationRow::into_domain)?);
             }
             Ok(found)
         })
@@ -165,7 +165,7 @@ impl InvitationStore for DieselStore {
         let id = id_text(id.as_uuid());
         self.run(op::GET_INVITATION, move |conn| {
             Ok(get_invitation_row(conn, &id)?
-                .map(InvitationRow::into_domain)
+                .map(StoredInvitationRow::into_domain)
                 .transpose()?)
         })
         .await
@@ -387,10 +387,10 @@ impl InvitationStore for DieselStore {
                 .inner_join(invitations::table)
                 .filter(link_tokens::token_hash.eq(&hash))
                 .filter(link_tokens::revoked_at.is_null())
-                .select(InvitationRow::as_select())
+                .select(StoredInvitationRow::as_select())
                 .first(conn)
                 .optional()?;
-            Ok(row.map(InvitationRow::into_domain).transpose()?)
+            Ok(row.map(StoredInvitationRow::into_domain).transpose()?)
         })
         .await
     }
@@ -404,9 +404,9 @@ impl InvitationStore for DieselStore {
                 .filter(invitations::expires_at.le(now))
                 .order((invitations::expires_at.asc(), invitations::id.asc()))
                 .limit(limit)
-                .select(InvitationRow::as_select())
+                .select(StoredInvitationRow::as_select())
                 .load(conn)?;
-            rows_into(rows, InvitationRow::into_domain)
+            rows_into(rows, StoredInvitationRow::into_domain)
         })
         .await
     }

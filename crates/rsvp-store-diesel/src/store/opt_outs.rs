@@ -10,11 +10,11 @@ impl OptOutStore for DieselStore {
         self.run(op::INVITATIONS_TO_EMAIL, move |conn| {
             read_unit(conn, |conn| {
                 // invitations_received_keyset_idx leads with email_normalized.
-                let rows: Vec<InvitationRow> = invitations::table
+                let rows: Vec<StoredInvitationRow> = invitations::table
                     .filter(invitations::email_normalized.eq(&normalized))
-                    .select(InvitationRow::as_select())
+                    .select(StoredInvitationRow::as_select())
                     .load(conn)?;
-                rows_into(rows, InvitationRow::into_domain)
+                rows_into(rows, StoredInvitationRow::into_domain)
             })
         })
         .await

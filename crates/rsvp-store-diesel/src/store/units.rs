@@ -112,7 +112,16 @@ impl Failure {
     pub(super) fn into_store(self) -> StoreError {
         match self {
             Self::Store(error) => error,
-            Self::Db(error) => StoreError::Unavailable(format!("database error: {error}")),
+            Self::Db(error) => {
+                // A field that did not read names its column; its source, the value.
+                let mut message = format!("database error: {error}");
+                let mut source = std::error::Error::source(&error);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                StoreError::Unavailable(message)
+            }
         }
     }
 }

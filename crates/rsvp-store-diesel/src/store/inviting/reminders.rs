@@ -71,9 +71,9 @@ impl DueQuery {
         let rows = query
             .order((i::expires_at.asc(), i::id.asc()))
             .limit(self.limit)
-            .select(InvitationRow::as_select())
+            .select(StoredInvitationRow::as_select())
             .load(conn)?;
-        rows_into(rows, InvitationRow::into_domain)
+        rows_into(rows, StoredInvitationRow::into_domain)
     }
 }
 

@@ -72,10 +72,10 @@ pub(in crate::store) fn listed_pending() -> Condition {
     Condition("invitations.status = 'pending' AND invitations.source_is_invitee IN (TRUE, FALSE)")
 }
 
-pub(in crate::store) fn get_invitation_row(conn: &mut DbConnection, id: &str) -> Unit<Option<InvitationRow>> {
+pub(in crate::store) fn get_invitation_row(conn: &mut DbConnection, id: &str) -> Unit<Option<StoredInvitationRow>> {
     Ok(invitations::table
         .find(id)
-        .select(InvitationRow::as_select())
+        .select(StoredInvitationRow::as_select())
         .first(conn)
         .optional()?)
 }
@@ -152,16 +152,35 @@ fn invitation_page(
         .limit(overfetch(limit))
 }
 
+/// The select list of [`StoredInvitationRow`], for the pages of both lists:
+/// rendered once per process ([`FixedSelection`]).
+fn stored_invitation_columns() -> Unit<FixedSelection<StoredInvitationSelection>> {
+    static SQL: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    let sql = match SQL.get() {
+        Some(sql) => sql,
+        None => {
+            let columns = <StoredInvitationRow as Selectable<diesel::pg::Pg>>::construct_selection();
+            let rendered = FixedSelection::render(&columns)?;
+            // Once per process: the text lives as long as the statements prepared from it.
+            SQL.get_or_init(|| Box::leak(rendered.into_boxed_str()))
+        }
+    };
+    Ok(FixedSelection::new(sql))
+}
+
+/// The columns of [`StoredInvitationRow`], in its order.
+type StoredInvitationSelection = <StoredInvitationRow as Selectable<diesel::pg::Pg>>::SelectExpression;
+
 /// The page of `base` that `query` asks for, read into the domain.
 pub(in crate::store) fn load_invitation_page(
     conn: &mut DbConnection,
     base: invitations::BoxedQuery<'static, MultiBackend>,
     query: &InvitationQuery,
 ) -> Unit<Page<Invitation>> {
-    let rows: Vec<InvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
-        .select(InvitationRow::as_select())
+    let rows: Vec<StoredInvitationRow> = invitation_page(base, &query.filter, query.after, query.now, query.limit)
+        .select(stored_invitation_columns()?)
         .load(conn)?;
-    domain_page(rows, InvitationRow::into_domain, query.limit, invitation_cursor)
+    domain_page(rows, StoredInvitationRow::into_domain, query.limit, invitation_cursor)
 }
 
 pub(in crate::store) fn invitation_cursor(invitation: &Invitation) -> Cursor {
