@@ -126,7 +126,8 @@ impl EmailAddress {
     /// Rebuilds an address from what [`parse`](Self::parse) made of it and
     /// a store kept: the spelling given and the normalized form, without
     /// normalizing again (IDNA and NFC cost microseconds, and a list reads
-    /// dozens of rows). Only the shape is checked; a store passes what it
+    /// dozens of rows), and taking the strings as they are (a row's own move
+    /// in). Only the shape is checked; a store passes what it
     /// wrote from a parsed address.
     ///
     /// ```
@@ -142,7 +143,9 @@ impl EmailAddress {
     /// [`EmailError::Empty`], [`EmailError::TooLong`] or
     /// [`EmailError::MissingAt`] when the normalized form cannot be one
     /// `parse` made.
-    pub fn restore(original: &str, normalized: &str) -> Result<Self, EmailError> {
+    pub fn restore(original: impl Into<String>, normalized: impl Into<String>) -> Result<Self, EmailError> {
+        // Owned strings move in: a store's row already holds them.
+        let (original, normalized) = (original.into(), normalized.into());
         if original.is_empty() || normalized.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -153,10 +156,7 @@ impl EmailAddress {
         if normalized.bytes().filter(|b| *b == b'@').count() != 1 {
             return Err(EmailError::MissingAt);
         }
-        Ok(Self {
-            original: original.to_owned(),
-            normalized: normalized.to_owned(),
-        })
+        Ok(Self { original, normalized })
     }
 
     /// The address as given, trimmed.

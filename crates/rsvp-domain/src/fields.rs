@@ -63,14 +63,14 @@ fn refused_character(text: &str, invisible: Invisible, what: &str) -> Option<Fie
 }
 
 /// Trims, then checks length (in characters), control characters and the
-/// invisible characters `invisible` refuses.
-fn bounded_text(
-    input: &str,
+/// invisible characters `invisible` refuses; returns the trimmed text.
+fn bounded_text<'a>(
+    input: &'a str,
     max: usize,
     allow_newlines: bool,
     invisible: Invisible,
     what: &str,
-) -> Result<String, FieldError> {
+) -> Result<&'a str, FieldError> {
     let trimmed = input.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new("", "required", format!("{what} must not be empty")));
@@ -92,7 +92,7 @@ fn bounded_text(
     if let Some(error) = refused_character(trimmed, invisible, what) {
         return Err(error);
     }
-    Ok(trimmed.to_owned())
+    Ok(trimmed)
 }
 
 macro_rules! text_type {
@@ -111,7 +111,21 @@ macro_rules! text_type {
             /// `invalid_characters` for control characters and refused
             /// invisible characters (see the type's documentation).
             pub fn parse(input: &str) -> Result<Self, FieldError> {
-                bounded_text(input, $max, $newlines, $invisible, $what).map(Self)
+                bounded_text(input, $max, $newlines, $invisible, $what).map(|text| Self(text.to_owned()))
+            }
+
+            /// As [`parse`](Self::parse), keeping `input`'s own allocation
+            /// when it needs no trimming (a stored value read back).
+            ///
+            /// # Errors
+            /// As [`parse`](Self::parse).
+            pub fn parse_owned(input: String) -> Result<Self, FieldError> {
+                let trimmed = bounded_text(&input, $max, $newlines, $invisible, $what)?;
+                if trimmed.len() == input.len() {
+                    Ok(Self(input))
+                } else {
+                    Ok(Self(trimmed.to_owned()))
+                }
             }
 
             /// The text.
@@ -446,6 +460,24 @@ impl Default for ExpiryDays {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_owned_checks_as_parse_does_and_keeps_a_trimmed_input_as_it_is() {
+        let stored = String::from("Hello\nthere");
+        let pointer = stored.as_ptr();
+        let message = Message::parse_owned(stored).unwrap();
+        assert_eq!(message, Message::parse("Hello\nthere").unwrap());
+        assert_eq!(message.as_str().as_ptr(), pointer, "the input's allocation is kept");
+        assert_eq!(PersonName::parse_owned("  Ann ".into()).unwrap().as_str(), "Ann");
+        for bad in ["", "   ", "Ann\u{200B}", "A\u{0007}"] {
+            assert_eq!(
+                PersonName::parse_owned(bad.into()).unwrap_err().code,
+                PersonName::parse(bad).unwrap_err().code,
+                "{bad:?}"
+            );
+        }
+        assert_eq!(ExternalId::parse_owned("x".repeat(256)).unwrap_err().code, "too_long");
+    }
 
     #[test]
     fn a_message_is_at_most_1000_characters() {

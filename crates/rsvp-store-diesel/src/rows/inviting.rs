@@ -120,16 +120,16 @@ impl StoredInvitationRow {
             business_id: self.business_id.into_inner(),
             sent_by_user_id: self.sent_by_user_id.into_inner(),
             // Written from a parsed address with its normalized form: not normalized again.
-            email: EmailAddress::restore(&self.email, &self.email_normalized)
+            email: EmailAddress::restore(self.email, self.email_normalized)
                 .map_err(|e| corrupt("invitations.email", e))?,
             status: self.status.into_inner(),
-            message: optional_text("invitations.message", self.message, Message::parse)?,
+            message: optional_text("invitations.message", self.message, Message::parse_owned)?,
             custom_data,
             roles: parse_roles("invitations.roles", &self.roles)?,
-            first_name: optional_text("invitations.first_name", self.first_name, PersonName::parse)?,
-            last_name: optional_text("invitations.last_name", self.last_name, PersonName::parse)?,
-            phone: optional_text("invitations.phone", self.phone, Phone::parse)?,
-            external_id: optional_text("invitations.external_id", self.external_id, ExternalId::parse)?,
+            first_name: optional_text("invitations.first_name", self.first_name, PersonName::parse_owned)?,
+            last_name: optional_text("invitations.last_name", self.last_name, PersonName::parse_owned)?,
+            phone: optional_text("invitations.phone", self.phone, |t| Phone::parse(&t))?,
+            external_id: optional_text("invitations.external_id", self.external_id, ExternalId::parse_owned)?,
             source_is_invitee: self.source_is_invitee,
             invitee_business_id: self.invitee_business_id.map(Parsed::into_inner),
             expires_at: from_nanos("invitations.expires_at", self.expires_at)?,
@@ -138,7 +138,7 @@ impl StoredInvitationRow {
             resolved_at: optional_time("invitations.resolved_at", self.resolved_at)?,
             email_delivery: self.email_feedback.or(self.email_delivery).map(Parsed::into_inner),
             last_sent_at: optional_time("invitations.last_sent_at", self.last_sent_at)?,
-            redirect_url: optional_text("invitations.redirect_url", self.redirect_url, RedirectUrl::parse)?,
+            redirect_url: optional_text("invitations.redirect_url", self.redirect_url, |t| RedirectUrl::parse(&t))?,
             locale: self.locale.map(Parsed::into_inner),
         }))
     }

@@ -69,7 +69,7 @@ impl JoinLinkRow {
             roles: parse_roles("join_links.roles", &self.roles)?,
             custom_data,
             requires_approval: self.requires_approval,
-            note: optional_text("join_links.note", self.note, Message::parse)?,
+            note: optional_text("join_links.note", self.note, Message::parse_owned)?,
             expires_at: from_nanos("join_links.expires_at", self.expires_at)?,
             revoked_at: optional_time("join_links.revoked_at", self.revoked_at)?,
             created_at: from_nanos("join_links.created_at", self.created_at)?,

@@ -101,9 +101,9 @@ pub(super) fn parse_email(column: &str, text: &str) -> Result<EmailAddress, Stor
 pub(super) fn optional_text<T>(
     column: &str,
     text: Option<String>,
-    parse: impl Fn(&str) -> Result<T, rsvp_domain::FieldError>,
+    parse: impl Fn(String) -> Result<T, rsvp_domain::FieldError>,
 ) -> Result<Option<T>, StoreError> {
-    text.map(|t| parse(&t).map_err(|e| corrupt(column, e.message)))
+    text.map(|t| parse(t).map_err(|e| corrupt(column, e.message)))
         .transpose()
 }
 

@@ -34,7 +34,7 @@ impl BusinessRow {
             name: BusinessName::parse(&self.name).map_err(|e| corrupt("businesses.name", e.message))?,
             created_at: from_nanos("businesses.created_at", self.created_at)?,
             suspended_at: optional_time("businesses.suspended_at", self.suspended_at)?,
-            external_id: optional_text("businesses.external_id", self.external_id, ExternalId::parse)?,
+            external_id: optional_text("businesses.external_id", self.external_id, ExternalId::parse_owned)?,
         })
     }
 }
@@ -74,11 +74,11 @@ impl UserRow {
             id: parse_id("users.id", &self.id)?,
             business_id: parse_id("users.business_id", &self.business_id)?,
             email: parse_email("users.email", &self.email)?,
-            first_name: optional_text("users.first_name", self.first_name, PersonName::parse)?,
-            last_name: optional_text("users.last_name", self.last_name, PersonName::parse)?,
+            first_name: optional_text("users.first_name", self.first_name, PersonName::parse_owned)?,
+            last_name: optional_text("users.last_name", self.last_name, PersonName::parse_owned)?,
             created_at: from_nanos("users.created_at", self.created_at)?,
             deactivated_at: optional_time("users.deactivated_at", self.deactivated_at)?,
-            external_id: optional_text("users.external_id", self.external_id, ExternalId::parse)?,
+            external_id: optional_text("users.external_id", self.external_id, ExternalId::parse_owned)?,
         })
     }
 }
