@@ -180,3 +180,19 @@ where
 {
     type IsAggregate = S::IsAggregate;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::invitations;
+
+    #[test]
+    fn a_fixed_selection_is_the_select_list_as_diesel_writes_it_without_binds() {
+        let columns = (invitations::id, invitations::email_normalized);
+        let sql = FixedSelection::render(&columns).unwrap();
+        assert_eq!(sql, r#""invitations"."id", "invitations"."email_normalized""#);
+        let leaked: &'static str = Box::leak(sql.into_boxed_str());
+        let selection = FixedSelection::<(invitations::id, invitations::email_normalized)>::new(leaked);
+        assert_eq!(FixedSelection::render(&selection).unwrap(), leaked);
+    }
+}

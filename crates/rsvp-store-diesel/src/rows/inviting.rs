@@ -78,7 +78,8 @@ impl InvitationRow {
 
 /// `invitations` as read back: ids and names parsed from the driver's
 /// bytes ([`Parsed`]) instead of a `String` each (a list page reads 50 of
-/// these); the free-text columns are the domain's own strings.
+/// these); the free-text columns are the domain's own strings. A struct of
+/// its own because [`InvitationRow`] is also what inserts bind, as text.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = invitations, check_for_backend(crate::connection::MultiBackend))]
 pub(crate) struct StoredInvitationRow {
@@ -89,8 +90,8 @@ pub(crate) struct StoredInvitationRow {
     pub(crate) email_normalized: String,
     pub(crate) status: Parsed<InvitationStatus>,
     pub(crate) message: Option<String>,
-    pub(crate) custom_data: String,
-    pub(crate) roles: String,
+    pub(crate) custom_data: JsonText<serde_json::Value>,
+    pub(crate) roles: JsonText<Vec<String>>,
     pub(crate) first_name: Option<String>,
     pub(crate) last_name: Option<String>,
     pub(crate) phone: Option<String>,
@@ -112,9 +113,8 @@ pub(crate) struct StoredInvitationRow {
 
 impl StoredInvitationRow {
     pub(crate) fn into_domain(self) -> Result<Invitation, StoreError> {
-        let custom_data: serde_json::Value =
-            serde_json::from_str(&self.custom_data).map_err(|e| corrupt("invitations.custom_data", e))?;
-        let custom_data = CustomData::from_json(&custom_data).map_err(|e| corrupt("invitations.custom_data", e))?;
+        let custom_data =
+            CustomData::from_json(&self.custom_data.0).map_err(|e| corrupt("invitations.custom_data", e))?;
         Ok(Invitation::restore(InvitationParts {
             id: self.id.into_inner(),
             business_id: self.business_id.into_inner(),
@@ -125,7 +125,7 @@ impl StoredInvitationRow {
             status: self.status.into_inner(),
             message: optional_text("invitations.message", self.message, Message::parse_owned)?,
             custom_data,
-            roles: parse_roles("invitations.roles", &self.roles)?,
+            roles: checked_roles("invitations.roles", &self.roles.0)?,
             first_name: optional_text("invitations.first_name", self.first_name, PersonName::parse_owned)?,
             last_name: optional_text("invitations.last_name", self.last_name, PersonName::parse_owned)?,
             phone: optional_text("invitations.phone", self.phone, |t| Phone::parse(&t))?,
@@ -138,7 +138,9 @@ impl StoredInvitationRow {
             resolved_at: optional_time("invitations.resolved_at", self.resolved_at)?,
             email_delivery: self.email_feedback.or(self.email_delivery).map(Parsed::into_inner),
             last_sent_at: optional_time("invitations.last_sent_at", self.last_sent_at)?,
-            redirect_url: optional_text("invitations.redirect_url", self.redirect_url, |t| RedirectUrl::parse(&t))?,
+            redirect_url: optional_text("invitations.redirect_url", self.redirect_url, |t| {
+                RedirectUrl::parse(&t)
+            })?,
             locale: self.locale.map(Parsed::into_inner),
         }))
     }

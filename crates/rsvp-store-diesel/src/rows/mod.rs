@@ -48,7 +48,7 @@ pub(crate) use inviting::{InvitationRow, LinkTokenRow, StoredInvitationRow, Supp
 pub(crate) use joining::{ConnectionRequestRow, JoinLinkRow};
 pub(crate) use network::{ConnectionRow, EventRow};
 pub(crate) use outbox::EmailJobRow;
-pub(crate) use parsed::Parsed;
+pub(crate) use parsed::{JsonText, Parsed};
 pub(crate) use tenants::{ApiKeyRow, BusinessRow, UserRow};
 pub(crate) use webhooks::{WebhookDeliveryRow, WebhookEndpointRow};
 
@@ -118,7 +118,12 @@ pub(super) fn roles_json(roles: &Roles) -> Result<String, StoreError> {
 
 pub(super) fn parse_roles(column: &str, json: &str) -> Result<Roles, StoreError> {
     let strings: Vec<String> = serde_json::from_str(json).map_err(|e| corrupt(column, e))?;
-    Roles::parse(&strings)
+    checked_roles(column, &strings)
+}
+
+/// Stored roles, already read as strings, checked by the domain again.
+pub(super) fn checked_roles(column: &str, strings: &[String]) -> Result<Roles, StoreError> {
+    Roles::parse(strings)
         .map_err(|errors| corrupt(column, errors.first().map_or("invalid roles", |e| e.message.as_str())))
 }
 
@@ -215,13 +220,18 @@ mod tests {
 
     #[test]
     fn a_corrupt_row_reads_as_unavailable_naming_the_column() {
-        let (_database, mut conn) = stored(&full_invitation());
-        diesel::sql_query("UPDATE invitations SET custom_data = 'not json'")
-            .execute(&mut conn)
-            .unwrap();
-        match read_back(&mut conn).unwrap().into_domain() {
-            Err(StoreError::Unavailable(message)) => assert!(message.contains("invitations.custom_data"), "{message}"),
-            other => panic!("{other:?}"),
+        // JSON the domain refuses: custom data that is not an object, a role with a control character.
+        for (column, value) in [("custom_data", "[1]"), ("roles", r#"["x","\u0007"]"#)] {
+            let (_database, mut conn) = stored(&full_invitation());
+            diesel::sql_query(format!("UPDATE invitations SET {column} = '{value}'"))
+                .execute(&mut conn)
+                .unwrap();
+            match read_back(&mut conn).unwrap().into_domain() {
+                Err(StoreError::Unavailable(message)) => {
+                    assert!(message.contains(&format!("invitations.{column}")), "{message}");
+                }
+                other => panic!("{column}: {other:?}"),
+            }
         }
     }
 
@@ -232,6 +242,8 @@ mod tests {
             ("sent_by_user_id", "0190", "UserId"),
             ("email_delivery", "lost", "EmailDelivery"),
             ("locale", "fr", "Locale"),
+            ("custom_data", "not json", "JSON"),
+            ("roles", "[1", "JSON"),
         ] {
             let (_database, mut conn) = stored(&full_invitation());
             // The CHECK on email_delivery is PostgreSQL's and SQLite's alike; written around it.
@@ -247,7 +259,9 @@ mod tests {
             let source = std::error::Error::source(&error)
                 .map(ToString::to_string)
                 .unwrap_or_default();
-            assert!(source.contains(&format!("{value:?}")), "{column}: {source}");
+            if expected != "JSON" {
+                assert!(source.contains(&format!("{value:?}")), "{column}: {source}");
+            }
             assert!(source.contains(expected), "{column}: {source}");
         }
     }

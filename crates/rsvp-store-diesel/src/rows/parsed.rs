@@ -71,3 +71,34 @@ where
         value.from_sql::<Self, Text>()
     }
 }
+
+/// A `TEXT` column holding JSON, deserialized as `T` from the driver's
+/// bytes while the row is read (an invitation's custom data and roles):
+/// no `String` of the text first. What the domain then refuses is
+/// reported by the row's conversion, naming the column.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub(crate) struct JsonText<T>(pub(crate) T);
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> deserialize::Result<JsonText<T>> {
+    serde_json::from_slice(bytes)
+        .map(JsonText)
+        .map_err(|error| format!("unreadable stored JSON: {error}").into())
+}
+
+impl<T: serde::de::DeserializeOwned> FromSql<Text, Pg> for JsonText<T> {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        parse_json(value.as_bytes())
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromSql<Text, Sqlite> for JsonText<T> {
+    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        parse_json(value.read_text().as_bytes())
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromSql<Text, MultiBackend> for JsonText<T> {
+    fn from_sql(value: MultiRawValue<'_>) -> deserialize::Result<Self> {
+        value.from_sql::<Self, Text>()
+    }
+}
