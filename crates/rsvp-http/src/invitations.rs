@@ -115,7 +115,7 @@ pub async fn bulk(
     // Items may carry `accept_url`, a credential.
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    sized_json(response, &body, items)
+    Ok(sized_json(response, &body, items))
 }
 
 /// About the bytes one invitation takes in a JSON answer.
@@ -128,10 +128,12 @@ fn sized_json(
     mut response: actix_web::HttpResponseBuilder,
     body: &impl serde::Serialize,
     items: usize,
-) -> Result<HttpResponse, Problem> {
+) -> HttpResponse {
     let mut bytes = Vec::with_capacity(256 + items.saturating_mul(INVITATION_JSON_BYTES));
-    serde_json::to_writer(&mut bytes, body).map_err(|e| Problem::internal(&e.to_string()))?;
-    Ok(response.content_type(header::ContentType::json()).body(bytes))
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => response.content_type(header::ContentType::json()).body(bytes),
+        Err(error) => actix_web::ResponseError::error_response(&Problem::internal(&error.to_string())),
+    }
 }
 
 fn invitation_list(page: &rsvp_app::Page<rsvp_domain::Invitation>, viewer: Viewer) -> InvitationList<'_> {
@@ -153,11 +155,11 @@ pub async fn list_sent(
     Query(params): Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let page = state.app.list_sent(&caller, params).await?;
-    sized_json(
+    Ok(sized_json(
         HttpResponse::Ok(),
         &invitation_list(&page, Viewer::Sender),
         page.items.len(),
-    )
+    ))
 }
 
 /// `GET /v1/invitations/received`
@@ -172,11 +174,11 @@ pub async fn list_received(
     Query(params): Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let page = state.app.list_received(&caller, params).await?;
-    sized_json(
+    Ok(sized_json(
         HttpResponse::Ok(),
         &invitation_list(&page, Viewer::Invitee),
         page.items.len(),
-    )
+    ))
 }
 
 /// `GET /v1/invitations/{id}`
