@@ -5,6 +5,28 @@ use rsvp_domain::{InvitationStatus, JoinRefusal, TransitionError, ValidationErro
 
 use crate::StoreError;
 
+/// `error` and its chain of causes, as one line (`error: cause: cause`),
+/// leaving out a cause whose text the line already holds. For adapters
+/// that turn a library's error into a port's message.
+///
+/// ```
+/// let io = std::io::Error::other("disk full");
+/// assert_eq!(rsvp_app::error_chain(&io), "disk full");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Why a use case refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppError {

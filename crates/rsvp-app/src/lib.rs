@@ -52,7 +52,7 @@ pub use branding::{Branding, BrandingError};
 pub use dispatch::{
     AttemptOutcome, DispatchObserver, DispatchReport, DispatchSettings, EmailDispatcher, FailureReason,
 };
-pub use error::AppError;
+pub use error::{AppError, error_chain};
 pub use list::{
     BusinessQuery, Cursor, DEFAULT_PAGE_SIZE, EventQuery, InvitationFilter, InvitationQuery, MAX_PAGE_SIZE,
     MIN_PAGE_SIZE, Page, PageRequest, PageSize, SuppressionQuery,

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
 use crate::message::{
-    DEFAULT_TIMEOUT, ONE_CLICK, error_chain, list_unsubscribe, message_id_header, one_line, parse_from, parse_to,
-    provider_id, reply_to, sender,
+    DEFAULT_TIMEOUT, ONE_CLICK, list_unsubscribe, message_id_header, one_line, parse_from, parse_to, provider_id,
+    reply_to, sender,
 };
+use rsvp_app::error_chain;
 
 /// Postmark's API address, the default [`PostmarkConfig::base_url`].
 pub const DEFAULT_POSTMARK_URL: &str = "https://api.postmarkapp.com";

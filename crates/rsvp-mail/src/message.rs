@@ -201,21 +201,6 @@ pub(crate) fn build_message(from: &Mailbox, email: &OutgoingEmail, bodies: Bodie
         .map_err(|e| MailError::Permanent(format!("cannot build the message: {e}")))
 }
 
-/// `error` and its chain of causes, as one line.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

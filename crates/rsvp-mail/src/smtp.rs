@@ -12,7 +12,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rsvp_app::{MailError, Mailer, OutgoingEmail, SentEmail};
 
 use crate::ConfigError;
-use crate::message::{Bodies, DEFAULT_TIMEOUT, build_message, error_chain, parse_from, provider_id};
+use crate::message::{Bodies, DEFAULT_TIMEOUT, build_message, parse_from, provider_id};
+use rsvp_app::error_chain;
 
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -107,17 +107,6 @@ pub struct HttpWebhookSender {
     policy: UrlPolicy,
 }
 
-fn error_chain(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 fn forbidden_in(error: &(dyn StdError + 'static)) -> Option<String> {
     let mut current: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(e) = current {
@@ -150,7 +139,7 @@ impl HttpWebhookSender {
             }))
             .user_agent(concat!("rsvp-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| BuildError(error_chain(&e)))?;
+            .map_err(|e| BuildError(rsvp_app::error_chain(&e)))?;
         Ok(Self { client, policy })
     }
 }
@@ -178,7 +167,7 @@ impl WebhookSender for HttpWebhookSender {
             } else if e.is_timeout() {
                 WebhookSendError::Timeout
             } else {
-                WebhookSendError::Connection(error_chain(&e))
+                WebhookSendError::Connection(rsvp_app::error_chain(&e))
             }
         })?;
         let status = response.status().as_u16();

@@ -112,16 +112,8 @@ impl Failure {
     pub(super) fn into_store(self) -> StoreError {
         match self {
             Self::Store(error) => error,
-            Self::Db(error) => {
-                // A field that did not read names its column; its source, the value.
-                let mut message = format!("database error: {error}");
-                let mut source = std::error::Error::source(&error);
-                while let Some(cause) = source {
-                    message.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                StoreError::Unavailable(message)
-            }
+            // A field that did not read names its column; its source, the value.
+            Self::Db(error) => StoreError::Unavailable(format!("database error: {}", rsvp_app::error_chain(&error))),
         }
     }
 }
