@@ -110,7 +110,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     db::check_server_url(&cli.server)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         tokio::select! {
             result = run(cli) => result,
             interrupted = tokio::signal::ctrl_c() => {
@@ -121,7 +121,9 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(130);
             }
         }
-    })
+    });
+    server::remove_finished();
+    outcome
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
