@@ -139,6 +139,7 @@ macro_rules! __store_contract_each_case {
             creates_bulks_and_resends_share_the_cap_and_emails_never_queued_count_nothing,
             the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_comes_back,
             concurrent_bulks_and_creates_never_queue_more_emails_than_the_cap,
+            a_pending_invitation_refuses_a_create_before_the_cap_and_counts_nothing,
             // invitations lookups
             due_for_expiry_returns_stored_pending_invitations_past_expiry_oldest_first_and_limited,
             batch_lookups_answer_for_a_whole_bulk_request,

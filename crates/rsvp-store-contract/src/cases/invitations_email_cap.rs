@@ -179,6 +179,47 @@ pub async fn the_cap_window_rolls_by_the_minute_and_the_refusal_says_when_room_c
     );
 }
 
+/// A create to an address the business has a pending invitation to is
+/// refused with that invitation among the facts, counts nothing against the
+/// cap, and is refused so (not `EmailCapReached`) when the cap is full too.
+pub async fn a_pending_invitation_refuses_a_create_before_the_cap_and_counts_nothing(h: Harness) {
+    let store = h.store.as_ref();
+    let cap = Some(EmailCap { limit: 2 });
+    let acme = Tenant::create(store, "Acme", "ann@acme.test", at(0)).await;
+    let first = invite(&acme, "bob@partner.test", at(10));
+    assert!(matches!(
+        store.invitations().create_invitation(&first.record, cap).await,
+        Ok(CreateOutcome::Created { .. })
+    ));
+    let refused_with_pending = |outcome: Result<CreateOutcome, StoreError>| match outcome {
+        Ok(CreateOutcome::Refused(facts)) => facts.pending.map(|pending| pending.id()),
+        other => panic!("expected a refusal with the pending invitation, got {other:?}"),
+    };
+    let again = invite(&acme, "Bob@Partner.test", at(11));
+    assert_eq!(
+        refused_with_pending(store.invitations().create_invitation(&again.record, cap).await),
+        Some(first.id())
+    );
+    // The refused create counted nothing: one more email still fits.
+    let second = invite(&acme, "carol@partner.test", at(12));
+    assert!(matches!(
+        store.invitations().create_invitation(&second.record, cap).await,
+        Ok(CreateOutcome::Created { .. })
+    ));
+    let third = invite(&acme, "dave@partner.test", at(13));
+    assert_eq!(
+        store.invitations().create_invitation(&third.record, cap).await,
+        Err(cap_reached(at(10)))
+    );
+    // Full, and a pending invitation: "already invited" comes first.
+    let once_more = invite(&acme, "bob@partner.test", at(14));
+    assert_eq!(
+        refused_with_pending(store.invitations().create_invitation(&once_more.record, cap).await),
+        Some(first.id())
+    );
+    assert_eq!(all_sent(store, acme.id(), query(at(20))).await.len(), 2);
+}
+
 /// Bulks and creates racing in one business never exceed the cap together.
 pub async fn concurrent_bulks_and_creates_never_queue_more_emails_than_the_cap(h: Harness) {
     const BULKS: usize = 4;

@@ -101,7 +101,6 @@ impl InvitationStore for DieselStore {
                         retry_at: EmailCap::leaves_window_at(oldest),
                     }
                     .into()),
-                    CallOutcome::AlreadyInvited => Err(StoreError::AlreadyInvited.into()),
                 };
             }
             // SQLite: one unit on the one writer.

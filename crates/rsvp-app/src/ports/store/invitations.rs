@@ -41,9 +41,11 @@ pub trait InvitationStore: Send + Sync {
     /// MUST return [`StoreError::EmailCapReached`], writing nothing, when
     /// the record has an email job and `cap` is reached (see [`EmailCap`]);
     /// the check and the count are one atomic step, so concurrent creates
-    /// never queue more than the cap. MUST return [`StoreError::AlreadyInvited`],
-    /// writing nothing, when a pending invitation to the same email appeared
-    /// meanwhile: among racing creates exactly one is written.
+    /// never queue more than the cap. MUST return [`StoreError::AlreadyInvited`]
+    /// (or the facts read after it, the pending invitation among them, as
+    /// [`CreateOutcome::Refused`]), writing nothing, when a pending
+    /// invitation to the same email appeared meanwhile: among racing creates
+    /// exactly one is written.
     async fn create_invitation(
         &self,
         record: &NewInvitationRecord,

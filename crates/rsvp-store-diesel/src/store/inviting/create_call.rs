@@ -12,7 +12,8 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::Integer;
 
 /// A new invitation in one call of the procedure `rsvp_create_invitation`
-/// (migration `2026-12-06-000001_email_cap_minutes`): the facts that may
+/// (migrations `2026-12-06-000001_email_cap_minutes`, rewritten by
+/// `2026-12-10-000001_create_call_generic_plans`): the facts that may
 /// refuse it, the email cap and every row, in one round trip. Its text is
 /// fixed, so diesel prepares it once per connection.
 #[derive(Debug, Clone, Copy)]
@@ -74,12 +75,11 @@ impl<'a> CallCreateInvitation<'a> {
 pub(in crate::store) enum CallOutcome {
     /// Written; the invitee's business found (if any).
     Created(Option<String>),
-    /// A fact that may refuse it holds; nothing written.
+    /// A fact that may refuse it holds (a pending invitation to the address
+    /// among them: the insert's conflict); nothing written.
     Refused,
     /// Over the cap; the oldest minute counted.
     Capped(i64),
-    /// A pending invitation to the email appeared meanwhile.
-    AlreadyInvited,
 }
 
 impl CallCreateInvitation<'_> {
@@ -89,9 +89,10 @@ impl CallCreateInvitation<'_> {
             RunQueryDsl::get_result(self, conn)?;
         Ok(match outcome.as_str() {
             "created" => CallOutcome::Created(invitee_business),
-            "refused" => CallOutcome::Refused,
             "capped" => CallOutcome::Capped(oldest.unwrap_or(self.minute)),
-            _ => CallOutcome::AlreadyInvited,
+            // "refused", and anything else: nothing was written, and the
+            // facts read next let the domain decide.
+            _ => CallOutcome::Refused,
         })
     }
 }
