@@ -269,6 +269,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // in-flight requests finish, then resolves.
     let result = server.await;
     workers.stop().await;
+    // Its connection closed before main returns (see `stop_listening`).
+    let listener_stopped = tokio::task::spawn_blocking(move || store.stop_listening()).await;
+    if let Err(error) = listener_stopped {
+        tracing::warn!(%error, "stopping the email job listener failed");
+    }
     tracing::info!("rsvp stopped");
     result.context("HTTP server")
 }

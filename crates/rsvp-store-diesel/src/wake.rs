@@ -14,7 +14,9 @@
 //! Every replica wakes; `FOR UPDATE SKIP LOCKED` in the claim decides who
 //! sends what. A lost wake-up costs one poll period, never an email.
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -40,12 +42,15 @@ const LISTEN_CHECK_EVERY: Duration = Duration::from_secs(15);
 /// Wait between reconnection attempts while the database is away.
 const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 
-/// What the store and its signals share: the in-process wake-up, and
-/// whether the PostgreSQL listener runs.
+/// What the store and its signals share: the in-process wake-up, and the
+/// PostgreSQL listener thread, if started.
 #[derive(Debug, Default)]
 pub(crate) struct Wake {
     notify: Notify,
-    listener: OnceLock<()>,
+    /// The listener thread (`None` inside once it was joined, or could not start).
+    listener: OnceLock<Mutex<Option<JoinHandle<()>>>>,
+    /// Set by [`Wake::stop_listening`]: the listener ends at its next tick.
+    stopped: AtomicBool,
 }
 
 impl Wake {
@@ -63,11 +68,42 @@ impl Wake {
             let spawned = std::thread::Builder::new()
                 .name("rsvp-email-listener".into())
                 .spawn(move || listen(&url, &wake));
-            if let Err(error) = spawned {
-                // The dispatcher still polls: degraded latency, not lost work.
-                tracing::warn!(%error, "cannot start the email job listener; the dispatcher will poll");
+            match spawned {
+                Ok(handle) => Mutex::new(Some(handle)),
+                Err(error) => {
+                    // The dispatcher still polls: degraded latency, not lost work.
+                    tracing::warn!(%error, "cannot start the email job listener; the dispatcher will poll");
+                    Mutex::new(None)
+                }
             }
         });
+    }
+
+    /// Stops the listener thread and waits until it has closed its
+    /// connection (a tick, or a connection attempt under way). Whether a
+    /// listener was running.
+    ///
+    /// Why wait: a process that returns from `main` while this thread still
+    /// holds its connection races libpq's TLS shutdown on this thread
+    /// against OpenSSL's exit handlers (a SIGSEGV at exit, seen in tests).
+    pub(crate) fn stop_listening(&self) -> bool {
+        self.stopped.store(true, Ordering::Release);
+        let handle = self
+            .listener
+            .get()
+            .and_then(|slot| slot.lock().unwrap_or_else(PoisonError::into_inner).take());
+        match handle {
+            Some(handle) => {
+                // A panic of the thread was logged by the panic hook; nothing is left to stop.
+                let _ = handle.join();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 }
 
@@ -102,11 +138,17 @@ fn listener_url(url: &str) -> String {
     format!("{url}{separator}tcp_user_timeout=10000")
 }
 
+/// Whether the listener should go on: its [`Wake`] is alive and not stopped.
+fn wanted(wake: &Weak<Wake>) -> Option<Arc<Wake>> {
+    wake.upgrade().filter(|wake| !wake.is_stopped())
+}
+
 /// The listener thread: connect, `LISTEN`, raise on each notification;
-/// reconnect after a failure. Returns once the [`Wake`] is dropped.
+/// reconnect after a failure. Returns once the [`Wake`] is dropped or
+/// stopped.
 fn listen(url: &str, wake: &Weak<Wake>) {
     let mut outage: Option<Instant> = None;
-    while wake.strong_count() > 0 {
+    while wanted(wake).is_some() {
         let listening = PgConnection::establish(url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
@@ -145,12 +187,12 @@ fn listen(url: &str, wake: &Weak<Wake>) {
 }
 
 /// Reads notifications until the connection fails (the error) or the
-/// [`Wake`] is dropped (`None`).
+/// [`Wake`] is dropped or stopped (`None`).
 fn hear(conn: &mut PgConnection, wake: &Weak<Wake>) -> Option<String> {
     let mut checked = Instant::now();
     loop {
         std::thread::sleep(LISTEN_TICK);
-        let wake = wake.upgrade()?;
+        let wake = wanted(wake)?;
         let mut heard = false;
         for notification in conn.notifications_iter() {
             match notification {
@@ -263,6 +305,59 @@ mod tests {
         let tenant = Tenant::create(&there, "Acme", "ann@acme.test", t0()).await;
         invited(&there, &tenant, "bob@globex.test", t0()).await;
         assert!(signal.wait_for_work(SOON).await, "woken through the new connection");
+    }
+
+    #[tokio::test]
+    async fn stopping_the_listener_closes_its_connection_before_returning_and_commits_still_wake() {
+        #[derive(diesel::QueryableByName)]
+        struct Listening {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            listening: i64,
+        }
+        fn listening_sessions(url: &str) -> i64 {
+            use diesel::RunQueryDsl as _;
+            let mut admin = PgConnection::establish(url).unwrap();
+            diesel::sql_query(
+                "SELECT count(*) AS listening FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+            )
+            .get_result::<Listening>(&mut admin)
+            .unwrap()
+            .listening
+        }
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+        let store = Arc::new(store_on(database.url()).await);
+        let signal = store.work_signal();
+        settled(&signal).await;
+        let url = database.url().to_owned();
+        let before = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || listening_sessions(&url)
+        });
+        assert_eq!(before.await.unwrap(), 1, "the listener's connection");
+
+        let stopping = Arc::clone(&store);
+        let stopped = tokio::task::spawn_blocking(move || stopping.stop_listening());
+        assert!(stopped.await.unwrap(), "a listener was running");
+        // Closed when stop_listening returned, not some time later: the
+        // server's session ends as the client's connection closes, so one
+        // poll at most for the backend to go.
+        let deadline = Instant::now() + SOON;
+        loop {
+            let url = url.clone();
+            let left = tokio::task::spawn_blocking(move || listening_sessions(&url))
+                .await
+                .unwrap();
+            if left == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the listener's session is still there");
+            tokio::task::yield_now().await;
+        }
+        assert!(!store.stop_listening(), "stopped once; nothing left to stop");
+        let tenant = Tenant::create(store.as_ref(), "Acme", "ann@acme.test", t0()).await;
+        invited(store.as_ref(), &tenant, "bob@globex.test", t0()).await;
+        assert!(signal.wait_for_work(SOON).await, "a commit of this store still wakes");
     }
 
     #[test]

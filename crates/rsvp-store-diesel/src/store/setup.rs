@@ -70,12 +70,25 @@ impl DieselStore {
     /// The signal that wakes the email dispatcher when jobs are queued: by
     /// this store (after the commit), and on PostgreSQL by any replica
     /// (`LISTEN/NOTIFY`; the first call starts the listener thread, which
-    /// ends when the store and its signals are dropped).
+    /// ends when the store and its signals are dropped, or at
+    /// [`stop_listening`](Self::stop_listening)).
     pub fn work_signal(&self) -> StoreWorkSignal {
         if let Some(url) = &self.listen_url {
             self.wake.listen(url);
         }
         StoreWorkSignal::new(self.wake.clone())
+    }
+
+    /// Stops the PostgreSQL listener that [`work_signal`](Self::work_signal)
+    /// started, and waits until its thread has closed its connection: a
+    /// process calls it once it stopped serving, before it exits (returning
+    /// from `main` while that thread still closes a TLS connection races
+    /// OpenSSL's exit handlers). Blocks for a tick (20 ms), or for the
+    /// connect timeout if a reconnection is under way. Commits of this
+    /// store still wake its dispatcher; other replicas are no longer heard.
+    /// Whether a listener was running.
+    pub fn stop_listening(&self) -> bool {
+        self.wake.stop_listening()
     }
 
     /// The backend in use.
