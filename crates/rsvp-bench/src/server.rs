@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -183,12 +183,10 @@ impl Drop for RsvpProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        match FINISHED.lock() {
-            Ok(mut finished) => finished.push(self.dir.clone()),
-            Err(_) => {
-                let _ = std::fs::remove_dir_all(&self.dir);
-            }
-        }
+        FINISHED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.dir.clone());
         if let Ok(mut live) = LIVE.lock() {
             live.retain(|(pid, _)| *pid != self.child.id());
         }
@@ -218,10 +216,7 @@ pub fn stop_all_live() {
 
 /// Removes the directories of the servers stopped so far (see [`FINISHED`]).
 pub fn remove_finished() {
-    let finished = FINISHED
-        .lock()
-        .map(|mut finished| std::mem::take(&mut *finished))
-        .unwrap_or_default();
+    let finished = std::mem::take(&mut *FINISHED.lock().unwrap_or_else(PoisonError::into_inner));
     for dir in finished {
         let _ = std::fs::remove_dir_all(&dir);
     }
