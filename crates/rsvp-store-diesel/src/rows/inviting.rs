@@ -80,7 +80,7 @@ impl InvitationRow {
 /// bytes ([`Parsed`]) instead of a `String` each (a list page reads 50 of
 /// these); the free-text columns are the domain's own strings. A struct of
 /// its own because [`InvitationRow`] is also what inserts bind, as text.
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = invitations, check_for_backend(crate::connection::MultiBackend))]
 pub(crate) struct StoredInvitationRow {
     pub(crate) id: Parsed<InvitationId>,

@@ -2,6 +2,25 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use diesel::sql_types::Array;
+
+/// Which of the pairs `($1[i], $2[i])` are connected, on PostgreSQL: one
+/// lookup in `connections_one_per_pair` per pair (the `LIMIT 1` keeps each
+/// a lookup of its own; see `PENDING_FOR_EMAILS` in `inviting.rs`), so the
+/// cost follows the pairs asked about, not the business's connections.
+const CONNECTED_PAIRS: &str = "SELECT c.business_low, c.business_high \
+     FROM unnest($1::text[], $2::text[]) AS pair (low, high) \
+     CROSS JOIN LATERAL (SELECT business_low, business_high FROM connections \
+     WHERE connections.business_low = pair.low AND connections.business_high = pair.high LIMIT 1) AS c";
+
+/// A row of [`CONNECTED_PAIRS`].
+#[derive(QueryableByName)]
+struct PairRow {
+    #[diesel(sql_type = Text)]
+    business_low: String,
+    #[diesel(sql_type = Text)]
+    business_high: String,
+}
 
 #[async_trait]
 impl NetworkStore for DieselStore {
@@ -13,22 +32,39 @@ impl NetworkStore for DieselStore {
         if others.is_empty() {
             return Ok(Vec::new());
         }
+        // Pairs are stored (smaller id, larger id): the caller is on either side.
         let me = id_text(business.as_uuid());
-        let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+        let others_text: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+        let (lows, highs): (Vec<String>, Vec<String>) = others
+            .iter()
+            .map(|other| {
+                let (low, high) = rsvp_domain::ordered_pair(business, *other);
+                (id_text(low.as_uuid()), id_text(high.as_uuid()))
+            })
+            .unzip();
         let rows: Vec<(String, String)> = self
             .run(op::CONNECTED_AMONG, move |conn| {
-                // Pairs are stored (smaller id, larger id): the caller is on either side.
-                Ok(connections::table
-                    .filter(
-                        connections::business_low
-                            .eq(&me)
-                            .and(connections::business_high.eq_any(&others))
-                            .or(connections::business_high
+                Ok(match conn {
+                    // One probe of the pair's unique index per other business.
+                    DbConnection::Pg(pg) => diesel::sql_query(CONNECTED_PAIRS)
+                        .bind::<Array<Text>, _>(&lows)
+                        .bind::<Array<Text>, _>(&highs)
+                        .load::<PairRow>(pg)?
+                        .into_iter()
+                        .map(|pair| (pair.business_low, pair.business_high))
+                        .collect(),
+                    DbConnection::Sqlite(_) => connections::table
+                        .filter(
+                            connections::business_low
                                 .eq(&me)
-                                .and(connections::business_low.eq_any(&others))),
-                    )
-                    .select((connections::business_low, connections::business_high))
-                    .load(conn)?)
+                                .and(connections::business_high.eq_any(&others_text))
+                                .or(connections::business_high
+                                    .eq(&me)
+                                    .and(connections::business_low.eq_any(&others_text))),
+                        )
+                        .select((connections::business_low, connections::business_high))
+                        .load(conn)?,
+                })
             })
             .await?;
         let me = id_text(business.as_uuid());

@@ -182,6 +182,33 @@ async fn every_query_on_postgres_is_served_by_an_index_never_a_sequential_scan()
         })
         .collect();
     assert!(whole_index_reads.is_empty(), "{whole_index_reads:#?}");
+    // A lookup by a list of keys seeks each key: a key list applied as a
+    // filter reads every row the rest of the condition matches (a bulk's
+    // pending lookup read all of a business's pending invitations).
+    let keys_filtered: Vec<(&String, &String)> = plans
+        .iter()
+        .flat_map(|(sql, steps)| {
+            steps
+                .iter()
+                .filter(|step| step.starts_with("Filter:") && step.contains("= ANY ($"))
+                .map(move |step| (sql, step))
+        })
+        // The idempotency prune's list filters the batch's own expiry range
+        // (`expires_at BETWEEN` its first and last), which the index seeks.
+        .filter(|(sql, _)| !sql.contains("\"idempotency_records\".\"expires_at\" BETWEEN"))
+        .collect();
+    assert!(keys_filtered.is_empty(), "{keys_filtered:#?}");
+    let pending_for_emails = plans
+        .iter()
+        .find(|(sql, _)| sql.contains("AS wanted (email_normalized)"))
+        .expect("the bulk's pending lookup");
+    assert!(
+        pending_for_emails
+            .1
+            .iter()
+            .any(|step| step.starts_with("Index Cond:") && step.contains("email_normalized = wanted.email_normalized")),
+        "{pending_for_emails:#?}"
+    );
     // The sent list reads its index in order: no sort.
     let sent = plans
         .iter()

@@ -233,8 +233,8 @@ pub(crate) fn abandon(conn: &mut DbConnection, slot: &Slot) -> Unit<bool> {
 }
 
 /// `IdempotencyStore::prune_idempotency_records`, inside a write unit: the batch's
-/// attempts, earliest expiry first, then one DELETE of those (the expiry
-/// bound again, so the index serves it).
+/// attempts, earliest expiry first, then one DELETE of those (bounded by
+/// the batch's first and last expiry, so the index serves it).
 pub(crate) fn prune(conn: &mut DbConnection, expired_by: i64, limit: i64, lock: Option<&str>) -> Unit<u64> {
     if let (Some(lock), DbConnection::Pg(pg)) = (lock, &mut *conn) {
         let ours: bool = diesel::select(sql::<Bool>(lock)).get_result(pg)?;
@@ -242,18 +242,22 @@ pub(crate) fn prune(conn: &mut DbConnection, expired_by: i64, limit: i64, lock: 
             return Ok(0);
         }
     }
-    let attempts: Vec<String> = r::idempotency_records
+    let batch: Vec<(i64, String)> = r::idempotency_records
         .filter(r::expires_at.le(expired_by))
         .order((r::expires_at.asc(), r::attempt_id.asc()))
         .limit(limit)
-        .select(r::attempt_id)
+        .select((r::expires_at, r::attempt_id))
         .load(conn)?;
-    if attempts.is_empty() {
+    let (Some((first, _)), Some((last, _))) = (batch.first(), batch.last()) else {
         return Ok(0);
-    }
+    };
+    let (first, last) = (*first, *last);
+    let attempts: Vec<String> = batch.into_iter().map(|(_, attempt)| attempt).collect();
+    // The batch's expiry range bounds what the DELETE reads: the attempts'
+    // list filters that range, not every expired record.
     let deleted = diesel::delete(
         r::idempotency_records
-            .filter(r::expires_at.le(expired_by))
+            .filter(r::expires_at.between(first, last))
             .filter(r::attempt_id.eq_any(&attempts)),
     )
     .execute(conn)?;
