@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -10,6 +11,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::SetupError;
+use crate::wake::OwnBackends;
 
 /// One database connection: PostgreSQL or SQLite. Queries written once
 /// against this enum run on both; backend-only SQL matches on the variant.
@@ -219,17 +221,23 @@ impl DerefMut for Tracked {
 /// steady use saves the ping's round trip on every unit of work, and one
 /// that fails during a unit is dropped at once ([`Tracked::note`]) rather
 /// than handed out again.
+///
+/// On PostgreSQL it notes each new connection's backend process id, by
+/// which the email job listener tells this store's notifications from
+/// other replicas' (`wake.rs`).
 #[derive(Debug, Clone)]
 pub(crate) struct Manager {
     target: DatabaseUrl,
     check_after_idle: Duration,
+    own_backends: Arc<OwnBackends>,
 }
 
 impl Manager {
-    pub(crate) fn new(target: DatabaseUrl, check_after_idle: Duration) -> Self {
+    pub(crate) fn new(target: DatabaseUrl, check_after_idle: Duration, own_backends: Arc<OwnBackends>) -> Self {
         Self {
             target,
             check_after_idle,
+            own_backends,
         }
     }
 }
@@ -239,10 +247,15 @@ impl r2d2::ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<Tracked, Self::Error> {
-        self.target
-            .establish()
-            .map(Tracked::new)
-            .map_err(diesel::r2d2::Error::ConnectionError)
+        let mut conn = self.target.establish().map_err(diesel::r2d2::Error::ConnectionError)?;
+        if let DbConnection::Pg(pg) = &mut conn {
+            use diesel::RunQueryDsl as _;
+            let pid = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("pg_backend_pid()"))
+                .get_result::<i32>(pg)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+            self.own_backends.insert(pid);
+        }
+        Ok(Tracked::new(conn))
     }
 
     fn is_valid(&self, conn: &mut Tracked) -> Result<(), Self::Error> {
@@ -289,7 +302,11 @@ pub(crate) struct PoolShape {
 /// Builds the pool after opening one connection directly, so that a wrong
 /// URL, a server that is down or an unwritable file fails at once with the
 /// database's own message (r2d2 alone would retry until its timeout).
-pub(crate) fn build_pool(target: &DatabaseUrl, shape: &PoolShape) -> Result<Pool, SetupError> {
+pub(crate) fn build_pool(
+    target: &DatabaseUrl,
+    shape: &PoolShape,
+    own_backends: Arc<OwnBackends>,
+) -> Result<Pool, SetupError> {
     let backend = target.backend();
     // Name the file (a PostgreSQL URL is not repeated: it may hold a password).
     let failed = |message: String| SetupError::Connect {
@@ -308,7 +325,7 @@ pub(crate) fn build_pool(target: &DatabaseUrl, shape: &PoolShape) -> Result<Pool
         .connection_timeout(shape.connection_timeout)
         .test_on_check_out(shape.test_on_check_out)
         .connection_customizer(Box::new(SqlitePragmas))
-        .build(Manager::new(target.clone(), shape.check_after_idle))
+        .build(Manager::new(target.clone(), shape.check_after_idle, own_backends))
         .map_err(|e| failed(e.to_string()))
 }
 

@@ -99,57 +99,63 @@ impl InvitationStore for DieselStore {
             .email_job
             .as_ref()
             .map_or(0, |job| EmailCap::minute_of(job.created_at));
-        self.run(op::CREATE_INVITATION, move |conn| {
-            let business = rows.invitation.business_id.clone();
-            let normalized = rows.invitation.email_normalized.clone();
-            if let DbConnection::Pg(pg) = conn {
-                // One round trip: the procedure checks, counts and writes.
-                let call = CallCreateInvitation::new(
-                    &rows.invitation,
-                    &rows.link,
-                    &rows.event,
-                    rows.job.as_ref(),
-                    cap,
-                    minute,
-                );
-                return match call.execute_on(pg)? {
-                    CallOutcome::Created(invitee) => Ok(CreateOutcome::Created {
-                        invitee_business: invitee
-                            .map(|id| crate::rows::parse_id("users.business_id", &id))
-                            .transpose()?,
-                    }),
-                    CallOutcome::Refused => Ok(CreateOutcome::Refused(facts(conn, &business, &normalized)?)),
-                    CallOutcome::Capped(oldest) => Err(StoreError::EmailCapReached {
-                        retry_at: EmailCap::leaves_window_at(oldest),
+        let job_id = record.email_job.as_ref().map(|job| id_text(job.id.as_uuid()));
+        let outcome = self
+            .run(op::CREATE_INVITATION, move |conn| {
+                let business = rows.invitation.business_id.clone();
+                let normalized = rows.invitation.email_normalized.clone();
+                if let DbConnection::Pg(pg) = conn {
+                    // One round trip: the procedure checks, counts and writes.
+                    let call = CallCreateInvitation::new(
+                        &rows.invitation,
+                        &rows.link,
+                        &rows.event,
+                        rows.job.as_ref(),
+                        cap,
+                        minute,
+                    );
+                    return match call.execute_on(pg)? {
+                        CallOutcome::Created(invitee) => Ok(CreateOutcome::Created {
+                            invitee_business: invitee
+                                .map(|id| crate::rows::parse_id("users.business_id", &id))
+                                .transpose()?,
+                        }),
+                        CallOutcome::Refused => Ok(CreateOutcome::Refused(facts(conn, &business, &normalized)?)),
+                        CallOutcome::Capped(oldest) => Err(StoreError::EmailCapReached {
+                            retry_at: EmailCap::leaves_window_at(oldest),
+                        }
+                        .into()),
+                    };
+                }
+                // SQLite: one unit on the one writer.
+                write_unit(conn, |conn| {
+                    let context = facts(conn, &business, &normalized)?;
+                    if context.may_refuse(sender) {
+                        return Ok(CreateOutcome::Refused(context));
                     }
-                    .into()),
-                };
-            }
-            // SQLite: one unit on the one writer.
-            write_unit(conn, |conn| {
-                let context = facts(conn, &business, &normalized)?;
-                if context.may_refuse(sender) {
-                    return Ok(CreateOutcome::Refused(context));
-                }
-                let invitee_business = context.invitee.as_ref().map(|user| user.business_id);
-                let capped = cap.filter(|_| rows.job.is_some());
-                if let Some(cap) = capped {
-                    let (room, refusal) = email_cap::room(conn, &business, cap, minute)?;
-                    if room == 0 {
-                        return Err(refusal.into());
+                    let invitee_business = context.invitee.as_ref().map(|user| user.business_id);
+                    let capped = cap.filter(|_| rows.job.is_some());
+                    if let Some(cap) = capped {
+                        let (room, refusal) = email_cap::room(conn, &business, cap, minute)?;
+                        if room == 0 {
+                            return Err(refusal.into());
+                        }
                     }
-                }
-                let invitee_text = invitee_business.map(|b| id_text(b.as_uuid()));
-                rows.invitation.invitee_business_id.clone_from(&invitee_text);
-                rows.event.invitee_business_id = invitee_text;
-                rows.insert(conn)?;
-                if capped.is_some() {
-                    email_cap::count(conn, &business, minute, 1)?;
-                }
-                Ok(CreateOutcome::Created { invitee_business })
+                    let invitee_text = invitee_business.map(|b| id_text(b.as_uuid()));
+                    rows.invitation.invitee_business_id.clone_from(&invitee_text);
+                    rows.event.invitee_business_id = invitee_text;
+                    rows.insert(conn)?;
+                    if capped.is_some() {
+                        email_cap::count(conn, &business, minute, 1)?;
+                    }
+                    Ok(CreateOutcome::Created { invitee_business })
+                })
             })
-        })
-        .await
+            .await;
+        if let (Ok(CreateOutcome::Created { .. }), Some(id)) = (&outcome, job_id) {
+            self.hint_email_jobs([id]);
+        }
+        outcome
     }
 
     async fn insert_invitations(
@@ -160,7 +166,14 @@ impl InvitationStore for DieselStore {
         // Key-ordered, one transaction; on PostgreSQL a statement per chunk
         // of items, on SQLite a savepoint per item (`bulk.rs`).
         let batch = bulk::Batch::new(records, cap);
-        self.run(op::INSERT_INVITATIONS, move |conn| batch.insert(conn)).await
+        let outcomes = self.run(op::INSERT_INVITATIONS, move |conn| batch.insert(conn)).await;
+        if let Ok(outcomes) = &outcomes {
+            let queued = records.iter().zip(outcomes).filter(|(_, outcome)| outcome.is_ok());
+            self.hint_email_jobs(
+                queued.filter_map(|(record, _)| Some(id_text(record.email_job.as_ref()?.id.as_uuid()))),
+            );
+        }
+        outcomes
     }
 
     async fn get_invitations(&self, ids: &[InvitationId]) -> Result<Vec<Invitation>, StoreError> {

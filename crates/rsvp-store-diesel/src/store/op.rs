@@ -13,6 +13,9 @@ pub(crate) enum Kind {
     Write,
     /// Writes, queueing email jobs.
     QueuesEmail,
+    /// Writes, queueing email jobs whose ids it hands the dispatcher after
+    /// the commit, on PostgreSQL (`wake.rs`: claim hints).
+    QueuesHintedEmail,
 }
 
 /// One operation of the store.
@@ -37,7 +40,13 @@ impl Operation {
 
     /// Whether it queues email jobs.
     pub(crate) fn queues_email(self) -> bool {
-        self.kind == Kind::QueuesEmail
+        matches!(self.kind, Kind::QueuesEmail | Kind::QueuesHintedEmail)
+    }
+
+    /// Whether it hints the jobs it queues (then it wakes the dispatcher
+    /// itself, once the hints are there).
+    pub(crate) fn hints_email_jobs(self) -> bool {
+        self.kind == Kind::QueuesHintedEmail
     }
 }
 
@@ -67,7 +76,7 @@ operations! {
     CONNECTED_AMONG = "connected_among": Read;
     CREATE_API_KEY = "create_api_key": Write;
     CREATE_BUSINESS = "create_business": Write;
-    CREATE_INVITATION = "create_invitation": QueuesEmail;
+    CREATE_INVITATION = "create_invitation": QueuesHintedEmail;
     DELETE_SUPPRESSION = "delete_suppression": Write;
     DELETE_WEBHOOK_ENDPOINT = "delete_webhook_endpoint": Write;
     DUE_FOR_EXPIRY = "due_for_expiry": Read;
@@ -90,7 +99,7 @@ operations! {
     GET_JOIN_LINK = "get_join_link": Read;
     GET_USER = "get_user": Read;
     GET_WEBHOOK_ENDPOINT = "get_webhook_endpoint": Read;
-    INSERT_INVITATIONS = "insert_invitations": QueuesEmail;
+    INSERT_INVITATIONS = "insert_invitations": QueuesHintedEmail;
     INSERT_JOIN_LINK = "insert_join_link": Write;
     INSERT_WEBHOOK_DELIVERY = "insert_webhook_delivery": Write;
     INSERT_WEBHOOK_ENDPOINT = "insert_webhook_endpoint": Write;
@@ -145,6 +154,8 @@ mod tests {
         assert!(FIND_USERS_BY_EMAILS.reads_only());
         assert!(CREATE_INVITATION.writes() && CREATE_INVITATION.queues_email());
         assert!(INSERT_INVITATIONS.queues_email() && RECORD_RESEND.queues_email());
+        assert!(CREATE_INVITATION.hints_email_jobs() && INSERT_INVITATIONS.hints_email_jobs());
+        assert!(!RECORD_RESEND.hints_email_jobs() && !RECORD_REMINDER.hints_email_jobs());
         assert!(!APPLY_TRANSITION.queues_email() && APPLY_TRANSITION.writes());
     }
 

@@ -16,18 +16,47 @@ impl OutboxStore for DieselStore {
     ) -> Result<Vec<EmailJob>, StoreError> {
         let lease_end = to_nanos(now + lease)?;
         let now = to_nanos(now)?;
+        // On PostgreSQL: the hinted jobs by id, and a scan only when one is
+        // due (`wake.rs`).
+        let plan = self.hints_claims().then(|| self.wake.claim_plan(limit, now));
         let limit = saturating_limit(limit);
-        self.run(op::CLAIM_EMAIL_JOBS, move |conn| {
-            if limit == 0 {
-                return Ok(Vec::new());
+        let claimed = self
+            .run(op::CLAIM_EMAIL_JOBS, move |conn| {
+                if limit == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                let (rows, work_left) = match (conn, plan) {
+                    (DbConnection::Pg(pg), Some(plan)) => {
+                        let mut rows = claim_hinted_on_postgres(pg, now, &plan.hinted, lease_end)?;
+                        // A hinted job not claimed (not due, or taken by
+                        // another replica) is left to a scan.
+                        let mut work_left = rows.len() < plan.hinted.len();
+                        let room = limit.saturating_sub(i64::try_from(rows.len()).unwrap_or(i64::MAX));
+                        if plan.scan && room > 0 {
+                            let scanned = claim_on_postgres(pg, now, room, lease_end)?;
+                            work_left |= i64::try_from(scanned.len()).unwrap_or(i64::MAX) >= room;
+                            rows.extend(scanned);
+                            rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                        }
+                        (rows, work_left)
+                    }
+                    (DbConnection::Pg(pg), None) => (claim_on_postgres(pg, now, limit, lease_end)?, false),
+                    (conn @ DbConnection::Sqlite(_), _) => (claim_on_sqlite(conn, now, limit, lease_end)?, false),
+                };
+                Ok((rows_into(rows, EmailJobRow::into_domain)?, work_left))
+            })
+            .await;
+        match claimed {
+            Ok((jobs, work_left)) => {
+                self.wake.claimed((!jobs.is_empty()).then_some(lease_end), work_left);
+                Ok(jobs)
             }
-            let rows = match conn {
-                DbConnection::Pg(pg) => claim_on_postgres(pg, now, limit, lease_end)?,
-                DbConnection::Sqlite(_) => claim_on_sqlite(conn, now, limit, lease_end)?,
-            };
-            rows_into(rows, EmailJobRow::into_domain)
-        })
-        .await
+            Err(error) => {
+                // The hints it took may not have been claimed: scan next time.
+                self.wake.rescan();
+                Err(error)
+            }
+        }
     }
 
     async fn finish_email_jobs(
@@ -36,6 +65,12 @@ impl OutboxStore for DieselStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let now = to_nanos(now)?;
+        // A retry is due again at its time: the claim then scans (`wake.rs`).
+        for (_, outcome) in outcomes {
+            if let EmailOutcome::Retry { retry_at, .. } = outcome {
+                self.wake.due_at(to_nanos(*retry_at)?);
+            }
+        }
         let outcomes = outcomes
             .iter()
             .map(|(id, outcome)| Ok((id_text(id.as_uuid()), Finish::from_domain(outcome)?)))
@@ -112,29 +147,33 @@ impl OutboxStore for DieselStore {
         if claims.is_empty() {
             return Ok(0);
         }
-        self.run(op::RELEASE_EMAIL_JOBS, move |conn| {
-            write_unit(conn, |conn| {
-                let mut released = 0u64;
-                for (id, lease_end) in &claims {
-                    // Still ours: queued, with the very lease our claim set.
-                    let changed = diesel::update(
-                        j::email_jobs
-                            .filter(j::id.eq(id))
-                            .filter(sql::<Bool>("email_jobs.status = 'queued'"))
-                            .filter(j::next_attempt_at.eq(*lease_end)),
-                    )
-                    .set((
-                        j::next_attempt_at.eq(now),
-                        j::attempts.eq(j::attempts - 1),
-                        j::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                    released += u64::try_from(changed).unwrap_or(0);
-                }
-                Ok(released)
+        let released = self
+            .run(op::RELEASE_EMAIL_JOBS, move |conn| {
+                write_unit(conn, |conn| {
+                    let mut released = 0u64;
+                    for (id, lease_end) in &claims {
+                        // Still ours: queued, with the very lease our claim set.
+                        let changed = diesel::update(
+                            j::email_jobs
+                                .filter(j::id.eq(id))
+                                .filter(sql::<Bool>("email_jobs.status = 'queued'"))
+                                .filter(j::next_attempt_at.eq(*lease_end)),
+                        )
+                        .set((
+                            j::next_attempt_at.eq(now),
+                            j::attempts.eq(j::attempts - 1),
+                            j::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                        released += u64::try_from(changed).unwrap_or(0);
+                    }
+                    Ok(released)
+                })
             })
-        })
-        .await
+            .await;
+        // Due again at once: the next claim scans (`wake.rs`).
+        self.wake.rescan();
+        released
     }
 
     async fn oldest_queued_email(&self) -> Result<Option<OffsetDateTime>, StoreError> {

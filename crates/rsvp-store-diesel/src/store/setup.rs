@@ -35,7 +35,9 @@ impl DieselStore {
             DatabaseUrl::Postgres(url) => Some(url.clone()),
             DatabaseUrl::Sqlite(_) => None,
         };
-        let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape))
+        let wake = std::sync::Arc::new(Wake::default());
+        let own_backends = wake.own_backends();
+        let pool = tokio::task::spawn_blocking(move || build_pool(&target, &shape, own_backends))
             .await
             .map_err(|e| SetupError::Connect {
                 backend,
@@ -62,7 +64,7 @@ impl DieselStore {
             ping_timeout: options.ping_timeout,
             storage_failure: std::sync::Arc::default(),
             writer,
-            wake: std::sync::Arc::default(),
+            wake,
             listen_url,
         })
     }
@@ -167,10 +169,25 @@ impl DieselStore {
         if let Err(StoreError::Unavailable(message)) = &result {
             tracing::warn!(operation = operation.name, error = %message, "store unavailable");
         }
-        if result.is_ok() && operation.queues_email() {
-            self.wake.raise();
+        // A hinting operation wakes the dispatcher once its hints are in.
+        if result.is_ok() && operation.queues_email() && !(operation.hints_email_jobs() && self.hints_claims()) {
+            self.wake.queued_unhinted();
         }
         result
+    }
+
+    /// Whether the dispatcher claims hinted jobs by id (PostgreSQL, whose
+    /// scan of the queued jobs walks dead index entries; `wake.rs`).
+    pub(super) fn hints_claims(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// Hands the ids of email jobs just committed to this process's
+    /// dispatcher (see [`hints_claims`](Self::hints_claims)), and wakes it.
+    pub(super) fn hint_email_jobs(&self, ids: impl IntoIterator<Item = String>) {
+        if self.hints_claims() {
+            self.wake.queued_hinted(ids);
+        }
     }
 
     /// A unit for SQLite's writer: queued, answered after its group commits.

@@ -36,6 +36,38 @@ pub(in crate::store) fn claim_on_postgres(
     Ok(rows)
 }
 
+/// Claims the jobs of `ids` that are still queued and due, by primary key,
+/// on PostgreSQL (the claim hints of `wake.rs`): the same lease and locks
+/// as [`claim_on_postgres`], without walking the queued jobs' index.
+pub(in crate::store) fn claim_hinted_on_postgres(
+    conn: &mut PgConnection,
+    now: i64,
+    ids: &[String],
+    lease_end: i64,
+) -> Unit<Vec<EmailJobRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<EmailJobRow> = diesel::sql_query(
+        "WITH due AS ( \
+             SELECT id FROM email_jobs \
+             WHERE id = ANY($3) AND status = 'queued' AND next_attempt_at <= $1 \
+             FOR UPDATE SKIP LOCKED) \
+         UPDATE email_jobs AS j \
+         SET next_attempt_at = $2, attempts = j.attempts + 1, updated_at = $1 \
+         FROM due WHERE j.id = due.id \
+         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id, \
+                   j.provider_message_id, j.kind",
+    )
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(lease_end)
+    .bind::<diesel::sql_types::Array<Text>, _>(ids)
+    .load(conn)?;
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    Ok(rows)
+}
+
 /// Claims due jobs on SQLite inside one immediate transaction: SQLite has
 /// one writer at a time, so no other claimer runs between the read and the
 /// update.
