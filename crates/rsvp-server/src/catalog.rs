@@ -74,7 +74,7 @@ catalog! {
         "Directory of the SQLite database and of the log transport's outbox/.";
     database_url: "RSVP_DATABASE_URL", "sqlite://<data dir>/rsvp.db", false,
         "Database: sqlite://FILE, or postgres://USER@HOST/DB for PostgreSQL (several replicas).";
-    db_pool_size: "RSVP_DB_POOL_SIZE", "10", true,
+    db_pool_size: "RSVP_DB_POOL_SIZE", "twice the CPU cores, at least 4", false,
         "Database connections in the pool (1..=256).";
     db_checkout_timeout_ms: "RSVP_DB_CHECKOUT_TIMEOUT_MS", "1000", true,
         "How long a request waits for a database connection before answering 503 (100..=60000).";
