@@ -214,11 +214,18 @@ pub fn stop_all_live() {
     remove_finished();
 }
 
-/// Removes the directories of the servers stopped so far (see [`FINISHED`]).
+/// Removes the directories of the servers stopped so far (see [`FINISHED`]),
+/// unless `RSVP_BENCH_KEEP_DATA` is set: runs back to back then do not
+/// start on a disk that has just freed a run's worth of inodes.
 pub fn remove_finished() {
     let finished = std::mem::take(&mut *FINISHED.lock().unwrap_or_else(PoisonError::into_inner));
+    let keep = std::env::var_os("RSVP_BENCH_KEEP_DATA").is_some();
     for dir in finished {
-        let _ = std::fs::remove_dir_all(&dir);
+        if keep {
+            eprintln!("kept {}", dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
