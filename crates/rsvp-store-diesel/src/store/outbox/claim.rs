@@ -4,6 +4,19 @@
 #[allow(clippy::wildcard_imports)]
 use super::super::*;
 
+/// The claim's update of the jobs in `due`, whichever way they were found:
+/// the lease ends at `$3`, the attempt is counted, `$1` is the time.
+macro_rules! lease_due_jobs {
+    () => {
+        "UPDATE email_jobs AS j \
+         SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
+         FROM due WHERE j.id = due.id \
+         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
+                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id, \
+                   j.provider_message_id, j.kind"
+    };
+}
+
 /// Claims due jobs on PostgreSQL in one statement: the rows are locked with
 /// `FOR UPDATE SKIP LOCKED`, so concurrent claimers (other replicas) skip
 /// each other's jobs instead of waiting for them or taking them twice.
@@ -13,20 +26,15 @@ pub(in crate::store) fn claim_on_postgres(
     limit: i64,
     lease_end: i64,
 ) -> Unit<Vec<EmailJobRow>> {
-    let mut rows: Vec<EmailJobRow> = diesel::sql_query(
+    let mut rows: Vec<EmailJobRow> = diesel::sql_query(concat!(
         "WITH due AS ( \
              SELECT id FROM email_jobs \
              WHERE status = 'queued' AND next_attempt_at <= $1 \
              ORDER BY created_at, id \
              LIMIT $2 \
-             FOR UPDATE SKIP LOCKED) \
-         UPDATE email_jobs AS j \
-         SET next_attempt_at = $3, attempts = j.attempts + 1, updated_at = $1 \
-         FROM due WHERE j.id = due.id \
-         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id, \
-                   j.provider_message_id, j.kind",
-    )
+             FOR UPDATE SKIP LOCKED) ",
+        lease_due_jobs!()
+    ))
     .bind::<BigInt, _>(now)
     .bind::<BigInt, _>(limit)
     .bind::<BigInt, _>(lease_end)
@@ -48,21 +56,16 @@ pub(in crate::store) fn claim_hinted_on_postgres(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows: Vec<EmailJobRow> = diesel::sql_query(
+    let mut rows: Vec<EmailJobRow> = diesel::sql_query(concat!(
         "WITH due AS ( \
              SELECT id FROM email_jobs \
-             WHERE id = ANY($3) AND status = 'queued' AND next_attempt_at <= $1 \
-             FOR UPDATE SKIP LOCKED) \
-         UPDATE email_jobs AS j \
-         SET next_attempt_at = $2, attempts = j.attempts + 1, updated_at = $1 \
-         FROM due WHERE j.id = due.id \
-         RETURNING j.id, j.invitation_id, j.to_email, j.link_token, j.attempts, j.status, \
-                   j.next_attempt_at, j.last_error, j.created_at, j.updated_at, j.business_id, \
-                   j.provider_message_id, j.kind",
-    )
+             WHERE id = ANY($2) AND status = 'queued' AND next_attempt_at <= $1 \
+             FOR UPDATE SKIP LOCKED) ",
+        lease_due_jobs!()
+    ))
     .bind::<BigInt, _>(now)
-    .bind::<BigInt, _>(lease_end)
     .bind::<diesel::sql_types::Array<Text>, _>(ids)
+    .bind::<BigInt, _>(lease_end)
     .load(conn)?;
     rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(rows)
