@@ -16,7 +16,35 @@ type HarnessResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 /// Applies the pending migrations of the connection's backend, then runs the
 /// data fix-ups still queued (also those an earlier, interrupted start left);
 /// returns the versions applied.
+///
+/// On PostgreSQL under a session advisory lock: replicas that start
+/// together on an empty database take turns (the second finds nothing
+/// pending), instead of creating the same tables at once (one then failed
+/// with `duplicate key value violates unique constraint
+/// "pg_type_typname_nsp_index"`).
 pub(crate) fn run_pending(conn: &mut DbConnection) -> HarnessResult<Vec<String>> {
+    if let DbConnection::Pg(pg) = conn {
+        use diesel::connection::SimpleConnection as _;
+        pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+        let applied = apply(conn);
+        // On every path: the session (a pooled connection) outlives this call.
+        let unlocked = match conn {
+            DbConnection::Pg(pg) => pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")),
+            DbConnection::Sqlite(_) => Ok(()),
+        };
+        let versions = applied?;
+        unlocked?;
+        return Ok(versions);
+    }
+    apply(conn)
+}
+
+/// The advisory lock key of [`run_pending`] ("rsvp" and 3; the store's
+/// other keys are 1 and 2).
+const MIGRATION_LOCK_KEY: i64 = 0x7273_7670_0000_0003;
+
+/// The migrations and fix-ups, without the lock.
+fn apply(conn: &mut DbConnection) -> HarnessResult<Vec<String>> {
     let versions: Vec<String> = match conn {
         DbConnection::Pg(conn) => conn
             .run_pending_migrations(POSTGRES)?
@@ -57,6 +85,41 @@ mod tests {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[tokio::test]
+    async fn replicas_starting_together_on_an_empty_postgres_database_all_migrate_it_once() {
+        use crate::testing::TestDatabase;
+        use crate::{DieselStore, StoreOptions};
+        let database = tokio::task::spawn_blocking(TestDatabase::postgres).await.unwrap();
+        let mut replicas = Vec::new();
+        for _ in 0..4 {
+            let mut options = StoreOptions::new(database.url());
+            options.max_connections = 1;
+            replicas.push(DieselStore::connect_with(options).await.unwrap());
+        }
+        let [a, b, c, d] = &replicas[..] else { unreachable!() };
+        let results = tokio::join!(
+            a.run_migrations(),
+            b.run_migrations(),
+            c.run_migrations(),
+            d.run_migrations()
+        );
+        let applied: Vec<usize> = [results.0, results.1, results.2, results.3]
+            .into_iter()
+            .map(|result| result.expect("every replica starts").len())
+            .collect();
+        let all = folders("postgres").len();
+        assert_eq!(
+            applied.iter().filter(|n| **n == all).count(),
+            1,
+            "one applies them: {applied:?}"
+        );
+        assert_eq!(
+            applied.iter().filter(|n| **n == 0).count(),
+            3,
+            "the others find none pending: {applied:?}"
+        );
     }
 
     #[test]
