@@ -34,40 +34,44 @@ impl NetworkStore for DieselStore {
         }
         // Pairs are stored (smaller id, larger id): the caller is on either side.
         let me = id_text(business.as_uuid());
-        let others_text: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
-        let (lows, highs): (Vec<String>, Vec<String>) = others
-            .iter()
-            .map(|other| {
-                let (low, high) = rsvp_domain::ordered_pair(business, *other);
-                (id_text(low.as_uuid()), id_text(high.as_uuid()))
-            })
-            .unzip();
+        let (mine, others) = (me.clone(), others.to_vec());
         let rows: Vec<(String, String)> = self
             .run(op::CONNECTED_AMONG, move |conn| {
                 Ok(match conn {
                     // One probe of the pair's unique index per other business.
-                    DbConnection::Pg(pg) => diesel::sql_query(CONNECTED_PAIRS)
-                        .bind::<Array<Text>, _>(&lows)
-                        .bind::<Array<Text>, _>(&highs)
-                        .load::<PairRow>(pg)?
-                        .into_iter()
-                        .map(|pair| (pair.business_low, pair.business_high))
-                        .collect(),
-                    DbConnection::Sqlite(_) => connections::table
-                        .filter(
-                            connections::business_low
-                                .eq(&me)
-                                .and(connections::business_high.eq_any(&others_text))
-                                .or(connections::business_high
-                                    .eq(&me)
-                                    .and(connections::business_low.eq_any(&others_text))),
-                        )
-                        .select((connections::business_low, connections::business_high))
-                        .load(conn)?,
+                    DbConnection::Pg(pg) => {
+                        let (lows, highs): (Vec<String>, Vec<String>) = others
+                            .iter()
+                            .map(|other| {
+                                let (low, high) = rsvp_domain::ordered_pair(business, *other);
+                                (id_text(low.as_uuid()), id_text(high.as_uuid()))
+                            })
+                            .unzip();
+                        diesel::sql_query(CONNECTED_PAIRS)
+                            .bind::<Array<Text>, _>(&lows)
+                            .bind::<Array<Text>, _>(&highs)
+                            .load::<PairRow>(pg)?
+                            .into_iter()
+                            .map(|pair| (pair.business_low, pair.business_high))
+                            .collect()
+                    }
+                    DbConnection::Sqlite(_) => {
+                        let others: Vec<String> = others.iter().map(|b| id_text(b.as_uuid())).collect();
+                        connections::table
+                            .filter(
+                                connections::business_low
+                                    .eq(&mine)
+                                    .and(connections::business_high.eq_any(&others))
+                                    .or(connections::business_high
+                                        .eq(&mine)
+                                        .and(connections::business_low.eq_any(&others))),
+                            )
+                            .select((connections::business_low, connections::business_high))
+                            .load(conn)?
+                    }
                 })
             })
             .await?;
-        let me = id_text(business.as_uuid());
         rows.into_iter()
             .map(|(low, high)| {
                 let other = if low == me { high } else { low };

@@ -17,16 +17,16 @@ impl OutboxStore for DieselStore {
         let lease_end = to_nanos(now + lease)?;
         let now = to_nanos(now)?;
         // On PostgreSQL: the hinted jobs by id, and a scan only when one is
-        // due (`wake.rs`).
-        let plan = self.hints_claims().then(|| self.wake.claim_plan(limit, now));
+        // due (`wake.rs`). SQLite is never hinted, and always reads in order.
+        let plan = self.wake.claim_plan(limit, now);
         let limit = saturating_limit(limit);
         let claimed = self
             .run(op::CLAIM_EMAIL_JOBS, move |conn| {
                 if limit == 0 {
                     return Ok((Vec::new(), false));
                 }
-                let (rows, work_left) = match (conn, plan) {
-                    (DbConnection::Pg(pg), Some(plan)) => {
+                let (rows, work_left) = match conn {
+                    DbConnection::Pg(pg) => {
                         let mut rows = claim_hinted_on_postgres(pg, now, &plan.hinted, lease_end)?;
                         // A hinted job not claimed (not due, or taken by
                         // another replica) is left to a scan.
@@ -36,12 +36,12 @@ impl OutboxStore for DieselStore {
                             let scanned = claim_on_postgres(pg, now, room, lease_end)?;
                             work_left |= i64::try_from(scanned.len()).unwrap_or(i64::MAX) >= room;
                             rows.extend(scanned);
-                            rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
                         }
+                        // RETURNING keeps no order: the claim's, oldest first.
+                        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
                         (rows, work_left)
                     }
-                    (DbConnection::Pg(pg), None) => (claim_on_postgres(pg, now, limit, lease_end)?, false),
-                    (conn @ DbConnection::Sqlite(_), _) => (claim_on_sqlite(conn, now, limit, lease_end)?, false),
+                    DbConnection::Sqlite(_) => (claim_on_sqlite(conn, now, limit, lease_end)?, false),
                 };
                 Ok((rows_into(rows, EmailJobRow::into_domain)?, work_left))
             })

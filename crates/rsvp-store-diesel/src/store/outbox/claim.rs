@@ -46,7 +46,8 @@ pub(in crate::store) fn claim_on_postgres(
 
 /// Claims the jobs of `ids` that are still queued and due, by primary key,
 /// on PostgreSQL (the claim hints of `wake.rs`): the same lease and locks
-/// as [`claim_on_postgres`], without walking the queued jobs' index.
+/// as [`claim_on_postgres`], without walking the queued jobs' index. In no
+/// order: the caller sorts what it claimed in all.
 pub(in crate::store) fn claim_hinted_on_postgres(
     conn: &mut PgConnection,
     now: i64,
@@ -56,7 +57,7 @@ pub(in crate::store) fn claim_hinted_on_postgres(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows: Vec<EmailJobRow> = diesel::sql_query(concat!(
+    Ok(diesel::sql_query(concat!(
         "WITH due AS ( \
              SELECT id FROM email_jobs \
              WHERE id = ANY($2) AND status = 'queued' AND next_attempt_at <= $1 \
@@ -66,9 +67,7 @@ pub(in crate::store) fn claim_hinted_on_postgres(
     .bind::<BigInt, _>(now)
     .bind::<diesel::sql_types::Array<Text>, _>(ids)
     .bind::<BigInt, _>(lease_end)
-    .load(conn)?;
-    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    Ok(rows)
+    .load(conn)?)
 }
 
 /// Claims due jobs on SQLite inside one immediate transaction: SQLite has
